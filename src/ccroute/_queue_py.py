@@ -1,0 +1,578 @@
+"""The universal queue and skills matcher, in pure Python.
+
+This is one of two implementations of the same internal interface (the other
+is the compiled ``_fastqueue`` twin); :mod:`ccroute._queue` picks one. The
+router talks to it in small integers only:
+
+* channels ``ch``, queues ``q`` and skills ``s`` are dense handles the router
+  interns once;
+* agents ``a`` and contacts ``c`` are integer handles the router assigns;
+* a contact's requirements are a *signature* ``g`` (channel, required skills
+  with minimum levels, queues whose members may take it), interned by
+  :meth:`UniversalQueue.signature`;
+* an agent's skills, queues and channels form its *profile* ``p``.
+
+Waiting contacts are grouped by signature, each group ordered by static key;
+agents are grouped by profile, and within a profile, per channel, the agents
+that could take one more contact on that channel right now are kept ordered
+for each agent strategy in use. Which profiles can serve which signatures is
+computed once, when either is first seen. A routing decision therefore looks
+only at the groups that can match: its cost is O(log n) in waiting contacts or
+agents plus a term linear in the number of compatible signatures or profiles,
+never in the number of agents or contacts.
+
+Both implementations must agree exactly, including every tie-break; the
+differential tests hold them to it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Collection, Iterable, Iterator, Mapping
+
+from sortedcontainers import SortedList
+
+from ._codes import (
+    FEWEST_HANDLED,
+    LEAST_OCCUPIED,
+    LONGEST_IDLE,
+    MOST_SKILLED,
+    NONE,
+    RANDOM,
+    ROUND_ROBIN,
+    Key,
+)
+
+__all__ = ["UniversalQueue"]
+
+_BY_ID = -1  # the ordering every ready set keeps: (agent id, handle)
+_MAXINT = sys.maxsize
+
+
+class _Agent:
+    __slots__ = (
+        "available",
+        "budget",
+        "cap",
+        "exclusive",
+        "handled",
+        "id",
+        "idle_since",
+        "keys",
+        "load",
+        "logged_in",
+        "profile",
+        "ready",
+        "total",
+        "total_cap",
+        "units",
+    )
+
+    def __init__(self, agent_id: str, cap: list[int], budget: int, now: float) -> None:
+        self.id = agent_id
+        self.cap = cap
+        self.budget = budget  # -1: no shared unit budget
+        self.load = [0] * len(cap)
+        self.total = 0  # contacts held (offered, in service, wrap-up)
+        self.units = 0
+        self.exclusive = 0  # contacts held on exclusive channels
+        self.available = False
+        self.logged_in = False
+        self.idle_since = now
+        self.handled = 0
+        self.total_cap = sum(cap)
+        self.profile = NONE
+        self.ready: frozenset[int] = frozenset()  # channels whose ready sets hold it
+        self.keys: dict[int, tuple[object, ...]] = {}
+
+
+class _Profile:
+    __slots__ = ("channels", "logged_in", "members", "queues", "ready", "signatures", "skills")
+
+    def __init__(
+        self, skills: dict[int, int], queues: frozenset[int], channels: frozenset[int]
+    ) -> None:
+        self.skills = skills
+        self.queues = queues
+        self.channels = channels
+        self.members: set[int] = set()
+        self.logged_in = 0
+        # compatible signatures, in signature order
+        self.signatures: list[int] = []
+        # channel -> ordering code -> SortedList of keys of ready agents
+        self.ready: dict[int, dict[int, SortedList]] = {ch: {_BY_ID: SortedList()} for ch in channels}
+
+
+class _Signature:
+    __slots__ = ("channel", "items", "profiles", "queues", "requirements")
+
+    def __init__(self, channel: int, requirements: tuple[tuple[int, int], ...], queues: frozenset[int]) -> None:
+        self.channel = channel
+        self.requirements = requirements
+        self.queues = queues
+        # compatible profiles as (profile, skill score), in profile order
+        self.profiles: list[tuple[int, int]] = []
+        self.items: SortedList = SortedList()  # (neg tier, time, seq, contact)
+
+
+def _compatible(p: _Profile, g: _Signature) -> bool:
+    if g.channel not in p.channels or p.queues.isdisjoint(g.queues):
+        return False
+    skills = p.skills
+    return all(skills.get(s, 0) >= level for s, level in g.requirements)
+
+
+class UniversalQueue:
+    """Every waiting contact in one structure, and the agents that can take them."""
+
+    def __init__(self) -> None:
+        self._cost: list[int] = []
+        self._excl: list[bool] = []
+        self._agents: dict[int, _Agent] = {}
+        self._profiles: list[_Profile] = []
+        self._profile_ids: dict[tuple[object, ...], int] = {}
+        self._sigs: list[_Signature] = []
+        self._sig_ids: dict[tuple[object, ...], int] = {}
+        # contact -> (entry, signature or NONE, target agent or NONE, channel)
+        self._contacts: dict[int, tuple[tuple[int, float, int, int], int, int, int]] = {}
+        # (agent, channel) -> contacts reserved for that agent on that channel
+        self._targeted: dict[tuple[int, int], SortedList] = {}
+
+    # ----------------------------------------------------------------- channels
+
+    def add_channel(self, ch: int, unit_cost: int, exclusive: bool) -> None:
+        """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
+        if ch != len(self._cost):
+            raise ValueError(f"channel handles must be dense, expected {len(self._cost)}, got {ch}")
+        self._cost.append(unit_cost)
+        self._excl.append(exclusive)
+        for agent in self._agents.values():
+            agent.cap.append(0)
+            agent.load.append(0)
+
+    # ------------------------------------------------------------------- agents
+
+    def add_agent(
+        self,
+        a: int,
+        agent_id: str,
+        skills: Mapping[int, int],
+        queues: Collection[int],
+        capacity: Iterable[int],
+        budget: int,
+        now: float,
+    ) -> None:
+        """Add agent ``a`` (logged out, unavailable). Cost: O(1), or O(signatures) for a new profile.
+
+        ``capacity`` lists one maximum per channel handle; ``budget`` is the
+        shared unit budget or -1 for none.
+        """
+        cap = list(capacity)
+        cap.extend([0] * (len(self._cost) - len(cap)))
+        agent = _Agent(agent_id, cap, budget, now)
+        self._agents[a] = agent
+        self._join_profile(a, agent, dict(skills), frozenset(queues))
+
+    def remove_agent(self, a: int) -> None:
+        """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
+        agent = self._agents[a]
+        self._leave_profile(a, agent)
+        for key in [k for k in self._targeted if k[0] == a]:
+            if self._targeted[key]:
+                raise ValueError(f"agent {a} still has contacts reserved for it")
+            del self._targeted[key]
+        del self._agents[a]
+
+    def set_logged_in(self, a: int, logged_in: bool) -> None:
+        """Record whether agent ``a`` is logged in (available or not-ready). Cost: O(1)."""
+        agent = self._agents[a]
+        if agent.logged_in != logged_in:
+            agent.logged_in = logged_in
+            self._profiles[agent.profile].logged_in += 1 if logged_in else -1
+
+    def set_available(self, a: int, available: bool, now: float) -> None:
+        """Make agent ``a`` available for offers or not. Becoming available restarts its idle time.
+
+        Cost: O(channels · strategies · log n).
+        """
+        agent = self._agents[a]
+        if available and not agent.available:
+            agent.idle_since = now
+        agent.available = available
+        self._refresh(a, agent)
+
+    def set_capacity(self, a: int, ch: int, capacity: int) -> None:
+        """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
+        agent = self._agents[a]
+        was_open = agent.cap[ch] > 0
+        agent.cap[ch] = capacity
+        agent.total_cap = sum(agent.cap)
+        if was_open != (capacity > 0):
+            # The set of channels is part of the profile: move the agent.
+            profile = self._profiles[agent.profile]
+            skills, queues = profile.skills, profile.queues
+            self._leave_profile(a, agent)
+            self._join_profile(a, agent, skills, queues)
+        else:
+            self._refresh(a, agent)
+
+    def occupy(self, a: int, ch: int) -> None:
+        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n)."""
+        agent = self._agents[a]
+        agent.load[ch] += 1
+        agent.total += 1
+        agent.units += self._cost[ch]
+        if self._excl[ch]:
+            agent.exclusive += 1
+        self._refresh(a, agent)
+
+    def release(self, a: int, ch: int, now: float) -> None:
+        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n)."""
+        agent = self._agents[a]
+        agent.load[ch] -= 1
+        agent.total -= 1
+        agent.units -= self._cost[ch]
+        if self._excl[ch]:
+            agent.exclusive -= 1
+        agent.idle_since = now
+        self._refresh(a, agent)
+
+    def count_handled(self, a: int) -> None:
+        """Count one more contact handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
+        agent = self._agents[a]
+        agent.handled += 1
+        self._refresh(a, agent)
+
+    def has_spare(self, a: int, ch: int) -> bool:
+        """Whether agent ``a`` could take one more contact on ``ch`` now. Cost: O(1)."""
+        return self._spare(self._agents[a], ch)
+
+    # ------------------------------------------------------------------ contacts
+
+    def signature(self, ch: int, requirements: Iterable[tuple[int, int]], queues: Collection[int]) -> int:
+        """Intern a requirement signature. Cost: O(1) when known, O(profiles) when new."""
+        reqs = tuple(sorted(requirements))
+        qs = frozenset(queues)
+        key = (ch, reqs, qs)
+        g = self._sig_ids.get(key)
+        if g is None:
+            g = len(self._sigs)
+            sig = _Signature(ch, reqs, qs)
+            self._sigs.append(sig)
+            self._sig_ids[key] = g
+            for p, profile in enumerate(self._profiles):
+                if _compatible(profile, sig):
+                    sig.profiles.append((p, self._score(profile, sig)))
+                    profile.signatures.append(g)
+        return g
+
+    def insert(self, c: int, key: Key, g: int, target: int = NONE) -> None:
+        """Queue contact ``c`` with static ``key`` under signature ``g``. Cost: O(log n).
+
+        With a ``target`` agent, only that agent may take the contact (a
+        preferred-agent wait or a transfer to an agent).
+        """
+        if c in self._contacts:
+            raise ValueError(f"contact {c} is already queued")
+        entry = (key[0], key[1], key[2], c)
+        ch = self._sigs[g].channel
+        self._contacts[c] = (entry, g, target, ch)
+        self._items(g, target, ch).add(entry)
+
+    def remove(self, c: int) -> None:
+        """Take contact ``c`` out of the queue. Cost: O(log n)."""
+        entry, g, target, ch = self._contacts.pop(c)
+        items = self._items(g, target, ch)
+        items.remove(entry)
+        if target != NONE and not items:
+            del self._targeted[target, ch]
+
+    def reindex(self, c: int, g: int, target: int = NONE) -> None:
+        """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
+        entry = self._contacts[c][0]
+        self.remove(c)
+        self.insert(c, (entry[0], entry[1], entry[2]), g, target)
+
+    def __len__(self) -> int:
+        """Number of waiting contacts. Cost: O(1)."""
+        return len(self._contacts)
+
+    def __contains__(self, c: object) -> bool:
+        return c in self._contacts
+
+    # ------------------------------------------------------------------ matching
+
+    def best_contact(self, a: int, barred: Collection[int] = ()) -> int:
+        """The waiting contact with the smallest key that agent ``a`` may take now, or -1.
+
+        ``barred`` lists contacts the agent may not be offered (it rejected
+        them). Cost: O(S + log n + |barred|) for S signatures compatible with
+        the agent's profile.
+        """
+        agent = self._agents[a]
+        if not agent.available:
+            return NONE
+        best: tuple[int, float, int, int] | None = None
+        for g in self._profiles[agent.profile].signatures:
+            items = self._sigs[g].items
+            if not items or not self._spare(agent, self._sigs[g].channel):
+                continue
+            entry = items[0]
+            if best is not None and entry >= best:
+                continue
+            if barred:
+                found = self._first_unbarred(items, barred)
+                if found is None:
+                    continue
+                entry = found
+            if best is None or entry < best:
+                best = entry
+        for ch in range(len(self._cost)):
+            items = self._targeted.get((a, ch))
+            if items and self._spare(agent, ch):
+                entry = items[0]
+                if best is None or entry < best:
+                    best = entry
+        return NONE if best is None else best[3]
+
+    def best_agent(
+        self,
+        g: int,
+        strategy: int,
+        target: int = NONE,
+        rr_after: str | None = None,
+        barred: Collection[int] = (),
+    ) -> int:
+        """The agent a contact of signature ``g`` goes to under ``strategy``, or -1.
+
+        ``target`` restricts the choice to one agent; ``rr_after`` is the id of
+        the agent the queue offered to last (round robin); ``barred`` lists
+        agents who rejected the contact. Ties break by agent id. Cost:
+        O(P · log n + |barred|) for P profiles compatible with the signature;
+        :data:`RANDOM` is not served here (see :meth:`eligible_agents`).
+        """
+        sig = self._sigs[g]
+        ch = sig.channel
+        if target != NONE:
+            agent = self._agents.get(target)
+            if agent is not None and self._spare(agent, ch) and target not in barred:
+                return target
+            return NONE
+        if strategy == RANDOM:
+            raise ValueError("random strategy picks from eligible_agents()")
+        best: tuple[object, ...] | None = None
+        for p, score in sig.profiles:
+            ready = self._profiles[p].ready[ch]
+            if not ready[_BY_ID]:
+                continue
+            cand: tuple[object, ...] | None
+            if strategy == MOST_SKILLED:
+                first = self._first_unbarred(ready[_BY_ID], barred)
+                cand = None if first is None else (-score, *first)
+            elif strategy == ROUND_ROBIN:
+                cand = self._round_robin(ready[_BY_ID], rr_after, barred)
+            else:
+                order = ready.get(strategy)
+                if order is None:
+                    order = self._build_order(ready, strategy)
+                cand = self._first_unbarred(order, barred)
+            if cand is not None and (best is None or cand < best):  # type: ignore[operator]
+                best = cand
+        return NONE if best is None else int(best[-1])  # type: ignore[call-overload]
+
+    def eligible_agents(self, g: int, target: int = NONE, barred: Collection[int] = ()) -> list[int]:
+        """Every agent that may take a contact of signature ``g`` now, in agent-id order.
+
+        Cost: O(E log E) for E eligible agents (used by the random strategy).
+        """
+        sig = self._sigs[g]
+        if target != NONE:
+            agent = self._agents.get(target)
+            if agent is not None and self._spare(agent, sig.channel) and target not in barred:
+                return [target]
+            return []
+        found: list[tuple[str, int]] = []
+        for p, _score in sig.profiles:
+            found.extend(e for e in self._profiles[p].ready[sig.channel][_BY_ID] if e[1] not in barred)
+        found.sort()
+        return [a for _id, a in found]
+
+    def any_logged_in(self, g: int, exclude: Collection[int] = ()) -> bool:
+        """Whether some logged-in agent not in ``exclude`` could ever take signature ``g``.
+
+        Ignores current load and readiness. Cost: O(P + |exclude|).
+        """
+        sig = self._sigs[g]
+        logged = sum(self._profiles[p].logged_in for p, _ in sig.profiles)
+        if logged == 0:
+            return False
+        compatible = {p for p, _ in sig.profiles}
+        for a in exclude:
+            agent = self._agents.get(a)
+            if agent is not None and agent.logged_in and agent.profile in compatible:
+                logged -= 1
+        return logged > 0
+
+    # ------------------------------------------------------------------ internals
+
+    def _items(self, g: int, target: int, ch: int) -> SortedList:
+        if target == NONE:
+            return self._sigs[g].items
+        items = self._targeted.get((target, ch))
+        if items is None:
+            items = self._targeted[target, ch] = SortedList()
+        return items
+
+    @staticmethod
+    def _first_unbarred(items: SortedList, barred: Collection[int]) -> tuple[object, ...] | None:
+        if not barred:
+            return items[0] if items else None  # type: ignore[no-any-return]
+        for entry in items:
+            if entry[-1] not in barred:
+                return entry  # type: ignore[no-any-return]
+        return None
+
+    @staticmethod
+    def _round_robin(
+        by_id: SortedList, rr_after: str | None, barred: Collection[int]
+    ) -> tuple[object, ...] | None:
+        if rr_after is None:
+            first = UniversalQueue._first_unbarred(by_id, barred)
+            return None if first is None else (True, *first)
+        start = by_id.bisect_right((rr_after, _MAXINT))
+        for entry in by_id.islice(start):
+            if entry[1] not in barred:
+                return (False, *entry)
+        for entry in by_id.islice(0, start):
+            if entry[1] not in barred:
+                return (True, *entry)
+        return None
+
+    def _spare(self, agent: _Agent, ch: int) -> bool:
+        if not agent.available or agent.load[ch] >= agent.cap[ch] or agent.exclusive:
+            return False
+        if self._excl[ch] and agent.total:
+            return False
+        return agent.budget < 0 or agent.units + self._cost[ch] <= agent.budget
+
+    @staticmethod
+    def _score(profile: _Profile, sig: _Signature) -> int:
+        return sum(profile.skills.get(s, 0) for s, _level in sig.requirements)
+
+    def _key(self, agent: _Agent, a: int, order: int) -> tuple[object, ...]:
+        if order == _BY_ID:
+            return (agent.id, a)
+        if order == LONGEST_IDLE:
+            return (agent.total > 0, agent.idle_since, agent.id, a)
+        if order == LEAST_OCCUPIED:
+            return (self._share(agent), agent.id, a)
+        if order == FEWEST_HANDLED:
+            return (agent.handled, agent.id, a)
+        raise ValueError(f"no ordering for strategy {order}")
+
+    @staticmethod
+    def _share(agent: _Agent) -> float:
+        if agent.budget >= 0:
+            return agent.units / agent.budget if agent.budget else 1.0
+        return agent.total / agent.total_cap if agent.total_cap else 1.0
+
+    def _build_order(self, ready: dict[int, SortedList], order: int) -> SortedList:
+        # Orderings are built the first time a strategy asks for them, so the
+        # cost of keeping them sorted is paid only for strategies in use.
+        if order not in (LONGEST_IDLE, LEAST_OCCUPIED, FEWEST_HANDLED):
+            raise ValueError(f"unknown strategy code {order}")
+        built = SortedList()
+        for _id, a in ready[_BY_ID]:
+            agent = self._agents[a]
+            key = agent.keys.get(order)
+            if key is None:
+                key = agent.keys[order] = self._key(agent, a, order)
+            built.add(key)
+        ready[order] = built
+        return built
+
+    def _refresh(self, a: int, agent: _Agent) -> None:
+        """Bring the agent's entries in its profile's ready sets up to date."""
+        profile = self._profiles[agent.profile]
+        now_ready = frozenset(ch for ch in profile.channels if self._spare(agent, ch))
+        old_keys = agent.keys
+        new_keys: dict[int, tuple[object, ...]] = {}
+        for ch in agent.ready | now_ready:
+            orders = profile.ready[ch]
+            was, now = ch in agent.ready, ch in now_ready
+            for order, items in orders.items():
+                new = new_keys.get(order)
+                if new is None:
+                    new = new_keys[order] = self._key(agent, a, order)
+                old = old_keys.get(order, new)
+                if was and now and old == new:
+                    continue
+                if was:
+                    items.remove(old)
+                if now:
+                    items.add(new)
+        agent.keys = new_keys
+        agent.ready = now_ready
+
+    def _join_profile(self, a: int, agent: _Agent, skills: dict[int, int], queues: frozenset[int]) -> None:
+        channels = frozenset(ch for ch, cap in enumerate(agent.cap) if cap > 0)
+        key = (tuple(sorted(skills.items())), queues, channels)
+        p = self._profile_ids.get(key)
+        if p is None:
+            p = len(self._profiles)
+            profile = _Profile(skills, queues, channels)
+            self._profiles.append(profile)
+            self._profile_ids[key] = p
+            for g, sig in enumerate(self._sigs):
+                if _compatible(profile, sig):
+                    profile.signatures.append(g)
+                    sig.profiles.append((p, self._score(profile, sig)))
+        profile = self._profiles[p]
+        profile.members.add(a)
+        if agent.logged_in:
+            profile.logged_in += 1
+        agent.profile = p
+        agent.ready = frozenset()
+        agent.keys = {}
+        self._refresh(a, agent)
+
+    def _leave_profile(self, a: int, agent: _Agent) -> None:
+        profile = self._profiles[agent.profile]
+        was_available = agent.available
+        agent.available = False
+        self._refresh(a, agent)
+        agent.available = was_available
+        profile.members.discard(a)
+        if agent.logged_in:
+            profile.logged_in -= 1
+        agent.profile = NONE
+
+    # ------------------------------------------------------------------ checking
+
+    def iter_waiting(self) -> Iterator[tuple[Key, int]]:
+        """Every waiting contact as ``(key, handle)``, in no particular order. Cost: O(n)."""
+        for c, (entry, _g, _t, _ch) in self._contacts.items():
+            yield (entry[0], entry[1], entry[2]), c
+
+    def check(self) -> None:
+        """Assert every internal invariant (for tests). Cost: O(n log n)."""
+        count = sum(len(s.items) for s in self._sigs) + sum(len(t) for t in self._targeted.values())
+        assert count == len(self._contacts), (count, len(self._contacts))
+        for c, (entry, g, target, ch) in self._contacts.items():
+            assert entry[3] == c
+            assert entry in self._items(g, target, ch)
+        for a, agent in self._agents.items():
+            profile = self._profiles[agent.profile]
+            assert a in profile.members
+            assert agent.total == sum(agent.load)
+            assert agent.units == sum(n * self._cost[ch] for ch, n in enumerate(agent.load))
+            for ch in profile.channels:
+                ready = self._spare(agent, ch)
+                assert (ch in agent.ready) == ready, (a, ch)
+                for order, items in profile.ready[ch].items():
+                    assert (self._key(agent, a, order) in items) == ready, (a, ch, order)
+        for p, profile in enumerate(self._profiles):
+            assert profile.logged_in == sum(self._agents[a].logged_in for a in profile.members)
+            for ch, orders in profile.ready.items():
+                sizes = {len(items) for items in orders.values()}
+                assert len(sizes) == 1, (p, ch, sizes)

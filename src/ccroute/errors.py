@@ -1,0 +1,75 @@
+"""The exception hierarchy of ccroute.
+
+Every error ccroute raises derives from :class:`CCRouteError`. Two families sit
+under it, as in h11: :class:`UsageError` when the calling program broke a rule
+of the API (an unknown id, a duplicate, an accept of a contact that was not
+offered), and :class:`InputError` when data from outside is malformed (a
+scenario file, a corrupt log). A call that raises leaves the router exactly as
+it was before the call.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CCRouteError",
+    "ClockError",
+    "DuplicateIdError",
+    "InputError",
+    "InvalidStateError",
+    "InvalidValueError",
+    "UnknownIdError",
+    "UsageError",
+]
+
+
+class CCRouteError(Exception):
+    """Root of every exception raised by ccroute."""
+
+
+class UsageError(CCRouteError):
+    """The calling program broke a rule of the API; nothing was changed."""
+
+
+class InputError(CCRouteError):
+    """Data from outside the program (a file, a log, a message) is malformed."""
+
+
+class UnknownIdError(UsageError, KeyError):
+    """An agent, contact, queue, channel or skill id is not known to the router.
+
+    Also a :class:`KeyError`, so ``except KeyError`` in calling code keeps working.
+    """
+
+    def __init__(self, kind: str, id: str) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"unknown {kind} {id!r}")
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; the message reads better unquoted.
+        return str(self.args[0])
+
+
+class DuplicateIdError(UsageError):
+    """An id that must be unique is already in use."""
+
+    def __init__(self, kind: str, id: str) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"duplicate {kind} id {id!r}: a {kind} with this id already exists")
+
+
+class InvalidValueError(UsageError, ValueError):
+    """An argument is outside its allowed range (a skill level of 11, a negative capacity)."""
+
+
+class InvalidStateError(UsageError):
+    """The call is not allowed in the current state of the contact or agent.
+
+    For example accepting a contact that was offered to someone else, or
+    completing a contact that was never accepted.
+    """
+
+
+class ClockError(UsageError):
+    """The clock went backwards; the router refuses to travel in time."""

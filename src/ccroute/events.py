@@ -1,0 +1,224 @@
+"""Events: what the router did, one frozen value per fact.
+
+Every :class:`~ccroute.Router` call returns the list of events it caused, in
+the order they happened, and hands the same list to the router's observers.
+Events are the only output of the core: metrics, storage and channel adapters
+are all built from them. Bad input is never an event; it raises.
+
+Every event carries ``at``, the clock time at which it happened. Waits are in
+seconds and measured from the moment the contact entered its current queue.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .model import Presence
+
+__all__ = [
+    "Abandoned",
+    "Accepted",
+    "AgentAdded",
+    "AgentRemoved",
+    "CallbackRequested",
+    "Completed",
+    "Event",
+    "OfferRescinded",
+    "OfferTimedOut",
+    "Offered",
+    "PreferenceExpired",
+    "PresenceChanged",
+    "Queued",
+    "Refused",
+    "Rejected",
+    "StepApplied",
+    "Transferred",
+    "WrapUpEnded",
+]
+
+
+@attrs.frozen(slots=True)
+class Event:
+    """Base class of every event; ``at`` is the clock time it happened."""
+
+    at: float
+
+
+@attrs.frozen(slots=True)
+class Queued(Event):
+    """A submitted contact entered a queue and waits for an agent."""
+
+    contact_id: str
+    queue: str
+    channel: str
+
+
+@attrs.frozen(slots=True)
+class Refused(Event):
+    """A submitted contact was not admitted; ``reason`` says why (e.g. ``"queue full"``)."""
+
+    contact_id: str
+    queue: str
+    channel: str
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class Offered(Event):
+    """A contact was offered to (reserved for) an agent.
+
+    ``timeout_at`` is the clock time at which the offer times out, or ``None``.
+    """
+
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    timeout_at: float | None
+
+
+@attrs.frozen(slots=True)
+class OfferTimedOut(Event):
+    """The agent did not answer an offer in time; the contact went back to its place."""
+
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(slots=True)
+class Rejected(Event):
+    """The agent declined an offer; the contact went back to its place."""
+
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(slots=True)
+class OfferRescinded(Event):
+    """An offer was withdrawn by the router (e.g. the agent logged off)."""
+
+    contact_id: str
+    agent_id: str
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class Accepted(Event):
+    """The agent accepted the offer: the contact is answered and in service."""
+
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    wait: float
+
+
+@attrs.frozen(slots=True)
+class Completed(Event):
+    """The agent finished the contact; wrap-up (after-contact work) begins.
+
+    ``handle_time`` is the time from acceptance to completion.
+    """
+
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    handle_time: float
+
+
+@attrs.frozen(slots=True)
+class WrapUpEnded(Event):
+    """Wrap-up of a contact ended; the agent's slot for it is free again."""
+
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    wrap_time: float
+
+
+@attrs.frozen(slots=True)
+class Abandoned(Event):
+    """The customer left before being answered.
+
+    ``agent_id`` is the agent who held the offer at that moment, if any.
+    """
+
+    contact_id: str
+    queue: str
+    channel: str
+    wait: float
+    agent_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Transferred(Event):
+    """A contact moved to another queue, skill set or agent, and waits again.
+
+    ``from_agent`` is the agent who had the contact in service, if any;
+    ``to_agent`` is the agent the contact is now reserved for, if any;
+    ``kept_key`` says whether the contact kept its place in line.
+    """
+
+    contact_id: str
+    from_queue: str
+    to_queue: str
+    from_agent: str | None
+    to_agent: str | None
+    kept_key: bool
+
+
+@attrs.frozen(slots=True)
+class StepApplied(Event):
+    """A routing step changed a waiting contact's requirements (the contact kept its key).
+
+    ``step`` is the index of the step in its queue's ``steps``.
+    """
+
+    contact_id: str
+    queue: str
+    step: int
+    requirements: tuple[tuple[str, int], ...]
+    queues: frozenset[str]
+
+
+@attrs.frozen(slots=True)
+class PreferenceExpired(Event):
+    """A contact stopped waiting for its preferred agent; any eligible agent may take it."""
+
+    contact_id: str
+    agent_id: str
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class CallbackRequested(Event):
+    """A waiting contact became a callback: it keeps its place, the customer hangs up."""
+
+    contact_id: str
+    channel: str
+
+
+@attrs.frozen(slots=True)
+class PresenceChanged(Event):
+    """An agent's presence changed; ``reason`` says why (e.g. ``"rona"``, ``"break"``)."""
+
+    agent_id: str
+    old: Presence
+    new: Presence
+    reason: str | None = None
+
+
+@attrs.frozen(slots=True)
+class AgentAdded(Event):
+    """An agent was added to the router (offline until its presence changes)."""
+
+    agent_id: str
+
+
+@attrs.frozen(slots=True)
+class AgentRemoved(Event):
+    """An agent was removed from the router."""
+
+    agent_id: str
