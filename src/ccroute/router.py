@@ -17,8 +17,9 @@ Routing order (see docs/routing.md): a contact that becomes routable (it
 arrived, came back, was transferred, had its requirements relaxed) is offered
 at once to the best eligible agent under its queue's strategy; an agent that
 gains capacity is offered, repeatedly while it has room, the waiting contact
-with the smallest key it is eligible for. When one call does both, the
-contact is routed first, then the agent.
+with the smallest key it is eligible for. When one call does both (a
+rejection, a transfer out of an agent's hands), the agent is routed first, so
+that it takes the most deserving contact it can, and then the contact.
 """
 
 from __future__ import annotations
@@ -583,9 +584,10 @@ class Router:
         )
         self._enqueue(rec)
         self._schedule_step(rec)
-        self._route_contact(rec, now, events)
         if from_agent is not None:
             self._route_agent(from_agent, now, events)
+        if rec.state is _S.WAITING:
+            self._route_contact(rec, now, events)
         return self._finish(now, events)
 
     def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
@@ -953,7 +955,14 @@ class Router:
         self._q.release(agent.handle, self._channel_ids[channel], now)
 
     def _return_offer(
-        self, rec: _ContactRec, agent: _AgentRec, now: float, events: list[Event], *, declined: bool
+        self,
+        rec: _ContactRec,
+        agent: _AgentRec,
+        now: float,
+        events: list[Event],
+        *,
+        declined: bool,
+        route: bool = True,
     ) -> None:
         """Put an offered contact back in its place and free the agent's slot."""
         rec.tokens[_OFFER] += 1
@@ -968,8 +977,10 @@ class Router:
                 self._unreserve(rec)
                 events.append(PreferenceExpired(now, rec.spec.id, agent.spec.id, "declined"))
         self._enqueue(rec)
-        self._route_contact(rec, now, events)
-        self._route_agent(agent, now, events)
+        if route:
+            self._route_agent(agent, now, events)
+            if rec.state is _S.WAITING:
+                self._route_contact(rec, now, events)
 
     def _end_wrap_up(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         rec.state = contact_transition(rec.spec.id, rec.state, _A.END_WRAP_UP)
@@ -1007,25 +1018,30 @@ class Router:
         q.set_logged_in(rec.handle, False)
         for contact_id in sorted(rec.wrap_up):
             self._end_wrap_up(self._contacts[contact_id], now, events)
-        lapsed = [self._contacts[contact_id] for contact_id in sorted(rec.reserved)]
-        for contact in lapsed:
+        # Everything the agent gave up goes back first, then is routed in key
+        # order, so no contact overtakes one that was ahead of it.
+        returned = [self._contacts[c] for c in sorted(rec.reserved)]
+        for contact in returned:
             self._lapse_reservation(contact, "agent logged off", now, events)
-        for contact in lapsed:
-            if contact.state is _S.WAITING:
-                self._route_contact(contact, now, events)
         for contact_id in sorted(rec.offered):
             contact = self._contacts[contact_id]
             contact.state = contact_transition(contact_id, contact.state, _A.RESCIND)
             events.append(OfferRescinded(now, contact_id, rec.spec.id, "agent logged off"))
-            self._return_offer(contact, rec, now, events, declined=False)
-        self._reroute_rejected(now, events)
+            self._return_offer(contact, rec, now, events, declined=False, route=False)
+            returned.append(contact)
+        # One fewer logged-in agent may also lift rejection bars: those
+        # contacts join the same pass.
+        returned.extend(self._contacts[c] for c in self._rejected_waiting)
+        self._route_in_key_order(returned, now, events)
 
     def _reroute_rejected(self, now: float, events: list[Event]) -> None:
         # Fewer qualified agents may lift a rejection bar ("unless no one else
         # can take it"), so contacts someone rejected get another look.
-        for contact_id in sorted(self._rejected_waiting):
-            rec = self._contacts.get(contact_id)
-            if rec is not None and rec.state is _S.WAITING:
+        self._route_in_key_order([self._contacts[c] for c in self._rejected_waiting], now, events)
+
+    def _route_in_key_order(self, recs: list[_ContactRec], now: float, events: list[Event]) -> None:
+        for rec in sorted(set(recs), key=lambda r: r.key):
+            if rec.state is _S.WAITING:
                 self._route_contact(rec, now, events)
 
     # ------------------------------------------------------------- routing

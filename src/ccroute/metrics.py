@@ -1,0 +1,786 @@
+"""Contact-centre metrics computed from the router's event stream alone.
+
+This module is the single home of every figure of DESIGN.md's "Metrics"
+section. A :class:`MetricsCollector` consumes the events a
+:class:`~ccroute.Router` emits (register it with
+``router.observe(collector.observe)`` or :meth:`MetricsCollector.attach`)
+and keeps running sums, so each event costs amortised O(1) time whatever the
+length of the run. :meth:`MetricsCollector.report` returns frozen values:
+
+* :class:`GroupStats` per queue, per channel and in total (offered, answered,
+  abandoned, short abandons, service level in every :class:`ServiceLevelVariant`,
+  ASA, longest current wait, abandon rate, AHT, refused);
+* :class:`AgentStats` per agent and :class:`TeamStats` for all agents or any
+  set of them (logged-in, available, handling time, occupancy, utilisation).
+
+Definitions (see ``docs/metrics.md`` for the full discussion):
+
+* An *entry* is one contact entering one group. A contact enters the total
+  and its channel once, when it is queued (its channel is the one it was queued
+  on, even if it later becomes a callback). It enters a queue when it is queued
+  there or transferred there from a *different* queue. Each entry has at most
+  one outcome: answered (its first acceptance in the entry), abandoned (before
+  being answered in the entry) or, for queues only, transferred out (moved to
+  another queue before being answered in this one). An entry with no outcome
+  yet is *in flight*.
+* A wait is measured from the start of the entry: from the time the contact
+  entered the queue for queue figures, from its arrival for channel and total
+  figures. It equals the event's ``wait`` except after a transfer before the
+  first answer (total, channel) or within the same queue (queue).
+* "Within the threshold" means ``wait <= T``; a short abandon is an abandon
+  with ``wait < short_abandon_threshold`` (strictly).
+* Every ratio whose denominator is zero is ``None``.
+
+Everything here is deterministic and pure: no I/O, no clock reads; time comes
+from the events and from the ``now`` given to :meth:`MetricsCollector.report`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
+
+from .errors import InvalidValueError, UnknownIdError
+from .events import (
+    Abandoned,
+    Accepted,
+    AgentAdded,
+    AgentRemoved,
+    Completed,
+    Event,
+    Offered,
+    OfferRescinded,
+    OfferTimedOut,
+    PresenceChanged,
+    Queued,
+    Refused,
+    Rejected,
+    Transferred,
+    WrapUpEnded,
+)
+from .model import Presence
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = [
+    "DEFAULT_SERVICE_LEVEL_THRESHOLD",
+    "DEFAULT_SHORT_ABANDON_THRESHOLD",
+    "AgentStats",
+    "GroupStats",
+    "MetricsCollector",
+    "MetricsReport",
+    "ServiceLevelVariant",
+    "TeamStats",
+]
+
+#: Service-level threshold ``T`` (seconds) used when none is given.
+DEFAULT_SERVICE_LEVEL_THRESHOLD = 20.0
+#: An abandon after less than this many seconds of waiting is a short abandon.
+DEFAULT_SHORT_ABANDON_THRESHOLD = 5.0
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator / denominator``, or ``None`` when the denominator is zero."""
+    if denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def _check_threshold(value: float, what: str) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+# ====================================================================== values
+
+
+class ServiceLevelVariant(enum.Enum):
+    """The named ways of computing a service level; ``T`` is the group's threshold.
+
+    All variants count an answer as met when its wait is ``<= T``. They differ
+    in how abandons enter the fraction.
+    """
+
+    #: ``answered within T / (offered - short abandons)``: short abandons are
+    #: excluded, every other abandon counts as missed. DESIGN.md's default.
+    DEFAULT = "default"
+    #: ``answered within T / answered``: abandons are ignored altogether.
+    ANSWERED = "answered"
+    #: ``answered within T / (answered + abandoned)``: contacts still waiting or
+    #: transferred out are left out.
+    ANSWERED_AND_ABANDONED = "answered-and-abandoned"
+    #: ``(answered within T + abandoned within T) / offered``: an abandon
+    #: within T counts as met (the caller gave up before the promise was broken).
+    ABANDONS_MET = "abandons-met"
+    #: ``answered within T / offered``: every abandon counts as missed.
+    ANSWERED_WITHIN_OVER_OFFERED = "answered-within-over-offered"
+
+
+@attrs.frozen(slots=True)
+class GroupStats:
+    """The figures of one group of contacts: a queue, a channel, or the total.
+
+    Counts are numbers of entries (see the module documentation): per queue a
+    contact transferred between queues is offered once in each queue it
+    entered; per channel and in total each contact is offered once.
+
+    Balance: ``offered == answered + abandoned + transferred_out + in_flight``.
+    """
+
+    #: Queue or channel name; ``None`` for the total.
+    name: str | None
+    #: Service-level threshold ``T`` in seconds used for this group.
+    threshold: float
+    #: Abandons with a wait strictly below this are short abandons.
+    short_abandon_threshold: float
+    #: Entries into the group (``Queued``, plus, per queue, ``Transferred`` from
+    #: another queue).
+    offered: int = 0
+    #: Entries answered: the first ``Accepted`` in the entry.
+    answered: int = 0
+    #: Answered entries whose wait was ``<= threshold``.
+    answered_within: int = 0
+    #: Entries abandoned before being answered, short abandons included.
+    abandoned: int = 0
+    #: Abandoned entries whose wait was ``<= threshold``.
+    abandoned_within: int = 0
+    #: Abandoned entries whose wait was ``< short_abandon_threshold`` (a subset
+    #: of ``abandoned``).
+    short_abandons: int = 0
+    #: Queue entries that moved to another queue before being answered in this
+    #: one (always 0 for channels and the total).
+    transferred_out: int = 0
+    #: Entries without an outcome yet: waiting or offered, not yet answered.
+    in_flight: int = 0
+    #: Contacts refused at submission (``Refused``); not part of ``offered``.
+    refused: int = 0
+    #: Sum of the waits of the answered entries, in seconds.
+    total_answer_wait: float = 0.0
+    #: Contacts whose wrap-up ended in this group (the queue, and the channel the
+    #: contact was queued on, at ``WrapUpEnded``).
+    handled: int = 0
+    #: Sum of ``Completed.handle_time`` over the handled contacts.
+    total_handle_time: float = 0.0
+    #: Sum of ``WrapUpEnded.wrap_time`` over the handled contacts.
+    total_wrap_time: float = 0.0
+    #: ``now - entry time`` of the oldest in-flight entry; ``None`` when there is none.
+    longest_current_wait: float | None = None
+
+    @property
+    def asa(self) -> float | None:
+        """Average speed of answer: ``total_answer_wait / answered``."""
+        return _ratio(self.total_answer_wait, self.answered)
+
+    @property
+    def aht(self) -> float | None:
+        """Average handle time: ``(total_handle_time + total_wrap_time) / handled``.
+
+        Only contacts whose wrap-up has ended count, in numerator and denominator.
+        In-service time that ended with a transfer is not part of it (the
+        handle time of a contact runs from its last acceptance).
+        """
+        return _ratio(self.total_handle_time + self.total_wrap_time, self.handled)
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """``abandoned / offered`` (short abandons included in both)."""
+        return _ratio(self.abandoned, self.offered)
+
+    @property
+    def short_abandon_rate(self) -> float | None:
+        """``short_abandons / offered``."""
+        return _ratio(self.short_abandons, self.offered)
+
+    def service_level(
+        self,
+        variant: ServiceLevelVariant = ServiceLevelVariant.DEFAULT,
+        *,
+        exclude_in_flight: bool = False,
+    ) -> float | None:
+        """The service level under ``variant``, in 0..1, or ``None`` if undefined.
+
+        With ``N = offered`` (or ``offered - in_flight`` when ``exclude_in_flight``):
+
+        * ``DEFAULT``: ``answered_within / (N - short_abandons)``
+        * ``ANSWERED``: ``answered_within / answered``
+        * ``ANSWERED_AND_ABANDONED``: ``answered_within / (answered + abandoned)``
+        * ``ABANDONS_MET``: ``(answered_within + abandoned_within) / N``
+        * ``ANSWERED_WITHIN_OVER_OFFERED``: ``answered_within / N``
+
+        By default contacts still waiting count as offered but neither answered
+        nor abandoned, so they lower the offered-based variants while they wait;
+        ``exclude_in_flight=True`` leaves them out until they have an outcome.
+        """
+        offered = self.offered - self.in_flight if exclude_in_flight else self.offered
+        if variant is ServiceLevelVariant.DEFAULT:
+            return _ratio(self.answered_within, offered - self.short_abandons)
+        if variant is ServiceLevelVariant.ANSWERED:
+            return _ratio(self.answered_within, self.answered)
+        if variant is ServiceLevelVariant.ANSWERED_AND_ABANDONED:
+            return _ratio(self.answered_within, self.answered + self.abandoned)
+        if variant is ServiceLevelVariant.ABANDONS_MET:
+            return _ratio(self.answered_within + self.abandoned_within, offered)
+        if variant is ServiceLevelVariant.ANSWERED_WITHIN_OVER_OFFERED:
+            return _ratio(self.answered_within, offered)
+        raise InvalidValueError(f"unknown service level variant {variant!r}")
+
+    def service_levels(
+        self, *, exclude_in_flight: bool = False
+    ) -> dict[ServiceLevelVariant, float | None]:
+        """Every variant's :meth:`service_level`, keyed by variant."""
+        return {
+            v: self.service_level(v, exclude_in_flight=exclude_in_flight)
+            for v in ServiceLevelVariant
+        }
+
+
+@attrs.frozen(slots=True)
+class AgentStats:
+    """Time accounting of one agent, in seconds, up to the report's ``now``.
+
+    At every instant an agent is in exactly one of: *handling* (it holds at
+    least one contact in service or in wrap-up, whatever its presence),
+    *available* (presence AVAILABLE and not handling; an unanswered offer
+    counts as available), *not ready* (presence NOT_READY and not handling),
+    or logged off (presence OFFLINE and not handling).
+    ``logged_in_time == handling_time + available_time + not_ready_time``.
+    """
+
+    agent_id: str
+    #: Time not logged off (handling, available or not ready).
+    logged_in_time: float = 0.0
+    #: Time available and not handling.
+    available_time: float = 0.0
+    #: Time not ready and not handling (breaks, RONA).
+    not_ready_time: float = 0.0
+    #: Time holding at least one contact in service or wrap-up.
+    handling_time: float = 0.0
+    #: ``Offered`` events to this agent.
+    offers: int = 0
+    #: ``Accepted`` events by this agent.
+    accepted: int = 0
+    #: ``Rejected`` events by this agent.
+    rejected: int = 0
+    #: ``OfferTimedOut`` events of this agent.
+    timed_out: int = 0
+    #: ``WrapUpEnded`` events of this agent (contacts it finished).
+    handled: int = 0
+
+    @property
+    def occupancy(self) -> float | None:
+        """``handling_time / (handling_time + available_time)``."""
+        return _ratio(self.handling_time, self.handling_time + self.available_time)
+
+    @property
+    def utilisation(self) -> float | None:
+        """``handling_time / logged_in_time``."""
+        return _ratio(self.handling_time, self.logged_in_time)
+
+
+@attrs.frozen(slots=True)
+class TeamStats:
+    """Sums of :class:`AgentStats` over a set of agents (a team, or everyone)."""
+
+    agent_ids: frozenset[str]
+    logged_in_time: float = 0.0
+    available_time: float = 0.0
+    not_ready_time: float = 0.0
+    handling_time: float = 0.0
+    offers: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    timed_out: int = 0
+    handled: int = 0
+
+    @property
+    def occupancy(self) -> float | None:
+        """``Σ handling_time / Σ (handling_time + available_time)`` over the agents."""
+        return _ratio(self.handling_time, self.handling_time + self.available_time)
+
+    @property
+    def utilisation(self) -> float | None:
+        """``Σ handling_time / Σ logged_in_time`` over the agents."""
+        return _ratio(self.handling_time, self.logged_in_time)
+
+    @classmethod
+    def of(cls, agents: Iterable[AgentStats]) -> TeamStats:
+        """Sum the given agents' figures."""
+        members = list(agents)
+        return cls(
+            agent_ids=frozenset(a.agent_id for a in members),
+            logged_in_time=math.fsum(a.logged_in_time for a in members),
+            available_time=math.fsum(a.available_time for a in members),
+            not_ready_time=math.fsum(a.not_ready_time for a in members),
+            handling_time=math.fsum(a.handling_time for a in members),
+            offers=sum(a.offers for a in members),
+            accepted=sum(a.accepted for a in members),
+            rejected=sum(a.rejected for a in members),
+            timed_out=sum(a.timed_out for a in members),
+            handled=sum(a.handled for a in members),
+        )
+
+
+@attrs.frozen(slots=True)
+class MetricsReport:
+    """Every figure at time ``now``: per queue, per channel, in total, per agent."""
+
+    #: The time the report was taken at.
+    now: float
+    #: All contacts.
+    total: GroupStats
+    #: Queue name to its figures, in name order.
+    queues: Mapping[str, GroupStats]
+    #: Channel name to its figures, in name order.
+    channels: Mapping[str, GroupStats]
+    #: Agent id to its figures, in id order (agents removed from the router stay).
+    agents: Mapping[str, AgentStats]
+    #: All agents together.
+    team: TeamStats
+
+    def team_of(self, agent_ids: Iterable[str]) -> TeamStats:
+        """The figures of the team made of ``agent_ids``.
+
+        Raises :class:`~ccroute.UnknownIdError` for an agent the events never named.
+        """
+        members = []
+        for agent_id in sorted(set(agent_ids)):
+            stats = self.agents.get(agent_id)
+            if stats is None:
+                raise UnknownIdError("agent", agent_id)
+            members.append(stats)
+        return TeamStats.of(members)
+
+
+# ================================================================ accumulators
+
+
+@attrs.define(slots=True, eq=False)
+class _Entry:
+    """One contact's stay in one group; ``open`` until it has an outcome."""
+
+    at: float
+    open: bool = True
+
+
+@attrs.define(slots=True, eq=False)
+class _Acc:
+    """Running sums of one group; ``live`` holds its open entries oldest first."""
+
+    threshold: float
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    abandoned_within: int = 0
+    short_abandons: int = 0
+    transferred_out: int = 0
+    refused: int = 0
+    answer_wait: float = 0.0
+    handled: int = 0
+    handle_time: float = 0.0
+    wrap_time: float = 0.0
+    live: deque[_Entry] = attrs.Factory(deque)
+
+    def enter(self, entry: _Entry) -> None:
+        self.offered += 1
+        self.live.append(entry)
+
+    def prune(self) -> None:
+        # Entries are appended in time order, so once closed heads are gone
+        # the head is the oldest open entry. Each entry is popped once.
+        live = self.live
+        while live and not live[0].open:
+            live.popleft()
+
+    def answer(self, wait: float) -> None:
+        self.answered += 1
+        self.answer_wait += wait
+        if wait <= self.threshold:
+            self.answered_within += 1
+        self.prune()
+
+    def abandon(self, wait: float, short: float) -> None:
+        self.abandoned += 1
+        if wait <= self.threshold:
+            self.abandoned_within += 1
+        if wait < short:
+            self.short_abandons += 1
+        self.prune()
+
+    def finish(self, handle_time: float, wrap_time: float) -> None:
+        self.handled += 1
+        self.handle_time += handle_time
+        self.wrap_time += wrap_time
+
+    def stats(self, name: str | None, short: float, now: float) -> GroupStats:
+        self.prune()
+        in_flight = self.offered - self.answered - self.abandoned - self.transferred_out
+        return GroupStats(
+            name=name,
+            threshold=self.threshold,
+            short_abandon_threshold=short,
+            offered=self.offered,
+            answered=self.answered,
+            answered_within=self.answered_within,
+            abandoned=self.abandoned,
+            abandoned_within=self.abandoned_within,
+            short_abandons=self.short_abandons,
+            transferred_out=self.transferred_out,
+            in_flight=in_flight,
+            refused=self.refused,
+            total_answer_wait=self.answer_wait,
+            handled=self.handled,
+            total_handle_time=self.handle_time,
+            total_wrap_time=self.wrap_time,
+            longest_current_wait=now - self.live[0].at if self.live else None,
+        )
+
+
+@attrs.define(slots=True, eq=False)
+class _Track:
+    """What the collector remembers about one live contact."""
+
+    channel: str
+    queue: str
+    #: The contact's entry into the total and its channel (starts at arrival).
+    first: _Entry
+    #: The contact's entry into its current queue.
+    entry: _Entry
+    handle_time: float = 0.0
+
+
+@attrs.define(slots=True, eq=False)
+class _AgentAcc:
+    """Running time accounting of one agent since ``since``."""
+
+    agent_id: str
+    presence: Presence
+    since: float
+    held: set[str] = attrs.Factory(set)
+    logged_in: float = 0.0
+    available: float = 0.0
+    not_ready: float = 0.0
+    handling: float = 0.0
+    offers: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    timed_out: int = 0
+    handled: int = 0
+
+    def accrue(self, at: float) -> None:
+        dt = at - self.since
+        self.since = at
+        if dt <= 0:
+            return
+        if self.held:
+            self.handling += dt
+        elif self.presence is Presence.AVAILABLE:
+            self.available += dt
+        elif self.presence is Presence.NOT_READY:
+            self.not_ready += dt
+        else:
+            return
+        self.logged_in += dt
+
+    def stats(self, now: float) -> AgentStats:
+        handling, available, not_ready, logged_in = (
+            self.handling, self.available, self.not_ready, self.logged_in
+        )
+        dt = now - self.since
+        if dt > 0:
+            if self.held:
+                handling += dt
+                logged_in += dt
+            elif self.presence is Presence.AVAILABLE:
+                available += dt
+                logged_in += dt
+            elif self.presence is Presence.NOT_READY:
+                not_ready += dt
+                logged_in += dt
+        return AgentStats(
+            agent_id=self.agent_id,
+            logged_in_time=logged_in,
+            available_time=available,
+            not_ready_time=not_ready,
+            handling_time=handling,
+            offers=self.offers,
+            accepted=self.accepted,
+            rejected=self.rejected,
+            timed_out=self.timed_out,
+            handled=self.handled,
+        )
+
+
+# =================================================================== collector
+
+
+_V = TypeVar("_V")
+
+
+def _frozen(items: Mapping[str, _V]) -> Mapping[str, _V]:
+    return MappingProxyType(dict(sorted(items.items())))
+
+
+def _thresholds(value: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(
+        {str(k): _check_threshold(v, f"threshold of queue {k!r}") for k, v in dict(value).items()}
+    )
+
+
+def _default_threshold(value: float) -> float:
+    return _check_threshold(value, "default threshold")
+
+
+def _short_threshold(value: float) -> float:
+    return _check_threshold(value, "short abandon threshold")
+
+
+@attrs.define(slots=True, eq=False)
+class MetricsCollector:
+    """Consumes router events and reports every metric; O(1) amortised per event.
+
+    :param thresholds: queue name to its service-level threshold ``T`` in
+        seconds (normally ``QueueConfig.service_level_threshold``); queues not
+        listed use ``default_threshold``.
+    :param default_threshold: ``T`` for unlisted queues, channels and the total.
+    :param short_abandon_threshold: abandons after less than this many seconds
+        are short abandons.
+
+    Register it before the first contact is submitted: events about contacts
+    the collector never saw queued are ignored for contact figures (they still
+    count for agents). Events must be fed in the order the router emits them;
+    an event older than the previous one raises :class:`~ccroute.InvalidValueError`.
+    """
+
+    thresholds: Mapping[str, float] = attrs.field(factory=dict, converter=_thresholds)
+    default_threshold: float = attrs.field(
+        default=DEFAULT_SERVICE_LEVEL_THRESHOLD, converter=_default_threshold
+    )
+    short_abandon_threshold: float = attrs.field(
+        default=DEFAULT_SHORT_ABANDON_THRESHOLD, converter=_short_threshold
+    )
+    _total: _Acc = attrs.field(init=False)
+    _queues: dict[str, _Acc] = attrs.field(init=False, factory=dict)
+    _channels: dict[str, _Acc] = attrs.field(init=False, factory=dict)
+    _contacts: dict[str, _Track] = attrs.field(init=False, factory=dict)
+    _agents: dict[str, _AgentAcc] = attrs.field(init=False, factory=dict)
+    _last_at: float = attrs.field(init=False, default=-math.inf)
+
+    _HANDLERS: ClassVar[dict[type[Event], Callable[[MetricsCollector, Any], None]]]
+
+    def __attrs_post_init__(self) -> None:
+        self._total = _Acc(self.default_threshold)
+
+    @classmethod
+    def attach(
+        cls,
+        router: Router,
+        *,
+        default_threshold: float = DEFAULT_SERVICE_LEVEL_THRESHOLD,
+        short_abandon_threshold: float = DEFAULT_SHORT_ABANDON_THRESHOLD,
+    ) -> MetricsCollector:
+        """Build a collector with the thresholds of ``router``'s queues and register it.
+
+        Queues added to the router later use ``default_threshold``.
+        """
+        collector = cls(
+            {q: router.queue_config(q).service_level_threshold for q in router.queues},
+            default_threshold,
+            short_abandon_threshold,
+        )
+        router.observe(collector.observe)
+        return collector
+
+    # ------------------------------------------------------------------ input
+
+    def observe(self, events: list[Event]) -> None:
+        """Consume a batch of events in order (usable as a router observer)."""
+        handlers = self._HANDLERS
+        last = self._last_at
+        for event in events:
+            at = event.at
+            if at < last:
+                raise InvalidValueError(
+                    f"events out of order: {type(event).__name__} at {at} after an event at {last}"
+                )
+            last = self._last_at = at
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(self, event)
+
+    def _queue(self, name: str) -> _Acc:
+        acc = self._queues.get(name)
+        if acc is None:
+            acc = self._queues[name] = _Acc(self.thresholds.get(name, self.default_threshold))
+        return acc
+
+    def _channel(self, name: str) -> _Acc:
+        acc = self._channels.get(name)
+        if acc is None:
+            acc = self._channels[name] = _Acc(self.default_threshold)
+        return acc
+
+    def _agent(self, agent_id: str, at: float, presence: Presence = Presence.OFFLINE) -> _AgentAcc:
+        rec = self._agents.get(agent_id)
+        if rec is None:
+            rec = self._agents[agent_id] = _AgentAcc(agent_id, presence, at)
+        else:
+            rec.accrue(at)
+        return rec
+
+    def _on_queued(self, e: Queued) -> None:
+        first = _Entry(e.at)
+        entry = _Entry(e.at)
+        self._contacts[e.contact_id] = _Track(e.channel, e.queue, first, entry)
+        self._queue(e.queue).enter(entry)
+        self._channel(e.channel).enter(first)
+        self._total.enter(first)
+
+    def _on_refused(self, e: Refused) -> None:
+        self._queue(e.queue).refused += 1
+        self._channel(e.channel).refused += 1
+        self._total.refused += 1
+
+    def _on_offered(self, e: Offered) -> None:
+        self._agent(e.agent_id, e.at).offers += 1
+
+    def _on_rejected(self, e: Rejected) -> None:
+        self._agent(e.agent_id, e.at).rejected += 1
+
+    def _on_timed_out(self, e: OfferTimedOut) -> None:
+        self._agent(e.agent_id, e.at).timed_out += 1
+
+    def _on_rescinded(self, e: OfferRescinded) -> None:
+        self._agent(e.agent_id, e.at)
+
+    def _on_accepted(self, e: Accepted) -> None:
+        agent = self._agent(e.agent_id, e.at)
+        agent.accepted += 1
+        agent.held.add(e.contact_id)
+        track = self._contacts.get(e.contact_id)
+        if track is None:
+            return
+        entry = track.entry
+        if entry.open:
+            entry.open = False
+            self._queue(track.queue).answer(e.at - entry.at)
+        first = track.first
+        if first.open:
+            first.open = False
+            wait = e.at - first.at
+            self._channel(track.channel).answer(wait)
+            self._total.answer(wait)
+
+    def _on_abandoned(self, e: Abandoned) -> None:
+        track = self._contacts.pop(e.contact_id, None)
+        if track is None:
+            return
+        short = self.short_abandon_threshold
+        entry = track.entry
+        if entry.open:
+            entry.open = False
+            self._queue(track.queue).abandon(e.at - entry.at, short)
+        first = track.first
+        if first.open:
+            first.open = False
+            wait = e.at - first.at
+            self._channel(track.channel).abandon(wait, short)
+            self._total.abandon(wait, short)
+
+    def _on_transferred(self, e: Transferred) -> None:
+        if e.from_agent is not None:
+            self._agent(e.from_agent, e.at).held.discard(e.contact_id)
+        track = self._contacts.get(e.contact_id)
+        if track is None or e.to_queue == track.queue:
+            return
+        old = self._queue(track.queue)
+        if track.entry.open:
+            track.entry.open = False
+            old.transferred_out += 1
+            old.prune()
+        track.queue = e.to_queue
+        track.entry = _Entry(e.at)
+        self._queue(e.to_queue).enter(track.entry)
+
+    def _on_completed(self, e: Completed) -> None:
+        track = self._contacts.get(e.contact_id)
+        if track is not None:
+            track.handle_time = e.handle_time
+
+    def _on_wrap_up_ended(self, e: WrapUpEnded) -> None:
+        agent = self._agent(e.agent_id, e.at)
+        agent.held.discard(e.contact_id)
+        agent.handled += 1
+        track = self._contacts.pop(e.contact_id, None)
+        if track is None:
+            return
+        handle, wrap = track.handle_time, e.wrap_time
+        self._queue(track.queue).finish(handle, wrap)
+        self._channel(track.channel).finish(handle, wrap)
+        self._total.finish(handle, wrap)
+
+    def _on_presence(self, e: PresenceChanged) -> None:
+        self._agent(e.agent_id, e.at, e.old).presence = e.new
+
+    def _on_agent_added(self, e: AgentAdded) -> None:
+        self._agent(e.agent_id, e.at)
+
+    def _on_agent_removed(self, e: AgentRemoved) -> None:
+        self._agent(e.agent_id, e.at).presence = Presence.OFFLINE
+
+    # ----------------------------------------------------------------- output
+
+    def report(self, now: float) -> MetricsReport:
+        """Every figure as of ``now``, which must not precede the last event seen.
+
+        Open intervals (agents' current state, contacts still waiting) are
+        counted up to ``now``. Cost: O(queues + channels + agents). The
+        collector keeps collecting afterwards.
+        """
+        if not isinstance(now, (int, float)) or not math.isfinite(now) or now < self._last_at:
+            raise InvalidValueError(
+                f"report time must be a finite number not before the last event "
+                f"({self._last_at}), got {now!r}"
+            )
+        now = float(now)
+        short = self.short_abandon_threshold
+        agents = {a: rec.stats(now) for a, rec in self._agents.items()}
+        return MetricsReport(
+            now=now,
+            total=self._total.stats(None, short, now),
+            queues=_frozen({q: acc.stats(q, short, now) for q, acc in self._queues.items()}),
+            channels=_frozen({c: acc.stats(c, short, now) for c, acc in self._channels.items()}),
+            agents=_frozen(agents),
+            team=TeamStats.of(agents[a] for a in sorted(agents)),
+        )
+
+
+MetricsCollector._HANDLERS = {
+    Queued: MetricsCollector._on_queued,
+    Refused: MetricsCollector._on_refused,
+    Offered: MetricsCollector._on_offered,
+    Rejected: MetricsCollector._on_rejected,
+    OfferTimedOut: MetricsCollector._on_timed_out,
+    OfferRescinded: MetricsCollector._on_rescinded,
+    Accepted: MetricsCollector._on_accepted,
+    Abandoned: MetricsCollector._on_abandoned,
+    Transferred: MetricsCollector._on_transferred,
+    Completed: MetricsCollector._on_completed,
+    WrapUpEnded: MetricsCollector._on_wrap_up_ended,
+    PresenceChanged: MetricsCollector._on_presence,
+    AgentAdded: MetricsCollector._on_agent_added,
+    AgentRemoved: MetricsCollector._on_agent_removed,
+}
