@@ -38,7 +38,9 @@ class RouterHarness:
     ) -> list[Event]:
         return self.router.add_agent(Agent(agent_id, **kwargs), presence)
 
-    def submit(self, contact_id: str, channel: str = "voice", queue: str = "q", **kwargs: Any) -> list[Event]:
+    def submit(
+        self, contact_id: str, channel: str = "voice", queue: str = "q", **kwargs: Any
+    ) -> list[Event]:
         return self.router.submit(Contact(contact_id, channel, queue, **kwargs))
 
     def advance(self, seconds: float) -> list[Event]:
@@ -48,5 +50,8 @@ class RouterHarness:
     def offers(self, events: list[Event] | None = None) -> list[tuple[str, str]]:
         from ccroute import Offered
 
-        return [(e.contact_id, e.agent_id) for e in (self.events if events is None else events)
-                if isinstance(e, Offered)]
+        return [
+            (e.contact_id, e.agent_id)
+            for e in (self.events if events is None else events)
+            if isinstance(e, Offered)
+        ]

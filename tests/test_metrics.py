@@ -317,7 +317,9 @@ def test_per_queue_with_transfer_between_queues() -> None:
     s.router.complete("c1")  # handle 30
     accepted = [e for e in s.events if isinstance(e, Accepted)]
     assert [(e.contact_id, e.queue, e.wait) for e in accepted] == [
-        ("c1", "sales", 10.0), ("c2", "support", 10.0), ("c1", "support", 10.0),
+        ("c1", "sales", 10.0),
+        ("c2", "support", 10.0),
+        ("c1", "support", 10.0),
     ]
     report = s.report()
     sales, support, total = report.queues["sales"], report.queues["support"], report.total
@@ -519,8 +521,19 @@ def test_report_is_a_frozen_value_and_collection_goes_on() -> None:
 OPS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["submit", "submit", "accept", "accept", "complete", "abandon", "advance", "advance",
-             "transfer", "presence", "end_wrap_up"]
+            [
+                "submit",
+                "submit",
+                "accept",
+                "accept",
+                "complete",
+                "abandon",
+                "advance",
+                "advance",
+                "transfer",
+                "presence",
+                "end_wrap_up",
+            ]
         ),
         st.integers(min_value=0, max_value=10**6),
         st.floats(min_value=0.0, max_value=40.0, allow_nan=False),
@@ -555,11 +568,13 @@ def test_property_balance_and_bounds(ops: list[tuple[str, int, float]]) -> None:
     )
     router = s.router
     router.add_agent(Agent("ann", queues={"a", "b"}), Presence.AVAILABLE)
-    router.add_agent(Agent("bob", queues={"b"}, capacity={"voice": 1, "chat": 2}),
-                     Presence.AVAILABLE)
+    router.add_agent(
+        Agent("bob", queues={"b"}, capacity={"voice": 1, "chat": 2}), Presence.AVAILABLE
+    )
     answered: set[str] = set()
-    router.observe(lambda batch: answered.update(
-        e.contact_id for e in batch if isinstance(e, Accepted)))
+    router.observe(
+        lambda batch: answered.update(e.contact_id for e in batch if isinstance(e, Accepted))
+    )
     seq = 0
 
     def in_state(*states: ContactState) -> list[str]:
@@ -587,8 +602,9 @@ def test_property_balance_and_bounds(ops: list[tuple[str, int, float]]) -> None:
             if c is not None:
                 router.abandon(c)
         elif op == "transfer":
-            c = _pick(in_state(ContactState.WAITING, ContactState.OFFERED,
-                               ContactState.IN_SERVICE), n)
+            c = _pick(
+                in_state(ContactState.WAITING, ContactState.OFFERED, ContactState.IN_SERVICE), n
+            )
             if c is not None:
                 router.transfer(c, queue=("a", "b")[n // 7 % 2])
         elif op == "presence":

@@ -14,8 +14,8 @@ from ccroute import (
     ChannelKind,
     Completed,
     ContactState,
-    OfferRescinded,
     Offered,
+    OfferRescinded,
     OfferTimedOut,
     PreferenceExpired,
     Presence,
@@ -637,7 +637,7 @@ def test_clock_going_backwards_is_refused() -> None:
     router = Router(clock)
     router.add_queue(__import__("ccroute").QueueConfig("q"))
     clock.t = 5.0
-    with pytest.raises(ClockError, match="backwards from 10.0 to 5.0"):
+    with pytest.raises(ClockError, match=r"backwards from 10\.0 to 5\.0"):
         router.submit(Contact("c", "voice", "q"))
     clock.t = 10.0
     assert router.contact_ids == []

@@ -97,7 +97,10 @@ def eligible(router: Router, agent: AgentView, contact: ContactView) -> bool:
         return False
     if channels[ch].exclusive and agent.load:
         return False
-    if agent.unit_budget is not None and agent.units_used + channels[ch].unit_cost > agent.unit_budget:
+    if (
+        agent.unit_budget is not None
+        and agent.units_used + channels[ch].unit_cost > agent.unit_budget
+    ):
         return False
     if contact.reserved_for is not None:
         return agent.id == contact.reserved_for
@@ -105,9 +108,12 @@ def eligible(router: Router, agent: AgentView, contact: ContactView) -> bool:
         return False
     if agent.id in contact.rejected_by:
         others = [
-            a for a in (router.agent(i) for i in router.agent_ids)
-            if a.presence is not Presence.OFFLINE and a.id not in contact.rejected_by
-            and qualified(a, contact) and a.capacity.get(ch, 0) > 0
+            a
+            for a in (router.agent(i) for i in router.agent_ids)
+            if a.presence is not Presence.OFFLINE
+            and a.id not in contact.rejected_by
+            and qualified(a, contact)
+            and a.capacity.get(ch, 0) > 0
         ]
         if others:
             return False
@@ -156,7 +162,8 @@ class RouterMachine(RuleBasedStateMachine):
     def ids(self, state: ContactState | None = None) -> list[str]:
         assert self.router is not None
         return sorted(
-            c for c in self.router.contact_ids
+            c
+            for c in self.router.contact_ids
             if state is None or self.router.contact(c).state is state
         )
 
@@ -166,9 +173,13 @@ class RouterMachine(RuleBasedStateMachine):
         configs=queue_configs(),
         seed=st.integers(0, 3),
         agents=st.lists(
-            st.tuples(skill_maps, st.frozensets(st.sampled_from(QUEUES), min_size=1),
-                      st.one_of(st.none(), capacities)),
-            min_size=1, max_size=6,
+            st.tuples(
+                skill_maps,
+                st.frozensets(st.sampled_from(QUEUES), min_size=1),
+                st.one_of(st.none(), capacities),
+            ),
+            min_size=1,
+            max_size=6,
         ),
         contacts=st.lists(
             st.tuples(st.sampled_from(CHANNELS), st.sampled_from(QUEUES), requirement_maps),
@@ -197,7 +208,9 @@ class RouterMachine(RuleBasedStateMachine):
             agent = Agent(self.fresh_id("a"), skills=skills, queues=queues, capacity=capacity)
             self.call("add_agent", agent, Presence.AVAILABLE)
         for channel, queue, requirements in contacts:
-            self.call("submit", Contact(self.fresh_id("c"), channel, queue, requirements=requirements))
+            self.call(
+                "submit", Contact(self.fresh_id("c"), channel, queue, requirements=requirements)
+            )
             self.clock.advance(1.0)
             self.calls.append(("advance", (1.0,), {}))
 
@@ -232,11 +245,20 @@ class RouterMachine(RuleBasedStateMachine):
         budget=st.sampled_from([None, None, 60, 100]),
         presence=presences,
     )
-    def add_agent(self, skills: dict[str, int], queues: frozenset[str],
-                  capacity: dict[str, int] | None, budget: int | None, presence: Presence) -> None:
+    def add_agent(
+        self,
+        skills: dict[str, int],
+        queues: frozenset[str],
+        capacity: dict[str, int] | None,
+        budget: int | None,
+        presence: Presence,
+    ) -> None:
         agent_id = self.fresh_id("a")
-        self.call("add_agent", Agent(agent_id, skills=skills, queues=queues,
-                                     capacity=capacity, unit_budget=budget), presence)
+        self.call(
+            "add_agent",
+            Agent(agent_id, skills=skills, queues=queues, capacity=capacity, unit_budget=budget),
+            presence,
+        )
 
     @precondition(lambda self: self.router is not None and self.router.agent_ids)
     @rule(data=st.data(), presence=presences)
@@ -268,17 +290,33 @@ class RouterMachine(RuleBasedStateMachine):
         tier=st.sampled_from([0, 0, 0, 1]),
         prefer=st.booleans(),
     )
-    def submit(self, data: st.DataObject, channel: str, queue: str, requirements: dict[str, int],
-               priority: float, tier: int, prefer: bool) -> None:
+    def submit(
+        self,
+        data: st.DataObject,
+        channel: str,
+        queue: str,
+        requirements: dict[str, int],
+        priority: float,
+        tier: int,
+        prefer: bool,
+    ) -> None:
         assert self.router is not None
         preferred = None
         if prefer and self.router.agent_ids:
             preferred = data.draw(st.sampled_from(self.router.agent_ids))
-        self.call("submit", Contact(
-            self.fresh_id("c"), channel, queue, requirements=requirements,
-            priority_seconds=priority, tier=tier, preferred_agent=preferred,
-            preferred_wait=12.0 if preferred else 0.0,
-        ))
+        self.call(
+            "submit",
+            Contact(
+                self.fresh_id("c"),
+                channel,
+                queue,
+                requirements=requirements,
+                priority_seconds=priority,
+                tier=tier,
+                preferred_agent=preferred,
+                preferred_wait=12.0 if preferred else 0.0,
+            ),
+        )
 
     @precondition(lambda self: self.router is not None)
     @rule(data=st.data(), accept=st.booleans())
@@ -342,8 +380,14 @@ class RouterMachine(RuleBasedStateMachine):
         to_agent=st.booleans(),
         keep_key=st.booleans(),
     )
-    def transfer(self, data: st.DataObject, queue: str | None, requirements: dict[str, int] | None,
-                 to_agent: bool, keep_key: bool) -> None:
+    def transfer(
+        self,
+        data: st.DataObject,
+        queue: str | None,
+        requirements: dict[str, int] | None,
+        to_agent: bool,
+        keep_key: bool,
+    ) -> None:
         assert self.router is not None
         live = self.ids()
         if not live:
@@ -351,8 +395,14 @@ class RouterMachine(RuleBasedStateMachine):
         agent = None
         if to_agent and self.router.agent_ids:
             agent = data.draw(st.sampled_from(self.router.agent_ids))
-        self.expect_error("transfer", data.draw(st.sampled_from(live)), queue=queue,
-                          requirements=requirements, agent=agent, keep_key=keep_key)
+        self.expect_error(
+            "transfer",
+            data.draw(st.sampled_from(live)),
+            queue=queue,
+            requirements=requirements,
+            agent=agent,
+            keep_key=keep_key,
+        )
 
     @precondition(lambda self: self.router is not None)
     @rule(data=st.data())
@@ -396,9 +446,11 @@ class RouterMachine(RuleBasedStateMachine):
         assert handles == {router._contacts[c].handle for c in by_state[ContactState.WAITING]}  # type: ignore[attr-defined]
         held: dict[str, str] = {}
         for agent in agents.values():
-            for group, state in ((agent.offered, ContactState.OFFERED),
-                                 (agent.in_service, ContactState.IN_SERVICE),
-                                 (agent.wrap_up, ContactState.WRAP_UP)):
+            for group, state in (
+                (agent.offered, ContactState.OFFERED),
+                (agent.in_service, ContactState.IN_SERVICE),
+                (agent.wrap_up, ContactState.WRAP_UP),
+            ):
                 for c in group:
                     assert contacts[c].state is state and contacts[c].agent_id == agent.id
                     assert c not in held, f"{c} held by {held.get(c)} and {agent.id}"
@@ -422,9 +474,7 @@ class RouterMachine(RuleBasedStateMachine):
                     f"work conservation: {contact.id} waits while {agent.id} could take it"
                 )
         # conservation of counts
-        assert router.submitted == (
-            len(contacts) + router.completed + router.abandoned
-        )
+        assert router.submitted == (len(contacts) + router.completed + router.abandoned)
 
     def teardown(self) -> None:
         if self.router is None:
@@ -442,7 +492,5 @@ class RouterMachine(RuleBasedStateMachine):
         assert events == self.events
 
 
-RouterMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=50, deadline=None
-)
+RouterMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
 TestRouterMachine = RouterMachine.TestCase

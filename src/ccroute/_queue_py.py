@@ -100,13 +100,17 @@ class _Profile:
         # compatible signatures, in signature order
         self.signatures: list[int] = []
         # channel -> ordering code -> SortedList of keys of ready agents
-        self.ready: dict[int, dict[int, SortedList]] = {ch: {_BY_ID: SortedList()} for ch in channels}
+        self.ready: dict[int, dict[int, SortedList]] = {
+            ch: {_BY_ID: SortedList()} for ch in channels
+        }
 
 
 class _Signature:
     __slots__ = ("channel", "items", "profiles", "queues", "requirements")
 
-    def __init__(self, channel: int, requirements: tuple[tuple[int, int], ...], queues: frozenset[int]) -> None:
+    def __init__(
+        self, channel: int, requirements: tuple[tuple[int, int], ...], queues: frozenset[int]
+    ) -> None:
         self.channel = channel
         self.requirements = requirements
         self.queues = queues
@@ -249,7 +253,9 @@ class UniversalQueue:
 
     # ------------------------------------------------------------------ contacts
 
-    def signature(self, ch: int, requirements: Iterable[tuple[int, int]], queues: Collection[int]) -> int:
+    def signature(
+        self, ch: int, requirements: Iterable[tuple[int, int]], queues: Collection[int]
+    ) -> int:
         """Intern a requirement signature. Cost: O(1) when known, O(profiles) when new."""
         reqs = tuple(sorted(requirements))
         qs = frozenset(queues)
@@ -376,11 +382,13 @@ class UniversalQueue:
                 if order is None:
                     order = self._build_order(ready, strategy)
                 cand = self._first_unbarred(order, barred)
-            if cand is not None and (best is None or cand < best):  # type: ignore[operator]
+            if cand is not None and (best is None or cand < best):
                 best = cand
         return NONE if best is None else int(best[-1])  # type: ignore[call-overload]
 
-    def eligible_agents(self, g: int, target: int = NONE, barred: Collection[int] = ()) -> list[int]:
+    def eligible_agents(
+        self, g: int, target: int = NONE, barred: Collection[int] = ()
+    ) -> list[int]:
         """Every agent that may take a contact of signature ``g`` now, in agent-id order.
 
         Cost: O(E log E) for E eligible agents (used by the random strategy).
@@ -393,7 +401,9 @@ class UniversalQueue:
             return []
         found: list[tuple[str, int]] = []
         for p, _score in sig.profiles:
-            found.extend(e for e in self._profiles[p].ready[sig.channel][_BY_ID] if e[1] not in barred)
+            found.extend(
+                e for e in self._profiles[p].ready[sig.channel][_BY_ID] if e[1] not in barred
+            )
         found.sort()
         return [a for _id, a in found]
 
@@ -426,7 +436,7 @@ class UniversalQueue:
     @staticmethod
     def _first_unbarred(items: SortedList, barred: Collection[int]) -> tuple[object, ...] | None:
         if not barred:
-            return items[0] if items else None  # type: ignore[no-any-return]
+            return items[0] if items else None
         for entry in items:
             if entry[-1] not in barred:
                 return entry  # type: ignore[no-any-return]
@@ -514,7 +524,9 @@ class UniversalQueue:
         agent.keys = new_keys
         agent.ready = now_ready
 
-    def _join_profile(self, a: int, agent: _Agent, skills: dict[int, int], queues: frozenset[int]) -> None:
+    def _join_profile(
+        self, a: int, agent: _Agent, skills: dict[int, int], queues: frozenset[int]
+    ) -> None:
         channels = frozenset(ch for ch, cap in enumerate(agent.cap) if cap > 0)
         key = (tuple(sorted(skills.items())), queues, channels)
         p = self._profile_ids.get(key)

@@ -118,7 +118,5 @@ def check_presence_change(agent_id: str, old: Presence, new: Presence) -> bool:
     if old is new:
         return False
     if (old, new) not in PRESENCE_TRANSITIONS:
-        raise InvalidStateError(
-            f"agent {agent_id!r} cannot go from {old.value} to {new.value}"
-        )
+        raise InvalidStateError(f"agent {agent_id!r} cannot go from {old.value} to {new.value}")
     return True

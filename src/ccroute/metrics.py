@@ -497,7 +497,10 @@ class _AgentAcc:
 
     def stats(self, now: float) -> AgentStats:
         handling, available, not_ready, logged_in = (
-            self.handling, self.available, self.not_ready, self.logged_in
+            self.handling,
+            self.available,
+            self.not_ready,
+            self.logged_in,
         )
         dt = now - self.since
         if dt > 0:

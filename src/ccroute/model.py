@@ -89,9 +89,7 @@ def _check_level(level: object, where: str) -> int:
     if not isinstance(level, int) or isinstance(level, bool):
         raise InvalidValueError(f"{where}: skill level must be an integer, got {level!r}")
     if not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise InvalidValueError(
-            f"{where}: skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}"
-        )
+        raise InvalidValueError(f"{where}: skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
     return level
 
 
@@ -101,7 +99,9 @@ def _check_skill_name(name: object, where: str) -> str:
     return name
 
 
-def _skill_levels(value: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+def _skill_levels(
+    value: Mapping[str, int] | Iterable[tuple[str, int]],
+) -> tuple[tuple[str, int], ...]:
     items = value.items() if isinstance(value, Mapping) else value
     return tuple(sorted((str(k), v) for k, v in items))
 
@@ -121,6 +121,10 @@ def _frozen_names(value: Iterable[str]) -> frozenset[str]:
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
+
+
+def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
+    return None if value is None else MappingProxyType(dict(value))
 
 
 def _check_id(value: object, what: str) -> None:
@@ -201,9 +205,7 @@ class RoutingStep:
     """
 
     after: float
-    requirements: tuple[tuple[str, int | None], ...] = attrs.field(
-        default=(), converter=_overrides
-    )
+    requirements: tuple[tuple[str, int | None], ...] = attrs.field(default=(), converter=_overrides)
     queues: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
 
     def __attrs_post_init__(self) -> None:
@@ -295,7 +297,7 @@ class Agent:
     queues: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
     capacity: Mapping[str, int] | None = attrs.field(
         default=None,
-        converter=lambda v: None if v is None else _frozen_mapping(v),
+        converter=_optional_mapping,
         eq=False,
         hash=False,
     )

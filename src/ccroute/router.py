@@ -52,8 +52,8 @@ from .events import (
     CallbackRequested,
     Completed,
     Event,
-    OfferRescinded,
     Offered,
+    OfferRescinded,
     OfferTimedOut,
     PreferenceExpired,
     PresenceChanged,
@@ -318,7 +318,9 @@ class Router:
         events.append(AgentRemoved(now, agent_id))
         return self._finish(now, events)
 
-    def set_presence(self, agent_id: str, presence: Presence, reason: str | None = None) -> list[Event]:
+    def set_presence(
+        self, agent_id: str, presence: Presence, reason: str | None = None
+    ) -> list[Event]:
         """Change an agent's presence (log in, take a break, log off).
 
         Going offline ends the agent's wrap-ups, withdraws its open offers (the
@@ -381,9 +383,7 @@ class Router:
         self._channel(contact.channel)
         config = queue.config
         if config.max_size is not None and queue.present >= config.max_size:
-            events.append(
-                Refused(now, contact.id, contact.queue, contact.channel, "queue full")
-            )
+            events.append(Refused(now, contact.id, contact.queue, contact.channel, "queue full"))
             return self._finish(now, events)
         base = dict(contact.requirements)
         rec = _ContactRec(
@@ -434,7 +434,9 @@ class Router:
         self._q.count_handled(agent.handle)
         self._queues[rec.queue].present -= 1
         rec.accepted_at = now
-        events.append(Accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at))
+        events.append(
+            Accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
+        )
         return self._finish(now, events)
 
     def reject(self, contact_id: str, agent_id: str) -> list[Event]:
@@ -501,8 +503,14 @@ class Router:
         self._drop(rec)
         self.abandoned += 1
         events.append(
-            Abandoned(now, contact_id, rec.queue, rec.channel, now - rec.entered_at,
-                      None if agent is None else agent.spec.id)
+            Abandoned(
+                now,
+                contact_id,
+                rec.queue,
+                rec.channel,
+                now - rec.entered_at,
+                None if agent is None else agent.spec.id,
+            )
         )
         if agent is not None:
             self._route_agent(agent, now, events)
@@ -576,7 +584,10 @@ class Router:
             self._reserve(rec, target, math.inf)
         events.append(
             Transferred(
-                now, contact_id, from_queue, rec.queue,
+                now,
+                contact_id,
+                from_queue,
+                rec.queue,
                 None if from_agent is None else from_agent.spec.id,
                 None if target is None else target.spec.id,
                 keep_key,
@@ -688,7 +699,8 @@ class Router:
         if queue is not None:
             self._queue(queue)
         recs = [
-            r for r in self._contacts.values()
+            r
+            for r in self._contacts.values()
             if r.state is _S.WAITING and (queue is None or r.queue == queue)
         ]
         recs.sort(key=lambda r: r.key)
@@ -702,7 +714,8 @@ class Router:
                 f"contact {contact_id!r} is {rec.state.value}, expected waiting"
             )
         return 1 + sum(
-            1 for r in self._contacts.values()
+            1
+            for r in self._contacts.values()
             if r.state is _S.WAITING and r.queue == rec.queue and r.key < rec.key
         )
 
@@ -788,7 +801,11 @@ class Router:
         for name, level in dict(value).items():
             if not isinstance(name, str) or not name:
                 raise InvalidValueError(f"{where}: skill name must be a non-empty string")
-            if not isinstance(level, int) or isinstance(level, bool) or not MIN_LEVEL <= level <= MAX_LEVEL:
+            if (
+                not isinstance(level, int)
+                or isinstance(level, bool)
+                or not MIN_LEVEL <= level <= MAX_LEVEL
+            ):
                 raise InvalidValueError(
                     f"{where}: level of skill {name!r} must be an integer in "
                     f"{MIN_LEVEL}..{MAX_LEVEL}, got {level!r}"
@@ -858,8 +875,12 @@ class Router:
         rec.steps_applied += 1
         events.append(
             StepApplied(
-                now, rec.spec.id, rec.queue, index,
-                tuple(sorted(rec.requirements.items())), rec.extra_queues | {rec.queue},
+                now,
+                rec.spec.id,
+                rec.queue,
+                index,
+                tuple(sorted(rec.requirements.items())),
+                rec.extra_queues | {rec.queue},
             )
         )
         if rec.state is _S.WAITING:
@@ -929,7 +950,9 @@ class Router:
             rec.target = None
             rec.tokens[_PREFERENCE] += 1
 
-    def _lapse_reservation(self, rec: _ContactRec, reason: str, now: float, events: list[Event]) -> None:
+    def _lapse_reservation(
+        self, rec: _ContactRec, reason: str, now: float, events: list[Event]
+    ) -> None:
         """End a reservation for one agent; a waiting contact is re-indexed for everyone."""
         assert rec.target is not None
         target = rec.target
@@ -992,14 +1015,21 @@ class Router:
         self._drop(rec)
         self.completed += 1
         events.append(
-            WrapUpEnded(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at)
+            WrapUpEnded(
+                now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at
+            )
         )
         self._route_agent(agent, now, events)
 
     # ----------------------------------------------------------- presence
 
     def _set_presence(
-        self, rec: _AgentRec, presence: Presence, reason: str | None, now: float, events: list[Event]
+        self,
+        rec: _AgentRec,
+        presence: Presence,
+        reason: str | None,
+        now: float,
+        events: list[Event],
     ) -> None:
         old = rec.presence
         rec.presence = presence

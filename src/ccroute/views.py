@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import attrs
 
 from ._codes import Key
+from .events import Event
 from .lifecycle import ContactState
 from .model import Presence
 
@@ -95,5 +96,5 @@ class TickResult:
     end, routing step, preferred-agent wait), or ``None`` if nothing is scheduled.
     """
 
-    events: list[object]
+    events: list[Event]
     next_due: float | None
