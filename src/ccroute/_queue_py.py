@@ -87,7 +87,16 @@ class _Agent:
 
 
 class _Profile:
-    __slots__ = ("channels", "logged_in", "members", "queues", "ready", "signatures", "skills")
+    __slots__ = (
+        "active",
+        "channels",
+        "logged_in",
+        "members",
+        "queues",
+        "ready",
+        "signatures",
+        "skills",
+    )
 
     def __init__(
         self, skills: dict[int, int], queues: frozenset[int], channels: frozenset[int]
@@ -99,6 +108,8 @@ class _Profile:
         self.logged_in = 0
         # compatible signatures, in signature order
         self.signatures: list[int] = []
+        # the compatible signatures that have waiting contacts now
+        self.active: set[int] = set()
         # channel -> ordering code -> SortedList of keys of ready agents
         self.ready: dict[int, dict[int, SortedList]] = {
             ch: {_BY_ID: SortedList()} for ch in channels
@@ -135,6 +146,10 @@ class UniversalQueue:
         self._agents: dict[int, _Agent] = {}
         self._profiles: list[_Profile] = []
         self._profile_ids: dict[tuple[object, ...], int] = {}
+        # (channel, queue, skill or -1) -> profiles open on that channel, serving
+        # that queue and having that skill (-1: any). A new signature is checked
+        # only against the shortest list its requirements select.
+        self._index: dict[tuple[int, int, int], list[int]] = {}
         self._sigs: list[_Signature] = []
         self._sig_ids: dict[tuple[object, ...], int] = {}
         # contact -> (entry, signature or NONE, target agent or NONE, channel)
@@ -256,7 +271,11 @@ class UniversalQueue:
     def signature(
         self, ch: int, requirements: Iterable[tuple[int, int]], queues: Collection[int]
     ) -> int:
-        """Intern a requirement signature. Cost: O(1) when known, O(profiles) when new."""
+        """Intern a requirement signature.
+
+        Cost: O(1) when known; when new, O(P) for the P profiles open on its
+        channel, serving one of its queues and having its rarest required skill.
+        """
         reqs = tuple(sorted(requirements))
         qs = frozenset(queues)
         key = (ch, reqs, qs)
@@ -266,10 +285,13 @@ class UniversalQueue:
             sig = _Signature(ch, reqs, qs)
             self._sigs.append(sig)
             self._sig_ids[key] = g
-            for p, profile in enumerate(self._profiles):
-                if _compatible(profile, sig):
+            for p in self._candidates(ch, reqs, qs):
+                profile = self._profiles[p]
+                skills = profile.skills
+                if all(skills.get(s, 0) >= level for s, level in reqs):
                     sig.profiles.append((p, self._score(profile, sig)))
                     profile.signatures.append(g)
+                    # a new signature has no contacts yet: nothing to activate
         return g
 
     def insert(self, c: int, key: Key, g: int, target: int = NONE) -> None:
@@ -283,15 +305,25 @@ class UniversalQueue:
         entry = (key[0], key[1], key[2], c)
         ch = self._sigs[g].channel
         self._contacts[c] = (entry, g, target, ch)
-        self._items(g, target, ch).add(entry)
+        items = self._items(g, target, ch)
+        items.add(entry)
+        if target == NONE and len(items) == 1:
+            # The group just became non-empty: the profiles that can serve it
+            # start looking at it.
+            for p, _score in self._sigs[g].profiles:
+                self._profiles[p].active.add(g)
 
     def remove(self, c: int) -> None:
         """Take contact ``c`` out of the queue. Cost: O(log n)."""
         entry, g, target, ch = self._contacts.pop(c)
         items = self._items(g, target, ch)
         items.remove(entry)
-        if target != NONE and not items:
-            del self._targeted[target, ch]
+        if not items:
+            if target != NONE:
+                del self._targeted[target, ch]
+            else:
+                for p, _score in self._sigs[g].profiles:
+                    self._profiles[p].active.discard(g)
 
     def reindex(self, c: int, g: int, target: int = NONE) -> None:
         """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
@@ -313,15 +345,16 @@ class UniversalQueue:
 
         ``barred`` lists contacts the agent may not be offered (it rejected
         them). Cost: O(S + log n + |barred|) for S signatures compatible with
-        the agent's profile.
+        the agent's profile that have waiting contacts.
         """
         agent = self._agents[a]
         if not agent.available:
             return NONE
         best: tuple[int, float, int, int] | None = None
-        for g in self._profiles[agent.profile].signatures:
-            items = self._sigs[g].items
-            if not items or not self._spare(agent, self._sigs[g].channel):
+        for g in self._profiles[agent.profile].active:
+            sig = self._sigs[g]
+            items = sig.items
+            if not self._spare(agent, sig.channel):
                 continue
             entry = items[0]
             if best is not None and entry >= best:
@@ -424,6 +457,23 @@ class UniversalQueue:
         return logged > 0
 
     # ------------------------------------------------------------------ internals
+
+    def _candidates(
+        self, ch: int, reqs: tuple[tuple[int, int], ...], queues: frozenset[int]
+    ) -> Iterable[int]:
+        """Profiles that might serve a signature, in profile order (a superset)."""
+        index = self._index
+        lists = []
+        for q in queues:
+            best = index.get((ch, q, NONE), [])
+            for s, _level in reqs:
+                found = index.get((ch, q, s), [])
+                if len(found) < len(best):
+                    best = found
+            lists.append(best)
+        if len(lists) == 1:
+            return lists[0]
+        return sorted({p for found in lists for p in found})
 
     def _items(self, g: int, target: int, ch: int) -> SortedList:
         if target == NONE:
@@ -535,10 +585,17 @@ class UniversalQueue:
             profile = _Profile(skills, queues, channels)
             self._profiles.append(profile)
             self._profile_ids[key] = p
+            for ch in channels:
+                for q in queues:
+                    self._index.setdefault((ch, q, NONE), []).append(p)
+                    for s in skills:
+                        self._index.setdefault((ch, q, s), []).append(p)
             for g, sig in enumerate(self._sigs):
                 if _compatible(profile, sig):
                     profile.signatures.append(g)
                     sig.profiles.append((p, self._score(profile, sig)))
+                    if sig.items:
+                        profile.active.add(g)
         profile = self._profiles[p]
         profile.members.add(a)
         if agent.logged_in:
@@ -585,6 +642,7 @@ class UniversalQueue:
                     assert (self._key(agent, a, order) in items) == ready, (a, ch, order)
         for p, profile in enumerate(self._profiles):
             assert profile.logged_in == sum(self._agents[a].logged_in for a in profile.members)
+            assert profile.active == {g for g in profile.signatures if self._sigs[g].items}, p
             for ch, orders in profile.ready.items():
                 sizes = {len(items) for items in orders.values()}
                 assert len(sizes) == 1, (p, ch, sizes)

@@ -20,6 +20,7 @@ __all__ = [
     "ContactState",
     "check_presence_change",
     "contact_transition",
+    "transition_table_markdown",
 ]
 
 
@@ -120,3 +121,18 @@ def check_presence_change(agent_id: str, old: Presence, new: Presence) -> bool:
     if (old, new) not in PRESENCE_TRANSITIONS:
         raise InvalidStateError(f"agent {agent_id!r} cannot go from {old.value} to {new.value}")
     return True
+
+
+def transition_table_markdown() -> str:
+    """The transition tables as Markdown, for docs/lifecycle.md (kept in sync by a test)."""
+    lines = [
+        "| contact state | action | next state |",
+        "|---|---|---|",
+    ]
+    for (state, action), target in CONTACT_TRANSITIONS.items():
+        lines.append(f"| {state.value} | {action.value} | {target.value} |")
+    lines += ["", "| agent presence | may change to |", "|---|---|"]
+    for old in Presence:
+        targets = sorted(new.value for (o, new) in PRESENCE_TRANSITIONS if o is old)
+        lines.append(f"| {old.value} | {', '.join(targets)} |")
+    return "\n".join(lines) + "\n"
