@@ -1,0 +1,65 @@
+"""The core is pure: no I/O, no wall clock, no unseeded randomness outside the clock module.
+
+DESIGN.md, architecture point 1. The service, storage and CLI modules (later
+issues) join the allowed list when they arrive; nothing else may.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "ccroute"
+ALLOWED_IO = {"clock.py"}
+FORBIDDEN_MODULES = {
+    "time",
+    "datetime",
+    "os",
+    "io",
+    "socket",
+    "select",
+    "selectors",
+    "asyncio",
+    "threading",
+    "subprocess",
+    "shutil",
+    "pathlib",
+    "sqlite3",
+    "urllib",
+    "http",
+    "logging",
+    "tempfile",
+}
+FORBIDDEN_CALLS = {"open", "print", "input"}
+MODULES = sorted(p for p in SRC.rglob("*.py") if p.name not in ALLOWED_IO)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_module_is_pure(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module.split(".")[0]]
+        else:
+            names = []
+        for name in names:
+            assert name not in FORBIDDEN_MODULES, f"{path.name}:{node.lineno} imports {name}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in FORBIDDEN_CALLS, (
+                f"{path.name}:{node.lineno} calls {node.func.id}"
+            )
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "random" and node.attr != "Random":
+                raise AssertionError(
+                    f"{path.name}:{node.lineno} uses the global random generator (random.{node.attr}); "
+                    "use a seeded random.Random"
+                )
+
+
+def test_router_randomness_is_seeded() -> None:
+    source = (SRC / "router.py").read_text()
+    assert "random.Random(seed)" in source
