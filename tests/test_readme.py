@@ -23,5 +23,5 @@ def test_quick_start_has_exactly_two_commands() -> None:
     commands = re.findall(r"```sh\n(.*?)```", quick_start, flags=re.S)
     assert len(commands) == 2
     assert all(len(c.strip().splitlines()) == 1 for c in commands)
-    assert "examples/quickstart.py" in commands[0]
+    assert "ccroute simulate examples/contact_centre.toml" in commands[0]
     assert "pytest" in commands[1]

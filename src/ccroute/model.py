@@ -127,6 +127,10 @@ def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | No
     return None if value is None else MappingProxyType(dict(value))
 
 
+def _steps(value: Iterable[RoutingStep]) -> tuple[RoutingStep, ...]:
+    return tuple(value)
+
+
 def _check_id(value: object, what: str) -> None:
     if not isinstance(value, str) or not value:
         raise InvalidValueError(f"{what} id must be a non-empty string, got {value!r}")
@@ -241,7 +245,7 @@ class QueueConfig:
     strategy: Strategy = Strategy.LONGEST_IDLE
     service_level_threshold: float = 20.0
     service_level_target: float = 0.8
-    steps: tuple[RoutingStep, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[RoutingStep, ...] = attrs.field(default=(), converter=_steps)
     max_size: int | None = None
     offer_timeout: float | None = 30.0
     wrap_up: float | None = 0.0

@@ -231,19 +231,35 @@ class Router:
         return self._finish(now, events)
 
     def add_queue(self, config: QueueConfig) -> list[Event]:
-        """Make a queue known, with its routing policy."""
+        """Make a queue known, with its routing policy.
+
+        Queues its routing steps widen to must be known already (or use
+        :meth:`add_queues` for queues that refer to each other).
+        """
+        return self.add_queues([config])
+
+    def add_queues(self, configs: Iterable[QueueConfig]) -> list[Event]:
+        """Make several queues known at once; their routing steps may refer to each other.
+
+        Either every queue is added or, on an error, none.
+        """
         now, events = self._begin()
-        if not isinstance(config, QueueConfig):
-            raise InvalidValueError(f"add_queue expects a QueueConfig, got {config!r}")
-        if config.name in self._queues:
-            raise DuplicateIdError("queue", config.name)
-        for step in config.steps:
-            for name in step.queues:
-                if name not in self._queues and name != config.name:
+        configs = list(configs)
+        names = set(self._queues)
+        for config in configs:
+            if not isinstance(config, QueueConfig):
+                raise InvalidValueError(f"add_queue expects a QueueConfig, got {config!r}")
+            if config.name in names:
+                raise DuplicateIdError("queue", config.name)
+            names.add(config.name)
+        for config in configs:
+            for step in config.steps:
+                for name in sorted(step.queues - names):
                     raise UnknownIdError("queue", name)
-        self._queues[config.name] = _QueueRec(
-            config, len(self._queues), _codes.STRATEGY_CODES[config.strategy]
-        )
+        for config in configs:
+            self._queues[config.name] = _QueueRec(
+                config, len(self._queues), _codes.STRATEGY_CODES[config.strategy]
+            )
         return self._finish(now, events)
 
     def queue_config(self, name: str) -> QueueConfig:

@@ -1,0 +1,501 @@
+"""The discrete-event simulator: drives the real Router through a contact-centre day.
+
+The simulator is not a model of the router: it *is* the router, driven by a
+:class:`~ccroute.ManualClock` and an event heap of what the outside world does
+(customers arrive, hang up or ask for a callback; agents start and end shifts,
+take breaks, answer offers and finish their work). The router's own timers
+(offer time-outs, wrap-up ends, routing steps) are interleaved with that heap
+through :meth:`Router.next_due`. Every figure comes from :mod:`ccroute.metrics`,
+the same code a live deployment uses.
+
+Everything random comes from one :class:`random.Random` seeded by the scenario
+(or the caller), so the same scenario and seed give the same run, event for event.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ..clock import ManualClock
+from ..events import (
+    Abandoned,
+    Accepted,
+    Event,
+    Offered,
+    OfferRescinded,
+    OfferTimedOut,
+    PresenceChanged,
+    Rejected,
+    WrapUpEnded,
+)
+from ..metrics import GroupStats, MetricsCollector, MetricsReport
+from ..model import Agent, Contact, Presence
+from ..router import Router
+from .scenario import AgentGroup, Scenario
+
+__all__ = ["IntervalStats", "Simulation", "SimulationResult", "simulate"]
+
+# Kinds of things the outside world does, in the order they are applied when
+# they fall at the same instant.
+_SHIFT_END = 0
+_BREAK_START = 1
+_SHIFT_START = 2
+_BREAK_END = 3
+_READY = 4
+_FINISH = 5
+_ANSWER = 6
+_PATIENCE = 7
+_CALLBACK = 8
+_ARRIVAL = 9
+_TRACE = 10
+_BOUNDARY = 11
+
+#: Seconds an agent stays not-ready after letting an offer time out ("RONA").
+RONA_RECOVERY_SECONDS = 30.0
+
+
+@attrs.frozen(slots=True)
+class IntervalStats:
+    """Figures of one reporting interval.
+
+    ``stats`` covers the contacts that *arrived* in the interval (the usual
+    convention of contact-centre interval reports), whenever they ended;
+    ``occupancy`` and ``average_waiting`` are measured over the interval itself.
+    """
+
+    start: float
+    end: float
+    stats: GroupStats
+    #: Team occupancy during the interval: handling / (handling + available).
+    occupancy: float | None
+    #: Time-average number of contacts waiting during the interval.
+    average_waiting: float
+    #: Agents logged in at the end of the interval.
+    agents_logged_in: int
+
+
+@attrs.frozen(slots=True)
+class SimulationResult:
+    """What a simulated day produced."""
+
+    scenario: str
+    seed: int
+    #: Every metric of DESIGN.md, per queue, channel, agent, team and in total,
+    #: over the whole day.
+    report: MetricsReport
+    #: The totals over the contacts that arrived after the warm-up (the same as
+    #: ``report.total`` without a warm-up): what validation runs compare.
+    measured: GroupStats
+    intervals: tuple[IntervalStats, ...]
+    #: Arrivals resolved by the IVR (never queued, not offered).
+    self_served: int
+    #: Answered contacts (after warm-up) that waited at all before being answered.
+    answered_after_waiting: int
+    #: Contacts still waiting when nothing more could happen (no agent left).
+    stranded: int
+    #: Router events produced.
+    events: int
+    #: Clock time when the simulation ended (seconds after midnight).
+    end_time: float
+    #: The router's events, when the simulation was asked to keep them.
+    event_log: tuple[Event, ...] | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def probability_of_waiting(self) -> float | None:
+        """Share of answered contacts (after warm-up) that waited before being answered."""
+        answered = self.measured.answered
+        return self.answered_after_waiting / answered if answered else None
+
+
+class _AgentSim:
+    __slots__ = ("group", "id", "in_shift", "leaving", "on_break", "presence")
+
+    def __init__(self, agent_id: str, group: AgentGroup) -> None:
+        self.id = agent_id
+        self.group = group
+        self.presence = Presence.OFFLINE
+        self.in_shift = False
+        self.on_break = False
+        self.leaving = False
+
+
+class _ContactSim:
+    __slots__ = ("answered", "callback", "counted", "handle", "interval", "offered_to")
+
+    def __init__(self, handle: float, interval: int, counted: bool) -> None:
+        self.handle = handle
+        self.interval = interval
+        self.counted = counted
+        self.answered = False
+        self.callback = False
+        self.offered_to: str | None = None
+
+
+class Simulation:
+    """One run of a :class:`Scenario` with a given seed.
+
+    :param scenario: the day to simulate.
+    :param seed: overrides the scenario's seed.
+    :param keep_events: keep every router event in the result (for tests).
+    """
+
+    def __init__(
+        self, scenario: Scenario, *, seed: int | None = None, keep_events: bool = False
+    ) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.rng = random.Random(self.seed)
+        self.clock = ManualClock(scenario.start)
+        self.router = Router(self.clock, seed=self.seed)
+        for channel in scenario.channels:
+            self.router.add_channel(channel)
+        self.router.add_queues(scenario.queues)
+        thresholds = {q.name: q.service_level_threshold for q in scenario.queues}
+        self.metrics = MetricsCollector(thresholds)
+        self.measured = MetricsCollector(thresholds)
+        self.interval_metrics = [MetricsCollector(thresholds) for _ in range(scenario.intervals)]
+        self._heap: list[tuple[float, int, int, Any]] = []
+        self._seq = 0
+        self._agents: dict[str, _AgentSim] = {}
+        self._contacts: dict[str, _ContactSim] = {}
+        self._log: list[Event] | None = [] if keep_events else None
+        self._events = 0
+        self._self_served = 0
+        self._waited = 0
+        self._serial = 0
+        self._area = 0.0
+        self._last_t = scenario.start
+        self._interval_index = 0
+        self._team_mark = (0.0, 0.0)
+        self._intervals: list[IntervalStats] = []
+        self.router.observe(self._on_events)
+        self._setup()
+
+    # ------------------------------------------------------------------ setup
+
+    def _push(self, when: float, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (when, kind, self._seq, payload))
+
+    def _setup(self) -> None:
+        sc = self.scenario
+        for group in sc.agents:
+            for i in range(group.count):
+                agent = _AgentSim(f"{group.name}-{i + 1:03d}", group)
+                self._agents[agent.id] = agent
+                self.router.add_agent(
+                    Agent(
+                        agent.id,
+                        skills=group.skills,
+                        queues=group.queues,
+                        capacity=group.capacity,
+                        unit_budget=group.unit_budget,
+                    )
+                )
+                self._push(max(group.shift_start, sc.start), _SHIFT_START, agent)
+                if math.isfinite(group.shift_end):
+                    self._push(group.shift_end, _SHIFT_END, agent)
+                for brk in group.breaks:
+                    self._push(brk.start, _BREAK_START, agent)
+                    self._push(brk.start + brk.seconds, _BREAK_END, agent)
+        for index in range(len(sc.arrivals)):
+            first = self._next_arrival(index, sc.start)
+            if first is not None:
+                self._push(first, _ARRIVAL, index)
+        for record in sc.trace:
+            if sc.start <= record.arrival < sc.end:
+                self._push(record.arrival, _TRACE, record)
+        for k in range(1, sc.intervals + 1):
+            self._push(min(sc.start + k * sc.interval, sc.end), _BOUNDARY, k - 1)
+
+    def _next_arrival(self, index: int, t: float) -> float | None:
+        """Next arrival of a Poisson stream whose rate is constant within each interval."""
+        sc = self.scenario
+        rates = self.scenario.arrivals[index].rates
+        while t < sc.end:
+            if len(rates) == 1:
+                rate, boundary = rates[0], sc.end
+            else:
+                k = min(int((t - sc.start) // sc.interval), len(rates) - 1)
+                rate, boundary = rates[k], min(sc.start + (k + 1) * sc.interval, sc.end)
+            if rate > 0:
+                candidate = t + self.rng.expovariate(rate)
+                if candidate < boundary:
+                    return candidate
+            # Memoryless: start afresh at the boundary with the next rate.
+            t = boundary
+        return None
+
+    # -------------------------------------------------------------------- run
+
+    def run(self, progress: Callable[[float], None] | None = None) -> SimulationResult:
+        """Simulate the day and return its figures.
+
+        ``progress``, if given, is called now and then with the share of the
+        day done (0..1).
+        """
+        sc = self.scenario
+        router = self.router
+        heap = self._heap
+        hard_stop = sc.end + 7 * 24 * 3600.0
+        span = sc.end - sc.start
+        step = 0
+        while True:
+            due = router.next_due()
+            if heap and (due is None or heap[0][0] < due):
+                when, kind, _seq, payload = heapq.heappop(heap)
+                self._advance(when)
+                self._handle(kind, payload)
+            elif due is not None:
+                self._advance(due)
+                router.tick()
+            else:
+                break
+            if self.clock.now() > hard_stop:
+                break
+            step += 1
+            if progress is not None and step % 4096 == 0:
+                progress(min(1.0, (self.clock.now() - sc.start) / span))
+        if progress is not None:
+            progress(1.0)
+        now = self.clock.now()
+        return SimulationResult(
+            scenario=sc.name,
+            seed=self.seed,
+            report=self.metrics.report(now),
+            measured=self.measured.report(now).total,
+            intervals=tuple(self._intervals),
+            self_served=self._self_served,
+            answered_after_waiting=self._waited,
+            stranded=len(router),
+            events=self._events,
+            end_time=now,
+            event_log=None if self._log is None else tuple(self._log),
+        )
+
+    def _advance(self, when: float) -> None:
+        if when > self._last_t:
+            self._area += len(self.router) * (when - self._last_t)
+            self._last_t = when
+            self.clock.set(when)
+
+    # --------------------------------------------------------------- handlers
+
+    def _handle(self, kind: int, payload: Any) -> None:
+        router = self.router
+        if kind == _ARRIVAL:
+            self._arrive(payload)
+        elif kind == _TRACE:
+            self._arrive_traced(payload)
+        elif kind == _ANSWER:
+            contact_id, agent_id = payload
+            contact = self._contacts.get(contact_id)
+            if contact is not None and contact.offered_to == agent_id:
+                router.accept(contact_id, agent_id)
+        elif kind == _FINISH:
+            if payload in self._contacts:
+                router.complete(payload)
+        elif kind == _PATIENCE:
+            contact = self._contacts.get(payload)
+            if contact is not None and not contact.answered and not contact.callback:
+                router.abandon(payload)
+        elif kind == _CALLBACK:
+            contact = self._contacts.get(payload)
+            if contact is not None and not contact.answered and contact.offered_to is None:
+                contact.callback = True
+                router.request_callback(payload)
+        elif kind == _BOUNDARY:
+            self._close_interval(payload)
+        else:
+            self._agent_event(kind, payload)
+
+    def _register(self, contact_id: str, handle: float, patience: float, arrival: float) -> None:
+        sc = self.scenario
+        interval = min(int((arrival - sc.start) // sc.interval), sc.intervals - 1)
+        self._contacts[contact_id] = _ContactSim(handle, interval, arrival >= sc.start + sc.warmup)
+        if math.isfinite(patience):
+            self._push(arrival + patience, _PATIENCE, contact_id)
+
+    def _arrive(self, index: int) -> None:
+        sc = self.scenario
+        stream = sc.arrivals[index]
+        rng = self.rng
+        now = self.clock.now()
+        following = self._next_arrival(index, now)
+        if following is not None:
+            self._push(following, _ARRIVAL, index)
+        if stream.self_service_share and rng.random() < stream.self_service_share:
+            self._self_served += 1
+            return
+        self._serial += 1
+        contact_id = f"{stream.name}-{self._serial}"
+        vip = stream.vip_share > 0 and rng.random() < stream.vip_share
+        handle = stream.handle_time.sample(rng)
+        patience = stream.patience.sample(rng)
+        self._register(contact_id, handle, patience, now)
+        if stream.callback_after is not None and rng.random() < stream.callback_share:
+            self._push(now + stream.callback_after, _CALLBACK, contact_id)
+        self.router.submit(
+            Contact(
+                contact_id,
+                stream.channel,
+                stream.queue,
+                requirements=stream.requirements,
+                priority_seconds=stream.vip_priority_seconds if vip else 0.0,
+            )
+        )
+
+    def _arrive_traced(self, record: Any) -> None:
+        self._serial += 1
+        contact_id = f"trace-{self._serial}"
+        now = self.clock.now()
+        self._register(contact_id, record.handle_time, record.patience, now)
+        self.router.submit(
+            Contact(
+                contact_id,
+                record.channel,
+                record.queue,
+                requirements=record.requirements,
+                priority_seconds=record.priority_seconds,
+                customer_id=record.customer_id,
+            )
+        )
+
+    def _agent_event(self, kind: int, agent: _AgentSim) -> None:
+        router = self.router
+        if kind == _SHIFT_START:
+            agent.in_shift = True
+            agent.leaving = False
+            if not agent.on_break:
+                router.set_presence(agent.id, Presence.AVAILABLE, "start of shift")
+        elif kind == _SHIFT_END:
+            agent.in_shift = False
+            self._log_off(agent)
+        elif kind == _BREAK_START:
+            agent.on_break = True
+            if agent.presence is Presence.AVAILABLE:
+                router.set_presence(agent.id, Presence.NOT_READY, "break")
+        elif kind == _BREAK_END:
+            agent.on_break = False
+            if agent.in_shift and agent.presence is Presence.NOT_READY:
+                router.set_presence(agent.id, Presence.AVAILABLE, "end of break")
+        elif (
+            kind == _READY
+            and agent.in_shift
+            and not agent.on_break
+            and agent.presence is Presence.NOT_READY
+        ):
+            router.set_presence(agent.id, Presence.AVAILABLE, "ready again")
+        if agent.leaving:
+            self._log_off(agent)
+
+    def _log_off(self, agent: _AgentSim) -> None:
+        """End of shift: log off now, or stop taking work and log off when free."""
+        if agent.presence is Presence.OFFLINE:
+            agent.leaving = False
+            return
+        if self.router.agent(agent.id).in_service:
+            agent.leaving = True
+            if agent.presence is Presence.AVAILABLE:
+                self.router.set_presence(agent.id, Presence.NOT_READY, "end of shift")
+            return
+        agent.leaving = False
+        self.router.set_presence(agent.id, Presence.OFFLINE, "end of shift")
+
+    # --------------------------------------------------------- router events
+
+    def _on_events(self, events: list[Event]) -> None:
+        self._events += len(events)
+        if self._log is not None:
+            self._log.extend(events)
+        contacts = self._contacts
+        measured: list[Event] = []
+        per_interval: dict[int, list[Event]] = {}
+        for event in events:
+            contact_id = getattr(event, "contact_id", None)
+            if contact_id is None:
+                if isinstance(event, PresenceChanged):
+                    self._presence(event)
+                continue
+            contact = contacts.get(contact_id)
+            if contact is None:
+                continue
+            if contact.counted:
+                measured.append(event)
+            per_interval.setdefault(contact.interval, []).append(event)
+            if isinstance(event, Offered):
+                contact.offered_to = event.agent_id
+                group = self._agents[event.agent_id].group
+                if not (
+                    group.no_answer_probability and self.rng.random() < group.no_answer_probability
+                ):
+                    self._push(
+                        event.at + group.answer_seconds, _ANSWER, (contact_id, event.agent_id)
+                    )
+            elif isinstance(event, Accepted):
+                contact.offered_to = None
+                contact.answered = True
+                if contact.counted and event.wait > 0:
+                    self._waited += 1
+                self._push(event.at + contact.handle, _FINISH, contact_id)
+            elif isinstance(event, (OfferTimedOut, Rejected, OfferRescinded)):
+                contact.offered_to = None
+            elif isinstance(event, (Abandoned, WrapUpEnded)):
+                del contacts[contact_id]
+                if isinstance(event, WrapUpEnded):
+                    agent = self._agents[event.agent_id]
+                    if agent.leaving:
+                        self._push(event.at, _SHIFT_END, agent)
+        self.metrics.observe(events)
+        if measured:
+            self.measured.observe(measured)
+        for index, batch in per_interval.items():
+            self.interval_metrics[index].observe(batch)
+
+    def _presence(self, event: PresenceChanged) -> None:
+        agent = self._agents[event.agent_id]
+        agent.presence = event.new
+        if event.reason == "rona":
+            self._push(event.at + RONA_RECOVERY_SECONDS, _READY, agent)
+
+    def _close_interval(self, index: int) -> None:
+        sc = self.scenario
+        now = self.clock.now()
+        start = sc.start + index * sc.interval
+        team = self.metrics.report(now).team
+        handling, available = team.handling_time, team.available_time
+        d_handling = handling - self._team_mark[0]
+        d_available = available - self._team_mark[1]
+        self._team_mark = (handling, available)
+        busy = d_handling + d_available
+        length = now - start
+        self._intervals.append(
+            IntervalStats(
+                start=start,
+                end=now,
+                stats=self.interval_metrics[index].report(now).total,
+                occupancy=d_handling / busy if busy > 0 else None,
+                average_waiting=self._area / length if length > 0 else 0.0,
+                agents_logged_in=sum(
+                    1 for a in self._agents.values() if a.presence is not Presence.OFFLINE
+                ),
+            )
+        )
+        self._area = 0.0
+
+    def interval_report(self, index: int) -> MetricsReport:
+        """The full report of the contacts that arrived in interval ``index``."""
+        return self.interval_metrics[index].report(self.clock.now())
+
+
+def simulate(
+    scenario: Scenario, *, seed: int | None = None, progress: Callable[[float], None] | None = None
+) -> SimulationResult:
+    """Run ``scenario`` once and return its figures."""
+    return Simulation(scenario, seed=seed).run(progress)
