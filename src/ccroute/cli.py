@@ -511,7 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(args, console, errors)
         return _staff(args, console)
     except CCRouteError as exc:
-        errors.print(f"[red]ccroute: error:[/red] {exc}", highlight=False)
+        # Not rich markup: messages quote TOML tables such as [[queues]].
+        errors.print(
+            f"ccroute: error: {exc}", markup=False, highlight=False, soft_wrap=True, style="red"
+        )
         return 2
 
 
