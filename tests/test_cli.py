@@ -137,7 +137,7 @@ def test_staff_erlang_a_and_infinite_values() -> None:
     )
     assert overloaded["asa_seconds"] is None
     assert overloaded["service_level"] == 0
-    assert "reason" in overloaded and overloaded["reason"]
+    assert overloaded["reason"]
 
 
 def test_staff_shrinkage_and_combined_targets() -> None:

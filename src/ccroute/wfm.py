@@ -419,6 +419,7 @@ class _QueueSums:
     log_scale: float
     total: float
     abandon: float
+    served: float
     served_wait: float
 
     def log(self, value: float) -> float:
@@ -435,6 +436,7 @@ def _queue_sums(z: float, b: float, weighted: bool) -> _QueueSums:
     * ``total = sum_k t_k``;
     * ``abandon = sum_k t_k (k + 1) / (b + k + 1)``: an arrival that finds
       ``k`` waiting abandons with probability ``(k + 1) / (b + k + 1)``;
+    * ``served = sum_k t_k b / (b + k + 1)``: it is answered otherwise;
     * ``served_wait = sum_k t_k b / (b + k + 1) H_k``, ``H_k = sum_{j=1}^{k+1}
       1 / (b + j)``: ``H_k / theta`` is its mean wait if it is answered.
 
@@ -456,13 +458,14 @@ def _queue_sums(z: float, b: float, weighted: bool) -> _QueueSums:
         else:
             k = 0
     term = 1.0
-    total = abandon = served_wait = 0.0
+    total = abandon = served = served_wait = 0.0
     while True:
         d = b + k + 1.0
         total += term
         if weighted:
             harmonic += 1.0 / d
             abandon += term * (k + 1) / d
+            served += term * (b / d)
             served_wait += term * (b / d) * harmonic
         ratio = z / d
         if ratio < 1.0:
@@ -472,7 +475,11 @@ def _queue_sums(z: float, b: float, weighted: bool) -> _QueueSums:
                     break
                 # The weights are at most (j + 1) / b for j > k.
                 rest1 = term / b * ((k + 1) * ratio / (1.0 - ratio) + ratio / (1.0 - ratio) ** 2)
-                if min(rest, rest1) <= _TOL * abandon and rest1 <= _TOL * served_wait:
+                if (
+                    min(rest, rest1) <= _TOL * abandon
+                    and rest <= _TOL * served
+                    and rest1 <= _TOL * served_wait
+                ):
                     break
         term *= ratio
         k += 1
@@ -480,9 +487,10 @@ def _queue_sums(z: float, b: float, weighted: bool) -> _QueueSums:
             term /= _BIG
             total /= _BIG
             abandon /= _BIG
+            served /= _BIG
             served_wait /= _BIG
             log_scale += _LOG_BIG
-    return _QueueSums(log_scale, total, abandon, served_wait)
+    return _QueueSums(log_scale, total, abandon, served, served_wait)
 
 
 def _log_upper_gamma_cf(s: float, x: float) -> float:
@@ -806,19 +814,31 @@ def erlang_a_metrics(
         )
     y = lam * p  # lambda / theta
     a = n * p / h  # N mu / theta
-    log_l = _log_loss_sum(a_erl, n)
     queue = _queue_sums(y, a, weighted=True)
-    served = _queue_sums(y, a + 1.0, weighted=False)  # sum_k t_k a / (a + k + 1)
-    log_queue = queue.log(queue.total)
-    log_z = _logaddexp(log_l, log_queue)
-    log_served_wait = served.log(served.total)
-    log_within = _log_answered_within(y, a, t / p, n * t / h, log_served_wait)
-    log_answered = _logaddexp(log_l, log_served_wait)
-    p_wait = math.exp(log_queue - log_z)
-    p_abandon = math.exp(queue.log(queue.abandon) - log_z)
-    service_level = _clamp01(math.exp(log_l - log_z) + math.exp(log_within - log_z))
-    asa = math.exp(queue.log(queue.served_wait) + math.log(p) - log_answered)
-    occupancy = min(1.0, a_erl * math.exp(log_answered - log_z) / n)
+    # Everything in units of exp(queue.log_scale), so that no two large logs are
+    # subtracted: L = exp(rel_l), Z = exp(rel_l) + total.
+    rel_l = _log_loss_sum(a_erl, n) - queue.log_scale
+
+    def share(x: float) -> float:  # x / (exp(rel_l) + total), without overflow
+        if rel_l > 0.0:
+            e = math.exp(-rel_l)
+            return x * e / (1.0 + queue.total * e)
+        return x / (math.exp(rel_l) + queue.total)
+
+    p_no_wait = _inv1pexp(math.log(queue.total) - rel_l)
+    p_wait = share(queue.total)
+    p_abandon = share(queue.abandon)
+    p_answered = p_no_wait + share(queue.served)
+    log_within = _log_answered_within(y, a, t / p, n * t / h, queue.log(queue.served))
+    p_within = share(math.exp(min(700.0, log_within - queue.log_scale)))
+    service_level = _clamp01(p_no_wait + p_within)
+    # E[W | answered] = (served_wait / theta) / (L + served)
+    if rel_l > 0.0:
+        e = math.exp(-rel_l)
+        asa = queue.served_wait * p * e / (1.0 + queue.served * e)
+    else:
+        asa = queue.served_wait * p / (math.exp(rel_l) + queue.served)
+    occupancy = min(1.0, a_erl * p_answered / n)
     return result(
         probability_of_waiting=_clamp01(p_wait),
         service_level=service_level,
