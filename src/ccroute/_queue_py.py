@@ -350,7 +350,7 @@ class UniversalQueue:
         agent = self._agents[a]
         if not agent.available:
             return NONE
-        best: tuple[int, float, int, int] | None = None
+        best: tuple[object, ...] | None = None
         for g in self._profiles[agent.profile].active:
             sig = self._sigs[g]
             items = sig.items
@@ -369,10 +369,10 @@ class UniversalQueue:
         for ch in range(len(self._cost)):
             items = self._targeted.get((a, ch))
             if items and self._spare(agent, ch):
-                entry = items[0]
-                if best is None or entry < best:
-                    best = entry
-        return NONE if best is None else best[3]
+                found = self._first_unbarred(items, barred)
+                if found is not None and (best is None or found < best):
+                    best = found
+        return NONE if best is None else int(best[3])  # type: ignore[call-overload]
 
     def best_agent(
         self,
