@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ccroute import _queue_py  # noqa: E402
+from ccroute import _queue_py
 
 #: Implementations of the universal queue, by test id. The compiled twin joins
 #: this list when it is built (issue 5).

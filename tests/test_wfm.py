@@ -649,10 +649,10 @@ def test_ten_thousand_erlangs_is_finite_and_quick(agents: int) -> None:
             a.occupancy,
         ]
     for v in values:
-        assert not math.isnan(v) and 0.0 <= v
+        assert not math.isnan(v) and v >= 0.0
         assert math.isfinite(v)
-    ref = reference_b_c(traffic, [10100])[10100]
     if agents == 10100:
+        ref = reference_b_c(traffic, [10100])[10100]
         assert close(values[0], ref[0]) and close(values[1], ref[1])
 
 
@@ -666,7 +666,9 @@ def test_public_names_have_docstrings() -> None:
             for attr, member in vars(obj).items():
                 if attr.startswith("_"):
                     continue
-                if inspect.isfunction(member) or isinstance(member, (property, classmethod)):
-                    if not inspect.getdoc(member):
-                        missing.append(f"{name}.{attr}")
+                documentable = inspect.isfunction(member) or isinstance(
+                    member, (property, classmethod)
+                )
+                if documentable and not inspect.getdoc(member):
+                    missing.append(f"{name}.{attr}")
     assert missing == []
