@@ -140,6 +140,26 @@ def test_staff_erlang_a_and_infinite_values() -> None:
     assert overloaded["reason"]
 
 
+def test_staff_abandon_cap_needs_erlang_a() -> None:
+    capped = json.loads(
+        run_cli(
+            "staff",
+            "--rate",
+            "400/h",
+            "--aht",
+            "180",
+            "--patience",
+            "120",
+            "--abandon-max",
+            "0.02",
+            "--json",
+        ).stdout
+    )
+    assert capped["probability_of_abandon"] <= 0.02
+    done = run_cli("staff", "--rate", "400/h", "--aht", "180", "--abandon-max", "0.02")
+    assert done.returncode == 2 and "--abandon-max needs --patience" in done.stderr
+
+
 def test_staff_shrinkage_and_combined_targets() -> None:
     data = json.loads(
         run_cli(

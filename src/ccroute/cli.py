@@ -390,15 +390,23 @@ def _staff(args: argparse.Namespace, console: Console) -> int:
     result: StaffingResult
     if args.agents is not None:
         if args.patience is not None:
-            result = erlang_a_metrics(rate, args.aht, args.patience, args.agents, threshold)
+            result = erlang_a_metrics(
+                rate, args.aht, args.patience, args.agents, threshold, shrinkage=args.shrinkage
+            )
         else:
-            result = erlang_c_metrics(rate, args.aht, args.agents, threshold)
-        if args.shrinkage:
-            scheduled = math.ceil(args.agents / (1 - args.shrinkage) - 1e-9)
-            result = _with_scheduled(result, scheduled, args.shrinkage)
+            result = erlang_c_metrics(
+                rate, args.aht, args.agents, threshold, shrinkage=args.shrinkage
+            )
     else:
-        if service_level is None and args.asa is None and args.occupancy_max is None:
-            raise CCRouteError("give a target (--target, --asa, --occupancy-max) or --agents N")
+        if (
+            service_level is None
+            and args.asa is None
+            and args.occupancy_max is None
+            and args.abandon_max is None
+        ):
+            raise CCRouteError(
+                "give a target (--target, --asa, --occupancy-max, --abandon-max) or --agents N"
+            )
         targets: dict[str, Any] = {
             "service_level": service_level,
             "asa": args.asa,
@@ -406,7 +414,11 @@ def _staff(args: argparse.Namespace, console: Console) -> int:
             "shrinkage": args.shrinkage,
         }
         if args.patience is not None:
-            result = staff_erlang_a(rate, args.aht, args.patience, **targets)
+            result = staff_erlang_a(
+                rate, args.aht, args.patience, abandon_max=args.abandon_max, **targets
+            )
+        elif args.abandon_max is not None:
+            raise CCRouteError("--abandon-max needs --patience (Erlang A)")
         else:
             result = staff_erlang_c(rate, args.aht, **targets)
     data = result.to_dict()
@@ -434,12 +446,6 @@ def _staff(args: argparse.Namespace, console: Console) -> int:
     if result.reason:
         console.print(f"[yellow]{result.reason}[/yellow]")
     return 0
-
-
-def _with_scheduled(result: StaffingResult, scheduled: int, shrinkage: float) -> StaffingResult:
-    import attrs
-
-    return attrs.evolve(result, scheduled_agents=scheduled, shrinkage=shrinkage)
 
 
 # --------------------------------------------------------------------- main
@@ -478,6 +484,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     staff.add_argument(
         "--occupancy-max", type=float, metavar="SHARE", help="occupancy cap, e.g. 0.85"
+    )
+    staff.add_argument(
+        "--abandon-max",
+        type=float,
+        metavar="SHARE",
+        help="cap on the share of contacts abandoning, e.g. 0.05 (needs --patience)",
     )
     staff.add_argument(
         "--patience",
