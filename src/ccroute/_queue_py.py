@@ -18,8 +18,11 @@ that could take one more contact on that channel right now are kept ordered
 for each agent strategy in use. Which profiles can serve which signatures is
 computed once, when either is first seen. A routing decision therefore looks
 only at the groups that can match: its cost is O(log n) in waiting contacts or
-agents plus a term linear in the number of compatible signatures or profiles,
-never in the number of agents or contacts.
+agents plus a term linear in the number of compatible signatures or profiles.
+Where agents share team profiles that term is small; where every agent's skill
+set differs, profiles are as many as agents and the term is linear in them (a
+per-skill index, planned for the compiled twin, removes it). Inserting into an
+empty signature group, or emptying one, touches each compatible profile once.
 
 Both implementations must agree exactly, including every tie-break; the
 differential tests hold them to it.
