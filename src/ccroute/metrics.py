@@ -367,7 +367,7 @@ class MetricsReport:
 # ================================================================ accumulators
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _Entry:
     """One contact's stay in one group; ``open`` until it has an outcome."""
 
@@ -375,7 +375,7 @@ class _Entry:
     open: bool = True
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _Acc:
     """Running sums of one group; ``live`` holds its open entries oldest first."""
 
@@ -449,7 +449,7 @@ class _Acc:
         )
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _Track:
     """What the collector remembers about one live contact."""
 
@@ -462,7 +462,7 @@ class _Track:
     handle_time: float = 0.0
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _AgentAcc:
     """Running time accounting of one agent since ``since``."""
 
@@ -551,7 +551,7 @@ def _short_threshold(value: float) -> float:
     return _check_threshold(value, "short abandon threshold")
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class MetricsCollector:
     """Consumes router events and reports every metric; O(1) amortised per event.
 

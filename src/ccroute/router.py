@@ -90,8 +90,11 @@ _PREFERENCE: Final = 3
 _S = ContactState
 _A = ContactAction
 
+# The records below are internal and assigned on every routing step: attrs'
+# on-setattr hooks (validators, converters) would cost more than the routing.
 
-@attrs.define(slots=True, eq=False)
+
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _ContactRec:
     spec: Contact
     handle: int
@@ -115,7 +118,7 @@ class _ContactRec:
     live: bool = True
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _AgentRec:
     spec: Agent
     handle: int
@@ -133,7 +136,7 @@ class _AgentRec:
     handled: int = 0
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
 class _QueueRec:
     config: QueueConfig
     handle: int

@@ -158,7 +158,8 @@ class Simulation:
         self.router.add_queues(scenario.queues)
         thresholds = {q.name: q.service_level_threshold for q in scenario.queues}
         self.metrics = MetricsCollector(thresholds)
-        self.measured = MetricsCollector(thresholds)
+        # Without a warm-up the measured totals are the day's totals: no second collector.
+        self.measured = MetricsCollector(thresholds) if scenario.warmup > 0 else None
         self.interval_metrics = [MetricsCollector(thresholds) for _ in range(scenario.intervals)]
         self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = 0
@@ -269,7 +270,7 @@ class Simulation:
             scenario=sc.name,
             seed=self.seed,
             report=self.metrics.report(now),
-            measured=self.measured.report(now).total,
+            measured=(self.measured or self.metrics).report(now).total,
             intervals=tuple(self._intervals),
             self_served=self._self_served,
             answered_after_waiting=self._waited,
@@ -426,7 +427,7 @@ class Simulation:
             contact = contacts.get(contact_id)
             if contact is None:
                 continue
-            if contact.counted:
+            if contact.counted and self.measured is not None:
                 measured.append(event)
             per_interval.setdefault(contact.interval, []).append(event)
             if isinstance(event, Offered):
@@ -453,7 +454,7 @@ class Simulation:
                     if agent.leaving:
                         self._push(event.at, _SHIFT_END, agent)
         self.metrics.observe(events)
-        if measured:
+        if measured and self.measured is not None:
             self.measured.observe(measured)
         for index, batch in per_interval.items():
             self.interval_metrics[index].observe(batch)
