@@ -213,6 +213,7 @@ class RouterMachine(RuleBasedStateMachine):
             )
             self.clock.advance(1.0)
             self.calls.append(("advance", (1.0,), {}))
+            self.call("tick")
 
     def make_router(self) -> Router:
         router = Router(self.clock, seed=self.seed)
@@ -322,6 +323,7 @@ class RouterMachine(RuleBasedStateMachine):
     @rule(data=st.data(), accept=st.booleans())
     def answer_offer(self, data: st.DataObject, accept: bool) -> None:
         assert self.router is not None
+        self.call("tick")  # nothing due may be pending, or the offer might just have timed out
         offered = self.ids(ContactState.OFFERED)
         if not offered:
             return
@@ -334,6 +336,7 @@ class RouterMachine(RuleBasedStateMachine):
     def progress(self, data: st.DataObject) -> None:
         """Move one contact along its happy path (the most common thing in a real centre)."""
         assert self.router is not None
+        self.call("tick")
         live = [c for c in self.ids() if self.router.contact(c).state is not ContactState.WAITING]
         if not live:
             return
@@ -354,6 +357,7 @@ class RouterMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.router is not None)
     @rule(data=st.data())
     def complete(self, data: st.DataObject) -> None:
+        self.call("tick")
         in_service = self.ids(ContactState.IN_SERVICE)
         if in_service:
             self.call("complete", data.draw(st.sampled_from(in_service)))
@@ -361,6 +365,7 @@ class RouterMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.router is not None)
     @rule(data=st.data())
     def end_wrap_up(self, data: st.DataObject) -> None:
+        self.call("tick")
         wrapping = self.ids(ContactState.WRAP_UP)
         if wrapping:
             self.call("end_wrap_up", data.draw(st.sampled_from(wrapping)))
