@@ -247,8 +247,42 @@ class GroupStats:
         }
 
 
+@attrs.frozen(slots=True, kw_only=True)
+class _TimeAccount:
+    """Time and counts kept alike for one agent and for a team of agents."""
+
+    #: Time not logged off (handling, available or not ready).
+    logged_in_time: float = 0.0
+    #: Time available and not handling.
+    available_time: float = 0.0
+    #: Time not ready and not handling (breaks, RONA).
+    not_ready_time: float = 0.0
+    #: Time holding at least one contact in service or wrap-up.
+    handling_time: float = 0.0
+    #: ``Offered`` events to the agent(s).
+    offers: int = 0
+    #: ``Accepted`` events by the agent(s).
+    accepted: int = 0
+    #: ``Rejected`` events by the agent(s).
+    rejected: int = 0
+    #: ``OfferTimedOut`` events of the agent(s).
+    timed_out: int = 0
+    #: ``WrapUpEnded`` events of the agent(s) (contacts finished).
+    handled: int = 0
+
+    @property
+    def occupancy(self) -> float | None:
+        """``handling_time / (handling_time + available_time)`` (summed over a team)."""
+        return _ratio(self.handling_time, self.handling_time + self.available_time)
+
+    @property
+    def utilisation(self) -> float | None:
+        """``handling_time / logged_in_time`` (summed over a team)."""
+        return _ratio(self.handling_time, self.logged_in_time)
+
+
 @attrs.frozen(slots=True)
-class AgentStats:
+class AgentStats(_TimeAccount):
     """Time accounting of one agent, in seconds, up to the report's ``now``.
 
     At every instant an agent is in exactly one of: *handling* (it holds at
@@ -260,60 +294,16 @@ class AgentStats:
     """
 
     agent_id: str
-    #: Time not logged off (handling, available or not ready).
-    logged_in_time: float = 0.0
-    #: Time available and not handling.
-    available_time: float = 0.0
-    #: Time not ready and not handling (breaks, RONA).
-    not_ready_time: float = 0.0
-    #: Time holding at least one contact in service or wrap-up.
-    handling_time: float = 0.0
-    #: ``Offered`` events to this agent.
-    offers: int = 0
-    #: ``Accepted`` events by this agent.
-    accepted: int = 0
-    #: ``Rejected`` events by this agent.
-    rejected: int = 0
-    #: ``OfferTimedOut`` events of this agent.
-    timed_out: int = 0
-    #: ``WrapUpEnded`` events of this agent (contacts it finished).
-    handled: int = 0
-
-    @property
-    def occupancy(self) -> float | None:
-        """``handling_time / (handling_time + available_time)``."""
-        return _ratio(self.handling_time, self.handling_time + self.available_time)
-
-    @property
-    def utilisation(self) -> float | None:
-        """``handling_time / logged_in_time``."""
-        return _ratio(self.handling_time, self.logged_in_time)
 
 
 @attrs.frozen(slots=True)
-class TeamStats:
-    """Sums of :class:`AgentStats` over a set of agents (a team, or everyone)."""
+class TeamStats(_TimeAccount):
+    """Sums of :class:`AgentStats` over a set of agents (a team, or everyone).
+
+    Occupancy and utilisation are pooled: sums over the agents, then the ratio.
+    """
 
     agent_ids: frozenset[str]
-    logged_in_time: float = 0.0
-    available_time: float = 0.0
-    not_ready_time: float = 0.0
-    handling_time: float = 0.0
-    offers: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    timed_out: int = 0
-    handled: int = 0
-
-    @property
-    def occupancy(self) -> float | None:
-        """``Σ handling_time / Σ (handling_time + available_time)`` over the agents."""
-        return _ratio(self.handling_time, self.handling_time + self.available_time)
-
-    @property
-    def utilisation(self) -> float | None:
-        """``Σ handling_time / Σ logged_in_time`` over the agents."""
-        return _ratio(self.handling_time, self.logged_in_time)
 
     @classmethod
     def of(cls, agents: Iterable[AgentStats]) -> TeamStats:
