@@ -158,7 +158,9 @@ class UniversalQueue:
         # contact -> (entry, signature or NONE, target agent or NONE, channel)
         self._contacts: dict[int, tuple[tuple[int, float, int, int], int, int, int]] = {}
         # (agent, channel) -> contacts reserved for that agent on that channel
-        self._targeted: dict[tuple[int, int], SortedList] = {}
+        # agent -> channel -> contacts reserved for that agent on that channel
+        # (only non-empty lists are kept, so an agent with none costs nothing)
+        self._targeted: dict[int, dict[int, SortedList]] = {}
 
     # ----------------------------------------------------------------- channels
 
@@ -199,10 +201,8 @@ class UniversalQueue:
         """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
         agent = self._agents[a]
         self._leave_profile(a, agent)
-        for key in [k for k in self._targeted if k[0] == a]:
-            if self._targeted[key]:
-                raise ValueError(f"agent {a} still has contacts reserved for it")
-            del self._targeted[key]
+        if a in self._targeted:
+            raise ValueError(f"agent {a} still has contacts reserved for it")
         del self._agents[a]
 
     def set_logged_in(self, a: int, logged_in: bool) -> None:
@@ -323,7 +323,10 @@ class UniversalQueue:
         items.remove(entry)
         if not items:
             if target != NONE:
-                del self._targeted[target, ch]
+                by_channel = self._targeted[target]
+                del by_channel[ch]
+                if not by_channel:
+                    del self._targeted[target]
             else:
                 for p, _score in self._sigs[g].profiles:
                     self._profiles[p].active.discard(g)
@@ -369,9 +372,8 @@ class UniversalQueue:
                 entry = found
             if best is None or entry < best:
                 best = entry
-        for ch in range(len(self._cost)):
-            items = self._targeted.get((a, ch))
-            if items and self._spare(agent, ch):
+        for ch, items in self._targeted.get(a, {}).items():
+            if self._spare(agent, ch):
                 found = self._first_unbarred(items, barred)
                 if found is not None and (best is None or found < best):
                     best = found
@@ -481,9 +483,10 @@ class UniversalQueue:
     def _items(self, g: int, target: int, ch: int) -> SortedList:
         if target == NONE:
             return self._sigs[g].items
-        items = self._targeted.get((target, ch))
+        by_channel = self._targeted.setdefault(target, {})
+        items = by_channel.get(ch)
         if items is None:
-            items = self._targeted[target, ch] = SortedList()
+            items = by_channel[ch] = SortedList()
         return items
 
     @staticmethod
@@ -628,8 +631,12 @@ class UniversalQueue:
 
     def check(self) -> None:
         """Assert every internal invariant (for tests). Cost: O(n log n)."""
-        count = sum(len(s.items) for s in self._sigs) + sum(len(t) for t in self._targeted.values())
+        count = sum(len(s.items) for s in self._sigs) + sum(
+            len(t) for by_channel in self._targeted.values() for t in by_channel.values()
+        )
         assert count == len(self._contacts), (count, len(self._contacts))
+        for by_channel in self._targeted.values():
+            assert by_channel and all(by_channel.values()), "empty reservation lists kept"
         for c, (entry, g, target, ch) in self._contacts.items():
             assert entry[3] == c
             assert entry in self._items(g, target, ch)
