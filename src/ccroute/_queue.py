@@ -1,15 +1,39 @@
 """Picks the implementation of the universal queue and skills matcher.
 
-Only the pure-Python implementation exists so far; the compiled twin
-(``_fastqueue``) will be chosen here when it is built, unless the environment
-variable ``CCROUTE_PURE_PYTHON`` is set to a non-empty value other than ``0``.
+The compiled twin (:mod:`ccroute._fastqueue`, built from
+``_fastqueue.pyx``) is used when it was built and imports; the pure-Python
+one (:mod:`ccroute._queue_py`) otherwise, or whenever the environment
+variable ``CCROUTE_PURE_PYTHON`` is set to a non-empty value other than
+``0``. :data:`IMPLEMENTATION` says which one is in use; the build never falls
+back silently (see ``setup.py``), so a missing extension here means the
+package was installed with ``CCROUTE_PURE_PYTHON=1`` or the extension does
+not load on this interpreter.
 """
 
 from __future__ import annotations
 
-from ._queue_py import UniversalQueue
+import os
+from typing import TYPE_CHECKING
+
+from . import _queue_py
+
+#: Whether the user asked for the pure-Python implementation.
+PURE_REQUESTED = os.environ.get("CCROUTE_PURE_PYTHON", "") not in ("", "0")
+
+if TYPE_CHECKING:
+    from ._queue_py import UniversalQueue
+else:
+    UniversalQueue = _queue_py.UniversalQueue
+    IMPLEMENTATION = "pure"
+    if not PURE_REQUESTED:
+        try:
+            from ._fastqueue import UniversalQueue
+        except ImportError:
+            pass
+        else:
+            IMPLEMENTATION = "compiled"
 
 #: ``"compiled"`` or ``"pure"``: which implementation of the queue is in use.
-IMPLEMENTATION = "pure"
+IMPLEMENTATION: str
 
-__all__ = ["IMPLEMENTATION", "UniversalQueue"]
+__all__ = ["IMPLEMENTATION", "PURE_REQUESTED", "UniversalQueue"]

@@ -1,0 +1,1117 @@
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
+# distutils: language = c++
+"""The universal queue and skills matcher, compiled.
+
+This is the compiled twin of :mod:`ccroute._queue_py`: the same internal
+interface, the same results including every tie-break, and the same costs,
+with the hot state in C++ containers instead of Python objects:
+
+* waiting contacts of one requirement signature (and those reserved for one
+  agent on one channel) sit in an indexed binary min-heap of plain structs,
+  with each contact's position kept in its slot, so removal by handle is
+  O(log n) and the head is O(1);
+* the ready agents of a profile on a channel are kept, per ordering in use,
+  in a ``std::set`` of plain key structs (strategy key, then agent id), which
+  also answers round robin's "next id after" query;
+* profiles, signatures and their compatibility lists are integer arrays, so
+  a routing decision is a C loop that creates no Python object per
+  comparison.
+
+Agent ids (Python strings) break ties. A key struct holds the first eight
+bytes of the id's UTF-8 encoding, whose byte order is code-point order, and
+compares the full strings with ``PyUnicode_Compare`` only when those agree.
+
+Bounds checks are off: every index comes from a handle this object handed out
+or checked (agents and contacts are looked up before use, channels are
+checked against the channel count at the API boundary), and the differential
+tests drive both twins through the same random operations under
+``check()``.
+"""
+
+from libc.stdint cimport int64_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.pair cimport pair
+from libcpp.set cimport set as cset
+from libcpp.unordered_map cimport unordered_map
+from libcpp.unordered_set cimport unordered_set
+from libcpp.vector cimport vector
+from cpython.ref cimport PyObject
+from cython.operator cimport dereference as deref, preincrement as inc, predecrement as dec
+
+cdef extern from *:
+    """
+    #include <Python.h>
+    #include <cstdint>
+    #include <set>
+    #include <vector>
+
+    /* One ready agent in one ordering: (k0, k1, agent id, handle). */
+    struct AKey {
+        double k0;
+        double k1;
+        uint64_t pre;    /* first 8 bytes of the id's UTF-8, big-endian */
+        PyObject *id;    /* borrowed: the queue keeps the id alive */
+        long long a;
+        bool operator<(const AKey &o) const {
+            if (k0 != o.k0) return k0 < o.k0;
+            if (k1 != o.k1) return k1 < o.k1;
+            if (pre != o.pre) return pre < o.pre;
+            if (id != o.id) {
+                int r = PyUnicode_Compare(id, o.id);
+                if (r != 0) return r < 0;
+            }
+            return a < o.a;
+        }
+        bool same(const AKey &o) const {
+            return k0 == o.k0 && k1 == o.k1 && id == o.id && a == o.a;
+        }
+    };
+    typedef std::set<AKey> AgentSet;
+
+    /* One waiting contact in a heap: (-tier, time, sequence, handle). */
+    struct HEntry {
+        long long n;
+        double t;
+        long long s;
+        long long c;
+        int slot;
+    };
+    static inline bool hless(const HEntry &x, const HEntry &y) {
+        if (x.n != y.n) return x.n < y.n;
+        if (x.t != y.t) return x.t < y.t;
+        if (x.s != y.s) return x.s < y.s;
+        return x.c < y.c;
+    }
+
+    /* Where a queued contact is. */
+    struct CSlot {
+        int heap;
+        int pos;
+        int g;
+        long long target;
+        int ch;
+    };
+
+    struct AgentC {
+        bool present;
+        std::vector<int> cap;
+        std::vector<int> load;
+        std::vector<char> ready;      /* per channel: in the profile's ready sets */
+        std::vector<int> targeted;    /* per channel: heap of reserved contacts or -1 */
+        int ntargeted;
+        long long budget;
+        long long total;
+        long long units;
+        long long exclusive;
+        bool available;
+        bool logged_in;
+        double idle_since;
+        long long handled;
+        long long total_cap;
+        int profile;
+        uint64_t pre;
+        PyObject *id;
+        AKey keys[4];
+    };
+    """
+    cppclass AgentSet:
+        cppclass iterator:
+            AKey& operator*()
+            iterator operator++()
+            iterator operator--()
+            bint operator==(iterator)
+            bint operator!=(iterator)
+        AgentSet()
+        iterator begin()
+        iterator end()
+        iterator upper_bound(const AKey&)
+        pair[iterator, cbool] insert(const AKey&)
+        size_t erase(const AKey&)
+        size_t size()
+        size_t count(const AKey&)
+        bint empty()
+
+    cppclass AKey:
+        double k0
+        double k1
+        uint64_t pre
+        PyObject *id
+        long long a
+        bint same(const AKey&)
+        bint operator<(const AKey&)
+
+    struct HEntry:
+        long long n
+        double t
+        long long s
+        long long c
+        int slot
+
+    bint hless(const HEntry&, const HEntry&)
+
+    struct CSlot:
+        int heap
+        int pos
+        int g
+        long long target
+        int ch
+
+    struct AgentC:
+        bint present
+        vector[int] cap
+        vector[int] load
+        vector[char] ready
+        vector[int] targeted
+        int ntargeted
+        long long budget
+        long long total
+        long long units
+        long long exclusive
+        bint available
+        bint logged_in
+        double idle_since
+        long long handled
+        long long total_cap
+        int profile
+        uint64_t pre
+        PyObject *id
+        AKey keys[4]
+
+ctypedef AgentSet* SetPtr
+
+__all__ = ["UniversalQueue"]
+
+# Strategy codes, as in ccroute._codes (kept literal here so the C loops can
+# switch on them without a module lookup).
+cdef enum:
+    NONE = -1
+    LONGEST_IDLE = 0
+    MOST_SKILLED = 1
+    LEAST_OCCUPIED = 2
+    ROUND_ROBIN = 3
+    FEWEST_HANDLED = 4
+    RANDOM = 5
+
+# Orderings a profile's ready set may keep, by index: by id (always), then
+# the three strategies that need their own order.
+cdef enum:
+    O_ID = 0
+    O_IDLE = 1
+    O_OCC = 2
+    O_HANDLED = 3
+    NORDERS = 4
+
+cdef long long MAXHANDLE = 9223372036854775807
+
+
+cdef inline uint64_t _prefix(str text):
+    """The first eight bytes of ``text`` in UTF-8, big-endian, zero-padded."""
+    cdef bytes raw = text.encode("utf-8", "surrogatepass")
+    cdef const unsigned char *p = raw
+    cdef Py_ssize_t n = len(raw)
+    cdef uint64_t out = 0
+    cdef int i
+    for i in range(8):
+        out <<= 8
+        if i < n:
+            out |= p[i]
+    return out
+
+
+cdef class UniversalQueue:
+    """Every waiting contact in one structure, and the agents that can take them."""
+
+    # channels
+    cdef vector[long long] _cost
+    cdef vector[char] _excl
+    # agents, indexed by handle
+    cdef vector[AgentC] _agents
+    cdef Py_ssize_t _nagents
+    cdef dict _ids                      # handle -> id string (keeps the ids alive)
+    # profiles
+    cdef list _profile_meta             # p -> (skills dict, queues frozenset, channels frozenset)
+    cdef dict _profile_ids
+    cdef list _members                  # p -> set of agent handles
+    cdef list _prof_sigs                # p -> compatible signatures, in signature order
+    cdef vector[vector[int]] _prof_channels
+    cdef vector[int] _prof_logged_in
+    cdef vector[vector[pair[int, int]]] _prof_active   # (signature, index in its profile list)
+    cdef vector[vector[AgentSet*]] _prof_ready         # [p][ch * NORDERS + order]
+    cdef dict _index
+    # signatures
+    cdef list _sig_meta                 # g -> (channel, requirements, queues)
+    cdef dict _sig_ids
+    cdef vector[int] _sig_channel
+    cdef vector[int] _sig_heap
+    cdef vector[vector[pair[int, int]]] _sig_profiles  # (profile, score), in profile order
+    cdef vector[vector[int]] _sig_active_pos           # parallel: position in profile's active
+    # contacts
+    cdef vector[vector[HEntry]] _heaps
+    cdef vector[int] _free_heaps
+    cdef vector[CSlot] _slots
+    cdef vector[int] _free_slots
+    cdef unordered_map[long long, int] _contacts
+
+    def __cinit__(self):
+        self._ids = {}
+        self._profile_meta = []
+        self._profile_ids = {}
+        self._members = []
+        self._prof_sigs = []
+        self._index = {}
+        self._sig_meta = []
+        self._sig_ids = {}
+        self._nagents = 0
+
+    def __dealloc__(self):
+        cdef size_t p, i
+        for p in range(self._prof_ready.size()):
+            for i in range(self._prof_ready[p].size()):
+                if self._prof_ready[p][i] != NULL:
+                    del self._prof_ready[p][i]
+        self._prof_ready.clear()
+
+    # ----------------------------------------------------------------- channels
+
+    def add_channel(self, int ch, long long unit_cost, bint exclusive):
+        """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
+        if ch != <int>self._cost.size():
+            raise ValueError(
+                f"channel handles must be dense, expected {self._cost.size()}, got {ch}"
+            )
+        self._cost.push_back(unit_cost)
+        self._excl.push_back(exclusive)
+        cdef size_t a, p
+        for a in range(self._agents.size()):
+            self._agents[a].cap.push_back(0)
+            self._agents[a].load.push_back(0)
+            self._agents[a].ready.push_back(0)
+            self._agents[a].targeted.push_back(-1)
+        for p in range(self._prof_ready.size()):
+            for _ in range(NORDERS):
+                self._prof_ready[p].push_back(NULL)
+
+    # ------------------------------------------------------------------- agents
+
+    def add_agent(self, long long a, str agent_id, skills, queues, capacity, long long budget,
+                  double now):
+        """Add agent ``a`` (logged out, unavailable). Cost: O(1), or O(signatures) for a new profile.
+
+        ``capacity`` lists one maximum per channel handle; ``budget`` is the
+        shared unit budget or -1 for none.
+        """
+        if a < 0:
+            raise ValueError(f"agent handles are non-negative, got {a}")
+        cap = list(capacity)
+        cap.extend([0] * (self._cost.size() - len(cap)))
+        if len(cap) > <Py_ssize_t>self._cost.size():
+            raise ValueError(f"capacity lists {len(cap)} channels, {self._cost.size()} exist")
+        if a < <long long>self._agents.size() and self._agents[a].present:
+            raise ValueError(f"agent {a} already exists")
+        if a >= <long long>self._agents.size():
+            self._agents.resize(a + 1)
+        cdef AgentC *ag = &self._agents[a]
+        cdef Py_ssize_t nch = self._cost.size()
+        cdef Py_ssize_t i
+        ag.present = True
+        ag.cap.assign(nch, 0)
+        ag.load.assign(nch, 0)
+        ag.ready.assign(nch, 0)
+        ag.targeted.assign(nch, -1)
+        ag.ntargeted = 0
+        ag.total_cap = 0
+        for i in range(nch):
+            ag.cap[i] = cap[i]
+            ag.total_cap += cap[i]
+        ag.budget = budget
+        ag.total = 0
+        ag.units = 0
+        ag.exclusive = 0
+        ag.available = False
+        ag.logged_in = False
+        ag.idle_since = now
+        ag.handled = 0
+        ag.profile = NONE
+        ag.pre = _prefix(agent_id)
+        ag.id = <PyObject*>agent_id
+        self._ids[a] = agent_id
+        self._nagents += 1
+        self._join_profile(a, dict(skills), frozenset(queues))
+
+    def remove_agent(self, long long a):
+        """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
+        cdef AgentC *ag = self._agent(a)
+        self._leave_profile(a)
+        if ag.ntargeted:
+            raise ValueError(f"agent {a} still has contacts reserved for it")
+        ag.present = False
+        ag.id = NULL
+        del self._ids[a]
+        self._nagents -= 1
+
+    def set_logged_in(self, long long a, bint logged_in):
+        """Record whether agent ``a`` is logged in (available or not-ready). Cost: O(1)."""
+        cdef AgentC *ag = self._agent(a)
+        if ag.logged_in != logged_in:
+            ag.logged_in = logged_in
+            self._prof_logged_in[ag.profile] += 1 if logged_in else -1
+
+    def set_available(self, long long a, bint available, double now):
+        """Make agent ``a`` available for offers or not. Becoming available restarts its idle time.
+
+        Cost: O(channels · strategies · log n).
+        """
+        cdef AgentC *ag = self._agent(a)
+        if available and not ag.available:
+            ag.idle_since = now
+        ag.available = available
+        self._refresh(a)
+
+    def set_capacity(self, long long a, int ch, int capacity):
+        """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
+        cdef AgentC *ag = self._agent(a)
+        self._channel(ch)
+        cdef bint was_open = ag.cap[ch] > 0
+        ag.total_cap += capacity - ag.cap[ch]
+        ag.cap[ch] = capacity
+        if was_open != (capacity > 0):
+            # The set of channels is part of the profile: move the agent.
+            skills, queues, _channels = self._profile_meta[ag.profile]
+            self._leave_profile(a)
+            self._join_profile(a, skills, queues)
+        else:
+            self._refresh(a)
+
+    def occupy(self, long long a, int ch):
+        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n)."""
+        cdef AgentC *ag = self._agent(a)
+        self._channel(ch)
+        ag.load[ch] += 1
+        ag.total += 1
+        ag.units += self._cost[ch]
+        if self._excl[ch]:
+            ag.exclusive += 1
+        self._refresh(a)
+
+    def release(self, long long a, int ch, double now):
+        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n)."""
+        cdef AgentC *ag = self._agent(a)
+        self._channel(ch)
+        ag.load[ch] -= 1
+        ag.total -= 1
+        ag.units -= self._cost[ch]
+        if self._excl[ch]:
+            ag.exclusive -= 1
+        ag.idle_since = now
+        self._refresh(a)
+
+    def count_handled(self, long long a):
+        """Count one more contact handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
+        cdef AgentC *ag = self._agent(a)
+        ag.handled += 1
+        self._refresh(a)
+
+    def has_spare(self, long long a, int ch):
+        """Whether agent ``a`` could take one more contact on ``ch`` now. Cost: O(1)."""
+        cdef AgentC *ag = self._agent(a)
+        self._channel(ch)
+        return self._spare(ag, ch)
+
+    # ------------------------------------------------------------------ contacts
+
+    def signature(self, int ch, requirements, queues):
+        """Intern a requirement signature.
+
+        Cost: O(1) when known; when new, O(P) for the P profiles open on its
+        channel, serving one of its queues and having its rarest required skill.
+        """
+        reqs = tuple(sorted(requirements))
+        qs = frozenset(queues)
+        key = (ch, reqs, qs)
+        g = self._sig_ids.get(key)
+        if g is not None:
+            return g
+        self._channel(ch)
+        g = len(self._sig_meta)
+        self._sig_meta.append(key)
+        self._sig_ids[key] = g
+        self._sig_channel.push_back(ch)
+        self._sig_heap.push_back(self._new_heap())
+        self._sig_profiles.push_back(vector[pair[int, int]]())
+        self._sig_active_pos.push_back(vector[int]())
+        cdef int p
+        for p in self._candidates(ch, reqs, qs):
+            skills = self._profile_meta[p][0]
+            if all(skills.get(s, 0) >= level for s, level in reqs):
+                self._link(p, g, sum(skills.get(s, 0) for s, _level in reqs))
+                # a new signature has no contacts yet: nothing to activate
+        return g
+
+    def insert(self, long long c, tuple key, int g, long long target=NONE):
+        """Queue contact ``c`` with static ``key`` under signature ``g``. Cost: O(log n).
+
+        With a ``target`` agent, only that agent may take the contact (a
+        preferred-agent wait or a transfer to an agent).
+        """
+        if self._contacts.count(c):
+            raise ValueError(f"contact {c} is already queued")
+        self._sig(g)
+        cdef HEntry e
+        e.n = key[0]
+        e.t = key[1]
+        e.s = key[2]
+        e.c = c
+        cdef int ch = self._sig_channel[g]
+        cdef int h
+        cdef AgentC *ag
+        if target == NONE:
+            h = self._sig_heap[g]
+        else:
+            ag = self._agent(target)
+            h = ag.targeted[ch]
+            if h < 0:
+                h = self._new_heap()
+                ag.targeted[ch] = h
+                ag.ntargeted += 1
+        cdef int slot
+        if self._free_slots.empty():
+            slot = self._slots.size()
+            self._slots.push_back(CSlot(-1, -1, -1, NONE, -1))
+        else:
+            slot = self._free_slots.back()
+            self._free_slots.pop_back()
+        self._slots[slot].heap = h
+        self._slots[slot].g = g
+        self._slots[slot].target = target
+        self._slots[slot].ch = ch
+        e.slot = slot
+        self._contacts[c] = slot
+        self._push(h, e)
+        cdef size_t j
+        cdef int p
+        if target == NONE and self._heaps[h].size() == 1:
+            # The group just became non-empty: the profiles that can serve it
+            # start looking at it.
+            for j in range(self._sig_profiles[g].size()):
+                p = self._sig_profiles[g][j].first
+                self._sig_active_pos[g][j] = self._prof_active[p].size()
+                self._prof_active[p].push_back(pair[int, int](g, j))
+
+    def remove(self, long long c):
+        """Take contact ``c`` out of the queue. Cost: O(log n)."""
+        cdef unordered_map[long long, int].iterator it = self._contacts.find(c)
+        if it == self._contacts.end():
+            raise KeyError(c)
+        cdef int slot = deref(it).second
+        self._contacts.erase(it)
+        cdef CSlot s = self._slots[slot]
+        self._free_slots.push_back(slot)
+        self._remove_at(s.heap, s.pos)
+        if not self._heaps[s.heap].empty():
+            return
+        cdef AgentC *ag
+        cdef size_t j
+        cdef int p, pos
+        cdef pair[int, int] moved
+        if s.target != NONE:
+            ag = &self._agents[s.target]
+            ag.targeted[s.ch] = -1
+            ag.ntargeted -= 1
+            self._free_heaps.push_back(s.heap)
+        else:
+            for j in range(self._sig_profiles[s.g].size()):
+                p = self._sig_profiles[s.g][j].first
+                pos = self._sig_active_pos[s.g][j]
+                moved = self._prof_active[p].back()
+                self._prof_active[p][pos] = moved
+                self._sig_active_pos[moved.first][moved.second] = pos
+                self._prof_active[p].pop_back()
+
+    def reindex(self, long long c, int g, long long target=NONE):
+        """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
+        cdef unordered_map[long long, int].iterator it = self._contacts.find(c)
+        if it == self._contacts.end():
+            raise KeyError(c)
+        cdef CSlot s = self._slots[deref(it).second]
+        cdef HEntry e = self._heaps[s.heap][s.pos]
+        self.remove(c)
+        self.insert(c, (e.n, e.t, e.s), g, target)
+
+    def __len__(self):
+        """Number of waiting contacts. Cost: O(1)."""
+        return self._contacts.size()
+
+    def __contains__(self, c):
+        if not isinstance(c, int):
+            return False
+        try:
+            return self._contacts.count(c) > 0
+        except OverflowError:
+            return False
+
+    # ------------------------------------------------------------------ matching
+
+    def best_contact(self, long long a, barred=()):
+        """The waiting contact with the smallest key that agent ``a`` may take now, or -1.
+
+        ``barred`` lists contacts the agent may not be offered (it rejected
+        them). Cost: O(S + log n + |barred|) for S signatures compatible with
+        the agent's profile that have waiting contacts.
+        """
+        cdef AgentC *ag = self._agent(a)
+        if not ag.available:
+            return NONE
+        cdef unordered_set[long long] bar
+        cdef bint barring = False
+        if barred:
+            barring = True
+            for x in barred:
+                bar.insert(x)
+        cdef HEntry best
+        cdef bint have = False
+        cdef vector[pair[int, int]] *active = &self._prof_active[ag.profile]
+        cdef size_t i
+        cdef int g, h, idx, ch
+        for i in range(active.size()):
+            g = deref(active)[i].first
+            if not self._spare(ag, self._sig_channel[g]):
+                continue
+            h = self._sig_heap[g]
+            if have and not hless(self._heaps[h][0], best):
+                continue
+            idx = 0
+            if barring:
+                idx = self._first_unbarred(h, bar)
+                if idx < 0:
+                    continue
+            if not have or hless(self._heaps[h][idx], best):
+                best = self._heaps[h][idx]
+                have = True
+        if ag.ntargeted:
+            for ch in range(<int>ag.targeted.size()):
+                h = ag.targeted[ch]
+                if h >= 0 and self._spare(ag, ch):
+                    idx = self._first_unbarred(h, bar) if barring else 0
+                    if idx >= 0 and (not have or hless(self._heaps[h][idx], best)):
+                        best = self._heaps[h][idx]
+                        have = True
+        return best.c if have else NONE
+
+    def best_agent(self, int g, int strategy, long long target=NONE, rr_after=None, barred=()):
+        """The agent a contact of signature ``g`` goes to under ``strategy``, or -1.
+
+        ``target`` restricts the choice to one agent; ``rr_after`` is the id of
+        the agent the queue offered to last (round robin); ``barred`` lists
+        agents who rejected the contact. Ties break by agent id. Cost:
+        O(P · log n + |barred|) for P profiles compatible with the signature;
+        :data:`RANDOM` is not served here (see :meth:`eligible_agents`).
+        """
+        self._sig(g)
+        cdef int ch = self._sig_channel[g]
+        cdef AgentC *ag
+        if target != NONE:
+            if 0 <= target < <long long>self._agents.size() and self._agents[target].present:
+                ag = &self._agents[target]
+                if self._spare(ag, ch) and target not in barred:
+                    return target
+            return NONE
+        if strategy == RANDOM:
+            raise ValueError("random strategy picks from eligible_agents()")
+        cdef int order
+        if strategy == LONGEST_IDLE:
+            order = O_IDLE
+        elif strategy == LEAST_OCCUPIED:
+            order = O_OCC
+        elif strategy == FEWEST_HANDLED:
+            order = O_HANDLED
+        elif strategy == MOST_SKILLED or strategy == ROUND_ROBIN:
+            order = O_ID
+        else:
+            raise ValueError(f"unknown strategy code {strategy}")
+        cdef unordered_set[long long] bar
+        cdef bint barring = False
+        if barred:
+            barring = True
+            for x in barred:
+                bar.insert(x)
+        cdef AKey probe
+        if strategy == ROUND_ROBIN and rr_after is not None:
+            probe.k0 = 0
+            probe.k1 = 0
+            probe.pre = _prefix(rr_after)
+            probe.id = <PyObject*>rr_after
+            probe.a = MAXHANDLE
+        cdef vector[pair[int, int]] *profiles = &self._sig_profiles[g]
+        cdef size_t i
+        cdef int p
+        cdef AgentSet *by_id
+        cdef AgentSet *ready
+        cdef AgentSet.iterator it, stop
+        cdef double lead, best_lead = 0
+        cdef AKey best
+        cdef bint have = False, found
+        for i in range(profiles.size()):
+            p = deref(profiles)[i].first
+            by_id = self._prof_ready[p][ch * NORDERS + O_ID]
+            if by_id.empty():
+                continue
+            found = False
+            if strategy == ROUND_ROBIN:
+                if rr_after is None:
+                    it = self._first_unbarred_agent(by_id, by_id.begin(), by_id.end(), bar, barring)
+                    found = it != by_id.end()
+                    lead = 1
+                else:
+                    stop = by_id.upper_bound(probe)
+                    it = self._first_unbarred_agent(by_id, stop, by_id.end(), bar, barring)
+                    lead = 0
+                    found = it != by_id.end()
+                    if not found:
+                        it = self._first_unbarred_agent(by_id, by_id.begin(), stop, bar, barring)
+                        found = it != stop
+                        lead = 1
+            else:
+                if order == O_ID:
+                    ready = by_id
+                    lead = -deref(profiles)[i].second
+                else:
+                    ready = self._prof_ready[p][ch * NORDERS + order]
+                    if ready == NULL:
+                        ready = self._build_order(p, ch, order)
+                    lead = 0
+                it = self._first_unbarred_agent(ready, ready.begin(), ready.end(), bar, barring)
+                found = it != ready.end()
+            if found and (
+                not have
+                or lead < best_lead
+                or (lead == best_lead and deref(it) < best)
+            ):
+                best = deref(it)
+                best_lead = lead
+                have = True
+        return best.a if have else NONE
+
+    def eligible_agents(self, int g, long long target=NONE, barred=()):
+        """Every agent that may take a contact of signature ``g`` now, in agent-id order.
+
+        Cost: O(E log E) for E eligible agents (used by the random strategy).
+        """
+        self._sig(g)
+        cdef int ch = self._sig_channel[g]
+        if target != NONE:
+            if 0 <= target < <long long>self._agents.size() and self._agents[target].present:
+                if self._spare(&self._agents[target], ch) and target not in barred:
+                    return [target]
+            return []
+        found = []
+        cdef size_t i
+        cdef AgentSet *by_id
+        cdef AgentSet.iterator it
+        for i in range(self._sig_profiles[g].size()):
+            by_id = self._prof_ready[self._sig_profiles[g][i].first][ch * NORDERS + O_ID]
+            it = by_id.begin()
+            while it != by_id.end():
+                if deref(it).a not in barred:
+                    found.append((<object>deref(it).id, deref(it).a))
+                inc(it)
+        found.sort()
+        return [a for _id, a in found]
+
+    def any_logged_in(self, int g, exclude=()):
+        """Whether some logged-in agent not in ``exclude`` could ever take signature ``g``.
+
+        Ignores current load and readiness. Cost: O(P + |exclude|).
+        """
+        self._sig(g)
+        cdef long long logged = 0
+        cdef size_t i
+        for i in range(self._sig_profiles[g].size()):
+            logged += self._prof_logged_in[self._sig_profiles[g][i].first]
+        if logged == 0:
+            return False
+        compatible = {self._sig_profiles[g][i].first for i in range(self._sig_profiles[g].size())}
+        cdef AgentC *ag
+        for a in exclude:
+            if 0 <= a < <long long>self._agents.size() and self._agents[a].present:
+                ag = &self._agents[a]
+                if ag.logged_in and ag.profile in compatible:
+                    logged -= 1
+        return logged > 0
+
+    # ------------------------------------------------------------------ internals
+
+    cdef inline AgentC *_agent(self, long long a) except NULL:
+        if a < 0 or a >= <long long>self._agents.size() or not self._agents[a].present:
+            raise KeyError(a)
+        return &self._agents[a]
+
+    cdef inline int _channel(self, int ch) except -1:
+        if ch < 0 or ch >= <int>self._cost.size():
+            raise ValueError(f"unknown channel handle {ch}")
+        return 0
+
+    cdef inline int _sig(self, int g) except -1:
+        if g < 0 or g >= <int>self._sig_channel.size():
+            raise ValueError(f"unknown signature {g}")
+        return 0
+
+    cdef inline bint _spare(self, AgentC *ag, int ch) noexcept:
+        if not ag.available or ag.load[ch] >= ag.cap[ch] or ag.exclusive:
+            return False
+        if self._excl[ch] and ag.total:
+            return False
+        return ag.budget < 0 or ag.units + self._cost[ch] <= ag.budget
+
+    cdef int _new_heap(self):
+        cdef int h
+        if self._free_heaps.empty():
+            h = self._heaps.size()
+            self._heaps.push_back(vector[HEntry]())
+        else:
+            h = self._free_heaps.back()
+            self._free_heaps.pop_back()
+        return h
+
+    cdef void _push(self, int h, HEntry e) noexcept:
+        cdef vector[HEntry] *heap = &self._heaps[h]
+        heap.push_back(e)
+        self._sift_up(heap, heap.size() - 1)
+
+    cdef void _sift_up(self, vector[HEntry] *heap, size_t pos) noexcept:
+        cdef HEntry e = deref(heap)[pos]
+        cdef size_t parent
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if not hless(e, deref(heap)[parent]):
+                break
+            deref(heap)[pos] = deref(heap)[parent]
+            self._slots[deref(heap)[pos].slot].pos = pos
+            pos = parent
+        deref(heap)[pos] = e
+        self._slots[e.slot].pos = pos
+
+    cdef void _sift_down(self, vector[HEntry] *heap, size_t pos) noexcept:
+        cdef size_t n = heap.size()
+        cdef HEntry e = deref(heap)[pos]
+        cdef size_t child
+        while True:
+            child = 2 * pos + 1
+            if child >= n:
+                break
+            if child + 1 < n and hless(deref(heap)[child + 1], deref(heap)[child]):
+                child += 1
+            if not hless(deref(heap)[child], e):
+                break
+            deref(heap)[pos] = deref(heap)[child]
+            self._slots[deref(heap)[pos].slot].pos = pos
+            pos = child
+        deref(heap)[pos] = e
+        self._slots[e.slot].pos = pos
+
+    cdef void _remove_at(self, int h, size_t pos) noexcept:
+        cdef vector[HEntry] *heap = &self._heaps[h]
+        cdef HEntry last = heap.back()
+        heap.pop_back()
+        if pos >= heap.size():
+            return
+        deref(heap)[pos] = last
+        self._slots[last.slot].pos = pos
+        if pos > 0 and hless(last, deref(heap)[(pos - 1) >> 1]):
+            self._sift_up(heap, pos)
+        else:
+            self._sift_down(heap, pos)
+
+    cdef int _first_unbarred(self, int h, unordered_set[long long] &bar):
+        """Position of the smallest entry of heap ``h`` not in ``bar``, or -1.
+
+        A best-first walk of the heap: it visits at most the barred entries
+        that are smaller than the answer, and their children.
+        """
+        cdef vector[HEntry] *heap = &self._heaps[h]
+        cdef size_t n = heap.size()
+        if n == 0:
+            return -1
+        if not bar.count(deref(heap)[0].c):
+            return 0
+        # frontier of positions, kept as a small binary heap by entry order
+        cdef vector[size_t] frontier
+        frontier.push_back(0)
+        cdef size_t pos, child, k, j, best_k
+        while not frontier.empty():
+            best_k = 0
+            for k in range(1, frontier.size()):
+                if hless(deref(heap)[frontier[k]], deref(heap)[frontier[best_k]]):
+                    best_k = k
+            pos = frontier[best_k]
+            frontier[best_k] = frontier.back()
+            frontier.pop_back()
+            if not bar.count(deref(heap)[pos].c):
+                return <int>pos
+            for j in range(1, 3):
+                child = 2 * pos + j
+                if child < n:
+                    frontier.push_back(child)
+        return -1
+
+    cdef AgentSet.iterator _first_unbarred_agent(
+        self,
+        AgentSet *agents,
+        AgentSet.iterator it,
+        AgentSet.iterator stop,
+        unordered_set[long long] &bar,
+        bint barring,
+    ):
+        if not barring:
+            return it
+        while it != stop:
+            if not bar.count(deref(it).a):
+                return it
+            inc(it)
+        return it
+
+    cdef inline AKey _key(self, AgentC *ag, long long a, int order) noexcept:
+        cdef AKey k
+        k.pre = ag.pre
+        k.id = ag.id
+        k.a = a
+        k.k0 = 0
+        k.k1 = 0
+        if order == O_IDLE:
+            k.k0 = 1 if ag.total > 0 else 0
+            k.k1 = ag.idle_since
+        elif order == O_OCC:
+            if ag.budget >= 0:
+                k.k0 = (<double>ag.units / <double>ag.budget) if ag.budget else 1.0
+            else:
+                k.k0 = (<double>ag.total / <double>ag.total_cap) if ag.total_cap else 1.0
+        elif order == O_HANDLED:
+            k.k0 = <double>ag.handled
+        return k
+
+    cdef AgentSet *_build_order(self, int p, int ch, int order):
+        # Orderings are built the first time a strategy asks for them, so the
+        # cost of keeping them sorted is paid only for strategies in use.
+        cdef AgentSet *built = new AgentSet()
+        cdef AgentSet *by_id = self._prof_ready[p][ch * NORDERS + O_ID]
+        cdef AgentSet.iterator it = by_id.begin()
+        cdef AgentC *ag
+        cdef long long a
+        while it != by_id.end():
+            a = deref(it).a
+            ag = &self._agents[a]
+            ag.keys[order] = self._key(ag, a, order)
+            built.insert(ag.keys[order])
+            inc(it)
+        self._prof_ready[p][ch * NORDERS + order] = built
+        return built
+
+    cdef void _refresh(self, long long a):
+        """Bring the agent's entries in its profile's ready sets up to date."""
+        cdef AgentC *ag = &self._agents[a]
+        cdef vector[int] *channels = &self._prof_channels[ag.profile]
+        cdef vector[AgentSet*] *sets = &self._prof_ready[ag.profile]
+        cdef size_t i
+        cdef int ch, order
+        cdef bint was, now
+        cdef AgentSet *items
+        cdef AKey key_new
+        cdef AKey fresh[NORDERS]
+        cdef bint computed[NORDERS]
+        for order in range(NORDERS):
+            computed[order] = False
+        for i in range(channels.size()):
+            ch = deref(channels)[i]
+            was = ag.ready[ch]
+            now = self._spare(ag, ch)
+            if not was and not now:
+                continue
+            for order in range(NORDERS):
+                items = deref(sets)[ch * NORDERS + order]
+                if items == NULL:
+                    continue
+                if not computed[order]:
+                    fresh[order] = self._key(ag, a, order)
+                    computed[order] = True
+                key_new = fresh[order]
+                if was and now and ag.keys[order].same(key_new):
+                    continue
+                if was:
+                    items.erase(ag.keys[order])
+                if now:
+                    items.insert(key_new)
+            ag.ready[ch] = now
+        for order in range(NORDERS):
+            if computed[order]:
+                ag.keys[order] = fresh[order]
+
+    cdef void _link(self, int p, int g, int score):
+        """Record that profile ``p`` can serve signature ``g``."""
+        self._prof_sigs[p].append(g)
+        self._sig_profiles[g].push_back(pair[int, int](p, score))
+        self._sig_active_pos[g].push_back(-1)
+        cdef size_t j
+        if not self._heaps[self._sig_heap[g]].empty():
+            j = self._sig_profiles[g].size() - 1
+            self._sig_active_pos[g][j] = self._prof_active[p].size()
+            self._prof_active[p].push_back(pair[int, int](g, j))
+
+    def _candidates(self, int ch, tuple reqs, frozenset queues):
+        """Profiles that might serve a signature, in profile order (a superset)."""
+        index = self._index
+        lists = []
+        for q in queues:
+            best = index.get((ch, q, NONE), [])
+            for s, _level in reqs:
+                found = index.get((ch, q, s), [])
+                if len(found) < len(best):
+                    best = found
+            lists.append(best)
+        if len(lists) == 1:
+            return lists[0]
+        return sorted({p for found in lists for p in found})
+
+    cdef void _join_profile(self, long long a, dict skills, frozenset queues) except *:
+        cdef AgentC *ag = &self._agents[a]
+        channels = frozenset(ch for ch in range(<int>ag.cap.size()) if ag.cap[ch] > 0)
+        key = (tuple(sorted(skills.items())), queues, channels)
+        cdef int p, g, ch
+        cdef Py_ssize_t i
+        found = self._profile_ids.get(key)
+        if found is None:
+            p = len(self._profile_meta)
+            self._profile_meta.append((skills, queues, channels))
+            self._profile_ids[key] = p
+            self._members.append(set())
+            self._prof_sigs.append([])
+            self._prof_channels.push_back(vector[int]())
+            for ch in sorted(channels):
+                self._prof_channels[p].push_back(ch)
+            self._prof_logged_in.push_back(0)
+            self._prof_active.push_back(vector[pair[int, int]]())
+            self._prof_ready.push_back(vector[SetPtr](self._cost.size() * NORDERS, <SetPtr>NULL))
+            for ch in channels:
+                self._prof_ready[p][ch * NORDERS + O_ID] = new AgentSet()
+                for q in queues:
+                    self._index.setdefault((ch, q, NONE), []).append(p)
+                    for s in skills:
+                        self._index.setdefault((ch, q, s), []).append(p)
+            for g, (sch, reqs, qs) in enumerate(self._sig_meta):
+                if (
+                    sch in channels
+                    and not queues.isdisjoint(qs)
+                    and all(skills.get(s, 0) >= level for s, level in reqs)
+                ):
+                    self._link(p, g, sum(skills.get(s, 0) for s, _level in reqs))
+        else:
+            p = found
+        ag = &self._agents[a]
+        self._members[p].add(a)
+        if ag.logged_in:
+            self._prof_logged_in[p] += 1
+        ag.profile = p
+        for ch in range(<int>ag.ready.size()):
+            ag.ready[ch] = 0
+        self._refresh(a)
+
+    cdef void _leave_profile(self, long long a) except *:
+        cdef AgentC *ag = &self._agents[a]
+        cdef bint was_available = ag.available
+        ag.available = False
+        self._refresh(a)
+        ag.available = was_available
+        self._members[ag.profile].discard(a)
+        if ag.logged_in:
+            self._prof_logged_in[ag.profile] -= 1
+        ag.profile = NONE
+
+    # ------------------------------------------------------------------ checking
+
+    def iter_waiting(self):
+        """Every waiting contact as ``(key, handle)``, in no particular order. Cost: O(n)."""
+        cdef HEntry e
+        cdef pair[long long, int] item
+        out = []
+        for item in self._contacts:
+            e = self._heaps[self._slots[item.second].heap][self._slots[item.second].pos]
+            out.append(((e.n, e.t, e.s), item.first))
+        return iter(out)
+
+    def check(self):
+        """Assert every internal invariant (for tests). Cost: O(n log n)."""
+        cdef size_t h, i, j
+        cdef long long a
+        cdef int p, g, ch, order, parent
+        cdef AgentC *ag
+        cdef AgentSet *items
+        cdef HEntry e
+        cdef CSlot s
+        cdef pair[long long, int] item
+        live_heaps = set()
+        count = 0
+        for g in range(<int>self._sig_heap.size()):
+            live_heaps.add(self._sig_heap[g])
+        for a in range(<long long>self._agents.size()):
+            if self._agents[a].present:
+                ag = &self._agents[a]
+                n = 0
+                for ch in range(<int>ag.targeted.size()):
+                    if ag.targeted[ch] >= 0:
+                        n += 1
+                        live_heaps.add(ag.targeted[ch])
+                        assert not self._heaps[ag.targeted[ch]].empty(), "empty reservation heap kept"
+                assert n == ag.ntargeted, (a, n, ag.ntargeted)
+        for h in live_heaps:
+            count += self._heaps[h].size()
+            for i in range(self._heaps[h].size()):
+                e = self._heaps[h][i]
+                assert self._slots[e.slot].heap == <int>h and self._slots[e.slot].pos == <int>i
+                assert self._contacts.count(e.c) and self._contacts[e.c] == e.slot
+                if i:
+                    assert not hless(e, self._heaps[h][(i - 1) // 2]), ("heap order", h, i)
+        assert count == <Py_ssize_t>self._contacts.size(), (count, self._contacts.size())
+        for item in self._contacts:
+            s = self._slots[item.second]
+            if s.target == NONE:
+                assert s.heap == self._sig_heap[s.g]
+            else:
+                assert s.heap == self._agents[s.target].targeted[s.ch]
+        assert len(self._ids) == self._nagents
+        for a in range(<long long>self._agents.size()):
+            if not self._agents[a].present:
+                continue
+            ag = &self._agents[a]
+            p = ag.profile
+            assert a in self._members[p]
+            assert ag.total == sum(ag.load[ch] for ch in range(<int>ag.load.size()))
+            assert ag.units == sum(
+                ag.load[ch] * self._cost[ch] for ch in range(<int>ag.load.size())
+            )
+            assert ag.total_cap == sum(ag.cap[ch] for ch in range(<int>ag.cap.size()))
+            for i in range(self._prof_channels[p].size()):
+                ch = self._prof_channels[p][i]
+                ready = self._spare(ag, ch)
+                assert bool(ag.ready[ch]) == ready, (a, ch)
+                for order in range(NORDERS):
+                    items = self._prof_ready[p][ch * NORDERS + order]
+                    if items != NULL:
+                        assert (items.count(self._key(ag, a, order)) == 1) == ready, (a, ch, order)
+        for p in range(len(self._profile_meta)):
+            assert self._prof_logged_in[p] == sum(
+                self._agents[a].logged_in for a in self._members[p]
+            )
+            active = {self._prof_active[p][i].first for i in range(self._prof_active[p].size())}
+            assert len(active) == self._prof_active[p].size(), ("duplicate active", p)
+            expect = {g for g in self._prof_sigs[p] if not self._heaps[self._sig_heap[g]].empty()}
+            assert active == expect, (p, active, expect)
+            for i in range(self._prof_active[p].size()):
+                g = self._prof_active[p][i].first
+                j = self._prof_active[p][i].second
+                assert self._sig_profiles[g][j].first == p
+                assert self._sig_active_pos[g][j] == <int>i
+            for ch in self._profile_meta[p][2]:
+                sizes = {
+                    self._prof_ready[p][ch * NORDERS + order].size()
+                    for order in range(NORDERS)
+                    if self._prof_ready[p][ch * NORDERS + order] != NULL
+                }
+                assert len(sizes) == 1, (p, ch, sizes)
