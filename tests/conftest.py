@@ -1,4 +1,15 @@
-"""Shared fixtures: every queue/matcher test runs against each implementation of the queue."""
+"""Shared fixtures: every queue/matcher/router test runs against each implementation of the queue.
+
+``queue_factory`` is parametrised with ids ``compiled`` and ``pure``. It
+hands the test a zero-argument constructor of that implementation and, for
+the length of the test, makes every ``Router`` the test creates use it. Test
+modules that drive the router put it on all their tests with
+``pytestmark = pytest.mark.usefixtures("queue_factory")``.
+
+The compiled twin is expected unless ``CCROUTE_PURE_PYTHON`` asks for pure
+Python: if it was expected and did not load, its tests fail (they are not
+skipped), as yarl's and propcache's suites do.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +22,41 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ccroute import _queue_py
+from ccroute import _queue, _queue_py
+from ccroute import router as router_module
 
-#: Implementations of the universal queue, by test id. The compiled twin joins
-#: this list when it is built (issue 5).
-IMPLEMENTATIONS: dict[str, Callable[[], Any]] = {"pure": _queue_py.UniversalQueue}
+try:
+    from ccroute import _fastqueue
+except ImportError as error:  # reported by the tests that need it
+    _fastqueue = None
+    FASTQUEUE_ERROR: str | None = str(error)
+else:
+    FASTQUEUE_ERROR = None
+
+#: Whether this run expects the compiled twin (CCROUTE_PURE_PYTHON not set).
+COMPILED_EXPECTED = not _queue.PURE_REQUESTED
+
+#: Implementations of the universal queue, by test id (None: expected, not loaded).
+IMPLEMENTATIONS: dict[str, Callable[[], Any] | None] = {"pure": _queue_py.UniversalQueue}
+if COMPILED_EXPECTED:
+    IMPLEMENTATIONS["compiled"] = None if _fastqueue is None else _fastqueue.UniversalQueue
+
+IMPLEMENTATION_IDS = sorted(IMPLEMENTATIONS)
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS), ids=sorted(IMPLEMENTATIONS))
-def queue_factory(request: pytest.FixtureRequest) -> Callable[[], Any]:
-    """A zero-argument constructor of one implementation of the universal queue."""
-    return IMPLEMENTATIONS[request.param]
+@pytest.fixture(params=IMPLEMENTATION_IDS, ids=IMPLEMENTATION_IDS)
+def queue_factory(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], Any]:
+    """A zero-argument constructor of one implementation of the universal queue.
+
+    Routers created during the test use the same implementation.
+    """
+    factory = IMPLEMENTATIONS[request.param]
+    if factory is None:
+        pytest.fail(
+            "the compiled universal queue (ccroute._fastqueue) was expected but did not "
+            f"load: {FASTQUEUE_ERROR}; build it (pip install -e .) or set CCROUTE_PURE_PYTHON=1"
+        )
+    monkeypatch.setattr(router_module, "UniversalQueue", factory)
+    return factory

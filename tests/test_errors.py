@@ -26,6 +26,9 @@ from ccroute import (
     UsageError,
 )
 
+# Every test here runs against the compiled and the pure universal queue.
+pytestmark = pytest.mark.usefixtures("queue_factory")
+
 
 @pytest.fixture
 def busy() -> RouterHarness:

@@ -33,6 +33,9 @@ from ccroute.metrics import (
     TeamStats,
 )
 
+# Every test here runs against the compiled and the pure universal queue.
+pytestmark = pytest.mark.usefixtures("queue_factory")
+
 SL = ServiceLevelVariant
 
 

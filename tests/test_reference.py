@@ -50,6 +50,9 @@ from ccroute import (
 from ccroute.errors import InvalidStateError
 from ccroute.events import Event
 
+# Every test here runs against the compiled and the pure universal queue.
+pytestmark = pytest.mark.usefixtures("queue_factory")
+
 # ---------------------------------------------------------------- the pair
 
 

@@ -30,6 +30,9 @@ from ccroute import (
     WrapUpEnded,
 )
 
+# Every test here runs against the compiled and the pure universal queue.
+pytestmark = pytest.mark.usefixtures("queue_factory")
+
 
 def harness(strategy: Strategy = Strategy.LONGEST_IDLE, **queue_kwargs: object) -> RouterHarness:
     h = RouterHarness()

@@ -16,6 +16,9 @@ from ccroute.sim import (
 )
 from ccroute.sim.scenario import ScenarioError
 
+# Every test here runs against the compiled and the pure universal queue.
+pytestmark = pytest.mark.usefixtures("queue_factory")
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 SMALL = """

@@ -22,10 +22,18 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import pytest
 from helpers import snapshot
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from ccroute import (
     Agent,
@@ -497,5 +505,9 @@ class RouterMachine(RuleBasedStateMachine):
         assert events == self.events
 
 
-RouterMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
-TestRouterMachine = RouterMachine.TestCase
+@pytest.mark.usefixtures("queue_factory")
+def test_router_state_machine() -> None:
+    """The machine above, once per implementation of the universal queue."""
+    run_state_machine_as_test(
+        RouterMachine, settings=settings(max_examples=200, stateful_step_count=50, deadline=None)
+    )

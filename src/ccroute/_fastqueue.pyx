@@ -537,6 +537,15 @@ cdef class UniversalQueue:
         self.remove(c)
         self.insert(c, (e.n, e.t, e.s), g, target)
 
+    def first(self, int g):
+        """The waiting contact of signature ``g`` with the smallest key (not reserved), or -1.
+
+        Cost: O(1).
+        """
+        self._sig(g)
+        cdef vector[HEntry] *heap = &self._heaps[self._sig_heap[g]]
+        return deref(heap)[0].c if not heap.empty() else NONE
+
     def __len__(self):
         """Number of waiting contacts. Cost: O(1)."""
         return self._contacts.size()

@@ -337,6 +337,14 @@ class UniversalQueue:
         self.remove(c)
         self.insert(c, (entry[0], entry[1], entry[2]), g, target)
 
+    def first(self, g: int) -> int:
+        """The waiting contact of signature ``g`` with the smallest key (not reserved), or -1.
+
+        Cost: O(1).
+        """
+        items = self._sigs[g].items
+        return int(items[0][3]) if items else NONE
+
     def __len__(self) -> int:
         """Number of waiting contacts. Cost: O(1)."""
         return len(self._contacts)
