@@ -235,6 +235,12 @@ cdef class UniversalQueue:
     cdef list _prof_sigs                # p -> compatible signatures, in signature order
     cdef vector[vector[int]] _prof_channels
     cdef vector[int] _prof_logged_in
+    cdef vector[vector[int]] _prof_levels              # [p][skill] -> level (0: none)
+    # [p * _stride + ch] -> ready agents of profile p on channel ch. The same
+    # figure as the size of the by-id set, kept in one flat array so that a
+    # decision skipping profiles with nobody ready reads neighbouring memory.
+    cdef vector[int] _ready_n
+    cdef int _stride
     cdef vector[vector[pair[int, int]]] _prof_active   # (signature, index in its profile list)
     cdef vector[vector[AgentSet*]] _prof_ready         # [p][ch * NORDERS + order]
     cdef dict _index
@@ -281,7 +287,7 @@ cdef class UniversalQueue:
             )
         self._cost.push_back(unit_cost)
         self._excl.push_back(exclusive)
-        cdef size_t a, p
+        cdef size_t a, p, i
         for a in range(self._agents.size()):
             self._agents[a].cap.push_back(0)
             self._agents[a].load.push_back(0)
@@ -290,6 +296,15 @@ cdef class UniversalQueue:
         for p in range(self._prof_ready.size()):
             for _ in range(NORDERS):
                 self._prof_ready[p].push_back(NULL)
+        cdef vector[int] wider
+        cdef int old = self._stride
+        if ch >= old:
+            self._stride = max(4, 2 * old)
+            wider.assign(self._prof_ready.size() * self._stride, 0)
+            for p in range(self._prof_ready.size()):
+                for i in range(old):
+                    wider[p * self._stride + i] = self._ready_n[p * old + i]
+            self._ready_n.swap(wider)
 
     # ------------------------------------------------------------------- agents
 
@@ -334,6 +349,9 @@ cdef class UniversalQueue:
         ag.profile = NONE
         ag.pre = _prefix(agent_id)
         ag.id = <PyObject*>agent_id
+        if any(s < 0 for s in skills):
+            ag.present = False
+            raise ValueError(f"skill handles are non-negative, got {sorted(skills)}")
         self._ids[a] = agent_id
         self._nagents += 1
         self._join_profile(a, dict(skills), frozenset(queues))
@@ -439,11 +457,16 @@ cdef class UniversalQueue:
         self._sig_heap.push_back(self._new_heap())
         self._sig_profiles.push_back(vector[pair[int, int]]())
         self._sig_active_pos.push_back(vector[int]())
-        cdef int p
+        cdef int p, score
+        cdef vector[pair[int, int]] need
+        for s, level in reqs:
+            if s < 0:
+                raise ValueError(f"skill handles are non-negative, got {s}")
+            need.push_back(pair[int, int](s, level))
         for p in self._candidates(ch, reqs, qs):
-            skills = self._profile_meta[p][0]
-            if all(skills.get(s, 0) >= level for s, level in reqs):
-                self._link(p, g, sum(skills.get(s, 0) for s, _level in reqs))
+            score = self._score(p, need)
+            if score >= 0:
+                self._link(p, g, score)
                 # a new signature has no contacts yet: nothing to activate
         return g
 
@@ -661,9 +684,9 @@ cdef class UniversalQueue:
         cdef bint have = False, found
         for i in range(profiles.size()):
             p = deref(profiles)[i].first
-            by_id = self._prof_ready[p][ch * NORDERS + O_ID]
-            if by_id.empty():
+            if not self._ready_n[p * self._stride + ch]:
                 continue
+            by_id = self._prof_ready[p][ch * NORDERS + O_ID]
             found = False
             if strategy == ROUND_ROBIN:
                 if rr_after is None:
@@ -948,10 +971,26 @@ cdef class UniversalQueue:
                     items.erase(ag.keys[order])
                 if now:
                     items.insert(key_new)
+            if was != now:
+                self._ready_n[ag.profile * self._stride + ch] += 1 if now else -1
             ag.ready[ch] = now
         for order in range(NORDERS):
             if computed[order]:
                 ag.keys[order] = fresh[order]
+
+    cdef int _score(self, int p, vector[pair[int, int]] &need) noexcept:
+        """Profile ``p``'s skill score for requirements ``need``, or -1 if it misses one."""
+        cdef vector[int] *levels = &self._prof_levels[p]
+        cdef int score = 0, level
+        cdef size_t i
+        for i in range(need.size()):
+            level = 0
+            if 0 <= need[i].first < <int>levels.size():
+                level = deref(levels)[need[i].first]
+            if level < need[i].second:
+                return -1
+            score += level
+        return score
 
     cdef void _link(self, int p, int g, int score):
         """Record that profile ``p`` can serve signature ``g``."""
@@ -996,6 +1035,10 @@ cdef class UniversalQueue:
             for ch in sorted(channels):
                 self._prof_channels[p].push_back(ch)
             self._prof_logged_in.push_back(0)
+            self._ready_n.resize(self._ready_n.size() + self._stride, 0)
+            self._prof_levels.push_back(vector[int](max(skills, default=-1) + 1, 0))
+            for s, level in skills.items():
+                self._prof_levels[p][s] = level
             self._prof_active.push_back(vector[pair[int, int]]())
             self._prof_ready.push_back(vector[SetPtr](self._cost.size() * NORDERS, <SetPtr>NULL))
             for ch in channels:
@@ -1124,3 +1167,4 @@ cdef class UniversalQueue:
                     if self._prof_ready[p][ch * NORDERS + order] != NULL
                 }
                 assert len(sizes) == 1, (p, ch, sizes)
+                assert sizes == {self._ready_n[p * self._stride + ch]}, (p, ch, sizes)
