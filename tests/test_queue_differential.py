@@ -75,6 +75,11 @@ class QueuePair(RuleBasedStateMachine):
         pure = IMPLEMENTATIONS["pure"]
         assert pure is not None
         self.queues: tuple[Any, Any] = (compiled(), pure())
+        # The pure twin matches signatures compatible with many profiles
+        # through its skill index; with a handful of agents here, make it do
+        # so always, and give up scanning early so the fallback runs too.
+        self.queues[1].index_min_profiles = 0
+        self.queues[1].index_scan_limit = 2
         self.channels = 0
         self.now = 0.0
         self.agents: dict[int, list[int]] = {}  # handle -> load per channel
@@ -101,7 +106,9 @@ class QueuePair(RuleBasedStateMachine):
         agents=st.lists(
             st.tuples(
                 st.sampled_from(IDS),
-                st.dictionaries(st.integers(0, SKILLS - 1), st.integers(1, 5), max_size=SKILLS),
+                st.dictionaries(
+                    st.integers(0, SKILLS - 1), st.integers(1, 5), min_size=1, max_size=SKILLS
+                ),
                 queue_sets,
                 st.lists(st.integers(1, 3), min_size=3, max_size=3),
             ),
@@ -290,6 +297,16 @@ class QueuePair(RuleBasedStateMachine):
         rr_after = data.draw(st.none() | st.sampled_from(IDS))
         barred = data.draw(st.sets(st.sampled_from(sorted(self.agents) or [0])))
         self.both("best_agent", g, strategy, target, rr_after, barred)
+
+    @precondition(lambda self: self.sigs)
+    @rule()
+    def sweep(self) -> None:
+        """Every decision the state allows: each signature under each strategy, each agent."""
+        for g in range(self.sigs):
+            for strategy in STRATEGIES:
+                self.both("best_agent", g, strategy)
+        for a in sorted(self.agents):
+            self.both("best_contact", a)
 
     @precondition(lambda self: self.sigs)
     @rule(data=st.data())

@@ -49,6 +49,7 @@ from ._codes import (
 __all__ = ["UniversalQueue"]
 
 _BY_ID = -1  # the ordering every ready set keeps: (agent id, handle)
+_BY_ID_SCORE = -2  # the skill index's most-skilled order: (-level, agent id, handle)
 _MAXINT = sys.maxsize
 
 
@@ -120,7 +121,7 @@ class _Profile:
 
 
 class _Signature:
-    __slots__ = ("channel", "items", "profiles", "queues", "requirements")
+    __slots__ = ("channel", "items", "profile_set", "profiles", "queues", "requirements")
 
     def __init__(
         self, channel: int, requirements: tuple[tuple[int, int], ...], queues: frozenset[int]
@@ -130,6 +131,7 @@ class _Signature:
         self.queues = queues
         # compatible profiles as (profile, skill score), in profile order
         self.profiles: list[tuple[int, int]] = []
+        self.profile_set: set[int] = set()
         self.items: SortedList = SortedList()  # (neg tier, time, seq, contact)
 
 
@@ -161,6 +163,17 @@ class UniversalQueue:
         # agent -> channel -> contacts reserved for that agent on that channel
         # (only non-empty lists are kept, so an agent with none costs nothing)
         self._targeted: dict[int, dict[int, SortedList]] = {}
+        # (channel, skill or -1) -> ordering code -> SortedList of keys of the
+        # agents ready on that channel having that skill (-1: every agent).
+        # Built on first use, for signatures compatible with many profiles
+        # (every agent a different skill set); see best_agent.
+        self._skill_index: dict[tuple[int, int], dict[int, SortedList]] = {}
+        #: A signature compatible with more profiles than this is matched
+        #: through the skill index rather than profile by profile.
+        self.index_min_profiles = 24
+        #: How many index entries a decision scans before falling back to
+        #: looking at every compatible profile.
+        self.index_scan_limit = 64
 
     # ----------------------------------------------------------------- channels
 
@@ -293,6 +306,7 @@ class UniversalQueue:
                 skills = profile.skills
                 if all(skills.get(s, 0) >= level for s, level in reqs):
                     sig.profiles.append((p, self._score(profile, sig)))
+                    sig.profile_set.add(p)
                     profile.signatures.append(g)
                     # a new signature has no contacts yet: nothing to activate
         return g
@@ -412,6 +426,15 @@ class UniversalQueue:
             return NONE
         if strategy == RANDOM:
             raise ValueError("random strategy picks from eligible_agents()")
+        if (
+            len(sig.profiles) > self.index_min_profiles
+            and strategy != ROUND_ROBIN
+            and (strategy != MOST_SKILLED or len(sig.requirements) <= 1)
+            and all(level >= 1 for _s, level in sig.requirements)
+        ):
+            found = self._best_from_index(sig, strategy, barred)
+            if found is not None:
+                return found
         best: tuple[object, ...] | None = None
         for p, score in sig.profiles:
             ready = self._profiles[p].ready[ch]
@@ -431,6 +454,56 @@ class UniversalQueue:
             if cand is not None and (best is None or cand < best):
                 best = cand
         return NONE if best is None else int(best[-1])  # type: ignore[call-overload]
+
+    def _best_from_index(
+        self, sig: _Signature, strategy: int, barred: Collection[int]
+    ) -> int | None:
+        """best_agent through the skill index, or None when the scan limit is hit.
+
+        Every agent that may take the signature has its first required skill
+        (every one when it requires none) and is ready on its channel, so the
+        index of that skill, read in the strategy's order, meets the winner
+        first. Most-skilled is served here only for one required skill, whose
+        level is then the whole score.
+        """
+        s = sig.requirements[0][0] if sig.requirements else NONE
+        order = _BY_ID_SCORE if strategy == MOST_SKILLED else strategy
+        if order not in (LONGEST_IDLE, LEAST_OCCUPIED, FEWEST_HANDLED, _BY_ID_SCORE):
+            raise ValueError(f"unknown strategy code {strategy}")
+        orders = self._skill_index.get((sig.channel, s))
+        items = None if orders is None else orders.get(order)
+        if items is None:
+            items = self._build_index(sig.channel, s, order)
+        compatible = sig.profile_set
+        agents = self._agents
+        for scanned, entry in enumerate(items):
+            if scanned == self.index_scan_limit:
+                return None
+            a = entry[-1]
+            if agents[a].profile in compatible and a not in barred:
+                return int(a)
+        return NONE
+
+    def _index_key(self, agent: _Agent, a: int, s: int, order: int) -> tuple[object, ...]:
+        if order == _BY_ID_SCORE:
+            return (-self._profiles[agent.profile].skills.get(s, 0), agent.id, a)
+        return self._key(agent, a, order)
+
+    def _build_index(self, ch: int, s: int, order: int) -> SortedList:
+        built = SortedList()
+        for profile in self._profiles:
+            if ch in profile.channels and (s == NONE or s in profile.skills):
+                for _id, a in profile.ready[ch][_BY_ID]:
+                    agent = self._agents[a]
+                    if order == _BY_ID_SCORE:
+                        built.add(self._index_key(agent, a, s, order))
+                        continue
+                    key = agent.keys.get(order)
+                    if key is None:
+                        key = agent.keys[order] = self._key(agent, a, order)
+                    built.add(key)
+        self._skill_index.setdefault((ch, s), {})[order] = built
+        return built
 
     def eligible_agents(
         self, g: int, target: int = NONE, barred: Collection[int] = ()
@@ -566,25 +639,37 @@ class UniversalQueue:
         return built
 
     def _refresh(self, a: int, agent: _Agent) -> None:
-        """Bring the agent's entries in its profile's ready sets up to date."""
+        """Bring the agent's entries in its profile's ready sets and the skill index up to date."""
         profile = self._profiles[agent.profile]
         now_ready = frozenset(ch for ch in profile.channels if self._spare(agent, ch))
         old_keys = agent.keys
         new_keys: dict[int, tuple[object, ...]] = {}
+        index = self._skill_index
         for ch in agent.ready | now_ready:
-            orders = profile.ready[ch]
             was, now = ch in agent.ready, ch in now_ready
-            for order, items in orders.items():
-                new = new_keys.get(order)
-                if new is None:
-                    new = new_keys[order] = self._key(agent, a, order)
-                old = old_keys.get(order, new)
-                if was and now and old == new:
-                    continue
-                if was:
-                    items.remove(old)
-                if now:
-                    items.add(new)
+            sets = [(NONE, profile.ready[ch])]
+            if index:
+                sets.extend((s, index[ch, s]) for s in (NONE, *profile.skills) if (ch, s) in index)
+            for s, orders in sets:
+                for order, items in orders.items():
+                    if order == _BY_ID_SCORE:
+                        if was != now:
+                            key = self._index_key(agent, a, s, order)
+                            if was:
+                                items.remove(key)
+                            if now:
+                                items.add(key)
+                        continue
+                    new = new_keys.get(order)
+                    if new is None:
+                        new = new_keys[order] = self._key(agent, a, order)
+                    old = old_keys.get(order, new)
+                    if was and now and old == new:
+                        continue
+                    if was:
+                        items.remove(old)
+                    if now:
+                        items.add(new)
         agent.keys = new_keys
         agent.ready = now_ready
 
@@ -608,6 +693,7 @@ class UniversalQueue:
                 if _compatible(profile, sig):
                     profile.signatures.append(g)
                     sig.profiles.append((p, self._score(profile, sig)))
+                    sig.profile_set.add(p)
                     if sig.items:
                         profile.active.add(g)
         profile = self._profiles[p]
@@ -658,6 +744,15 @@ class UniversalQueue:
                 assert (ch in agent.ready) == ready, (a, ch)
                 for order, items in profile.ready[ch].items():
                     assert (self._key(agent, a, order) in items) == ready, (a, ch, order)
+        for (ch, s), orders in self._skill_index.items():
+            for order, items in orders.items():
+                expect = sorted(
+                    self._index_key(agent, a, s, order)
+                    for a, agent in self._agents.items()
+                    if ch in agent.ready
+                    and (s == NONE or s in self._profiles[agent.profile].skills)
+                )
+                assert list(items) == expect, ("skill index", ch, s, order)
         for p, profile in enumerate(self._profiles):
             assert profile.logged_in == sum(self._agents[a].logged_in for a in profile.members)
             assert profile.active == {g for g in profile.signatures if self._sigs[g].items}, p
