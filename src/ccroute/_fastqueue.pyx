@@ -179,6 +179,11 @@ cdef extern from *:
 
 ctypedef AgentSet* SetPtr
 
+cdef struct IxRef:
+    int ch
+    int skill
+    int ix
+
 __all__ = ["UniversalQueue"]
 
 # Strategy codes, as in ccroute._codes (kept literal here so the C loops can
@@ -200,6 +205,8 @@ cdef enum:
     O_OCC = 2
     O_HANDLED = 3
     NORDERS = 4
+    O_SCORE = 4      # the skill index's most-skilled order: (-level, id)
+    NINDEX = 5
 
 cdef long long MAXHANDLE = 9223372036854775807
 
@@ -241,6 +248,17 @@ cdef class UniversalQueue:
     # decision skipping profiles with nobody ready reads neighbouring memory.
     cdef vector[int] _ready_n
     cdef int _stride
+    # The per-skill index (see best_agent): (channel, skill or -1) -> index
+    # number; per index, one set per ordering (NULL until used); per profile,
+    # the indexes it belongs to as (channel, skill, index number).
+    cdef dict _index_ids
+    cdef vector[vector[SetPtr]] _ix_sets
+    cdef vector[vector[IxRef]] _prof_ix
+    cdef vector[int] _sig_first_skill      # -1: no requirement
+    cdef vector[char] _sig_indexable       # every level >= 1 (index answers are exact)
+    cdef vector[int] _sig_nreqs
+    cdef public int index_min_profiles
+    cdef public int index_scan_limit
     cdef vector[vector[pair[int, int]]] _prof_active   # (signature, index in its profile list)
     cdef vector[vector[AgentSet*]] _prof_ready         # [p][ch * NORDERS + order]
     cdef dict _index
@@ -268,6 +286,13 @@ cdef class UniversalQueue:
         self._sig_meta = []
         self._sig_ids = {}
         self._nagents = 0
+        self._index_ids = {}
+        #: A signature compatible with more profiles than this is matched
+        #: through the per-skill index rather than profile by profile.
+        self.index_min_profiles = 64
+        #: How many index entries a decision scans before falling back to the
+        #: profile loop.
+        self.index_scan_limit = 64
 
     def __dealloc__(self):
         cdef size_t p, i
@@ -276,6 +301,10 @@ cdef class UniversalQueue:
                 if self._prof_ready[p][i] != NULL:
                     del self._prof_ready[p][i]
         self._prof_ready.clear()
+        for p in range(self._ix_sets.size()):
+            for i in range(self._ix_sets[p].size()):
+                if self._ix_sets[p][i] != NULL:
+                    del self._ix_sets[p][i]
 
     # ----------------------------------------------------------------- channels
 
@@ -463,6 +492,9 @@ cdef class UniversalQueue:
             if s < 0:
                 raise ValueError(f"skill handles are non-negative, got {s}")
             need.push_back(pair[int, int](s, level))
+        self._sig_first_skill.push_back(reqs[0][0] if reqs else NONE)
+        self._sig_indexable.push_back(all(level >= 1 for _s, level in reqs))
+        self._sig_nreqs.push_back(len(reqs))
         for p in self._candidates(ch, reqs, qs):
             score = self._score(p, need)
             if score >= 0:
@@ -666,6 +698,18 @@ cdef class UniversalQueue:
             barring = True
             for x in barred:
                 bar.insert(x)
+        cdef long long hit
+        if (
+            <int>self._sig_profiles[g].size() > self.index_min_profiles
+            and strategy != ROUND_ROBIN
+            and (strategy != MOST_SKILLED or self._sig_nreqs[g] <= 1)
+            and self._sig_indexable[g]
+        ):
+            hit = self._best_from_index(
+                g, O_SCORE if strategy == MOST_SKILLED else order, bar, barring
+            )
+            if hit != -2:
+                return hit
         cdef AKey probe
         if strategy == ROUND_ROBIN and rr_after is not None:
             probe.k0 = 0
@@ -949,6 +993,9 @@ cdef class UniversalQueue:
         cdef AKey key_new
         cdef AKey fresh[NORDERS]
         cdef bint computed[NORDERS]
+        cdef vector[IxRef] *refs
+        cdef vector[SetPtr] *ix_sets
+        cdef size_t j
         for order in range(NORDERS):
             computed[order] = False
         for i in range(channels.size()):
@@ -971,6 +1018,33 @@ cdef class UniversalQueue:
                     items.erase(ag.keys[order])
                 if now:
                     items.insert(key_new)
+            refs = &self._prof_ix[ag.profile]
+            for j in range(refs.size()):
+                if deref(refs)[j].ch != ch:
+                    continue
+                ix_sets = &self._ix_sets[deref(refs)[j].ix]
+                for order in range(O_IDLE, NINDEX):
+                    items = deref(ix_sets)[order]
+                    if items == NULL:
+                        continue
+                    if order == O_SCORE:
+                        if was != now:
+                            key_new = self._index_key(ag, a, deref(refs)[j].skill, order)
+                            if was:
+                                items.erase(key_new)
+                            else:
+                                items.insert(key_new)
+                        continue
+                    if not computed[order]:
+                        fresh[order] = self._key(ag, a, order)
+                        computed[order] = True
+                    key_new = fresh[order]
+                    if was and now and ag.keys[order].same(key_new):
+                        continue
+                    if was:
+                        items.erase(ag.keys[order])
+                    if now:
+                        items.insert(key_new)
             if was != now:
                 self._ready_n[ag.profile * self._stride + ch] += 1 if now else -1
             ag.ready[ch] = now
@@ -991,6 +1065,108 @@ cdef class UniversalQueue:
                 return -1
             score += level
         return score
+
+    cdef long long _best_from_index(
+        self, int g, int order, unordered_set[long long] &bar, bint barring
+    ) except -3:
+        """best_agent through the per-skill index: the agent, -1 for none, -2 to fall back.
+
+        Every agent that may take the signature has its first required skill
+        (every agent when it requires none) and is ready on its channel, so
+        that skill's index, read in the strategy's order, meets the winner
+        first. Most-skilled is served here only for one required skill, whose
+        level is then the whole score.
+        """
+        cdef int ch = self._sig_channel[g]
+        cdef int s = self._sig_first_skill[g]
+        key = (ch, s)
+        ix = self._index_ids.get(key)
+        if ix is None:
+            ix = self._new_index(ch, s)
+        cdef int i = ix
+        cdef AgentSet *items = self._ix_sets[i][order]
+        if items == NULL:
+            items = self._build_index(i, ch, s, order)
+        cdef vector[pair[int, int]] *profiles = &self._sig_profiles[g]
+        cdef AgentSet.iterator it = items.begin()
+        cdef int scanned = 0
+        cdef long long a
+        while it != items.end():
+            if scanned == self.index_scan_limit:
+                return -2
+            scanned += 1
+            a = deref(it).a
+            if self._has_profile(profiles, self._agents[a].profile) and not (
+                barring and bar.count(a)
+            ):
+                return a
+            inc(it)
+        return NONE
+
+    cdef inline bint _has_profile(self, vector[pair[int, int]] *profiles, int p) noexcept:
+        """Whether ``p`` is in a signature's profile list (kept in profile order)."""
+        cdef size_t lo = 0, hi = profiles.size(), mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if deref(profiles)[mid].first < p:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo < profiles.size() and deref(profiles)[lo].first == p
+
+    cdef int _new_index(self, int ch, int s) except -1:
+        cdef int i = self._ix_sets.size()
+        self._index_ids[(ch, s)] = i
+        self._ix_sets.push_back(vector[SetPtr](NINDEX, <SetPtr>NULL))
+        cdef IxRef ref
+        ref.ch = ch
+        ref.skill = s
+        ref.ix = i
+        cdef size_t p
+        for p in range(self._prof_ix.size()):
+            if self._in_index(p, ch, s):
+                self._prof_ix[p].push_back(ref)
+        return i
+
+    cdef inline bint _in_index(self, int p, int ch, int s) noexcept:
+        if ch >= <int>self._cost.size() or self._prof_ready[p][ch * NORDERS + O_ID] == NULL:
+            return False
+        return s == NONE or (s < <int>self._prof_levels[p].size() and self._prof_levels[p][s] > 0)
+
+    cdef inline AKey _index_key(self, AgentC *ag, long long a, int s, int order) noexcept:
+        cdef AKey k
+        if order != O_SCORE:
+            return self._key(ag, a, order)
+        k.pre = ag.pre
+        k.id = ag.id
+        k.a = a
+        k.k1 = 0
+        k.k0 = 0
+        if s != NONE and s < <int>self._prof_levels[ag.profile].size():
+            k.k0 = -self._prof_levels[ag.profile][s]
+        return k
+
+    cdef AgentSet *_build_index(self, int i, int ch, int s, int order):
+        cdef AgentSet *built = new AgentSet()
+        cdef size_t p
+        cdef AgentSet *by_id
+        cdef AgentSet.iterator it
+        cdef AgentC *ag
+        cdef long long a
+        for p in range(self._prof_ix.size()):
+            if not self._in_index(p, ch, s):
+                continue
+            by_id = self._prof_ready[p][ch * NORDERS + O_ID]
+            it = by_id.begin()
+            while it != by_id.end():
+                a = deref(it).a
+                ag = &self._agents[a]
+                if order != O_SCORE:
+                    ag.keys[order] = self._key(ag, a, order)
+                built.insert(self._index_key(ag, a, s, order))
+                inc(it)
+        self._ix_sets[i][order] = built
+        return built
 
     cdef void _link(self, int p, int g, int score):
         """Record that profile ``p`` can serve signature ``g``."""
@@ -1047,6 +1223,10 @@ cdef class UniversalQueue:
                     self._index.setdefault((ch, q, NONE), []).append(p)
                     for s in skills:
                         self._index.setdefault((ch, q, s), []).append(p)
+            self._prof_ix.push_back(vector[IxRef]())
+            for (ich, iskill), ix in self._index_ids.items():
+                if self._in_index(p, ich, iskill):
+                    self._prof_ix[p].push_back(IxRef(ich, iskill, ix))
             for g, (sch, reqs, qs) in enumerate(self._sig_meta):
                 if (
                     sch in channels
@@ -1147,6 +1327,22 @@ cdef class UniversalQueue:
                     items = self._prof_ready[p][ch * NORDERS + order]
                     if items != NULL:
                         assert (items.count(self._key(ag, a, order)) == 1) == ready, (a, ch, order)
+        cdef AKey want
+        for (ich, iskill), ix in self._index_ids.items():
+            for order in range(O_IDLE, NINDEX):
+                items = self._ix_sets[ix][order]
+                if items == NULL:
+                    continue
+                n = 0
+                for a in range(<long long>self._agents.size()):
+                    ag = &self._agents[a]
+                    if not ag.present or not self._in_index(ag.profile, ich, iskill):
+                        continue
+                    if ich < <int>ag.ready.size() and ag.ready[ich]:
+                        want = self._index_key(ag, a, iskill, order)
+                        assert items.count(want) == 1, ("skill index", ich, iskill, order, a)
+                        n += 1
+                assert <Py_ssize_t>items.size() == n, ("skill index size", ich, iskill, order)
         for p in range(len(self._profile_meta)):
             assert self._prof_logged_in[p] == sum(
                 self._agents[a].logged_in for a in self._members[p]
