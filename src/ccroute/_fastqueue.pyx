@@ -15,7 +15,10 @@ with the hot state in C++ containers instead of Python objects:
   also answers round robin's "next id after" query;
 * profiles, signatures and their compatibility lists are integer arrays, so
   a routing decision is a C loop that creates no Python object per
-  comparison.
+  comparison;
+* as in the pure twin, a per-skill index of ready agents (built on first use)
+  answers for signatures that many profiles can serve, which is where every
+  agent has a different skill set.
 
 Agent ids (Python strings) break ties. A key struct holds the first eight
 bytes of the id's UTF-8 encoding, whose byte order is code-point order, and
@@ -668,7 +671,10 @@ cdef class UniversalQueue:
         the agent the queue offered to last (round robin); ``barred`` lists
         agents who rejected the contact. Ties break by agent id. Cost:
         O(P · log n + |barred|) for P profiles compatible with the signature;
-        :data:`RANDOM` is not served here (see :meth:`eligible_agents`).
+        when P exceeds ``index_min_profiles``, the per-skill index answers in
+        O(scan · log P) instead, falling back to the profile loop after
+        ``index_scan_limit`` entries. :data:`RANDOM` is not served here (see
+        :meth:`eligible_agents`).
         """
         self._sig(g)
         cdef int ch = self._sig_channel[g]

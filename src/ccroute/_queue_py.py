@@ -20,8 +20,9 @@ computed once, when either is first seen. A routing decision therefore looks
 only at the groups that can match: its cost is O(log n) in waiting contacts or
 agents plus a term linear in the number of compatible signatures or profiles.
 Where agents share team profiles that term is small; where every agent's skill
-set differs, profiles are as many as agents and the term is linear in them (a
-per-skill index, planned for the compiled twin, removes it). Inserting into an
+set differs, profiles are as many as agents, and a per-skill index of ready
+agents (built on first use, see :meth:`UniversalQueue.best_agent`) replaces the
+profile loop for signatures that many profiles can serve. Inserting into an
 empty signature group, or emptying one, touches each compatible profile once.
 
 Both implementations must agree exactly, including every tie-break; the
@@ -415,7 +416,10 @@ class UniversalQueue:
         the agent the queue offered to last (round robin); ``barred`` lists
         agents who rejected the contact. Ties break by agent id. Cost:
         O(P · log n + |barred|) for P profiles compatible with the signature;
-        :data:`RANDOM` is not served here (see :meth:`eligible_agents`).
+        when P exceeds :attr:`index_min_profiles`, the per-skill index answers
+        in O(scan) instead, falling back to the profile loop after
+        :attr:`index_scan_limit` entries. :data:`RANDOM` is not served here
+        (see :meth:`eligible_agents`).
         """
         sig = self._sigs[g]
         ch = sig.channel
