@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import heapq
 import random
+from typing import Any
 
 from ccroute import Agent, Contact, ManualClock, Offered, Presence, QueueConfig, Router, Strategy
 
 CHANNELS = ("voice", "chat", "email")
 
 
-def build(agents: int, skills: int, seed: int = 1) -> tuple[Router, ManualClock, random.Random]:
-    """A router with ``agents`` agents over ``skills`` skills (3 to 6 each), 4 queues, 3 channels."""
+def build(
+    agents: int,
+    skills: int,
+    seed: int = 1,
+    *,
+    queue: Any = None,
+    presence: Presence = Presence.AVAILABLE,
+    wrap_up: float | None = 0,
+) -> tuple[Router, ManualClock, random.Random]:
+    """A router with ``agents`` agents over ``skills`` skills (3 to 6 each), 4 queues, 3 channels.
+
+    ``queue`` is an implementation of the universal queue to use instead of the
+    default one; ``wrap_up`` is the queues' wrap-up (None: until ``end_wrap_up``).
+    """
     rng = random.Random(seed)
     clock = ManualClock()
-    router = Router(clock, seed=seed)
+    router = Router(clock, seed=seed, _queue=queue)
     queues = ("sales", "support", "billing", "retention")
     strategies = (
         Strategy.LONGEST_IDLE,
@@ -23,7 +36,7 @@ def build(agents: int, skills: int, seed: int = 1) -> tuple[Router, ManualClock,
         Strategy.FEWEST_HANDLED,
     )
     for name, strategy in zip(queues, strategies, strict=True):
-        router.add_queue(QueueConfig(name, strategy, offer_timeout=None, wrap_up=0))
+        router.add_queue(QueueConfig(name, strategy, offer_timeout=None, wrap_up=wrap_up))
     for i in range(agents):
         chosen = rng.sample(range(skills), rng.randint(3, 6))
         router.add_agent(
@@ -33,7 +46,7 @@ def build(agents: int, skills: int, seed: int = 1) -> tuple[Router, ManualClock,
                 queues=set(rng.sample(queues, rng.randint(1, 4))),
                 capacity={"voice": 1, "chat": rng.randint(1, 3), "email": 3},
             ),
-            Presence.AVAILABLE,
+            presence,
         )
     return router, clock, rng
 

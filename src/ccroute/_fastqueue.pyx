@@ -292,7 +292,7 @@ cdef class UniversalQueue:
         self._index_ids = {}
         #: A signature compatible with more profiles than this is matched
         #: through the per-skill index rather than profile by profile.
-        self.index_min_profiles = 64
+        self.index_min_profiles = 256
         #: How many index entries a decision scans before falling back to the
         #: profile loop.
         self.index_scan_limit = 64

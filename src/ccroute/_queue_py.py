@@ -171,7 +171,7 @@ class UniversalQueue:
         self._skill_index: dict[tuple[int, int], dict[int, SortedList]] = {}
         #: A signature compatible with more profiles than this is matched
         #: through the skill index rather than profile by profile.
-        self.index_min_profiles = 24
+        self.index_min_profiles = 256
         #: How many index entries a decision scans before falling back to
         #: looking at every compatible profile.
         self.index_scan_limit = 64
