@@ -180,6 +180,8 @@ cdef extern from *:
         PyObject *id
         AKey keys[4]
 
+from ._profile_index import add_profile, candidates
+
 ctypedef AgentSet* SetPtr
 
 cdef struct IxRef:
@@ -498,7 +500,7 @@ cdef class UniversalQueue:
         self._sig_first_skill.push_back(reqs[0][0] if reqs else NONE)
         self._sig_indexable.push_back(all(level >= 1 for _s, level in reqs))
         self._sig_nreqs.push_back(len(reqs))
-        for p in self._candidates(ch, reqs, qs):
+        for p in candidates(self._index, ch, reqs, qs):
             score = self._score(p, need)
             if score >= 0:
                 self._link(p, g, score)
@@ -987,6 +989,21 @@ cdef class UniversalQueue:
         self._prof_ready[p][ch * NORDERS + order] = built
         return built
 
+    cdef inline void _move(
+        self, AgentSet *items, AgentC *ag, long long a, int order, bint was, bint now,
+        AKey *fresh, bint *computed,
+    ):
+        """Bring one ordered set up to date for an agent, computing its new key once per call."""
+        if not computed[order]:
+            fresh[order] = self._key(ag, a, order)
+            computed[order] = True
+        if was and now and ag.keys[order].same(fresh[order]):
+            return
+        if was:
+            items.erase(ag.keys[order])
+        if now:
+            items.insert(fresh[order])
+
     cdef void _refresh(self, long long a):
         """Bring the agent's entries in its profile's ready sets up to date."""
         cdef AgentC *ag = &self._agents[a]
@@ -1014,16 +1031,7 @@ cdef class UniversalQueue:
                 items = deref(sets)[ch * NORDERS + order]
                 if items == NULL:
                     continue
-                if not computed[order]:
-                    fresh[order] = self._key(ag, a, order)
-                    computed[order] = True
-                key_new = fresh[order]
-                if was and now and ag.keys[order].same(key_new):
-                    continue
-                if was:
-                    items.erase(ag.keys[order])
-                if now:
-                    items.insert(key_new)
+                self._move(items, ag, a, order, was, now, fresh, computed)
             refs = &self._prof_ix[ag.profile]
             for j in range(refs.size()):
                 if deref(refs)[j].ch != ch:
@@ -1041,16 +1049,7 @@ cdef class UniversalQueue:
                             else:
                                 items.insert(key_new)
                         continue
-                    if not computed[order]:
-                        fresh[order] = self._key(ag, a, order)
-                        computed[order] = True
-                    key_new = fresh[order]
-                    if was and now and ag.keys[order].same(key_new):
-                        continue
-                    if was:
-                        items.erase(ag.keys[order])
-                    if now:
-                        items.insert(key_new)
+                    self._move(items, ag, a, order, was, now, fresh, computed)
             if was != now:
                 self._ready_n[ag.profile * self._stride + ch] += 1 if now else -1
             ag.ready[ch] = now
@@ -1155,6 +1154,7 @@ cdef class UniversalQueue:
     cdef AgentSet *_build_index(self, int i, int ch, int s, int order):
         cdef AgentSet *built = new AgentSet()
         cdef size_t p
+        cdef AKey key
         cdef AgentSet *by_id
         cdef AgentSet.iterator it
         cdef AgentC *ag
@@ -1167,9 +1167,10 @@ cdef class UniversalQueue:
             while it != by_id.end():
                 a = deref(it).a
                 ag = &self._agents[a]
+                key = self._index_key(ag, a, s, order)
                 if order != O_SCORE:
-                    ag.keys[order] = self._key(ag, a, order)
-                built.insert(self._index_key(ag, a, s, order))
+                    ag.keys[order] = key
+                built.insert(key)
                 inc(it)
         self._ix_sets[i][order] = built
         return built
@@ -1184,21 +1185,6 @@ cdef class UniversalQueue:
             j = self._sig_profiles[g].size() - 1
             self._sig_active_pos[g][j] = self._prof_active[p].size()
             self._prof_active[p].push_back(pair[int, int](g, j))
-
-    def _candidates(self, int ch, tuple reqs, frozenset queues):
-        """Profiles that might serve a signature, in profile order (a superset)."""
-        index = self._index
-        lists = []
-        for q in queues:
-            best = index.get((ch, q, NONE), [])
-            for s, _level in reqs:
-                found = index.get((ch, q, s), [])
-                if len(found) < len(best):
-                    best = found
-            lists.append(best)
-        if len(lists) == 1:
-            return lists[0]
-        return sorted({p for found in lists for p in found})
 
     cdef void _join_profile(self, long long a, dict skills, frozenset queues) except *:
         cdef AgentC *ag = &self._agents[a]
@@ -1225,10 +1211,7 @@ cdef class UniversalQueue:
             self._prof_ready.push_back(vector[SetPtr](self._cost.size() * NORDERS, <SetPtr>NULL))
             for ch in channels:
                 self._prof_ready[p][ch * NORDERS + O_ID] = new AgentSet()
-                for q in queues:
-                    self._index.setdefault((ch, q, NONE), []).append(p)
-                    for s in skills:
-                        self._index.setdefault((ch, q, s), []).append(p)
+            add_profile(self._index, p, channels, queues, skills)
             self._prof_ix.push_back(vector[IxRef]())
             for (ich, iskill), ix in self._index_ids.items():
                 if self._in_index(p, ich, iskill):

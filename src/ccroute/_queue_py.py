@@ -46,6 +46,7 @@ from ._codes import (
     ROUND_ROBIN,
     Key,
 )
+from ._profile_index import ProfileIndex, add_profile, candidates
 
 __all__ = ["UniversalQueue"]
 
@@ -155,7 +156,7 @@ class UniversalQueue:
         # (channel, queue, skill or -1) -> profiles open on that channel, serving
         # that queue and having that skill (-1: any). A new signature is checked
         # only against the shortest list its requirements select.
-        self._index: dict[tuple[int, int, int], list[int]] = {}
+        self._index: ProfileIndex = {}
         self._sigs: list[_Signature] = []
         self._sig_ids: dict[tuple[object, ...], int] = {}
         # contact -> (entry, signature or NONE, target agent or NONE, channel)
@@ -302,7 +303,7 @@ class UniversalQueue:
             sig = _Signature(ch, reqs, qs)
             self._sigs.append(sig)
             self._sig_ids[key] = g
-            for p in self._candidates(ch, reqs, qs):
+            for p in candidates(self._index, ch, reqs, qs):
                 profile = self._profiles[p]
                 skills = profile.skills
                 if all(skills.get(s, 0) >= level for s, level in reqs):
@@ -548,23 +549,6 @@ class UniversalQueue:
 
     # ------------------------------------------------------------------ internals
 
-    def _candidates(
-        self, ch: int, reqs: tuple[tuple[int, int], ...], queues: frozenset[int]
-    ) -> Iterable[int]:
-        """Profiles that might serve a signature, in profile order (a superset)."""
-        index = self._index
-        lists = []
-        for q in queues:
-            best = index.get((ch, q, NONE), [])
-            for s, _level in reqs:
-                found = index.get((ch, q, s), [])
-                if len(found) < len(best):
-                    best = found
-            lists.append(best)
-        if len(lists) == 1:
-            return lists[0]
-        return sorted({p for found in lists for p in found})
-
     def _items(self, g: int, target: int, ch: int) -> SortedList:
         if target == NONE:
             return self._sigs[g].items
@@ -688,11 +672,7 @@ class UniversalQueue:
             profile = _Profile(skills, queues, channels)
             self._profiles.append(profile)
             self._profile_ids[key] = p
-            for ch in channels:
-                for q in queues:
-                    self._index.setdefault((ch, q, NONE), []).append(p)
-                    for s in skills:
-                        self._index.setdefault((ch, q, s), []).append(p)
+            add_profile(self._index, p, channels, queues, skills)
             for g, sig in enumerate(self._sigs):
                 if _compatible(profile, sig):
                     profile.signatures.append(g)
