@@ -457,10 +457,10 @@ cdef class UniversalQueue:
         ag.idle_since = now
         self._refresh(a)
 
-    def count_handled(self, long long a):
-        """Count one more contact handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
+    def count_handled(self, long long a, long long n=1):
+        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
         cdef AgentC *ag = self._agent(a)
-        ag.handled += 1
+        ag.handled += n
         self._refresh(a)
 
     def has_spare(self, long long a, int ch):

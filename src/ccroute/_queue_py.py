@@ -274,10 +274,10 @@ class UniversalQueue:
         agent.idle_since = now
         self._refresh(a, agent)
 
-    def count_handled(self, a: int) -> None:
-        """Count one more contact handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
+    def count_handled(self, a: int, n: int = 1) -> None:
+        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
         agent = self._agents[a]
-        agent.handled += 1
+        agent.handled += n
         self._refresh(a, agent)
 
     def has_spare(self, a: int, ch: int) -> bool:

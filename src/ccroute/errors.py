@@ -17,6 +17,9 @@ __all__ = [
     "InputError",
     "InvalidStateError",
     "InvalidValueError",
+    "PluginError",
+    "ServiceError",
+    "StorageError",
     "UnknownIdError",
     "UsageError",
 ]
@@ -73,3 +76,20 @@ class InvalidStateError(UsageError):
 
 class ClockError(UsageError):
     """The clock went backwards; the router refuses to travel in time."""
+
+
+class PluginError(UsageError):
+    """A plugin cannot be loaded: it implements a hook that does not exist, its
+    entry point fails to import, or it is registered twice."""
+
+
+class StorageError(CCRouteError):
+    """The store failed (a disk error, a database that is not a ccroute log).
+
+    When an append fails the service stops taking calls: the router in memory
+    is ahead of what is durable, and a restart recovers what was acknowledged.
+    """
+
+
+class ServiceError(UsageError):
+    """The service is not in a state to take the call (not started, stopping, stopped)."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -119,12 +118,37 @@ def _frozen_names(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+class _ReadOnlyMapping(Mapping[str, Any]):
+    """A read-only view of a private dict that, unlike MappingProxyType, pickles
+    (router snapshots and the service's log carry contacts and agents)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[type[_ReadOnlyMapping], tuple[dict[str, Any]]]:
+        return (type(self), (self._data,))
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+    return _ReadOnlyMapping(value or {})
 
 
 def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
-    return None if value is None else MappingProxyType(dict(value))
+    return None if value is None else _ReadOnlyMapping(value)
 
 
 def _steps(value: Iterable[RoutingStep]) -> tuple[RoutingStep, ...]:
@@ -225,7 +249,9 @@ class QueueConfig:
     """A line of business (sales, support …) and its routing policy.
 
     :param name: unique queue name.
-    :param strategy: how an agent is chosen among eligible ones.
+    :param strategy: how an agent is chosen among eligible ones: a built-in
+        :class:`Strategy`, or the name of a custom strategy (an
+        :class:`~ccroute.AgentStrategy` the router was given).
     :param service_level_threshold: seconds within which an answer counts as
         meeting the service level (the "20" of "80/20").
     :param service_level_target: share of contacts to answer within the
@@ -242,7 +268,7 @@ class QueueConfig:
     """
 
     name: str
-    strategy: Strategy = Strategy.LONGEST_IDLE
+    strategy: Strategy | str = Strategy.LONGEST_IDLE
     service_level_threshold: float = 20.0
     service_level_target: float = 0.8
     steps: tuple[RoutingStep, ...] = attrs.field(default=(), converter=_steps)
@@ -253,8 +279,13 @@ class QueueConfig:
 
     def __attrs_post_init__(self) -> None:
         _check_id(self.name, "queue")
-        if not isinstance(self.strategy, Strategy):
-            raise InvalidValueError(f"queue {self.name!r}: strategy must be a Strategy")
+        if not isinstance(self.strategy, Strategy) and not (
+            isinstance(self.strategy, str) and self.strategy
+        ):
+            raise InvalidValueError(
+                f"queue {self.name!r}: strategy must be a Strategy or the name of a custom "
+                f"strategy, got {self.strategy!r}"
+            )
         _check_finite(self.service_level_threshold, f"queue {self.name!r} service level threshold")
         if not 0.0 <= self.service_level_target <= 1.0:
             raise InvalidValueError(

@@ -27,19 +27,21 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import pickle
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from . import _codes
-from ._codes import NONE, RANDOM, Key, contact_key
+from ._codes import LONGEST_IDLE, NONE, RANDOM, Key, contact_key
 from ._queue import UniversalQueue
 from .clock import Clock, ManualClock
 from .errors import (
     ClockError,
     DuplicateIdError,
+    InputError,
     InvalidStateError,
     InvalidValueError,
     UnknownIdError,
@@ -77,6 +79,9 @@ from .model import (
 )
 from .views import AgentStatus, AgentView, ContactView, TickResult
 
+if TYPE_CHECKING:
+    from .hooktypes import AgentStrategy
+
 __all__ = ["Observer", "Router"]
 
 #: An observer receives every non-empty batch of events, in order.
@@ -86,6 +91,15 @@ _OFFER: Final = 0
 _WRAP: Final = 1
 _STEP: Final = 2
 _PREFERENCE: Final = 3
+
+# A queue whose strategy is a custom AgentStrategy, scored in Python.
+_CUSTOM: Final = -2
+# Bumped when the snapshot layout changes; an old snapshot is refused, not misread.
+_SNAPSHOT_FORMAT: Final = 1
+# Attributes a snapshot leaves out: the clock and observers belong to the
+# embedding program, strategies are code, and the queue is rebuilt.
+_TRANSIENT: Final = frozenset({"_clock", "_q", "_observers", "_strategies"})
+_COUNTERS: Final = ("_seq", "_timer_seq", "_agent_handles", "_contact_handles")
 
 _S = ContactState
 # Contacts that never gained queues through a routing step share this one.
@@ -145,6 +159,7 @@ class _QueueRec:
     config: QueueConfig
     handle: int
     strategy: int
+    custom: str | None = None
     last_agent: str | None = None
     waiting: int = 0
     # waiting plus offered: what the size limit counts
@@ -159,6 +174,9 @@ class Router:
     :param seed: seed of the generator used by the random strategy.
     :param channels: the channels known from the start (the built-in ones by
         default); more can be added with :meth:`add_channel`.
+    :param strategies: custom agent strategies (see
+        :class:`~ccroute.AgentStrategy`) by the name a queue's
+        ``strategy`` selects them with.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -170,6 +188,7 @@ class Router:
         *,
         seed: int = 0,
         channels: Iterable[Channel] = BUILTIN_CHANNELS,
+        strategies: Mapping[str, AgentStrategy] | None = None,
         _queue: Any = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else ManualClock()
@@ -200,6 +219,13 @@ class Router:
         """Contacts whose wrap-up ended."""
         self.abandoned = 0
         """Contacts abandoned before being answered."""
+        self.strategy_failures = 0
+        """Decisions where a custom strategy raised or gave a score that is not a
+        finite number, so longest idle chose instead."""
+        self._strategies: dict[str, AgentStrategy] = {}
+        for name, strategy in (strategies or {}).items():
+            self._check_strategy(name, strategy)
+            self._strategies[name] = strategy
         for channel in channels:
             self._add_channel(channel)
 
@@ -265,10 +291,29 @@ class Router:
                 for name in sorted(step.queues - names):
                     raise UnknownIdError("queue", name)
         for config in configs:
-            self._queues[config.name] = _QueueRec(
-                config, len(self._queues), _codes.STRATEGY_CODES[config.strategy]
-            )
+            if isinstance(config.strategy, str) and config.strategy not in self._strategies:
+                raise UnknownIdError("strategy", config.strategy)
+        for config in configs:
+            if isinstance(config.strategy, str):
+                rec = _QueueRec(config, len(self._queues), _CUSTOM, config.strategy)
+            else:
+                rec = _QueueRec(config, len(self._queues), _codes.STRATEGY_CODES[config.strategy])
+            self._queues[config.name] = rec
         return self._finish(now, events)
+
+    @property
+    def strategies(self) -> dict[str, AgentStrategy]:
+        """The custom strategies this router knows, by name."""
+        return dict(self._strategies)
+
+    @staticmethod
+    def _check_strategy(name: str, strategy: object) -> None:
+        if not isinstance(name, str) or not name:
+            raise InvalidValueError(f"a strategy name must be a non-empty string, got {name!r}")
+        if not callable(getattr(strategy, "score", None)):
+            raise InvalidValueError(
+                f"strategy {name!r} must have a score(contact, agent) method, got {strategy!r}"
+            )
 
     def queue_config(self, name: str) -> QueueConfig:
         """The configuration of queue ``name``."""
@@ -656,6 +701,114 @@ class Router:
         while timers and not self._timer_live(timers[0]):
             heapq.heappop(timers)
         return timers[0][0] if timers else None
+
+    # ============================================================ persistence
+
+    def snapshot(self) -> bytes:
+        """The router's whole state as bytes, for :meth:`restore` in this or another process.
+
+        Everything that decides future routing is kept: waiting contacts with
+        their keys, agents with presence, load and idle times, open offers
+        and their deadlines, wrap-ups, routing-step positions, rejection bars,
+        reservations, counters and the random generator. Left out: the clock,
+        the observers and the custom strategies (code, given again to
+        :meth:`restore`). The bytes are a pickle: restore only snapshots you made.
+        Cost: O(state).
+        """
+        # Dead timers belong to finished contacts: no need to carry them.
+        self._timers = [t for t in self._timers if self._timer_live(t)]
+        heapq.heapify(self._timers)
+        counters = {}
+        for name in _COUNTERS:
+            # Reading a counter consumes a value: put an equal counter back.
+            counters[name] = next(getattr(self, name))
+            setattr(self, name, itertools.count(counters[name]))
+        state = {
+            k: v for k, v in self.__dict__.items() if k not in _TRANSIENT and k not in counters
+        }
+        return pickle.dumps((_SNAPSHOT_FORMAT, state, counters), protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(
+        cls,
+        data: bytes,
+        clock: Clock | None = None,
+        *,
+        strategies: Mapping[str, AgentStrategy] | None = None,
+        _queue: Any = None,
+    ) -> Router:
+        """Rebuild a router from :meth:`snapshot` bytes.
+
+        :param clock: the clock the rebuilt router reads; it must not be
+            behind the snapshot's time (a :class:`ManualClock` at that time
+            when omitted).
+        :param strategies: the custom strategies the snapshot's queues name.
+
+        Raises :class:`InputError` for bytes that are not a snapshot,
+        :class:`UnknownIdError` for a strategy a queue names but that is not
+        given, and :class:`ClockError` for a clock behind the snapshot.
+        """
+        try:
+            fmt, state, counters = pickle.loads(data)
+        except Exception as exc:
+            raise InputError(f"not a ccroute router snapshot: {exc}") from exc
+        if fmt != _SNAPSHOT_FORMAT:
+            raise InputError(
+                f"router snapshot format {fmt!r} is not supported (expected {_SNAPSHOT_FORMAT})"
+            )
+        router = cls.__new__(cls)
+        router.__dict__.update(state)
+        for name, value in counters.items():
+            setattr(router, name, itertools.count(value))
+        router._clock = clock if clock is not None else ManualClock(router._now)
+        now = router._clock.now()
+        if not now >= router._now:
+            raise ClockError(f"the clock reads {now!r}, behind the snapshot's time {router._now}")
+        router._observers = []
+        router._strategies = {}
+        for name, strategy in (strategies or {}).items():
+            cls._check_strategy(name, strategy)
+            router._strategies[name] = strategy
+        for queue in router._queues.values():
+            if queue.custom is not None and queue.custom not in router._strategies:
+                raise UnknownIdError("strategy", queue.custom)
+        router._q = _queue if _queue is not None else UniversalQueue()
+        router._rebuild_queue()
+        return router
+
+    def _rebuild_queue(self) -> None:
+        """Load the universal queue from the router's records (after :meth:`restore`)."""
+        q = self._q
+        for name, ch in self._channel_ids.items():
+            channel = self._channels[name]
+            q.add_channel(ch, channel.unit_cost, channel.exclusive)
+        for rec in sorted(self._agents.values(), key=lambda r: r.handle):
+            agent = rec.spec
+            q.add_agent(
+                rec.handle,
+                agent.id,
+                {self._skills[name]: level for name, level in agent.skills},
+                [self._queues[name].handle for name in agent.queues],
+                [rec.capacity[name] for name in self._channels],
+                -1 if agent.unit_budget is None else agent.unit_budget,
+                rec.idle_since,
+            )
+            for channel_name, n in rec.load.items():
+                for _ in range(n):
+                    q.occupy(rec.handle, self._channel_ids[channel_name])
+            if rec.handled:
+                q.count_handled(rec.handle, rec.handled)
+            if rec.presence is not Presence.OFFLINE:
+                q.set_logged_in(rec.handle, True)
+            if rec.presence is Presence.AVAILABLE:
+                q.set_available(rec.handle, True, rec.idle_since)
+        for crec in sorted(self._contacts.values(), key=lambda r: r.handle):
+            if crec.state is _S.WAITING:
+                crec.sig = self._signature(crec)
+                target = NONE if crec.target is None else self._agents[crec.target].handle
+                q.insert(crec.handle, crec.key, crec.sig, target)
+            else:
+                crec.sig = NONE
 
     # ================================================================== views
 
@@ -1133,7 +1286,11 @@ class Router:
         queue = self._queues[rec.queue]
         barred = self._barred_agents(rec)
         target = NONE if rec.target is None else self._agents[rec.target].handle
-        if queue.strategy == RANDOM and target == NONE:
+        if queue.strategy == _CUSTOM:
+            a = self._custom_choice(rec, queue, target, barred)
+            if a == NONE:
+                return
+        elif queue.strategy == RANDOM and target == NONE:
             eligible = self._q.eligible_agents(rec.sig, NONE, barred)
             if not eligible:
                 return
@@ -1143,6 +1300,40 @@ class Router:
             if a == NONE:
                 return
         self._offer(rec, self._agent_by_handle[a], now, events)
+
+    def _custom_choice(
+        self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
+    ) -> int:
+        """The eligible agent a custom strategy scores highest (ties: smaller id)."""
+        eligible = self._q.eligible_agents(rec.sig, target, barred)
+        if len(eligible) <= 1:
+            return eligible[0] if eligible else NONE
+        assert queue.custom is not None
+        strategy = self._strategies[queue.custom]
+        contact = self.contact(rec.spec.id)
+        best: tuple[float, str] | None = None
+        chosen = NONE
+        try:
+            for a in eligible:
+                agent = self._agent_by_handle[a]
+                score = strategy.score(contact, self.agent(agent.spec.id))
+                if isinstance(score, bool) or not isinstance(score, int | float):
+                    raise TypeError(f"score must be a number, got {score!r}")
+                if not math.isfinite(score):
+                    raise ValueError(f"score must be finite, got {score!r}")
+                # highest score first, then the smaller agent id
+                if (
+                    best is None
+                    or score > best[0]
+                    or (score == best[0] and agent.spec.id < best[1])
+                ):
+                    best = (score, agent.spec.id)
+                    chosen = a
+        except Exception:
+            # A strategy is plugin code: its failure must not stop routing.
+            self.strategy_failures += 1
+            return int(self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred))
+        return chosen
 
     def _route_agent(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
         """Offer the agent the best contacts it may take, while it has room."""
