@@ -8,7 +8,7 @@ that performs no I/O. Start with :class:`Router`.
 from __future__ import annotations
 
 from ._queue import IMPLEMENTATION
-from .clock import Clock, ManualClock, MonotonicClock
+from .clock import Clock, ManualClock, MonotonicClock, WallClock
 from .errors import (
     CCRouteError,
     ClockError,
@@ -16,6 +16,9 @@ from .errors import (
     InputError,
     InvalidStateError,
     InvalidValueError,
+    PluginError,
+    ServiceError,
+    StorageError,
     UnknownIdError,
     UsageError,
 )
@@ -26,7 +29,11 @@ from .events import (
     AgentRemoved,
     CallbackRequested,
     Completed,
+    CustomerEnriched,
     Event,
+    FlowFinished,
+    HistoryRecorded,
+    OfferDelivered,
     Offered,
     OfferRescinded,
     OfferTimedOut,
@@ -39,6 +46,8 @@ from .events import (
     Transferred,
     WrapUpEnded,
 )
+from .hookspecs import hookimpl
+from .hooktypes import AgentStrategy, CustomerUpdate, HistoryRecord, IvrFlow, OfferDelivery
 from .lifecycle import ContactState
 from .model import (
     BUILTIN_CHANNELS,
@@ -54,22 +63,23 @@ from .model import (
     Strategy,
 )
 from .router import Observer, Router
+from .service import Service
+from .storage import LogRecord, MemoryStorage, Recovered, Storage
+from .storage_sqlite import SQLiteStorage
 from .views import AgentStatus, AgentView, ContactView, TickResult
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BUILTIN_CHANNELS",
-    "IMPLEMENTATION",
-    "MAX_LEVEL",
-    "MIN_LEVEL",
     "Abandoned",
     "Accepted",
     "Agent",
     "AgentAdded",
     "AgentRemoved",
     "AgentStatus",
+    "AgentStrategy",
     "AgentView",
+    "BUILTIN_CHANNELS",
     "CCRouteError",
     "CallbackRequested",
     "Channel",
@@ -80,32 +90,54 @@ __all__ = [
     "Contact",
     "ContactState",
     "ContactView",
+    "CustomerEnriched",
+    "CustomerUpdate",
     "DuplicateIdError",
     "Event",
+    "FlowFinished",
+    "HistoryRecord",
+    "HistoryRecorded",
+    "IMPLEMENTATION",
     "InputError",
     "InvalidStateError",
     "InvalidValueError",
+    "IvrFlow",
+    "LogRecord",
+    "MAX_LEVEL",
+    "MIN_LEVEL",
     "ManualClock",
+    "MemoryStorage",
     "MonotonicClock",
     "Observer",
+    "OfferDelivered",
+    "OfferDelivery",
     "OfferRescinded",
     "OfferTimedOut",
     "Offered",
+    "PluginError",
     "PreferenceExpired",
     "Presence",
     "PresenceChanged",
     "QueueConfig",
     "Queued",
+    "Recovered",
     "Refused",
     "Rejected",
     "Router",
     "RoutingStep",
+    "SQLiteStorage",
+    "Service",
+    "ServiceError",
     "StepApplied",
+    "Storage",
+    "StorageError",
     "Strategy",
     "TickResult",
     "Transferred",
     "UnknownIdError",
     "UsageError",
+    "WallClock",
     "WrapUpEnded",
     "__version__",
+    "hookimpl",
 ]

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from .errors import ClockError, InvalidValueError
 
-__all__ = ["Clock", "ManualClock", "MonotonicClock"]
+__all__ = ["Clock", "ManualClock", "MonotonicClock", "WallClock"]
 
 
 @runtime_checkable
@@ -76,3 +76,18 @@ class MonotonicClock:
     def now(self) -> float:
         """Return monotonic seconds plus the offset."""
         return time.monotonic() + self._offset
+
+
+class WallClock:
+    """Seconds since the Unix epoch (:func:`time.time`): the service's default.
+
+    Unlike :class:`MonotonicClock` it means the same after a restart or a
+    reboot, so a service that recovers from its log goes on from the logged
+    times (the service never lets the router's time go backwards).
+    """
+
+    __slots__ = ()
+
+    def now(self) -> float:
+        """Return the current Unix time."""
+        return time.time()

@@ -22,7 +22,11 @@ __all__ = [
     "AgentRemoved",
     "CallbackRequested",
     "Completed",
+    "CustomerEnriched",
     "Event",
+    "FlowFinished",
+    "HistoryRecorded",
+    "OfferDelivered",
     "OfferRescinded",
     "OfferTimedOut",
     "Offered",
@@ -222,3 +226,52 @@ class AgentRemoved(Event):
     """An agent was removed from the router."""
 
     agent_id: str
+
+
+# --------------------------------------------------------------------------
+# Events of the service's inbound pipeline (ccroute.Service). The router never
+# produces these; the service logs them beside the router's own events.
+
+
+@attrs.frozen(slots=True)
+class FlowFinished(Event):
+    """The IVR step of an inbound contact ended.
+
+    ``flow`` names the flow's plugin (``None``: no flow chose it, the default
+    flow); ``outcome`` is ``"routed"`` (the contact goes on to an agent),
+    ``"self-service"`` (the flow resolved it) or ``"default"`` (the flow failed,
+    and the contact goes on as the adapter submitted it).
+    """
+
+    contact_id: str
+    flow: str | None
+    outcome: str
+
+
+@attrs.frozen(slots=True)
+class CustomerEnriched(Event):
+    """The CRM step of an inbound contact ended: whether a profile was found and
+    whether enrichment changed the contact."""
+
+    contact_id: str
+    customer_id: str
+    profile_found: bool
+    changed: bool
+
+
+@attrs.frozen(slots=True)
+class OfferDelivered(Event):
+    """An offer reached the agent's side through a channel adapter (``delivered``),
+    or no adapter took it and it waits for its timeout."""
+
+    contact_id: str
+    agent_id: str
+    delivered: bool
+
+
+@attrs.frozen(slots=True)
+class HistoryRecorded(Event):
+    """A finished contact was handed to the CRM history (``outcome`` as recorded)."""
+
+    contact_id: str
+    outcome: str

@@ -1,0 +1,408 @@
+"""The SQLite event log: raw sqlite3 commits beside SQLiteStorage.append, and load time.
+
+    .venv/bin/python benchmarks/bench_storage.py [--records N] [--rounds R]
+        [--seconds S] [--dir DIR] [--json PATH]
+
+Everything runs in one process on a fresh temporary directory (under
+``--dir``, default the system's temporary directory: say where the disk is),
+in WAL journal mode with ``synchronous=FULL``: every commit is synced to disk
+before it returns. Every figure is the median of ``--rounds`` rounds (default
+3); rounds are interleaved (round 1 of every case, then round 2 ...) and each
+round starts from a fresh database. Inputs are built before timing; a timed
+section is only the calls measured, with ``time.perf_counter`` after
+``gc.collect()`` and with the cyclic garbage collector disabled.
+
+Table 1, raw sqlite3: what the disk and SQLite allow. Rows of about 100
+random bytes into a table shaped as the store's log (``seq INTEGER PRIMARY
+KEY, crc INTEGER NOT NULL, data BLOB NOT NULL``), 1, 10 or 100 rows per
+transaction (``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT``). Each round
+commits for about ``--seconds`` seconds (default 1). Figure: rows per second.
+
+Table 2, ``SQLiteStorage.append``: records as the service logs them, a
+``submit`` of a :class:`~ccroute.Contact` that caused a ``Queued`` and an
+``Offered`` event (about 450 bytes pickled), appended in batches of 1, 10,
+100 and 1000 records, one call per batch (one commit: the group commit).
+Each round appends for about ``--seconds`` seconds of time inside ``append``.
+Figures: records and events per second.
+
+Table 3, ``SQLiteStorage.load``: a log of ``--records`` such records
+(default 1,000,000; built untimed with ``synchronous=OFF`` in batches of
+1000) and no snapshot, so every record is read, checked and unpickled. Each
+round opens the file afresh (the operating system's page cache is warm) and
+times ``load()`` alone. Figures: seconds, records per second, file size.
+
+At the default size the run takes about two minutes, a third of it building
+the log. Run nothing else meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import pickle
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ccroute
+from ccroute import Contact, LogRecord, Offered, Queued, SQLiteStorage
+
+RAW_ROWS_PER_COMMIT = (1, 10, 100)
+APPEND_BATCHES = (1, 10, 100, 1000)
+EVENTS_PER_RECORD = 2
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--records", type=int, default=1_000_000, help="records in the log that is loaded"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median)")
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="time per round of tables 1 and 2"
+    )
+    parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+    if args.records < 1 or args.rounds < 1 or args.seconds <= 0:
+        parser.error("--records and --rounds must be at least 1, --seconds positive")
+    return args
+
+
+# -- inputs ----------------------------------------------------------------------
+
+
+def submit_record(seq: int) -> LogRecord:
+    """A submit as the service logs it: the contact and the two events it caused."""
+    at = 1_000.0 + seq * 0.25
+    contact_id = f"c{seq:09d}"
+    contact = Contact(
+        contact_id,
+        "voice",
+        "support",
+        requirements={"english": 5, "billing": 3},
+        priority_seconds=30.0,
+        customer_id=f"cust{seq % 50_000:06d}",
+        attributes={"ivr_path": "1-3-2", "language": "en"},
+    )
+    return LogRecord(
+        seq=seq,
+        at=at,
+        command="submit",
+        args=(contact,),
+        events=(
+            Queued(at=at, contact_id=contact_id, queue="support", channel="voice"),
+            Offered(
+                at=at,
+                contact_id=contact_id,
+                agent_id=f"a{seq % 400:04d}",
+                queue="support",
+                channel="voice",
+                timeout_at=at + 20.0,
+            ),
+        ),
+    )
+
+
+# -- measuring -------------------------------------------------------------------
+
+
+def timed_loop(step: Callable[[], tuple[int, float]], seconds: float) -> tuple[int, float]:
+    """Call ``step`` until the time it reports adds up to ``seconds`` (at least 3 calls).
+
+    ``step`` builds its input, times only the call measured, and returns
+    ``(items handled, seconds)``.
+    """
+    items = 0
+    spent = 0.0
+    calls = 0
+    gc.collect()
+    gc.disable()
+    try:
+        while spent < seconds or calls < 3:
+            n, elapsed = step()
+            items += n
+            spent += elapsed
+            calls += 1
+    finally:
+        gc.enable()
+    return items, spent
+
+
+def raw_round(directory: Path, rows_per_commit: int, seconds: float, name: str) -> float:
+    """Rows per second committing ``rows_per_commit`` rows per transaction."""
+    path = directory / f"{name}.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)"
+    )
+    pool = [os.urandom(100) for _ in range(1000)]
+    next_seq = [1]
+
+    def step() -> tuple[int, float]:
+        first = next_seq[0]
+        rows = [
+            (seq, seq & 0xFFFFFFFF, pool[seq % len(pool)])
+            for seq in range(first, first + rows_per_commit)
+        ]
+        started = time.perf_counter()
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany("INSERT INTO log (seq, crc, data) VALUES (?, ?, ?)", rows)
+        connection.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        next_seq[0] = first + rows_per_commit
+        return rows_per_commit, elapsed
+
+    try:
+        items, spent = timed_loop(step, seconds)
+    finally:
+        connection.close()
+    return items / spent
+
+
+def append_round(directory: Path, batch_size: int, seconds: float, name: str) -> float:
+    """Records per second appending batches of ``batch_size`` to a fresh SQLiteStorage."""
+    store = SQLiteStorage(directory / f"{name}.db", synchronous="FULL")
+    store.load()
+    next_seq = [1]
+
+    def step() -> tuple[int, float]:
+        first = next_seq[0]
+        batch = [submit_record(seq) for seq in range(first, first + batch_size)]
+        started = time.perf_counter()
+        store.append(batch)
+        elapsed = time.perf_counter() - started
+        next_seq[0] = first + batch_size
+        return batch_size, elapsed
+
+    try:
+        items, spent = timed_loop(step, seconds)
+    finally:
+        store.close()
+    return items / spent
+
+
+def build_log(path: Path, records: int) -> float:
+    """Write ``records`` records (no snapshot); return the seconds it took."""
+    started = time.perf_counter()
+    with SQLiteStorage(path, synchronous="OFF") as store:
+        for first in range(1, records + 1, 1000):
+            store.append(
+                [submit_record(seq) for seq in range(first, min(first + 1000, records + 1))]
+            )
+    return time.perf_counter() - started
+
+
+def load_round(path: Path, records: int) -> float:
+    """Seconds ``load()`` takes to read the whole log back (checked against its size)."""
+    with SQLiteStorage(path, synchronous="FULL") as store:
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            recovered = store.load()
+            elapsed = time.perf_counter() - started
+        finally:
+            gc.enable()
+    if len(recovered.records) != records or recovered.problem is not None:
+        raise SystemExit(f"load returned {len(recovered.records)} records: {recovered.problem}")
+    del recovered
+    gc.collect()
+    return elapsed
+
+
+def interleaved(
+    cases: Sequence[Any], rounds: int, one_round: Callable[[Any, int], float]
+) -> dict[Any, list[float]]:
+    """Round r of every case, for r in 1..rounds; the order of the cases rotates each round."""
+    figures: dict[Any, list[float]] = {case: [] for case in cases}
+    for r in range(rounds):
+        shift = r % len(cases)
+        for case in [*cases[shift:], *cases[:shift]]:
+            figures[case].append(one_round(case, r))
+    return figures
+
+
+# -- reporting -------------------------------------------------------------------
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A Markdown table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    print(line(headers))
+    print(
+        "|"
+        + "|".join(("-" * (w + 1) + ":") if i else "-" * (w + 2) for i, w in enumerate(widths))
+        + "|"
+    )
+    for row in rows:
+        print(line(row))
+
+
+def filesystem(directory: Path) -> str:
+    """The file system type of ``directory`` from /proc/mounts, when there is one."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    resolved = str(directory.resolve())
+    best = ("", "unknown")
+    for fields in mounts:
+        point, kind = fields[1], fields[2]
+        inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best[0]):
+            best = (point, kind)
+    return f"{best[1]} (mounted at {best[0]})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ccroute-bench-", dir=args.dir) as name:
+        directory = Path(name)
+        machine = {
+            "platform": platform.platform(),
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "sqlite": sqlite3.sqlite_version,
+            "cpu_count": os.cpu_count(),
+            "load_average": list(os.getloadavg()),
+            "ccroute": ccroute.__version__,
+            "directory": str(directory),
+            "filesystem": filesystem(directory),
+        }
+        print("# ccroute SQLite event log: raw sqlite3 vs SQLiteStorage")
+        print()
+        print(f"- machine: {machine['platform']}; {machine['cpu_count']} CPUs")
+        print(f"- python {machine['python']}, SQLite {machine['sqlite']}")
+        print(f"- databases in {directory}, file system {machine['filesystem']}")
+        print(
+            f"- WAL, synchronous=FULL; {args.rounds} interleaved rounds per figure, medians; "
+            f"load average at start {machine['load_average']}"
+        )
+        sample = submit_record(1)
+        print()
+
+        raw = interleaved(
+            RAW_ROWS_PER_COMMIT,
+            args.rounds,
+            lambda n, r: raw_round(directory, n, args.seconds, f"raw-{n}-{r}"),
+        )
+        appended = interleaved(
+            APPEND_BATCHES,
+            args.rounds,
+            lambda n, r: append_round(directory, n, args.seconds, f"append-{n}-{r}"),
+        )
+        log_path = directory / "load.db"
+        build_seconds = build_log(log_path, args.records)
+        file_bytes = log_path.stat().st_size
+        loads = interleaved(
+            ("load",), args.rounds, lambda _case, _r: load_round(log_path, args.records)
+        )["load"]
+
+    print("## 1. raw sqlite3, 100-byte rows")
+    print()
+    print_table(
+        ["rows per commit", "rows/s", "commits/s"],
+        [
+            [str(n), f"{statistics.median(raw[n]):,.0f}", f"{statistics.median(raw[n]) / n:,.0f}"]
+            for n in RAW_ROWS_PER_COMMIT
+        ],
+    )
+    print()
+    print(
+        f"## 2. SQLiteStorage.append, submit records ({EVENTS_PER_RECORD} events each, "
+        f"~{len(pickled(sample))} bytes pickled)"
+    )
+    print()
+    print_table(
+        ["records per append", "records/s", "events/s", "appends/s"],
+        [
+            [
+                str(n),
+                f"{statistics.median(appended[n]):,.0f}",
+                f"{statistics.median(appended[n]) * EVENTS_PER_RECORD:,.0f}",
+                f"{statistics.median(appended[n]) / n:,.0f}",
+            ]
+            for n in APPEND_BATCHES
+        ],
+    )
+    print()
+    load_seconds = statistics.median(loads)
+    print(f"## 3. SQLiteStorage.load, {args.records:,} records, no snapshot")
+    print()
+    print_table(
+        ["records", "load s", "records/s", "file MB", "build s (untimed)"],
+        [
+            [
+                f"{args.records:,}",
+                f"{load_seconds:.2f}",
+                f"{args.records / load_seconds:,.0f}",
+                f"{file_bytes / 1e6:,.0f}",
+                f"{build_seconds:.1f}",
+            ]
+        ],
+    )
+    print()
+    print(f"total run time {time.perf_counter() - started:.0f} s")
+
+    if args.json is not None:
+        report = {
+            "machine": machine,
+            "args": {
+                "records": args.records,
+                "rounds": args.rounds,
+                "seconds": args.seconds,
+            },
+            "raw_sqlite3": {
+                str(n): {"rows_per_s": statistics.median(raw[n]), "rounds": raw[n]}
+                for n in RAW_ROWS_PER_COMMIT
+            },
+            "append": {
+                str(n): {
+                    "records_per_s": statistics.median(appended[n]),
+                    "events_per_s": statistics.median(appended[n]) * EVENTS_PER_RECORD,
+                    "rounds": appended[n],
+                }
+                for n in APPEND_BATCHES
+            },
+            "load": {
+                "records": args.records,
+                "seconds": load_seconds,
+                "records_per_s": args.records / load_seconds,
+                "rounds": loads,
+                "file_bytes": file_bytes,
+                "build_seconds": build_seconds,
+            },
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+def pickled(record: LogRecord) -> bytes:
+    """The bytes the store keeps for ``record``."""
+    return pickle.dumps(
+        (record.at, record.command, record.args, record.kwargs, record.events), protocol=5
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,676 @@
+"""Loading ccroute's plugins, and calling their hooks one implementation at a time.
+
+:func:`make_plugin_manager` builds the pluggy manager: the hook specs of
+:mod:`ccroute.hookspecs`, the built-in defaults, the third-party plugins of the
+``ccroute`` entry-point group and the application's own plugins, checked so
+that a mistake (a misspelt hook, an entry point that does not import) fails at
+start-up with a :class:`~ccroute.errors.PluginError` rather than silently.
+
+:class:`Hooks` is the typed way the service calls hooks. It never calls a hook
+through pluggy's ``pm.hook.<name>(...)``, which would run every implementation
+in one go and lose every result when one raises: it calls each implementation
+by itself, with a timeout, so a plugin that raises, hangs or returns junk is
+logged, counted and skipped while the others still have their say.
+
+Nothing here runs at import: plugins are found and imported only when
+:func:`make_plugin_manager` is called.
+"""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import functools
+import importlib.metadata
+import inspect
+import logging
+import math
+import os
+import re
+import reprlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import attrs
+import pluggy
+
+from . import default_plugins, hookspecs
+from .errors import InvalidValueError, PluginError
+from .events import Event
+from .hooktypes import AgentStrategy, CustomerUpdate, HistoryRecord, IvrFlow, OfferDelivery
+from .model import Channel, Contact
+from .storage import Storage
+
+if TYPE_CHECKING:
+    from .service import Service
+
+__all__ = [
+    "DEFAULT_PLUGIN_NAME",
+    "HOOK_THREADS",
+    "LOAD_PLUGINS_ENV",
+    "FailureKind",
+    "FlowChoice",
+    "Hooks",
+    "make_plugin_manager",
+]
+
+#: The name the built-in defaults (:mod:`ccroute.default_plugins`) are registered under.
+DEFAULT_PLUGIN_NAME: Final = "ccroute.default"
+
+#: Environment variable selecting the entry-point plugins to load (see
+#: :func:`make_plugin_manager`).
+LOAD_PLUGINS_ENV: Final = "CCROUTE_LOAD_PLUGINS"
+
+#: Worker threads plain hook implementations may occupy at once, per event loop.
+#: They have a limiter of their own, apart from anyio's default one, so that
+#: plugins stuck in abandoned threads (on trio such a thread keeps its token
+#: until it returns) slow down only other plugin calls, never the store.
+HOOK_THREADS: Final = 40
+
+#: How a hook implementation failed: it raised, returned a value of the wrong
+#: type, or ran past the hook timeout.
+FailureKind = Literal["raised", "junk", "timeout"]
+
+_HOOK_PREFIX: Final = hookspecs.PROJECT + "_"
+_LOGGER_NAME: Final = "ccroute.plugins"
+_KIND_TEXT: Final[Mapping[str, str]] = {
+    "raised": "raised",
+    "junk": "returned junk",
+    "timeout": "timed out",
+}
+
+# A repr short enough for a log line, whatever a plugin returns.
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = 60
+_short_repr.maxother = 60
+
+
+# --------------------------------------------------------------------- loading
+
+
+def make_plugin_manager(
+    plugins: Iterable[object] = (), *, load_entrypoints: bool = True
+) -> pluggy.PluginManager:
+    """Create the plugin manager of project ``"ccroute"`` with every plugin loaded.
+
+    Plugins are registered in this order:
+
+    1. the built-in defaults, module :mod:`ccroute.default_plugins`, under the
+       name ``"ccroute.default"``, exactly as a third-party plugin would be;
+    2. third-party plugins from the ``ccroute`` entry-point group, each under
+       its entry-point name, sorted by distribution name and then entry-point
+       name so that the order does not depend on ``sys.path``;
+    3. the ``plugins`` given here, in the order given, each under its
+       ``__name__`` (a module's dotted name) or, for an object without one,
+       ``"<class name>@<hex id>"``.
+
+    Precedence: pluggy calls implementations last-registered-first, so for a
+    first-result hook the application's explicit plugins win over third-party
+    ones, which win over the built-in defaults; for a collected hook that is the
+    order the results come in (where "first wins", as for channel names, the
+    same precedence holds). ``tryfirst``/``trylast`` still apply on top: a
+    ``tryfirst`` implementation is asked before every plain one whenever it was
+    registered, a ``trylast`` one after every plain one, the built-in defaults
+    included (so a ``trylast`` storage is reached only if the default fails).
+
+    Which entry-point plugins load is read from the environment variable
+    ``CCROUTE_LOAD_PLUGINS`` when this function runs (never at import): unset
+    loads all of them; a comma-separated list of distribution names (spaces
+    ignored, names compared as pip does, case- and ``-_.``-insensitively) loads
+    only those distributions' plugins; set but empty loads none.
+    ``load_entrypoints=False`` skips entry points altogether, whatever the
+    environment says.
+
+    :raises PluginError: when ``CCROUTE_LOAD_PLUGINS`` names a distribution
+        that is not installed or has no ``ccroute`` entry point; an entry point
+        fails to import; a plugin (the same object, or another under the same
+        name) is registered twice; a plugin's function is named like a hook but
+        not marked with ``@ccroute.hookimpl``, is a wrapper (``wrapper=True`` or
+        ``hookwrapper=True``: ccroute calls implementations one at a time to
+        isolate faults, so wrappers are not supported), asks for an argument
+        its hook does not have, or implements a hook that does not exist. The
+        message names the plugin and the hook.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    _register(pm, default_plugins, DEFAULT_PLUGIN_NAME, "built-in")
+    if load_entrypoints:
+        for dist, entry_point in _selected_entry_points():
+            origin = f"entry point {entry_point.value!r} of distribution {dist!r}"
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                raise PluginError(
+                    f"plugin {entry_point.name!r} ({origin}) failed to import: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
+            _register(pm, plugin, entry_point.name, origin)
+    for plugin in plugins:
+        _register(pm, plugin, _explicit_name(plugin), "passed by the application")
+    _check_pending(pm)
+    return pm
+
+
+def _explicit_name(plugin: object) -> str:
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    # pluggy would use the bare id(), which says nothing in a log line.
+    return f"{type(plugin).__qualname__}@{id(plugin):x}"
+
+
+def _normalize(dist_name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def _selected_entry_points() -> list[tuple[str, importlib.metadata.EntryPoint]]:
+    """The entry points to load, as (distribution name, entry point), in load order."""
+    found: list[tuple[str, importlib.metadata.EntryPoint]] = []
+    for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        dist = entry_point.dist.name if entry_point.dist is not None else "<unknown>"
+        found.append((dist, entry_point))
+    found.sort(key=lambda item: (_normalize(item[0]), item[1].name))
+
+    wanted = os.environ.get(LOAD_PLUGINS_ENV)
+    if wanted is None:
+        return found
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    available = {_normalize(dist) for dist, _ in found}
+    unknown = [name for name in names if _normalize(name) not in available]
+    if unknown:
+        installed = ", ".join(sorted({dist for dist, _ in found})) or "none"
+        raise PluginError(
+            f"{LOAD_PLUGINS_ENV} names {', '.join(map(repr, unknown))}, but no installed "
+            f"distribution of that name has a {hookspecs.PROJECT!r} entry point "
+            f"(distributions with one: {installed})"
+        )
+    chosen = {_normalize(name) for name in names}
+    return [(dist, ep) for dist, ep in found if _normalize(dist) in chosen]
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str, origin: str) -> None:
+    label = f"plugin {name!r} ({origin})"
+    # Checked before registering, so that a refused plugin leaves nothing behind.
+    for attr in dir(plugin):
+        if not attr.startswith(_HOOK_PREFIX):
+            continue
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            if _is_routine(inspect.getattr_static(plugin, attr, None)):
+                raise PluginError(
+                    f"{label}: {attr} is named like a ccroute hook but is not marked with "
+                    f"@ccroute.hookimpl, so it would never be called"
+                )
+            continue
+        if opts.get("wrapper") or opts.get("hookwrapper"):
+            raise PluginError(
+                f"{label}: {attr} is a wrapper (wrapper=True or hookwrapper=True); ccroute "
+                f"calls hook implementations one at a time to isolate faults, so wrappers "
+                f"are not supported: write a plain implementation"
+            )
+    try:
+        pm.register(plugin, name=name)
+    except ValueError as error:
+        # pluggy refuses the same object twice, or a second plugin under a taken name.
+        raise PluginError(
+            f"{label} is registered twice (or its name is taken by another plugin): {error}"
+        ) from error
+    except pluggy.PluginValidationError as error:
+        raise PluginError(f"{label}: {error}") from error
+
+
+def _is_routine(value: object) -> bool:
+    return inspect.isroutine(value) or isinstance(value, (staticmethod, classmethod))
+
+
+def _hook_names(pm: pluggy.PluginManager) -> list[str]:
+    """Names of the hooks that have a spec."""
+    return sorted(
+        name
+        for name, caller in vars(pm.hook).items()
+        if isinstance(caller, pluggy.HookCaller) and caller.has_spec()
+    )
+
+
+def _check_pending(pm: pluggy.PluginManager) -> None:
+    known = _hook_names(pm)
+    # Registration order, so the first offending plugin is the one reported.
+    for _, plugin in pm.list_name_plugin():
+        for caller in pm.get_hookcallers(plugin) or ():
+            if caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and not impl.optionalhook:
+                    close = difflib.get_close_matches(caller.name, known, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} implements {caller.name!r}, "
+                        f"which is not a ccroute hook{hint}"
+                    )
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:  # pragma: no cover - caught above
+        raise PluginError(str(error)) from error
+
+
+# --------------------------------------------------------------------- calling
+
+
+@attrs.frozen(slots=True)
+class FlowChoice:
+    """The IVR flow :meth:`Hooks.ivr_flow` chose, and the plugin that chose it.
+
+    :meth:`Hooks.run_flow` counts a failure of the flow against that plugin.
+
+    :param flow: the flow to run.
+    :param plugin: the name of the plugin whose ``ccroute_ivr_flow`` returned it.
+    """
+
+    flow: IvrFlow
+    plugin: str
+
+
+_Check = Callable[[Any], str | None]
+
+
+def _check_none(value: object) -> str | None:
+    return None if value is None else "expected None"
+
+
+def _as_list(value: object) -> object:
+    """Drain an iterable result (a generator runs plugin code) where the plugin runs."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return value
+    return list(value)
+
+
+def _as_dict(value: object) -> object:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _check_channels(value: object) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, Channel) for item in value):
+        return None
+    return "expected an iterable of Channel"
+
+
+def _check_strategies(value: object) -> str | None:
+    if isinstance(value, dict) and all(
+        isinstance(name, str) and callable(getattr(strategy, "score", None))
+        for name, strategy in value.items()
+    ):
+        return None
+    return "expected a mapping of names to objects with a score method"
+
+
+def _check_storage(value: object) -> str | None:
+    return None if isinstance(value, Storage) else "expected a Storage"
+
+
+def _check_bool(value: object) -> str | None:
+    return None if isinstance(value, bool) else "expected True, False or None"
+
+
+def _check_flow(value: object) -> str | None:
+    return None if callable(getattr(value, "run", None)) else "expected an IvrFlow"
+
+
+def _check_mapping(value: object) -> str | None:
+    return None if isinstance(value, Mapping) else "expected a mapping"
+
+
+def _check_same_contact(contact: Contact) -> _Check:
+    def check(value: object) -> str | None:
+        if isinstance(value, Contact) and value.id == contact.id:
+            return None
+        return f"expected a Contact with id {contact.id!r}"
+
+    return check
+
+
+_hook_thread_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar(
+    "ccroute_hook_thread_limiter"
+)
+
+
+def _thread_limiter() -> anyio.CapacityLimiter:
+    """The hook threads' limiter of the running event loop (a limiter belongs to one loop)."""
+    try:
+        return _hook_thread_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(HOOK_THREADS)
+        _hook_thread_limiter.set(limiter)
+        return limiter
+
+
+def _call_plain(
+    function: Callable[..., object],
+    args: Sequence[object],
+    convert: Callable[[object], object] | None,
+) -> object:
+    result = function(*args)
+    return convert(result) if convert is not None else result
+
+
+async def _invoke(
+    function: Callable[..., object],
+    args: Sequence[object],
+    convert: Callable[[object], object] | None,
+) -> object:
+    if inspect.iscoroutinefunction(function):
+        result = await function(*args)
+    else:
+        # Abandoned on timeout: a hung thread runs on but no longer holds us up.
+        result = await anyio.to_thread.run_sync(
+            functools.partial(_call_plain, function, args, convert),
+            abandon_on_cancel=True,
+            limiter=_thread_limiter(),
+        )
+    if inspect.isawaitable(result):
+        # A plain callable handing back a coroutine (an object with an async __call__).
+        result = await result
+    return convert(result) if convert is not None else result
+
+
+class Hooks:
+    """The typed way core code calls ccroute's hooks.
+
+    Every method calls each implementation of its hook by itself, in pluggy's
+    call order (last registered first, ``tryfirst``/``trylast`` respected),
+    passing only the arguments the implementation asks for. A plain function
+    runs in a worker thread (at most :data:`HOOK_THREADS` at once per event
+    loop, apart from anyio's default limiter), abandoned if it overruns; an
+    ``async def`` is awaited in the event loop. Each call has ``timeout`` seconds. An
+    implementation that raises, runs past the timeout or returns a value of the
+    wrong type is logged (logger ``ccroute.plugins``, at warning) and counted in
+    :attr:`failures`, and the hook's documented fallback applies; the other
+    implementations are called as if it were not there.
+
+    Works on asyncio and trio (through anyio).
+
+    :param pm: the plugin manager, as :func:`make_plugin_manager` returns it.
+    :param timeout: seconds each implementation call may take.
+    :param logger: where failures are logged; ``ccroute.plugins`` by default.
+    :raises InvalidValueError: when ``timeout`` is not a positive number.
+    :raises PluginError: when a wrapper implementation is registered.
+    """
+
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        *,
+        timeout: float = 5.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout <= 0:
+            raise InvalidValueError(f"hook timeout must be a positive number, got {timeout!r}")
+        self._pm = pm
+        #: Seconds each implementation call may take.
+        self.timeout = float(timeout)
+        #: Where failures are logged.
+        self.logger = logger if logger is not None else logging.getLogger(_LOGGER_NAME)
+        #: Failures so far, by (hook name, plugin name, kind); kind is one of
+        #: ``"raised"``, ``"junk"`` and ``"timeout"``.
+        self.failures: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        for name in _hook_names(pm):
+            for impl in self._caller(name).get_hookimpls():
+                if impl.wrapper or impl.hookwrapper:
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r}: {name} is a wrapper; ccroute calls "
+                        f"hook implementations one at a time, so wrappers are not supported"
+                    )
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The plugin manager whose hooks this calls."""
+        return self._pm
+
+    @property
+    def total_failures(self) -> int:
+        """How many implementation calls failed so far, of every hook and kind."""
+        return self.failures.total()
+
+    # ---------------------------------------------------------------- machinery
+
+    def _caller(self, hook: str) -> pluggy.HookCaller:
+        caller: pluggy.HookCaller = getattr(self._pm.hook, hook)
+        return caller
+
+    def _impls(self, hook: str) -> list[pluggy.HookImpl]:
+        """Implementations in pluggy's call order (wrappers are refused at load time)."""
+        return [
+            impl
+            for impl in reversed(self._caller(hook).get_hookimpls())
+            if not (impl.wrapper or impl.hookwrapper)
+        ]
+
+    def _fail(self, hook: str, plugin: str, kind: FailureKind, detail: object) -> None:
+        self.failures[(hook, plugin, kind)] += 1
+        self.logger.warning(
+            "hook %s: plugin %r %s: %s",
+            hook,
+            plugin,
+            _KIND_TEXT[kind],
+            detail,
+            exc_info=detail if isinstance(detail, BaseException) else None,
+        )
+
+    def _junk(self, hook: str, plugin: str, value: object, problem: str) -> None:
+        self._fail(hook, plugin, "junk", f"{_short_repr.repr(value)} ({problem})")
+
+    async def _run(
+        self,
+        hook: str,
+        plugin: str,
+        function: Callable[..., object],
+        args: Sequence[object],
+        convert: Callable[[object], object] | None = None,
+    ) -> tuple[bool, Any]:
+        """Call one implementation: ``(True, result)``, or ``(False, None)`` once
+        its failure is logged and counted."""
+        result: object = None
+        finished = False
+        try:
+            with anyio.move_on_after(self.timeout):
+                result = await _invoke(function, args, convert)
+                finished = True
+        except Exception as error:
+            # Cancellation is a BaseException on both backends, so it passes.
+            self._fail(hook, plugin, "raised", error)
+            return False, None
+        if not finished:
+            self._fail(hook, plugin, "timeout", f"no result within {self.timeout:g} s")
+            return False, None
+        return True, result
+
+    async def _call(
+        self,
+        hook: str,
+        impl: pluggy.HookImpl,
+        kwargs: Mapping[str, object],
+        convert: Callable[[object], object] | None = None,
+    ) -> tuple[bool, Any]:
+        args = [kwargs[name] for name in impl.argnames]
+        return await self._run(hook, impl.plugin_name, impl.function, args, convert)
+
+    async def _collect(
+        self,
+        hook: str,
+        kwargs: Mapping[str, object],
+        check: _Check,
+        convert: Callable[[object], object] | None = None,
+    ) -> list[Any]:
+        """Every valid non-None result, in call order."""
+        results: list[Any] = []
+        for impl in self._impls(hook):
+            ok, value = await self._call(hook, impl, kwargs, convert)
+            if not ok or value is None:
+                continue
+            problem = check(value)
+            if problem is not None:
+                self._junk(hook, impl.plugin_name, value, problem)
+                continue
+            results.append(value)
+        return results
+
+    async def _first(
+        self,
+        hook: str,
+        kwargs: Mapping[str, object],
+        check: _Check,
+        convert: Callable[[object], object] | None = None,
+    ) -> tuple[str, Any] | None:
+        """The first valid non-None result and its plugin; a failure asks the next one."""
+        for impl in self._impls(hook):
+            ok, value = await self._call(hook, impl, kwargs, convert)
+            if not ok or value is None:
+                continue
+            problem = check(value)
+            if problem is not None:
+                self._junk(hook, impl.plugin_name, value, problem)
+                continue
+            return impl.plugin_name, value
+        return None
+
+    # -------------------------------------------------------------- providing
+
+    async def channels(self) -> list[Channel]:
+        """Call ``ccroute_channels``: the channels plugins add, one per name.
+
+        Collected; where two plugins name the same channel the first in call
+        order wins. A result that is not an iterable of channels is junk and
+        ignored as a whole.
+        """
+        by_name: dict[str, Channel] = {}
+        for result in await self._collect("ccroute_channels", {}, _check_channels, _as_list):
+            for channel in result:
+                by_name.setdefault(channel.name, channel)
+        return list(by_name.values())
+
+    async def agent_strategies(self) -> dict[str, AgentStrategy]:
+        """Call ``ccroute_agent_strategies``: Python strategies by name.
+
+        Collected; the first plugin in call order to provide a name wins. A
+        result that is not a mapping of names to objects with a callable
+        ``score`` is junk and ignored as a whole.
+        """
+        strategies: dict[str, AgentStrategy] = {}
+        for result in await self._collect(
+            "ccroute_agent_strategies", {}, _check_strategies, _as_dict
+        ):
+            for name, strategy in result.items():
+                strategies.setdefault(name, strategy)
+        return strategies
+
+    async def storage(self, settings: Mapping[str, Any]) -> Storage | None:
+        """Call ``ccroute_storage``: the first valid store, or ``None`` when none.
+
+        A result that is not a :class:`~ccroute.storage.Storage` is junk and the
+        next implementation is asked.
+        """
+        found = await self._first("ccroute_storage", {"settings": settings}, _check_storage)
+        return None if found is None else found[1]
+
+    # ------------------------------------------------------- channel adapters
+
+    async def start_channel(self, service: Service) -> None:
+        """Call every ``ccroute_start_channel``; a failing adapter is skipped."""
+        await self._collect("ccroute_start_channel", {"service": service}, _check_none)
+
+    async def stop_channel(self, service: Service) -> None:
+        """Call every ``ccroute_stop_channel``; a failure does not stop the others."""
+        await self._collect("ccroute_stop_channel", {"service": service}, _check_none)
+
+    async def deliver_offer(self, delivery: OfferDelivery) -> bool:
+        """Call ``ccroute_deliver_offer``: whether some adapter delivered the offer.
+
+        First result: the first ``True`` or ``False`` returned. A result that
+        is not a bool (or ``None``) is junk and the next adapter is asked.
+        ``False`` when no adapter answered.
+        """
+        found = await self._first("ccroute_deliver_offer", {"delivery": delivery}, _check_bool)
+        return False if found is None else bool(found[1])
+
+    async def customer_update(self, update: CustomerUpdate) -> None:
+        """Call every ``ccroute_customer_update``; failures are isolated."""
+        await self._collect("ccroute_customer_update", {"update": update}, _check_none)
+
+    # --------------------------------------------------------------------- IVR
+
+    async def ivr_flow(self, contact: Contact) -> FlowChoice | None:
+        """Call ``ccroute_ivr_flow``: the flow chosen for ``contact``, or ``None``.
+
+        First result. A result without a callable ``run`` is junk and the next
+        implementation is asked. ``None`` means the default flow: route the
+        contact as submitted.
+        """
+        found = await self._first("ccroute_ivr_flow", {"contact": contact}, _check_flow)
+        return None if found is None else FlowChoice(flow=found[1], plugin=found[0])
+
+    async def run_flow(self, choice: FlowChoice, contact: Contact) -> Contact | None:
+        """Run the chosen flow: the contact to route, or ``None`` for self-service.
+
+        ``choice.flow.run(contact)`` runs like a hook implementation (plain in a
+        thread, ``async`` awaited, with the timeout). When it raises, times out
+        or returns anything but ``None`` or a :class:`~ccroute.Contact` with
+        the same id, the failure is counted under hook ``ccroute_ivr_flow`` and
+        the choosing plugin, and the original ``contact`` is returned (the
+        default flow).
+        """
+        hook = "ccroute_ivr_flow"
+        try:
+            run: Callable[..., object] = choice.flow.run
+        except Exception as error:
+            self._fail(hook, choice.plugin, "raised", error)
+            return contact
+        ok, value = await self._run(hook, choice.plugin, run, [contact])
+        if not ok:
+            return contact
+        if value is None:
+            return None
+        problem = _check_same_contact(contact)(value)
+        if problem is not None:
+            self._junk(hook, choice.plugin, value, problem)
+            return contact
+        routed: Contact = value
+        return routed
+
+    # --------------------------------------------------------------------- CRM
+
+    async def crm_lookup(self, customer_id: str) -> Mapping[str, Any]:
+        """Call ``ccroute_crm_lookup``: the first valid profile, or an empty dict.
+
+        A result that is not a mapping is junk and the next implementation is asked.
+        """
+        found = await self._first(
+            "ccroute_crm_lookup", {"customer_id": customer_id}, _check_mapping
+        )
+        return {} if found is None else found[1]
+
+    async def crm_enrich(self, contact: Contact, profile: Mapping[str, Any]) -> Contact:
+        """Call ``ccroute_crm_enrich``: the first valid enriched contact.
+
+        A result that is not a :class:`~ccroute.Contact` with ``contact``'s id
+        is junk and the next implementation is asked; without a valid result,
+        ``contact`` unchanged.
+        """
+        found = await self._first(
+            "ccroute_crm_enrich",
+            {"contact": contact, "profile": profile},
+            _check_same_contact(contact),
+        )
+        return contact if found is None else found[1]
+
+    async def crm_record(self, record: HistoryRecord) -> None:
+        """Call every ``ccroute_crm_record``; failures are isolated, not retried."""
+        await self._collect("ccroute_crm_record", {"record": record}, _check_none)
+
+    # --------------------------------------------------------------- observers
+
+    async def events(self, events: Sequence[Event]) -> None:
+        """Call every ``ccroute_events`` with one durable batch; failures are isolated."""
+        await self._collect("ccroute_events", {"events": events}, _check_none)

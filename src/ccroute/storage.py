@@ -1,0 +1,282 @@
+"""Where the service keeps what it acknowledged: an event log plus snapshots.
+
+The service logs every state-changing call it made to the router as one
+:class:`LogRecord` (the call, its clock time, and the events it caused), and
+now and then a snapshot of the whole router. A restarted service loads the
+latest good snapshot and replays the records after it; because the router is
+deterministic, that rebuilds exactly the state the log describes.
+
+A store is small and synchronous: the service calls it from one worker thread
+at a time, batching the records of concurrent calls into one :meth:`append`
+(group commit). Two stores are built in: :class:`MemoryStorage` here and
+:class:`~ccroute.storage_sqlite.SQLiteStorage`, the durable default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from .errors import InvalidValueError, StorageError
+from .events import Event
+
+__all__ = ["LogRecord", "MemoryStorage", "Recovered", "Storage"]
+
+
+@attrs.frozen(slots=True)
+class LogRecord:
+    """One acknowledged router call.
+
+    :param seq: position in the log, 1 for the first record, consecutive.
+    :param at: the router clock time the call ran at.
+    :param command: the :class:`~ccroute.Router` method called (``"submit"``,
+        ``"tick"`` …).
+    :param args: its positional arguments.
+    :param kwargs: its keyword arguments.
+    :param events: the events the call caused.
+    """
+
+    seq: int
+    at: float
+    command: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    events: tuple[Event, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class Recovered:
+    """What a store holds, as :meth:`Storage.load` found it.
+
+    :param snapshot_seq: the seq of the last record the snapshot includes (0: none).
+    :param snapshot: the snapshot's bytes, or ``None`` when there is none.
+    :param records: the good records after the snapshot, in order.
+    :param problem: ``None``, or what was wrong with the log (a corrupt or
+        truncated record), said plainly; the records before it are in ``records``.
+    """
+
+    snapshot_seq: int = 0
+    snapshot: bytes | None = None
+    records: tuple[LogRecord, ...] = ()
+    problem: str | None = None
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last good record (or of the snapshot when no record follows)."""
+        return self.records[-1].seq if self.records else self.snapshot_seq
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What the service needs from a store. Calls come from one thread at a time."""
+
+    def load(self) -> Recovered:
+        """Read the latest good snapshot and the good records after it.
+
+        A damaged record ends the good prefix: it and anything after it are set
+        aside (not deleted) and :attr:`Recovered.problem` says what was found.
+        """
+        ...
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        """Add records to the log; they are durable (per the store's sync mode) on return.
+
+        Either every record is stored or, when this raises, none. The first
+        record's seq must be the one after the log's last and the seqs must
+        be consecutive, else :class:`~ccroute.errors.StorageError`.
+        """
+        ...
+
+    def snapshot(self, seq: int, state: bytes) -> None:
+        """Store a snapshot of the router after record ``seq``; older snapshots may go."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store. Closing twice does nothing."""
+        ...
+
+
+# -- checks shared by the built-in stores --------------------------------------
+#
+# Both stores refuse exactly the same calls, so a test that passes against the
+# memory store does not fail against SQLite for a reason the test never saw.
+
+
+def _record_shape_problem(
+    at: object, command: object, args: object, kwargs: object, events: object
+) -> str | None:
+    """What is wrong with the fields of a record, or ``None``.
+
+    Used on append (a bad argument) and on load (a damaged record), so a record
+    the SQLite store accepted always decodes as good.
+    """
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        return f"at must be a number, not {type(at).__name__}"
+    if not isinstance(command, str) or not command:
+        return "command must be a non-empty string"
+    if not isinstance(args, tuple):
+        return f"args must be a tuple, not {type(args).__name__}"
+    if not isinstance(kwargs, dict):
+        return f"kwargs must be a dict, not {type(kwargs).__name__}"
+    if not all(isinstance(key, str) for key in kwargs):
+        return "kwargs keys must be strings"
+    if not isinstance(events, tuple):
+        return f"events must be a tuple, not {type(events).__name__}"
+    for event in events:
+        if not isinstance(event, Event):
+            return f"events must be Event instances, not {type(event).__name__}"
+    return None
+
+
+def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> list[LogRecord]:
+    """Check a batch for :meth:`Storage.append`; return it as a list.
+
+    :param last_seq: the seq of the last record the store holds (0: none).
+    :param where: names the store in messages.
+    :raises InvalidValueError: an item is not a well-formed :class:`LogRecord`.
+    :raises StorageError: the seqs do not continue the log one by one.
+    """
+    if isinstance(records, LogRecord):
+        # A lone record is a Sequence of nothing useful; say what was meant.
+        raise InvalidValueError("append takes a sequence of LogRecord, not a single LogRecord")
+    try:
+        batch = list(records)
+    except TypeError:
+        raise InvalidValueError(
+            f"append takes a sequence of LogRecord, not {type(records).__name__}"
+        ) from None
+    expected = last_seq + 1
+    for index, record in enumerate(batch):
+        if not isinstance(record, LogRecord):
+            raise InvalidValueError(
+                f"append: item {index} of the batch is a {type(record).__name__}, not a LogRecord"
+            )
+        if isinstance(record.seq, bool) or not isinstance(record.seq, int):
+            raise InvalidValueError(
+                f"append: item {index} of the batch has seq {record.seq!r}; seq must be an int"
+            )
+        if record.seq != expected:
+            if index == 0:
+                ends = f"ends at record {last_seq}" if last_seq else "is empty"
+                raise StorageError(
+                    f"cannot append record {record.seq} to {where}: the log {ends}, "
+                    f"so the next record must be {expected}"
+                )
+            raise StorageError(
+                f"cannot append to {where}: seqs in a batch must be consecutive, but record "
+                f"{record.seq} follows record {expected - 1}"
+            )
+        problem = _record_shape_problem(
+            record.at, record.command, record.args, record.kwargs, record.events
+        )
+        if problem is not None:
+            raise InvalidValueError(f"append: record {record.seq}: {problem}")
+        expected += 1
+    return batch
+
+
+def _check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) -> bytes:
+    """Check the arguments of :meth:`Storage.snapshot`; return the state as bytes.
+
+    :param last_seq: the seq of the last record the store holds.
+    :param snapshot_seq: the seq of the latest snapshot it holds (0: none).
+    :raises InvalidValueError: ``seq`` is outside ``snapshot_seq..last_seq`` or
+        ``state`` is not bytes.
+    """
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise InvalidValueError(f"snapshot: seq must be an int, not {type(seq).__name__}")
+    if not isinstance(state, bytes | bytearray | memoryview):
+        raise InvalidValueError(f"snapshot: state must be bytes, not {type(state).__name__}")
+    if seq > last_seq:
+        raise InvalidValueError(
+            f"snapshot: the log ends at record {last_seq}; a snapshot after record {seq} "
+            "would cover records the log does not hold"
+        )
+    if seq < snapshot_seq:
+        raise InvalidValueError(
+            f"snapshot: record {seq} is before the latest snapshot (after record "
+            f"{snapshot_seq}); snapshots only move forward"
+        )
+    return bytes(state)
+
+
+class MemoryStorage:
+    """A store that keeps everything in lists in memory: for tests and simulation.
+
+    It behaves as :class:`~ccroute.storage_sqlite.SQLiteStorage` does, minus
+    durability and damage: the same calls are refused with the same errors, an
+    append is all-or-nothing, and :meth:`load` returns the latest snapshot and
+    the records after it. Records are kept as the objects appended, neither
+    copied nor pickled (so, unlike the SQLite store, it accepts values that do
+    not pickle), which makes it a convenient test double: ``load().records``
+    is what was logged.
+
+    Every record ever appended is kept, as the durable store keeps its log;
+    only the latest snapshot is kept.
+    """
+
+    def __init__(self) -> None:
+        # Index i holds the record of seq i + 1, so the tail after a snapshot is a slice.
+        self._records: list[LogRecord] = []
+        self._snapshots: list[tuple[int, bytes]] = []
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("the memory store is closed")
+
+    @property
+    def _last_seq(self) -> int:
+        return len(self._records)
+
+    @property
+    def _snapshot_seq(self) -> int:
+        return self._snapshots[-1][0] if self._snapshots else 0
+
+    def load(self) -> Recovered:
+        """Return the latest snapshot and the records after it. Cost: O(records after it)."""
+        self._check_open()
+        if not self._snapshots:
+            return Recovered(records=tuple(self._records))
+        seq, state = self._snapshots[-1]
+        return Recovered(snapshot_seq=seq, snapshot=state, records=tuple(self._records[seq:]))
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        """Add records to the log; all of them or, when this raises, none.
+
+        :raises InvalidValueError: an item is not a well-formed :class:`LogRecord`.
+        :raises StorageError: the seqs do not continue the log one by one (the
+            message names them), or the store is closed.
+        """
+        self._check_open()
+        # Every record is checked before the first is kept: all or nothing.
+        self._records.extend(_check_batch(records, self._last_seq, "the memory store"))
+
+    def snapshot(self, seq: int, state: bytes) -> None:
+        """Keep ``state`` as the snapshot after record ``seq``, replacing the previous one.
+
+        :raises InvalidValueError: ``seq`` is beyond the log or before the latest
+            snapshot, or ``state`` is not bytes.
+        :raises StorageError: the store is closed.
+        """
+        self._check_open()
+        data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+        self._snapshots[:] = [(seq, data)]
+
+    def close(self) -> None:
+        """Close the store; later calls raise :class:`StorageError`. Closing twice does nothing."""
+        self._closed = True
+
+    def __enter__(self) -> MemoryStorage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
