@@ -7,7 +7,7 @@ import importlib.metadata
 import pytest
 from ccroute import Agent, Presence, QueueConfig
 from ccroute.service import Service
-from conftest import make_mail, send_mail, wait_until
+from email_testing import make_mail, send_mail, wait_until
 
 import ccroute_email.plugin
 from ccroute_email import EmailChannel

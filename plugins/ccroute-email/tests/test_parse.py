@@ -6,7 +6,7 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
-from conftest import make_mail
+from email_testing import make_mail
 
 from ccroute_email import MailRecord, MalformedMailError, parse_mail, reply_subject
 from ccroute_email._message import build_message

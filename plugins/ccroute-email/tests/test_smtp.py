@@ -10,7 +10,7 @@ import anyio
 import pytest
 from ccroute import Agent, ContactState, Offered, Presence, QueueConfig, UnknownIdError
 from ccroute.hooktypes import CustomerUpdate, OfferDelivery
-from conftest import TIMEOUT, Sink, fake_service, make_mail, send_mail, wait_until
+from email_testing import TIMEOUT, Sink, fake_service, make_mail, send_mail, wait_until
 
 from ccroute_email import EmailChannel, EmailError
 

@@ -10,7 +10,7 @@ import pytest
 from ccroute import Agent, Completed, Presence, QueueConfig
 from ccroute.hooktypes import OfferDelivery
 from ccroute.service import Service
-from conftest import Sink, make_mail, send_mail, wait_until
+from email_testing import Sink, make_mail, send_mail, wait_until
 
 from ccroute_email import EmailChannel
 
