@@ -405,3 +405,27 @@ async def test_accept_reaches_the_store_before_it_returns(
             assert other.load().records[-1].command == "accept"
         finally:
             other.close()
+
+
+async def test_a_damaged_last_record_is_reported_and_the_good_prefix_recovered(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "centre.db"
+    async with Service(path=path, load_entrypoints=False, snapshot_every=1000) as service:
+        await service.add_queue(QueueConfig("q", offer_timeout=None))
+        for i in range(3):
+            await service.submit(Contact(f"c{i}", "voice", "q"))
+    # the final snapshot would cover the damage: drop it, then damage the last call
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM snapshots")
+        (last,) = db.execute("SELECT max(seq) FROM log").fetchone()  # submit of c2
+        db.execute("UPDATE log SET data = substr(data, 1, 20) WHERE seq = ?", (last,))
+    async with Service(path=path, load_entrypoints=False) as again:
+        assert again.recovery_problem is not None
+        assert f"record {last}" in again.recovery_problem
+        assert again.router.contact_ids == ["c0", "c1"]
+        # and it goes on from there
+        await again.submit(Contact("c2", "voice", "q"))
+        assert again.router.contact_ids == ["c0", "c1", "c2"]
