@@ -22,26 +22,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ccroute import _queue, _queue_py
+from implementations import (
+    COMPILED_EXPECTED,
+    FASTQUEUE_ERROR,
+    IMPLEMENTATION_IDS,
+    IMPLEMENTATIONS,
+)
+
 from ccroute import router as router_module
 
-try:
-    from ccroute import _fastqueue
-except ImportError as error:  # reported by the tests that need it
-    _fastqueue = None
-    FASTQUEUE_ERROR: str | None = str(error)
-else:
-    FASTQUEUE_ERROR = None
-
-#: Whether this run expects the compiled twin (CCROUTE_PURE_PYTHON not set).
-COMPILED_EXPECTED = not _queue.PURE_REQUESTED
-
-#: Implementations of the universal queue, by test id (None: expected, not loaded).
-IMPLEMENTATIONS: dict[str, Callable[[], Any] | None] = {"pure": _queue_py.UniversalQueue}
-if COMPILED_EXPECTED:
-    IMPLEMENTATIONS["compiled"] = None if _fastqueue is None else _fastqueue.UniversalQueue
-
-IMPLEMENTATION_IDS = sorted(IMPLEMENTATIONS)
+__all__ = ["COMPILED_EXPECTED", "IMPLEMENTATIONS", "queue_factory"]
 
 
 @pytest.fixture(params=IMPLEMENTATION_IDS, ids=IMPLEMENTATION_IDS)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import COMPILED_EXPECTED
+from implementations import COMPILED_EXPECTED
 
 import ccroute
 from ccroute import _queue

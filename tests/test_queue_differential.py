@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import COMPILED_EXPECTED, IMPLEMENTATIONS
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,6 +30,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from implementations import COMPILED_EXPECTED, IMPLEMENTATIONS
 
 from ccroute._codes import (
     FEWEST_HANDLED,
