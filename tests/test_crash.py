@@ -364,6 +364,7 @@ async def verify(
 async def test_sigkill_loses_nothing_acknowledged(
     anyio_backend: str, seed: int, tmp_path: Path
 ) -> None:
+    """Six kills at seeded moments and a clean last restart, all on one database."""
     rng = random.Random(f"crash:{anyio_backend}:{seed}")
     db = tmp_path / "centre.db"
     acks: list[Ack] = []
