@@ -56,6 +56,7 @@ writer thread and SQLite.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -81,6 +82,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 import test_crash  # noqa: E402  (the crash test's checks, reused as they are)
+from bench_storage import raw_round  # noqa: E402  (the same reference measurement)
 from helpers import snapshot  # noqa: E402
 
 import ccroute  # noqa: E402
@@ -114,31 +116,12 @@ def median(values: Sequence[float]) -> float:
 
 
 def raw_sqlite(directory: Path, rows_per_commit: int, seconds: float) -> float:
-    """Rows per second committing ``rows_per_commit`` 100-byte rows per transaction."""
-    path = directory / f"raw-{rows_per_commit}.db"
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute(
-            "CREATE TABLE log (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)"
-        )
-        blob = os.urandom(100)
-        seq = 0
-        started = time.perf_counter()
-        deadline = started + seconds
-        while time.perf_counter() < deadline:
-            rows = [(seq + i + 1, 0, blob) for i in range(rows_per_commit)]
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany("INSERT INTO log (seq, crc, data) VALUES (?, ?, ?)", rows)
-            connection.execute("COMMIT")
-            seq += rows_per_commit
-        elapsed = time.perf_counter() - started
-    finally:
-        connection.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return seq / elapsed
+    """Rows per second committing ``rows_per_commit`` 100-byte rows per transaction,
+    measured as bench_storage.py measures it (a fresh database each round)."""
+    return raw_round(directory, rows_per_commit, seconds, f"raw-{rows_per_commit}-{next(_RAW_DBS)}")
+
+
+_RAW_DBS = itertools.count()
 
 
 # ------------------------------------------------------------- 2: the service

@@ -28,7 +28,8 @@ import math
 import os
 import re
 import reprlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import anyio
@@ -497,15 +498,15 @@ class Hooks:
         args = [kwargs[name] for name in impl.argnames]
         return await self._run(hook, impl.plugin_name, impl.function, args, convert)
 
-    async def _collect(
+    async def _valid_results(
         self,
         hook: str,
         kwargs: Mapping[str, object],
         check: _Check,
-        convert: Callable[[object], object] | None = None,
-    ) -> list[Any]:
-        """Every valid non-None result, in call order."""
-        results: list[Any] = []
+        convert: Callable[[object], object] | None,
+    ) -> AsyncGenerator[tuple[str, Any], None]:
+        """Each valid non-None result with its plugin, in call order; failures and
+        junk are counted and skipped."""
         for impl in self._impls(hook):
             ok, value = await self._call(hook, impl, kwargs, convert)
             if not ok or value is None:
@@ -514,8 +515,18 @@ class Hooks:
             if problem is not None:
                 self._junk(hook, impl.plugin_name, value, problem)
                 continue
-            results.append(value)
-        return results
+            yield impl.plugin_name, value
+
+    async def _collect(
+        self,
+        hook: str,
+        kwargs: Mapping[str, object],
+        check: _Check,
+        convert: Callable[[object], object] | None = None,
+    ) -> list[Any]:
+        """Every valid non-None result, in call order."""
+        async with aclosing(self._valid_results(hook, kwargs, check, convert)) as results:
+            return [value async for _plugin, value in results]
 
     async def _first(
         self,
@@ -525,15 +536,9 @@ class Hooks:
         convert: Callable[[object], object] | None = None,
     ) -> tuple[str, Any] | None:
         """The first valid non-None result and its plugin; a failure asks the next one."""
-        for impl in self._impls(hook):
-            ok, value = await self._call(hook, impl, kwargs, convert)
-            if not ok or value is None:
-                continue
-            problem = check(value)
-            if problem is not None:
-                self._junk(hook, impl.plugin_name, value, problem)
-                continue
-            return impl.plugin_name, value
+        async with aclosing(self._valid_results(hook, kwargs, check, convert)) as results:
+            async for plugin, value in results:
+                return plugin, value
         return None
 
     # -------------------------------------------------------------- providing
