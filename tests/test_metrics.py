@@ -10,19 +10,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccroute import (
+    Abandoned,
     Accepted,
     Agent,
+    Completed,
     Contact,
     ContactState,
     Event,
     InvalidValueError,
     ManualClock,
     Offered,
+    OfferRescinded,
+    OfferTimedOut,
+    Overflowed,
     Presence,
     QueueConfig,
     Queued,
+    Rejected,
+    Rejoined,
     Router,
+    TimedOut,
     UnknownIdError,
+    WrapUpEnded,
 )
 from ccroute.metrics import (
     AgentStats,
@@ -369,6 +378,193 @@ def test_refused_contacts_are_counted_apart() -> None:
     assert report.total.service_level() is None
 
 
+# ------------------------------- time-outs, overflow, rejoin, ring offers
+#
+# Hand-built event lists, in the order the router emits them: no router needed.
+
+
+def test_timed_out_is_its_own_outcome_and_a_missed_contact() -> None:
+    m = MetricsCollector({"q": 20.0}, short_abandon_threshold=5.0)
+    m.observe(
+        [
+            Queued(0.0, "c1", "q", "voice"),
+            Queued(0.0, "c2", "q", "voice"),
+            Queued(0.0, "c3", "q", "chat"),
+            Offered(0.0, "c1", "ann", "q", "voice", None),
+            Accepted(5.0, "c1", "ann", "q", "voice", 5.0),  # answered within T
+            TimedOut(30.0, "c2", "q", "voice", 30.0, "max wait"),
+            Abandoned(40.0, "c3", "q", "chat", 40.0),
+            Queued(50.0, "c4", "q", "voice"),
+            # a time-out after 2 s is not a short abandon: the router dropped it
+            TimedOut(52.0, "c4", "q", "voice", 2.0, "no agent"),
+        ]
+    )
+    report = m.report(60.0)
+    q, total, voice = report.queues["q"], report.total, report.channels["voice"]
+    for g in (q, total):
+        assert (g.offered, g.answered, g.abandoned, g.timed_out, g.in_flight) == (4, 1, 1, 2, 0)
+        assert g.short_abandons == 0
+        assert g.longest_current_wait is None
+        assert g.abandon_rate == pytest.approx(1 / 4)  # time-outs are not abandons
+        assert g.timed_out_rate == pytest.approx(2 / 4)
+        # DEFAULT: time-outs stay in the denominator, never met
+        assert g.service_level() == pytest.approx(1 / 4)
+        assert g.service_level(SL.ANSWERED_AND_ABANDONED) == pytest.approx(1 / (1 + 1 + 2))
+        assert g.service_level(SL.ABANDONS_MET) == pytest.approx(1 / 4)  # c4 within T: missed
+        assert g.service_level(SL.ANSWERED_WITHIN_OVER_OFFERED) == pytest.approx(1 / 4)
+        assert g.service_level(SL.ANSWERED) == 1.0
+        assert g.service_level(exclude_in_flight=True) == pytest.approx(1 / 4)
+        _check_group(g)
+    assert (voice.offered, voice.timed_out, voice.abandoned) == (3, 2, 0)
+    assert report.channels["chat"].timed_out == 0
+    # the contact is forgotten: a late abandon of it changes nothing
+    m.observe([Abandoned(70.0, "c2", "q", "voice", 70.0)])
+    assert m.report(70.0).total == total
+
+
+def test_timed_out_while_waiting_lowers_the_service_level_like_a_waiting_contact() -> None:
+    # While c1 waits it is in flight; timing out keeps it in the denominator.
+    m = MetricsCollector()
+    m.observe([Queued(0.0, "c1", "q", "voice"), Queued(0.0, "c2", "q", "voice")])
+    m.observe([Offered(1.0, "c2", "ann", "q", "voice", None)])
+    m.observe([Accepted(2.0, "c2", "ann", "q", "voice", 2.0)])
+    waiting = m.report(10.0).total
+    assert waiting.service_level() == pytest.approx(1 / 2)
+    assert waiting.service_level(exclude_in_flight=True) == 1.0
+    m.observe([TimedOut(60.0, "c1", "q", "voice", 60.0, "max wait")])
+    done = m.report(60.0).total
+    assert done.service_level() == pytest.approx(1 / 2)
+    assert done.service_level(exclude_in_flight=True) == pytest.approx(1 / 2)
+
+
+def test_overflow_is_counted_like_a_transfer_to_another_queue() -> None:
+    m = MetricsCollector({"sales": 20.0, "support": 30.0})
+    m.observe(
+        [
+            Queued(0.0, "c1", "sales", "voice"),
+            Queued(0.0, "c2", "sales", "voice"),
+            Overflowed(30.0, "c1", "sales", "support", 30.0, "max wait", True),
+            Offered(30.0, "c1", "bob", "support", "voice", None),
+            Overflowed(31.0, "c2", "sales", "support", 31.0, "no agent", False),
+            Accepted(40.0, "c1", "bob", "support", "voice", 10.0),
+            TimedOut(91.0, "c2", "support", "voice", 60.0, "max wait"),
+            Completed(100.0, "c1", "bob", "support", "voice", 60.0),
+            WrapUpEnded(100.0, "c1", "bob", "support", "voice", 0.0),
+        ]
+    )
+    report = m.report(100.0)
+    sales, support, total = report.queues["sales"], report.queues["support"], report.total
+    assert (sales.offered, sales.answered, sales.transferred_out, sales.in_flight) == (2, 0, 2, 0)
+    assert sales.timed_out == 0
+    # support: both entered on overflow; c1 answered 10 s after entering, c2 timed out
+    assert (support.offered, support.answered, support.timed_out, support.in_flight) == (2, 1, 1, 0)
+    assert support.asa == pytest.approx(10.0)
+    assert support.answered_within == 1
+    assert support.aht == pytest.approx(60.0)
+    # total: waits run from arrival; c1 waited 40 s (not within 20), c2 timed out
+    assert (total.offered, total.answered, total.timed_out, total.transferred_out) == (2, 1, 1, 0)
+    assert total.asa == pytest.approx(40.0)
+    assert total.answered_within == 0
+    assert total.handled == 1
+    for g in (sales, support, total):
+        _check_group(g)
+
+
+def test_rejoined_counts_a_new_entry_and_the_old_abandon_stays() -> None:
+    m = MetricsCollector()
+    m.observe(
+        [
+            Queued(0.0, "c1", "q", "voice"),
+            Abandoned(10.0, "c1", "q", "voice", 10.0),
+            Queued(20.0, "c2", "q", "voice"),
+            Rejoined(20.0, "c2", "c1", "q"),
+            Offered(20.0, "c2", "ann", "q", "voice", None),
+            Accepted(25.0, "c2", "ann", "q", "voice", 5.0),
+            Queued(30.0, "c3", "other", "chat"),
+        ]
+    )
+    report = m.report(30.0)
+    q, total = report.queues["q"], report.total
+    assert (q.offered, q.abandoned, q.answered, q.rejoined) == (2, 1, 1, 1)
+    assert q.asa == pytest.approx(5.0)  # from the new contact's arrival
+    assert report.channels["voice"].rejoined == 1
+    assert report.channels["chat"].rejoined == 0
+    assert report.queues["other"].rejoined == 0
+    assert (total.offered, total.rejoined) == (3, 1)
+
+
+def test_ring_offers_one_answer_per_contact_and_rescinds_apart() -> None:
+    m = MetricsCollector({"q": 20.0})
+    m.observe(
+        [
+            Queued(0.0, "c1", "q", "voice"),
+            # ring-all: c1 offered to three agents at once
+            Offered(0.0, "c1", "ann", "q", "voice", 30.0),
+            Offered(0.0, "c1", "bob", "q", "voice", 30.0),
+            Offered(0.0, "c1", "cid", "q", "voice", 30.0),
+        ]
+    )
+    m.observe([Rejected(2.0, "c1", "bob")])  # the others still hold it
+    m.observe(
+        [
+            Accepted(4.0, "c1", "ann", "q", "voice", 4.0),
+            OfferRescinded(4.0, "c1", "cid", "answered by ann"),
+        ]
+    )
+    m.observe(
+        [
+            Queued(10.0, "c2", "q", "voice"),
+            Offered(10.0, "c2", "bob", "q", "voice", 40.0),
+            Offered(10.0, "c2", "cid", "q", "voice", 40.0),
+        ]
+    )
+    m.observe(
+        [
+            OfferTimedOut(40.0, "c2", "bob"),
+            OfferTimedOut(40.0, "c2", "cid"),
+            Completed(44.0, "c1", "ann", "q", "voice", 40.0),
+            WrapUpEnded(44.0, "c1", "ann", "q", "voice", 0.0),
+        ]
+    )
+    report = m.report(50.0)
+    q = report.queues["q"]
+    assert (q.offered, q.answered, q.answered_within, q.in_flight) == (2, 1, 1, 1)
+    assert q.asa == pytest.approx(4.0)
+    assert q.longest_current_wait == pytest.approx(40.0)  # c2 since 10
+    assert q.aht == pytest.approx(40.0)
+    ann, bob, cid = (report.agents[a] for a in ("ann", "bob", "cid"))
+    assert (ann.offers, ann.accepted, ann.rejected, ann.timed_out, ann.rescinded) == (1, 1, 0, 0, 0)
+    assert (bob.offers, bob.accepted, bob.rejected, bob.timed_out, bob.rescinded) == (2, 0, 1, 1, 0)
+    assert (cid.offers, cid.accepted, cid.rejected, cid.timed_out, cid.rescinded) == (2, 0, 0, 1, 1)
+    assert report.team.rescinded == 1 and report.team.offers == 5
+    # an unanswered offer is not handling: only ann handled, from 4 to 44
+    assert ann.handling_time == pytest.approx(40.0)
+    assert bob.handling_time == 0.0 and cid.handling_time == 0.0
+
+
+def test_ring_offer_abandoned_while_ringing() -> None:
+    m = MetricsCollector()
+    m.observe(
+        [
+            Queued(0.0, "c1", "q", "voice"),
+            Offered(0.0, "c1", "ann", "q", "voice", None),
+            Offered(0.0, "c1", "bob", "q", "voice", None),
+            # the router names the first holder only; the other offers just end
+            Abandoned(3.0, "c1", "q", "voice", 3.0, "ann"),
+        ]
+    )
+    report = m.report(3.0)
+    assert (report.total.abandoned, report.total.short_abandons, report.total.in_flight) == (
+        1,
+        1,
+        0,
+    )
+    for agent in ("ann", "bob"):
+        stats = report.agents[agent]
+        assert (stats.offers, stats.rejected, stats.timed_out, stats.rescinded) == (1, 0, 0, 0)
+        assert stats.handling_time == 0.0
+
+
 # ----------------------------------------------------------------- agents
 
 
@@ -550,8 +746,8 @@ def _pick(items: list[str], n: int) -> str | None:
 
 
 def _check_group(g: GroupStats) -> None:
-    assert min(g.offered, g.answered, g.abandoned, g.transferred_out, g.in_flight) >= 0
-    assert g.answered + g.abandoned + g.transferred_out + g.in_flight == g.offered
+    assert min(g.offered, g.answered, g.abandoned, g.timed_out, g.transferred_out, g.in_flight) >= 0
+    assert g.answered + g.abandoned + g.timed_out + g.transferred_out + g.in_flight == g.offered
     assert g.answered_within <= g.answered
     assert g.short_abandons <= g.abandoned and g.abandoned_within <= g.abandoned
     for exclude in (False, True):

@@ -33,14 +33,18 @@ from ccroute import (
     OfferDelivered,
     OfferDelivery,
     Offered,
+    OfferRescinded,
     OfferTimedOut,
+    Overflowed,
     Presence,
     QueueConfig,
     Queued,
+    RoutingPolicy,
     Service,
     ServiceError,
     SQLiteStorage,
     StorageError,
+    TimedOut,
     UnknownIdError,
     hookimpl,
 )
@@ -429,3 +433,134 @@ async def test_a_damaged_last_record_is_reported_and_the_good_prefix_recovered(
         # and it goes on from there
         await again.submit(Contact("c2", "voice", "q"))
         assert again.router.contact_ids == ["c0", "c1", "c2"]
+
+
+# ----------------------------------------- routing policies through the service
+
+
+class KeepingStore(MemoryStorage):
+    """A memory store that also remembers every record appended, snapshot or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[LogRecord] = []
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        super().append(records)
+        self.log.extend(records)
+
+
+def log_copy(store: KeepingStore) -> MemoryStorage:
+    """The same log without its snapshots: a start replays every record."""
+    fresh = MemoryStorage()
+    fresh.append(store.log)
+    return fresh
+
+
+async def test_exclusions_are_durable_calls_and_replay(anyio_backend: str) -> None:
+    store = KeepingStore()
+    async with Service(storage=store, clock=ManualClock(0.0), load_entrypoints=False) as service:
+        await centre(service)
+        # alice has been idle longest, but she may not serve this customer
+        assert await service.add_exclusion("cust", "alice") == []
+        await service.submit(Contact("c1", "voice", "support", customer_id="cust"))
+        assert service.router.contact("c1").agent_id == "bob"
+        await service.remove_exclusion("cust", "alice")
+        await service.submit(Contact("c2", "voice", "support", customer_id="cust"))
+        assert service.router.contact("c2").agent_id == "alice"
+        before = snapshot(service.router)
+    commands = [r.command for r in store.log]
+    assert "add_exclusion" in commands and "remove_exclusion" in commands
+    async with Service(storage=log_copy(store), load_entrypoints=False) as again:
+        assert again.recovery_problem is None
+        assert snapshot(again.router) == {**before, "now": again.router.now}
+
+
+async def test_the_policy_builds_the_router_and_a_replay_needs_the_same_one(
+    anyio_backend: str,
+) -> None:
+    blocking = RoutingPolicy(blocking={"voice": {"chat"}})
+    store = KeepingStore()
+    async with Service(
+        storage=store, clock=ManualClock(0.0), policy=blocking, load_entrypoints=False
+    ) as service:
+        await service.add_queue(QueueConfig("q", offer_timeout=None))
+        await service.add_agent(
+            Agent("a", queues=("q",), capacity={"voice": 1, "chat": 2}), Presence.AVAILABLE
+        )
+        await service.submit(Contact("v", "voice", "q"))
+        # holding voice work, the agent is not offered chats
+        assert not any(
+            isinstance(e, Offered) for e in await service.submit(Contact("c", "chat", "q"))
+        )
+        before = snapshot(service.router)
+    # the snapshot carries the policy: no keyword needed
+    async with Service(storage=store, load_entrypoints=False) as again:
+        assert snapshot(again.router) == {**before, "now": again.router.now}
+    # without a snapshot the log replays only under the policy it was made with
+    async with Service(storage=log_copy(store), policy=blocking, load_entrypoints=False) as again:
+        assert snapshot(again.router) == {**before, "now": again.router.now}
+    with pytest.raises(StorageError, match="replays to different events"):
+        async with Service(storage=log_copy(store), load_entrypoints=False):
+            pass
+    with pytest.raises(CCRouteError):
+        Service(policy={"blocking": {}})  # type: ignore[arg-type]
+
+
+async def test_a_timed_out_contact_is_closed_and_recorded(anyio_backend: str) -> None:
+    desk = Desk()
+    clock = ManualClock(0.0)
+    async with Service(clock=clock, plugins=[desk], load_entrypoints=False) as service:
+        await service.add_queue(QueueConfig("q", max_wait=10.0))
+        await service.submit(Contact("c", "voice", "q", customer_id="cust"))
+        clock.advance(10)
+        assert [type(e) for e in await service.tick()] == [TimedOut]
+        await wait_for(lambda: any(r.contact_id == "c" for r in desk.history))
+        record = next(r for r in desk.history if r.contact_id == "c")
+        assert (record.outcome, record.customer_id, record.answered_at) == (
+            "timed-out",
+            "cust",
+            None,
+        )
+        assert record.ended_at == 10.0
+        kinds = [(u.kind, u.reason) for u in desk.updates if u.contact_id == "c"]
+        assert kinds == [("queued", None), ("closed", "timed out: max wait")]
+
+
+async def test_an_overflowed_contact_is_queued_again(anyio_backend: str) -> None:
+    desk = Desk()
+    clock = ManualClock(0.0)
+    async with Service(clock=clock, plugins=[desk], load_entrypoints=False) as service:
+        await service.add_queues(
+            [QueueConfig("q", max_wait=10.0, overflow="spill"), QueueConfig("spill")]
+        )
+        await service.submit(Contact("w", "voice", "spill"))
+        await service.submit(Contact("c", "voice", "q"))
+        clock.advance(10)
+        assert [type(e) for e in await service.tick()] == [Overflowed]
+        assert service.router.contact("c").queue == "spill"
+        await wait_for(lambda: len([u for u in desk.updates if u.contact_id == "c"]) == 2)
+        updates = [(u.kind, u.position) for u in desk.updates if u.contact_id == "c"]
+        # queued in q, then in spill behind the contact already there (it kept its key)
+        assert updates == [("queued", 1), ("queued", 2)]
+
+
+async def test_ring_offers_reach_every_agent_and_again_after_a_restart(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "centre.db"
+    desk = Desk()
+    async with Service(path=path, plugins=[desk], load_entrypoints=False) as service:
+        await service.add_queue(QueueConfig("q", ring=2, offer_timeout=None))
+        for agent in ("alice", "bob", "carol"):
+            await service.add_agent(Agent(agent, queues=("q",)), Presence.AVAILABLE)
+        await service.submit(Contact("c1", "voice", "q"))
+        await wait_for(lambda: len(desk.offers) == 2)
+        assert sorted(d.agent.id for d in desk.offers) == ["alice", "bob"]
+    desk = Desk()
+    async with Service(path=path, plugins=[desk], load_entrypoints=False) as again:
+        # both open offers reach the agents' side again
+        assert sorted(d.agent.id for d in desk.offers) == ["alice", "bob"]
+        events = await again.accept("c1", "bob")
+        rescinded = [e for e in events if isinstance(e, OfferRescinded)]
+        assert [(e.agent_id, e.reason) for e in rescinded] == [("alice", "answered by bob")]

@@ -5,10 +5,28 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import attrs
 import pytest
 
-from ccroute import CallbackRequested, InputError, OfferTimedOut, PresenceChanged, Queued
+from ccroute import (
+    Abandoned,
+    Accepted,
+    CallbackRequested,
+    InputError,
+    Offered,
+    OfferRescinded,
+    OfferTimedOut,
+    Overflowed,
+    PresenceChanged,
+    Queued,
+    RampUp,
+    RampUpEnded,
+    RoutingPolicy,
+    TimedOut,
+)
+from ccroute.metrics import GroupStats
 from ccroute.sim import (
+    Scenario,
     Simulation,
     parse_scenario,
     parse_trace,
@@ -245,3 +263,138 @@ def test_contact_centre_example_is_what_the_issue_asks_for() -> None:
     assert any(a.vip_share for a in sc.arrivals)
     assert any(a.patience.kind != "none" for a in sc.arrivals)
     assert any(len(a.rates) > 1 and max(a.rates) > 2 * min(a.rates) for a in sc.arrivals)
+
+
+# ------------------------------------ routing policies: ring-all, time-outs, overflow
+#
+# These drive the router's queue policies (QueueConfig.ring, max_wait, overflow)
+# and RoutingPolicy through the simulator; the router itself raises if the
+# simulator accepts an offer it no longer holds or abandons a contact that left.
+
+TWO_GROUPS = """
+[simulation]
+start = "09:00"
+end = "10:00"
+seed = 5
+
+[[queues]]
+name = "q"
+offer_timeout = 20
+
+[[queues]]
+name = "spill"
+offer_timeout = 20
+
+[[agents]]
+name = "fast"
+count = 2
+queues = ["q"]
+answer_seconds = 2
+
+[[agents]]
+name = "slow"
+count = 2
+queues = ["q"]
+answer_seconds = 6
+no_answer_probability = 0.2
+
+[[agents]]
+name = "back"
+count = 1
+queues = ["spill"]
+answer_seconds = 1
+
+[[arrivals]]
+queue = "q"
+channel = "voice"
+rate = "90/h"
+handle_time = { distribution = "exponential", mean = 150 }
+patience = { distribution = "exponential", mean = 600 }
+"""
+
+
+def policy_scenario(**queue_changes: object) -> Scenario:
+    sc = parse_scenario(TWO_GROUPS, "policies.toml")
+    q, spill = sc.queues
+    return attrs.evolve(sc, queues=(attrs.evolve(q, **queue_changes), spill))
+
+
+def _balanced(stats: GroupStats) -> None:
+    assert (
+        stats.answered + stats.abandoned + stats.timed_out + stats.transferred_out + stats.in_flight
+        == stats.offered
+    )
+
+
+def test_ring_offers_are_answered_once_and_rescinded_offers_never_accepted() -> None:
+    result = Simulation(policy_scenario(ring=3), keep_events=True).run()
+    log = result.event_log
+    assert log is not None
+    offered: dict[str, set[str]] = {}
+    for e in log:
+        if isinstance(e, Offered):
+            offered.setdefault(e.contact_id, set()).add(e.agent_id)
+    assert any(len(agents) > 1 for agents in offered.values())  # it did ring
+    rescinded = [e for e in log if isinstance(e, OfferRescinded)]
+    assert any(e.reason.startswith("answered by ") for e in rescinded)
+    accepted = [e.contact_id for e in log if isinstance(e, Accepted)]
+    assert len(accepted) == len(set(accepted))  # one answer per contact
+    # fast agents answer every offer they still hold after 2 s: none of theirs
+    # times out, whichever other agents the contact rang at once
+    assert not any(isinstance(e, OfferTimedOut) and e.agent_id.startswith("fast-") for e in log)
+    # a slow agent whose ring was answered by a fast one never accepted it
+    for e in rescinded:
+        assert not any(
+            isinstance(a, Accepted) and a.contact_id == e.contact_id and a.agent_id == e.agent_id
+            for a in log
+        )
+    total = result.report.total
+    _balanced(total)
+    assert total.in_flight == 0 and result.stranded == 0
+    assert total.answered == len(accepted)
+
+
+def test_timed_out_contacts_are_gone_and_never_abandon() -> None:
+    # Long patience, a 30 s maximum wait and no overflow: many contacts time out,
+    # and their patience runs out later, when they are gone.
+    result = Simulation(policy_scenario(max_wait=30.0), keep_events=True).run()
+    log = result.event_log
+    assert log is not None
+    left = {e.contact_id: e.at for e in log if isinstance(e, TimedOut)}
+    assert left
+    assert not any(isinstance(e, Abandoned) and e.contact_id in left for e in log)
+    # nothing happens to a contact after it timed out
+    assert not any(
+        getattr(e, "contact_id", None) in left and e.at > left[e.contact_id] for e in log
+    )
+    total = result.report.total
+    _balanced(total)
+    assert total.timed_out == len(left)
+    assert total.in_flight == 0 and result.stranded == 0
+
+
+def test_overflowed_contacts_wait_on_in_the_overflow_queue() -> None:
+    result = Simulation(policy_scenario(max_wait=15.0, overflow="spill"), keep_events=True).run()
+    log = result.event_log
+    assert log is not None
+    moved = [e for e in log if isinstance(e, Overflowed)]
+    assert moved and all((e.from_queue, e.to_queue) == ("q", "spill") for e in moved)
+    report = result.report
+    assert report.queues["q"].transferred_out == len(moved)
+    assert report.queues["spill"].offered == len(moved)
+    assert report.queues["spill"].answered > 0
+    for stats in (*report.queues.values(), report.total):
+        _balanced(stats)
+    assert report.total.in_flight == 0 and result.stranded == 0
+
+
+def test_the_scenario_policy_reaches_the_router() -> None:
+    sc = attrs.evolve(
+        policy_scenario(), policy=RoutingPolicy(ramp_up=RampUp(seconds=60.0, accepted=None))
+    )
+    result = Simulation(sc, keep_events=True).run()
+    assert result.event_log is not None
+    assert any(isinstance(e, RampUpEnded) for e in result.event_log)
+    plain = Simulation(policy_scenario(), keep_events=True).run()
+    assert plain.event_log is not None
+    assert not any(isinstance(e, RampUpEnded) for e in plain.event_log)

@@ -228,9 +228,15 @@ class RouterMachine(RuleBasedStateMachine):
             router = Router(self.clock, seed=self.seed)
         original: Callable[..., None] = router._offer  # type: ignore[attr-defined]
 
-        def checked_offer(rec: Any, agent: Any, now: float, events: list[object]) -> None:
+        def checked_offer(
+            rec: Any, agent: Any, now: float, events: list[object], *args: Any, **kwargs: Any
+        ) -> None:
             contact = router.contact(rec.spec.id)
             view = router.agent(agent.spec.id)
+            if kwargs.get("extra"):
+                # ring-all: the same contact to one more agent
+                original(rec, agent, now, events, *args, **kwargs)
+                return
             assert contact.state is ContactState.WAITING
             assert eligible(router, view, contact), f"offer of {contact} to ineligible {view}"
             for other in router.waiting():
@@ -238,7 +244,7 @@ class RouterMachine(RuleBasedStateMachine):
                     assert not eligible(router, view, other), (
                         f"{view.id} offered {contact.id} while {other.id} (smaller key) was eligible"
                     )
-            original(rec, agent, now, events)
+            original(rec, agent, now, events, *args, **kwargs)
 
         router._offer = checked_offer  # type: ignore[attr-defined,method-assign]
         return router

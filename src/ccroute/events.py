@@ -29,13 +29,18 @@ __all__ = [
     "OfferDelivered",
     "OfferRescinded",
     "OfferTimedOut",
+    "OfferReason",
     "Offered",
+    "Overflowed",
     "PreferenceExpired",
     "PresenceChanged",
     "Queued",
+    "RampUpEnded",
     "Refused",
     "Rejected",
+    "Rejoined",
     "StepApplied",
+    "TimedOut",
     "Transferred",
     "WrapUpEnded",
 ]
@@ -68,10 +73,42 @@ class Refused(Event):
 
 
 @attrs.frozen(slots=True)
+class OfferReason:
+    """Why a contact was offered to this agent (carried by :class:`~ccroute.Offered`).
+
+    :param strategy: the queue's strategy (its value, or the custom name).
+    :param trigger: ``"contact"`` when the contact became routable and was
+        matched to an agent, ``"agent"`` when an agent freed up and took the
+        most deserving contact it could.
+    :param eligible: how many agents could take the contact at that moment
+        (the winner included).
+    :param score: the winner's score under the strategy (higher wins; see
+        docs/explain.md), or ``None`` for strategies without one (round
+        robin, random) and for agent-side decisions.
+    :param runner_up: the best score among the other eligible agents, or ``None``.
+    :param step: routing steps applied to the contact so far (0: its
+        original requirements).
+    :param held_back: policies that kept at least one otherwise eligible
+        agent from the contact at that moment (values of
+        :class:`~ccroute.NotEligible`), in a stable order.
+    """
+
+    strategy: str
+    trigger: str
+    eligible: int
+    score: float | None
+    runner_up: float | None
+    step: int
+    held_back: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
 class Offered(Event):
     """A contact was offered to (reserved for) an agent.
 
-    ``timeout_at`` is the clock time at which the offer times out, or ``None``.
+    ``timeout_at`` is the clock time at which the offer times out, or ``None``;
+    ``reason`` says why this agent (``None`` when the router was built with
+    ``offer_reasons=False``).
     """
 
     contact_id: str
@@ -79,6 +116,7 @@ class Offered(Event):
     queue: str
     channel: str
     timeout_at: float | None
+    reason: OfferReason | None = None
 
 
 @attrs.frozen(slots=True)
@@ -154,6 +192,54 @@ class Abandoned(Event):
     channel: str
     wait: float
     agent_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class TimedOut(Event):
+    """A contact waited its maximum and left unanswered (no overflow queue).
+
+    ``reason`` is ``"max wait"``, ``"no agent"`` (the queue skips when no
+    agent could take it) or ``"overflow queue full"``.
+    """
+
+    contact_id: str
+    queue: str
+    channel: str
+    wait: float
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class Overflowed(Event):
+    """A contact waited its maximum (or no agent could take it) and moved to another queue.
+
+    ``wait`` is the time it spent in ``from_queue``; ``keep_key`` says
+    whether it kept its place in line.
+    """
+
+    contact_id: str
+    from_queue: str
+    to_queue: str
+    wait: float
+    reason: str
+    keep_key: bool
+
+
+@attrs.frozen(slots=True)
+class Rejoined(Event):
+    """A returning customer regained the place of the contact they abandoned."""
+
+    contact_id: str
+    previous_contact_id: str
+    queue: str
+
+
+@attrs.frozen(slots=True)
+class RampUpEnded(Event):
+    """An agent's ramp-up after an absence ended; ``reason`` is ``"time"`` or ``"accepted"``."""
+
+    agent_id: str
+    reason: str
 
 
 @attrs.frozen(slots=True)

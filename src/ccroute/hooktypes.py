@@ -103,7 +103,7 @@ class CustomerUpdate:
 
 
 #: How a contact ended, as recorded in the CRM history.
-Outcome = Literal["completed", "abandoned", "refused", "self-service"]
+Outcome = Literal["completed", "abandoned", "refused", "self-service", "timed-out"]
 
 
 @attrs.frozen(slots=True)

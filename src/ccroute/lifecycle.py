@@ -39,6 +39,9 @@ class ContactState(enum.Enum):
     COMPLETED = "completed"
     #: The customer left before being answered. Final.
     ABANDONED = "abandoned"
+    #: It waited its maximum (or no agent could take it) and had nowhere to
+    #: overflow to. Final.
+    TIMED_OUT = "timed-out"
 
 
 class ContactAction(enum.Enum):
@@ -55,6 +58,7 @@ class ContactAction(enum.Enum):
     TRANSFER = "transfer"
     REQUEST_CALLBACK = "request callback"
     APPLY_STEP = "apply routing step"
+    TIME_OUT_QUEUE = "time out in queue"
 
 
 _S = ContactState
@@ -67,6 +71,7 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactAction], ContactState] = {
     (_S.WAITING, _A.TRANSFER): _S.WAITING,
     (_S.WAITING, _A.REQUEST_CALLBACK): _S.WAITING,
     (_S.WAITING, _A.APPLY_STEP): _S.WAITING,
+    (_S.WAITING, _A.TIME_OUT_QUEUE): _S.TIMED_OUT,
     (_S.OFFERED, _A.ACCEPT): _S.IN_SERVICE,
     (_S.OFFERED, _A.REJECT): _S.WAITING,
     (_S.OFFERED, _A.TIME_OUT): _S.WAITING,

@@ -8,8 +8,9 @@ and keeps running sums, so each event costs amortised O(1) time whatever the
 length of the run. :meth:`MetricsCollector.report` returns frozen values:
 
 * :class:`GroupStats` per queue, per channel and in total (offered, answered,
-  abandoned, short abandons, service level in every :class:`ServiceLevelVariant`,
-  ASA, longest current wait, abandon rate, AHT, refused);
+  abandoned, short abandons, timed out, service level in every
+  :class:`ServiceLevelVariant`, ASA, longest current wait, abandon rate, AHT,
+  refused, rejoined);
 * :class:`AgentStats` per agent and :class:`TeamStats` for all agents or any
   set of them (logged-in, available, handling time, occupancy, utilisation).
 
@@ -18,11 +19,12 @@ Definitions (see ``docs/metrics.md`` for the full discussion):
 * An *entry* is one contact entering one group. A contact enters the total
   and its channel once, when it is queued (its channel is the one it was queued
   on, even if it later becomes a callback). It enters a queue when it is queued
-  there or transferred there from a *different* queue. Each entry has at most
-  one outcome: answered (its first acceptance in the entry), abandoned (before
-  being answered in the entry) or, for queues only, transferred out (moved to
-  another queue before being answered in this one). An entry with no outcome
-  yet is *in flight*.
+  there or transferred (or overflowed) there from a *different* queue. Each
+  entry has at most one outcome: answered (its first acceptance in the entry),
+  abandoned (the customer left before being answered in the entry), timed out
+  (the router let it go unanswered after its maximum wait) or, for queues only,
+  transferred out (moved to another queue before being answered in this one).
+  An entry with no outcome yet is *in flight*.
 * A wait is measured from the start of the entry: from the time the contact
   entered the queue for queue figures, from its arrival for channel and total
   figures. It equals the event's ``wait`` except after a transfer before the
@@ -57,10 +59,13 @@ from .events import (
     Offered,
     OfferRescinded,
     OfferTimedOut,
+    Overflowed,
     PresenceChanged,
     Queued,
     Refused,
     Rejected,
+    Rejoined,
+    TimedOut,
     Transferred,
     WrapUpEnded,
 )
@@ -111,16 +116,18 @@ class ServiceLevelVariant(enum.Enum):
     """The named ways of computing a service level; ``T`` is the group's threshold.
 
     All variants count an answer as met when its wait is ``<= T``. They differ
-    in how abandons enter the fraction.
+    in how abandons enter the fraction. A timed-out contact (the router let it
+    go after its maximum wait) always counts as missed wherever it is counted.
     """
 
     #: ``answered within T / (offered - short abandons)``: short abandons are
-    #: excluded, every other abandon counts as missed. DESIGN.md's default.
+    #: excluded, every other abandon (and every timed-out contact) counts as
+    #: missed. DESIGN.md's default.
     DEFAULT = "default"
     #: ``answered within T / answered``: abandons are ignored altogether.
     ANSWERED = "answered"
-    #: ``answered within T / (answered + abandoned)``: contacts still waiting or
-    #: transferred out are left out.
+    #: ``answered within T / (answered + abandoned + timed out)``: contacts
+    #: still waiting or transferred out are left out.
     ANSWERED_AND_ABANDONED = "answered-and-abandoned"
     #: ``(answered within T + abandoned within T) / offered``: an abandon
     #: within T counts as met (the caller gave up before the promise was broken).
@@ -137,7 +144,7 @@ class GroupStats:
     contact transferred between queues is offered once in each queue it
     entered; per channel and in total each contact is offered once.
 
-    Balance: ``offered == answered + abandoned + transferred_out + in_flight``.
+    Balance: ``offered == answered + abandoned + timed_out + transferred_out + in_flight``.
     """
 
     #: Queue or channel name; ``None`` for the total.
@@ -146,8 +153,8 @@ class GroupStats:
     threshold: float
     #: Abandons with a wait strictly below this are short abandons.
     short_abandon_threshold: float
-    #: Entries into the group (``Queued``, plus, per queue, ``Transferred`` from
-    #: another queue).
+    #: Entries into the group (``Queued``, plus, per queue, ``Transferred`` or
+    #: ``Overflowed`` from another queue).
     offered: int = 0
     #: Entries answered: the first ``Accepted`` in the entry.
     answered: int = 0
@@ -160,13 +167,20 @@ class GroupStats:
     #: Abandoned entries whose wait was ``< short_abandon_threshold`` (a subset
     #: of ``abandoned``).
     short_abandons: int = 0
-    #: Queue entries that moved to another queue before being answered in this
-    #: one (always 0 for channels and the total).
+    #: Entries that left unanswered after their maximum wait (``TimedOut``);
+    #: not abandons: the router, not the customer, ended them.
+    timed_out: int = 0
+    #: Queue entries that moved to another queue (``Transferred`` or
+    #: ``Overflowed``) before being answered in this one (always 0 for channels
+    #: and the total).
     transferred_out: int = 0
     #: Entries without an outcome yet: waiting or offered, not yet answered.
     in_flight: int = 0
     #: Contacts refused at submission (``Refused``); not part of ``offered``.
     refused: int = 0
+    #: Entries of returning customers who regained the place of the contact
+    #: they abandoned (``Rejoined``; a subset of ``offered``).
+    rejoined: int = 0
     #: Sum of the waits of the answered entries, in seconds.
     total_answer_wait: float = 0.0
     #: Contacts whose wrap-up ended in this group (the queue, and the channel the
@@ -204,6 +218,11 @@ class GroupStats:
         """``short_abandons / offered``."""
         return _ratio(self.short_abandons, self.offered)
 
+    @property
+    def timed_out_rate(self) -> float | None:
+        """``timed_out / offered``."""
+        return _ratio(self.timed_out, self.offered)
+
     def service_level(
         self,
         variant: ServiceLevelVariant = ServiceLevelVariant.DEFAULT,
@@ -216,13 +235,14 @@ class GroupStats:
 
         * ``DEFAULT``: ``answered_within / (N - short_abandons)``
         * ``ANSWERED``: ``answered_within / answered``
-        * ``ANSWERED_AND_ABANDONED``: ``answered_within / (answered + abandoned)``
+        * ``ANSWERED_AND_ABANDONED``: ``answered_within / (answered + abandoned + timed_out)``
         * ``ABANDONS_MET``: ``(answered_within + abandoned_within) / N``
         * ``ANSWERED_WITHIN_OVER_OFFERED``: ``answered_within / N``
 
         By default contacts still waiting count as offered but neither answered
         nor abandoned, so they lower the offered-based variants while they wait;
         ``exclude_in_flight=True`` leaves them out until they have an outcome.
+        Timed-out contacts are in ``N`` and never met.
         """
         offered = self.offered - self.in_flight if exclude_in_flight else self.offered
         if variant is ServiceLevelVariant.DEFAULT:
@@ -230,7 +250,7 @@ class GroupStats:
         if variant is ServiceLevelVariant.ANSWERED:
             return _ratio(self.answered_within, self.answered)
         if variant is ServiceLevelVariant.ANSWERED_AND_ABANDONED:
-            return _ratio(self.answered_within, self.answered + self.abandoned)
+            return _ratio(self.answered_within, self.answered + self.abandoned + self.timed_out)
         if variant is ServiceLevelVariant.ABANDONS_MET:
             return _ratio(self.answered_within + self.abandoned_within, offered)
         if variant is ServiceLevelVariant.ANSWERED_WITHIN_OVER_OFFERED:
@@ -267,6 +287,10 @@ class _TimeAccount:
     rejected: int = 0
     #: ``OfferTimedOut`` events of the agent(s).
     timed_out: int = 0
+    #: ``OfferRescinded`` events of the agent(s): offers the router withdrew
+    #: (another agent of a ring answered, the agent logged off, ...); neither
+    #: rejections nor time-outs.
+    rescinded: int = 0
     #: ``WrapUpEnded`` events of the agent(s) (contacts finished).
     handled: int = 0
 
@@ -319,6 +343,7 @@ class TeamStats(_TimeAccount):
             accepted=sum(a.accepted for a in members),
             rejected=sum(a.rejected for a in members),
             timed_out=sum(a.timed_out for a in members),
+            rescinded=sum(a.rescinded for a in members),
             handled=sum(a.handled for a in members),
         )
 
@@ -376,8 +401,10 @@ class _Acc:
     abandoned: int = 0
     abandoned_within: int = 0
     short_abandons: int = 0
+    timed_out: int = 0
     transferred_out: int = 0
     refused: int = 0
+    rejoined: int = 0
     answer_wait: float = 0.0
     handled: int = 0
     handle_time: float = 0.0
@@ -410,6 +437,10 @@ class _Acc:
             self.short_abandons += 1
         self.prune()
 
+    def time_out(self) -> None:
+        self.timed_out += 1
+        self.prune()
+
     def finish(self, handle_time: float, wrap_time: float) -> None:
         self.handled += 1
         self.handle_time += handle_time
@@ -417,7 +448,9 @@ class _Acc:
 
     def stats(self, name: str | None, short: float, now: float) -> GroupStats:
         self.prune()
-        in_flight = self.offered - self.answered - self.abandoned - self.transferred_out
+        in_flight = (
+            self.offered - self.answered - self.abandoned - self.timed_out - self.transferred_out
+        )
         return GroupStats(
             name=name,
             threshold=self.threshold,
@@ -428,9 +461,11 @@ class _Acc:
             abandoned=self.abandoned,
             abandoned_within=self.abandoned_within,
             short_abandons=self.short_abandons,
+            timed_out=self.timed_out,
             transferred_out=self.transferred_out,
             in_flight=in_flight,
             refused=self.refused,
+            rejoined=self.rejoined,
             total_answer_wait=self.answer_wait,
             handled=self.handled,
             total_handle_time=self.handle_time,
@@ -468,6 +503,7 @@ class _AgentAcc:
     accepted: int = 0
     rejected: int = 0
     timed_out: int = 0
+    rescinded: int = 0
     handled: int = 0
 
     def accrue(self, at: float) -> None:
@@ -513,6 +549,7 @@ class _AgentAcc:
             accepted=self.accepted,
             rejected=self.rejected,
             timed_out=self.timed_out,
+            rescinded=self.rescinded,
             handled=self.handled,
         )
 
@@ -648,16 +685,18 @@ class MetricsCollector:
         self._total.refused += 1
 
     def _on_offered(self, e: Offered) -> None:
+        # A ring offers one contact to several agents at once: each Offered
+        # counts for its agent only; the contact's figures wait for its outcome.
         self._agent(e.agent_id, e.at).offers += 1
 
     def _on_rejected(self, e: Rejected) -> None:
         self._agent(e.agent_id, e.at).rejected += 1
 
-    def _on_timed_out(self, e: OfferTimedOut) -> None:
+    def _on_offer_timed_out(self, e: OfferTimedOut) -> None:
         self._agent(e.agent_id, e.at).timed_out += 1
 
     def _on_rescinded(self, e: OfferRescinded) -> None:
-        self._agent(e.agent_id, e.at)
+        self._agent(e.agent_id, e.at).rescinded += 1
 
     def _on_accepted(self, e: Accepted) -> None:
         agent = self._agent(e.agent_id, e.at)
@@ -693,20 +732,50 @@ class MetricsCollector:
             self._channel(track.channel).abandon(wait, short)
             self._total.abandon(wait, short)
 
+    def _on_timed_out(self, e: TimedOut) -> None:
+        track = self._contacts.pop(e.contact_id, None)
+        if track is None:
+            return
+        entry = track.entry
+        if entry.open:
+            entry.open = False
+            self._queue(track.queue).time_out()
+        first = track.first
+        if first.open:
+            first.open = False
+            self._channel(track.channel).time_out()
+            self._total.time_out()
+
     def _on_transferred(self, e: Transferred) -> None:
         if e.from_agent is not None:
             self._agent(e.from_agent, e.at).held.discard(e.contact_id)
-        track = self._contacts.get(e.contact_id)
-        if track is None or e.to_queue == track.queue:
+        self._move(e.contact_id, e.to_queue, e.at)
+
+    def _on_overflowed(self, e: Overflowed) -> None:
+        # A transfer to another queue by the router: nobody held the contact.
+        self._move(e.contact_id, e.to_queue, e.at)
+
+    def _move(self, contact_id: str, to_queue: str, at: float) -> None:
+        """The contact left its queue for ``to_queue``: a new queue entry if it differs."""
+        track = self._contacts.get(contact_id)
+        if track is None or to_queue == track.queue:
             return
         old = self._queue(track.queue)
         if track.entry.open:
             track.entry.open = False
             old.transferred_out += 1
             old.prune()
-        track.queue = e.to_queue
-        track.entry = _Entry(e.at)
-        self._queue(e.to_queue).enter(track.entry)
+        track.queue = to_queue
+        track.entry = _Entry(at)
+        self._queue(to_queue).enter(track.entry)
+
+    def _on_rejoined(self, e: Rejoined) -> None:
+        track = self._contacts.get(e.contact_id)
+        if track is None:
+            return
+        self._queue(e.queue).rejoined += 1
+        self._channel(track.channel).rejoined += 1
+        self._total.rejoined += 1
 
     def _on_completed(self, e: Completed) -> None:
         track = self._contacts.get(e.contact_id)
@@ -766,11 +835,14 @@ MetricsCollector._HANDLERS = {
     Refused: MetricsCollector._on_refused,
     Offered: MetricsCollector._on_offered,
     Rejected: MetricsCollector._on_rejected,
-    OfferTimedOut: MetricsCollector._on_timed_out,
+    OfferTimedOut: MetricsCollector._on_offer_timed_out,
     OfferRescinded: MetricsCollector._on_rescinded,
     Accepted: MetricsCollector._on_accepted,
     Abandoned: MetricsCollector._on_abandoned,
+    TimedOut: MetricsCollector._on_timed_out,
     Transferred: MetricsCollector._on_transferred,
+    Overflowed: MetricsCollector._on_overflowed,
+    Rejoined: MetricsCollector._on_rejoined,
     Completed: MetricsCollector._on_completed,
     WrapUpEnded: MetricsCollector._on_wrap_up_ended,
     PresenceChanged: MetricsCollector._on_presence,

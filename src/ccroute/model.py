@@ -19,6 +19,7 @@ from .errors import InvalidValueError
 
 __all__ = [
     "BUILTIN_CHANNELS",
+    "Admission",
     "MAX_LEVEL",
     "MIN_LEVEL",
     "Agent",
@@ -82,6 +83,26 @@ class Strategy(enum.Enum):
     #: Uniformly at random among the eligible agents, from the router's seeded
     #: generator.
     RANDOM = "random"
+
+
+class Admission(enum.Enum):
+    """When a queue admits a contact (beyond its size limit).
+
+    A contact that is not admitted gets a :class:`~ccroute.Refused` event
+    with the reason; it is never an exception.
+    """
+
+    #: Admit every contact while the queue has room.
+    ALWAYS = "always"
+    #: Refuse a contact while no member of the queue is logged in
+    #: (reason ``"no agent logged in"``).
+    LOGGED_IN = "logged-in"
+    #: Refuse a contact while no logged-in agent could ever take it: a member
+    #: of its queue, with its skills at the levels it requires, capacity on its
+    #: channel, and not excluded for it (reason ``"no eligible agent"``).
+    #: Load and readiness do not count: a busy or not-ready agent still
+    #: qualifies.
+    ELIGIBLE = "eligible"
 
 
 def _check_level(level: object, where: str) -> int:
@@ -153,6 +174,28 @@ def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | No
 
 def _steps(value: Iterable[RoutingStep]) -> tuple[RoutingStep, ...]:
     return tuple(value)
+
+
+def _blocking(
+    value: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]],
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple(sorted((str(k), _frozen_names(v)) for k, v in items))
+
+
+def _delays(
+    value: Mapping[str, float] | Iterable[tuple[str, float]],
+) -> tuple[tuple[str, float], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple(sorted((str(k), v) for k, v in items))
+
+
+def check_blocking(blocking: tuple[tuple[str, frozenset[str]], ...], where: str) -> None:
+    """Refuse a channel-blocking matrix with an empty channel name."""
+    for holding, blocked in blocking:
+        _check_id(holding, f"{where}: blocking channel")
+        for name in blocked:
+            _check_id(name, f"{where}: blocked channel")
 
 
 def _check_id(value: object, what: str) -> None:
@@ -265,6 +308,33 @@ class QueueConfig:
         ``None`` keeps the agent in wrap-up until :meth:`Router.end_wrap_up`.
     :param rona_not_ready: whether an agent who lets an offer time out
         ("redirect on no answer") is made not-ready.
+    :param blocking: channel-blocking matrix for this queue's contacts:
+        ``{"voice": {"chat"}}`` means an agent holding voice work (offered, in
+        service or in wrap-up) is not offered this queue's chats. It adds to
+        the router's matrix (:class:`~ccroute.RoutingPolicy`). See
+        docs/policies/blocking.md.
+    :param ring: offer each contact to up to this many eligible agents at
+        once (ring-all); the first to accept wins and the other offers are
+        withdrawn with :class:`~ccroute.OfferRescinded`.
+    :param max_wait: seconds a contact may wait in this queue (counted from
+        entering it, offers included) before it overflows or times out;
+        ``None`` waits for ever. A contact's own ``max_wait`` overrides it.
+    :param overflow: the queue a contact moves to when its maximum wait is
+        over (an :class:`~ccroute.Overflowed` event); ``None`` makes it leave
+        with :class:`~ccroute.TimedOut`.
+    :param overflow_keep_key: whether an overflowed contact keeps its place
+        in line (its key) or queues as if it arrived at the overflow.
+    :param skip_if_no_agent: while no logged-in agent could ever take a
+        waiting contact (see :attr:`Admission.ELIGIBLE`), apply its next
+        routing step at once, and when none is left, overflow or time out at
+        once (TaskRouter's ``skip_if``, FreeSWITCH's no-agent-no-wait).
+    :param admission: when to refuse a contact beyond the size limit.
+    :param rejoin_window: seconds during which a customer who abandoned this
+        queue and comes back (a contact with the same ``customer_id`` and
+        queue) regains the abandoned contact's place in line; ``None`` never.
+    :param priority_seconds: a head start, in seconds of waiting, given to
+        every contact of this queue: it shifts the queue against others in
+        the order an agent serving several queues sees (cross-queue weight).
     """
 
     name: str
@@ -276,9 +346,33 @@ class QueueConfig:
     offer_timeout: float | None = 30.0
     wrap_up: float | None = 0.0
     rona_not_ready: bool = True
+    blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(default=(), converter=_blocking)
+    ring: int = 1
+    max_wait: float | None = None
+    overflow: str | None = None
+    overflow_keep_key: bool = True
+    skip_if_no_agent: bool = False
+    admission: Admission = Admission.ALWAYS
+    rejoin_window: float | None = None
+    priority_seconds: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         _check_id(self.name, "queue")
+        where = f"queue {self.name!r}"
+        check_blocking(self.blocking, where)
+        if not isinstance(self.ring, int) or isinstance(self.ring, bool) or self.ring < 1:
+            raise InvalidValueError(f"{where}: ring must be an integer >= 1, got {self.ring!r}")
+        if self.max_wait is not None:
+            _check_finite(self.max_wait, f"{where} max_wait")
+            if self.max_wait <= 0:
+                raise InvalidValueError(f"{where}: max_wait must be > 0, got {self.max_wait!r}")
+        if self.overflow is not None:
+            _check_id(self.overflow, f"{where}: overflow queue")
+        if not isinstance(self.admission, Admission):
+            raise InvalidValueError(f"{where}: admission must be an Admission")
+        if self.rejoin_window is not None:
+            _check_finite(self.rejoin_window, f"{where} rejoin_window")
+        _check_finite(self.priority_seconds, f"{where} priority_seconds", minimum=-math.inf)
         if not isinstance(self.strategy, Strategy) and not (
             isinstance(self.strategy, str) and self.strategy
         ):
@@ -325,6 +419,11 @@ class Agent:
         at its default capacity; a mapping gives only the channels it names.
     :param unit_budget: optional budget of units shared across channels (each
         contact takes its channel's ``unit_cost``).
+    :param queue_delays: queue name to seconds: a contact of that queue is
+        offered to this agent only once it has waited that long in the queue
+        (Amazon Connect's routing-profile delay), so other agents get it
+        first. The delay is a named hold-back, shown by
+        :meth:`Router.explain`.
     """
 
     id: str
@@ -337,9 +436,13 @@ class Agent:
         hash=False,
     )
     unit_budget: int | None = None
+    queue_delays: tuple[tuple[str, float], ...] = attrs.field(default=(), converter=_delays)
 
     def __attrs_post_init__(self) -> None:
         _check_id(self.id, "agent")
+        for name, delay in self.queue_delays:
+            _check_id(name, f"agent {self.id!r}: delayed queue")
+            _check_finite(delay, f"agent {self.id!r} delay for queue {name!r}")
         seen: set[str] = set()
         for name, level in self.skills:
             _check_skill_name(name, f"agent {self.id!r}")
@@ -384,6 +487,11 @@ class Contact:
     :param preferred_agent: an agent to wait for (sticky or last-agent routing).
     :param preferred_wait: seconds to wait for the preferred agent before any
         eligible agent may take the contact.
+    :param excluded_agents: agents who must never be offered this contact,
+        not even as a last resort (see also :meth:`Router.add_exclusion` for
+        exclusions per customer).
+    :param max_wait: seconds this contact may wait in a queue before it
+        overflows or times out; overrides the queue's ``max_wait``.
     """
 
     id: str
@@ -398,9 +506,19 @@ class Contact:
     )
     preferred_agent: str | None = None
     preferred_wait: float = 0.0
+    excluded_agents: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    max_wait: float | None = None
 
     def __attrs_post_init__(self) -> None:
         _check_id(self.id, "contact")
+        for agent_id in self.excluded_agents:
+            _check_id(agent_id, f"contact {self.id!r}: excluded agent")
+        if self.max_wait is not None:
+            _check_finite(self.max_wait, f"contact {self.id!r} max_wait")
+            if self.max_wait <= 0:
+                raise InvalidValueError(
+                    f"contact {self.id!r}: max_wait must be > 0, got {self.max_wait!r}"
+                )
         if not isinstance(self.channel, str) or not self.channel:
             raise InvalidValueError(f"contact {self.id!r}: channel must be a non-empty string")
         if not isinstance(self.queue, str) or not self.queue:

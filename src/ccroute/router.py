@@ -35,7 +35,16 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from . import _codes
-from ._codes import LONGEST_IDLE, NONE, RANDOM, Key, contact_key
+from ._codes import (
+    FEWEST_HANDLED,
+    LEAST_OCCUPIED,
+    LONGEST_IDLE,
+    MOST_SKILLED,
+    NONE,
+    RANDOM,
+    Key,
+    contact_key,
+)
 from ._queue import UniversalQueue
 from .clock import Clock, ManualClock
 from .errors import (
@@ -55,28 +64,43 @@ from .events import (
     Completed,
     Event,
     Offered,
+    OfferReason,
     OfferRescinded,
     OfferTimedOut,
+    Overflowed,
     PreferenceExpired,
     PresenceChanged,
     Queued,
+    RampUpEnded,
     Refused,
     Rejected,
+    Rejoined,
     StepApplied,
+    TimedOut,
     Transferred,
     WrapUpEnded,
+)
+from .explain import (
+    HOLD_BACKS,
+    AgentExplanation,
+    AgentVerdict,
+    ContactExplanation,
+    ContactVerdict,
+    NotEligible,
 )
 from .lifecycle import ContactAction, ContactState, check_presence_change, contact_transition
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
     MIN_LEVEL,
+    Admission,
     Agent,
     Channel,
     Contact,
     Presence,
     QueueConfig,
 )
+from .policies import RoutingPolicy
 from .views import AgentStatus, AgentView, ContactView, TickResult
 
 if TYPE_CHECKING:
@@ -91,11 +115,16 @@ _OFFER: Final = 0
 _WRAP: Final = 1
 _STEP: Final = 2
 _PREFERENCE: Final = 3
+_MAXWAIT: Final = 4
+_DELAY: Final = 5
+# An agent's timer (its records carry tokens too).
+_RAMP: Final = 6
+_TOKENS: Final = 7
 
 # A queue whose strategy is a custom AgentStrategy, scored in Python.
 _CUSTOM: Final = -2
 # Bumped when the snapshot layout changes; an old snapshot is refused, not misread.
-_SNAPSHOT_FORMAT: Final = 1
+_SNAPSHOT_FORMAT: Final = 2
 # Attributes a snapshot leaves out: the clock and observers belong to the
 # embedding program, strategies are code, and the queue is rebuilt.
 _TRANSIENT: Final = frozenset({"_clock", "_q", "_observers", "_strategies"})
@@ -130,10 +159,18 @@ class _ContactRec:
     # None until someone rejects it: most contacts never are, and an empty
     # set per waiting contact costs 216 bytes.
     rejected_by: set[str] | None = None
-    tokens: list[int] = attrs.Factory(lambda: [0, 0, 0, 0])
+    tokens: list[int] = attrs.Factory(lambda: [0] * _TOKENS)
     accepted_at: float = 0.0
     completed_at: float = 0.0
     live: bool = True
+    # ring-all: agents besides ``agent`` holding an offer of this contact
+    also: list[str] | None = None
+    timeout_at: float | None = None
+    # its maximum wait passed while it was offered: it leaves when it returns
+    overdue: bool = False
+    # (time, queues) it left at that time because no agent could take it:
+    # stops an overflow cycle between unstaffed queues
+    fled: tuple[float, frozenset[str]] | None = None
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -152,6 +189,11 @@ class _AgentRec:
     load: dict[str, int] = attrs.Factory(dict)
     idle_since: float = 0.0
     handled: int = 0
+    tokens: list[int] = attrs.Factory(lambda: [0] * _TOKENS)
+    live: bool = True
+    ramping: bool = False
+    # contacts still to accept before the ramp ends (None: no such limit)
+    ramp_left: int | None = None
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -164,6 +206,8 @@ class _QueueRec:
     waiting: int = 0
     # waiting plus offered: what the size limit counts
     present: int = 0
+    # members not offline: what the LOGGED_IN admission rule reads
+    logged_in: int = 0
 
 
 class Router:
@@ -177,6 +221,12 @@ class Router:
     :param strategies: custom agent strategies (see
         :class:`~ccroute.AgentStrategy`) by the name a queue's
         ``strategy`` selects them with.
+    :param policy: the router-wide policies (channel blocking, channel
+        reservation, ramp-up); see docs/policies/.
+    :param offer_reasons: whether each :class:`~ccroute.Offered` event
+        carries an :class:`~ccroute.OfferReason`. Working it out costs
+        O(eligible agents) per offer; simulations and benchmarks that do not
+        read it can turn it off.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -189,8 +239,14 @@ class Router:
         seed: int = 0,
         channels: Iterable[Channel] = BUILTIN_CHANNELS,
         strategies: Mapping[str, AgentStrategy] | None = None,
+        policy: RoutingPolicy | None = None,
+        offer_reasons: bool = True,
         _queue: Any = None,
     ) -> None:
+        if policy is None:
+            policy = RoutingPolicy()
+        elif not isinstance(policy, RoutingPolicy):
+            raise InvalidValueError(f"policy must be a RoutingPolicy, got {policy!r}")
         self._clock: Clock = clock if clock is not None else ManualClock()
         self._now = self._clock.now()
         self._rng = random.Random(seed)
@@ -206,7 +262,7 @@ class Router:
         self._contact_by_handle: dict[int, _ContactRec] = {}
         # waiting contacts that someone rejected: re-examined when agents log off
         self._rejected_waiting: set[str] = set()
-        self._timers: list[tuple[float, int, int, _ContactRec, int]] = []
+        self._timers: list[tuple[float, int, int, Any, int]] = []
         self._seq = itertools.count()
         self._timer_seq = itertools.count()
         self._agent_handles = itertools.count()
@@ -228,6 +284,38 @@ class Router:
             self._strategies[name] = strategy
         for channel in channels:
             self._add_channel(channel)
+        self._policy = policy
+        self._offer_reasons = bool(offer_reasons)
+        self._check_channel_names(policy.blocking, "routing policy blocking")
+        for name in sorted(policy.reserve_for):
+            self._channel(name)
+        # holding channel -> channels its work blocks, router-wide and per queue
+        self._blocks: dict[str, frozenset[str]] = dict(policy.blocking)
+        self._queue_blocks: dict[str, dict[str, frozenset[str]]] = {}
+        # channel -> agents holding work on it (kept while any matrix exists)
+        self._holding: dict[str, set[str]] = {}
+        self._track_holding = False
+        if self._blocks:
+            self._start_holding()
+        # waiting contacts on reserved channels
+        self._reserved_waiting: set[str] = set()
+        # a reserved-channel contact stopped waiting: route agents before returning
+        self._lift_pending = False
+        self._ramping: dict[str, _AgentRec] = {}
+        self._customer_exclusions: dict[str, set[str]] = {}
+        self._customer_contacts: dict[str, set[str]] = {}
+        # agent id -> live contacts that exclude it
+        self._excluding: dict[str, set[str]] = {}
+        # queue -> agent id -> delay, for agents that delay a queue
+        self._delays: dict[str, dict[str, float]] = {}
+        # queue -> waiting contact ids, for queues with their own blocking or delays
+        self._queue_waiting: dict[str, set[str]] = {}
+        self._skip_queues = 0
+        # (customer, queue) -> (key, until, contact id) of an abandoned contact
+        self._rejoin: dict[tuple[str, str], tuple[Key, float, str]] = {}
+        self._rejoin_expiry: list[tuple[float, str, str]] = []
+        self.timed_out = 0
+        """Contacts that left with :class:`~ccroute.TimedOut`."""
 
     # ================================================================ observers
 
@@ -273,7 +361,8 @@ class Router:
         return self.add_queues([config])
 
     def add_queues(self, configs: Iterable[QueueConfig]) -> list[Event]:
-        """Make several queues known at once; their routing steps may refer to each other.
+        """Make several queues known at once; their routing steps and overflow
+        targets may refer to each other.
 
         Either every queue is added or, on an error, none.
         """
@@ -290,6 +379,9 @@ class Router:
             for step in config.steps:
                 for name in sorted(step.queues - names):
                     raise UnknownIdError("queue", name)
+            if config.overflow is not None and config.overflow not in names:
+                raise UnknownIdError("queue", config.overflow)
+            self._check_channel_names(config.blocking, f"queue {config.name!r} blocking")
         for config in configs:
             if isinstance(config.strategy, str) and config.strategy not in self._strategies:
                 raise UnknownIdError("strategy", config.strategy)
@@ -299,7 +391,18 @@ class Router:
             else:
                 rec = _QueueRec(config, len(self._queues), _codes.STRATEGY_CODES[config.strategy])
             self._queues[config.name] = rec
+            if config.blocking:
+                self._queue_blocks[config.name] = dict(config.blocking)
+                self._index_queue(config.name)
+                self._start_holding()
+            if config.skip_if_no_agent:
+                self._skip_queues += 1
         return self._finish(now, events)
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        """The router-wide policies this router was built with."""
+        return self._policy
 
     @property
     def strategies(self) -> dict[str, AgentStrategy]:
@@ -344,6 +447,8 @@ class Router:
             raise DuplicateIdError("agent", agent.id)
         for name in agent.queues:
             self._queue(name)
+        for name, _delay in agent.queue_delays:
+            self._queue(name)
         if agent.capacity is None:
             capacity = {name: ch.default_capacity for name, ch in self._channels.items()}
         else:
@@ -366,6 +471,13 @@ class Router:
         )
         self._agents[agent.id] = rec
         self._agent_by_handle[handle] = rec
+        for name, delay in agent.queue_delays:
+            if delay > 0:
+                self._delays.setdefault(name, {})[agent.id] = delay
+                self._index_queue(name)
+                # Waiting contacts learn of the new delay: each needs a timer for it.
+                for contact_id in sorted(self._queue_waiting[name]):
+                    self._schedule_delay(self._contacts[contact_id], now)
         events.append(AgentAdded(now, agent.id))
         if presence is not Presence.OFFLINE:
             self._set_presence(rec, presence, None, now, events)
@@ -384,6 +496,13 @@ class Router:
         self._q.remove_agent(rec.handle)
         del self._agents[agent_id]
         del self._agent_by_handle[rec.handle]
+        rec.live = False
+        for name, _delay in rec.spec.queue_delays:
+            delays = self._delays.get(name)
+            if delays is not None:
+                delays.pop(agent_id, None)
+                if not delays:
+                    del self._delays[name]
         events.append(AgentRemoved(now, agent_id))
         return self._finish(now, events)
 
@@ -430,8 +549,12 @@ class Router:
         self._q.set_capacity(rec.handle, ch, capacity)
         if capacity < old:
             self._reroute_rejected(now, events)
+            if capacity == 0:
+                self._recheck_staffing(now, events)
         else:
             self._route_agent(rec, now, events)
+        # Capacity on a reserved channel decides whom a waiting contact there keeps free.
+        self._lift_pending = bool(self._reserved_waiting)
         return self._finish(now, events)
 
     # ================================================================ contacts
@@ -439,9 +562,10 @@ class Router:
     def submit(self, contact: Contact) -> list[Event]:
         """Admit a contact: queue it and offer it to an agent if one is eligible.
 
-        A contact arriving at a full queue gets a :class:`Refused` event and is
-        not kept. Raises :class:`DuplicateIdError` if a live contact has the
-        same id, :class:`UnknownIdError` for an unknown queue or channel.
+        A contact the queue does not admit (full, or its admission rule
+        refuses it) gets a :class:`Refused` event with the reason and is not
+        kept. Raises :class:`DuplicateIdError` if a live contact has the same
+        id, :class:`UnknownIdError` for an unknown queue or channel.
         """
         now, events = self._begin()
         if not isinstance(contact, Contact):
@@ -451,14 +575,16 @@ class Router:
         queue = self._queue(contact.queue)
         self._channel(contact.channel)
         config = queue.config
-        if config.max_size is not None and queue.present >= config.max_size:
-            events.append(Refused(now, contact.id, contact.queue, contact.channel, "queue full"))
+        refusal = self._admission(contact, queue)
+        if refusal is not None:
+            events.append(Refused(now, contact.id, contact.queue, contact.channel, refusal))
             return self._finish(now, events)
         # Contacts with the same requirements share one dict: it is never
         # changed in place (a routing step copies before changing).
         base = self._requirement_dicts.get(contact.requirements)
         if base is None:
             base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
+        rejoined = self._take_rejoin(contact, config, now)
         rec = _ContactRec(
             spec=contact,
             handle=next(self._contact_handles),
@@ -469,7 +595,7 @@ class Router:
             # shared with base until a routing step changes it (copy on write)
             requirements=base,
             extra_queues=_NO_QUEUES,
-            key=contact_key(contact.tier, now, contact.priority_seconds, next(self._seq)),
+            key=self._new_key(contact, queue, now) if rejoined is None else rejoined[0],
             arrived_at=now,
             entered_at=now,
         )
@@ -478,28 +604,46 @@ class Router:
         self.submitted += 1
         queue.present += 1
         events.append(Queued(now, contact.id, contact.queue, contact.channel))
+        if rejoined is not None:
+            events.append(Rejoined(now, contact.id, rejoined[1], contact.queue))
+        excluded = self._index_exclusions(rec)
         if contact.preferred_agent is not None and contact.preferred_wait > 0:
             preferred = self._agents.get(contact.preferred_agent)
-            if preferred is not None and preferred.presence is not Presence.OFFLINE:
+            if contact.preferred_agent in excluded:
+                events.append(
+                    PreferenceExpired(now, contact.id, contact.preferred_agent, "excluded")
+                )
+            elif preferred is not None and preferred.presence is not Presence.OFFLINE:
                 self._reserve(rec, preferred, now + contact.preferred_wait)
             else:
                 events.append(
                     PreferenceExpired(now, contact.id, contact.preferred_agent, "not logged in")
                 )
         self._enqueue(rec)
-        self._schedule_step(rec)
+        self._schedule_entry_timers(rec, now)
         self._route_contact(rec, now, events)
+        self._check_staffed(rec, now, events)
         return self._finish(now, events)
 
     def accept(self, contact_id: str, agent_id: str) -> list[Event]:
-        """The agent accepts the contact offered to it: the contact is answered."""
+        """The agent accepts the contact offered to it: the contact is answered.
+
+        When the contact was offered to several agents at once (ring-all),
+        the other offers are withdrawn with :class:`OfferRescinded`.
+        """
         now, events = self._begin()
         rec = self._contact(contact_id)
         agent = self._agent(agent_id)
         self._check_offered_to(rec, agent, _A.ACCEPT)
         rec.state = contact_transition(contact_id, rec.state, _A.ACCEPT)
+        others = [a for a in self._holders(rec) if a != agent_id]
+        rec.agent = agent_id
+        rec.also = None
         rec.tokens[_OFFER] += 1
         rec.tokens[_STEP] += 1
+        rec.tokens[_MAXWAIT] += 1
+        rec.tokens[_DELAY] += 1
+        rec.overdue = False
         self._unreserve(rec)
         self._forget_rejections(rec)
         agent.offered.discard(contact_id)
@@ -511,21 +655,44 @@ class Router:
         events.append(
             Accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
         )
+        released = []
+        for other_id in others:
+            other = self._agents[other_id]
+            other.offered.discard(contact_id)
+            self._release(other, rec.channel, now)
+            events.append(OfferRescinded(now, contact_id, other_id, f"answered by {agent_id}"))
+            released.append(other)
+        if agent.ramping:
+            if agent.ramp_left is not None:
+                agent.ramp_left -= 1
+            if agent.ramp_left == 0:
+                self._end_ramp(agent, "accepted", now, events)
+            else:
+                # Its one offer is answered: a ramping agent may take the next.
+                self._route_agent(agent, now, events)
+        for other in released:
+            self._route_agent(other, now, events)
         return self._finish(now, events)
 
     def reject(self, contact_id: str, agent_id: str) -> list[Event]:
         """The agent declines the offer; the contact goes back to its place.
 
         The contact is not offered to this agent again while another logged-in
-        agent who has not rejected it could take it.
+        agent who has not rejected it could take it. When other agents still
+        hold an offer of it (ring-all), it stays offered to them.
         """
         now, events = self._begin()
         rec = self._contact(contact_id)
         agent = self._agent(agent_id)
         self._check_offered_to(rec, agent, _A.REJECT)
+        if rec.also:
+            events.append(Rejected(now, contact_id, agent_id))
+            self._withdraw(rec, agent, now, declined=True)
+            self._route_agent(agent, now, events)
+            return self._finish(now, events)
         rec.state = contact_transition(contact_id, rec.state, _A.REJECT)
         events.append(Rejected(now, contact_id, agent_id))
-        self._return_offer(rec, agent, now, events, declined=True)
+        self._return_offer(rec, [agent], now, events, declined=True)
         return self._finish(now, events)
 
     def complete(self, contact_id: str) -> list[Event]:
@@ -558,22 +725,27 @@ class Router:
         return self._finish(now, events)
 
     def abandon(self, contact_id: str) -> list[Event]:
-        """The customer left before being answered (waiting or while offered)."""
+        """The customer left before being answered (waiting or while offered).
+
+        With a rejoin window on its queue, the contact's place is kept for
+        the customer for that long (see docs/policies/rejoin.md).
+        """
         now, events = self._begin()
         rec = self._contact(contact_id)
         was = rec.state
         rec.state = contact_transition(contact_id, rec.state, _A.ABANDON)
-        agent = None
+        holders: list[_AgentRec] = []
         if was is _S.OFFERED:
-            assert rec.agent is not None
-            agent = self._agents[rec.agent]
-            agent.offered.discard(contact_id)
-            self._release(agent, rec.channel, now)
+            holders = [self._agents[a] for a in self._holders(rec)]
+            for agent in holders:
+                agent.offered.discard(contact_id)
+                self._release(agent, rec.channel, now)
         else:
             self._dequeue(rec)
         self._queues[rec.queue].present -= 1
         self._unreserve(rec)
         self._forget_rejections(rec)
+        self._keep_place(rec, now)
         self._drop(rec)
         self.abandoned += 1
         events.append(
@@ -583,10 +755,10 @@ class Router:
                 rec.queue,
                 rec.channel,
                 now - rec.entered_at,
-                None if agent is None else agent.spec.id,
+                holders[0].spec.id if holders else None,
             )
         )
-        if agent is not None:
+        for agent in holders:
             self._route_agent(agent, now, events)
         return self._finish(now, events)
 
@@ -605,12 +777,15 @@ class Router:
         :param requirements: the requirements that now apply (default: those it
             was submitted with); routing steps start again from now.
         :param agent: reserve the contact for this logged-in agent only (a
-            direct transfer); skills and queue membership are not checked.
+            direct transfer); skills and queue membership are not checked,
+            exclusions are (an excluded agent is refused).
         :param keep_key: keep its place in line (default) or queue it as if it
             arrived now, with its priority and tier.
 
-        Allowed while waiting, offered (the offer is withdrawn) or in service
-        (the agent's slot is freed without wrap-up).
+        Allowed while waiting, offered (every offer is withdrawn) or in
+        service (the agent's slot is freed without wrap-up). A transfer is an
+        explicit instruction: the target queue's size limit and admission
+        rule do not apply. Its maximum wait starts again.
         """
         now, events = self._begin()
         rec = self._contact(contact_id)
@@ -624,36 +799,36 @@ class Router:
                 raise InvalidStateError(
                     f"cannot transfer contact {contact_id!r} to agent {agent!r}: the agent is offline"
                 )
+            if agent in self._excluded(rec):
+                raise InvalidStateError(
+                    f"cannot transfer contact {contact_id!r} to agent {agent!r}: "
+                    "the agent is excluded for this contact or its customer"
+                )
         was = rec.state
         from_queue = rec.queue
-        from_agent = None
+        from_agents: list[_AgentRec] = []
         if was is _S.WAITING:
             self._dequeue(rec)
         else:
-            assert rec.agent is not None
-            from_agent = self._agents[rec.agent]
-            if was is _S.OFFERED:
-                from_agent.offered.discard(contact_id)
-            else:
-                from_agent.in_service.discard(contact_id)
-            self._release(from_agent, rec.channel, now)
+            from_agents = [self._agents[a] for a in self._holders(rec)]
+            for holder in from_agents:
+                if was is _S.OFFERED:
+                    holder.offered.discard(contact_id)
+                else:
+                    holder.in_service.discard(contact_id)
+                self._release(holder, rec.channel, now)
             rec.agent = None
+            rec.also = None
         if was is not _S.IN_SERVICE:
             self._queues[from_queue].present -= 1
         rec.state = _S.WAITING
-        for i in (_OFFER, _STEP, _PREFERENCE):
-            rec.tokens[i] += 1
-        self._unreserve(rec)
-        self._forget_rejections(rec)
-        rec.queue = to_queue.config.name
-        to_queue.present += 1
-        rec.base = base if base is not None else dict(rec.spec.requirements)
-        rec.requirements = rec.base
-        rec.extra_queues = _NO_QUEUES
-        rec.steps_applied = 0
-        rec.entered_at = now
-        if not keep_key:
-            rec.key = contact_key(rec.spec.tier, now, rec.spec.priority_seconds, next(self._seq))
+        self._requeue(
+            rec,
+            to_queue,
+            base if base is not None else dict(rec.spec.requirements),
+            keep_key,
+            now,
+        )
         if target is not None:
             self._reserve(rec, target, math.inf)
         events.append(
@@ -662,17 +837,18 @@ class Router:
                 contact_id,
                 from_queue,
                 rec.queue,
-                None if from_agent is None else from_agent.spec.id,
+                from_agents[0].spec.id if from_agents else None,
                 None if target is None else target.spec.id,
                 keep_key,
             )
         )
         self._enqueue(rec)
-        self._schedule_step(rec)
-        if from_agent is not None:
-            self._route_agent(from_agent, now, events)
+        self._schedule_entry_timers(rec, now)
+        for holder in from_agents:
+            self._route_agent(holder, now, events)
         if rec.state is _S.WAITING:
             self._route_contact(rec, now, events)
+            self._check_staffed(rec, now, events)
         return self._finish(now, events)
 
     def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
@@ -924,8 +1100,13 @@ class Router:
         return now, events
 
     def _finish(self, now: float, events: list[Event]) -> list[Event]:
-        # Routing can schedule timers that are already due (a step at 0 s).
+        # Routing can schedule timers that are already due (a step at 0 s),
+        # and a reserved-channel contact that left the queue frees the agents
+        # it held: both run before the call returns.
         self._run_due(now, events)
+        while self._lift_pending:
+            self._lift_reservations(now, events)
+            self._run_due(now, events)
         fresh = events[self._notified :]
         if fresh:
             self._notify(fresh)
@@ -997,10 +1178,10 @@ class Router:
 
     def _check_offered_to(self, rec: _ContactRec, agent: _AgentRec, action: ContactAction) -> None:
         contact_transition(rec.spec.id, rec.state, action)
-        if rec.agent != agent.spec.id:
+        if agent.spec.id not in self._holders(rec):
             raise InvalidStateError(
                 f"cannot {action.value} contact {rec.spec.id!r} as agent {agent.spec.id!r}: "
-                f"it is offered to {rec.agent!r}"
+                f"it is offered to {', '.join(map(repr, self._holders(rec)))}"
             )
 
     def _check_can_log_off(self, rec: _AgentRec) -> None:
@@ -1012,14 +1193,14 @@ class Router:
 
     # ---------------------------------------------------------------- timers
 
-    def _schedule(self, due: float, kind: int, rec: _ContactRec) -> None:
+    def _schedule(self, due: float, kind: int, rec: _ContactRec | _AgentRec) -> None:
         rec.tokens[kind] += 1
         heapq.heappush(self._timers, (due, next(self._timer_seq), kind, rec, rec.tokens[kind]))
 
     @staticmethod
-    def _timer_live(timer: tuple[float, int, int, _ContactRec, int]) -> bool:
+    def _timer_live(timer: tuple[float, int, int, Any, int]) -> bool:
         _due, _seq, kind, rec, token = timer
-        return rec.live and rec.tokens[kind] == token
+        return bool(rec.live and rec.tokens[kind] == token)
 
     def _run_due(self, now: float, events: list[Event]) -> None:
         timers = self._timers
@@ -1036,8 +1217,14 @@ class Router:
                 self._end_wrap_up(rec, at, events)
             elif kind == _STEP:
                 self._apply_step(rec, at, events)
-            else:
+            elif kind == _PREFERENCE:
                 self._expire_preference(rec, at, events)
+            elif kind == _MAXWAIT:
+                self._max_wait_over(rec, at, events)
+            elif kind == _DELAY:
+                self._delay_over(rec, at, events)
+            else:
+                self._end_ramp(rec, "time", at, events)
 
     def _schedule_step(self, rec: _ContactRec) -> None:
         steps = self._queues[rec.queue].config.steps
@@ -1072,17 +1259,20 @@ class Router:
             self._enqueue(rec)
             self._schedule_step(rec)
             self._route_contact(rec, now, events)
+            self._check_staffed(rec, now, events)
         else:
             self._schedule_step(rec)
 
     def _time_out_offer(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        assert rec.agent is not None
-        agent = self._agents[rec.agent]
+        agents = [self._agents[a] for a in self._holders(rec)]
         rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT)
-        events.append(OfferTimedOut(now, rec.spec.id, agent.spec.id))
-        if self._queues[rec.queue].config.rona_not_ready and agent.presence is Presence.AVAILABLE:
-            self._set_presence(agent, Presence.NOT_READY, "rona", now, events)
-        self._return_offer(rec, agent, now, events, declined=True)
+        rona = self._queues[rec.queue].config.rona_not_ready
+        for agent in agents:
+            events.append(OfferTimedOut(now, rec.spec.id, agent.spec.id))
+        for agent in agents:
+            if rona and agent.presence is Presence.AVAILABLE:
+                self._set_presence(agent, Presence.NOT_READY, "rona", now, events)
+        self._return_offer(rec, agents, now, events, declined=True)
 
     def _expire_preference(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         if rec.target is None:
@@ -1111,16 +1301,39 @@ class Router:
         self._queues[rec.queue].waiting += 1
         if rec.rejected_by:
             self._rejected_waiting.add(rec.spec.id)
+        if rec.channel in self._policy.reserve_for:
+            self._reserved_waiting.add(rec.spec.id)
+        waiting = self._queue_waiting.get(rec.queue)
+        if waiting is not None:
+            waiting.add(rec.spec.id)
 
     def _dequeue(self, rec: _ContactRec) -> None:
         self._q.remove(rec.handle)
         self._queues[rec.queue].waiting -= 1
         self._rejected_waiting.discard(rec.spec.id)
+        if rec.channel in self._policy.reserve_for:
+            self._reserved_waiting.discard(rec.spec.id)
+            # The agents this contact kept free may now take other work.
+            self._lift_pending = True
+        waiting = self._queue_waiting.get(rec.queue)
+        if waiting is not None:
+            waiting.discard(rec.spec.id)
 
     def _drop(self, rec: _ContactRec) -> None:
         rec.live = False
         del self._contacts[rec.spec.id]
         del self._contact_by_handle[rec.handle]
+        customer = rec.spec.customer_id
+        if customer is not None:
+            contacts = self._customer_contacts.get(customer)
+            if contacts is not None:
+                contacts.discard(rec.spec.id)
+                if not contacts:
+                    del self._customer_contacts[customer]
+            for agent_id in self._customer_exclusions.get(customer, ()):
+                self._unexclude(agent_id, rec.spec.id)
+        for agent_id in rec.spec.excluded_agents:
+            self._unexclude(agent_id, rec.spec.id)
 
     def _reserve(self, rec: _ContactRec, agent: _AgentRec, until: float) -> None:
         rec.target = agent.spec.id
@@ -1158,37 +1371,45 @@ class Router:
 
     def _release(self, agent: _AgentRec, channel: str, now: float) -> None:
         agent.load[channel] -= 1
+        if self._track_holding and agent.load[channel] == 0:
+            self._holding[channel].discard(agent.spec.id)
         agent.idle_since = now
         self._q.release(agent.handle, self._channel_ids[channel], now)
 
     def _return_offer(
         self,
         rec: _ContactRec,
-        agent: _AgentRec,
+        agents: list[_AgentRec],
         now: float,
         events: list[Event],
         *,
         declined: bool,
         route: bool = True,
     ) -> None:
-        """Put an offered contact back in its place and free the agent's slot."""
+        """Put an offered contact back in its place and free its holders' slots."""
         rec.tokens[_OFFER] += 1
-        agent.offered.discard(rec.spec.id)
         rec.agent = None
-        self._release(agent, rec.channel, now)
-        if declined:
-            if rec.rejected_by is None:
-                rec.rejected_by = set()
-            rec.rejected_by.add(agent.spec.id)
-            agent.rejected.add(rec.spec.id)
-            if rec.target == agent.spec.id:
-                # The agent it was reserved for said no: anyone may take it now.
-                self._unreserve(rec)
-                events.append(PreferenceExpired(now, rec.spec.id, agent.spec.id, "declined"))
+        rec.also = None
+        for agent in agents:
+            agent.offered.discard(rec.spec.id)
+            self._release(agent, rec.channel, now)
+            if declined:
+                if rec.rejected_by is None:
+                    rec.rejected_by = set()
+                rec.rejected_by.add(agent.spec.id)
+                agent.rejected.add(rec.spec.id)
+                if rec.target == agent.spec.id:
+                    # The agent it was reserved for said no: anyone may take it now.
+                    self._unreserve(rec)
+                    events.append(PreferenceExpired(now, rec.spec.id, agent.spec.id, "declined"))
         self._enqueue(rec)
+        if rec.overdue:
+            # Its maximum wait passed during the offer: it leaves now.
+            self._expire(rec, "max wait", now, events)
         if route:
-            self._route_agent(agent, now, events)
-            if rec.state is _S.WAITING:
+            for agent in agents:
+                self._route_agent(agent, now, events)
+            if rec.state is _S.WAITING and rec.live:
                 self._route_contact(rec, now, events)
 
     def _end_wrap_up(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
@@ -1220,13 +1441,22 @@ class Router:
         old = rec.presence
         rec.presence = presence
         events.append(PresenceChanged(now, rec.spec.id, old, presence, reason))
+        if (old is Presence.OFFLINE) != (presence is Presence.OFFLINE):
+            step = 1 if old is Presence.OFFLINE else -1
+            for name in rec.spec.queues:
+                self._queues[name].logged_in += step
         q = self._q
         if presence is Presence.AVAILABLE:
             q.set_logged_in(rec.handle, True)
             rec.idle_since = now
             q.set_available(rec.handle, True, now)
+            if self._policy.ramp_up is not None:
+                self._start_ramp(rec, now)
             self._route_agent(rec, now, events)
             return
+        if rec.ramping:
+            # An absence ends the ramp; coming back starts a new one.
+            self._cancel_ramp(rec)
         q.set_available(rec.handle, False, now)
         if presence is Presence.NOT_READY:
             q.set_logged_in(rec.handle, True)
@@ -1241,14 +1471,18 @@ class Router:
             self._lapse_reservation(contact, "agent logged off", now, events)
         for contact_id in sorted(rec.offered):
             contact = self._contacts[contact_id]
-            contact.state = contact_transition(contact_id, contact.state, _A.RESCIND)
             events.append(OfferRescinded(now, contact_id, rec.spec.id, "agent logged off"))
-            self._return_offer(contact, rec, now, events, declined=False, route=False)
+            if contact.also:
+                self._withdraw(contact, rec, now, declined=False)
+                continue
+            contact.state = contact_transition(contact_id, contact.state, _A.RESCIND)
+            self._return_offer(contact, [rec], now, events, declined=False, route=False)
             returned.append(contact)
         # One fewer logged-in agent may also lift rejection bars: those
         # contacts join the same pass.
         returned.extend(self._contacts[c] for c in self._rejected_waiting)
         self._route_in_key_order(returned, now, events)
+        self._recheck_staffing(now, events)
 
     def _reroute_rejected(self, now: float, events: list[Event]) -> None:
         # Fewer qualified agents may lift a rejection bar ("unless no one else
@@ -1257,62 +1491,85 @@ class Router:
 
     def _route_in_key_order(self, recs: list[_ContactRec], now: float, events: list[Event]) -> None:
         for rec in sorted(set(recs), key=lambda r: r.key):
-            if rec.state is _S.WAITING:
+            if rec.state is _S.WAITING and rec.live:
                 self._route_contact(rec, now, events)
 
     # ------------------------------------------------------------- routing
 
-    def _barred_agents(self, rec: _ContactRec) -> set[int]:
-        """Handles of agents who may not get this contact because they rejected it."""
-        if not rec.rejected_by:
-            return set()
-        handles = {self._agents[a].handle for a in rec.rejected_by if a in self._agents}
-        if handles and self._q.any_logged_in(rec.sig, handles):
-            return handles
-        return set()
+    # ------------------------------------------------------------- routing
 
-    def _barred_contacts(self, agent: _AgentRec) -> set[int]:
-        if not agent.rejected:
+    def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
+        """Handles of agents a policy keeps from this contact (see :meth:`_bars`)."""
+        bars = self._bars(rec, now)
+        if not bars:
             return set()
-        barred = set()
+        if len(bars) == 1:
+            return next(iter(bars.values()))
+        return set().union(*bars.values())
+
+    def _barred_contacts(self, agent: _AgentRec, now: float) -> set[int]:
+        """Handles of waiting contacts a policy keeps from this agent (the mirror of
+        :meth:`_bars`, less the channel-wide blocks :meth:`_blocked_channels` gives)."""
+        barred: set[int] = set()
+        contacts = self._contacts
         for contact_id in agent.rejected:
-            rec = self._contacts[contact_id]
-            if rec.state is _S.WAITING and agent.handle in self._barred_agents(rec):
+            rec = contacts[contact_id]
+            if rec.state is _S.WAITING and agent.handle in self._bars(rec, now).get(
+                NotEligible.REJECTED_BEFORE, ()
+            ):
                 barred.add(rec.handle)
+        for contact_id in self._excluding.get(agent.spec.id, ()):
+            barred.add(contacts[contact_id].handle)
+        for queue, matrix in self._queue_blocks.items():
+            blocked: set[str] = set()
+            for holding, channels in matrix.items():
+                if agent.load.get(holding):
+                    blocked |= channels
+            if blocked:
+                for contact_id in self._queue_waiting[queue]:
+                    rec = contacts[contact_id]
+                    if rec.channel in blocked:
+                        barred.add(rec.handle)
+        for queue, delay in agent.spec.queue_delays:
+            if delay > 0:
+                for contact_id in self._queue_waiting[queue]:
+                    rec = contacts[contact_id]
+                    if now - rec.entered_at < delay:
+                        barred.add(rec.handle)
         return barred
 
     def _route_contact(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        """Offer a waiting contact to the best eligible agent, if any."""
+        """Offer a waiting contact to the best eligible agent (or agents, ring-all), if any."""
         queue = self._queues[rec.queue]
-        barred = self._barred_agents(rec)
+        barred = self._barred_agents(rec, now)
         target = NONE if rec.target is None else self._agents[rec.target].handle
-        if queue.strategy == _CUSTOM:
-            a = self._custom_choice(rec, queue, target, barred)
+        ring = 1 if target != NONE else queue.config.ring
+        extra = False
+        for _ in range(ring):
+            a, scores = self._choose(rec, queue, target, barred)
             if a == NONE:
                 return
-        elif queue.strategy == RANDOM and target == NONE:
-            eligible = self._q.eligible_agents(rec.sig, NONE, barred)
-            if not eligible:
-                return
-            a = eligible[self._rng.randrange(len(eligible))]
-        else:
-            a = self._q.best_agent(rec.sig, queue.strategy, target, queue.last_agent, barred)
-            if a == NONE:
-                return
-        self._offer(rec, self._agent_by_handle[a], now, events)
+            reason = None
+            if self._offer_reasons:
+                reason = self._offer_reason(rec, queue, a, barred, "contact", scores, now)
+            self._offer(rec, self._agent_by_handle[a], now, events, reason, extra=extra)
+            # The next ring goes to someone else.
+            barred = barred | {a}
+            extra = True
 
     def _custom_choice(
         self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
-    ) -> int:
+    ) -> tuple[int, dict[int, float] | None]:
         """The eligible agent a custom strategy scores highest (ties: smaller id)."""
         eligible = self._q.eligible_agents(rec.sig, target, barred)
         if len(eligible) <= 1:
-            return eligible[0] if eligible else NONE
+            return (eligible[0] if eligible else NONE), None
         assert queue.custom is not None
         strategy = self._strategies[queue.custom]
         contact = self.contact(rec.spec.id)
         best: tuple[float, str] | None = None
         chosen = NONE
+        scores: dict[int, float] = {}
         try:
             for a in eligible:
                 agent = self._agent_by_handle[a]
@@ -1321,6 +1578,7 @@ class Router:
                     raise TypeError(f"score must be a number, got {score!r}")
                 if not math.isfinite(score):
                     raise ValueError(f"score must be finite, got {score!r}")
+                scores[a] = float(score)
                 # highest score first, then the smaller agent id
                 if (
                     best is None
@@ -1332,30 +1590,712 @@ class Router:
         except Exception:
             # A strategy is plugin code: its failure must not stop routing.
             self.strategy_failures += 1
-            return int(self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred))
-        return chosen
+            fallback = self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred)
+            return int(fallback), None
+        return chosen, scores
 
     def _route_agent(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
         """Offer the agent the best contacts it may take, while it has room."""
         if agent.presence is not Presence.AVAILABLE:
             return
         while True:
-            c = self._q.best_contact(agent.handle, self._barred_contacts(agent))
+            if agent.ramping and agent.offered:
+                return
+            barred = self._barred_contacts(agent, now)
+            blocked = self._blocked_channels(agent, now)
+            if blocked:
+                c = self._q.best_contact(agent.handle, barred, blocked)
+            else:
+                c = self._q.best_contact(agent.handle, barred)
             if c == NONE:
                 return
-            self._offer(self._contact_by_handle[c], agent, now, events)
+            rec = self._contact_by_handle[c]
+            reason = None
+            if self._offer_reasons:
+                queue = self._queues[rec.queue]
+                reason = self._offer_reason(
+                    rec, queue, agent.handle, self._barred_agents(rec, now), "agent", None, now
+                )
+            self._offer(rec, agent, now, events, reason)
 
-    def _offer(self, rec: _ContactRec, agent: _AgentRec, now: float, events: list[Event]) -> None:
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.OFFER)
-        self._dequeue(rec)
-        rec.agent = agent.spec.id
+    def _offer(
+        self,
+        rec: _ContactRec,
+        agent: _AgentRec,
+        now: float,
+        events: list[Event],
+        reason: OfferReason | None = None,
+        *,
+        extra: bool = False,
+    ) -> None:
+        queue = self._queues[rec.queue]
+        if extra:
+            # ring-all: one more agent holds the same offer, with its deadline
+            rec.also = [*(rec.also or ()), agent.spec.id]
+        else:
+            rec.state = contact_transition(rec.spec.id, rec.state, _A.OFFER)
+            self._dequeue(rec)
+            rec.agent = agent.spec.id
+            timeout = queue.config.offer_timeout
+            rec.timeout_at = None if timeout is None else now + timeout
+            if rec.timeout_at is not None:
+                self._schedule(rec.timeout_at, _OFFER, rec)
         agent.offered.add(rec.spec.id)
         agent.load[rec.channel] += 1
+        if self._track_holding and agent.load[rec.channel] == 1:
+            self._holding.setdefault(rec.channel, set()).add(agent.spec.id)
         self._q.occupy(agent.handle, self._channel_ids[rec.channel])
-        queue = self._queues[rec.queue]
         queue.last_agent = agent.spec.id
-        timeout = queue.config.offer_timeout
-        timeout_at = None if timeout is None else now + timeout
-        if timeout_at is not None:
-            self._schedule(timeout_at, _OFFER, rec)
-        events.append(Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, timeout_at))
+        events.append(
+            Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason)
+        )
+
+    def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """Never offer this customer's contacts to this agent, not even as a last resort.
+
+        Applies at once to the customer's live contacts: an open offer to the
+        agent is withdrawn (:class:`OfferRescinded`, reason ``"excluded"``)
+        and a reservation for the agent lapses; a contact the agent already
+        serves is left alone. The agent need not exist yet. Adding an
+        exclusion that exists does nothing.
+        """
+        now, events = self._begin()
+        self._check_exclusion_ids(customer_id, agent_id)
+        excluded = self._customer_exclusions.setdefault(customer_id, set())
+        if agent_id in excluded:
+            return self._finish(now, events)
+        excluded.add(agent_id)
+        returned = []
+        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
+            rec = self._contacts[contact_id]
+            self._excluding.setdefault(agent_id, set()).add(contact_id)
+            if rec.target == agent_id:
+                self._lapse_reservation(rec, "excluded", now, events)
+                returned.append(rec)
+            if rec.state is _S.OFFERED and agent_id in self._holders(rec):
+                agent = self._agents[agent_id]
+                events.append(OfferRescinded(now, contact_id, agent_id, "excluded"))
+                if rec.also:
+                    self._withdraw(rec, agent, now, declined=False)
+                else:
+                    rec.state = contact_transition(contact_id, rec.state, _A.RESCIND)
+                    self._return_offer(rec, [agent], now, events, declined=False, route=False)
+                    returned.append(rec)
+                self._route_agent(agent, now, events)
+        self._route_in_key_order(returned, now, events)
+        self._reroute_rejected(now, events)
+        self._recheck_staffing(now, events)
+        # An excluded agent no longer waits for this customer's reserved-channel contact.
+        self._lift_pending = bool(self._reserved_waiting)
+        return self._finish(now, events)
+
+    def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """Lift an exclusion made with :meth:`add_exclusion`; the pair may be offered again.
+
+        Raises :class:`UnknownIdError` for a pair that is not excluded. A
+        contact's own ``excluded_agents`` stay in force.
+        """
+        now, events = self._begin()
+        self._check_exclusion_ids(customer_id, agent_id)
+        excluded = self._customer_exclusions.get(customer_id)
+        if excluded is None or agent_id not in excluded:
+            raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
+        excluded.discard(agent_id)
+        if not excluded:
+            del self._customer_exclusions[customer_id]
+        freed = []
+        excluding = self._excluding.get(agent_id, set())
+        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
+            rec = self._contacts[contact_id]
+            if agent_id not in rec.spec.excluded_agents:
+                excluding.discard(contact_id)
+                freed.append(rec)
+        if not excluding:
+            self._excluding.pop(agent_id, None)
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            self._route_agent(agent, now, events)
+        self._route_in_key_order(freed, now, events)
+        return self._finish(now, events)
+
+    def exclusions(self, customer_id: str) -> frozenset[str]:
+        """Agents excluded for ``customer_id`` by :meth:`add_exclusion`."""
+        return frozenset(self._customer_exclusions.get(customer_id, ()))
+
+    def _unexclude(self, agent_id: str, contact_id: str) -> None:
+        excluding = self._excluding.get(agent_id)
+        if excluding is not None:
+            excluding.discard(contact_id)
+            if not excluding:
+                del self._excluding[agent_id]
+
+    def _withdraw(self, rec: _ContactRec, agent: _AgentRec, now: float, *, declined: bool) -> None:
+        """Take one agent's offer of a contact other agents still hold (ring-all)."""
+        holders = [a for a in self._holders(rec) if a != agent.spec.id]
+        rec.agent = holders[0]
+        rec.also = holders[1:] or None
+        agent.offered.discard(rec.spec.id)
+        self._release(agent, rec.channel, now)
+        if declined:
+            if rec.rejected_by is None:
+                rec.rejected_by = set()
+            rec.rejected_by.add(agent.spec.id)
+            agent.rejected.add(rec.spec.id)
+
+    @staticmethod
+    def _holders(rec: _ContactRec) -> list[str]:
+        """Agents holding an offer of the contact (or serving it)."""
+        if rec.agent is None:
+            return []
+        return [rec.agent, *rec.also] if rec.also else [rec.agent]
+
+    def _bars(self, rec: _ContactRec, now: float) -> dict[NotEligible, set[int]]:
+        """Agents each policy keeps from this waiting contact, by policy (handles)."""
+        bars: dict[NotEligible, set[int]] = {}
+        agents = self._agents
+        excluded = self._excluded(rec)
+        excluded_handles = {agents[a].handle for a in excluded if a in agents}
+        if excluded_handles:
+            bars[NotEligible.EXCLUDED] = excluded_handles
+        if rec.rejected_by:
+            handles = {agents[a].handle for a in rec.rejected_by if a in agents}
+            # "Unless no one else can take it": an excluded agent is no one.
+            if handles and self._q.any_logged_in(rec.sig, handles | excluded_handles):
+                bars[NotEligible.REJECTED_BEFORE] = handles
+        if self._ramping:
+            ramping = {a.handle for a in self._ramping.values() if a.offered}
+            if ramping:
+                bars[NotEligible.RAMPING_UP] = ramping
+        if self._track_holding:
+            blocked: set[int] = set()
+            for channel in self._blockers(rec):
+                blocked.update(agents[a].handle for a in self._holding.get(channel, ()))
+            if blocked:
+                bars[NotEligible.BLOCKED_CHANNEL] = blocked
+        if self._reserved_waiting and rec.channel not in self._policy.reserve_for:
+            kept = self._kept_free(now)
+            if kept:
+                bars[NotEligible.RESERVED_CHANNEL] = kept
+        delays = self._delays.get(rec.queue)
+        if delays:
+            waited = now - rec.entered_at
+            delayed = {agents[a].handle for a, d in delays.items() if waited < d}
+            if delayed:
+                bars[NotEligible.QUEUE_DELAY] = delayed
+        return bars
+
+    def _blocked_channels(self, agent: _AgentRec, now: float) -> set[int]:
+        """Channels on which the agent takes no new work now, whatever the contact's queue."""
+        blocked: set[int] = set()
+        for holding, channels in self._blocks.items():
+            if agent.load.get(holding):
+                blocked.update(self._channel_ids[c] for c in channels)
+        if self._reserved_waiting and self._keeps_free(agent, now):
+            reserved = self._policy.reserve_for
+            blocked.update(ch for name, ch in self._channel_ids.items() if name not in reserved)
+        return blocked
+
+    def _blockers(self, rec: _ContactRec) -> list[str]:
+        """Channels whose work blocks this contact's channel (router-wide and its queue's)."""
+        channel = rec.channel
+        found = [c for c, blocked in self._blocks.items() if channel in blocked]
+        own = self._queue_blocks.get(rec.queue)
+        if own:
+            found.extend(c for c, blocked in own.items() if channel in blocked)
+        return found
+
+    def _choose(
+        self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
+    ) -> tuple[int, dict[int, float] | None]:
+        if queue.strategy == _CUSTOM:
+            return self._custom_choice(rec, queue, target, barred)
+        if queue.strategy == RANDOM and target == NONE:
+            eligible = self._q.eligible_agents(rec.sig, NONE, barred)
+            if not eligible:
+                return NONE, None
+            return eligible[self._rng.randrange(len(eligible))], None
+        return (
+            int(self._q.best_agent(rec.sig, queue.strategy, target, queue.last_agent, barred)),
+            None,
+        )
+
+    def _check_channel_names(
+        self, blocking: tuple[tuple[str, frozenset[str]], ...], where: str
+    ) -> None:
+        for holding, blocked in blocking:
+            if holding not in self._channel_ids:
+                raise UnknownIdError("channel", holding)
+            for name in sorted(blocked):
+                if name not in self._channel_ids:
+                    raise UnknownIdError("channel", name)
+
+    def _start_holding(self) -> None:
+        """Begin tracking which agents hold work on which channel (blocking matrices)."""
+        if self._track_holding:
+            return
+        self._track_holding = True
+        for agent in self._agents.values():
+            for channel, n in agent.load.items():
+                if n:
+                    self._holding.setdefault(channel, set()).add(agent.spec.id)
+
+    def _index_queue(self, name: str) -> None:
+        """Keep the set of a queue's waiting contacts (own blocking matrix or agent delays)."""
+        if name not in self._queue_waiting:
+            self._queue_waiting[name] = {
+                r.spec.id
+                for r in self._contacts.values()
+                if r.state is _S.WAITING and r.queue == name
+            }
+
+    def _new_key(self, contact: Contact, queue: _QueueRec, now: float) -> Key:
+        head_start = contact.priority_seconds + queue.config.priority_seconds
+        return contact_key(contact.tier, now, head_start, next(self._seq))
+
+    def _admission(self, contact: Contact, queue: _QueueRec) -> str | None:
+        """Why the queue refuses this contact, or ``None`` to admit it."""
+        config = queue.config
+        if config.max_size is not None and queue.present >= config.max_size:
+            return "queue full"
+        if config.admission is Admission.LOGGED_IN and queue.logged_in == 0:
+            return "no agent logged in"
+        if config.admission is Admission.ELIGIBLE:
+            sig = self._q.signature(
+                self._channel_ids[contact.channel],
+                [(self._skill(s), level) for s, level in contact.requirements],
+                [queue.handle],
+            )
+            excluded = set(contact.excluded_agents)
+            if contact.customer_id is not None:
+                excluded |= self._customer_exclusions.get(contact.customer_id, set())
+            handles = {self._agents[a].handle for a in excluded if a in self._agents}
+            if not self._q.any_logged_in(sig, handles):
+                return "no eligible agent"
+        return None
+
+    def _take_rejoin(
+        self, contact: Contact, config: QueueConfig, now: float
+    ) -> tuple[Key, str] | None:
+        """The key and id of the contact this customer abandoned here within the window."""
+        self._expire_rejoins(now)
+        if contact.customer_id is None or config.rejoin_window is None:
+            return None
+        entry = self._rejoin.pop((contact.customer_id, config.name), None)
+        if entry is None:
+            return None
+        key, _until, previous = entry
+        return key, previous
+
+    def _keep_place(self, rec: _ContactRec, now: float) -> None:
+        """Remember an abandoned contact's place for its customer's return."""
+        self._expire_rejoins(now)
+        window = self._queues[rec.queue].config.rejoin_window
+        customer = rec.spec.customer_id
+        if window is None or customer is None:
+            return
+        until = now + window
+        self._rejoin[(customer, rec.queue)] = (rec.key, until, rec.spec.id)
+        heapq.heappush(self._rejoin_expiry, (until, customer, rec.queue))
+
+    def _expire_rejoins(self, now: float) -> None:
+        expiry = self._rejoin_expiry
+        while expiry and expiry[0][0] < now:
+            until, customer, queue = heapq.heappop(expiry)
+            entry = self._rejoin.get((customer, queue))
+            if entry is not None and entry[1] == until:
+                del self._rejoin[(customer, queue)]
+
+    def _excluded(self, rec: _ContactRec) -> frozenset[str] | set[str]:
+        """Agents never to be offered this contact (its own and its customer's exclusions)."""
+        own = rec.spec.excluded_agents
+        customer = rec.spec.customer_id
+        if customer is None:
+            return own
+        by_customer = self._customer_exclusions.get(customer)
+        return own | by_customer if by_customer else own
+
+    def _index_exclusions(self, rec: _ContactRec) -> frozenset[str] | set[str]:
+        customer = rec.spec.customer_id
+        if customer is not None:
+            self._customer_contacts.setdefault(customer, set()).add(rec.spec.id)
+        excluded = self._excluded(rec)
+        for agent_id in excluded:
+            self._excluding.setdefault(agent_id, set()).add(rec.spec.id)
+        return excluded
+
+    @staticmethod
+    def _check_exclusion_ids(customer_id: object, agent_id: object) -> None:
+        if not isinstance(customer_id, str) or not customer_id:
+            raise InvalidValueError(f"customer id must be a non-empty string, got {customer_id!r}")
+        if not isinstance(agent_id, str) or not agent_id:
+            raise InvalidValueError(f"agent id must be a non-empty string, got {agent_id!r}")
+
+    # ------------------------------------------------- maximum wait, overflow
+
+    def _schedule_entry_timers(self, rec: _ContactRec, now: float) -> None:
+        """Timers that count from entering a queue: steps, maximum wait, agent delays."""
+        self._schedule_step(rec)
+        limit = rec.spec.max_wait
+        if limit is None:
+            limit = self._queues[rec.queue].config.max_wait
+        if limit is not None:
+            self._schedule(rec.entered_at + limit, _MAXWAIT, rec)
+        if rec.queue in self._delays:
+            self._schedule_delay(rec, now)
+
+    def _schedule_delay(self, rec: _ContactRec, now: float) -> None:
+        """Wake the contact when the next agent delay of its queue passes."""
+        waited = now - rec.entered_at
+        later = [d for d in self._delays.get(rec.queue, {}).values() if d > waited]
+        if later:
+            self._schedule(rec.entered_at + min(later), _DELAY, rec)
+        else:
+            rec.tokens[_DELAY] += 1
+
+    def _delay_over(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
+        self._schedule_delay(rec, now)
+        if rec.state is _S.WAITING:
+            self._route_contact(rec, now, events)
+
+    def _max_wait_over(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
+        if rec.state is _S.WAITING:
+            self._expire(rec, "max wait", now, events)
+        elif rec.state is _S.OFFERED:
+            # An agent is being asked: let the offer run, and leave if it comes back.
+            rec.overdue = True
+
+    def _expire(self, rec: _ContactRec, reason: str, now: float, events: list[Event]) -> None:
+        """A waiting contact's wait is over: overflow to the next queue, or time out."""
+        config = self._queues[rec.queue].config
+        wait = now - rec.entered_at
+        to_name = config.overflow
+        if (
+            to_name is not None
+            and reason == "no agent"
+            and rec.fled is not None
+            and rec.fled[0] == now
+            and to_name in rec.fled[1]
+        ):
+            # Every queue on the way is unstaffed: stop going round.
+            to_name = None
+        if to_name is not None:
+            to_queue = self._queues[to_name]
+            limit = to_queue.config.max_size
+            if to_name != rec.queue and limit is not None and to_queue.present >= limit:
+                to_name = None
+                reason = "overflow queue full"
+        rec.tokens[_MAXWAIT] += 1
+        rec.overdue = False
+        if to_name is None:
+            self._dequeue(rec)
+            self._queues[rec.queue].present -= 1
+            rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT_QUEUE)
+            self._unreserve(rec)
+            self._forget_rejections(rec)
+            self._drop(rec)
+            self.timed_out += 1
+            events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, reason))
+            return
+        from_queue = rec.queue
+        if reason == "no agent":
+            fled = rec.fled[1] if rec.fled is not None and rec.fled[0] == now else frozenset()
+            rec.fled = (now, fled | {from_queue})
+        self._dequeue(rec)
+        self._queues[from_queue].present -= 1
+        to_queue = self._queues[to_name]
+        self._requeue(rec, to_queue, dict(rec.spec.requirements), config.overflow_keep_key, now)
+        events.append(
+            Overflowed(
+                now, rec.spec.id, from_queue, to_name, wait, reason, config.overflow_keep_key
+            )
+        )
+        self._enqueue(rec)
+        self._schedule_entry_timers(rec, now)
+        self._route_contact(rec, now, events)
+        self._check_staffed(rec, now, events)
+
+    def _requeue(
+        self,
+        rec: _ContactRec,
+        to_queue: _QueueRec,
+        base: dict[str, int],
+        keep_key: bool,
+        now: float,
+    ) -> None:
+        """Make a dequeued contact wait afresh in ``to_queue`` (transfer, overflow)."""
+        for i in (_OFFER, _STEP, _PREFERENCE, _MAXWAIT, _DELAY):
+            rec.tokens[i] += 1
+        rec.overdue = False
+        self._unreserve(rec)
+        self._forget_rejections(rec)
+        rec.queue = to_queue.config.name
+        to_queue.present += 1
+        rec.base = base
+        rec.requirements = base
+        rec.extra_queues = _NO_QUEUES
+        rec.steps_applied = 0
+        rec.entered_at = now
+        if not keep_key:
+            rec.key = self._new_key(rec.spec, to_queue, now)
+
+    def _check_staffed(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
+        """Skip ahead when no logged-in agent could ever take a waiting contact."""
+        if not rec.live or rec.state is not _S.WAITING or rec.target is not None:
+            return
+        config = self._queues[rec.queue].config
+        if not config.skip_if_no_agent:
+            return
+        excluded = self._excluded(rec)
+        handles = {self._agents[a].handle for a in excluded if a in self._agents}
+        if self._q.any_logged_in(rec.sig, handles):
+            return
+        if rec.steps_applied < len(config.steps):
+            rec.tokens[_STEP] += 1
+            self._apply_step(rec, now, events)
+        else:
+            self._expire(rec, "no agent", now, events)
+
+    def _recheck_staffing(self, now: float, events: list[Event]) -> None:
+        """After agents left: skip waiting contacts that nobody logged in can take now."""
+        if not self._skip_queues:
+            return
+        recs = [
+            r
+            for r in self._contacts.values()
+            if r.state is _S.WAITING and self._queues[r.queue].config.skip_if_no_agent
+        ]
+        for rec in sorted(recs, key=lambda r: r.key):
+            self._check_staffed(rec, now, events)
+
+    # ------------------------------------------------------------- ramp-up
+
+    def _start_ramp(self, agent: _AgentRec, now: float) -> None:
+        ramp = self._policy.ramp_up
+        assert ramp is not None
+        agent.ramping = True
+        agent.ramp_left = ramp.accepted
+        self._ramping[agent.spec.id] = agent
+        if ramp.seconds is not None:
+            self._schedule(now + ramp.seconds, _RAMP, agent)
+
+    def _cancel_ramp(self, agent: _AgentRec) -> None:
+        agent.ramping = False
+        agent.ramp_left = None
+        agent.tokens[_RAMP] += 1
+        self._ramping.pop(agent.spec.id, None)
+
+    def _end_ramp(self, agent: _AgentRec, reason: str, now: float, events: list[Event]) -> None:
+        self._cancel_ramp(agent)
+        events.append(RampUpEnded(now, agent.spec.id, reason))
+        self._route_agent(agent, now, events)
+
+    # ------------------------------------------------------ channel reservation
+
+    def _lift_reservations(self, now: float, events: list[Event]) -> None:
+        """Route available agents again once a reserved-channel contact stopped
+        waiting: the agents it kept free may take other work now."""
+        if not self._lift_pending:
+            return
+        self._lift_pending = False
+        for agent in sorted(self._agents.values(), key=lambda r: r.spec.id):
+            if agent.presence is Presence.AVAILABLE:
+                self._route_agent(agent, now, events)
+
+    def _kept_free(self, now: float) -> set[int]:
+        """Handles of agents kept free for a waiting contact on a reserved channel."""
+        return {a.handle for a in self._agents.values() if self._keeps_free(a, now)}
+
+    def _keeps_free(self, agent: _AgentRec, now: float) -> bool:
+        if agent.presence is Presence.OFFLINE:
+            return False
+        return any(self._could_take(self._contacts[c], agent, now) for c in self._reserved_waiting)
+
+    def _could_take(self, rec: _ContactRec, agent: _AgentRec, now: float) -> bool:
+        """Whether the agent would be offered this waiting contact if it held no work."""
+        if agent.capacity.get(rec.channel, 0) <= 0:
+            return False
+        if rec.target is not None:
+            if rec.target != agent.spec.id:
+                return False
+        elif self._mismatch(rec, agent):
+            return False
+        bars = self._bars(rec, now)
+        return not any(
+            agent.handle in bars.get(reason, ())
+            for reason in (
+                NotEligible.EXCLUDED,
+                NotEligible.REJECTED_BEFORE,
+                NotEligible.QUEUE_DELAY,
+            )
+        )
+
+    def _mismatch(self, rec: _ContactRec, agent: _AgentRec) -> list[tuple[NotEligible, str]]:
+        """Membership and skill reasons the agent cannot take the contact (empty: fits)."""
+        found: list[tuple[NotEligible, str]] = []
+        if agent.spec.queues.isdisjoint(rec.extra_queues | {rec.queue}):
+            found.append((NotEligible.NOT_A_MEMBER, ""))
+        levels = dict(agent.spec.skills)
+        for skill, level in sorted(rec.requirements.items()):
+            has = levels.get(skill)
+            if has is None:
+                found.append((NotEligible.MISSING_SKILL, f"needs {skill}"))
+            elif has < level:
+                found.append((NotEligible.LEVEL_TOO_LOW, f"needs {skill} >= {level}, has {has}"))
+        return found
+
+    # ------------------------------------------------------------- reasons
+
+    def _offer_reason(
+        self,
+        rec: _ContactRec,
+        queue: _QueueRec,
+        winner: int,
+        barred: set[int],
+        trigger: str,
+        scores: dict[int, float] | None,
+        now: float,
+    ) -> OfferReason:
+        target = NONE if rec.target is None else self._agents[rec.target].handle
+        eligible = self._q.eligible_agents(rec.sig, target, barred)
+        if scores is None:
+            scores = {}
+            for a in eligible:
+                score = self._score(queue.strategy, rec, self._agent_by_handle[a], now)
+                if score is not None:
+                    scores[a] = score
+        others = [s for a, s in scores.items() if a != winner]
+        held: list[str] = []
+        if barred:
+            could = set(self._q.eligible_agents(rec.sig, target, ()))
+            held = sorted(
+                reason.value
+                for reason, handles in self._bars(rec, now).items()
+                if not could.isdisjoint(handles)
+            )
+        strategy = queue.custom if queue.custom is not None else queue.config.strategy
+        return OfferReason(
+            strategy=strategy if isinstance(strategy, str) else strategy.value,
+            trigger=trigger,
+            eligible=len(eligible),
+            score=scores.get(winner),
+            runner_up=max(others) if others else None,
+            step=rec.steps_applied,
+            held_back=tuple(held),
+        )
+
+    def _score(self, code: int, rec: _ContactRec, agent: _AgentRec, now: float) -> float | None:
+        """An agent's score under a built-in strategy: higher wins (see docs/explain.md)."""
+        if code == LONGEST_IDLE:
+            return now - agent.idle_since
+        if code == MOST_SKILLED:
+            levels = dict(agent.spec.skills)
+            return float(sum(levels.get(s, 0) for s in rec.requirements))
+        if code == LEAST_OCCUPIED:
+            if agent.spec.unit_budget:
+                units = sum(n * self._channels[ch].unit_cost for ch, n in agent.load.items())
+                return 1.0 - units / agent.spec.unit_budget
+            total = sum(agent.capacity.values())
+            return 1.0 - sum(agent.load.values()) / total if total else 0.0
+        if code == FEWEST_HANDLED:
+            return float(-agent.handled)
+        return None
+
+    # ============================================================ explanations
+
+    def explain(self, contact_id: str) -> ContactExplanation:
+        """Why a contact is where it is: who could take it now and why each other
+        logged-in agent cannot. Cost: O(agents); nothing when not called."""
+        rec = self._contact(contact_id)
+        now = self._now
+        eligible: list[str] = []
+        verdicts: list[AgentVerdict] = []
+        held: set[NotEligible] = set()
+        if rec.state is _S.WAITING:
+            bars = self._bars(rec, now)
+            for agent in sorted(self._agents.values(), key=lambda r: r.spec.id):
+                if agent.presence is Presence.OFFLINE:
+                    continue
+                found = self._verdict(rec, agent, bars, now)
+                if not found:
+                    eligible.append(agent.spec.id)
+                    continue
+                reasons = tuple(dict.fromkeys(r for r, _ in found))
+                detail = "; ".join(d for _, d in found if d)
+                verdicts.append(AgentVerdict(agent.spec.id, reasons, detail))
+                policies = [r for r in reasons if r in HOLD_BACKS]
+                if len(policies) == len(reasons):
+                    # Only policies stand between this agent and the contact.
+                    held.update(policies)
+        return ContactExplanation(
+            contact_id=contact_id,
+            state=rec.state,
+            queue=rec.queue,
+            channel=rec.channel,
+            waited=now - rec.entered_at,
+            step=rec.steps_applied,
+            agents=tuple(self._holders(rec)),
+            eligible=tuple(eligible),
+            not_eligible=tuple(verdicts),
+            held_back=tuple(r for r in NotEligible if r in held),
+        )
+
+    def explain_agent(self, agent_id: str) -> AgentExplanation:
+        """Why an agent has no (further) offer: its own state, then, for every
+        waiting contact, why it cannot take it. Cost: O(waiting contacts), times
+        O(agents) under a channel reservation; nothing when not called."""
+        agent = self._agent(agent_id)
+        now = self._now
+        own: list[NotEligible] = []
+        if agent.presence is Presence.NOT_READY:
+            own.append(NotEligible.NOT_READY)
+        if agent.ramping and agent.offered:
+            own.append(NotEligible.RAMPING_UP)
+        if agent.presence is Presence.AVAILABLE and not any(
+            self._q.has_spare(agent.handle, ch) for ch in self._channel_ids.values()
+        ):
+            own.append(NotEligible.NO_CAPACITY)
+        eligible: list[str] = []
+        verdicts: list[ContactVerdict] = []
+        if agent.presence is not Presence.OFFLINE:
+            waiting = sorted(
+                (r for r in self._contacts.values() if r.state is _S.WAITING), key=lambda r: r.key
+            )
+            for rec in waiting:
+                found = self._verdict(rec, agent, self._bars(rec, now), now)
+                if not found:
+                    eligible.append(rec.spec.id)
+                    continue
+                reasons = tuple(dict.fromkeys(r for r, _ in found))
+                detail = "; ".join(d for _, d in found if d)
+                verdicts.append(ContactVerdict(rec.spec.id, reasons, detail))
+        return AgentExplanation(
+            agent_id=agent_id,
+            status=self.agent(agent_id).status,
+            reasons=tuple(own),
+            eligible=tuple(eligible),
+            contacts=tuple(verdicts),
+        )
+
+    def _verdict(
+        self,
+        rec: _ContactRec,
+        agent: _AgentRec,
+        bars: dict[NotEligible, set[int]],
+        now: float,
+    ) -> list[tuple[NotEligible, str]]:
+        """Every reason this logged-in agent cannot be offered this waiting contact now."""
+        found: list[tuple[NotEligible, str]] = []
+        if rec.target is not None:
+            if rec.target != agent.spec.id:
+                found.append((NotEligible.RESERVED_FOR_OTHER, f"reserved for {rec.target}"))
+        else:
+            found.extend(self._mismatch(rec, agent))
+        ch = self._channel_ids[rec.channel]
+        if agent.presence is Presence.NOT_READY:
+            found.append((NotEligible.NOT_READY, ""))
+        elif not self._q.has_spare(agent.handle, ch):
+            found.append((NotEligible.NO_CAPACITY, f"no room for {rec.channel}"))
+        for reason, handles in bars.items():
+            if agent.handle in handles:
+                found.append((reason, ""))
+        return found

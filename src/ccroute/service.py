@@ -50,14 +50,17 @@ from .events import (
     HistoryRecorded,
     OfferDelivered,
     Offered,
+    Overflowed,
     Queued,
     Refused,
+    TimedOut,
     WrapUpEnded,
 )
 from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome
 from .lifecycle import ContactState
 from .model import Agent, Channel, Contact, Presence, QueueConfig
 from .plugins import Hooks, make_plugin_manager
+from .policies import RoutingPolicy
 from .router import Router
 from .storage import LogRecord, Storage
 
@@ -85,12 +88,15 @@ ROUTER_COMMANDS: Final = frozenset(
         "abandon",
         "transfer",
         "request_callback",
+        "add_exclusion",
+        "remove_exclusion",
         "tick",
     }
 )
 #: A log record of the service's own pipeline events: replay skips it.
 NOTE: Final = "note"
 _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
+#: History outcome of a contact that waited its maximum and left unanswered.
 
 
 class _Ticket:
@@ -129,6 +135,11 @@ class Service:
     :param clock: the real clock (:class:`~ccroute.WallClock` by default);
         the router reads a manual clock the service sets from it.
     :param seed: seed of the router's random strategy (for a new router).
+    :param policy: the router-wide :class:`~ccroute.RoutingPolicy` (for a new
+        router; a router restored from a snapshot keeps the policy it was
+        built with). The log records calls, not the policy: replaying a log
+        without a snapshot under another policy is a divergence
+        (:class:`~ccroute.StorageError`).
     :param hook_timeout: seconds each hook implementation may take.
     :param snapshot_every: take a snapshot after this many log records.
     """
@@ -144,6 +155,7 @@ class Service:
         load_entrypoints: bool = True,
         clock: Clock | None = None,
         seed: int = 0,
+        policy: RoutingPolicy | None = None,
         hook_timeout: float = 5.0,
         snapshot_every: int = 10_000,
     ) -> None:
@@ -155,6 +167,8 @@ class Service:
             )
         if not hook_timeout > 0 or not math.isfinite(hook_timeout):
             raise InvalidValueError(f"hook_timeout must be a positive number, got {hook_timeout!r}")
+        if policy is not None and not isinstance(policy, RoutingPolicy):
+            raise InvalidValueError(f"policy must be a RoutingPolicy or None, got {policy!r}")
         merged = dict(settings or {})
         if path is not None:
             merged["path"] = os.fspath(path)
@@ -166,6 +180,7 @@ class Service:
         self._load_entrypoints = load_entrypoints
         self._clock: Clock = clock if clock is not None else WallClock()
         self._seed = seed
+        self._policy = policy
         self._hook_timeout = hook_timeout
         self._snapshot_every = snapshot_every
         self._hooks: Hooks | None = None
@@ -388,6 +403,14 @@ class Service:
     async def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
         """:meth:`Router.request_callback`, durably."""
         return await self._apply("request_callback", (contact_id, channel), {})
+
+    async def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """:meth:`Router.add_exclusion`, durably."""
+        return await self._apply("add_exclusion", (customer_id, agent_id), {})
+
+    async def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """:meth:`Router.remove_exclusion`, durably."""
+        return await self._apply("remove_exclusion", (customer_id, agent_id), {})
 
     async def tick(self) -> list[Event]:
         """Apply the timers that fell due now (the service also does this by itself)."""
@@ -649,7 +672,10 @@ class Service:
                 delivered = await self._deliver(e)
                 notes.append(OfferDelivered(e.at, e.contact_id, e.agent_id, delivered))
             elif isinstance(e, Queued):
-                await hooks.customer_update(self._queued_update(e))
+                await hooks.customer_update(self._queued_update(e.contact_id, e.queue, e.at))
+            elif isinstance(e, Overflowed):
+                # Waiting again, in the overflow queue: a new position and estimate.
+                await hooks.customer_update(self._queued_update(e.contact_id, e.to_queue, e.at))
             elif isinstance(e, Accepted):
                 await hooks.customer_update(
                     self._update("answered", e.contact_id, e.at, agent_id=e.agent_id)
@@ -663,6 +689,12 @@ class Service:
                     self._update("closed", e.contact_id, e.at, reason="abandoned")
                 )
                 notes.append(await self._record_history(e.contact_id, "abandoned", e.at))
+            elif isinstance(e, TimedOut):
+                # It waited its maximum and left unanswered: closed, like a refusal.
+                await hooks.customer_update(
+                    self._update("closed", e.contact_id, e.at, reason=f"timed out: {e.reason}")
+                )
+                notes.append(await self._record_history(e.contact_id, "timed-out", e.at))
             elif isinstance(e, Refused):
                 contact = Contact(e.contact_id, e.channel, e.queue)
                 self._contacts.setdefault(e.contact_id, contact)
@@ -684,7 +716,9 @@ class Service:
             agent = router.agent(offer.agent_id)
         except KeyError:
             return False  # gone already (abandoned, agent removed)
-        if contact.agent_id != offer.agent_id or contact.state is not ContactState.OFFERED:
+        # The agent's own view: with ring-all several agents hold one contact's
+        # offer, and the contact's ``agent_id`` names only one of them.
+        if contact.state is not ContactState.OFFERED or offer.contact_id not in agent.offered:
             return False  # answered, withdrawn or timed out meanwhile
         delivery = OfferDelivery(offer, contact, agent, self._profiles.get(offer.contact_id, {}))
         delivered = await self._hooks.deliver_offer(delivery)
@@ -700,12 +734,16 @@ class Service:
     async def _redeliver_open_offers(self) -> None:
         """Offers open when the service last stopped reach the agents' side again."""
         router = self.router
+        holders: dict[str, list[str]] = {}  # a ringing contact has several
+        for agent_id in router.agent_ids:
+            for contact_id in router.agent(agent_id).offered:
+                holders.setdefault(contact_id, []).append(agent_id)
         for contact_id in router.contact_ids:
             view = router.contact(contact_id)
-            if view.state is ContactState.OFFERED and view.agent_id is not None:
-                offer = Offered(
-                    router.now, contact_id, view.agent_id, view.queue, view.channel, None
-                )
+            if view.state is not ContactState.OFFERED:
+                continue
+            for agent_id in holders.get(contact_id, ()):
+                offer = Offered(router.now, contact_id, agent_id, view.queue, view.channel, None)
                 await self._deliver(offer)
 
     def _update(
@@ -733,20 +771,18 @@ class Service:
             attributes={} if contact is None else contact.attributes,
         )
 
-    def _queued_update(self, e: Queued) -> CustomerUpdate:
+    def _queued_update(self, contact_id: str, queue: str, at: float) -> CustomerUpdate:
         router = self.router
         position = None
         estimate = None
         try:
-            if router.contact(e.contact_id).state is ContactState.WAITING:
-                position = router.position(e.contact_id)
+            if router.contact(contact_id).state is ContactState.WAITING:
+                position = router.position(contact_id)
         except KeyError:
             pass
         if position is not None:
-            estimate = self._estimate_wait(e.queue, position)
-        return self._update(
-            "queued", e.contact_id, e.at, position=position, estimated_wait=estimate
-        )
+            estimate = self._estimate_wait(queue, position)
+        return self._update("queued", contact_id, at, position=position, estimated_wait=estimate)
 
     def _estimate_wait(self, queue: str, position: int) -> float | None:
         """Position times the queue's mean handle time, shared by its logged-in agents.
@@ -835,7 +871,9 @@ class Service:
             self._rclock = clock
         else:
             self._rclock = ManualClock()
-            router = Router(self._rclock, seed=self._seed, strategies=strategies)
+            router = Router(
+                self._rclock, seed=self._seed, strategies=strategies, policy=self._policy
+            )
         replay(router, self._rclock, recovered.records)
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq

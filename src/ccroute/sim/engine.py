@@ -32,6 +32,7 @@ from ..events import (
     OfferTimedOut,
     PresenceChanged,
     Rejected,
+    TimedOut,
     WrapUpEnded,
 )
 from ..metrics import GroupStats, MetricsCollector, MetricsReport
@@ -126,7 +127,7 @@ class _AgentSim:
 
 
 class _ContactSim:
-    __slots__ = ("answered", "callback", "counted", "handle", "interval", "offered_to")
+    __slots__ = ("answered", "callback", "counted", "handle", "interval", "offers")
 
     def __init__(self, handle: float, interval: int, counted: bool) -> None:
         self.handle = handle
@@ -134,7 +135,9 @@ class _ContactSim:
         self.counted = counted
         self.answered = False
         self.callback = False
-        self.offered_to: str | None = None
+        # Agent to the time of its open offer of this contact: a queue that
+        # rings several agents at once offers one contact to each of them.
+        self.offers: dict[str, float] = {}
 
 
 class Simulation:
@@ -152,7 +155,7 @@ class Simulation:
         self.seed = scenario.seed if seed is None else seed
         self.rng = random.Random(self.seed)
         self.clock = ManualClock(scenario.start)
-        self.router = Router(self.clock, seed=self.seed)
+        self.router = Router(self.clock, seed=self.seed, policy=scenario.policy)
         for channel in scenario.channels:
             self.router.add_channel(channel)
         self.router.add_queues(scenario.queues)
@@ -295,9 +298,11 @@ class Simulation:
         elif kind == _TRACE:
             self._arrive_traced(payload)
         elif kind == _ANSWER:
-            contact_id, agent_id = payload
+            contact_id, agent_id, offered_at = payload
             contact = self._contacts.get(contact_id)
-            if contact is not None and contact.offered_to == agent_id:
+            # Only the offer the answer was scheduled for: not one that was
+            # rescinded, rejected or timed out meanwhile, nor a later one.
+            if contact is not None and contact.offers.get(agent_id) == offered_at:
                 router.accept(contact_id, agent_id)
         elif kind == _FINISH:
             if payload in self._contacts:
@@ -308,7 +313,7 @@ class Simulation:
                 router.abandon(payload)
         elif kind == _CALLBACK:
             contact = self._contacts.get(payload)
-            if contact is not None and not contact.answered and contact.offered_to is None:
+            if contact is not None and not contact.answered and not contact.offers:
                 contact.callback = True
                 router.request_callback(payload)
         elif kind == _BOUNDARY:
@@ -431,23 +436,28 @@ class Simulation:
                 measured.append(event)
             per_interval.setdefault(contact.interval, []).append(event)
             if isinstance(event, Offered):
-                contact.offered_to = event.agent_id
+                contact.offers[event.agent_id] = event.at
                 group = self._agents[event.agent_id].group
                 if not (
                     group.no_answer_probability and self.rng.random() < group.no_answer_probability
                 ):
                     self._push(
-                        event.at + group.answer_seconds, _ANSWER, (contact_id, event.agent_id)
+                        event.at + group.answer_seconds,
+                        _ANSWER,
+                        (contact_id, event.agent_id, event.at),
                     )
             elif isinstance(event, Accepted):
-                contact.offered_to = None
+                contact.offers.clear()
                 contact.answered = True
                 if contact.counted and event.wait > 0:
                     self._waited += 1
                 self._push(event.at + contact.handle, _FINISH, contact_id)
             elif isinstance(event, (OfferTimedOut, Rejected, OfferRescinded)):
-                contact.offered_to = None
-            elif isinstance(event, (Abandoned, WrapUpEnded)):
+                # One holder's offer ended; with ring-all the others keep theirs.
+                contact.offers.pop(event.agent_id, None)
+            elif isinstance(event, (Abandoned, TimedOut, WrapUpEnded)):
+                # Gone (a timed-out contact left unanswered): no later abandon,
+                # callback or answer applies to it.
                 del contacts[contact_id]
                 if isinstance(event, WrapUpEnded):
                     agent = self._agents[event.agent_id]

@@ -19,6 +19,7 @@ import attrs
 
 from ..errors import CCRouteError, InputError
 from ..model import Channel, ChannelKind, QueueConfig, RoutingStep, Strategy
+from ..policies import RoutingPolicy
 from ..wfm import parse_rate
 from .distributions import Distribution
 
@@ -112,8 +113,9 @@ class Scenario:
     """A contact-centre day to simulate.
 
     Times are seconds after midnight; arrivals happen from ``start`` to ``end``,
-    and the simulation runs on until the last contact is finished, abandoned or
-    stranded (no agent left who could take it).
+    and the simulation runs on until the last contact is finished, abandoned,
+    timed out or stranded (no agent left who could take it). ``policy`` is
+    the router-wide :class:`~ccroute.RoutingPolicy` (not read from TOML).
     """
 
     start: float
@@ -127,6 +129,7 @@ class Scenario:
     warmup: float = 0.0
     trace: tuple[TraceRecord, ...] = ()
     name: str = "scenario"
+    policy: RoutingPolicy | None = None
 
     @property
     def intervals(self) -> int:
