@@ -19,15 +19,19 @@ def build(
     queue: Any = None,
     presence: Presence = Presence.AVAILABLE,
     wrap_up: float | None = 0,
+    router_options: dict[str, Any] | None = None,
+    queue_options: dict[str, Any] | None = None,
 ) -> tuple[Router, ManualClock, random.Random]:
     """A router with ``agents`` agents over ``skills`` skills (3 to 6 each), 4 queues, 3 channels.
 
     ``queue`` is an implementation of the universal queue to use instead of the
-    default one; ``wrap_up`` is the queues' wrap-up (None: until ``end_wrap_up``).
+    default one; ``wrap_up`` is the queues' wrap-up (None: until ``end_wrap_up``);
+    ``router_options`` and ``queue_options`` are passed on to :class:`Router`
+    and every :class:`QueueConfig` (policies).
     """
     rng = random.Random(seed)
     clock = ManualClock()
-    router = Router(clock, seed=seed, _queue=queue)
+    router = Router(clock, seed=seed, _queue=queue, **(router_options or {}))
     queues = ("sales", "support", "billing", "retention")
     strategies = (
         Strategy.LONGEST_IDLE,
@@ -36,7 +40,11 @@ def build(
         Strategy.FEWEST_HANDLED,
     )
     for name, strategy in zip(queues, strategies, strict=True):
-        router.add_queue(QueueConfig(name, strategy, offer_timeout=None, wrap_up=wrap_up))
+        router.add_queue(
+            QueueConfig(
+                name, strategy, offer_timeout=None, wrap_up=wrap_up, **(queue_options or {})
+            )
+        )
     for i in range(agents):
         chosen = rng.sample(range(skills), rng.randint(3, 6))
         router.add_agent(
@@ -67,12 +75,17 @@ def route(
     mean_handle = 60.0
     rate = load * agents * 1.5 / mean_handle  # ~1.5 contacts in parallel per agent
     pending: list[tuple[float, int, str, str]] = []
+    # with ring-all one contact has several offers: the first accept wins
+    answered: set[str] = set()
     seq = 0
     t = 0.0
     for i in range(contacts):
         t += rng.expovariate(rate)
         while pending and pending[0][0] <= t:
             when, _s, what, contact_id = heapq.heappop(pending)
+            if what and contact_id in answered:
+                continue
+            answered.add(contact_id)
             clock.set(when)
             events = router.accept(contact_id, what) if what else router.complete(contact_id)
             for event in events:

@@ -131,6 +131,12 @@ _TRANSIENT: Final = frozenset({"_clock", "_q", "_observers", "_strategies"})
 _COUNTERS: Final = ("_seq", "_timer_seq", "_agent_handles", "_contact_handles")
 
 _S = ContactState
+# Policies that stop an agent from being kept free for a reserved-channel contact.
+_KEEP_FREE_BARS: Final = (
+    NotEligible.EXCLUDED,
+    NotEligible.REJECTED_BEFORE,
+    NotEligible.QUEUE_DELAY,
+)
 # Contacts that never gained queues through a routing step share this one.
 _NO_QUEUES: frozenset[str] = frozenset()
 _A = ContactAction
@@ -191,6 +197,8 @@ class _AgentRec:
     handled: int = 0
     tokens: list[int] = attrs.Factory(lambda: [0] * _TOKENS)
     live: bool = True
+    # the agent's skills as a dict, for the policies' Python checks
+    levels: dict[str, int] = attrs.Factory(dict)
     ramping: bool = False
     # contacts still to accept before the ramp ends (None: no such limit)
     ramp_left: int | None = None
@@ -301,6 +309,11 @@ class Router:
         self._reserved_waiting: set[str] = set()
         # a reserved-channel contact stopped waiting: route agents before returning
         self._lift_pending = False
+        # agents kept free for reserved channels, and a cache of who is kept
+        # free, valid while nothing it depends on changes (_kept_version)
+        self._held: set[int] = set()
+        self._kept_version = 0
+        self._kept_cache: tuple[tuple[int, float], set[int]] | None = None
         self._ramping: dict[str, _AgentRec] = {}
         self._customer_exclusions: dict[str, set[str]] = {}
         self._customer_contacts: dict[str, set[str]] = {}
@@ -458,7 +471,7 @@ class Router:
         if not isinstance(presence, Presence):
             raise InvalidValueError(f"presence must be a Presence, got {presence!r}")
         handle = next(self._agent_handles)
-        rec = _AgentRec(agent, handle, capacity, idle_since=now)
+        rec = _AgentRec(agent, handle, capacity, idle_since=now, levels=dict(agent.skills))
         rec.load = dict.fromkeys(self._channels, 0)
         self._q.add_agent(
             handle,
@@ -471,6 +484,7 @@ class Router:
         )
         self._agents[agent.id] = rec
         self._agent_by_handle[handle] = rec
+        self._kept_version += 1
         for name, delay in agent.queue_delays:
             if delay > 0:
                 self._delays.setdefault(name, {})[agent.id] = delay
@@ -497,6 +511,7 @@ class Router:
         del self._agents[agent_id]
         del self._agent_by_handle[rec.handle]
         rec.live = False
+        self._kept_version += 1
         for name, _delay in rec.spec.queue_delays:
             delays = self._delays.get(name)
             if delays is not None:
@@ -546,6 +561,7 @@ class Router:
             )
         old = rec.capacity[channel]
         rec.capacity[channel] = capacity
+        self._kept_version += 1
         self._q.set_capacity(rec.handle, ch, capacity)
         if capacity < old:
             self._reroute_rejected(now, events)
@@ -1303,6 +1319,7 @@ class Router:
             self._rejected_waiting.add(rec.spec.id)
         if rec.channel in self._policy.reserve_for:
             self._reserved_waiting.add(rec.spec.id)
+            self._kept_version += 1
         waiting = self._queue_waiting.get(rec.queue)
         if waiting is not None:
             waiting.add(rec.spec.id)
@@ -1313,6 +1330,7 @@ class Router:
         self._rejected_waiting.discard(rec.spec.id)
         if rec.channel in self._policy.reserve_for:
             self._reserved_waiting.discard(rec.spec.id)
+            self._kept_version += 1
             # The agents this contact kept free may now take other work.
             self._lift_pending = True
         waiting = self._queue_waiting.get(rec.queue)
@@ -1440,6 +1458,7 @@ class Router:
     ) -> None:
         old = rec.presence
         rec.presence = presence
+        self._kept_version += 1
         events.append(PresenceChanged(now, rec.spec.id, old, presence, reason))
         if (old is Presence.OFFLINE) != (presence is Presence.OFFLINE):
             step = 1 if old is Presence.OFFLINE else -1
@@ -1665,6 +1684,7 @@ class Router:
         if agent_id in excluded:
             return self._finish(now, events)
         excluded.add(agent_id)
+        self._kept_version += 1
         returned = []
         for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
             rec = self._contacts[contact_id]
@@ -1701,6 +1721,7 @@ class Router:
         if excluded is None or agent_id not in excluded:
             raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
         excluded.discard(agent_id)
+        self._kept_version += 1
         if not excluded:
             del self._customer_exclusions[customer_id]
         freed = []
@@ -2092,49 +2113,74 @@ class Router:
     # ------------------------------------------------------ channel reservation
 
     def _lift_reservations(self, now: float, events: list[Event]) -> None:
-        """Route available agents again once a reserved-channel contact stopped
-        waiting: the agents it kept free may take other work now."""
+        """Route again the agents a reserved-channel contact kept free, once that
+        contact stopped waiting: they may take other work now."""
         if not self._lift_pending:
             return
         self._lift_pending = False
-        for agent in sorted(self._agents.values(), key=lambda r: r.spec.id):
-            if agent.presence is Presence.AVAILABLE:
-                self._route_agent(agent, now, events)
+        if not self._held:
+            return
+        kept = self._kept_free(now) if self._reserved_waiting else set()
+        released = self._held - kept
+        self._held = set(kept)
+        agents = (self._agent_by_handle.get(h) for h in released)
+        for agent in sorted((a for a in agents if a is not None), key=lambda r: r.spec.id):
+            self._route_agent(agent, now, events)
 
     def _kept_free(self, now: float) -> set[int]:
-        """Handles of agents kept free for a waiting contact on a reserved channel."""
-        return {a.handle for a in self._agents.values() if self._keeps_free(a, now)}
+        """Handles of agents kept free for a waiting contact on a reserved channel:
+        those who would be offered it if they held no work (logged in, capacity
+        on its channel, a member with the skills or its reservation target, and
+        no exclusion, rejection bar or queue delay in the way). Cost: O(reserved
+        contacts x agents), once per change of state."""
+        # queue delays make it depend on the time too
+        key = (self._kept_version, now if self._delays else 0.0)
+        cache = self._kept_cache
+        if cache is None or cache[0] != key:
+            kept: set[int] = set()
+            for contact_id in self._reserved_waiting:
+                rec = self._contacts[contact_id]
+                bars = self._bars(rec, now)
+                barred: set[int] = set()
+                for reason in _KEEP_FREE_BARS:
+                    barred |= bars.get(reason, set())
+                if rec.target is not None:
+                    candidates: Iterable[_AgentRec] = (self._agents[rec.target],)
+                else:
+                    candidates = self._agents.values()
+                for agent in candidates:
+                    if (
+                        agent.handle in kept
+                        or agent.handle in barred
+                        or agent.presence is Presence.OFFLINE
+                        or agent.capacity.get(rec.channel, 0) <= 0
+                        or (rec.target is None and not self._fits(rec, agent))
+                    ):
+                        continue
+                    kept.add(agent.handle)
+            cache = self._kept_cache = (key, kept)
+        # remembered so that they are routed again when the reservation lifts
+        self._held |= cache[1]
+        return cache[1]
 
     def _keeps_free(self, agent: _AgentRec, now: float) -> bool:
-        if agent.presence is Presence.OFFLINE:
-            return False
-        return any(self._could_take(self._contacts[c], agent, now) for c in self._reserved_waiting)
+        return agent.handle in self._kept_free(now)
 
-    def _could_take(self, rec: _ContactRec, agent: _AgentRec, now: float) -> bool:
-        """Whether the agent would be offered this waiting contact if it held no work."""
-        if agent.capacity.get(rec.channel, 0) <= 0:
+    @staticmethod
+    def _fits(rec: _ContactRec, agent: _AgentRec) -> bool:
+        """Whether the agent is a member with the skills the contact requires (fast path
+        of :meth:`_mismatch`)."""
+        if agent.spec.queues.isdisjoint(rec.extra_queues) and rec.queue not in agent.spec.queues:
             return False
-        if rec.target is not None:
-            if rec.target != agent.spec.id:
-                return False
-        elif self._mismatch(rec, agent):
-            return False
-        bars = self._bars(rec, now)
-        return not any(
-            agent.handle in bars.get(reason, ())
-            for reason in (
-                NotEligible.EXCLUDED,
-                NotEligible.REJECTED_BEFORE,
-                NotEligible.QUEUE_DELAY,
-            )
-        )
+        levels = agent.levels
+        return all(levels.get(s, 0) >= level for s, level in rec.requirements.items())
 
     def _mismatch(self, rec: _ContactRec, agent: _AgentRec) -> list[tuple[NotEligible, str]]:
         """Membership and skill reasons the agent cannot take the contact (empty: fits)."""
         found: list[tuple[NotEligible, str]] = []
         if agent.spec.queues.isdisjoint(rec.extra_queues | {rec.queue}):
             found.append((NotEligible.NOT_A_MEMBER, ""))
-        levels = dict(agent.spec.skills)
+        levels = agent.levels
         for skill, level in sorted(rec.requirements.items()):
             has = levels.get(skill)
             if has is None:
@@ -2188,7 +2234,7 @@ class Router:
         if code == LONGEST_IDLE:
             return now - agent.idle_since
         if code == MOST_SKILLED:
-            levels = dict(agent.spec.skills)
+            levels = agent.levels
             return float(sum(levels.get(s, 0) for s in rec.requirements))
         if code == LEAST_OCCUPIED:
             if agent.spec.unit_budget:
