@@ -184,7 +184,8 @@ def ccroute_crm_record(record: HistoryRecord) -> None:
     """Record a finished contact in the customer's history.
 
     Called by the service once a contact's end is durable: its wrap-up ended,
-    it was abandoned or refused, or self-service resolved it. Collected.
+    it was abandoned, refused or timed out in the queue, or self-service
+    resolved it. Collected.
     Fallback: a failure is logged and counted; the record is not retried.
     """
 

@@ -87,7 +87,7 @@ class CustomerUpdate:
     ``estimated_wait`` seconds to go (``None`` while no estimate is possible).
     ``answered``: ``agent_id`` took it. ``closed``: it left the centre;
     ``reason`` says how (``completed``, ``abandoned``, ``refused: …``,
-    ``self-service``).
+    ``timed out: …``, ``self-service``).
     """
 
     kind: UpdateKind
