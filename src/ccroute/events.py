@@ -84,7 +84,8 @@ class OfferReason:
         (the winner included).
     :param score: the winner's score under the strategy (higher wins; see
         docs/explain.md), or ``None`` for strategies without one (round
-        robin, random) and for agent-side decisions.
+        robin, random) and for a custom strategy that was not asked (one
+        eligible agent, an agent-side decision, or a failure).
     :param runner_up: the best score among the other eligible agents, or ``None``.
     :param step: routing steps applied to the contact so far (0: its
         original requirements).

@@ -1296,6 +1296,7 @@ class Router:
         self._lapse_reservation(rec, "wait over", now, events)
         if rec.state is _S.WAITING:
             self._route_contact(rec, now, events)
+            self._check_staffed(rec, now, events)
 
     # ---------------------------------------------------------- queue moves
 
@@ -1429,6 +1430,8 @@ class Router:
                 self._route_agent(agent, now, events)
             if rec.state is _S.WAITING and rec.live:
                 self._route_contact(rec, now, events)
+                # a reservation that ended may have been its only prospect
+                self._check_staffed(rec, now, events)
 
     def _end_wrap_up(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         rec.state = contact_transition(rec.spec.id, rec.state, _A.END_WRAP_UP)
