@@ -21,7 +21,9 @@ Rules, restated here so the code can be read against them:
   has spare capacity on ``g``'s channel, is a member of one of ``g``'s queues
   and has every required skill at the minimum level or above; for a targeted
   contact only the target is eligible, and only its spare capacity counts;
-* barred agents / contacts are never chosen.
+* barred agents / contacts are never chosen;
+* ``best_contact``'s ``blocked`` channels count as having no spare capacity
+  for that one call: no contact on them is chosen, reserved or not.
 """
 
 from __future__ import annotations
@@ -186,7 +188,15 @@ class ReferenceQueue:
 
     # ------------------------------------------------------------- matching
 
-    def best_contact(self, a: int, barred: Collection[int] = ()) -> int:
+    def best_contact(
+        self, a: int, barred: Collection[int] = (), blocked: Collection[int] = ()
+    ) -> int:
+        """The smallest-keyed waiting contact agent ``a`` may take now, or -1: a scan of all.
+
+        On a channel in ``blocked`` the agent has no spare capacity for this
+        call (the router's channel-blocking and channel-reservation policies),
+        so no contact on it is chosen, reserved for the agent or not.
+        """
         agent = self._agents[a]
         best: tuple[Key, int] | None = None
         # Whether the agent may take an untargeted contact of a signature,
@@ -198,6 +208,8 @@ class ReferenceQueue:
             if best is not None and entry >= best:
                 continue
             if c in barred:
+                continue
+            if self._sigs[g][0] in blocked:
                 continue
             if target != NONE:
                 if target != a or not self._spare(agent, self._sigs[g][0]):

@@ -620,12 +620,17 @@ cdef class UniversalQueue:
 
     # ------------------------------------------------------------------ matching
 
-    def best_contact(self, long long a, barred=()):
+    def best_contact(self, long long a, barred=(), blocked=()):
         """The waiting contact with the smallest key that agent ``a`` may take now, or -1.
 
         ``barred`` lists contacts the agent may not be offered (it rejected
-        them). Cost: O(S + log n + |barred|) for S signatures compatible with
-        the agent's profile that have waiting contacts.
+        them). ``blocked`` lists channel handles on which the agent counts as
+        having no spare capacity for this one call, so no waiting contact on
+        them is returned, not even one reserved for the agent: the router's
+        channel-blocking and channel-reservation policies use it. Handles
+        that name no channel are ignored. Cost: O(S + log n + |barred| +
+        |blocked|) for S signatures compatible with the agent's profile that
+        have waiting contacts.
         """
         cdef AgentC *ag = self._agent(a)
         if not ag.available:
@@ -636,6 +641,18 @@ cdef class UniversalQueue:
             barring = True
             for x in barred:
                 bar.insert(x)
+        # One flag per channel, built only when some channel is blocked, so the
+        # common call pays a single branch per signature.
+        cdef vector[char] blk
+        cdef bint blocking = False
+        cdef Py_ssize_t nch
+        if blocked:
+            nch = self._cost.size()
+            blk.assign(nch, 0)
+            for x in blocked:
+                if 0 <= x < nch:
+                    blk[<Py_ssize_t>x] = 1
+                    blocking = True
         cdef HEntry best
         cdef bint have = False
         cdef vector[pair[int, int]] *active = &self._prof_active[ag.profile]
@@ -643,7 +660,8 @@ cdef class UniversalQueue:
         cdef int g, h, idx, ch
         for i in range(active.size()):
             g = deref(active)[i].first
-            if not self._spare(ag, self._sig_channel[g]):
+            ch = self._sig_channel[g]
+            if (blocking and blk[ch]) or not self._spare(ag, ch):
                 continue
             h = self._sig_heap[g]
             if have and not hless(self._heaps[h][0], best):
@@ -659,7 +677,7 @@ cdef class UniversalQueue:
         if ag.ntargeted:
             for ch in range(<int>ag.targeted.size()):
                 h = ag.targeted[ch]
-                if h >= 0 and self._spare(ag, ch):
+                if h >= 0 and not (blocking and blk[ch]) and self._spare(ag, ch):
                     idx = self._first_unbarred(h, bar) if barring else 0
                     if idx >= 0 and (not have or hless(self._heaps[h][idx], best)):
                         best = self._heaps[h][idx]

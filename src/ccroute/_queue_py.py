@@ -370,21 +370,30 @@ class UniversalQueue:
 
     # ------------------------------------------------------------------ matching
 
-    def best_contact(self, a: int, barred: Collection[int] = ()) -> int:
+    def best_contact(
+        self, a: int, barred: Collection[int] = (), blocked: Collection[int] = ()
+    ) -> int:
         """The waiting contact with the smallest key that agent ``a`` may take now, or -1.
 
         ``barred`` lists contacts the agent may not be offered (it rejected
-        them). Cost: O(S + log n + |barred|) for S signatures compatible with
-        the agent's profile that have waiting contacts.
+        them). ``blocked`` lists channel handles on which the agent counts as
+        having no spare capacity for this one call, so no waiting contact on
+        them is returned, not even one reserved for the agent: the router's
+        channel-blocking and channel-reservation policies use it. Handles
+        that name no channel are ignored. Cost: O(S + log n + |barred| +
+        |blocked|) for S signatures compatible with the agent's profile that
+        have waiting contacts.
         """
         agent = self._agents[a]
         if not agent.available:
             return NONE
+        if blocked and not isinstance(blocked, (set, frozenset)):
+            blocked = frozenset(blocked)
         best: tuple[object, ...] | None = None
         for g in self._profiles[agent.profile].active:
             sig = self._sigs[g]
             items = sig.items
-            if not self._spare(agent, sig.channel):
+            if (blocked and sig.channel in blocked) or not self._spare(agent, sig.channel):
                 continue
             entry = items[0]
             if best is not None and entry >= best:
@@ -397,7 +406,7 @@ class UniversalQueue:
             if best is None or entry < best:
                 best = entry
         for ch, items in self._targeted.get(a, {}).items():
-            if self._spare(agent, ch):
+            if not (blocked and ch in blocked) and self._spare(agent, ch):
                 found = self._first_unbarred(items, barred)
                 if found is not None and (best is None or found < best):
                     best = found
