@@ -570,7 +570,7 @@ class Router:
         else:
             self._route_agent(rec, now, events)
         # Capacity on a reserved channel decides whom a waiting contact there keeps free.
-        self._lift_pending = bool(self._reserved_waiting)
+        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
         return self._finish(now, events)
 
     # ================================================================ contacts
@@ -1709,7 +1709,7 @@ class Router:
         self._reroute_rejected(now, events)
         self._recheck_staffing(now, events)
         # An excluded agent no longer waits for this customer's reserved-channel contact.
-        self._lift_pending = bool(self._reserved_waiting)
+        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
         return self._finish(now, events)
 
     def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
