@@ -1,8 +1,8 @@
 """The universal queue's internal interface, on both implementations.
 
 Which implementation is active, that the environment variable forces pure
-Python, ordering and removal by handle, reservations, and that memory stays
-flat over many insert/remove and agent cycles.
+Python, ordering and removal by handle, reservations, blocked channels, and
+that memory stays flat over many insert/remove and agent cycles.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from implementations import COMPILED_EXPECTED
+from reference import ReferenceQueue
 
 import ccroute
 from ccroute import _queue
@@ -121,6 +122,44 @@ def test_a_reserved_contact_goes_only_to_its_agent(queue_factory: Callable[[], A
     q.remove(7)
     q.remove_agent(1)
     q.check()
+
+
+def test_blocked_channels_hold_back_their_contacts_for_one_call(
+    queue_factory: Callable[[], Any],
+) -> None:
+    # The brute-force reference must read ``blocked`` the same way.
+    for q in (queue_factory(), ReferenceQueue()):
+        for ch in range(3):
+            q.add_channel(ch, 1, False)
+        for a, agent_id in enumerate(["ann", "bob"]):
+            q.add_agent(a, agent_id, {}, [0], [2, 2, 2], -1, 0.0)
+            q.set_logged_in(a, True)
+            q.set_available(a, True, 0.0)
+        sigs = [q.signature(ch, [], [0]) for ch in range(3)]
+        q.insert(1, (0, 1.0, 1), sigs[0])  # the oldest, on channel 0
+        q.insert(2, (0, 2.0, 2), sigs[1])
+        q.insert(3, (0, 3.0, 3), sigs[2], target=0)  # reserved for ann, on channel 2
+        q.insert(4, (0, 0.5, 4), sigs[2], target=1)  # reserved for bob: never ann's
+        assert q.best_contact(0) == 1
+        # a better contact on a blocked channel is skipped for the best elsewhere
+        assert q.best_contact(0, (), {0}) == 2
+        assert q.best_contact(0, blocked=[0]) == 2
+        assert q.best_contact(0, (), (0, 1)) == 3  # the reserved one, on an open channel
+        assert q.best_contact(0, {3}, frozenset({0})) == 2  # barred and blocked together
+        # every channel blocked: nothing, not even the contact reserved for ann
+        assert q.best_contact(0, (), {0, 1, 2}) == NONE
+        assert q.best_contact(0, (), {2, 0}) == 2
+        assert q.best_contact(0, (), {1, 2}) == 1
+        assert q.best_contact(1, (), {2}) == 1  # bob's reserved contact is on channel 2
+        assert q.best_contact(1, (), {0, 1}) == 4
+        assert q.best_contact(1, (), {0, 1, 2}) == NONE
+        # handles naming no channel block nothing
+        assert q.best_contact(0, (), {-1, 3, 99}) == 1
+        # the block lasted one call: nothing about the agents changed
+        assert q.best_contact(0) == 1
+        assert q.best_contact(1) == 4
+        assert all(q.has_spare(a, ch) for a in (0, 1) for ch in range(3))
+        q.check()
 
 
 def test_strategies_break_ties_by_agent_id(queue_factory: Callable[[], Any]) -> None:

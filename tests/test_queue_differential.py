@@ -5,10 +5,12 @@ implementations (channels, agents joining and leaving, logging in and out,
 availability, capacity changes, occupying and releasing slots, contacts
 inserted, removed and re-indexed under new signatures and reservations) and
 requires identical answers at every step from every query: best contact for
-an agent, best agent for a signature under every strategy (with round robin's
-last agent and rejection bars), eligible agents, any logged in, spare
-capacity, the head of a signature, and the waiting set. Both structures'
-internal invariants are checked after every step.
+an agent (with rejection bars and blocked channels), best agent for a
+signature under every strategy (with round robin's last agent and rejection
+bars), eligible agents, any logged in, spare capacity, the head of a
+signature, and the waiting set. Both structures' internal invariants are
+checked after every step. A best contact with blocked channels must also be
+the best contact with every contact on those channels barred instead.
 
 Agent ids are chosen to stress the compiled twin's id comparison: ids that
 share their first eight UTF-8 bytes, non-ASCII ids, and ids that are
@@ -87,6 +89,8 @@ class QueuePair(RuleBasedStateMachine):
         self.agents: dict[int, list[int]] = {}  # handle -> load per channel
         self.reserved: dict[int, int] = {}  # agent -> contacts reserved for it
         self.contacts: dict[int, int] = {}  # contact -> target (NONE: none)
+        self.contact_channels: dict[int, int] = {}  # contact -> its signature's channel
+        self.sig_channels: dict[int, int] = {}  # signature -> channel
         self.sigs = 0
         self.next_agent = 0
         self.next_contact = 0
@@ -235,6 +239,7 @@ class QueuePair(RuleBasedStateMachine):
         ch = data.draw(st.integers(0, self.channels - 1))
         g: int = self.both("signature", ch, data.draw(requirements), data.draw(queue_sets))
         self.sigs = max(self.sigs, g + 1)
+        self.sig_channels[g] = ch
         return g
 
     def draw_target(self, data: st.DataObject) -> int:
@@ -255,10 +260,12 @@ class QueuePair(RuleBasedStateMachine):
         # the sequence is not always unique, so the handle breaks ties too
         self.both("insert", c, (tier, time, c // 2), g, target)
         self.contacts[c] = target
+        self.contact_channels[c] = self.sig_channels[g]
         if target != NONE:
             self.reserved[target] = self.reserved.get(target, 0) + 1
 
     def forget_target(self, c: int) -> None:
+        del self.contact_channels[c]
         target = self.contacts.pop(c)
         if target != NONE:
             self.reserved[target] -= 1
@@ -279,6 +286,7 @@ class QueuePair(RuleBasedStateMachine):
             self.both("reindex", c, g, target)
             self.forget_target(c)
             self.contacts[c] = target
+            self.contact_channels[c] = self.sig_channels[g]
             if target != NONE:
                 self.reserved[target] = self.reserved.get(target, 0) + 1
 
@@ -289,7 +297,17 @@ class QueuePair(RuleBasedStateMachine):
     def best_contact(self, data: st.DataObject) -> None:
         a = data.draw(st.sampled_from(sorted(self.agents)))
         barred = data.draw(st.sets(st.sampled_from(sorted(self.contacts) or [0])))
-        self.both("best_contact", a, barred)
+        if data.draw(st.booleans()):
+            self.both("best_contact", a, barred)
+            return
+        # Some channels blocked for this call, now and then with handles that
+        # name no channel (ignored) or none at all, in any kind of collection.
+        channels = data.draw(st.sets(st.integers(-1, self.channels)))
+        blocked = data.draw(st.sampled_from([set, frozenset, sorted]))(channels)
+        best = self.both("best_contact", a, barred, blocked)
+        # Blocking a channel is barring every contact on it.
+        on_blocked = {c for c, ch in self.contact_channels.items() if ch in blocked}
+        assert best == self.both("best_contact", a, barred | on_blocked), (a, barred, channels)
 
     @precondition(lambda self: self.sigs)
     @rule(data=st.data(), strategy=st.sampled_from(STRATEGIES))

@@ -280,6 +280,9 @@ cdef class UniversalQueue:
     cdef vector[CSlot] _slots
     cdef vector[int] _free_slots
     cdef unordered_map[long long, int] _contacts
+    # best_contact's scratch when channels are blocked: the agent's ready
+    # flags with the blocked channels cleared (read only within that call)
+    cdef vector[char] _open
 
     def __cinit__(self):
         self._ids = {}
@@ -628,9 +631,9 @@ cdef class UniversalQueue:
         having no spare capacity for this one call, so no waiting contact on
         them is returned, not even one reserved for the agent: the router's
         channel-blocking and channel-reservation policies use it. Handles
-        that name no channel are ignored. Cost: O(S + log n + |barred| +
-        |blocked|) for S signatures compatible with the agent's profile that
-        have waiting contacts.
+        that name no channel are ignored. Cost: O(S + log n + |barred|) for S
+        signatures compatible with the agent's profile that have waiting
+        contacts, plus O(channels + |blocked|) when ``blocked`` is not empty.
         """
         cdef AgentC *ag = self._agent(a)
         if not ag.available:
@@ -641,18 +644,12 @@ cdef class UniversalQueue:
             barring = True
             for x in barred:
                 bar.insert(x)
-        # One flag per channel, built only when some channel is blocked, so the
-        # common call pays a single branch per signature.
-        cdef vector[char] blk
-        cdef bint blocking = False
-        cdef Py_ssize_t nch
+        # Per channel, whether the agent may take one more contact there: its
+        # ready flags, which _refresh keeps equal to _spare on every channel,
+        # or a copy of them with the blocked channels closed.
+        cdef const char *spare = ag.ready.data()
         if blocked:
-            nch = self._cost.size()
-            blk.assign(nch, 0)
-            for x in blocked:
-                if 0 <= x < nch:
-                    blk[<Py_ssize_t>x] = 1
-                    blocking = True
+            spare = self._close_blocked(ag, blocked)
         cdef HEntry best
         cdef bint have = False
         cdef vector[pair[int, int]] *active = &self._prof_active[ag.profile]
@@ -660,8 +657,7 @@ cdef class UniversalQueue:
         cdef int g, h, idx, ch
         for i in range(active.size()):
             g = deref(active)[i].first
-            ch = self._sig_channel[g]
-            if (blocking and blk[ch]) or not self._spare(ag, ch):
+            if not spare[self._sig_channel[g]]:
                 continue
             h = self._sig_heap[g]
             if have and not hless(self._heaps[h][0], best):
@@ -677,12 +673,23 @@ cdef class UniversalQueue:
         if ag.ntargeted:
             for ch in range(<int>ag.targeted.size()):
                 h = ag.targeted[ch]
-                if h >= 0 and not (blocking and blk[ch]) and self._spare(ag, ch):
+                if h >= 0 and spare[ch]:
                     idx = self._first_unbarred(h, bar) if barring else 0
                     if idx >= 0 and (not have or hless(self._heaps[h][idx], best)):
                         best = self._heaps[h][idx]
                         have = True
         return best.c if have else NONE
+
+    cdef const char *_close_blocked(self, AgentC *ag, blocked) except NULL:
+        """Agent ``ag``'s ready flags, copied, with the channels in ``blocked`` cleared."""
+        cdef Py_ssize_t nch = ag.ready.size(), i
+        self._open.resize(nch + 1)  # never empty, so data() is never NULL
+        for i in range(nch):
+            self._open[i] = ag.ready[i]
+        for x in blocked:
+            if 0 <= x < nch:
+                self._open[<Py_ssize_t>x] = 0
+        return self._open.data()
 
     def best_agent(self, int g, int strategy, long long target=NONE, rr_after=None, barred=()):
         """The agent a contact of signature ``g`` goes to under ``strategy``, or -1.
@@ -1326,6 +1333,11 @@ cdef class UniversalQueue:
                 ag.load[ch] * self._cost[ch] for ch in range(<int>ag.load.size())
             )
             assert ag.total_cap == sum(ag.cap[ch] for ch in range(<int>ag.cap.size()))
+            # best_contact reads the ready flags as the spare-capacity test on
+            # every channel, the profile's and the rest (targeted contacts)
+            assert ag.ready.size() == self._cost.size(), (a, ag.ready.size())
+            for ch in range(<int>ag.ready.size()):
+                assert bool(ag.ready[ch]) == self._spare(ag, ch), ("ready flag", a, ch)
             for i in range(self._prof_channels[p].size()):
                 ch = self._prof_channels[p][i]
                 ready = self._spare(ag, ch)
