@@ -879,6 +879,7 @@ class Router:
         self._enqueue(rec)
         events.append(CallbackRequested(now, contact_id, channel))
         self._route_contact(rec, now, events)
+        self._check_staffed(rec, now, events)
         return self._finish(now, events)
 
     def tick(self) -> TickResult:
@@ -1689,9 +1690,12 @@ class Router:
         excluded.add(agent_id)
         self._kept_version += 1
         returned = []
-        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
+        contact_ids = sorted(self._customer_contacts.get(customer_id, ()))
+        # All of them first: routing the agent below must not offer it the next one.
+        if contact_ids:
+            self._excluding.setdefault(agent_id, set()).update(contact_ids)
+        for contact_id in contact_ids:
             rec = self._contacts[contact_id]
-            self._excluding.setdefault(agent_id, set()).add(contact_id)
             if rec.target == agent_id:
                 self._lapse_reservation(rec, "excluded", now, events)
                 returned.append(rec)
