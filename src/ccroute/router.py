@@ -489,9 +489,11 @@ class Router:
             if delay > 0:
                 self._delays.setdefault(name, {})[agent.id] = delay
                 self._index_queue(name)
-                # Waiting contacts learn of the new delay: each needs a timer for it.
-                for contact_id in sorted(self._queue_waiting[name]):
-                    self._schedule_delay(self._contacts[contact_id], now)
+                # Contacts in the queue learn of the new delay: each needs a
+                # timer for it (an offered one may come back before it passes).
+                for contact in sorted(self._contacts.values(), key=lambda r: r.handle):
+                    if contact.queue == name and contact.state in (_S.WAITING, _S.OFFERED):
+                        self._schedule_delay(contact, now)
         events.append(AgentAdded(now, agent.id))
         if presence is not Presence.OFFLINE:
             self._set_presence(rec, presence, None, now, events)
@@ -1424,8 +1426,9 @@ class Router:
                     events.append(PreferenceExpired(now, rec.spec.id, agent.spec.id, "declined"))
         self._enqueue(rec)
         if rec.overdue:
-            # Its maximum wait passed during the offer: it leaves now.
-            self._expire(rec, "max wait", now, events)
+            # Its maximum wait passed during the offer: it leaves now (the
+            # agents it freed are routed first, below).
+            self._expire(rec, "max wait", now, events, route=False)
         if route:
             for agent in agents:
                 self._route_agent(agent, now, events)
@@ -1473,7 +1476,9 @@ class Router:
             q.set_logged_in(rec.handle, True)
             rec.idle_since = now
             q.set_available(rec.handle, True, now)
-            if self._policy.ramp_up is not None:
+            if self._policy.ramp_up is not None and len(rec.offered) <= 1:
+                # An agent who kept several offers open through a short break
+                # was not away from them: it does not ramp.
                 self._start_ramp(rec, now)
             self._route_agent(rec, now, events)
             return
@@ -1992,8 +1997,13 @@ class Router:
             # An agent is being asked: let the offer run, and leave if it comes back.
             rec.overdue = True
 
-    def _expire(self, rec: _ContactRec, reason: str, now: float, events: list[Event]) -> None:
-        """A waiting contact's wait is over: overflow to the next queue, or time out."""
+    def _expire(
+        self, rec: _ContactRec, reason: str, now: float, events: list[Event], *, route: bool = True
+    ) -> None:
+        """A waiting contact's wait is over: overflow to the next queue, or time out.
+
+        ``route=False`` leaves an overflowed contact's routing to the caller
+        (an agent freed by the same change goes first)."""
         config = self._queues[rec.queue].config
         wait = now - rec.entered_at
         to_name = config.overflow
@@ -2039,8 +2049,9 @@ class Router:
         )
         self._enqueue(rec)
         self._schedule_entry_timers(rec, now)
-        self._route_contact(rec, now, events)
-        self._check_staffed(rec, now, events)
+        if route:
+            self._route_contact(rec, now, events)
+            self._check_staffed(rec, now, events)
 
     def _requeue(
         self,
@@ -2260,6 +2271,8 @@ class Router:
         logged-in agent cannot. Cost: O(agents); nothing when not called."""
         rec = self._contact(contact_id)
         now = self._now
+        # Explaining must not change the router (its snapshot included).
+        kept_held, kept_cache = set(self._held), self._kept_cache
         eligible: list[str] = []
         verdicts: list[AgentVerdict] = []
         held: set[NotEligible] = set()
@@ -2279,6 +2292,7 @@ class Router:
                 if len(policies) == len(reasons):
                     # Only policies stand between this agent and the contact.
                     held.update(policies)
+        self._held, self._kept_cache = kept_held, kept_cache
         return ContactExplanation(
             contact_id=contact_id,
             state=rec.state,
@@ -2298,6 +2312,7 @@ class Router:
         O(agents) under a channel reservation; nothing when not called."""
         agent = self._agent(agent_id)
         now = self._now
+        kept_held, kept_cache = set(self._held), self._kept_cache
         own: list[NotEligible] = []
         if agent.presence is Presence.NOT_READY:
             own.append(NotEligible.NOT_READY)
@@ -2321,6 +2336,7 @@ class Router:
                 reasons = tuple(dict.fromkeys(r for r, _ in found))
                 detail = "; ".join(d for _, d in found if d)
                 verdicts.append(ContactVerdict(rec.spec.id, reasons, detail))
+        self._held, self._kept_cache = kept_held, kept_cache
         return AgentExplanation(
             agent_id=agent_id,
             status=self.agent(agent_id).status,
