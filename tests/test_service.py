@@ -536,6 +536,9 @@ async def test_an_overflowed_contact_is_queued_again(anyio_backend: str) -> None
         )
         await service.submit(Contact("w", "voice", "spill"))
         await service.submit(Contact("c", "voice", "q"))
+        # The update reads the position when it is dispatched: let it go out
+        # before the overflow moves the contact.
+        await wait_for(lambda: any(u.contact_id == "c" for u in desk.updates))
         clock.advance(10)
         assert [type(e) for e in await service.tick()] == [Overflowed]
         assert service.router.contact("c").queue == "spill"
