@@ -74,6 +74,12 @@ HOLD_BACKS: frozenset[NotEligible] = frozenset(
 )
 
 
+def _line(name: str, reasons: tuple[NotEligible, ...], detail: str) -> str:
+    """One verdict as a printed explanation shows it."""
+    extra = f" ({detail})" if detail else ""
+    return f"  {name}: {', '.join(r.value for r in reasons)}{extra}"
+
+
 @attrs.frozen(slots=True)
 class AgentVerdict:
     """Why one logged-in agent cannot take a contact now (see :meth:`Router.explain`)."""
@@ -117,10 +123,7 @@ class ContactExplanation:
         if self.agents:
             lines.append(f"  held by: {', '.join(self.agents)}")
         lines.append(f"  eligible now: {', '.join(self.eligible) or 'nobody'}")
-        for verdict in self.not_eligible:
-            why = ", ".join(r.value for r in verdict.reasons)
-            extra = f" ({verdict.detail})" if verdict.detail else ""
-            lines.append(f"  {verdict.agent_id}: {why}{extra}")
+        lines.extend(_line(v.agent_id, v.reasons, v.detail) for v in self.not_eligible)
         if self.held_back:
             lines.append(f"  held back by: {', '.join(r.value for r in self.held_back)}")
         return "\n".join(lines)
@@ -156,8 +159,5 @@ class AgentExplanation:
         own = ", ".join(r.value for r in self.reasons) or "free"
         lines = [f"agent {self.agent_id} is {self.status.value}: {own}"]
         lines.append(f"  could take now: {', '.join(self.eligible) or 'nothing'}")
-        for verdict in self.contacts:
-            why = ", ".join(r.value for r in verdict.reasons)
-            extra = f" ({verdict.detail})" if verdict.detail else ""
-            lines.append(f"  {verdict.contact_id}: {why}{extra}")
+        lines.extend(_line(v.contact_id, v.reasons, v.detail) for v in self.contacts)
         return "\n".join(lines)

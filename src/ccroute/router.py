@@ -884,6 +884,83 @@ class Router:
         self._check_staffed(rec, now, events)
         return self._finish(now, events)
 
+    def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """Never offer this customer's contacts to this agent, not even as a last resort.
+
+        Applies at once to the customer's live contacts: an open offer to the
+        agent is withdrawn (:class:`OfferRescinded`, reason ``"excluded"``)
+        and a reservation for the agent lapses; a contact the agent already
+        serves is left alone. The agent need not exist yet. Adding an
+        exclusion that exists does nothing.
+        """
+        now, events = self._begin()
+        self._check_exclusion_ids(customer_id, agent_id)
+        excluded = self._customer_exclusions.setdefault(customer_id, set())
+        if agent_id in excluded:
+            return self._finish(now, events)
+        excluded.add(agent_id)
+        self._kept_version += 1
+        returned = []
+        contact_ids = sorted(self._customer_contacts.get(customer_id, ()))
+        # All of them first: routing the agent below must not offer it the next one.
+        if contact_ids:
+            self._excluding.setdefault(agent_id, set()).update(contact_ids)
+        for contact_id in contact_ids:
+            rec = self._contacts[contact_id]
+            if rec.target == agent_id:
+                self._lapse_reservation(rec, "excluded", now, events)
+                returned.append(rec)
+            if rec.state is _S.OFFERED and agent_id in self._holders(rec):
+                agent = self._agents[agent_id]
+                events.append(OfferRescinded(now, contact_id, agent_id, "excluded"))
+                if rec.also:
+                    self._withdraw(rec, agent, now, declined=False)
+                else:
+                    rec.state = contact_transition(contact_id, rec.state, _A.RESCIND)
+                    self._return_offer(rec, [agent], now, events, declined=False, route=False)
+                    returned.append(rec)
+                self._route_agent(agent, now, events)
+        self._route_in_key_order(returned, now, events)
+        self._reroute_rejected(now, events)
+        self._recheck_staffing(now, events)
+        # An excluded agent no longer waits for this customer's reserved-channel contact.
+        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        return self._finish(now, events)
+
+    def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
+        """Lift an exclusion made with :meth:`add_exclusion`; the pair may be offered again.
+
+        Raises :class:`UnknownIdError` for a pair that is not excluded. A
+        contact's own ``excluded_agents`` stay in force.
+        """
+        now, events = self._begin()
+        self._check_exclusion_ids(customer_id, agent_id)
+        excluded = self._customer_exclusions.get(customer_id)
+        if excluded is None or agent_id not in excluded:
+            raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
+        excluded.discard(agent_id)
+        self._kept_version += 1
+        if not excluded:
+            del self._customer_exclusions[customer_id]
+        freed = []
+        excluding = self._excluding.get(agent_id, set())
+        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
+            rec = self._contacts[contact_id]
+            if agent_id not in rec.spec.excluded_agents:
+                excluding.discard(contact_id)
+                freed.append(rec)
+        if not excluding:
+            self._excluding.pop(agent_id, None)
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            self._route_agent(agent, now, events)
+        self._route_in_key_order(freed, now, events)
+        return self._finish(now, events)
+
+    def exclusions(self, customer_id: str) -> frozenset[str]:
+        """Agents excluded for ``customer_id`` by :meth:`add_exclusion`."""
+        return frozenset(self._customer_exclusions.get(customer_id, ()))
+
     def tick(self) -> TickResult:
         """Apply every timer that fell due, and say when the next one falls due."""
         now, events = self._begin()
@@ -1416,10 +1493,7 @@ class Router:
             agent.offered.discard(rec.spec.id)
             self._release(agent, rec.channel, now)
             if declined:
-                if rec.rejected_by is None:
-                    rec.rejected_by = set()
-                rec.rejected_by.add(agent.spec.id)
-                agent.rejected.add(rec.spec.id)
+                self._note_decline(rec, agent)
                 if rec.target == agent.spec.id:
                     # The agent it was reserved for said no: anyone may take it now.
                     self._unreserve(rec)
@@ -1526,6 +1600,21 @@ class Router:
 
     # ------------------------------------------------------------- routing
 
+    def _handles(self, agent_ids: Iterable[str]) -> set[int]:
+        """Handles of the known agents among ``agent_ids``."""
+        agents = self._agents
+        return {agents[a].handle for a in agent_ids if a in agents}
+
+    def _rejection_bar(self, rec: _ContactRec, excluded_handles: set[int]) -> set[int]:
+        """Agents who rejected the contact, while someone else could take it."""
+        if not rec.rejected_by:
+            return set()
+        handles = self._handles(rec.rejected_by)
+        # "Unless no one else can take it": an excluded agent is no one.
+        if handles and self._q.any_logged_in(rec.sig, handles | excluded_handles):
+            return handles
+        return set()
+
     def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
         """Handles of agents a policy keeps from this contact (see :meth:`_bars`)."""
         bars = self._bars(rec, now)
@@ -1542,8 +1631,8 @@ class Router:
         contacts = self._contacts
         for contact_id in agent.rejected:
             rec = contacts[contact_id]
-            if rec.state is _S.WAITING and agent.handle in self._bars(rec, now).get(
-                NotEligible.REJECTED_BEFORE, ()
+            if rec.state is _S.WAITING and agent.handle in self._rejection_bar(
+                rec, self._handles(self._excluded(rec))
             ):
                 barred.add(rec.handle)
         for contact_id in self._excluding.get(agent.spec.id, ()):
@@ -1678,83 +1767,6 @@ class Router:
             Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason)
         )
 
-    def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
-        """Never offer this customer's contacts to this agent, not even as a last resort.
-
-        Applies at once to the customer's live contacts: an open offer to the
-        agent is withdrawn (:class:`OfferRescinded`, reason ``"excluded"``)
-        and a reservation for the agent lapses; a contact the agent already
-        serves is left alone. The agent need not exist yet. Adding an
-        exclusion that exists does nothing.
-        """
-        now, events = self._begin()
-        self._check_exclusion_ids(customer_id, agent_id)
-        excluded = self._customer_exclusions.setdefault(customer_id, set())
-        if agent_id in excluded:
-            return self._finish(now, events)
-        excluded.add(agent_id)
-        self._kept_version += 1
-        returned = []
-        contact_ids = sorted(self._customer_contacts.get(customer_id, ()))
-        # All of them first: routing the agent below must not offer it the next one.
-        if contact_ids:
-            self._excluding.setdefault(agent_id, set()).update(contact_ids)
-        for contact_id in contact_ids:
-            rec = self._contacts[contact_id]
-            if rec.target == agent_id:
-                self._lapse_reservation(rec, "excluded", now, events)
-                returned.append(rec)
-            if rec.state is _S.OFFERED and agent_id in self._holders(rec):
-                agent = self._agents[agent_id]
-                events.append(OfferRescinded(now, contact_id, agent_id, "excluded"))
-                if rec.also:
-                    self._withdraw(rec, agent, now, declined=False)
-                else:
-                    rec.state = contact_transition(contact_id, rec.state, _A.RESCIND)
-                    self._return_offer(rec, [agent], now, events, declined=False, route=False)
-                    returned.append(rec)
-                self._route_agent(agent, now, events)
-        self._route_in_key_order(returned, now, events)
-        self._reroute_rejected(now, events)
-        self._recheck_staffing(now, events)
-        # An excluded agent no longer waits for this customer's reserved-channel contact.
-        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
-        return self._finish(now, events)
-
-    def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
-        """Lift an exclusion made with :meth:`add_exclusion`; the pair may be offered again.
-
-        Raises :class:`UnknownIdError` for a pair that is not excluded. A
-        contact's own ``excluded_agents`` stay in force.
-        """
-        now, events = self._begin()
-        self._check_exclusion_ids(customer_id, agent_id)
-        excluded = self._customer_exclusions.get(customer_id)
-        if excluded is None or agent_id not in excluded:
-            raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
-        excluded.discard(agent_id)
-        self._kept_version += 1
-        if not excluded:
-            del self._customer_exclusions[customer_id]
-        freed = []
-        excluding = self._excluding.get(agent_id, set())
-        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
-            rec = self._contacts[contact_id]
-            if agent_id not in rec.spec.excluded_agents:
-                excluding.discard(contact_id)
-                freed.append(rec)
-        if not excluding:
-            self._excluding.pop(agent_id, None)
-        agent = self._agents.get(agent_id)
-        if agent is not None:
-            self._route_agent(agent, now, events)
-        self._route_in_key_order(freed, now, events)
-        return self._finish(now, events)
-
-    def exclusions(self, customer_id: str) -> frozenset[str]:
-        """Agents excluded for ``customer_id`` by :meth:`add_exclusion`."""
-        return frozenset(self._customer_exclusions.get(customer_id, ()))
-
     def _unexclude(self, agent_id: str, contact_id: str) -> None:
         excluding = self._excluding.get(agent_id)
         if excluding is not None:
@@ -1770,10 +1782,15 @@ class Router:
         agent.offered.discard(rec.spec.id)
         self._release(agent, rec.channel, now)
         if declined:
-            if rec.rejected_by is None:
-                rec.rejected_by = set()
-            rec.rejected_by.add(agent.spec.id)
-            agent.rejected.add(rec.spec.id)
+            self._note_decline(rec, agent)
+
+    @staticmethod
+    def _note_decline(rec: _ContactRec, agent: _AgentRec) -> None:
+        """The agent rejected the contact or let its offer time out: bar it (see _rejection_bar)."""
+        if rec.rejected_by is None:
+            rec.rejected_by = set()
+        rec.rejected_by.add(agent.spec.id)
+        agent.rejected.add(rec.spec.id)
 
     @staticmethod
     def _holders(rec: _ContactRec) -> list[str]:
@@ -1786,15 +1803,12 @@ class Router:
         """Agents each policy keeps from this waiting contact, by policy (handles)."""
         bars: dict[NotEligible, set[int]] = {}
         agents = self._agents
-        excluded = self._excluded(rec)
-        excluded_handles = {agents[a].handle for a in excluded if a in agents}
+        excluded_handles = self._handles(self._excluded(rec))
         if excluded_handles:
             bars[NotEligible.EXCLUDED] = excluded_handles
-        if rec.rejected_by:
-            handles = {agents[a].handle for a in rec.rejected_by if a in agents}
-            # "Unless no one else can take it": an excluded agent is no one.
-            if handles and self._q.any_logged_in(rec.sig, handles | excluded_handles):
-                bars[NotEligible.REJECTED_BEFORE] = handles
+        rejected = self._rejection_bar(rec, excluded_handles)
+        if rejected:
+            bars[NotEligible.REJECTED_BEFORE] = rejected
         if self._ramping:
             ramping = {a.handle for a in self._ramping.values() if a.offered}
             if ramping:
@@ -1901,8 +1915,7 @@ class Router:
             excluded = set(contact.excluded_agents)
             if contact.customer_id is not None:
                 excluded |= self._customer_exclusions.get(contact.customer_id, set())
-            handles = {self._agents[a].handle for a in excluded if a in self._agents}
-            if not self._q.any_logged_in(sig, handles):
+            if not self._q.any_logged_in(sig, self._handles(excluded)):
                 return "no eligible agent"
         return None
 
@@ -2084,9 +2097,7 @@ class Router:
         config = self._queues[rec.queue].config
         if not config.skip_if_no_agent:
             return
-        excluded = self._excluded(rec)
-        handles = {self._agents[a].handle for a in excluded if a in self._agents}
-        if self._q.any_logged_in(rec.sig, handles):
+        if self._q.any_logged_in(rec.sig, self._handles(self._excluded(rec))):
             return
         if rec.steps_applied < len(config.steps):
             rec.tokens[_STEP] += 1
@@ -2285,8 +2296,7 @@ class Router:
                 if not found:
                     eligible.append(agent.spec.id)
                     continue
-                reasons = tuple(dict.fromkeys(r for r, _ in found))
-                detail = "; ".join(d for _, d in found if d)
+                reasons, detail = self._summarise(found)
                 verdicts.append(AgentVerdict(agent.spec.id, reasons, detail))
                 policies = [r for r in reasons if r in HOLD_BACKS]
                 if len(policies) == len(reasons):
@@ -2333,8 +2343,7 @@ class Router:
                 if not found:
                     eligible.append(rec.spec.id)
                     continue
-                reasons = tuple(dict.fromkeys(r for r, _ in found))
-                detail = "; ".join(d for _, d in found if d)
+                reasons, detail = self._summarise(found)
                 verdicts.append(ContactVerdict(rec.spec.id, reasons, detail))
         self._held, self._kept_cache = kept_held, kept_cache
         return AgentExplanation(
@@ -2344,6 +2353,11 @@ class Router:
             eligible=tuple(eligible),
             contacts=tuple(verdicts),
         )
+
+    @staticmethod
+    def _summarise(found: list[tuple[NotEligible, str]]) -> tuple[tuple[NotEligible, ...], str]:
+        """A verdict's reasons, each once in order, and its details joined."""
+        return tuple(dict.fromkeys(r for r, _ in found)), "; ".join(d for _, d in found if d)
 
     def _verdict(
         self,
