@@ -58,8 +58,8 @@ from ccroute import (
     SQLiteStorage,
     WrapUpEnded,
 )
+from ccroute.commands import COMMANDS, Note
 from ccroute.events import Event
-from ccroute.service import NOTE
 from ccroute.storage import LogRecord
 
 pytestmark = pytest.mark.anyio
@@ -219,14 +219,12 @@ def replay_all(records: tuple[LogRecord, ...]) -> Router:
     clock = ManualClock()
     router = Router(clock, seed=0)
     for record in records:
-        if record.command == NOTE:
+        if isinstance(record.command, Note):
             continue  # the service's own notes (offer deliveries ...): not router calls
         clock.set(max(record.at, clock.now()))
-        result = getattr(router, record.command)(*record.args, **record.kwargs)
-        events = tuple(result.events if record.command == "tick" else result)
-        assert events == record.events, (
-            f"record {record.seq} ({record.command}) replays differently"
-        )
+        events = tuple(record.command.apply(router))
+        assert events == record.events, f"record {record.seq} ({record.name}) replays differently"
+
     return router
 
 
@@ -284,17 +282,20 @@ def check_acks(acks: list[Ack], records: tuple[LogRecord, ...]) -> None:
     """
     by_events: dict[tuple[str, tuple[Event, ...]], list[LogRecord]] = {}
     for record in records:
-        by_events.setdefault((record.command, record.events), []).append(record)
+        by_events.setdefault((record.name, record.events), []).append(record)
     last_seq: dict[tuple[int, int], int] = {}
     used: set[int] = set()
     for ack in acks:
         assert ack.after >= 0, f"op {ack.op} was acknowledged before its driver was ready"
         key = (ack.start, ack.task)
         previous = last_seq.get(key, ack.after)
+        # The driver's JSON turns tuples into lists; commands hold tuples.
+        args = (tuple(a) if isinstance(a, list) else a for a in ack.args)
+        command = COMMANDS[ack.command](*args, **ack.kwargs)
         same = [
             r
             for r in by_events.get((ack.command, ack.events), [])
-            if r.args == ack.args and r.kwargs == ack.kwargs and r.seq not in used
+            if r.command == command and r.seq not in used
         ]
         assert same, f"acknowledged call lost: op {ack.op} (driver start {ack.start}) {ack}"
         later = [r for r in same if r.seq > previous]
@@ -352,7 +353,7 @@ async def verify(
     stats.recovery_seconds.append(recovered.seconds)
     if recovered.snapshot_seq and recovered.durable_seq > recovered.snapshot_seq:
         stats.with_tail_after_snapshot += 1
-    stats.ticks = sum(r.command == "tick" for r in records)
+    stats.ticks = sum(r.name == "tick" for r in records)
     stats.records = len(records)
     return records, digest
 

@@ -239,7 +239,7 @@ async def test_acknowledged_means_durable_and_concurrent_calls_share_commits(
             await service.submit(Contact(f"c{i}", "email", "support"))
             # acknowledged: the call's record is in the store now
             assert any(
-                r.command == "submit" and r.args[0].id == f"c{i}" for r in store.load().records
+                r.name == "submit" and r.command.contact.id == f"c{i}" for r in store.load().records
             )
 
         async with anyio.create_task_group() as tg:
@@ -263,7 +263,7 @@ async def test_a_refused_call_logs_nothing_and_changes_nothing(anyio_backend: st
             await service.complete("w")
     assert snapshot(service.router) == before
     # stopping adds the history notes of nothing: the refused call left no record
-    assert not any(r.command == "accept" for r in store.load().records)
+    assert not any(r.name == "accept" for r in store.load().records)
     assert seq <= store.load().last_seq
     with pytest.raises(ServiceError, match="not running"):
         await service.submit(Contact("late", "voice", "support"))
@@ -406,7 +406,7 @@ async def test_accept_reaches_the_store_before_it_returns(
         # another connection sees it at once: it is on disk
         other = SQLiteStorage(path)
         try:
-            assert any(r.command == "accept" for r in other.load().records)
+            assert any(r.name == "accept" for r in other.load().records)
         finally:
             other.close()
 
@@ -469,7 +469,7 @@ async def test_exclusions_are_durable_calls_and_replay(anyio_backend: str) -> No
         await service.submit(Contact("c2", "voice", "support", customer_id="cust"))
         assert service.router.contact("c2").agent_id == "alice"
         before = snapshot(service.router)
-    commands = [r.command for r in store.log]
+    commands = [r.name for r in store.log]
     assert "add_exclusion" in commands and "remove_exclusion" in commands
     async with Service(storage=log_copy(store), load_entrypoints=False) as again:
         assert again.recovery_problem is None

@@ -39,7 +39,29 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock, ManualClock, WallClock
-from .errors import InvalidValueError, ServiceError, StorageError
+from .commands import (
+    Abandon,
+    Accept,
+    AddAgent,
+    AddChannel,
+    AddExclusion,
+    AddQueue,
+    AddQueues,
+    Command,
+    Complete,
+    EndWrapUp,
+    Note,
+    Reject,
+    RemoveAgent,
+    RemoveExclusion,
+    RequestCallback,
+    SetCapacity,
+    SetPresence,
+    Submit,
+    Tick,
+    Transfer,
+)
+from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError
 from .events import (
     Abandoned,
     Accepted,
@@ -70,33 +92,7 @@ log = logging.getLogger("ccroute.service")
 
 T = TypeVar("T")
 
-#: Router methods the service may log and replay.
-ROUTER_COMMANDS: Final = frozenset(
-    {
-        "add_channel",
-        "add_queue",
-        "add_queues",
-        "add_agent",
-        "remove_agent",
-        "set_presence",
-        "set_capacity",
-        "submit",
-        "accept",
-        "reject",
-        "complete",
-        "end_wrap_up",
-        "abandon",
-        "transfer",
-        "request_callback",
-        "add_exclusion",
-        "remove_exclusion",
-        "tick",
-    }
-)
-#: A log record of the service's own pipeline events: replay skips it.
-NOTE: Final = "note"
 _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
-#: History outcome of a contact that waited its maximum and left unanswered.
 
 
 class _Ticket:
@@ -242,7 +238,7 @@ class Service:
             await self._recover(await hooks.agent_strategies())
             for channel in await hooks.channels():
                 if channel.name not in {c.name for c in self.router.channels}:
-                    await self._apply("add_channel", (channel,), {}, wait=False)
+                    await self._apply(AddChannel(channel), wait=False)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             send, receive = anyio.create_memory_object_stream[list[LogRecord]](math.inf)
             self._dispatch_send = send
@@ -344,77 +340,93 @@ class Service:
 
     async def add_channel(self, channel: Channel) -> list[Event]:
         """:meth:`Router.add_channel`, durably."""
-        return await self._apply("add_channel", (channel,), {})
+        return await self._apply(AddChannel(channel))
 
     async def add_queue(self, config: QueueConfig) -> list[Event]:
         """:meth:`Router.add_queue`, durably."""
-        return await self._apply("add_queue", (config,), {})
+        return await self._apply(AddQueue(config))
 
     async def add_queues(self, configs: Iterable[QueueConfig]) -> list[Event]:
         """:meth:`Router.add_queues`, durably."""
-        return await self._apply("add_queues", (list(configs),), {})
+        return await self._apply(AddQueues(tuple(configs)))
 
     async def add_agent(self, agent: Agent, presence: Presence = Presence.OFFLINE) -> list[Event]:
         """:meth:`Router.add_agent`, durably."""
-        return await self._apply("add_agent", (agent, presence), {})
+        return await self._apply(AddAgent(agent, presence))
 
     async def remove_agent(self, agent_id: str) -> list[Event]:
         """:meth:`Router.remove_agent`, durably."""
-        return await self._apply("remove_agent", (agent_id,), {})
+        return await self._apply(RemoveAgent(agent_id))
 
     async def set_presence(
         self, agent_id: str, presence: Presence, reason: str | None = None
     ) -> list[Event]:
         """:meth:`Router.set_presence`, durably."""
-        return await self._apply("set_presence", (agent_id, presence, reason), {})
+        return await self._apply(SetPresence(agent_id, presence, reason))
 
     async def set_capacity(self, agent_id: str, channel: str, capacity: int) -> list[Event]:
         """:meth:`Router.set_capacity`, durably."""
-        return await self._apply("set_capacity", (agent_id, channel, capacity), {})
+        return await self._apply(SetCapacity(agent_id, channel, capacity))
 
     async def submit(self, contact: Contact) -> list[Event]:
         """:meth:`Router.submit`, durably (no IVR or CRM: see :meth:`inbound`)."""
-        return await self._apply("submit", (contact,), {})
+        return await self._apply(Submit(contact))
 
     async def accept(self, contact_id: str, agent_id: str) -> list[Event]:
         """:meth:`Router.accept`, durably."""
-        return await self._apply("accept", (contact_id, agent_id), {})
+        return await self._apply(Accept(contact_id, agent_id))
 
     async def reject(self, contact_id: str, agent_id: str) -> list[Event]:
         """:meth:`Router.reject`, durably."""
-        return await self._apply("reject", (contact_id, agent_id), {})
+        return await self._apply(Reject(contact_id, agent_id))
 
     async def complete(self, contact_id: str) -> list[Event]:
         """:meth:`Router.complete`, durably."""
-        return await self._apply("complete", (contact_id,), {})
+        return await self._apply(Complete(contact_id))
 
     async def end_wrap_up(self, contact_id: str) -> list[Event]:
         """:meth:`Router.end_wrap_up`, durably."""
-        return await self._apply("end_wrap_up", (contact_id,), {})
+        return await self._apply(EndWrapUp(contact_id))
 
     async def abandon(self, contact_id: str) -> list[Event]:
         """:meth:`Router.abandon`, durably."""
-        return await self._apply("abandon", (contact_id,), {})
+        return await self._apply(Abandon(contact_id))
 
-    async def transfer(self, contact_id: str, **kwargs: Any) -> list[Event]:
-        """:meth:`Router.transfer` (same keyword arguments), durably."""
-        return await self._apply("transfer", (contact_id,), kwargs)
+    async def transfer(
+        self,
+        contact_id: str,
+        *,
+        queue: str | None = None,
+        requirements: Mapping[str, int] | None = None,
+        agent: str | None = None,
+        keep_key: bool = True,
+    ) -> list[Event]:
+        """:meth:`Router.transfer`, durably."""
+        return await self._apply(
+            Transfer(
+                contact_id,
+                queue=queue,
+                requirements=None if requirements is None else dict(requirements),
+                agent=agent,
+                keep_key=keep_key,
+            )
+        )
 
     async def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
         """:meth:`Router.request_callback`, durably."""
-        return await self._apply("request_callback", (contact_id, channel), {})
+        return await self._apply(RequestCallback(contact_id, channel))
 
     async def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
         """:meth:`Router.add_exclusion`, durably."""
-        return await self._apply("add_exclusion", (customer_id, agent_id), {})
+        return await self._apply(AddExclusion(customer_id, agent_id))
 
     async def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
         """:meth:`Router.remove_exclusion`, durably."""
-        return await self._apply("remove_exclusion", (customer_id, agent_id), {})
+        return await self._apply(RemoveExclusion(customer_id, agent_id))
 
     async def tick(self) -> list[Event]:
         """Apply the timers that fell due now (the service also does this by itself)."""
-        return await self._apply("tick", (), {})
+        return await self._apply(Tick())
 
     async def inbound(self, contact: Contact) -> list[Event]:
         """Take a contact from a channel adapter through the pipeline:
@@ -456,7 +468,7 @@ class Service:
             contact = enriched
         self._profiles[contact.id] = profile
         try:
-            events = await self._apply("submit", (contact,), {}, notes=notes)
+            events = await self._apply(Submit(contact), notes=notes)
         except BaseException:
             self._profiles.pop(contact.id, None)
             raise
@@ -488,9 +500,7 @@ class Service:
 
     async def _apply(
         self,
-        command: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        command: Command,
         *,
         notes: Sequence[Event] = (),
         wait: bool = True,
@@ -506,18 +516,15 @@ class Service:
             self._rclock.set(at)
             records: list[LogRecord] = []
             due = router.next_due()
-            if due is not None and due <= at and command != "tick":
+            if due is not None and due <= at and not isinstance(command, Tick):
                 # Timers first, as their own record: a call that is then
                 # refused has still moved the router on.
                 ticked = router.tick().events
                 if ticked:
-                    records.append(self._record(at, "tick", (), {}, tuple(ticked)))
+                    records.append(self._record(at, Tick(), tuple(ticked)))
                     self._remember(ticked)
             try:
-                if command == "tick":
-                    events = router.tick().events
-                else:
-                    events = getattr(router, command)(*args, **kwargs)
+                events = command.apply(router)
             except BaseException:
                 if records:
                     self._log(records)
@@ -525,11 +532,11 @@ class Service:
             finally:
                 self._wake_timer.set()
             if notes:
-                records.append(self._record(at, NOTE, (), {}, tuple(notes)))
+                records.append(self._record(at, Note(), tuple(notes)))
             # Some calls change state without an event (adding a queue, a
             # capacity): every call is logged but a tick that did nothing.
-            if events or command != "tick":
-                records.append(self._record(at, command, args, kwargs, tuple(events)))
+            if events or not isinstance(command, Tick):
+                records.append(self._record(at, command, tuple(events)))
                 self._remember(events)
             ticket = self._log(records) if records else None
         if ticket is not None and wait:
@@ -538,16 +545,9 @@ class Service:
                 raise StorageError(f"the store failed: {ticket.error}") from ticket.error
         return events
 
-    def _record(
-        self,
-        at: float,
-        command: str,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        events: tuple[Event, ...],
-    ) -> LogRecord:
+    def _record(self, at: float, command: Command, events: tuple[Event, ...]) -> LogRecord:
         self._seq += 1
-        return LogRecord(self._seq, at, command, args, dict(kwargs), events)
+        return LogRecord(self._seq, at, command, events)
 
     def _log(self, records: list[LogRecord]) -> _Ticket:
         self._pending.extend(records)
@@ -558,7 +558,7 @@ class Service:
 
     async def _note(self, events: Sequence[Event], *, wait: bool) -> None:
         async with self._state:
-            ticket = self._log([self._record(self._time(), NOTE, (), {}, tuple(events))])
+            ticket = self._log([self._record(self._time(), Note(), tuple(events))])
         if wait:
             await ticket.event.wait()
             if ticket.error is not None:
@@ -848,7 +848,7 @@ class Service:
                     await self._wake_timer.wait()
                 continue
             try:
-                await self._apply("tick", (), {})
+                await self._apply(Tick())
             except ServiceError:
                 return  # stopping, or the store failed
             except Exception:
@@ -903,16 +903,17 @@ def replay(router: Router, clock: ManualClock, records: Iterable[LogRecord]) -> 
     the events that were logged (a divergence means the log does not belong to
     this router or this version of ccroute: :class:`StorageError`)."""
     for record in records:
-        if record.command == NOTE:
+        if isinstance(record.command, Note):
             continue
-        if record.command not in ROUTER_COMMANDS:
-            raise StorageError(f"log record {record.seq}: unknown command {record.command!r}")
         clock.set(max(record.at, clock.now()))
-        method = getattr(router, record.command)
-        result = method(*record.args, **record.kwargs)
-        events = result.events if record.command == "tick" else result
+        try:
+            events = record.command.apply(router)
+        except CCRouteError as error:
+            raise StorageError(
+                f"log record {record.seq} ({record.name}) cannot be replayed: {error}"
+            ) from error
         if tuple(events) != record.events:
             raise StorageError(
-                f"log record {record.seq} ({record.command}) replays to different events: "
+                f"log record {record.seq} ({record.name}) replays to different events: "
                 f"logged {list(record.events)}, got {events}"
             )

@@ -14,12 +14,14 @@ at a time, batching the records of concurrent calls into one :meth:`append`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import attrs
 
+from .commands import Command
 from .errors import InvalidValueError, StorageError
 from .events import Event
 
@@ -32,19 +34,20 @@ class LogRecord:
 
     :param seq: position in the log, 1 for the first record, consecutive.
     :param at: the router clock time the call ran at.
-    :param command: the :class:`~ccroute.Router` method called (``"submit"``,
-        ``"tick"`` …).
-    :param args: its positional arguments.
-    :param kwargs: its keyword arguments.
+    :param command: the call, as a :class:`~ccroute.commands.Command`
+        (:class:`~ccroute.commands.Note` for the service's own pipeline events).
     :param events: the events the call caused.
     """
 
     seq: int
     at: float
-    command: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    command: Command
     events: tuple[Event, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The command's name in the log (``"submit"``, ``"tick"`` …)."""
+        return self.command.name
 
 
 @attrs.frozen(slots=True)
@@ -105,24 +108,16 @@ class Storage(Protocol):
 # memory store does not fail against SQLite for a reason the test never saw.
 
 
-def _record_shape_problem(
-    at: object, command: object, args: object, kwargs: object, events: object
-) -> str | None:
+def _record_shape_problem(at: object, command: object, events: object) -> str | None:
     """What is wrong with the fields of a record, or ``None``.
 
     Used on append (a bad argument) and on load (a damaged record), so a record
-    the SQLite store accepted always decodes as good.
+    a store accepted always decodes as good.
     """
-    if isinstance(at, bool) or not isinstance(at, int | float):
-        return f"at must be a number, not {type(at).__name__}"
-    if not isinstance(command, str) or not command:
-        return "command must be a non-empty string"
-    if not isinstance(args, tuple):
-        return f"args must be a tuple, not {type(args).__name__}"
-    if not isinstance(kwargs, dict):
-        return f"kwargs must be a dict, not {type(kwargs).__name__}"
-    if not all(isinstance(key, str) for key in kwargs):
-        return "kwargs keys must be strings"
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        return f"at must be a finite number, not {at!r}"
+    if not isinstance(command, Command) or type(command) is Command:
+        return f"command must be a Command, not {type(command).__name__}"
     if not isinstance(events, tuple):
         return f"events must be a tuple, not {type(events).__name__}"
     for event in events:
@@ -169,9 +164,7 @@ def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> lis
                 f"cannot append to {where}: seqs in a batch must be consecutive, but record "
                 f"{record.seq} follows record {expected - 1}"
             )
-        problem = _record_shape_problem(
-            record.at, record.command, record.args, record.kwargs, record.events
-        )
+        problem = _record_shape_problem(record.at, record.command, record.events)
         if problem is not None:
             raise InvalidValueError(f"append: record {record.seq}: {problem}")
         expected += 1

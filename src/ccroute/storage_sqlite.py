@@ -101,7 +101,7 @@ def _encode(batch: Sequence[LogRecord]) -> list[tuple[int, int, bytes]]:
     for record in batch:
         try:
             data = dumps(
-                (record.at, record.command, record.args, record.kwargs, record.events), protocol=5
+                (record.at, record.command, record.events), protocol=5
             )
         except Exception as error:
             raise InvalidValueError(
@@ -543,7 +543,7 @@ class SQLiteStorage:
             ) from error
         except Exception as error:
             return f"does not decode: {type(error).__name__}: {error}"
-        if not isinstance(fields, tuple) or len(fields) != 5:
+        if not isinstance(fields, tuple) or len(fields) != 3:
             return "does not decode into a log record"
         problem = _record_shape_problem(*fields)
         if problem is not None:
