@@ -105,6 +105,38 @@ class _Ticket:
         self.error: BaseException | None = None
 
 
+def _check_arguments(
+    storage: object,
+    path: object,
+    settings: object,
+    plugins: object,
+    clock: object,
+    seed: object,
+    load_entrypoints: object,
+) -> None:
+    """Refuse a wrong :class:`Service` argument when it is given, not at start."""
+    if storage is not None and not isinstance(storage, Storage):
+        raise InvalidValueError(
+            f"storage must be a store (load, append, snapshot, close), not {storage!r}"
+        )
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise InvalidValueError(f"path must be a str or a path, not {path!r}")
+    if storage is not None and path is not None:
+        raise InvalidValueError("give either storage or path, not both")
+    if settings is not None and not isinstance(settings, Mapping):
+        raise InvalidValueError(f"settings must be a mapping, not {type(settings).__name__}")
+    if settings is not None and not all(isinstance(key, str) for key in settings):
+        raise InvalidValueError("settings keys must be strings")
+    if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
+        raise InvalidValueError(f"plugins must be an iterable of plugin objects, not {plugins!r}")
+    if clock is not None and not callable(getattr(clock, "now", None)):
+        raise InvalidValueError(f"clock must have a now() method, not {clock!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidValueError(f"seed must be an int, not {seed!r}")
+    if not isinstance(load_entrypoints, bool):
+        raise InvalidValueError(f"load_entrypoints must be a bool, not {load_entrypoints!r}")
+
+
 class Service:
     """Runs a :class:`~ccroute.Router` live: timers, plugins, durable storage.
 
@@ -155,13 +187,23 @@ class Service:
         hook_timeout: float = 5.0,
         snapshot_every: int = 10_000,
     ) -> None:
+        _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
         if sync not in _SYNC_MODES:
             raise InvalidValueError(f"sync must be one of {', '.join(_SYNC_MODES)}, got {sync!r}")
-        if not isinstance(snapshot_every, int) or snapshot_every < 1:
+        if (
+            isinstance(snapshot_every, bool)
+            or not isinstance(snapshot_every, int)
+            or snapshot_every < 1
+        ):
             raise InvalidValueError(
                 f"snapshot_every must be an integer >= 1, got {snapshot_every!r}"
             )
-        if not hook_timeout > 0 or not math.isfinite(hook_timeout):
+        if (
+            isinstance(hook_timeout, bool)
+            or not isinstance(hook_timeout, int | float)
+            or not hook_timeout > 0
+            or not math.isfinite(hook_timeout)
+        ):
             raise InvalidValueError(f"hook_timeout must be a positive number, got {hook_timeout!r}")
         if policy is not None and not isinstance(policy, RoutingPolicy):
             raise InvalidValueError(f"policy must be a RoutingPolicy or None, got {policy!r}")
@@ -232,7 +274,13 @@ class Service:
             if storage is None:
                 storage = await hooks.storage(self.settings)
             if storage is None:
-                raise ServiceError("no store: no ccroute_storage hook provided one")
+                error = hooks.last_errors.get("ccroute_storage")
+                if isinstance(error, CCRouteError):
+                    # The store itself refused (a damaged or foreign file, a
+                    # log another service holds): that is the user's answer.
+                    raise error
+                why = "" if error is None else f" (the last one raised {error!r})"
+                raise ServiceError(f"no store: no ccroute_storage hook provided one{why}")
             self._storage = storage
             self._token = anyio.lowlevel.current_token()
             await self._recover(await hooks.agent_strategies())
@@ -874,7 +922,11 @@ class Service:
             router = Router(
                 self._rclock, seed=self._seed, strategies=strategies, policy=self._policy
             )
-        replay(router, self._rclock, recovered.records)
+        try:
+            replay(router, self._rclock, recovered.records)
+        except StorageError as error:
+            # Name the log: the person reading this has to find the file.
+            raise StorageError(f"recovering from {self._storage!r}: {error}") from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq

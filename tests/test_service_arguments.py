@@ -1,0 +1,54 @@
+"""Service arguments: a wrong one is refused when the Service is made, and a
+store that refuses its file says so itself at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccroute import InvalidValueError, Service, StorageError
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"storage": 5},
+        {"storage": object()},
+        {"path": 5},
+        {"settings": 5},
+        {"settings": {1: "x"}},
+        {"plugins": 5},
+        {"plugins": "a plugin"},
+        {"clock": 5},
+        {"seed": "0"},
+        {"seed": True},
+        {"load_entrypoints": "no"},
+        {"sync": "SOMETIMES"},
+        {"hook_timeout": None},
+        {"hook_timeout": float("nan")},
+        {"hook_timeout": 0},
+        {"snapshot_every": 0},
+        {"snapshot_every": 2.5},
+        {"snapshot_every": True},
+        {"policy": "none"},
+    ],
+    ids=repr,
+)
+def test_a_wrong_argument_is_refused_at_once(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidValueError):
+        Service(**kwargs)
+
+
+async def test_a_damaged_file_is_reported_by_the_store_not_as_a_missing_store(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "centre.db"
+    path.write_bytes(b"this is not an SQLite database, but it is long enough" * 100)
+    with pytest.raises(StorageError, match=r"not a ccroute log|not an SQLite"):
+        await Service(path=path, load_entrypoints=False).start()
+    # the file was not touched
+    assert path.read_bytes() == b"this is not an SQLite database, but it is long enough" * 100
