@@ -12,6 +12,7 @@ import math
 import time
 from typing import Protocol, runtime_checkable
 
+from ._values import is_real, show
 from .errors import ClockError, InvalidValueError
 
 __all__ = ["Clock", "ManualClock", "MonotonicClock", "WallClock"]
@@ -24,6 +25,23 @@ class Clock(Protocol):
     def now(self) -> float:
         """Return the current time in seconds."""
         ...
+
+
+def _as_float(value: object) -> float:
+    """A number as a float; NaN for anything that is not an int or float (or a bool)."""
+    if not is_real(value):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+
+
+def _finite(value: object, what: str) -> float:
+    number = _as_float(value)
+    if not math.isfinite(number):
+        raise InvalidValueError(f"{what} must be a finite number, got {show(value)}")
+    return number
 
 
 class ManualClock:
@@ -40,26 +58,36 @@ class ManualClock:
     __slots__ = ("_now",)
 
     def __init__(self, start: float = 0.0) -> None:
-        if not math.isfinite(start):
-            raise InvalidValueError(f"clock start must be finite, got {start!r}")
-        self._now = float(start)
+        self._now = _finite(start, "clock start")
 
     def now(self) -> float:
         """Return the current time."""
         return self._now
 
     def advance(self, seconds: float) -> float:
-        """Move time forward by ``seconds`` (>= 0) and return the new time."""
-        if not seconds >= 0 or not math.isfinite(seconds):
-            raise ClockError(f"a clock can only advance by a finite amount >= 0, got {seconds!r}")
-        self._now += seconds
-        return self._now
+        """Move time forward by ``seconds`` (>= 0) and return the new time.
+
+        Refused with :class:`ClockError`, leaving the time as it was, for a
+        negative or non-finite amount, or one that would take the time past
+        the largest finite float.
+        """
+        amount = _as_float(seconds)
+        if not amount >= 0 or not math.isfinite(amount):
+            raise ClockError(
+                f"a clock can only advance by a finite number >= 0, got {show(seconds)}"
+            )
+        now = self._now + amount
+        if not math.isfinite(now):
+            raise ClockError(f"advancing the clock from {self._now} by {seconds!r} overflows")
+        self._now = now
+        return now
 
     def set(self, when: float) -> None:
-        """Move time to ``when``, which must not be earlier than now."""
-        if not math.isfinite(when) or when < self._now:
-            raise ClockError(f"cannot set the clock back from {self._now} to {when!r}")
-        self._now = float(when)
+        """Move time to ``when``, a finite number not earlier than now."""
+        target = _as_float(when)
+        if not math.isfinite(target) or target < self._now:
+            raise ClockError(f"cannot set the clock from {self._now} to {show(when)}")
+        self._now = target
 
     def __repr__(self) -> str:
         return f"ManualClock(now={self._now})"
@@ -71,7 +99,7 @@ class MonotonicClock:
     __slots__ = ("_offset",)
 
     def __init__(self, offset: float = 0.0) -> None:
-        self._offset = offset
+        self._offset = _finite(offset, "clock offset")
 
     def now(self) -> float:
         """Return monotonic seconds plus the offset."""

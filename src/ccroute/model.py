@@ -9,19 +9,41 @@ value is refused before it reaches the router.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_JSON_DEPTH,
+    MAX_LEVEL,
+    MAX_SECONDS,
+    MAX_TIER,
+    MIN_LEVEL,
+    check_bool,
+    check_id,
+    check_json,
+    check_seconds,
+    fail,
+    is_int,
+    is_real,
+    plain_str,
+    show,
+)
 from .errors import InvalidValueError
 
 __all__ = [
     "BUILTIN_CHANNELS",
-    "Admission",
+    "MAX_COUNT",
+    "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
     "MAX_LEVEL",
+    "MAX_SECONDS",
+    "MAX_TIER",
     "MIN_LEVEL",
+    "Admission",
     "Agent",
     "Channel",
     "ChannelKind",
@@ -31,11 +53,6 @@ __all__ = [
     "RoutingStep",
     "Strategy",
 ]
-
-#: Lowest skill proficiency an agent can have or a contact can require.
-MIN_LEVEL = 1
-#: Highest skill proficiency.
-MAX_LEVEL = 10
 
 
 class ChannelKind(enum.Enum):
@@ -105,38 +122,95 @@ class Admission(enum.Enum):
     ELIGIBLE = "eligible"
 
 
+# ------------------------------------------------------------------ checks
+#
+# Converters normalise what they understand (a mapping to sorted pairs, names
+# to a frozenset) and pass anything else through unchanged; the validators
+# (attrs runs them in field order, after every field is set) then refuse it
+# with a message naming the value's owner, e.g. "contact 'c1': tier …".
+
+
+def _owner(inst: object) -> str:
+    """Whose value it is, for messages: ``contact 'c1'``, ``queue 'sales'`` …"""
+    kind = {
+        "Channel": ("channel", "name"),
+        "QueueConfig": ("queue", "name"),
+        "Agent": ("agent", "id"),
+        "Contact": ("contact", "id"),
+    }.get(type(inst).__name__)
+    if kind is None:
+        return "routing step"
+    return f"{kind[0]} {show(getattr(inst, kind[1], None))}"
+
+
 def _check_level(level: object, where: str) -> int:
-    if not isinstance(level, int) or isinstance(level, bool):
-        raise InvalidValueError(f"{where}: skill level must be an integer, got {level!r}")
-    if not MIN_LEVEL <= level <= MAX_LEVEL:
+    if not is_int(level):
+        raise InvalidValueError(f"{where}: skill level must be an integer, got {show(level)}")
+    if not MIN_LEVEL <= level <= MAX_LEVEL:  # type: ignore[operator]
         raise InvalidValueError(f"{where}: skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
-    return level
+    return level  # type: ignore[return-value]
 
 
 def _check_skill_name(name: object, where: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise InvalidValueError(f"{where}: skill name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name or len(name) > MAX_ID_LENGTH:
+        raise InvalidValueError(
+            f"{where}: skill name must be a non-empty string of at most {MAX_ID_LENGTH} "
+            f"characters, got {show(name)}"
+        )
     return name
+
+
+def _check_count(value: object, where: str, low: int = 0) -> int:
+    """An integer (not a bool) in ``low..MAX_COUNT``."""
+    if not is_int(value) or value < low:  # type: ignore[operator]
+        fail(where, f"an integer >= {low}", value)
+    if value > MAX_COUNT:  # type: ignore[operator]
+        fail(where, f"an integer <= {MAX_COUNT}", value)
+    return value  # type: ignore[return-value]
+
+
+def _pairs(value: Any) -> Any:
+    """A mapping or iterable of pairs as a tuple of pairs; anything else unchanged."""
+    if isinstance(value, (str, bytes)):
+        return value
+    try:
+        items = list(value.items() if isinstance(value, Mapping) else value)
+    except Exception:
+        return value
+    if not all(isinstance(item, tuple) and len(item) == 2 for item in items):
+        return value
+    items = [(plain_str(k), v) for k, v in items]
+    try:
+        return tuple(sorted(items, key=lambda item: item[0]))
+    except TypeError:  # names that are not all strings: refused by the validator
+        return tuple(items)
 
 
 def _skill_levels(
     value: Mapping[str, int] | Iterable[tuple[str, int]],
 ) -> tuple[tuple[str, int], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), v) for k, v in items))
+    return _pairs(value)  # type: ignore[no-any-return]
 
 
 def _overrides(
     value: Mapping[str, int | None] | Iterable[tuple[str, int | None]],
 ) -> tuple[tuple[str, int | None], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), v) for k, v in items))
+    return _pairs(value)  # type: ignore[no-any-return]
+
+
+def _delays(
+    value: Mapping[str, float] | Iterable[tuple[str, float]],
+) -> tuple[tuple[str, float], ...]:
+    return _pairs(value)  # type: ignore[no-any-return]
 
 
 def _frozen_names(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
-        return frozenset((value,))
-    return frozenset(value)
+        return frozenset((plain_str(value),))
+    try:
+        return frozenset(plain_str(v) for v in value)
+    except TypeError:  # not iterable, or unhashable items: refused by the validator
+        return value  # type: ignore[return-value]
 
 
 class _ReadOnlyMapping(Mapping[str, Any]):
@@ -165,49 +239,141 @@ class _ReadOnlyMapping(Mapping[str, Any]):
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return _ReadOnlyMapping(value or {})
+    if value is None:
+        return _ReadOnlyMapping({})
+    if isinstance(value, Mapping):
+        try:
+            return _ReadOnlyMapping(value)
+        except Exception:  # a mapping that cannot be read: refused by the validator
+            return value
+    return value  # refused by the validator
 
 
 def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
-    return None if value is None else _ReadOnlyMapping(value)
+    if value is None or not isinstance(value, Mapping):
+        return value
+    try:
+        return _ReadOnlyMapping({plain_str(k): v for k, v in value.items()})
+    except Exception:  # refused by the validator
+        return value
 
 
 def _steps(value: Iterable[RoutingStep]) -> tuple[RoutingStep, ...]:
-    return tuple(value)
+    if isinstance(value, (str, bytes, Mapping)):
+        return value  # type: ignore[return-value]
+    try:
+        return tuple(value)
+    except TypeError:  # refused by the validator
+        return value  # type: ignore[return-value]
 
 
 def _blocking(
     value: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]],
 ) -> tuple[tuple[str, frozenset[str]], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), _frozen_names(v)) for k, v in items))
+    pairs = _pairs(value)
+    if not isinstance(pairs, tuple):
+        return value  # type: ignore[return-value]
+    return tuple((k, _frozen_names(v)) for k, v in pairs)
 
 
-def _delays(
-    value: Mapping[str, float] | Iterable[tuple[str, float]],
-) -> tuple[tuple[str, float], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), v) for k, v in items))
+def _names_are_ids(value: object, where: str) -> None:
+    if not isinstance(value, frozenset):
+        fail(where, "a set of non-empty strings", value)
+    for name in sorted(value, key=repr):
+        check_id(name, f"{where} id")
 
 
-def check_blocking(blocking: tuple[tuple[str, frozenset[str]], ...], where: str) -> None:
-    """Refuse a channel-blocking matrix with an empty channel name."""
+def check_blocking(blocking: object, where: str) -> None:
+    """Refuse a channel-blocking matrix that is not channel name → channel names."""
+    if not isinstance(blocking, tuple):
+        fail(f"{where}: blocking", "a mapping of channel name to channel names", blocking)
     for holding, blocked in blocking:
-        _check_id(holding, f"{where}: blocking channel")
-        for name in blocked:
-            _check_id(name, f"{where}: blocked channel")
+        check_id(holding, f"{where}: blocking channel id")
+        if not isinstance(blocked, frozenset):
+            fail(f"{where}: channels blocked by {show(holding)}", "a set of channel names", blocked)
+        for name in sorted(blocked, key=repr):
+            check_id(name, f"{where}: blocked channel id")
 
 
-def _check_id(value: object, what: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidValueError(f"{what} id must be a non-empty string, got {value!r}")
+def _skills(required: bool) -> Any:
+    """Validator of skills (``required``: a contact's requirements) as sorted pairs."""
+
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        owner = _owner(inst)
+        what = "required skill" if required else "skill"
+        if not isinstance(value, tuple):
+            fail(f"{owner}: {attribute.name}", "a mapping of skill name to level", value)
+        seen: set[str] = set()
+        for name, level in value:
+            _check_skill_name(name, owner)
+            _check_level(level, f"{owner} {what} {name!r}")
+            if name in seen:
+                raise InvalidValueError(f"{owner}: skill {name!r} is listed twice")
+            seen.add(name)
+
+    return validate
 
 
-def _check_finite(value: float, what: str, *, minimum: float = 0.0) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise InvalidValueError(f"{what} must be a finite number, got {value!r}")
-    if value < minimum:
-        raise InvalidValueError(f"{what} must be at least {minimum}, got {value!r}")
+def _id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    kind = _owner(inst).split(" ")[0]
+    check_id(value, f"{kind} id")
+
+
+def _field_id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_id(value, f"{_owner(inst)}: {attribute.name.replace('_', ' ')}")
+
+
+def _optional_id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        check_id(value, f"{_owner(inst)}: {attribute.name.replace('_', ' ')}")
+
+
+def _names(what: str) -> Any:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        _names_are_ids(value, f"{_owner(inst)}: {what}")
+
+    return validate
+
+
+def _flag(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_bool(value, f"{_owner(inst)}: {attribute.name}")
+
+
+def _count(low: int = 0, *, optional: bool = False, label: str | None = None) -> Any:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        _check_count(value, f"{_owner(inst)}: {label or attribute.name}", low)
+
+    return validate
+
+
+def _seconds(
+    *,
+    positive: bool = False,
+    optional: bool = False,
+    signed: bool = False,
+    label: str | None = None,
+) -> Any:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        check_seconds(
+            value, f"{_owner(inst)}: {label or attribute.name}", positive=positive, signed=signed
+        )
+
+    return validate
+
+
+def _enum(enum_type: type[enum.Enum]) -> Any:
+    def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, enum_type):
+            fail(f"{_owner(inst)}: {attribute.name}", f"a {enum_type.__name__}", value)
+
+    return validate
+
+
+# ------------------------------------------------------------------ values
 
 
 @attrs.frozen(slots=True)
@@ -217,31 +383,29 @@ class Channel:
     :param name: unique channel name, e.g. ``"voice"``.
     :param kind: whether the customer waits on the line, in a session, or not at all.
     :param default_capacity: how many contacts of this channel an agent handles at
-        once when the agent does not say otherwise.
+        once when the agent does not say otherwise (an integer in
+        0..:data:`MAX_COUNT`).
     :param unit_cost: units one contact of this channel takes from an agent's
-        shared unit budget (only for agents that have a budget).
+        shared unit budget (only for agents that have a budget; an integer in
+        0..:data:`MAX_COUNT`).
     :param exclusive: a contact on this channel needs an agent with no other work
         and, while held, keeps every other offer away ("a voice call excludes
         other work").
     """
 
-    name: str
-    kind: ChannelKind
-    default_capacity: int = 1
-    unit_cost: int = 0
-    exclusive: bool = False
+    name: str = attrs.field(converter=plain_str, validator=_id)
+    kind: ChannelKind = attrs.field(validator=_enum(ChannelKind))
+    default_capacity: int = attrs.field(default=1)
+    unit_cost: int = attrs.field(default=0, validator=_count(label="unit cost"))
+    exclusive: bool = attrs.field(default=False, validator=_flag)
 
-    def __attrs_post_init__(self) -> None:
-        _check_id(self.name, "channel")
-        if not isinstance(self.kind, ChannelKind):
-            raise InvalidValueError(f"channel {self.name!r}: kind must be a ChannelKind")
-        if self.default_capacity < 0:
-            raise InvalidValueError(
-                f"channel {self.name!r}: default capacity must be >= 0, got {self.default_capacity}"
-            )
-        if self.unit_cost < 0:
-            raise InvalidValueError(
-                f"channel {self.name!r}: unit cost must be >= 0, got {self.unit_cost}"
+    @default_capacity.validator
+    def _check_default_capacity(self, attribute: attrs.Attribute[int], value: object) -> None:
+        if not is_int(value) or not 0 <= value <= MAX_COUNT:  # type: ignore[operator]
+            fail(
+                f"channel {show(self.name)}: default capacity",
+                f">= 0 and <= {MAX_COUNT} (an integer)",
+                value,
             )
 
 
@@ -268,28 +432,65 @@ class RoutingStep:
     contact entered its current queue. Steps apply in order, each on top of
     the requirements left by the previous one.
 
-    :param after: seconds after queuing when the step applies.
+    :param after: seconds after queuing when the step applies (0..:data:`MAX_SECONDS`).
     :param requirements: skill overrides: a level sets that skill's minimum
         (adding the skill if the contact did not require it); ``None`` drops
         the skill from the requirements.
     :param queues: further queues whose members may now take the contact.
     """
 
-    after: float
+    after: float = attrs.field(validator=_seconds(label="'after'"))
     requirements: tuple[tuple[str, int | None], ...] = attrs.field(default=(), converter=_overrides)
-    queues: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    queues: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_frozen_names, validator=_names("queue")
+    )
 
-    def __attrs_post_init__(self) -> None:
-        _check_finite(self.after, "routing step 'after'")
-        for name, level in self.requirements:
+    @requirements.validator
+    def _check_requirements(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple):
+            fail("routing step: requirements", "a mapping of skill name to level or None", value)
+        seen: set[str] = set()
+        for name, level in value:
             _check_skill_name(name, "routing step")
             if level is not None:
                 _check_level(level, f"routing step skill {name!r}")
+            if name in seen:
+                raise InvalidValueError(f"routing step: skill {name!r} is listed twice")
+            seen.add(name)
+
+
+def _check_steps(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
+    where = f"queue {show(inst.name)}"
+    if not isinstance(value, tuple):
+        fail(f"{where}: steps", "a sequence of RoutingStep values", value)
+    previous = -1.0
+    for step in value:
+        if not isinstance(step, RoutingStep):
+            raise InvalidValueError(f"{where}: steps must be RoutingStep values, got {show(step)}")
+        if step.after <= previous:
+            raise InvalidValueError(
+                f"{where}: routing steps must have strictly increasing 'after' "
+                f"times, got {step.after} after {previous}"
+            )
+        previous = step.after
+
+
+def _check_strategy(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Strategy) and not (
+        isinstance(value, str) and value and len(value) <= MAX_ID_LENGTH
+    ):
+        raise InvalidValueError(
+            f"queue {show(inst.name)}: strategy must be a Strategy or the name of a custom "
+            f"strategy, got {show(value)}"
+        )
 
 
 @attrs.frozen(slots=True)
 class QueueConfig:
     """A line of business (sales, support …) and its routing policy.
+
+    Durations are finite seconds in 0..:data:`MAX_SECONDS`; counts are
+    integers up to :data:`MAX_COUNT`.
 
     :param name: unique queue name.
     :param strategy: how an agent is chosen among eligible ones: a built-in
@@ -334,76 +535,83 @@ class QueueConfig:
         queue) regains the abandoned contact's place in line; ``None`` never.
     :param priority_seconds: a head start, in seconds of waiting, given to
         every contact of this queue: it shifts the queue against others in
-        the order an agent serving several queues sees (cross-queue weight).
+        the order an agent serving several queues sees (cross-queue weight);
+        within ``±MAX_SECONDS``.
     """
 
-    name: str
-    strategy: Strategy | str = Strategy.LONGEST_IDLE
-    service_level_threshold: float = 20.0
-    service_level_target: float = 0.8
-    steps: tuple[RoutingStep, ...] = attrs.field(default=(), converter=_steps)
-    max_size: int | None = None
-    offer_timeout: float | None = 30.0
-    wrap_up: float | None = 0.0
-    rona_not_ready: bool = True
+    name: str = attrs.field(converter=plain_str, validator=_id)
+    strategy: Strategy | str = attrs.field(
+        default=Strategy.LONGEST_IDLE, converter=plain_str, validator=_check_strategy
+    )
+    service_level_threshold: float = attrs.field(
+        default=20.0, validator=_seconds(label="service level threshold")
+    )
+    service_level_target: float = attrs.field(default=0.8)
+    steps: tuple[RoutingStep, ...] = attrs.field(
+        default=(), converter=_steps, validator=_check_steps
+    )
+    max_size: int | None = attrs.field(default=None)
+    offer_timeout: float | None = attrs.field(
+        default=30.0, validator=_seconds(positive=True, optional=True, label="offer timeout")
+    )
+    wrap_up: float | None = attrs.field(
+        default=0.0, validator=_seconds(optional=True, label="wrap-up")
+    )
+    rona_not_ready: bool = attrs.field(default=True, validator=_flag)
     blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(default=(), converter=_blocking)
-    ring: int = 1
-    max_wait: float | None = None
-    overflow: str | None = None
-    overflow_keep_key: bool = True
-    skip_if_no_agent: bool = False
-    admission: Admission = Admission.ALWAYS
-    rejoin_window: float | None = None
-    priority_seconds: float = 0.0
+    ring: int = attrs.field(default=1, validator=_count(1))
+    max_wait: float | None = attrs.field(
+        default=None, validator=_seconds(positive=True, optional=True)
+    )
+    overflow: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
+    overflow_keep_key: bool = attrs.field(default=True, validator=_flag)
+    skip_if_no_agent: bool = attrs.field(default=False, validator=_flag)
+    admission: Admission = attrs.field(default=Admission.ALWAYS, validator=_enum(Admission))
+    rejoin_window: float | None = attrs.field(default=None, validator=_seconds(optional=True))
+    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
 
-    def __attrs_post_init__(self) -> None:
-        _check_id(self.name, "queue")
-        where = f"queue {self.name!r}"
-        check_blocking(self.blocking, where)
-        if not isinstance(self.ring, int) or isinstance(self.ring, bool) or self.ring < 1:
-            raise InvalidValueError(f"{where}: ring must be an integer >= 1, got {self.ring!r}")
-        if self.max_wait is not None:
-            _check_finite(self.max_wait, f"{where} max_wait")
-            if self.max_wait <= 0:
-                raise InvalidValueError(f"{where}: max_wait must be > 0, got {self.max_wait!r}")
-        if self.overflow is not None:
-            _check_id(self.overflow, f"{where}: overflow queue")
-        if not isinstance(self.admission, Admission):
-            raise InvalidValueError(f"{where}: admission must be an Admission")
-        if self.rejoin_window is not None:
-            _check_finite(self.rejoin_window, f"{where} rejoin_window")
-        _check_finite(self.priority_seconds, f"{where} priority_seconds", minimum=-math.inf)
-        if not isinstance(self.strategy, Strategy) and not (
-            isinstance(self.strategy, str) and self.strategy
-        ):
+    @service_level_target.validator
+    def _check_target(self, attribute: attrs.Attribute[float], value: object) -> None:
+        if not is_real(value) or not 0.0 <= value <= 1.0:  # type: ignore[operator]
             raise InvalidValueError(
-                f"queue {self.name!r}: strategy must be a Strategy or the name of a custom "
-                f"strategy, got {self.strategy!r}"
+                f"queue {show(self.name)}: service level target must be in 0..1, got {show(value)}"
             )
-        _check_finite(self.service_level_threshold, f"queue {self.name!r} service level threshold")
-        if not 0.0 <= self.service_level_target <= 1.0:
+
+    @max_size.validator
+    def _check_max_size(self, attribute: attrs.Attribute[int | None], value: object) -> None:
+        if value is not None and (not is_int(value) or not 0 <= value <= MAX_COUNT):  # type: ignore[operator]
             raise InvalidValueError(
-                f"queue {self.name!r}: service level target must be in 0..1, "
-                f"got {self.service_level_target!r}"
+                f"queue {show(self.name)}: max_size must be >= 0 and <= {MAX_COUNT} "
+                f"(an integer) or None, got {show(value)}"
             )
-        previous = -1.0
-        for step in self.steps:
-            if not isinstance(step, RoutingStep):
-                raise InvalidValueError(f"queue {self.name!r}: steps must be RoutingStep values")
-            if step.after <= previous:
-                raise InvalidValueError(
-                    f"queue {self.name!r}: routing steps must have strictly increasing 'after' "
-                    f"times, got {step.after} after {previous}"
-                )
-            previous = step.after
-        if self.max_size is not None and self.max_size < 0:
-            raise InvalidValueError(f"queue {self.name!r}: max_size must be >= 0")
-        if self.offer_timeout is not None:
-            _check_finite(self.offer_timeout, f"queue {self.name!r} offer timeout")
-            if self.offer_timeout <= 0:
-                raise InvalidValueError(f"queue {self.name!r}: offer timeout must be > 0")
-        if self.wrap_up is not None:
-            _check_finite(self.wrap_up, f"queue {self.name!r} wrap-up")
+
+    @blocking.validator
+    def _check_blocking(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        check_blocking(value, f"queue {show(self.name)}")
+
+
+def _check_capacity(inst: Agent, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    where = f"agent {show(inst.id)}"
+    if not isinstance(value, _ReadOnlyMapping):
+        fail(f"{where}: capacity", "a mapping of channel name to capacity, or None", value)
+    for channel, cap in value.items():
+        check_id(channel, f"{where}: capacity channel id")
+        _check_count(cap, f"{where}: capacity for channel {channel!r}")
+
+
+def _check_delays(inst: Agent, attribute: attrs.Attribute[Any], value: object) -> None:
+    where = f"agent {show(inst.id)}"
+    if not isinstance(value, tuple):
+        fail(f"{where}: queue_delays", "a mapping of queue name to seconds", value)
+    seen: set[str] = set()
+    for name, delay in value:
+        check_id(name, f"{where}: delayed queue id")
+        check_seconds(delay, f"{where}: delay for queue {name!r}")
+        if name in seen:
+            raise InvalidValueError(f"{where}: queue {name!r} is delayed twice")
+        seen.add(name)
 
 
 @attrs.frozen(slots=True)
@@ -415,10 +623,11 @@ class Agent:
     :param queues: queues the agent is a member of; it is offered contacts of
         these queues only.
     :param capacity: channel name to how many contacts of that channel the agent
-        handles at once. ``None`` gives the agent every channel the router knows
-        at its default capacity; a mapping gives only the channels it names.
+        handles at once (0..:data:`MAX_COUNT`). ``None`` gives the agent every
+        channel the router knows at its default capacity; a mapping gives only
+        the channels it names.
     :param unit_budget: optional budget of units shared across channels (each
-        contact takes its channel's ``unit_cost``).
+        contact takes its channel's ``unit_cost``; 0..:data:`MAX_COUNT`).
     :param queue_delays: queue name to seconds: a contact of that queue is
         offered to this agent only once it has waited that long in the queue
         (Amazon Connect's routing-profile delay), so other agents get it
@@ -426,48 +635,43 @@ class Agent:
         :meth:`Router.explain`.
     """
 
-    id: str
-    skills: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_skill_levels)
-    queues: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    id: str = attrs.field(converter=plain_str, validator=_id)
+    skills: tuple[tuple[str, int], ...] = attrs.field(
+        default=(), converter=_skill_levels, validator=_skills(required=False)
+    )
+    queues: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_frozen_names, validator=_names("queue")
+    )
     capacity: Mapping[str, int] | None = attrs.field(
         default=None,
         converter=_optional_mapping,
+        validator=_check_capacity,
         eq=False,
         hash=False,
     )
-    unit_budget: int | None = None
-    queue_delays: tuple[tuple[str, float], ...] = attrs.field(default=(), converter=_delays)
-
-    def __attrs_post_init__(self) -> None:
-        _check_id(self.id, "agent")
-        for name, delay in self.queue_delays:
-            _check_id(name, f"agent {self.id!r}: delayed queue")
-            _check_finite(delay, f"agent {self.id!r} delay for queue {name!r}")
-        seen: set[str] = set()
-        for name, level in self.skills:
-            _check_skill_name(name, f"agent {self.id!r}")
-            _check_level(level, f"agent {self.id!r} skill {name!r}")
-            if name in seen:
-                raise InvalidValueError(f"agent {self.id!r}: skill {name!r} is listed twice")
-            seen.add(name)
-        if self.capacity is not None:
-            for channel, cap in self.capacity.items():
-                if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-                    raise InvalidValueError(
-                        f"agent {self.id!r}: capacity for channel {channel!r} must be an "
-                        f"integer >= 0, got {cap!r}"
-                    )
-        if self.unit_budget is not None and (
-            not isinstance(self.unit_budget, int) or self.unit_budget < 0
-        ):
-            raise InvalidValueError(
-                f"agent {self.id!r}: unit budget must be an integer >= 0, got {self.unit_budget!r}"
-            )
+    unit_budget: int | None = attrs.field(
+        default=None, validator=_count(optional=True, label="unit budget")
+    )
+    queue_delays: tuple[tuple[str, float], ...] = attrs.field(
+        default=(), converter=_delays, validator=_check_delays
+    )
 
     @property
     def skill_levels(self) -> dict[str, int]:
         """The skills as a new dict of name to level."""
         return dict(self.skills)
+
+
+def _check_tier(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not is_int(value) or not -MAX_TIER <= value <= MAX_TIER:  # type: ignore[operator]
+        fail(f"contact {show(inst.id)}: tier", f"an integer in {-MAX_TIER}..{MAX_TIER}", value)
+
+
+def _check_attributes(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
+    where = f"contact {show(inst.id)}: attributes"
+    if not isinstance(value, _ReadOnlyMapping):
+        fail(where, "a mapping of string keys to JSON values", value)
+    check_json(value._data, where)
 
 
 @attrs.frozen(slots=True)
@@ -479,11 +683,14 @@ class Contact:
     :param queue: queue name.
     :param requirements: skill name to the minimum level an agent needs.
     :param priority_seconds: a head start in seconds of waiting: the contact is
-        ordered as if it had arrived this much earlier.
+        ordered as if it had arrived this much earlier (within ``±MAX_SECONDS``).
     :param tier: a strict class above priority (emergencies): a higher tier is
-        always served first.
-    :param customer_id: the customer's id, for CRM and exclusions.
-    :param attributes: free-form data carried along and shown to the agent.
+        always served first (an integer within ``±MAX_TIER``).
+    :param customer_id: the customer's id, for CRM and exclusions, or ``None``.
+    :param attributes: free-form data carried along and shown to the agent:
+        JSON values only (strings, 64-bit integers, finite floats, booleans,
+        ``None``, lists, and dicts with string keys, at most
+        :data:`MAX_JSON_DEPTH` deep), so that every store can log them.
     :param preferred_agent: an agent to wait for (sticky or last-agent routing).
     :param preferred_wait: seconds to wait for the preferred agent before any
         eligible agent may take the contact.
@@ -494,51 +701,32 @@ class Contact:
         overflows or times out; overrides the queue's ``max_wait``.
     """
 
-    id: str
-    channel: str
-    queue: str
-    requirements: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_skill_levels)
-    priority_seconds: float = 0.0
-    tier: int = 0
-    customer_id: str | None = None
-    attributes: Mapping[str, Any] = attrs.field(
-        factory=dict, converter=_frozen_mapping, eq=False, hash=False
+    id: str = attrs.field(converter=plain_str, validator=_id)
+    channel: str = attrs.field(converter=plain_str, validator=_field_id)
+    queue: str = attrs.field(converter=plain_str, validator=_field_id)
+    requirements: tuple[tuple[str, int], ...] = attrs.field(
+        default=(), converter=_skill_levels, validator=_skills(required=True)
     )
-    preferred_agent: str | None = None
-    preferred_wait: float = 0.0
-    excluded_agents: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
-    max_wait: float | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _check_id(self.id, "contact")
-        for agent_id in self.excluded_agents:
-            _check_id(agent_id, f"contact {self.id!r}: excluded agent")
-        if self.max_wait is not None:
-            _check_finite(self.max_wait, f"contact {self.id!r} max_wait")
-            if self.max_wait <= 0:
-                raise InvalidValueError(
-                    f"contact {self.id!r}: max_wait must be > 0, got {self.max_wait!r}"
-                )
-        if not isinstance(self.channel, str) or not self.channel:
-            raise InvalidValueError(f"contact {self.id!r}: channel must be a non-empty string")
-        if not isinstance(self.queue, str) or not self.queue:
-            raise InvalidValueError(f"contact {self.id!r}: queue must be a non-empty string")
-        seen: set[str] = set()
-        for name, level in self.requirements:
-            _check_skill_name(name, f"contact {self.id!r}")
-            _check_level(level, f"contact {self.id!r} required skill {name!r}")
-            if name in seen:
-                raise InvalidValueError(f"contact {self.id!r}: skill {name!r} is listed twice")
-            seen.add(name)
-        if not isinstance(self.priority_seconds, (int, float)) or not math.isfinite(
-            self.priority_seconds
-        ):
-            raise InvalidValueError(
-                f"contact {self.id!r}: priority_seconds must be a finite number"
-            )
-        if not isinstance(self.tier, int) or isinstance(self.tier, bool):
-            raise InvalidValueError(f"contact {self.id!r}: tier must be an integer")
-        _check_finite(self.preferred_wait, f"contact {self.id!r} preferred_wait")
+    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
+    tier: int = attrs.field(default=0, validator=_check_tier)
+    customer_id: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
+    attributes: Mapping[str, Any] = attrs.field(
+        factory=dict,
+        converter=_frozen_mapping,
+        validator=_check_attributes,
+        eq=False,
+        hash=False,
+    )
+    preferred_agent: str | None = attrs.field(
+        default=None, converter=plain_str, validator=_optional_id
+    )
+    preferred_wait: float = attrs.field(default=0.0, validator=_seconds())
+    excluded_agents: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_frozen_names, validator=_names("excluded agent")
+    )
+    max_wait: float | None = attrs.field(
+        default=None, validator=_seconds(positive=True, optional=True)
+    )
 
     @property
     def requirement_levels(self) -> dict[str, int]:

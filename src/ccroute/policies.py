@@ -9,14 +9,29 @@ they are given once, to the :class:`~ccroute.Router`.
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import attrs
 
+from ._values import MAX_COUNT, check_id, check_seconds, fail, is_int, show
 from .errors import InvalidValueError
 from .model import _blocking, _frozen_names, check_blocking
 
 __all__ = ["RampUp", "RoutingPolicy"]
+
+
+def _ramp_seconds(inst: RampUp, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        check_seconds(value, "ramp-up seconds", positive=True)
+
+
+def _ramp_accepted(inst: RampUp, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        if inst.seconds is None:
+            raise InvalidValueError("ramp-up needs seconds, accepted or both; got neither")
+        return
+    if not is_int(value) or not 1 <= value <= MAX_COUNT:  # type: ignore[operator]
+        fail("ramp-up accepted", f"an integer >= 1 and <= {MAX_COUNT}", value)
 
 
 @attrs.frozen(slots=True)
@@ -28,37 +43,30 @@ class RampUp:
     has accepted ``accepted`` contacts, whichever comes first. ``None`` turns
     a limit off; at least one must be set.
 
-    :param seconds: length of the ramp, from the moment the agent became available.
-    :param accepted: contacts the agent accepts before the ramp ends.
+    :param seconds: length of the ramp, from the moment the agent became
+        available (> 0 and at most :data:`~ccroute.MAX_SECONDS`).
+    :param accepted: contacts the agent accepts before the ramp ends (1..:data:`~ccroute.MAX_COUNT`).
     """
 
-    seconds: float | None = 300.0
-    accepted: int | None = 3
-
-    def __attrs_post_init__(self) -> None:
-        if self.seconds is None and self.accepted is None:
-            raise InvalidValueError("ramp-up needs seconds, accepted or both; got neither")
-        if self.seconds is not None and (
-            not isinstance(self.seconds, (int, float))
-            or isinstance(self.seconds, bool)
-            or not math.isfinite(self.seconds)
-            or self.seconds <= 0
-        ):
-            raise InvalidValueError(f"ramp-up seconds must be a number > 0, got {self.seconds!r}")
-        if self.accepted is not None and (
-            not isinstance(self.accepted, int)
-            or isinstance(self.accepted, bool)
-            or self.accepted < 1
-        ):
-            raise InvalidValueError(
-                f"ramp-up accepted must be an integer >= 1, got {self.accepted!r}"
-            )
+    seconds: float | None = attrs.field(default=300.0, validator=_ramp_seconds)
+    accepted: int | None = attrs.field(default=3, validator=_ramp_accepted)
 
 
 def _ramp_up(value: RampUp | None) -> RampUp | None:
     if value is not None and not isinstance(value, RampUp):
-        raise InvalidValueError(f"ramp_up must be a RampUp or None, got {value!r}")
+        raise InvalidValueError(f"ramp_up must be a RampUp or None, got {show(value)}")
     return value
+
+
+def _reserve_for(inst: RoutingPolicy, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, frozenset):
+        fail("routing policy: reserve_for", "a set of channel names", value)
+    for name in sorted(value, key=repr):
+        check_id(name, "routing policy: reserved channel")
+
+
+def _policy_blocking(inst: RoutingPolicy, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_blocking(value, "routing policy")
 
 
 @attrs.frozen(slots=True)
@@ -77,14 +85,10 @@ class RoutingPolicy:
     :param ramp_up: ease agents back into work after an absence, or ``None``.
     """
 
-    blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(default=(), converter=_blocking)
-    reserve_for: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
+    blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(
+        default=(), converter=_blocking, validator=_policy_blocking
+    )
+    reserve_for: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_frozen_names, validator=_reserve_for
+    )
     ramp_up: RampUp | None = attrs.field(default=None, converter=_ramp_up)
-
-    def __attrs_post_init__(self) -> None:
-        check_blocking(self.blocking, "routing policy")
-        for name in self.reserve_for:
-            if not isinstance(name, str) or not name:
-                raise InvalidValueError(
-                    f"routing policy: reserved channel must be a non-empty string, got {name!r}"
-                )
