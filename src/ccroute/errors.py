@@ -29,6 +29,12 @@ class CCRouteError(Exception):
     """Root of every exception raised by ccroute."""
 
 
+def _cut(id: object) -> str:
+    """``repr(id)``, cut short: a message must not carry a megabyte-long id."""
+    text = repr(id)
+    return text if len(text) <= 60 else f"{text[:55]}…{text[-4:]}"
+
+
 class UsageError(CCRouteError):
     """The calling program broke a rule of the API; nothing was changed."""
 
@@ -46,7 +52,7 @@ class UnknownIdError(UsageError, KeyError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(f"unknown {kind} {id!r}")
+        super().__init__(f"unknown {kind} {_cut(id)}")
 
     def __str__(self) -> str:
         # KeyError quotes its argument; the message reads better unquoted.
@@ -59,7 +65,9 @@ class DuplicateIdError(UsageError):
     def __init__(self, kind: str, id: str) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(f"duplicate {kind} id {id!r}: a {kind} with this id already exists")
+        super().__init__(
+            f"duplicate {kind} id {_cut(id)}: a {kind} with this id already exists"
+        )
 
 
 class InvalidValueError(UsageError, ValueError):

@@ -30,7 +30,7 @@ import math
 import pickle
 import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -46,8 +46,10 @@ from ._codes import (
     contact_key,
 )
 from ._queue import UniversalQueue
+from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
 from .errors import (
+    CCRouteError,
     ClockError,
     DuplicateIdError,
     InputError,
@@ -108,8 +110,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Observer", "Router"]
 
-#: An observer receives every non-empty batch of events, in order.
+#: An observer receives every non-empty batch of events, in order, each time
+#: as a new list of its own (changing it changes nothing for anyone else).
 Observer = Callable[[list[Event]], None]
+
+_T = TypeVar("_T")
 
 _OFFER: Final = 0
 _WRAP: Final = 1
@@ -251,12 +256,33 @@ class Router:
         offer_reasons: bool = True,
         _queue: Any = None,
     ) -> None:
+        # Everything is checked before anything is built or handed to the queue.
         if policy is None:
             policy = RoutingPolicy()
         elif not isinstance(policy, RoutingPolicy):
-            raise InvalidValueError(f"policy must be a RoutingPolicy, got {policy!r}")
-        self._clock: Clock = clock if clock is not None else ManualClock()
-        self._now = self._clock.now()
+            raise InvalidValueError(f"policy must be a RoutingPolicy, got {show(policy)}")
+        if clock is None:
+            clock = ManualClock()
+        elif not callable(getattr(clock, "now", None)):
+            raise InvalidValueError(
+                f"clock must be a Clock (an object with a now() method), got {show(clock)}"
+            )
+        if not is_int(seed):
+            raise InvalidValueError(f"seed must be an integer, got {show(seed)}")
+        check_bool(offer_reasons, "offer_reasons")
+        channels = self._check_channels(channels)
+        strategies = self._check_strategies(strategies)
+        names = {channel.name for channel in channels}
+        for holding, blocked in policy.blocking:
+            for name in (holding, *sorted(blocked)):
+                if name not in names:
+                    raise UnknownIdError("channel", name)
+        for name in sorted(policy.reserve_for):
+            if name not in names:
+                raise UnknownIdError("channel", name)
+        self._clock: Clock = clock
+        self._now = 0.0
+        self._now = self._read_clock(first=True)
         self._rng = random.Random(seed)
         self._q: Any = _queue if _queue is not None else UniversalQueue()
         self._observers: list[Observer] = []
@@ -286,14 +312,11 @@ class Router:
         self.strategy_failures = 0
         """Decisions where a custom strategy raised or gave a score that is not a
         finite number, so longest idle chose instead."""
-        self._strategies: dict[str, AgentStrategy] = {}
-        for name, strategy in (strategies or {}).items():
-            self._check_strategy(name, strategy)
-            self._strategies[name] = strategy
+        self._strategies: dict[str, AgentStrategy] = strategies
         for channel in channels:
             self._add_channel(channel)
         self._policy = policy
-        self._offer_reasons = bool(offer_reasons)
+        self._offer_reasons = offer_reasons
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -332,8 +355,24 @@ class Router:
 
     # ================================================================ observers
 
+    #: Observer calls that raised (an :class:`Exception`) since the router was
+    #: made. A failing observer never makes a router call raise: the call's
+    #: change is complete before observers run, the exception is counted here
+    #: and kept in :attr:`last_observer_error`, and the other observers still
+    #: get the batch.
+    observer_failures: int = 0
+    #: The exception the last failing observer raised, or ``None``.
+    last_observer_error: Exception | None = None
+
     def observe(self, observer: Observer) -> None:
-        """Hand every future batch of events to ``observer`` (after the call's own work)."""
+        """Hand every future batch of events to ``observer``.
+
+        Observers run in the order they were added, once the change a batch
+        reports is complete; each gets the batch as a new list of its own. An
+        observer that raises is isolated: see :attr:`observer_failures`.
+        """
+        if not callable(observer):
+            raise InvalidValueError(f"an observer must be callable, got {show(observer)}")
         self._observers.append(observer)
 
     def unobserve(self, observer: Observer) -> None:
@@ -357,11 +396,7 @@ class Router:
 
     def add_channel(self, channel: Channel) -> list[Event]:
         """Make a channel known. Agents added earlier get capacity 0 on it."""
-        now, events = self._begin()
-        if not isinstance(channel, Channel):
-            raise InvalidValueError(f"add_channel expects a Channel, got {channel!r}")
-        if channel.name in self._channels:
-            raise DuplicateIdError("channel", channel.name)
+        now, events, _ = self._start(lambda: self._check_channel(channel))
         self._add_channel(channel)
         return self._finish(now, events)
 
@@ -379,25 +414,10 @@ class Router:
 
         Either every queue is added or, on an error, none.
         """
-        now, events = self._begin()
+        if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
+            raise InvalidValueError(f"add_queues expects QueueConfig values, got {show(configs)}")
         configs = list(configs)
-        names = set(self._queues)
-        for config in configs:
-            if not isinstance(config, QueueConfig):
-                raise InvalidValueError(f"add_queue expects a QueueConfig, got {config!r}")
-            if config.name in names:
-                raise DuplicateIdError("queue", config.name)
-            names.add(config.name)
-        for config in configs:
-            for step in config.steps:
-                for name in sorted(step.queues - names):
-                    raise UnknownIdError("queue", name)
-            if config.overflow is not None and config.overflow not in names:
-                raise UnknownIdError("queue", config.overflow)
-            self._check_channel_names(config.blocking, f"queue {config.name!r} blocking")
-        for config in configs:
-            if isinstance(config.strategy, str) and config.strategy not in self._strategies:
-                raise UnknownIdError("strategy", config.strategy)
+        now, events, _ = self._start(lambda: self._check_queues(configs))
         for config in configs:
             if isinstance(config.strategy, str):
                 rec = _QueueRec(config, len(self._queues), _CUSTOM, config.strategy)
@@ -453,23 +473,11 @@ class Router:
         Raises :class:`DuplicateIdError` for a known id, :class:`UnknownIdError`
         for an unknown queue or channel in the agent's settings.
         """
-        now, events = self._begin()
-        if not isinstance(agent, Agent):
-            raise InvalidValueError(f"add_agent expects an Agent, got {agent!r}")
-        if agent.id in self._agents:
-            raise DuplicateIdError("agent", agent.id)
-        for name in agent.queues:
-            self._queue(name)
-        for name, _delay in agent.queue_delays:
-            self._queue(name)
+        now, events, _ = self._start(lambda: self._check_agent(agent, presence))
         if agent.capacity is None:
             capacity = {name: ch.default_capacity for name, ch in self._channels.items()}
         else:
-            for name in agent.capacity:
-                self._channel(name)
             capacity = {name: agent.capacity.get(name, 0) for name in self._channels}
-        if not isinstance(presence, Presence):
-            raise InvalidValueError(f"presence must be a Presence, got {presence!r}")
         handle = next(self._agent_handles)
         rec = _AgentRec(agent, handle, capacity, idle_since=now, levels=dict(agent.skills))
         rec.load = dict.fromkeys(self._channels, 0)
@@ -504,9 +512,7 @@ class Router:
 
         Refused with :class:`InvalidStateError` while the agent has contacts in service.
         """
-        now, events = self._begin()
-        rec = self._agent(agent_id)
-        self._check_can_log_off(rec)
+        now, events, rec = self._start(lambda: self._check_can_log_off(self._agent(agent_id)))
         if rec.presence is not Presence.OFFLINE:
             self._set_presence(rec, Presence.OFFLINE, "removed", now, events)
         self._q.remove_agent(rec.handle)
@@ -534,13 +540,10 @@ class Router:
         while the agent has contacts in service. Setting the current presence
         again does nothing.
         """
-        now, events = self._begin()
-        rec = self._agent(agent_id)
-        if not isinstance(presence, Presence):
-            raise InvalidValueError(f"presence must be a Presence, got {presence!r}")
-        if check_presence_change(agent_id, rec.presence, presence):
-            if presence is Presence.OFFLINE:
-                self._check_can_log_off(rec)
+        now, events, (rec, change) = self._start(
+            lambda: self._check_presence(agent_id, presence, reason)
+        )
+        if change:
             self._set_presence(rec, presence, reason, now, events)
         return self._finish(now, events)
 
@@ -549,18 +552,9 @@ class Router:
 
         Refused with :class:`InvalidStateError` below what the agent holds now.
         """
-        now, events = self._begin()
-        rec = self._agent(agent_id)
-        ch = self._channel(channel)
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0:
-            raise InvalidValueError(
-                f"agent {agent_id!r}: capacity for {channel!r} must be an integer >= 0, got {capacity!r}"
-            )
-        if capacity < rec.load[channel]:
-            raise InvalidStateError(
-                f"agent {agent_id!r} holds {rec.load[channel]} {channel} contacts; "
-                f"capacity cannot go below that (asked for {capacity})"
-            )
+        now, events, (rec, ch) = self._start(
+            lambda: self._check_capacity(agent_id, channel, capacity)
+        )
         old = rec.capacity[channel]
         rec.capacity[channel] = capacity
         self._kept_version += 1
@@ -585,13 +579,7 @@ class Router:
         kept. Raises :class:`DuplicateIdError` if a live contact has the same
         id, :class:`UnknownIdError` for an unknown queue or channel.
         """
-        now, events = self._begin()
-        if not isinstance(contact, Contact):
-            raise InvalidValueError(f"submit expects a Contact, got {contact!r}")
-        if contact.id in self._contacts:
-            raise DuplicateIdError("contact", contact.id)
-        queue = self._queue(contact.queue)
-        self._channel(contact.channel)
+        now, events, queue = self._start(lambda: self._check_submit(contact))
         config = queue.config
         refusal = self._admission(contact, queue)
         if refusal is not None:
@@ -649,10 +637,9 @@ class Router:
         When the contact was offered to several agents at once (ring-all),
         the other offers are withdrawn with :class:`OfferRescinded`.
         """
-        now, events = self._begin()
-        rec = self._contact(contact_id)
-        agent = self._agent(agent_id)
-        self._check_offered_to(rec, agent, _A.ACCEPT)
+        now, events, (rec, agent) = self._start(
+            lambda: self._check_offered_to(contact_id, agent_id, _A.ACCEPT)
+        )
         rec.state = contact_transition(contact_id, rec.state, _A.ACCEPT)
         others = [a for a in self._holders(rec) if a != agent_id]
         rec.agent = agent_id
@@ -699,10 +686,9 @@ class Router:
         agent who has not rejected it could take it. When other agents still
         hold an offer of it (ring-all), it stays offered to them.
         """
-        now, events = self._begin()
-        rec = self._contact(contact_id)
-        agent = self._agent(agent_id)
-        self._check_offered_to(rec, agent, _A.REJECT)
+        now, events, (rec, agent) = self._start(
+            lambda: self._check_offered_to(contact_id, agent_id, _A.REJECT)
+        )
         if rec.also:
             events.append(Rejected(now, contact_id, agent_id))
             self._withdraw(rec, agent, now, declined=True)
@@ -715,8 +701,7 @@ class Router:
 
     def complete(self, contact_id: str) -> list[Event]:
         """The agent finished the contact; wrap-up begins (and may end at once)."""
-        now, events = self._begin()
-        rec = self._contact(contact_id)
+        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.COMPLETE))
         rec_state = contact_transition(contact_id, rec.state, _A.COMPLETE)
         assert rec.agent is not None
         agent = self._agents[rec.agent]
@@ -736,9 +721,7 @@ class Router:
 
     def end_wrap_up(self, contact_id: str) -> list[Event]:
         """End a contact's wrap-up now (the agent pressed "ready")."""
-        now, events = self._begin()
-        rec = self._contact(contact_id)
-        contact_transition(contact_id, rec.state, _A.END_WRAP_UP)
+        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.END_WRAP_UP))
         self._end_wrap_up(rec, now, events)
         return self._finish(now, events)
 
@@ -748,8 +731,7 @@ class Router:
         With a rejoin window on its queue, the contact's place is kept for
         the customer for that long (see docs/policies/rejoin.md).
         """
-        now, events = self._begin()
-        rec = self._contact(contact_id)
+        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.ABANDON))
         was = rec.state
         rec.state = contact_transition(contact_id, rec.state, _A.ABANDON)
         holders: list[_AgentRec] = []
@@ -805,23 +787,9 @@ class Router:
         explicit instruction: the target queue's size limit and admission
         rule do not apply. Its maximum wait starts again.
         """
-        now, events = self._begin()
-        rec = self._contact(contact_id)
-        contact_transition(contact_id, rec.state, _A.TRANSFER)
-        to_queue = self._queue(queue) if queue is not None else self._queues[rec.queue]
-        base = self._check_requirements(requirements, f"transfer of contact {contact_id!r}")
-        target = None
-        if agent is not None:
-            target = self._agent(agent)
-            if target.presence is Presence.OFFLINE:
-                raise InvalidStateError(
-                    f"cannot transfer contact {contact_id!r} to agent {agent!r}: the agent is offline"
-                )
-            if agent in self._excluded(rec):
-                raise InvalidStateError(
-                    f"cannot transfer contact {contact_id!r} to agent {agent!r}: "
-                    "the agent is excluded for this contact or its customer"
-                )
+        now, events, (rec, to_queue, base, target) = self._start(
+            lambda: self._check_transfer(contact_id, queue, requirements, agent, keep_key)
+        )
         was = rec.state
         from_queue = rec.queue
         from_agents: list[_AgentRec] = []
@@ -872,10 +840,7 @@ class Router:
     def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
         """Turn a waiting contact into a callback on ``channel``: it keeps its place in line
         while the customer hangs up, and the agent who takes it calls back."""
-        now, events = self._begin()
-        rec = self._contact(contact_id)
-        self._channel(channel)
-        contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
+        now, events, rec = self._start(lambda: self._check_callback(contact_id, channel))
         self._dequeue(rec)
         rec.channel = channel
         self._enqueue(rec)
@@ -893,8 +858,7 @@ class Router:
         serves is left alone. The agent need not exist yet. Adding an
         exclusion that exists does nothing.
         """
-        now, events = self._begin()
-        self._check_exclusion_ids(customer_id, agent_id)
+        now, events, _ = self._start(lambda: self._check_exclusion_ids(customer_id, agent_id))
         excluded = self._customer_exclusions.setdefault(customer_id, set())
         if agent_id in excluded:
             return self._finish(now, events)
@@ -933,11 +897,9 @@ class Router:
         Raises :class:`UnknownIdError` for a pair that is not excluded. A
         contact's own ``excluded_agents`` stay in force.
         """
-        now, events = self._begin()
-        self._check_exclusion_ids(customer_id, agent_id)
-        excluded = self._customer_exclusions.get(customer_id)
-        if excluded is None or agent_id not in excluded:
-            raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
+        now, events, excluded = self._start(
+            lambda: self._check_exclusion(customer_id, agent_id)
+        )
         excluded.discard(agent_id)
         self._kept_version += 1
         if not excluded:
@@ -959,11 +921,12 @@ class Router:
 
     def exclusions(self, customer_id: str) -> frozenset[str]:
         """Agents excluded for ``customer_id`` by :meth:`add_exclusion`."""
+        check_id(customer_id, "customer id")
         return frozenset(self._customer_exclusions.get(customer_id, ()))
 
     def tick(self) -> TickResult:
         """Apply every timer that fell due, and say when the next one falls due."""
-        now, events = self._begin()
+        now, events, _ = self._start(lambda: None)
         self._finish(now, events)
         return TickResult(events, self.next_due())
 
@@ -1183,16 +1146,50 @@ class Router:
 
     # ============================================================== internals
 
-    def _begin(self) -> tuple[float, list[Event]]:
-        now = self._clock.now()
-        if not now >= self._now:
+    def _read_clock(self, *, first: bool = False) -> float:
+        """The clock's reading as a float, refused (changing nothing) unless it is a
+        finite number not behind the router's time."""
+        try:
+            reading = self._clock.now()
+        except CCRouteError:
+            raise
+        except Exception as exc:
+            raise ClockError(f"the clock failed: {show(exc)}") from exc
+        try:
+            now = float(reading) if is_real(reading) else math.nan
+        except OverflowError:
+            now = math.inf
+        if not math.isfinite(now):
+            raise ClockError(f"the clock must read a finite number, got {show(reading)}")
+        if not first and not now >= self._now:
             raise ClockError(f"the clock went backwards from {self._now} to {now!r}")
+        return now
+
+    def _start(self, check: Callable[[], _T]) -> tuple[float, list[Event], _T]:
+        """Begin a public call: read the clock, check the call, then apply due timers.
+
+        ``check`` validates the call's arguments against the router as it is
+        and returns what the call needs; it changes nothing. A refused call
+        therefore leaves everything as it was, the router's time included.
+        Only then are the timers that fell due applied (their events are a
+        batch of their own, handed to observers at once); if any was, the
+        call is checked again, since a timer may have changed what it needs
+        (an offer that timed out before the accept).
+        """
+        now = self._read_clock()
+        checked = check()
         events: list[Event] = []
-        self._run_due(now, events)
+        fired = self._run_due(now, events)
         self._now = now
         if events:
             self._notify(events)
         self._notified = len(events)
+        if fired:
+            checked = check()
+        return now, events, checked
+
+    def _begin(self) -> tuple[float, list[Event]]:
+        now, events, _ = self._start(lambda: None)
         return now, events
 
     def _finish(self, now: float, events: list[Event]) -> list[Event]:
@@ -1210,8 +1207,14 @@ class Router:
         return events
 
     def _notify(self, batch: list[Event]) -> None:
-        for observer in self._observers:
-            observer(batch)
+        # Each observer gets a list of its own; one that raises is counted and
+        # skipped (Exception only: KeyboardInterrupt and the like propagate).
+        for observer in tuple(self._observers):
+            try:
+                observer(list(batch))
+            except Exception as exc:
+                self.observer_failures += 1
+                self.last_observer_error = exc
 
     def _add_channel(self, channel: Channel) -> None:
         ch = len(self._channel_ids)
@@ -1222,29 +1225,196 @@ class Router:
             rec.capacity[channel.name] = 0
             rec.load[channel.name] = 0
 
+    @staticmethod
+    def _unknown(kind: str, value: object) -> CCRouteError:
+        """The refusal of an id that is not known: unknown, or not an id at all."""
+        if isinstance(value, str):
+            return UnknownIdError(kind, value)
+        return InvalidValueError(f"{kind} id must be a string, got {show(value)}")
+
     def _agent(self, agent_id: str) -> _AgentRec:
         try:
             return self._agents[agent_id]
         except (KeyError, TypeError):
-            raise UnknownIdError("agent", agent_id) from None
+            raise self._unknown("agent", agent_id) from None
 
     def _contact(self, contact_id: str) -> _ContactRec:
         try:
             return self._contacts[contact_id]
         except (KeyError, TypeError):
-            raise UnknownIdError("contact", contact_id) from None
+            raise self._unknown("contact", contact_id) from None
 
     def _queue(self, name: str) -> _QueueRec:
         try:
             return self._queues[name]
         except (KeyError, TypeError):
-            raise UnknownIdError("queue", name) from None
+            raise self._unknown("queue", name) from None
 
     def _channel(self, name: str) -> int:
         try:
             return self._channel_ids[name]
         except (KeyError, TypeError):
-            raise UnknownIdError("channel", name) from None
+            raise self._unknown("channel", name) from None
+
+    # ----------------------------------------------------------------- checks
+    # Each checks one public call against the router as it stands and returns
+    # what the call needs; none changes anything (see _start).
+
+    @staticmethod
+    def _check_channels(channels: object) -> list[Channel]:
+        if isinstance(channels, (str, bytes, Mapping)) or not isinstance(channels, Iterable):
+            raise InvalidValueError(f"channels must be Channel values, got {show(channels)}")
+        out = list(channels)
+        names: set[str] = set()
+        for channel in out:
+            if not isinstance(channel, Channel):
+                raise InvalidValueError(f"channels must be Channel values, got {show(channel)}")
+            if channel.name in names:
+                raise DuplicateIdError("channel", channel.name)
+            names.add(channel.name)
+        return out
+
+    def _check_strategies(self, strategies: object) -> dict[str, AgentStrategy]:
+        if strategies is None:
+            return {}
+        if not isinstance(strategies, Mapping):
+            raise InvalidValueError(
+                f"strategies must be a mapping of name to strategy, got {show(strategies)}"
+            )
+        out: dict[str, AgentStrategy] = {}
+        for name, strategy in strategies.items():
+            self._check_strategy(name, strategy)
+            out[name] = strategy
+        return out
+
+    def _check_channel(self, channel: object) -> None:
+        if not isinstance(channel, Channel):
+            raise InvalidValueError(f"add_channel expects a Channel, got {show(channel)}")
+        if channel.name in self._channels:
+            raise DuplicateIdError("channel", channel.name)
+
+    def _check_queues(self, configs: list[QueueConfig]) -> None:
+        names = set(self._queues)
+        for config in configs:
+            if not isinstance(config, QueueConfig):
+                raise InvalidValueError(f"add_queue expects a QueueConfig, got {show(config)}")
+            if config.name in names:
+                raise DuplicateIdError("queue", config.name)
+            names.add(config.name)
+        for config in configs:
+            for step in config.steps:
+                for name in sorted(step.queues - names):
+                    raise UnknownIdError("queue", name)
+            if config.overflow is not None and config.overflow not in names:
+                raise UnknownIdError("queue", config.overflow)
+            self._check_channel_names(config.blocking, f"queue {config.name!r} blocking")
+        for config in configs:
+            if isinstance(config.strategy, str) and config.strategy not in self._strategies:
+                raise UnknownIdError("strategy", config.strategy)
+
+    def _check_agent(self, agent: object, presence: object) -> None:
+        if not isinstance(agent, Agent):
+            raise InvalidValueError(f"add_agent expects an Agent, got {show(agent)}")
+        if agent.id in self._agents:
+            raise DuplicateIdError("agent", agent.id)
+        for name in sorted(agent.queues):
+            self._queue(name)
+        for name, _delay in agent.queue_delays:
+            self._queue(name)
+        if agent.capacity is not None:
+            for name in agent.capacity:
+                self._channel(name)
+        if not isinstance(presence, Presence):
+            raise InvalidValueError(f"presence must be a Presence, got {show(presence)}")
+
+    def _check_presence(
+        self, agent_id: str, presence: object, reason: object
+    ) -> tuple[_AgentRec, bool]:
+        rec = self._agent(agent_id)
+        if not isinstance(presence, Presence):
+            raise InvalidValueError(f"presence must be a Presence, got {show(presence)}")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_ID_LENGTH):
+            raise InvalidValueError(
+                f"agent {agent_id!r}: reason must be None or a string of at most "
+                f"{MAX_ID_LENGTH} characters, got {show(reason)}"
+            )
+        change = check_presence_change(agent_id, rec.presence, presence)
+        if change and presence is Presence.OFFLINE:
+            self._check_can_log_off(rec)
+        return rec, change
+
+    def _check_capacity(self, agent_id: str, channel: str, capacity: object) -> tuple[_AgentRec, int]:
+        rec = self._agent(agent_id)
+        ch = self._channel(channel)
+        if not is_int(capacity) or capacity < 0:  # type: ignore[operator]
+            raise InvalidValueError(
+                f"agent {agent_id!r}: capacity for {channel!r} must be an integer >= 0, "
+                f"got {show(capacity)}"
+            )
+        if capacity > MAX_COUNT:  # type: ignore[operator]
+            raise InvalidValueError(
+                f"agent {agent_id!r}: capacity for {channel!r} must be an integer <= "
+                f"{MAX_COUNT}, got {show(capacity)}"
+            )
+        if capacity < rec.load[channel]:  # type: ignore[operator]
+            raise InvalidStateError(
+                f"agent {agent_id!r} holds {rec.load[channel]} {channel} contacts; "
+                f"capacity cannot go below that (asked for {capacity})"
+            )
+        return rec, ch
+
+    def _check_submit(self, contact: object) -> _QueueRec:
+        if not isinstance(contact, Contact):
+            raise InvalidValueError(f"submit expects a Contact, got {show(contact)}")
+        if contact.id in self._contacts:
+            raise DuplicateIdError("contact", contact.id)
+        queue = self._queue(contact.queue)
+        self._channel(contact.channel)
+        return queue
+
+    def _check_action(self, contact_id: str, action: ContactAction) -> _ContactRec:
+        rec = self._contact(contact_id)
+        contact_transition(contact_id, rec.state, action)
+        return rec
+
+    def _check_transfer(
+        self,
+        contact_id: str,
+        queue: object,
+        requirements: object,
+        agent: object,
+        keep_key: object,
+    ) -> tuple[_ContactRec, _QueueRec, dict[str, int] | None, _AgentRec | None]:
+        rec = self._check_action(contact_id, _A.TRANSFER)
+        to_queue = self._queue(queue) if queue is not None else self._queues[rec.queue]  # type: ignore[arg-type]
+        base = self._check_requirements(requirements, f"transfer of contact {contact_id!r}")  # type: ignore[arg-type]
+        target = None
+        if agent is not None:
+            target = self._agent(agent)  # type: ignore[arg-type]
+            if target.presence is Presence.OFFLINE:
+                raise InvalidStateError(
+                    f"cannot transfer contact {contact_id!r} to agent {agent!r}: the agent is offline"
+                )
+            if agent in self._excluded(rec):
+                raise InvalidStateError(
+                    f"cannot transfer contact {contact_id!r} to agent {agent!r}: "
+                    "the agent is excluded for this contact or its customer"
+                )
+        check_bool(keep_key, f"transfer of contact {contact_id!r}: keep_key")
+        return rec, to_queue, base, target
+
+    def _check_callback(self, contact_id: str, channel: str) -> _ContactRec:
+        rec = self._contact(contact_id)
+        self._channel(channel)
+        contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
+        return rec
+
+    def _check_exclusion(self, customer_id: str, agent_id: str) -> set[str]:
+        self._check_exclusion_ids(customer_id, agent_id)
+        excluded = self._customer_exclusions.get(customer_id)
+        if excluded is None or agent_id not in excluded:
+            raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
+        return excluded
 
     def _skill(self, name: str) -> int:
         sid = self._skills.get(name)
@@ -1256,10 +1426,19 @@ class Router:
     def _check_requirements(value: Mapping[str, int] | None, where: str) -> dict[str, int] | None:
         if value is None:
             return None
+        try:
+            items = dict(value).items()
+        except (TypeError, ValueError):
+            raise InvalidValueError(
+                f"{where}: requirements must be a mapping of skill name to level, got {show(value)}"
+            ) from None
         out: dict[str, int] = {}
-        for name, level in dict(value).items():
-            if not isinstance(name, str) or not name:
-                raise InvalidValueError(f"{where}: skill name must be a non-empty string")
+        for name, level in items:
+            if not isinstance(name, str) or not name or len(name) > MAX_ID_LENGTH:
+                raise InvalidValueError(
+                    f"{where}: skill name must be a non-empty string of at most "
+                    f"{MAX_ID_LENGTH} characters, got {show(name)}"
+                )
             if (
                 not isinstance(level, int)
                 or isinstance(level, bool)
@@ -1272,20 +1451,26 @@ class Router:
             out[name] = level
         return out
 
-    def _check_offered_to(self, rec: _ContactRec, agent: _AgentRec, action: ContactAction) -> None:
+    def _check_offered_to(
+        self, contact_id: str, agent_id: str, action: ContactAction
+    ) -> tuple[_ContactRec, _AgentRec]:
+        rec = self._contact(contact_id)
+        agent = self._agent(agent_id)
         contact_transition(rec.spec.id, rec.state, action)
         if agent.spec.id not in self._holders(rec):
             raise InvalidStateError(
                 f"cannot {action.value} contact {rec.spec.id!r} as agent {agent.spec.id!r}: "
                 f"it is offered to {', '.join(map(repr, self._holders(rec)))}"
             )
+        return rec, agent
 
-    def _check_can_log_off(self, rec: _AgentRec) -> None:
+    def _check_can_log_off(self, rec: _AgentRec) -> _AgentRec:
         if rec.in_service:
             raise InvalidStateError(
                 f"agent {rec.spec.id!r} has {len(rec.in_service)} contact(s) in service "
                 f"({', '.join(sorted(rec.in_service))}); complete or transfer them before logging off"
             )
+        return rec
 
     # ---------------------------------------------------------------- timers
 
@@ -1298,12 +1483,15 @@ class Router:
         _due, _seq, kind, rec, token = timer
         return bool(rec.live and rec.tokens[kind] == token)
 
-    def _run_due(self, now: float, events: list[Event]) -> None:
+    def _run_due(self, now: float, events: list[Event]) -> int:
+        """Apply every live timer due at or before ``now``; return how many ran."""
         timers = self._timers
+        ran = 0
         while timers and timers[0][0] <= now:
             timer = heapq.heappop(timers)
             if not self._timer_live(timer):
                 continue
+            ran += 1
             due, _seq, kind, rec, _token = timer
             self._now = max(self._now, due)
             at = self._now
@@ -1321,6 +1509,7 @@ class Router:
                 self._delay_over(rec, at, events)
             else:
                 self._end_ramp(rec, "time", at, events)
+        return ran
 
     def _schedule_step(self, rec: _ContactRec) -> None:
         steps = self._queues[rec.queue].config.steps
@@ -1971,10 +2160,8 @@ class Router:
 
     @staticmethod
     def _check_exclusion_ids(customer_id: object, agent_id: object) -> None:
-        if not isinstance(customer_id, str) or not customer_id:
-            raise InvalidValueError(f"customer id must be a non-empty string, got {customer_id!r}")
-        if not isinstance(agent_id, str) or not agent_id:
-            raise InvalidValueError(f"agent id must be a non-empty string, got {agent_id!r}")
+        check_id(customer_id, "customer id")
+        check_id(agent_id, "agent id")
 
     # ------------------------------------------------- maximum wait, overflow
 
