@@ -1,6 +1,10 @@
 """Embed ccroute: a durable service, one agent, contacts from code and from email.
 
 Run: python examples/embed.py [DB]   (needs the email plugin: pip install -e plugins/ccroute-email)
+
+Passing an EmailChannel in plugins=[...] is what turns the SMTP server on.
+Installing ccroute-email alone opens no port: its entry-point channel listens
+only when the settings say so (settings={"email": {"enabled": True, ...}}).
 """
 
 import smtplib
@@ -31,8 +35,8 @@ class AgentDesktop:
 
 async def main(db: str) -> None:
     desktop = AgentDesktop()
-    email = EmailChannel(port=0, queue="support", on_offer=desktop.show)
-    async with Service(path=db, plugins=[desktop, email], load_entrypoints=False) as service:
+    email = EmailChannel(port=0, queue="support", on_offer=desktop.show)  # port 0: any free one
+    async with Service(path=db, plugins=[desktop, email]) as service:
         if "support" not in service.router.queues:  # a second run resumes from the database
             await service.add_queue(QueueConfig("support", offer_timeout=None))
             await service.add_agent(Agent("alice", queues=["support"]), Presence.AVAILABLE)

@@ -197,3 +197,129 @@ def test_staff_bad_input(args: list[str], message: str) -> None:
     done = run_cli("staff", *args)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+# ------------------------------------------------------------ without rich
+
+#: Runs the command with rich made unimportable, as after a plain ``pip install ccroute``.
+NO_RICH = (
+    "import sys\n"
+    "sys.modules['rich'] = None  # import rich now raises ImportError\n"
+    "from ccroute.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "assert not any(m == 'rich' or m.startswith('rich.') for m in sys.modules if sys.modules[m])\n"
+    "sys.exit(status)\n"
+)
+
+
+def run_without_rich(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", NO_RICH, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"COLUMNS": "140", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def tables(text: str) -> list[list[str]]:
+    """The blocks of lines between blank lines."""
+    return [block.splitlines() for block in text.strip().split("\n\n")]
+
+
+def test_simulate_works_without_rich_in_aligned_plain_text() -> None:
+    done = run_without_rich("simulate", "examples/contact_centre.toml")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for text in ("queue sales", "channel chat", "total", "Per interval", "19:30", "Agent groups"):
+        assert text in out
+    assert not set(out) & set("┏━┃│└╇")  # no box drawing
+    assert "\x1b[" not in out + done.stderr  # no colour
+    day, intervals, groups, summary = tables(out)
+    assert day[0].startswith("Omnichannel day (seed ")
+    header, rule = day[1], day[2]
+    assert header.split() == [
+        "offered", "answered", "abandoned", "service", "level", "target", "ASA", "AHT", "occupancy",
+    ]  # fmt: skip
+    assert set(rule) == {"-", " "}
+    # Columns line up: every row of a table ends where its rule ends (the last
+    # column is right-aligned), and the rule's gaps are gaps in every row.
+    for block in (day[1:], intervals[1:], groups[1:]):
+        rule = block[1]
+        gaps = [i for i, c in enumerate(rule) if c == " "]
+        for line in block:
+            if line.startswith("* "):
+                continue  # the legend of marks
+            assert len(line) == len(rule), line
+            assert all(line[i] == " " for i in gaps), line
+    assert summary[0].startswith("Self-service (IVR):")
+
+
+def test_plain_text_marks_what_rich_colours() -> None:
+    done = run_without_rich("simulate", "examples/contact_centre.toml", "--seed", "1")
+    day = tables(done.stdout)[0]
+    missed = [line for line in day if "%*" in line]
+    if missed:
+        assert day[-1] == "* below the service level target"
+    data = json.loads(
+        run_cli("simulate", "examples/contact_centre.toml", "--seed", "1", "--json").stdout
+    )
+    below = {f"queue {q}" for q, row in data["queues"].items() if row["service_level_met"] is False}
+    assert {line[:13].strip() for line in missed} == below
+
+
+def test_staff_json_and_errors_work_without_rich() -> None:
+    done = run_without_rich("staff", "--rate", "100/30min", "--aht", "180", "--target", "80/20")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "Erlang C: 100/30min, AHT 180 s"
+    assert any(line.split()[-1] == "14" and line.startswith("agents") for line in lines)
+    assert len({len(line) for line in lines[1:]}) == 1  # values right-aligned in one column
+    same = run_without_rich(
+        "staff", "--rate", "100/30min", "--aht", "180", "--target", "80/20", "--json"
+    )
+    assert json.loads(same.stdout)["agents"] == 14
+    bad = run_without_rich("simulate", "nope.toml")
+    assert bad.returncode == 2
+    assert (
+        bad.stderr.strip()
+        == "ccroute: error: nope.toml: cannot read the scenario (No such file or directory)"
+    )
+    day = run_without_rich("simulate", str(EXAMPLES / "erlang_c.toml"), "--json")
+    assert json.loads(day.stdout) == json.loads(
+        run_cli("simulate", str(EXAMPLES / "erlang_c.toml"), "--json").stdout
+    )
+
+
+def test_replications_and_plugins_work_without_rich() -> None:
+    done = run_without_rich("simulate", str(EXAMPLES / "erlang_c.toml"), "--replications", "3")
+    assert done.returncode == 0, done.stderr
+    assert "replications (mean, 95% CI)" in done.stdout and " to " in done.stdout
+    listed = run_without_rich("plugins")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("ccroute.default  (built-in, ccroute ")
+    assert "    ccroute_storage\n" in listed.stdout
+
+
+@pytest.mark.parametrize("rich", [True, False], ids=["rich", "plain"])
+def test_a_closed_pipe_is_not_a_traceback(rich: bool) -> None:
+    # stdout is a pipe nobody reads any more, as in `ccroute simulate ... | head -1`.
+    script = (
+        "import os, sys\n"
+        "read, write = os.pipe()\n"
+        "os.close(read)\n"
+        "os.dup2(write, 1)\n"
+        + ("" if rich else "sys.modules['rich'] = None\n")
+        + "from ccroute.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "simulate", "examples/erlang_c.toml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""

@@ -3,8 +3,10 @@ fault isolation of every hook on asyncio and trio."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import json
 import logging
 import re
 import subprocess
@@ -23,11 +25,19 @@ import attrs
 import pluggy
 import pytest
 
+import ccroute
 from ccroute.errors import InvalidValueError, PluginError
 from ccroute.hookspecs import PROJECT, hookimpl
-from ccroute.hooktypes import CustomerUpdate, HistoryRecord
+from ccroute.hooktypes import CustomerUpdate, HistoryRecord, RouterView, ServiceHandle
 from ccroute.model import Channel, ChannelKind, Contact
-from ccroute.plugins import DEFAULT_PLUGIN_NAME, FlowChoice, Hooks, make_plugin_manager
+from ccroute.plugins import (
+    DEFAULT_PLUGIN_NAME,
+    FlowChoice,
+    Hooks,
+    PluginInfo,
+    describe_plugins,
+    make_plugin_manager,
+)
 from ccroute.storage import MemoryStorage
 from ccroute.storage_sqlite import SQLiteStorage
 
@@ -131,7 +141,8 @@ def test_every_hook_is_documented_under_its_signature() -> None:
 
 
 def test_the_docs_name_no_hook_that_does_not_exist() -> None:
-    named = set(re.findall(r"\bccroute_\w+", DOCS.read_text()))
+    # Module paths (ccroute_email.plugin) are not hook names.
+    named = set(re.findall(r"\bccroute_\w+\b(?!\.)", DOCS.read_text()))
     assert named - set(spec_hooks()) == set()
 
 
@@ -672,3 +683,227 @@ async def test_a_failing_plugin_is_isolated(family: str, mode: str, hang: thread
     assert await case.call(hooks) == case.with_good
     assert asked == ["good"]
     assert hooks.failures == expected_failures
+
+
+# ------------------------------------------------------- what is loaded, and logged
+
+EVENTS_PLUGIN = """
+from ccroute.hookspecs import hookimpl
+
+@hookimpl
+def ccroute_events(events):
+    pass
+
+@hookimpl
+def ccroute_crm_lookup(customer_id):
+    return None
+"""
+
+
+@pytest.fixture
+def watchdist(make_dist: Callable[..., Path]) -> Path:
+    """Distribution ``watchdist`` 1.0: entry point ``watch`` = an observer and a CRM."""
+    return make_dist(
+        "watchdist", {"watch": "watchdist_plugin"}, {"watchdist_plugin": EVENTS_PLUGIN}
+    )
+
+
+def test_describe_plugins_names_source_distribution_version_and_hooks(
+    watchdist: Path, only: Callable[[str], None]
+) -> None:
+    only("watchdist")
+    app = plugin("app", ccroute_deliver_offer=lambda: None, ccroute_events=lambda: None)
+    infos = describe_plugins(make_plugin_manager([app]))
+    assert infos == [
+        PluginInfo(
+            name=DEFAULT_PLUGIN_NAME,
+            source="built-in",
+            distribution="ccroute",
+            version=ccroute.__version__,
+            entry_point=None,
+            hooks=("ccroute_storage",),
+        ),
+        PluginInfo(
+            name="watch",
+            source="entry point",
+            distribution="watchdist",
+            version="1.0",
+            entry_point="watchdist_plugin",
+            hooks=("ccroute_crm_lookup", "ccroute_events"),
+        ),
+        PluginInfo(
+            name="app",
+            source="application",
+            distribution=None,
+            version=None,
+            entry_point=None,
+            hooks=("ccroute_deliver_offer", "ccroute_events"),
+        ),
+    ]
+    assert [info.origin for info in infos] == [
+        f"built-in, ccroute {ccroute.__version__}",
+        "watchdist 1.0, entry point watchdist_plugin",
+        "application",
+    ]
+    assert infos[1].to_dict() == {
+        "name": "watch",
+        "source": "entry point",
+        "distribution": "watchdist",
+        "version": "1.0",
+        "entry_point": "watchdist_plugin",
+        "hooks": ["ccroute_crm_lookup", "ccroute_events"],
+    }
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        infos[0].name = "x"  # type: ignore[misc]
+
+
+async def test_the_service_logs_which_plugins_it_loaded(
+    watchdist: Path, only: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    from ccroute import Service
+
+    only("watchdist")
+    app = plugin("my.app", ccroute_events=lambda: None)
+    with caplog.at_level(logging.INFO, logger="ccroute.plugins"):
+        async with Service(plugins=[app]):
+            pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "ccroute.plugins"]
+    assert lines == [
+        f"plugin 'ccroute.default' loaded (built-in, ccroute {ccroute.__version__}): "
+        "ccroute_storage",
+        "plugin 'watch' loaded (watchdist 1.0, entry point watchdist_plugin): "
+        "ccroute_crm_lookup, ccroute_events",
+        "plugin 'my.app' loaded (application): ccroute_events",
+    ]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "ccroute.plugins")
+
+
+def test_ccroute_plugins_lists_installed_plugins_and_their_hooks(
+    watchdist: Path, only: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ccroute.cli import main
+
+    only("watchdist")
+    assert main(["plugins", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in listed] == [DEFAULT_PLUGIN_NAME, "watch"]
+    assert listed[1] == {
+        "name": "watch",
+        "source": "entry point",
+        "distribution": "watchdist",
+        "version": "1.0",
+        "entry_point": "watchdist_plugin",
+        "hooks": ["ccroute_crm_lookup", "ccroute_events"],
+    }
+    assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "watch  (watchdist 1.0, entry point watchdist_plugin)" in text
+    assert "    ccroute_crm_lookup\n    ccroute_events\n" in text
+    assert "CCROUTE_LOAD_PLUGINS='watchdist'" in text
+
+
+def test_ccroute_plugins_reports_a_broken_plugin_as_an_error(
+    make_dist: Callable[..., Path], only: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ccroute.cli import main
+
+    only("brokendist")
+    make_dist("brokendist", {"broken": "broken_plugin"}, {"broken_plugin": "import nope_x\n"})
+    assert main(["plugins"]) == 2
+    assert "plugin 'broken'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ the service, as hooks see it
+
+
+LIGHT_MODULES = (
+    "ccroute.hookspecs",
+    "ccroute.hooktypes",
+    "ccroute.plugins",
+    "ccroute.default_plugins",
+)
+
+
+def test_the_hook_modules_do_not_import_the_service() -> None:
+    script = (
+        "import sys\n"
+        f"for name in {LIGHT_MODULES!r}:\n"
+        "    __import__(name)\n"
+        "print('ccroute.service' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False"]
+
+
+def _imports(module: str) -> set[str]:
+    """Every ccroute module ``module`` imports anywhere, ``TYPE_CHECKING`` blocks and
+    function bodies included (what a type checker follows)."""
+    path = Path(importlib.import_module(module).__file__ or "")
+    package = module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([package, *filter(None, [base])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("ccroute.")}
+
+
+def test_no_import_cycle_between_the_service_and_its_hooks() -> None:
+    group = {"ccroute.service", *LIGHT_MODULES}
+    graph = {module: _imports(module) & group for module in group}
+    for module in LIGHT_MODULES:
+        assert "ccroute.service" not in graph[module], module
+    # Depth-first search for a cycle within the group.
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join([*path, module])
+        if module in done:
+            return
+        for imported in graph[module]:
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in sorted(group):
+        visit(module, ())
+
+
+def test_service_and_router_are_the_narrow_protocols_hooks_get() -> None:
+    from ccroute import Router, Service
+
+    # Every member of the protocols is there with the same parameters (mypy checks
+    # the types where the service hands itself to the hooks).
+    for protocol, concrete in ((ServiceHandle, Service), (RouterView, Router)):
+        members = [name for name in vars(protocol) if not name.startswith("_")]
+        assert members, protocol
+        for name in members:
+            declared = getattr(protocol, name)
+            if isinstance(declared, property):
+                # A property, or (Service.settings) an attribute set in __init__.
+                assert isinstance(getattr(concrete, name, None), property) or (
+                    name in concrete.__init__.__code__.co_names
+                ), name
+                continue
+            actual = getattr(concrete, name)
+            wanted = [
+                (p.name, p.kind)
+                for p in inspect.signature(declared).parameters.values()
+                if p.kind is not p.POSITIONAL_ONLY
+            ]
+            got = [(p.name, p.kind) for p in inspect.signature(actual).parameters.values()]
+            assert all(item in got for item in wanted), (name, wanted, got)
+            assert inspect.iscoroutinefunction(declared) == inspect.iscoroutinefunction(actual)
+
+
+def test_the_handle_leaves_out_what_adapters_must_not_do() -> None:
+    for name in ("add_queue", "add_agent", "remove_agent", "add_channel", "stop", "flush", "tick"):
+        assert not hasattr(ServiceHandle, name), name
+    for name in ("submit", "accept", "add_queue", "restore", "snapshot", "tick", "observe"):
+        assert not hasattr(RouterView, name), name

@@ -3,9 +3,16 @@
 Every waiting contact from every channel in one universal queue, matched to the
 best available agent by skills, capacity and policy, by a deterministic router
 that performs no I/O. Start with :class:`Router`.
+
+Importing ccroute loads the core only (the router and its values). The
+service, the hook marker and the stores are imported the first time they are
+used (:data:`Service`, :data:`hookimpl`, :data:`SQLiteStorage`, ...), so a
+program that only routes or simulates never loads anyio, pluggy or sqlite3.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._queue import IMPLEMENTATION
 from .clock import Clock, ManualClock, MonotonicClock, WallClock
@@ -58,8 +65,15 @@ from .explain import (
     ContactVerdict,
     NotEligible,
 )
-from .hookspecs import hookimpl
-from .hooktypes import AgentStrategy, CustomerUpdate, HistoryRecord, IvrFlow, OfferDelivery
+from .hooktypes import (
+    AgentStrategy,
+    CustomerUpdate,
+    HistoryRecord,
+    IvrFlow,
+    OfferDelivery,
+    RouterView,
+    ServiceHandle,
+)
 from .lifecycle import ContactState
 from .model import (
     BUILTIN_CHANNELS,
@@ -77,12 +91,46 @@ from .model import (
 )
 from .policies import RampUp, RoutingPolicy
 from .router import Observer, Router
-from .service import Service
-from .storage import LogRecord, MemoryStorage, Recovered, Storage
-from .storage_sqlite import SQLiteStorage
 from .views import AgentStatus, AgentView, ContactView, TickResult
 
+if TYPE_CHECKING:
+    # Imported on first use (see __getattr__); here for type checkers.
+    from .hookspecs import hookimpl
+    from .service import Service
+    from .storage import LogRecord, MemoryStorage, Recovered, Storage
+    from .storage_sqlite import SQLiteStorage
+
 __version__ = "0.1.0"
+
+#: Public names imported on first use, by the module that defines them.
+_LAZY: dict[str, str] = {
+    "hookimpl": ".hookspecs",
+    "Service": ".service",
+    "LogRecord": ".storage",
+    "MemoryStorage": ".storage",
+    "Recovered": ".storage",
+    "Storage": ".storage",
+    "SQLiteStorage": ".storage_sqlite",
+}
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
+
+    def __getattr__(name: str) -> object:
+        """Import a lazily exported name on first use (PEP 562), then keep it."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazily imported ones included."""
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Abandoned",
@@ -149,11 +197,13 @@ __all__ = [
     "Rejected",
     "Rejoined",
     "Router",
+    "RouterView",
     "RoutingPolicy",
     "RoutingStep",
     "SQLiteStorage",
     "Service",
     "ServiceError",
+    "ServiceHandle",
     "StepApplied",
     "Storage",
     "StorageError",

@@ -2,9 +2,14 @@
 
 ``ccroute simulate SCENARIO.toml`` runs a scenario and prints tables per queue,
 channel, interval and agent group (``--json`` for scripts, ``--plot`` for a
-chart); ``ccroute staff`` sizes a team with Erlang C or Erlang A. Tables and the
-progress bar come from rich; plots from matplotlib (``pip install ccroute[plot]``).
-This module is the I/O shell around :mod:`ccroute.sim` and :mod:`ccroute.wfm`.
+chart); ``ccroute staff`` sizes a team with Erlang C or Erlang A;
+``ccroute plugins`` lists the plugins a service here would load, and their hooks.
+
+Tables and the progress bar come from rich when it is installed (``pip install
+ccroute[cli]``), and are plain text (aligned columns, no colour) when it is not:
+the command needs nothing beyond ccroute's own dependencies. Plots come from
+matplotlib (``pip install ccroute[plot]``). This module is the I/O shell around
+:mod:`ccroute.sim`, :mod:`ccroute.wfm` and :mod:`ccroute.plugins`.
 """
 
 from __future__ import annotations
@@ -12,15 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import Any, Literal
 
 from .errors import CCRouteError
 from .metrics import GroupStats
@@ -62,38 +64,238 @@ def _num(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(value, 6)
 
 
-# ----------------------------------------------------------------- simulate
+# ------------------------------------------------------------------- output
+
+Justify = Literal["left", "right"]
 
 
-class _ProgressBar:
-    """A progress bar that appears only once a run has taken more than a second."""
+class _Cell:
+    """A table cell with a colour (rich only) and a mark (plain text only, where
+    the colour would have said it)."""
 
-    def __init__(self, console: Console, label: str) -> None:
-        self.console = console
+    __slots__ = ("colour", "mark", "text")
+
+    def __init__(self, text: str, colour: str | None = None, mark: str = "") -> None:
+        self.text = text
+        self.colour = colour
+        self.mark = mark
+
+
+class _Table:
+    """A table to print, built the same way whether rich renders it or plain text does.
+
+    ``marks`` explains the plain-text marks its cells may carry (printed under
+    the table when a cell used one).
+    """
+
+    def __init__(self, title: str | None = None, *, show_header: bool = True) -> None:
+        self.title = title
+        self.show_header = show_header
+        self.columns: list[tuple[str, Justify]] = []
+        # A row is (cells, bold); None is a section break.
+        self.rows: list[tuple[list[_Cell], bool] | None] = []
+        self.marks: dict[str, str] = {}
+
+    def add_column(self, header: str = "", *, justify: Justify = "left") -> None:
+        self.columns.append((header, justify))
+
+    def add_row(self, *cells: str | _Cell, bold: bool = False) -> None:
+        self.rows.append(([c if isinstance(c, _Cell) else _Cell(c) for c in cells], bold))
+
+    def add_section(self) -> None:
+        self.rows.append(None)
+
+
+def render_plain(table: _Table) -> str:
+    """``table`` as plain text: the title, a header underlined with dashes, columns
+    two spaces apart (numbers right-aligned), dashes between sections, and what
+    the marks mean."""
+    # Marks hang past the column's alignment, so that marked and unmarked figures line up.
+    mark_widths = [
+        max((len(row[0][i].mark) for row in table.rows if row is not None), default=0)
+        for i in range(len(table.columns))
+    ]
+    cells = [
+        None
+        if row is None
+        else [c.text + c.mark.ljust(width) for c, width in zip(row[0], mark_widths, strict=True)]
+        for row in table.rows
+    ]
+    texts = [row for row in cells if row is not None]
+    header = [name for name, _ in table.columns]
+    widths = [
+        max([len(header[i]) if table.show_header else 0, *(len(row[i]) for row in texts)])
+        for i in range(len(table.columns))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            value.rjust(width) if justify == "right" else value.ljust(width)
+            for value, width, (_, justify) in zip(values, widths, table.columns, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    lines = [table.title] if table.title else []
+    if table.show_header:
+        lines += [line(header), rule]
+    for row in cells:
+        lines.append(rule if row is None else line(row))
+    used = {c.mark for row in table.rows if row is not None for c in row[0] if c.mark}
+    lines += [f"{mark} {text}" for mark, text in table.marks.items() if mark in used]
+    return "\n".join(lines) + "\n"
+
+
+class _Output:
+    """Where the command prints: plain text, for when rich is not installed.
+
+    Every method writes to ``sys.stdout`` (errors and progress to
+    ``sys.stderr``) as it is when called.
+    """
+
+    def table(self, table: _Table) -> None:
+        print(render_plain(table))
+
+    def line(self, text: str, *, colour: str | None = None) -> None:
+        print(text)
+
+    def error(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def progress(self, label: str) -> _Progress:
+        return _PlainProgress(label)
+
+
+class _RichOutput(_Output):
+    """Where the command prints when rich is installed: rich tables, colour, a progress bar."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console()
+        self.errors = Console(stderr=True)
+
+    def table(self, table: _Table) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        rich_table = Table(title=table.title, show_header=table.show_header)
+        for header, justify in table.columns:
+            rich_table.add_column(header, justify=justify)
+        for row in table.rows:
+            if row is None:
+                rich_table.add_section()
+                continue
+            cells, bold = row
+            rich_table.add_row(
+                *(Text(c.text, style=c.colour or "") for c in cells),
+                style="bold" if bold else None,
+            )
+        self.console.print(rich_table)
+
+    def line(self, text: str, *, colour: str | None = None) -> None:
+        self.console.print(text, markup=False, style=colour)
+
+    def error(self, text: str) -> None:
+        # Not rich markup: messages quote TOML tables such as [[queues]].
+        self.errors.print(text, markup=False, highlight=False, soft_wrap=True, style="red")
+
+    def progress(self, label: str) -> _Progress:
+        return _RichProgress(self.errors, label)
+
+
+def _output() -> _Output:
+    """Rich output when rich can be imported, plain text otherwise."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return _Output()
+    return _RichOutput()
+
+
+class _Progress:
+    """A progress display that appears only once a run has taken more than a second."""
+
+    def __init__(self, label: str) -> None:
         self.label = label
         self.started = time.monotonic()
-        self.progress: Progress | None = None
-        self.task: Any = None
+        self.shown = False
 
     def __call__(self, share: float) -> None:
-        if self.progress is None:
+        if not self.shown:
             if time.monotonic() - self.started < 1.0:
                 return
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(self.label, total=1.0)
+            self.shown = self.show()
+        if self.shown:
+            self.update(share)
+
+    def show(self) -> bool:
+        """Start showing; whether there is anything to update."""
+        return False
+
+    def update(self, share: float) -> None:
+        """Show ``share`` (0 to 1) done."""
+
+    def close(self) -> None:
+        """Take the display away."""
+
+
+class _PlainProgress(_Progress):
+    """A percentage rewritten in place on stderr, when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.last = -1
+
+    def show(self) -> bool:
+        return sys.stderr.isatty()
+
+    def update(self, share: float) -> None:
+        percent = int(100 * share)
+        if percent != self.last:
+            self.last = percent
+            sys.stderr.write(f"\r{self.label} {percent:3d}%")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * (len(self.label) + 5) + "\r")
+            sys.stderr.flush()
+
+
+class _RichProgress(_Progress):
+    """rich's progress bar, transient."""
+
+    def __init__(self, console: Any, label: str) -> None:
+        super().__init__(label)
+        self.console = console
+        self.progress: Any = None
+        self.task: Any = None
+
+    def show(self) -> bool:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(self.label, total=1.0)
+        return True
+
+    def update(self, share: float) -> None:
         self.progress.update(self.task, completed=share)
 
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+# ----------------------------------------------------------------- simulate
 
 
 def _queue_agents(scenario: Scenario, queue: str) -> list[str]:
@@ -178,8 +380,9 @@ def result_to_dict(scenario: Scenario, result: SimulationResult) -> dict[str, An
     }
 
 
-def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], seconds: float) -> None:
-    table = Table(title=f"{data['scenario']} (seed {data['seed']})")
+def _print_day(out: _Output, scenario: Scenario, data: dict[str, Any], seconds: float) -> None:
+    table = _Table(title=f"{data['scenario']} (seed {data['seed']})")
+    table.marks["*"] = "below the service level target"
     for column in (
         "",
         "offered",
@@ -193,13 +396,13 @@ def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], secon
     ):
         table.add_column(column, justify="left" if not column else "right")
 
-    def add(name: str, row: dict[str, Any], style: str | None = None) -> None:
+    def add(name: str, row: dict[str, Any], bold: bool = False) -> None:
         target = row.get("service_level_target")
-        level = _pct(row["service_level"])
+        level = _Cell(_pct(row["service_level"]))
         if row.get("service_level_met") is False:
-            level = f"[red]{level}[/red]"
+            level = _Cell(level.text, "red", "*")
         elif row.get("service_level_met"):
-            level = f"[green]{level}[/green]"
+            level = _Cell(level.text, "green")
         threshold = row["service_level_threshold_seconds"]
         table.add_row(
             name,
@@ -211,7 +414,7 @@ def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], secon
             _secs(row["asa_seconds"]),
             _secs(row["aht_seconds"]),
             _pct(row.get("occupancy")),
-            style=style,
+            bold=bold,
         )
 
     for name, row in data["queues"].items():
@@ -220,10 +423,10 @@ def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], secon
     for name, row in data["channels"].items():
         add(f"channel {name}", row)
     table.add_section()
-    add("total", data["total"], style="bold")
-    console.print(table)
+    add("total", data["total"], bold=True)
+    out.table(table)
 
-    intervals = Table(title="Per interval (contacts by arrival time)")
+    intervals = _Table(title="Per interval (contacts by arrival time)")
     for column in (
         "start",
         "offered",
@@ -248,9 +451,9 @@ def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], secon
             f"{row['average_waiting']:.1f}",
             str(row["agents_logged_in"]),
         )
-    console.print(intervals)
+    out.table(intervals)
 
-    groups = Table(title="Agent groups")
+    groups = _Table(title="Agent groups")
     for column in ("group", "agents", "handled", "occupancy", "utilisation"):
         groups.add_column(column, justify="left" if column == "group" else "right")
     for name, row in data["agent_groups"].items():
@@ -261,9 +464,9 @@ def _print_day(console: Console, scenario: Scenario, data: dict[str, Any], secon
             _pct(row["occupancy"]),
             _pct(row["utilisation"]),
         )
-    console.print(groups)
+    out.table(groups)
     total = data["total"]
-    console.print(
+    out.line(
         f"Self-service (IVR): {total['self_served']}  •  still waiting at the end: {total['stranded']}"
         f"  •  {data['events']} router events in {seconds:.2f} s"
     )
@@ -305,7 +508,7 @@ def _plot(path: str, data: dict[str, Any], scenario: Scenario) -> None:
     plt.close(fig)
 
 
-def _simulate(args: argparse.Namespace, console: Console, errors: Console) -> int:
+def _simulate(args: argparse.Namespace, out: _Output) -> int:
     path = Path(args.scenario)
     try:
         text = path.read_text()
@@ -320,7 +523,7 @@ def _simulate(args: argparse.Namespace, console: Console, errors: Console) -> in
             raise CCRouteError(f"{trace_path}: cannot read the trace ({exc.strerror})") from None
         scenario = scenario.with_trace(parse_trace(trace_text, str(trace_path)))
     seed = scenario.seed if args.seed is None else args.seed
-    bar = _ProgressBar(errors, f"simulating {scenario.name}")
+    bar = out.progress(f"simulating {scenario.name}")
     started = time.monotonic()
     try:
         if args.replications > 1:
@@ -346,14 +549,14 @@ def _simulate(args: argparse.Namespace, console: Console, errors: Console) -> in
         if args.json:
             print(json.dumps(data, indent=2))
         else:
-            table = Table(title=f"{scenario.name}: {len(results)} replications (mean, 95% CI)")
+            table = _Table(title=f"{scenario.name}: {len(results)} replications (mean, 95% CI)")
             for column in ("figure", "mean", "95% CI"):
                 table.add_column(column, justify="left" if column == "figure" else "right")
             for name, e in summary.items():
                 is_share = name not in ("asa_seconds", "aht_seconds")
                 fmt = _pct if is_share else _secs
                 table.add_row(name.replace("_", " "), fmt(e.mean), f"{fmt(e.low)} to {fmt(e.high)}")
-            console.print(table)
+            out.table(table)
         if args.plot:
             _plot(args.plot, result_to_dict(scenario, results[0]), scenario)
         return 0
@@ -361,11 +564,11 @@ def _simulate(args: argparse.Namespace, console: Console, errors: Console) -> in
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        _print_day(console, scenario, data, seconds)
+        _print_day(out, scenario, data, seconds)
     if args.plot:
         _plot(args.plot, data, scenario)
         if not args.json:
-            console.print(f"Plot written to {args.plot}")
+            out.line(f"Plot written to {args.plot}")
     return 0
 
 
@@ -383,7 +586,7 @@ def _target(text: str) -> tuple[float, float]:
     return target, threshold
 
 
-def _staff(args: argparse.Namespace, console: Console) -> int:
+def _staff(args: argparse.Namespace, out: _Output) -> int:
     rate = parse_rate(args.rate)
     service_level = _target(args.target) if args.target else None
     threshold = service_level[1] if service_level else 20.0
@@ -426,7 +629,7 @@ def _staff(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(data, indent=2))
         return 0
     model = "Erlang A" if args.patience is not None else "Erlang C"
-    table = Table(title=f"{model}: {args.rate}, AHT {args.aht:g} s", show_header=False)
+    table = _Table(title=f"{model}: {args.rate}, AHT {args.aht:g} s", show_header=False)
     table.add_column(justify="left")
     table.add_column(justify="right")
     table.add_row("traffic", f"{result.traffic_erlangs:.2f} Erlangs")
@@ -442,9 +645,30 @@ def _staff(args: argparse.Namespace, console: Console) -> int:
     table.add_row("occupancy", _pct(result.occupancy))
     if result.probability_of_abandon is not None:
         table.add_row("probability of abandon", _pct(result.probability_of_abandon))
-    console.print(table)
+    out.table(table)
     if result.reason:
-        console.print(f"[yellow]{result.reason}[/yellow]")
+        out.line(result.reason, colour="yellow")
+    return 0
+
+
+# ------------------------------------------------------------------ plugins
+
+
+def _plugins(args: argparse.Namespace, out: _Output) -> int:
+    # Imported here: only this subcommand needs pluggy and anyio.
+    from .plugins import LOAD_PLUGINS_ENV, describe_plugins, make_plugin_manager
+
+    infos = describe_plugins(make_plugin_manager())
+    if args.json:
+        print(json.dumps([info.to_dict() for info in infos], indent=2))
+        return 0
+    for info in infos:
+        out.line(f"{info.name}  ({info.origin})", colour="bold")
+        for hook in info.hooks:
+            out.line(f"    {hook}")
+    selection = os.environ.get(LOAD_PLUGINS_ENV)
+    if selection is not None:
+        out.line(f"(entry-point plugins selected by {LOAD_PLUGINS_ENV}={selection!r})")
     return 0
 
 
@@ -508,26 +732,40 @@ def _parser() -> argparse.ArgumentParser:
         help="share of paid time not on the phones, e.g. 0.3",
     )
     staff.add_argument("--json", action="store_true", help="print the result as JSON")
+    plugins = sub.add_parser(
+        "plugins",
+        help="list the plugins a service here loads (built-in and installed), and their hooks",
+        description=(
+            "List the built-in defaults and the plugins installed in the 'ccroute' entry-point "
+            "group (as CCROUTE_LOAD_PLUGINS selects them), with their distribution, version "
+            "and the hooks each implements. Installed plugins are imported to find their hooks."
+        ),
+    )
+    plugins.add_argument("--json", action="store_true", help="print the list as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ccroute`` command; returns the exit status."""
     args = _parser().parse_args(argv)
-    console = Console()
-    errors = Console(stderr=True)
+    out = _output()
+    commands: dict[str, Callable[[argparse.Namespace, _Output], int]] = {
+        "simulate": _simulate,
+        "staff": _staff,
+        "plugins": _plugins,
+    }
     try:
-        if args.command == "simulate":
-            if args.replications < 1:
-                raise CCRouteError("--replications must be at least 1")
-            return _simulate(args, console, errors)
-        return _staff(args, console)
+        if args.command == "simulate" and args.replications < 1:
+            raise CCRouteError("--replications must be at least 1")
+        return commands[args.command](args, out)
     except CCRouteError as exc:
-        # Not rich markup: messages quote TOML tables such as [[queues]].
-        errors.print(
-            f"ccroute: error: {exc}", markup=False, highlight=False, soft_wrap=True, style="red"
-        )
+        out.error(f"ccroute: error: {exc}")
         return 2
+    except BrokenPipeError:
+        # The reader went away (``ccroute simulate ... | head``): no traceback, and
+        # nothing more written at exit to the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ each call has the service's hook timeout. An implementation that raises,
 returns a value of the wrong type or runs past its timeout is isolated: the
 service logs it, counts it in :attr:`ccroute.Service.hook_failures`, and goes
 on with the fallback the hook documents.
+
+Channel adapters get the service as a :class:`~ccroute.hooktypes.ServiceHandle`,
+the narrow protocol of what an adapter may do; this module never imports
+:mod:`ccroute.service` (nor does :mod:`ccroute.plugins`), so there is no import
+cycle between the service and its hooks.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from .events import Event
-from .hooktypes import AgentStrategy, CustomerUpdate, HistoryRecord, IvrFlow, OfferDelivery
+from .hooktypes import (
+    AgentStrategy,
+    CustomerUpdate,
+    HistoryRecord,
+    IvrFlow,
+    OfferDelivery,
+    ServiceHandle,
+)
 from .model import Channel, Contact
 
 if TYPE_CHECKING:
-    from .service import Service
     from .storage import Storage
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -87,22 +98,27 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Storage | None:
 
 
 @hookspec
-def ccroute_start_channel(service: Service) -> None:
+def ccroute_start_channel(service: ServiceHandle) -> None:
     """Start a channel adapter: begin taking inbound contacts.
 
     Called once when the service starts, after storage is recovered and before
-    :meth:`~ccroute.Service.start` returns. An adapter submits what it
+    :meth:`~ccroute.Service.start` returns. ``service`` is a
+    :class:`~ccroute.hooktypes.ServiceHandle`: an adapter submits what it
     receives with ``await service.inbound(contact)`` (IVR, CRM and routing
-    follow) and reads its configuration from ``service.settings``. A
+    follow), reads its configuration from ``service.settings`` and the
+    router's state from ``service.router``, and answers for agents with the
+    handle's commands (``accept``, ``reject``, ``complete``, …). A
     long-running listener starts in the background with
-    :meth:`~ccroute.Service.start_soon` rather than blocking this hook, which
-    has the hook timeout. Collected. Fallback: an adapter that fails to start
-    is logged and counted; the service runs without it.
+    :meth:`~ccroute.hooktypes.ServiceHandle.start_soon` rather than blocking
+    this hook, which has the hook timeout. An adapter that opens a network
+    listener should do so only when the application's settings enable it.
+    Collected. Fallback: an adapter that fails to start is logged and
+    counted; the service runs without it.
     """
 
 
 @hookspec
-def ccroute_stop_channel(service: Service) -> None:
+def ccroute_stop_channel(service: ServiceHandle) -> None:
     """Stop a channel adapter (close listeners, finish sending).
 
     Called once when the service stops, after it stopped accepting calls and

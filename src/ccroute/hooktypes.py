@@ -1,20 +1,28 @@
 """The values ccroute's hooks exchange with plugins.
 
-Everything here is plain data (frozen attrs classes) or a small protocol a
-plugin implements. The hooks themselves are declared in
-:mod:`ccroute.hookspecs`.
+Everything here is plain data (frozen attrs classes) or a small protocol: one a
+plugin implements (:class:`AgentStrategy`, :class:`IvrFlow`), or one that says
+what a plugin may do with the service (:class:`ServiceHandle`, with
+:class:`RouterView` for reading the router). The hooks themselves are declared
+in :mod:`ccroute.hookspecs`.
+
+This module imports neither the service nor pluggy nor anyio: plugins and
+their type checkers depend on these names, never on :mod:`ccroute.service`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from .events import Offered
-from .model import Contact
+from .events import Event, Offered
+from .model import Channel, Contact, Presence, QueueConfig
 from .views import AgentView, ContactView
+
+if TYPE_CHECKING:
+    from .explain import AgentExplanation, ContactExplanation
 
 __all__ = [
     "AgentStrategy",
@@ -22,7 +30,11 @@ __all__ = [
     "HistoryRecord",
     "IvrFlow",
     "OfferDelivery",
+    "RouterView",
+    "ServiceHandle",
 ]
+
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -124,3 +136,173 @@ class HistoryRecord:
     answered_at: float | None = None
     agent_id: str | None = None
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# ------------------------------------------------------------- the service side
+
+
+class RouterView(Protocol):
+    """What a plugin may read of the service's router: its views, never its commands.
+
+    :class:`~ccroute.Router` has all of this (``service.router`` is the live
+    router); a plugin that changes state goes through the :class:`ServiceHandle`'s
+    commands, which are logged, never through the router itself.
+
+    A protocol for type checkers (``isinstance`` does not take it).
+    """
+
+    @property
+    def now(self) -> float:
+        """The time of the router's last call."""
+        ...
+
+    @property
+    def queues(self) -> Sequence[str]:
+        """Names of the known queues, in the order they were added."""
+        ...
+
+    @property
+    def channels(self) -> Sequence[Channel]:
+        """The known channels, in the order they were added."""
+        ...
+
+    @property
+    def agent_ids(self) -> Sequence[str]:
+        """Ids of every agent, in the order they were added."""
+        ...
+
+    @property
+    def contact_ids(self) -> Sequence[str]:
+        """Ids of every live contact (waiting, offered, in service, in wrap-up)."""
+        ...
+
+    def queue_config(self, name: str) -> QueueConfig:
+        """The configuration of queue ``name``."""
+        ...
+
+    def contact(self, contact_id: str) -> ContactView:
+        """A snapshot of a live contact (finished contacts are forgotten: they raise)."""
+        ...
+
+    def agent(self, agent_id: str) -> AgentView:
+        """A snapshot of an agent."""
+        ...
+
+    def waiting(self, queue: str | None = None) -> Sequence[ContactView]:
+        """Waiting contacts in routing order, optionally of one queue."""
+        ...
+
+    def position(self, contact_id: str) -> int:
+        """1-based place of a waiting contact among the waiting contacts of its queue."""
+        ...
+
+    def queue_size(self, queue: str) -> int:
+        """Number of contacts waiting (not offered) in ``queue``."""
+        ...
+
+    def exclusions(self, customer_id: str) -> frozenset[str]:
+        """Agents excluded for ``customer_id``."""
+        ...
+
+    def next_due(self) -> float | None:
+        """Clock time of the next scheduled timer, or ``None``."""
+        ...
+
+    def explain(self, contact_id: str) -> ContactExplanation:
+        """Why a contact is where it is (see docs/explain.md)."""
+        ...
+
+    def explain_agent(self, agent_id: str) -> AgentExplanation:
+        """Why an agent has no (further) offer (see docs/explain.md)."""
+        ...
+
+
+class ServiceHandle(Protocol):
+    """What a channel adapter may do with the service: the ``service`` argument of
+    ``ccroute_start_channel`` and ``ccroute_stop_channel``.
+
+    :class:`ccroute.Service` is one. A plugin typed against this protocol (not
+    against ``Service``) imports nothing of the service, can be tested with a
+    small fake, and cannot reach what the service keeps to itself (its store,
+    its plugin manager, the router's commands). Every command is logged and
+    durable when it returns, exactly as on ``Service``; the router is for
+    reading. A protocol for type checkers (``isinstance`` does not take it:
+    ``router`` raises on a service that has not started).
+    """
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The application's settings; an adapter reads its own key (``settings["email"]``)."""
+        ...
+
+    @property
+    def router(self) -> RouterView:
+        """The live router, for reading (raises before the service has started)."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether the service takes calls."""
+        ...
+
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:
+        """Run ``fn(*args)`` in the service's task group (a listener; cancelled at stop)."""
+        ...
+
+    def run_from_thread(self, fn: Callable[..., Coroutine[Any, Any, _T]], /, *args: Any) -> _T:
+        """Call one of these coroutines from a foreign thread (an adapter's server thread)."""
+        ...
+
+    async def inbound(self, contact: Contact) -> Sequence[Event]:
+        """Take a contact through IVR, CRM and routing (what adapters call)."""
+        ...
+
+    async def submit(self, contact: Contact) -> Sequence[Event]:
+        """Route a contact as it is (no IVR, no CRM)."""
+        ...
+
+    async def accept(self, contact_id: str, agent_id: str) -> Sequence[Event]:
+        """The agent took the offer."""
+        ...
+
+    async def reject(self, contact_id: str, agent_id: str) -> Sequence[Event]:
+        """The agent declined the offer."""
+        ...
+
+    async def complete(self, contact_id: str) -> Sequence[Event]:
+        """The conversation is over (wrap-up starts)."""
+        ...
+
+    async def end_wrap_up(self, contact_id: str) -> Sequence[Event]:
+        """The agent finished the wrap-up early."""
+        ...
+
+    async def abandon(self, contact_id: str) -> Sequence[Event]:
+        """The customer left."""
+        ...
+
+    async def transfer(
+        self,
+        contact_id: str,
+        *,
+        queue: str | None = None,
+        requirements: Mapping[str, int] | None = None,
+        agent: str | None = None,
+        keep_key: bool = True,
+    ) -> Sequence[Event]:
+        """Move a contact to another queue, skill set or agent (:meth:`ccroute.Router.transfer`)."""
+        ...
+
+    async def request_callback(self, contact_id: str, channel: str = "callback") -> Sequence[Event]:
+        """The customer asked to be called back instead of waiting."""
+        ...
+
+    async def set_presence(
+        self, agent_id: str, presence: Presence, reason: str | None = None
+    ) -> Sequence[Event]:
+        """An agent's presence changed (logged in, available, on a break, …)."""
+        ...
+
+    async def set_capacity(self, agent_id: str, channel: str, capacity: int) -> Sequence[Event]:
+        """An agent's capacity on a channel changed."""
+        ...

@@ -12,8 +12,14 @@ in one go and lose every result when one raises: it calls each implementation
 by itself, with a timeout, so a plugin that raises, hangs or returns junk is
 logged, counted and skipped while the others still have their say.
 
+:func:`describe_plugins` says what was loaded (name, distribution and version,
+source, hooks), and :func:`log_plugins` logs it; the service does so at start,
+and ``ccroute plugins`` prints it.
+
 Nothing here runs at import: plugins are found and imported only when
-:func:`make_plugin_manager` is called.
+:func:`make_plugin_manager` is called. This module never imports
+:mod:`ccroute.service`: channel adapters get a
+:class:`~ccroute.hooktypes.ServiceHandle`.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ import math
 import os
 import re
 import reprlib
+import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import anyio
 import anyio.lowlevel
@@ -41,12 +48,16 @@ import pluggy
 from . import default_plugins, hookspecs
 from .errors import InvalidValueError, PluginError
 from .events import Event
-from .hooktypes import AgentStrategy, CustomerUpdate, HistoryRecord, IvrFlow, OfferDelivery
+from .hooktypes import (
+    AgentStrategy,
+    CustomerUpdate,
+    HistoryRecord,
+    IvrFlow,
+    OfferDelivery,
+    ServiceHandle,
+)
 from .model import Channel, Contact
 from .storage import Storage
-
-if TYPE_CHECKING:
-    from .service import Service
 
 __all__ = [
     "DEFAULT_PLUGIN_NAME",
@@ -55,6 +66,10 @@ __all__ = [
     "FailureKind",
     "FlowChoice",
     "Hooks",
+    "PluginInfo",
+    "PluginSource",
+    "describe_plugins",
+    "log_plugins",
     "make_plugin_manager",
 ]
 
@@ -74,6 +89,10 @@ HOOK_THREADS: Final = 40
 #: How a hook implementation failed: it raised, returned a value of the wrong
 #: type, or ran past the hook timeout.
 FailureKind = Literal["raised", "junk", "timeout"]
+
+#: Where a loaded plugin came from: ccroute's own defaults, a distribution's
+#: ``ccroute`` entry point, or the application (``plugins=[...]``).
+PluginSource = Literal["built-in", "entry point", "application"]
 
 _HOOK_PREFIX: Final = hookspecs.PROJECT + "_"
 _LOGGER_NAME: Final = "ccroute.plugins"
@@ -137,7 +156,10 @@ def make_plugin_manager(
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    origins: dict[str, _Origin] = {}
+    _origins[pm] = origins
     _register(pm, default_plugins, DEFAULT_PLUGIN_NAME, "built-in")
+    origins[DEFAULT_PLUGIN_NAME] = _Origin("built-in", "ccroute", _ccroute_version())
     if load_entrypoints:
         for dist, entry_point in _selected_entry_points():
             origin = f"entry point {entry_point.value!r} of distribution {dist!r}"
@@ -149,8 +171,12 @@ def make_plugin_manager(
                     f"{type(error).__name__}: {error}"
                 ) from error
             _register(pm, plugin, entry_point.name, origin)
+            version = entry_point.dist.version if entry_point.dist is not None else None
+            origins[entry_point.name] = _Origin("entry point", dist, version, entry_point.value)
     for plugin in plugins:
-        _register(pm, plugin, _explicit_name(plugin), "passed by the application")
+        name = _explicit_name(plugin)
+        _register(pm, plugin, name, "passed by the application")
+        origins[name] = _Origin("application")
     _check_pending(pm)
     return pm
 
@@ -256,6 +282,120 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
         pm.check_pending()
     except pluggy.PluginValidationError as error:  # pragma: no cover - caught above
         raise PluginError(str(error)) from error
+
+
+# ------------------------------------------------------------------ describing
+
+
+@attrs.frozen(slots=True)
+class _Origin:
+    source: PluginSource
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+
+
+# What make_plugin_manager knows of each plugin it registered, by manager.
+_origins: weakref.WeakKeyDictionary[pluggy.PluginManager, dict[str, _Origin]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ccroute_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@attrs.frozen(slots=True)
+class PluginInfo:
+    """One loaded plugin, as :func:`describe_plugins` reports it.
+
+    :param name: the name it is registered under (an entry point's name,
+        ``"ccroute.default"`` for the built-in defaults, a module's or
+        object's name for the application's plugins).
+    :param source: ``"built-in"``, ``"entry point"`` or ``"application"``.
+    :param distribution: the distribution that provides it (``"ccroute"``
+        for the built-in defaults; ``None`` for the application's plugins).
+    :param version: that distribution's version (``None`` when unknown).
+    :param entry_point: the entry point's value (``"ccroute_email.plugin"``),
+        for an entry-point plugin.
+    :param hooks: the ccroute hooks it implements, sorted by name.
+    """
+
+    name: str
+    source: PluginSource
+    distribution: str | None
+    version: str | None
+    entry_point: str | None
+    hooks: tuple[str, ...]
+
+    @property
+    def origin(self) -> str:
+        """Where it comes from, for people: ``"built-in, ccroute 0.1.0"``,
+        ``"ccroute-email 0.1.0, entry point ccroute_email.plugin"``, ``"application"``."""
+        parts: list[str] = []
+        if self.source != "entry point":
+            parts.append(self.source)
+        if self.distribution is not None:
+            parts.append(" ".join(filter(None, (self.distribution, self.version))))
+        if self.entry_point is not None:
+            parts.append(f"entry point {self.entry_point}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data (what ``ccroute plugins --json`` prints)."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "distribution": self.distribution,
+            "version": self.version,
+            "entry_point": self.entry_point,
+            "hooks": list(self.hooks),
+        }
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """Every plugin registered with ``pm``, in registration order (the built-in
+    defaults first, then entry-point plugins, then the application's).
+
+    Plugins registered on ``pm`` by other means than :func:`make_plugin_manager`
+    are reported as ``"application"`` plugins.
+    """
+    origins = _origins.get(pm, {})
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        origin = origins.get(name, _Origin("application"))
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
+        infos.append(
+            PluginInfo(
+                name=name,
+                source=origin.source,
+                distribution=origin.distribution,
+                version=origin.version,
+                entry_point=origin.entry_point,
+                hooks=tuple(hooks),
+            )
+        )
+    return infos
+
+
+def log_plugins(pm: pluggy.PluginManager, logger: logging.Logger | None = None) -> None:
+    """Log, at INFO, one line per plugin loaded into ``pm``: its name, where it
+    comes from and the hooks it implements.
+
+    :param logger: where to log; ``ccroute.plugins`` by default.
+    """
+    logger = logger if logger is not None else logging.getLogger(_LOGGER_NAME)
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    for info in describe_plugins(pm):
+        logger.info(
+            "plugin %r loaded (%s): %s",
+            info.name,
+            info.origin,
+            ", ".join(info.hooks) or "no hooks",
+        )
 
 
 # --------------------------------------------------------------------- calling
@@ -582,11 +722,11 @@ class Hooks:
 
     # ------------------------------------------------------- channel adapters
 
-    async def start_channel(self, service: Service) -> None:
+    async def start_channel(self, service: ServiceHandle) -> None:
         """Call every ``ccroute_start_channel``; a failing adapter is skipped."""
         await self._collect("ccroute_start_channel", {"service": service}, _check_none)
 
-    async def stop_channel(self, service: Service) -> None:
+    async def stop_channel(self, service: ServiceHandle) -> None:
         """Call every ``ccroute_stop_channel``; a failure does not stop the others."""
         await self._collect("ccroute_stop_channel", {"service": service}, _check_none)
 

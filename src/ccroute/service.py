@@ -81,7 +81,7 @@ from .events import (
 from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome
 from .lifecycle import ContactState
 from .model import Agent, Channel, Contact, Presence, QueueConfig
-from .plugins import Hooks, make_plugin_manager
+from .plugins import Hooks, log_plugins, make_plugin_manager
 from .policies import RoutingPolicy
 from .router import Router
 from .storage import LogRecord, Storage
@@ -269,6 +269,7 @@ class Service:
         stack = AsyncExitStack()
         try:
             pm = make_plugin_manager(self._plugins, load_entrypoints=self._load_entrypoints)
+            log_plugins(pm)
             hooks = self._hooks = Hooks(pm, timeout=self._hook_timeout, logger=log)
             storage = self._given_storage
             if storage is None:

@@ -9,7 +9,8 @@ answer comes back to the same agent first.
 Register an :class:`EmailChannel` with the service, or install the
 distribution and let the ``ccroute`` entry point load
 :mod:`ccroute_email.plugin`, a default channel configured from the service's
-``"email"`` settings.
+``"email"`` settings, which listens only when those settings say
+``"enabled": True``: installing the distribution opens no port by itself.
 """
 
 from __future__ import annotations

@@ -55,6 +55,12 @@ class EmailSettings:
     Every field can be given as a key of the service's ``"email"`` settings or
     as a keyword argument of :class:`~ccroute_email.EmailChannel`.
 
+    :param enabled: whether the channel starts its SMTP server. An
+        :class:`~ccroute_email.EmailChannel` the application creates and
+        passes to the service is enabled unless this is set to ``False``; the
+        channel the ``ccroute`` entry point installs (:mod:`ccroute_email.plugin`)
+        listens only when the service's ``"email"`` settings set it to ``True``,
+        so installing the distribution opens no port by itself.
     :param host: address the SMTP server binds (loopback by default; a public
         address exposes the server to the network).
     :param port: port the SMTP server binds; ``0`` picks a free port, readable
@@ -86,6 +92,7 @@ class EmailSettings:
         most mails accepted at the same time.
     """
 
+    enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8025
     server_hostname: str | None = None
@@ -149,6 +156,8 @@ class EmailSettings:
             raise EmailError(
                 f"email setting 'priority_seconds' must be a finite number, got {self.priority_seconds!r}"
             )
+        if not isinstance(self.enabled, bool):
+            raise EmailError(f"email setting 'enabled' must be true or false, got {self.enabled!r}")
         if not isinstance(self.auto_acknowledge, bool):
             raise EmailError(
                 f"email setting 'auto_acknowledge' must be true or false, got {self.auto_acknowledge!r}"

@@ -23,10 +23,10 @@ import logging
 import smtplib
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -45,9 +45,8 @@ from ccroute.events import (
     Transferred,
 )
 from ccroute.hookspecs import hookimpl
-from ccroute.hooktypes import CustomerUpdate, OfferDelivery
+from ccroute.hooktypes import CustomerUpdate, OfferDelivery, ServiceHandle
 from ccroute.model import Contact
-from ccroute.router import Router
 
 from ._errors import EmailError
 from ._memory import OfferInbox, ThreadMap
@@ -90,22 +89,10 @@ def _release(service: object, channel: EmailChannel) -> None:
             _serving.pop(id(service), None)
 
 
-class ServiceLike(Protocol):
-    """What the channel uses of :class:`ccroute.Service`."""
-
-    @property
-    def settings(self) -> Mapping[str, Any]: ...
-
-    @property
-    def router(self) -> Router: ...
-
-    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None: ...
-
-    def run_from_thread(
-        self, async_fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any
-    ) -> Any: ...
-
-    async def inbound(self, contact: Contact, /) -> Sequence[Event]: ...
+#: What the channel uses of the service: ccroute's own narrow protocol for
+#: channel adapters (``settings``, ``router`` for reading, ``start_soon``,
+#: ``run_from_thread``, ``inbound``). Kept under this name for code that used it.
+ServiceLike = ServiceHandle
 
 
 def _one_line(text: object) -> str:
@@ -153,7 +140,7 @@ class _Controller(Controller):
 class _Handler:
     """aiosmtpd handler: every message goes to the channel from a worker thread."""
 
-    def __init__(self, channel: EmailChannel, service: ServiceLike, pool: ThreadPoolExecutor):
+    def __init__(self, channel: EmailChannel, service: ServiceHandle, pool: ThreadPoolExecutor):
         self._channel = channel
         self._service = service
         self._pool = pool
@@ -210,7 +197,7 @@ class EmailChannel:
         #: Conversations, by Message-ID (in memory only).
         self.threads = ThreadMap(self._settings.memory)
         self._lock = threading.Lock()
-        self._service: ServiceLike | None = None
+        self._service: ServiceHandle | None = None
         self._controller: _Controller | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._acknowledged: set[str] = set()
@@ -243,8 +230,10 @@ class EmailChannel:
     # ------------------------------------------------------------------ hooks
 
     @hookimpl
-    async def ccroute_start_channel(self, service: ServiceLike) -> None:
-        """Read the ``"email"`` settings and start the SMTP server.
+    async def ccroute_start_channel(self, service: ServiceHandle) -> None:
+        """Read the ``"email"`` settings and start the SMTP server, unless the
+        setting ``enabled`` is ``False`` (then the channel serves the service
+        without listening: nothing arrives by mail).
 
         :raises EmailError: bad settings, already started for another service,
             or the address cannot be bound.
@@ -261,6 +250,9 @@ class EmailChannel:
         _claim(service, self)
         self._settings = settings
         self.threads.capacity = settings.memory
+        if not settings.enabled:
+            log.info("email channel not listening: the email setting 'enabled' is false")
+            return
         pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="ccroute-email")
         controller = _Controller(
             _Handler(self, service, pool),
@@ -295,7 +287,7 @@ class EmailChannel:
         log.info("email channel listening on %s:%s", settings.host, controller.port)
 
     @hookimpl
-    async def ccroute_stop_channel(self, service: ServiceLike) -> None:
+    async def ccroute_stop_channel(self, service: ServiceHandle) -> None:
         """Stop the SMTP server; mail being handed over is finished or refused by the service."""
         with self._lock:
             if self._service is not service:
@@ -364,7 +356,7 @@ class EmailChannel:
 
     async def reply(
         self,
-        service: ServiceLike,
+        service: ServiceHandle,
         contact_id: str,
         agent_id: str,
         body: str,
@@ -404,7 +396,7 @@ class EmailChannel:
         return message_id
 
     @staticmethod
-    def _record_from_router(service: ServiceLike, contact_id: str) -> MailRecord | None:
+    def _record_from_router(service: ServiceHandle, contact_id: str) -> MailRecord | None:
         try:
             view = service.router.contact(contact_id)
         except (KeyError, CCRouteError):
@@ -454,7 +446,7 @@ class EmailChannel:
     # --------------------------------------------------------------- inbound
 
     def _receive(
-        self, service: ServiceLike, mail_from: str | None, rcpt_tos: list[str], raw: bytes
+        self, service: ServiceHandle, mail_from: str | None, rcpt_tos: list[str], raw: bytes
     ) -> str:
         """Turn one received message into a contact; returns the SMTP reply line.
 
