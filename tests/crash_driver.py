@@ -22,10 +22,13 @@ Every line on stdout is flushed as soon as it is written:
     any call or timer could change it.
 ``ack <op-id> <task> <json>``
     a call returned, so the service acknowledged it: its records are durable.
-    The JSON holds ``command``, ``args`` and ``kwargs`` (encoded with
-    :func:`encode_value`) and ``events``, the events the call returned as a
-    base64 pickle. Op-ids are ``START_INDEX`` plus a counter, unique across
-    restarts when each start is given a fresh ``START_INDEX``.
+    The JSON holds ``command`` (the command's name), ``fields`` (the call as
+    the log writes the command, :func:`ccroute.codec.encode_command`) and
+    ``events`` (the events the call returned, as the log writes them,
+    :func:`ccroute.codec.encode_events`): exact, so the test compares them
+    with ``==``, and nothing in them can run code. Op-ids are ``START_INDEX``
+    plus a counter, unique across restarts when each start is given a fresh
+    ``START_INDEX``.
 ``refused <op-id> <task> <command> <error class>``
     the router refused a call (its state moved on between choosing the call
     and making it); nothing was acknowledged.
@@ -43,12 +46,10 @@ every logged record.
 from __future__ import annotations
 
 import argparse
-import base64
 import enum
 import hashlib
 import json
 import logging
-import pickle
 import random
 import sys
 import time
@@ -59,6 +60,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import attrs
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -74,6 +76,8 @@ from ccroute import (
     Service,
     WallClock,
 )
+from ccroute.codec import decode_command, decode_events, encode_command, encode_events
+from ccroute.commands import COMMANDS, Command
 from ccroute.errors import (
     DuplicateIdError,
     InvalidStateError,
@@ -114,44 +118,28 @@ LIVE_TARGET = 30
 # -------------------------------------------------------------- encodings
 
 
-def encode_value(value: Any) -> Any:
-    """A JSON form of a call argument that :func:`decode_value` turns back into it."""
-    if isinstance(value, Contact):
-        return {"contact": [value.id, value.channel, value.queue]}
-    if isinstance(value, Presence):
-        return {"presence": value.value}
-    if isinstance(value, list | tuple):
-        return [encode_value(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    # Set-up values (queue configs, agents): exact, if not readable.
-    return {"pickle": base64.b64encode(pickle.dumps(value, protocol=5)).decode("ascii")}
+def encode_call(command: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Command:
+    """A service call as the command the service logs for it."""
+    return COMMANDS[command](*args, **kwargs)
 
 
-def decode_value(value: Any) -> Any:
-    """Undo :func:`encode_value` (lists come back as lists)."""
-    if isinstance(value, dict):
-        if "contact" in value:
-            return Contact(*value["contact"])
-        if "presence" in value:
-            return Presence(value["presence"])
-        if "pickle" in value:
-            return pickle.loads(base64.b64decode(value["pickle"]))
-        raise ValueError(f"unknown encoded value {value!r}")
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    return value
+def encode_ack(command: Command, events: list[Event]) -> str:
+    """The JSON of an ``ack`` line: the call and its events in the log's encoding."""
+    fields = encode_command(command).decode()
+    logged = encode_events(events).decode()
+    return f'{{"command":{json.dumps(command.name)},"fields":{fields},"events":{logged}}}'
 
 
-def encode_events(events: list[Event]) -> str:
-    """Events as a base64 pickle: exact, so the test compares them with ``==``."""
-    return base64.b64encode(pickle.dumps(tuple(events), protocol=5)).decode("ascii")
+class _Ack(msgspec.Struct):
+    command: str
+    fields: msgspec.Raw
+    events: msgspec.Raw
 
 
-def decode_events(text: str) -> tuple[Event, ...]:
-    """Undo :func:`encode_events`."""
-    events: tuple[Event, ...] = pickle.loads(base64.b64decode(text))
-    return events
+def decode_ack(text: str) -> tuple[Command, tuple[Event, ...]]:
+    """Undo :func:`encode_ack`: the command and events, decoded as the log decodes them."""
+    ack = msgspec.json.decode(text, type=_Ack)
+    return decode_command(ack.command, bytes(ack.fields)), decode_events(bytes(ack.events))
 
 
 def canonical(value: Any) -> Any:
@@ -254,13 +242,8 @@ class Driver:
         except REFUSALS as error:
             self._emit(f"refused {op} {task} {command} {type(error).__name__}")
             return False
-        payload = {
-            "command": command,
-            "args": encode_value(list(args)),
-            "kwargs": {k: encode_value(v) for k, v in kwargs.items()},
-            "events": encode_events(events),
-        }
-        self._emit(f"ack {op} {task} {json.dumps(payload, separators=(',', ':'))}")
+        payload = encode_ack(encode_call(command, args, kwargs), events)
+        self._emit(f"ack {op} {task} {payload}")
         self.acks += 1
         if self.ops is not None and self.acks >= self.ops:
             self.finished.set()

@@ -29,7 +29,6 @@ checks once more. The test process uses the service on the backend of the
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -46,7 +45,7 @@ from typing import Any
 
 import anyio
 import pytest
-from crash_driver import decode_events, decode_value, state_digest
+from crash_driver import decode_ack, state_digest
 from helpers import snapshot
 
 from ccroute import (
@@ -58,7 +57,7 @@ from ccroute import (
     SQLiteStorage,
     WrapUpEnded,
 )
-from ccroute.commands import COMMANDS, Note
+from ccroute.commands import Command, Note, Submit
 from ccroute.events import Event
 from ccroute.storage import LogRecord
 
@@ -92,9 +91,7 @@ class Ack:
 
     op: int
     task: int
-    command: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    command: Command
     events: tuple[Event, ...]
     start: int  # the driver start (START_INDEX) it came from
     after: int  # the last log record when that start was ready: this call came later
@@ -122,15 +119,13 @@ def parse_output(text: str, start: int) -> Output:
             out.ready_seq, out.ready_digest = int(seq), digest
         elif kind == "ack":
             op, task, payload = rest.split(" ", 2)
-            call = json.loads(payload)
+            command, events = decode_ack(payload)
             out.acks.append(
                 Ack(
                     int(op),
                     int(task),
-                    call["command"],
-                    tuple(decode_value(call["args"])),
-                    {k: decode_value(v) for k, v in call["kwargs"].items()},
-                    decode_events(call["events"]),
+                    command,
+                    events,
                     start,
                     -1 if out.ready_seq is None else out.ready_seq,
                 )
@@ -289,18 +284,15 @@ def check_acks(acks: list[Ack], records: tuple[LogRecord, ...]) -> None:
         assert ack.after >= 0, f"op {ack.op} was acknowledged before its driver was ready"
         key = (ack.start, ack.task)
         previous = last_seq.get(key, ack.after)
-        # The driver's JSON turns tuples into lists; commands hold tuples.
-        args = (tuple(a) if isinstance(a, list) else a for a in ack.args)
-        command = COMMANDS[ack.command](*args, **ack.kwargs)
         same = [
             r
-            for r in by_events.get((ack.command, ack.events), [])
-            if r.command == command and r.seq not in used
+            for r in by_events.get((ack.command.name, ack.events), [])
+            if r.command == ack.command and r.seq not in used
         ]
         assert same, f"acknowledged call lost: op {ack.op} (driver start {ack.start}) {ack}"
         later = [r for r in same if r.seq > previous]
         assert later, (
-            f"op {ack.op} of task {key} ({ack.command}) is logged only at "
+            f"op {ack.op} of task {key} ({ack.command.name}) is logged only at "
             f"{[r.seq for r in same]}, not after the task's previous call at {previous}"
         )
         used.add(later[0].seq)
@@ -317,8 +309,8 @@ def check_contacts(acks: list[Ack], records: tuple[LogRecord, ...], router: Rout
     }
     live = set(router.contact_ids)
     for ack in acks:
-        if ack.command == "submit":
-            contact_id = ack.args[0].id
+        if isinstance(ack.command, Submit):
+            contact_id = ack.command.contact.id
             assert contact_id in live or contact_id in ended, f"contact {contact_id} vanished"
 
 

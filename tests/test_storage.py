@@ -1,25 +1,34 @@
 """Stores keep what was appended, give it back in order, and set damage aside.
 
 The shared behaviour runs against both built-in stores (fixture ids
-``memory`` and ``sqlite``); the SQLite store's durability, file checks and
-recovery from damage are tested on real database files, damaged with direct
-SQL or by truncating a copied WAL file.
+``memory`` and ``sqlite``); the SQLite store's durability, file checks,
+single-owner lock, retention and recovery from damage are tested on real
+database files, damaged with direct SQL or by truncating a copied WAL file.
+The log format itself (JSON bodies, tags) is tested in tests/test_codec.py
+and against committed files in tests/test_golden.py; the migration of
+format-1 logs at the end of this file.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
 import pickle
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import textwrap
 import threading
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,24 +38,33 @@ from ccroute import (
     Contact,
     InvalidValueError,
     LogRecord,
+    ManualClock,
     MemoryStorage,
     Offered,
+    Presence,
     Queued,
     Recovered,
     Rejected,
+    Service,
     SQLiteStorage,
     Storage,
 )
+from ccroute.codec import row_crc, snapshot_crc
+from ccroute.commands import Accept, Command, SetPresence, Submit, Tick, Transfer
 from ccroute.errors import StorageError
+from ccroute.events import OfferReason
+from ccroute.storage import DEFAULT_RETENTION
+from ccroute.storage_sqlite import migrate_v1
 
 STORE_KINDS = ["memory", "sqlite"]
+V1 = Path(__file__).resolve().parent / "golden" / "v1"
 
 
-def open_store(kind: str, directory: Path) -> Storage:
+def open_store(kind: str, directory: Path, **options: Any) -> Storage:
     """A fresh store of ``kind``; an SQLite one lives in ``directory``."""
     if kind == "memory":
-        return MemoryStorage()
-    return SQLiteStorage(directory / "centre.db")
+        return MemoryStorage(**options)
+    return SQLiteStorage(directory / "centre.db", **options)
 
 
 @pytest.fixture(params=STORE_KINDS, ids=STORE_KINDS)
@@ -74,9 +92,7 @@ def record(seq: int, **changes: Any) -> LogRecord:
     fields: dict[str, Any] = {
         "seq": seq,
         "at": at,
-        "command": "submit",
-        "args": (f"c{seq}",),
-        "kwargs": {"priority": seq % 3, "note": None},
+        "command": Submit(Contact(f"c{seq}", "voice", "sales", priority_seconds=seq % 3)),
         "events": (
             Queued(at=at, contact_id=f"c{seq}", queue="sales", channel="voice"),
             Offered(
@@ -86,6 +102,7 @@ def record(seq: int, **changes: Any) -> LogRecord:
                 queue="sales",
                 channel="voice",
                 timeout_at=at + 20.0,
+                reason=OfferReason("longest-idle", "contact", 2, 12.5, 3.0, 0, ()),
             ),
         ),
     }
@@ -122,6 +139,15 @@ def test_appended_records_load_back_equal_events_included(store: Storage) -> Non
     assert recovered.last_seq == 12
 
 
+def test_records_come_back_decoded_not_as_the_objects_appended(store: Storage) -> None:
+    appended = record(1)
+    store.append([appended])
+    (loaded,) = store.load().records
+    assert loaded == appended
+    assert loaded.command is not appended.command
+    assert loaded.events[1] is not appended.events[1]
+
+
 def test_an_empty_batch_changes_nothing(store: Storage) -> None:
     store.append([])
     store.append(records(1, 2))
@@ -133,11 +159,15 @@ def test_a_record_carrying_a_contact_loads_back(store: Storage) -> None:
     contact = Contact(
         "c1", "voice", "sales", requirements={"en": 3}, attributes={"vip": True, "tags": ["x"]}
     )
-    store.append([record(1, args=(contact,), kwargs={})])
+    store.append([record(1, command=Submit(contact))])
     (loaded,) = store.load().records
-    assert loaded.args == (contact,)
-    # Contact equality ignores attributes; they must survive too.
-    assert dict(loaded.args[0].attributes) == {"vip": True, "tags": ["x"]}
+    assert isinstance(loaded.command, Submit)
+    assert loaded.command.contact == contact
+    # Contact equality ignores attributes; they must survive too, read-only.
+    attributes = loaded.command.contact.attributes
+    assert dict(attributes) == {"vip": True, "tags": ["x"]}
+    with pytest.raises(TypeError):
+        attributes["vip"] = False  # type: ignore[index]
 
 
 @pytest.mark.parametrize("first", [0, 2, 5])
@@ -164,18 +194,56 @@ def test_seqs_in_a_batch_must_be_consecutive(store: Storage) -> None:
     assert store.load().last_seq == 5
 
 
+def with_attributes(seq: int, attributes: dict[str, Any]) -> LogRecord:
+    """A submit record whose contact carries ``attributes``, set past the constructor.
+
+    The model may refuse such values itself; the log must refuse them anyway,
+    whatever a model lets through.
+    """
+    contact = Contact(f"c{seq}", "voice", "sales")
+    object.__setattr__(contact, "attributes", attributes)
+    return record(seq, command=Submit(contact))
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
         ("not a record", r"item 1 of the batch is a str, not a LogRecord"),
-        (record(3, args=["a", "list"]), r"record 3: args must be a tuple"),
-        (record(3, kwargs={1: "x"}), r"record 3: kwargs keys must be strings"),
+        (record(3, events=[Queued(1.0, "c", "q", "voice")]), r"record 3: events must be a tuple"),
         (record(3, events=(Queued(1.0, "c", "q", "voice"), "x")), r"record 3: events must be"),
-        (record(3, at="soon"), r"record 3: at must be a number"),
-        (record(3, command=""), r"record 3: command must be a non-empty string"),
+        (record(3, at="soon"), r"record 3: at must be a finite number"),
+        (record(3, at=float("inf")), r"record 3: at must be a finite number"),
+        (record(3, command="submit"), r"record 3: command must be a Command"),
+        (record(3, command=Command()), r"record 3: command must be a Command"),
         (attrs.evolve(record(3), seq="3"), r"item 1 .*seq must be an int"),  # type: ignore[arg-type]
+        # Values the log cannot hold as they are: refused by both stores alike.
+        (
+            with_attributes(3, {"when": datetime.date(2026, 1, 2)}),
+            r"record 3 \(submit\) cannot be stored: attributes\['when'\] is a date",
+        ),
+        (with_attributes(3, {"ids": {1, 2}}), r"record 3 \(submit\) cannot be stored.*is a set"),
+        (with_attributes(3, {"x": {1: "a"}}), r"record 3 \(submit\).*key 1 is not a string"),
+        (with_attributes(3, {"x": float("nan")}), r"record 3 \(submit\).*finite numbers only"),
+        (
+            record(3, events=(Queued(float("inf"), "c", "q", "voice"),)),
+            r"record 3 \(submit\).*Queued.at is inf",
+        ),
     ],
-    ids=["not-a-record", "args", "kwargs", "events", "at", "command", "seq"],
+    ids=[
+        "not-a-record",
+        "events-list",
+        "events",
+        "at",
+        "at-inf",
+        "command-name",
+        "command-base",
+        "seq",
+        "attribute-date",
+        "attribute-set",
+        "attribute-key",
+        "attribute-nan",
+        "event-inf",
+    ],
 )
 def test_append_is_all_or_nothing(store: Storage, bad: Any, message: str) -> None:
     store.append([record(1)])
@@ -222,6 +290,17 @@ def test_a_snapshot_of_the_empty_log_is_allowed(store: Storage) -> None:
     assert store.load() == Recovered(snapshot_seq=0, snapshot=b"empty router")
     store.append([record(1)])
     assert store.load().records == (record(1),)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [b'{"format": 1, "agents": []}', b"\x80\x05binary\x00state", b"", "é".encode()],
+    ids=["json", "binary", "empty", "utf8"],
+)
+def test_snapshot_bytes_come_back_exactly(store: Storage, state: bytes) -> None:
+    store.append(records(1, 2))
+    store.snapshot(2, state)
+    assert store.load().snapshot == state
 
 
 def test_the_latest_snapshot_wins(store: Storage) -> None:
@@ -282,6 +361,124 @@ def test_calls_may_come_from_another_thread(store: Storage) -> None:
     worker.join()
     assert errors == []
     assert store.load().records == (record(3),)
+
+
+# -- retention: bounded growth -------------------------------------------------
+
+
+def timed(seq: int, at: float) -> LogRecord:
+    """``record(seq)`` at time ``at``."""
+    one = record(seq)
+    return attrs.evolve(one, at=at, events=tuple(attrs.evolve(e, at=at) for e in one.events))
+
+
+def test_retention_defaults_to_thirty_days(tmp_path: Path) -> None:
+    assert DEFAULT_RETENTION == 30 * 24 * 3600
+    assert MemoryStorage().retention == DEFAULT_RETENTION
+    with SQLiteStorage(tmp_path / "centre.db") as opened:
+        assert opened.retention == DEFAULT_RETENTION
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_snapshot_drops_covered_records_older_than_the_retention(
+    kind: str, tmp_path: Path
+) -> None:
+    opened = open_store(kind, tmp_path, retention=100.0)
+    try:
+        # Records 1..10 at times 0, 50, ..., 450.
+        log = [timed(seq, 50.0 * (seq - 1)) for seq in range(1, 11)]
+        opened.append(log)
+        opened.snapshot(6, b"after six")
+        # The last record is at 450: records before 350 that the snapshot
+        # covers (1..6, at 0..250) go; the tail after the snapshot stays.
+        recovered = opened.load()
+        assert (recovered.snapshot_seq, recovered.records) == (6, tuple(log[6:]))
+        if kind == "sqlite":
+            assert log_seqs(tmp_path / "centre.db") == [7, 8, 9, 10]
+        # Records older than the retention but after the snapshot are kept,
+        # and the log goes on.
+        opened.append([timed(11, 1000.0)])
+        opened.snapshot(11, b"after eleven")
+        assert opened.load() == Recovered(11, b"after eleven", ())
+        opened.append([timed(12, 1001.0)])
+        assert opened.load().records == (timed(12, 1001.0),)
+    finally:
+        opened.close()
+    if kind == "sqlite":
+        # SQLite keeps two snapshots: records 7..10 stay for the older one (after 6).
+        assert snapshot_seqs(tmp_path / "centre.db") == [11, 6]
+        assert log_seqs(tmp_path / "centre.db") == [7, 8, 9, 10, 11, 12]
+        with direct(tmp_path / "centre.db") as other:
+            assert other.execute(
+                "SELECT value FROM meta WHERE key = 'pruned_through'"
+            ).fetchone() == ("6",)
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_records_within_the_retention_are_kept(kind: str, tmp_path: Path) -> None:
+    opened = open_store(kind, tmp_path, retention=1000.0)
+    try:
+        opened.append([timed(seq, 50.0 * seq) for seq in range(1, 11)])
+        opened.snapshot(10, b"ten")
+        opened.close()
+        if kind == "sqlite":
+            assert log_seqs(tmp_path / "centre.db") == list(range(1, 11))
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_retention_none_keeps_every_record(kind: str, tmp_path: Path) -> None:
+    opened = open_store(kind, tmp_path, retention=None)
+    try:
+        assert opened.retention is None  # type: ignore[attr-defined]
+        opened.append([timed(seq, 1e6 * seq) for seq in range(1, 11)])
+        opened.snapshot(10, b"ten")
+    finally:
+        opened.close()
+    if kind == "sqlite":
+        assert log_seqs(tmp_path / "centre.db") == list(range(1, 11))
+
+
+def test_retention_keeps_what_every_kept_snapshot_needs(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path, retention=0.0, keep_snapshots=2) as opened:
+        opened.append([timed(seq, float(seq)) for seq in range(1, 11)])
+        opened.snapshot(4, b"four")
+        opened.snapshot(8, b"eight")
+    # Retention 0 drops all it may: what the older kept snapshot (after 4) covers.
+    assert log_seqs(path) == [5, 6, 7, 8, 9, 10]
+    flip_body(path, "snapshots", 8)
+    with SQLiteStorage(path) as opened:
+        recovered = opened.load()
+    # The fallback snapshot still has every record after it.
+    assert (recovered.snapshot_seq, recovered.snapshot) == (4, b"four")
+    assert recovered.records == tuple(timed(seq, float(seq)) for seq in range(5, 11))
+
+
+def test_a_log_retention_pruned_with_no_good_snapshot_left_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path, retention=0.0, keep_snapshots=1) as opened:
+        opened.append([timed(seq, float(seq)) for seq in range(1, 11)])
+        opened.snapshot(6, b"six")
+    flip_body(path, "snapshots", 6)
+    with SQLiteStorage(path) as opened, pytest.raises(StorageError) as raised:
+        opened.load()
+    message = str(raised.value)
+    assert "retention removed records 1..6 and no good snapshot is left" in message
+    assert "restore the file from a backup" in message
+    assert "nothing was changed" in message
+    assert quarantine(path) == []
+    assert snapshot_seqs(path) == [6]
+
+
+@pytest.mark.parametrize("retention", [-1.0, float("nan"), float("inf"), True, "30d"])
+def test_bad_retention_is_refused(tmp_path: Path, retention: Any) -> None:
+    with pytest.raises(InvalidValueError, match="retention must be None or a finite number"):
+        SQLiteStorage(tmp_path / "centre.db", retention=retention)
+    with pytest.raises(InvalidValueError, match="retention must be None or a finite number"):
+        MemoryStorage(retention=retention)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- SQLite: files, settings, durability ---------------------------------------
@@ -372,13 +569,44 @@ def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     assert path.read_bytes() == b"dear diary, " * 1000
 
 
-def test_sqlite_refuses_a_log_in_another_format(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("found", "message"),
+    [
+        (
+            "3",
+            r"ccroute log in format '3', written by a newer ccroute; this release reads format 2",
+        ),
+        ("12", r"format '12', written by a newer ccroute; this release reads format 2"),
+        ("x", r"ccroute log in format 'x'; this release reads format 2"),
+    ],
+)
+def test_sqlite_refuses_a_log_in_another_format_and_leaves_it_untouched(
+    tmp_path: Path, found: str, message: str
+) -> None:
     path = tmp_path / "centre.db"
-    SQLiteStorage(path).close()
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 3))
     with direct(path) as other:
-        other.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
-    with pytest.raises(StorageError, match=r"ccroute log in format '2'.*reads format 1"):
+        other.execute("UPDATE meta SET value = ? WHERE key = 'format'", (found,))
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match=message + r".*left untouched"):
         SQLiteStorage(path)
+    assert path.read_bytes() == before
+    assert log_seqs(path) == [1, 2, 3]
+
+
+def test_sqlite_refuses_a_format_1_log_and_says_how_to_migrate(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-names.db", path)
+    before = path.read_bytes()
+    with pytest.raises(StorageError) as raised:
+        SQLiteStorage(path)
+    message = str(raised.value)
+    assert f"{path} is a ccroute log in format 1 (pickles)" in message
+    assert "it reads format 2" in message
+    assert "left untouched" in message
+    assert f"python -m ccroute.storage_sqlite migrate {path} NEW.db" in message
+    assert path.read_bytes() == before
 
 
 def test_sqlite_refuses_a_database_claiming_our_id_without_our_tables(tmp_path: Path) -> None:
@@ -388,14 +616,6 @@ def test_sqlite_refuses_a_database_claiming_our_id_without_our_tables(tmp_path: 
         other.execute("CREATE TABLE t (x)")
     with pytest.raises(StorageError, match="no meta table"):
         SQLiteStorage(path)
-
-
-def test_sqlite_refuses_values_that_do_not_pickle(tmp_path: Path) -> None:
-    with SQLiteStorage(tmp_path / "centre.db") as opened:
-        opened.append([record(1)])
-        with pytest.raises(InvalidValueError, match=r"record 3 cannot be stored.*pickle"):
-            opened.append([record(2), record(3, kwargs={"callback": lambda: None})])
-        assert opened.load().records == (record(1),)
 
 
 def test_sqlite_append_rolls_back_when_the_database_fails_mid_batch(tmp_path: Path) -> None:
@@ -434,6 +654,21 @@ def test_sqlite_snapshot_is_all_or_nothing(tmp_path: Path) -> None:
     assert snapshot_seqs(path) == [2]
 
 
+def test_sqlite_retention_is_part_of_the_snapshot_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path, keep_snapshots=1, retention=0.0) as opened:
+        opened.append([timed(seq, float(seq)) for seq in range(1, 6)])
+        with direct(path) as other:
+            other.execute(
+                "CREATE TRIGGER planted BEFORE DELETE ON log"
+                " BEGIN SELECT RAISE(ABORT, 'planted failure'); END"
+            )
+        with pytest.raises(StorageError, match=r"snapshot after record 4.*planted failure"):
+            opened.snapshot(4, b"four")
+    assert snapshot_seqs(path) == []
+    assert log_seqs(path) == [1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("keep", [1, 2, 3])
 def test_sqlite_keeps_the_latest_snapshots_only(tmp_path: Path, keep: int) -> None:
     path = tmp_path / "centre.db"
@@ -443,6 +678,127 @@ def test_sqlite_keeps_the_latest_snapshots_only(tmp_path: Path, keep: int) -> No
             opened.snapshot(seq, bytes([seq]))
         assert opened.keep_snapshots == keep
     assert snapshot_seqs(path) == list(range(6, 6 - keep, -1))
+
+
+# -- SQLite: what an operator sees with plain SQL -------------------------------
+
+
+def test_the_log_reads_with_plain_sql(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 3))
+        opened.append(
+            [
+                LogRecord(4, 40.0, Accept("c1", "a1")),
+                LogRecord(5, 41.0, SetPresence("a1", Presence.NOT_READY, "break")),
+                LogRecord(6, 42.0, Tick()),
+                LogRecord(7, 43.0, Transfer("c2", queue="vip", agent="a2")),
+            ]
+        )
+        opened.snapshot(7, b'{"router": "state"}')
+    with direct(path) as other:
+        rows = other.execute("SELECT seq, at, command, contact_id, agent_id, queue FROM log")
+        assert list(rows) == [
+            (1, 10.0, "submit", "c1", None, "sales"),
+            (2, 20.0, "submit", "c2", None, "sales"),
+            (3, 30.0, "submit", "c3", None, "sales"),
+            (4, 40.0, "accept", "c1", "a1", None),
+            (5, 41.0, "set_presence", None, "a1", None),
+            (6, 42.0, "tick", None, None, None),
+            (7, 43.0, "transfer", "c2", "a2", "vip"),
+        ]
+        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(2,)}
+        # JSON functions see the body.
+        (events,) = other.execute("SELECT json_extract(body, '$.events') FROM log WHERE seq = 1")
+        assert '"type":"queued"' in events[0]
+        tags = other.execute(
+            "SELECT log.seq, json_extract(e.value, '$.type') FROM log, json_each(log.body, "
+            "'$.events') AS e WHERE json_extract(e.value, '$.contact_id') = 'c2' ORDER BY 1, 2"
+        )
+        assert list(tags) == [(2, "offered"), (2, "queued")]
+        reason = other.execute(
+            "SELECT body ->> '$.command.reason', body ->> '$.command.presence' FROM log"
+            " WHERE command = 'set_presence'"
+        ).fetchone()
+        assert reason == ("break", "not-ready")
+        # A JSON snapshot is kept as text, so the JSON functions read it too.
+        assert other.execute(
+            "SELECT typeof(body), json_extract(body, '$.router') FROM snapshots"
+        ).fetchone() == ("text", "state")
+
+
+def test_a_binary_snapshot_is_kept_as_a_blob(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 2))
+        opened.snapshot(2, b"\x80\x05\xff")
+    with direct(path) as other:
+        assert other.execute("SELECT typeof(body) FROM snapshots").fetchone() == ("blob",)
+
+
+# -- SQLite: one owner at a time -----------------------------------------------
+
+
+def test_a_second_store_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as first:
+        first.append(records(1, 2))
+        with pytest.raises(StorageError) as raised:
+            SQLiteStorage(path)
+        message = str(raised.value)
+        assert f"{path} is in use by another store in this process (pid {os.getpid()})" in message
+        # The first store is unharmed.
+        first.append([record(3)])
+        first.snapshot(3, b"three")
+        assert first.load() == Recovered(3, b"three", ())
+    # Once it is closed, the file may be opened again.
+    with SQLiteStorage(path) as again:
+        assert again.load().snapshot_seq == 3
+
+
+def test_readers_are_not_blocked_by_the_owner(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as owner:
+        owner.append(records(1, 2))
+        with direct(path) as reader:
+            assert [row[0] for row in reader.execute("SELECT seq FROM log")] == [1, 2]
+        owner.append([record(3)])
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from ccroute import SQLiteStorage
+    store = SQLiteStorage(sys.argv[1])
+    store.load()
+    print("holding", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_store_held_by_another_process_is_refused_until_it_dies(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 2))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(StorageError) as raised:
+            SQLiteStorage(path)
+        assert f"{path} is in use by another process (pid {holder.pid})" in str(raised.value)
+        # SIGKILL: no clean-up runs, yet the operating system drops the lock.
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+    with SQLiteStorage(path) as opened:
+        assert opened.load().records == tuple(records(1, 2))
 
 
 # -- SQLite: recovery from damage ----------------------------------------------
@@ -466,21 +822,40 @@ def quarantine(path: Path) -> list[tuple[str, int, str]]:
         return list(other.execute("SELECT kind, seq, reason FROM quarantine ORDER BY id"))
 
 
-def flip_byte(path: Path, table: str, seq: int) -> None:
-    """Damage one byte in the middle of a row's data, leaving its crc as it was."""
+def flip_body(path: Path, table: str, seq: int) -> None:
+    """Change one character in the middle of a row's body, leaving its crc as it was."""
     with direct(path) as other:
-        (data,) = other.execute(f"SELECT data FROM {table} WHERE seq = ?", (seq,)).fetchone()
-        damaged = bytearray(data)
-        damaged[len(damaged) // 2] ^= 0x5A
-        other.execute(f"UPDATE {table} SET data = ? WHERE seq = ?", (bytes(damaged), seq))
+        (body,) = other.execute(f"SELECT body FROM {table} WHERE seq = ?", (seq,)).fetchone()
+        middle = len(body) // 2
+        if isinstance(body, str):
+            changed: str | bytes = body[:middle] + chr(ord(body[middle]) ^ 1) + body[middle + 1 :]
+        else:
+            changed = body[:middle] + bytes([body[middle] ^ 1]) + body[middle + 1 :]
+        other.execute(f"UPDATE {table} SET body = ? WHERE seq = ?", (changed, seq))
 
 
-def replace_data(path: Path, seq: int, data: bytes) -> None:
-    """Put other bytes in a log row with a matching crc: intact, but not what was written."""
+def rewrite_row(path: Path, seq: int, **columns: Any) -> None:
+    """Change a log row's columns (a callable gets the old value) and give it a matching
+    crc: intact, but not what was written."""
     with direct(path) as other:
-        other.execute(
-            "UPDATE log SET data = ?, crc = ? WHERE seq = ?", (data, zlib.crc32(data), seq)
+        other.row_factory = sqlite3.Row
+        row = dict(other.execute("SELECT * FROM log WHERE seq = ?", (seq,)).fetchone())
+        for name, value in columns.items():
+            row[name] = value(row[name]) if callable(value) else value
+        body = row["body"]
+        data = body.encode() if isinstance(body, str) else body
+        row["crc"] = row_crc(
+            seq,
+            row["at"],
+            row["command"],
+            row["contact_id"],
+            row["agent_id"],
+            row["queue"],
+            row["version"],
+            data,
         )
+        names = ", ".join(f"{name} = :{name}" for name in row)
+        other.execute(f"UPDATE log SET {names} WHERE seq = :seq", row)
 
 
 @pytest.fixture
@@ -495,7 +870,7 @@ def ten(tmp_path: Path) -> Path:
 
 
 def test_a_damaged_last_record_is_set_aside_and_the_log_goes_on(ten: Path) -> None:
-    flip_byte(ten, "log", 10)
+    flip_body(ten, "log", 10)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
         assert recovered.records == tuple(records(1, 9))
@@ -514,8 +889,8 @@ def test_a_damaged_last_record_is_set_aside_and_the_log_goes_on(ten: Path) -> No
 
 def test_a_damaged_middle_record_sets_aside_everything_from_it(ten: Path) -> None:
     with direct(ten) as other:
-        original = dict(other.execute("SELECT seq, data FROM log WHERE seq >= 4"))
-    flip_byte(ten, "log", 4)
+        original = {row[0]: row for row in other.execute("SELECT * FROM log WHERE seq >= 4")}
+    flip_body(ten, "log", 4)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
     assert recovered.records == tuple(records(1, 3))
@@ -529,29 +904,115 @@ def test_a_damaged_middle_record_sets_aside_everything_from_it(ten: Path) -> Non
     assert quarantine(ten) == [("record", 4, "damaged (checksum mismatch)")] + [
         ("record", seq, "follows damaged record 4") for seq in range(5, 11)
     ]
-    # Set aside, not deleted: the good records after the damage are kept byte for byte.
+    # Set aside, not deleted: the good records after the damage are kept column for column.
     with direct(ten) as other:
-        kept = dict(other.execute("SELECT seq, data FROM quarantine WHERE seq > 4"))
-    assert kept == {seq: data for seq, data in original.items() if seq > 4}
+        kept = {
+            row[0]: row
+            for row in other.execute(
+                "SELECT seq, at, command, contact_id, agent_id, queue, version, crc, body"
+                " FROM quarantine WHERE seq > 4"
+            )
+        }
+    assert kept == {seq: row for seq, row in original.items() if seq > 4}
 
 
-def test_a_record_that_does_not_unpickle_is_damaged(ten: Path) -> None:
-    replace_data(ten, 6, b"\x80\x05not a pickle at all")
+@pytest.mark.parametrize(
+    ("columns", "reason"),
+    [
+        ({"body": "not json at all"}, r"the body does not decode: JSON is malformed"),
+        (
+            {"body": '{"command": {"contact": 5}, "events": []}'},
+            r"the body does not decode: Expected `object`, got `int` - at `\$.command.contact`",
+        ),
+        (
+            {"body": lambda body: body[:-1] + ',"x":1}'},
+            r"the body does not decode: Object contains unknown field `x`",
+        ),
+        (
+            {"command": "launch_missiles"},
+            r"unknown command 'launch_missiles'",
+        ),
+        (
+            {"contact_id": "someone else"},
+            r"columns disagree with the body: \(contact_id, agent_id, queue\) are "
+            r"\('someone else', None, 'sales'\), the body says \('c6', None, 'sales'\)",
+        ),
+        ({"version": 1}, r"version 1 in a format-2 log"),
+        ({"at": "noon"}, r"at or command is of the wrong type"),
+        ({"body": b"{}"}, r"body is a bytes, not text"),
+    ],
+    ids=[
+        "not-json",
+        "wrong-type",
+        "unknown-field",
+        "command",
+        "columns",
+        "old-version",
+        "at",
+        "blob",
+    ],
+)
+def test_an_intact_row_that_is_not_a_record_is_damaged(
+    ten: Path, columns: dict[str, Any], reason: str
+) -> None:
+    rewrite_row(ten, 6, **columns)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
     assert recovered.records == tuple(records(1, 5))
     assert recovered.problem is not None
-    assert f"record 6 in {ten} is damaged (does not decode: UnpicklingError" in recovered.problem
+    assert re.search(rf"record 6 in {re.escape(str(ten))} is damaged \({reason}", recovered.problem)
+    assert [seq for _, seq, _ in quarantine(ten)] == [6, 7, 8, 9, 10]
 
 
-def test_a_pickle_that_is_not_a_log_record_is_damaged(ten: Path) -> None:
-    replace_data(ten, 6, pickle.dumps((1.0, "submit", ["args"], {}, ()), protocol=5))
+def test_a_body_with_a_value_its_constructor_refuses_is_damaged(ten: Path) -> None:
+    with direct(ten) as other:
+        (body,) = other.execute("SELECT body FROM log WHERE seq = 6").fetchone()
+    # A skill level of 11: well-formed JSON, but no Contact can hold it.
+    rewrite_row(ten, 6, body=body.replace('"requirements":{}', '"requirements":{"en":11}'))
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
     assert recovered.records == tuple(records(1, 5))
     assert recovered.problem is not None
     assert "record 6" in recovered.problem
-    assert "does not decode into a log record: args must be a tuple" in recovered.problem
+    assert "holds a value that is refused" in recovered.problem
+
+
+class RunsCode:
+    """Under plain pickle, loading this runs ``os.system`` (it never must here)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("crc", ["matching", "stale"])
+def test_a_pickle_planted_in_the_log_never_runs(ten: Path, tmp_path: Path, crc: str) -> None:
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(RunsCode(marker), protocol=5)
+    # The exploit works under plain pickle (shown on a copy of it, in a subprocess).
+    subprocess.run(
+        [sys.executable, "-c", "import pickle, sys; pickle.loads(sys.stdin.buffer.read())"],
+        input=payload,
+        check=True,
+    )
+    assert marker.exists()
+    marker.unlink()
+    if crc == "matching":
+        rewrite_row(ten, 7, body=payload)
+    else:
+        with direct(ten) as other:
+            other.execute("UPDATE log SET body = ? WHERE seq = 7", (payload,))
+    with SQLiteStorage(ten) as opened:
+        recovered = opened.load()
+    assert not marker.exists()
+    assert recovered.records == tuple(records(1, 6))
+    assert recovered.problem is not None
+    assert recovered.problem.startswith(f"record 7 in {ten} is damaged (")
+    assert quarantine(ten)[0][:2] == ("record", 7)
+    with direct(ten) as other:
+        assert other.execute("SELECT body FROM quarantine WHERE seq = 7").fetchone() == (payload,)
 
 
 def test_a_gap_in_seq_ends_the_good_prefix(ten: Path) -> None:
@@ -567,21 +1028,34 @@ def test_a_gap_in_seq_ends_the_good_prefix(ten: Path) -> None:
     assert [seq for _, seq, _ in quarantine(ten)] == [6, 7, 8, 9, 10]
 
 
-def test_an_intact_record_written_by_code_not_installed_here_is_refused(ten: Path) -> None:
-    # A pickle that names a module this process cannot import: the bytes are good.
-    replace_data(ten, 7, b"\x80\x05cno_such_ccroute_plugin\nThing\n)R.")
+def test_a_row_in_a_newer_format_is_refused_and_nothing_changes(ten: Path) -> None:
+    flip_body(ten, "log", 9)  # damage after it is not set aside either
+    rewrite_row(ten, 7, version=3)
     with SQLiteStorage(ten) as opened, pytest.raises(StorageError) as raised:
         opened.load()
     message = str(raised.value)
-    assert f"record 7 in {ten} is intact but cannot be read" in message
-    assert "no_such_ccroute_plugin" in message
+    assert f"record 7 in {ten} is in format 3, written by a newer ccroute" in message
+    assert "this release reads format 2" in message
     assert "nothing was changed" in message
     assert log_seqs(ten) == list(range(1, 11))
     assert quarantine(ten) == []
 
 
+def test_a_snapshot_in_a_newer_format_is_refused(ten: Path) -> None:
+    with SQLiteStorage(ten) as opened:
+        opened.snapshot(5, b"five")
+    with direct(ten) as other:
+        other.execute(
+            "UPDATE snapshots SET version = 3, crc = ? WHERE seq = 5",
+            (snapshot_crc(5, 3, b"five"),),
+        )
+    with SQLiteStorage(ten) as opened, pytest.raises(StorageError, match="in format 3"):
+        opened.load()
+    assert snapshot_seqs(ten) == [5]
+
+
 def test_a_second_load_after_recovery_reports_nothing(ten: Path) -> None:
-    flip_byte(ten, "log", 8)
+    flip_body(ten, "log", 8)
     with SQLiteStorage(ten) as opened:
         assert opened.load().problem is not None
         assert opened.load() == Recovered(records=tuple(records(1, 7)))
@@ -590,7 +1064,7 @@ def test_a_second_load_after_recovery_reports_nothing(ten: Path) -> None:
 def test_damage_after_the_snapshot_counts_records_after_it(ten: Path) -> None:
     with SQLiteStorage(ten) as opened:
         opened.snapshot(6, b"six")
-    flip_byte(ten, "log", 9)
+    flip_body(ten, "log", 9)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
     assert (recovered.snapshot_seq, recovered.records) == (6, tuple(records(7, 8)))
@@ -601,7 +1075,7 @@ def test_damage_after_the_snapshot_counts_records_after_it(ten: Path) -> None:
 def test_damage_before_the_snapshot_is_not_read(ten: Path) -> None:
     with SQLiteStorage(ten) as opened:
         opened.snapshot(6, b"six")
-    flip_byte(ten, "log", 3)
+    flip_body(ten, "log", 3)
     with SQLiteStorage(ten) as opened:
         assert opened.load() == Recovered(6, b"six", tuple(records(7, 10)))
 
@@ -610,7 +1084,7 @@ def test_a_damaged_latest_snapshot_falls_back_to_the_previous_one(ten: Path) -> 
     with SQLiteStorage(ten) as opened:
         opened.snapshot(4, b"state after four")
         opened.snapshot(8, b"state after eight")
-    flip_byte(ten, "snapshots", 8)
+    flip_body(ten, "snapshots", 8)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
         assert recovered.snapshot_seq == 4
@@ -627,12 +1101,24 @@ def test_a_damaged_latest_snapshot_falls_back_to_the_previous_one(ten: Path) -> 
     assert snapshot_seqs(ten) == [9, 4]
 
 
+def test_a_snapshot_moved_to_another_seq_is_damaged(ten: Path) -> None:
+    with SQLiteStorage(ten) as opened:
+        opened.snapshot(4, b"state after four")
+    # The checksum covers the seq: the bytes of one state cannot pass for another's.
+    with direct(ten) as other:
+        other.execute("UPDATE snapshots SET seq = 9 WHERE seq = 4")
+    with SQLiteStorage(ten) as opened:
+        recovered = opened.load()
+    assert (recovered.snapshot_seq, recovered.records) == (0, tuple(records(1, 10)))
+    assert quarantine(ten) == [("snapshot", 9, "damaged snapshot (checksum mismatch)")]
+
+
 def test_when_every_snapshot_is_damaged_the_whole_log_is_replayed(ten: Path) -> None:
     with SQLiteStorage(ten) as opened:
         opened.snapshot(4, b"state after four")
         opened.snapshot(8, b"state after eight")
-    flip_byte(ten, "snapshots", 8)
-    flip_byte(ten, "snapshots", 4)
+    flip_body(ten, "snapshots", 8)
+    flip_body(ten, "snapshots", 4)
     with SQLiteStorage(ten) as opened:
         recovered = opened.load()
     assert (recovered.snapshot_seq, recovered.snapshot) == (0, None)
@@ -702,8 +1188,14 @@ def test_a_wal_cut_in_half_recovers_a_committed_prefix(tmp_path: Path) -> None:
 # -- the property: what was appended is what comes back ------------------------
 
 _ids = st.text(alphabet="abcxyz0123", min_size=1, max_size=6)
+# Any text UTF-8 can hold (a lone surrogate cannot; tests/test_codec.py sees it refused).
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
 _times = st.floats(min_value=0, max_value=1e7, allow_nan=False)
-_values = st.none() | st.booleans() | st.integers() | _times | st.text(max_size=6)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _times | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=6,
+)
 _events = st.one_of(
     st.builds(Queued, at=_times, contact_id=_ids, queue=_ids, channel=_ids),
     st.builds(
@@ -717,14 +1209,23 @@ _events = st.one_of(
     ),
     st.builds(Rejected, at=_times, contact_id=_ids, agent_id=_ids),
 )
-# (at, command, args, kwargs, events); the seq is given when the batch is appended.
-_fields = st.tuples(
-    _times,
-    st.sampled_from(["submit", "accept", "tick", "set_presence"]),
-    st.lists(_values, max_size=3).map(tuple),
-    st.dictionaries(st.text(max_size=4), _values, max_size=3),
-    st.lists(_events, max_size=3).map(tuple),
+_commands = st.one_of(
+    st.builds(
+        lambda cid, queue, priority, attributes: Submit(
+            Contact(cid, "voice", queue, priority_seconds=priority, attributes=attributes)
+        ),
+        _ids,
+        _ids,
+        st.floats(-1e6, 1e6),
+        st.dictionaries(_text, _json, max_size=3),
+    ),
+    st.builds(Accept, _ids, _ids),
+    st.just(Tick()),
+    st.builds(SetPresence, _ids, st.sampled_from(Presence), st.none() | _text),
+    st.builds(Transfer, _ids, queue=st.none() | _ids, keep_key=st.booleans()),
 )
+# (at, command, events); the seq is given when the batch is appended.
+_fields = st.tuples(_times, _commands, st.lists(_events, max_size=3).map(tuple))
 _steps = st.lists(
     st.one_of(
         st.tuples(st.just("append"), st.lists(_fields, max_size=6)),
@@ -744,7 +1245,9 @@ def test_reopening_gives_back_the_records_after_the_latest_snapshot(
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "centre.db"
         store: Storage = (
-            MemoryStorage() if kind == "memory" else SQLiteStorage(path, synchronous="OFF")
+            MemoryStorage(retention=None)
+            if kind == "memory"
+            else SQLiteStorage(path, synchronous="OFF", retention=None)
         )
         appended: list[LogRecord] = []
         snapshot: tuple[int, bytes | None] = (0, None)
@@ -767,6 +1270,10 @@ def test_reopening_gives_back_the_records_after_the_latest_snapshot(
         recovered = store.load()
         assert (recovered.snapshot_seq, recovered.snapshot) == snapshot
         assert recovered.records == tuple(appended[snapshot[0] :])
+        for got, sent in zip(recovered.records, appended[snapshot[0] :], strict=True):
+            if isinstance(sent.command, Submit):
+                assert isinstance(got.command, Submit)
+                assert dict(got.command.contact.attributes) == dict(sent.command.contact.attributes)
         assert recovered.problem is None
         # The reopened log goes on where it ended.
         store.append([record(len(appended) + 1)])
@@ -786,3 +1293,183 @@ def test_the_log_never_goes_back_behind_its_latest_snapshot(ten: Path) -> None:
         assert opened.load() == Recovered(10, b"ten", ())
         opened.append([record(11)])
         assert opened.load().records == (record(11),)
+
+
+# -- migrating format-1 (pickle) logs ------------------------------------------
+#
+# tests/golden/v1 holds two logs written by the pickle writers of format 1
+# (see make_v1.py there): one by each revision that wrote it.
+
+
+@pytest.mark.parametrize("fixture", ["v1-names.db", "v1-commands.db"])
+def test_a_format_1_log_migrates_to_format_2_and_replays(tmp_path: Path, fixture: str) -> None:
+    source = tmp_path / fixture
+    shutil.copyfile(V1 / fixture, source)
+    before = source.read_bytes()
+    target = tmp_path / "new.db"
+    migration = migrate_v1(source, target)
+    assert (migration.records, migration.set_aside, migration.snapshots) == (34, 0, 2)
+    assert migration.problem is None
+    assert str(migration) == (
+        f"{source} -> {target}: 34 records migrated to format 2, 0 set aside, "
+        "2 format-1 snapshots not carried over"
+    )
+    assert source.read_bytes() == before
+    assert not Path(f"{target}.partial").exists()
+    with SQLiteStorage(target) as opened:
+        recovered = opened.load()
+    assert recovered.problem is None
+    assert recovered.snapshot is None
+    names = [r.name for r in recovered.records]
+    assert names[:8] == [
+        "add_channel",
+        "add_queues",
+        "add_queue",
+        "add_agent",
+        "add_agent",
+        "set_presence",
+        "set_capacity",
+        "submit",
+    ]
+    assert {"note", "tick", "transfer", "request_callback", "abandon", "remove_agent"} <= set(names)
+    submit = recovered.records[7]
+    assert submit.at == 1_700_000_001.5
+    assert submit.command == Submit(
+        Contact(
+            "c1",
+            "voice",
+            "sales",
+            requirements={"en": 5},
+            priority_seconds=10.0,
+            customer_id="cust-1",
+        )
+    )
+    assert isinstance(submit.command, Submit)
+    assert dict(submit.command.contact.attributes) == {
+        "ivr_path": "1-3",
+        "tags": ["new", "web"],
+        "score": 0.25,
+    }
+    (transfer,) = [r for r in recovered.records if r.name == "transfer"]
+    assert transfer.command == Transfer("c3", queue="sales", requirements={"en": 2}, keep_key=False)
+
+    # A service started on it replays every record to the events that were logged.
+    async def start() -> tuple[int, list[str], str | None]:
+        service = Service(path=target, load_entrypoints=False, clock=ManualClock(1_700_000_100.0))
+        async with service:
+            return service.durable_seq, service.router.contact_ids, service.recovery_problem
+
+    assert anyio.run(start) == (34, ["c3", "c5"], None)
+
+
+def v1_row(path: Path, seq: int, data: bytes) -> None:
+    """Put ``data`` in a format-1 row with a matching crc (as format 1 computed it)."""
+    import zlib
+
+    with direct(path) as other:
+        other.execute(
+            "UPDATE log SET data = ?, crc = ? WHERE seq = ?", (data, zlib.crc32(data), seq)
+        )
+
+
+def test_migration_never_runs_a_planted_pickle_and_sets_the_row_aside(tmp_path: Path) -> None:
+    source = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-names.db", source)
+    marker = tmp_path / "pwned"
+    v1_row(source, 20, pickle.dumps(RunsCode(marker), protocol=5))
+    migration = migrate_v1(source, tmp_path / "new.db")
+    assert not marker.exists()
+    assert (migration.records, migration.set_aside) == (19, 15)
+    assert migration.problem is not None
+    assert "damaged record 20" in migration.problem
+    assert "global posix.system is not allowed in a ccroute log" in migration.problem
+    reasons = quarantine(tmp_path / "new.db")
+    assert reasons[0][:2] == ("record", 20)
+    assert [seq for _, seq, _ in reasons] == list(range(20, 35))
+    assert reasons[1][2] == "follows damaged record 20"
+    with SQLiteStorage(tmp_path / "new.db") as opened:
+        assert [r.seq for r in opened.load().records] == list(range(1, 20))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x80\x05garbage", "does not decode: UnpicklingError"),
+        (pickle.dumps((1.0, "launch", (), {}, ()), protocol=5), "command 'launch'"),
+        (pickle.dumps((1.0, "accept", ("c1",), {}, ()), protocol=5), "call that is refused"),
+        (pickle.dumps(["not", "a", "record"], protocol=5), "does not decode into a log record"),
+    ],
+    ids=["garbage", "command", "arguments", "shape"],
+)
+def test_migration_sets_aside_rows_that_are_not_records(
+    tmp_path: Path, data: bytes, reason: str
+) -> None:
+    source = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-names.db", source)
+    v1_row(source, 30, data)
+    migration = migrate_v1(source, tmp_path / "new.db")
+    assert (migration.records, migration.set_aside) == (29, 5)
+    assert migration.problem is not None
+    assert reason in migration.problem
+
+
+def test_migration_checks_the_format_1_checksum(tmp_path: Path) -> None:
+    source = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-names.db", source)
+    with direct(source) as other:
+        other.execute("UPDATE log SET crc = crc + 1 WHERE seq = 34")
+    migration = migrate_v1(source, tmp_path / "new.db")
+    assert (migration.records, migration.set_aside) == (33, 1)
+    assert migration.problem is not None
+    assert "damaged record 34" in migration.problem
+    assert "checksum mismatch" in migration.problem
+
+
+def test_migration_refuses_an_existing_target_and_a_log_that_is_not_format_1(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-names.db", source)
+    (tmp_path / "taken.db").write_bytes(b"mine")
+    with pytest.raises(StorageError, match=r"taken\.db: it exists"):
+        migrate_v1(source, tmp_path / "taken.db")
+    assert (tmp_path / "taken.db").read_bytes() == b"mine"
+    with SQLiteStorage(tmp_path / "v2.db") as opened:
+        opened.append(records(1, 2))
+    with pytest.raises(StorageError, match="in format '2', not 1"):
+        migrate_v1(tmp_path / "v2.db", tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_migration_from_the_command_line(tmp_path: Path) -> None:
+    source = tmp_path / "old.db"
+    shutil.copyfile(V1 / "v1-commands.db", source)
+    done = subprocess.run(
+        [sys.executable, "-m", "ccroute.storage_sqlite", "migrate", str(source), "new.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "34 records migrated to format 2" in done.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "ccroute.storage_sqlite", "migrate", str(source), "new.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert "it exists" in again.stderr
+
+
+def test_the_lock_file_names_its_owner_and_stays(tmp_path: Path) -> None:
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 2))
+        assert Path(f"{path}.lock").read_text() == f"{os.getpid()}\n"
+    # Left in place: removing it could let two owners lock two different files.
+    assert Path(f"{path}.lock").exists()
+    with SQLiteStorage(path) as again:
+        assert again.load().last_seq == 2

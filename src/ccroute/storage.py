@@ -9,7 +9,11 @@ deterministic, that rebuilds exactly the state the log describes.
 A store is small and synchronous: the service calls it from one worker thread
 at a time, batching the records of concurrent calls into one :meth:`append`
 (group commit). Two stores are built in: :class:`MemoryStorage` here and
-:class:`~ccroute.storage_sqlite.SQLiteStorage`, the durable default.
+:class:`~ccroute.storage_sqlite.SQLiteStorage`, the durable default. Both
+keep records in the log format of :mod:`ccroute.codec` (JSON, format 2; see
+docs/log-format.md), so they accept and refuse exactly the same records, and
+both drop, when a snapshot is stored, the records it covers that are older
+than their ``retention``.
 """
 
 from __future__ import annotations
@@ -17,15 +21,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
 from .commands import Command
-from .errors import InvalidValueError, StorageError
+from .errors import InputError, InvalidValueError, StorageError
 from .events import Event
 
-__all__ = ["LogRecord", "MemoryStorage", "Recovered", "Storage"]
+if TYPE_CHECKING:
+    from .codec import Row
+
+__all__ = ["DEFAULT_RETENTION", "LogRecord", "MemoryStorage", "Recovered", "Storage"]
+
+#: Seconds of audit trail a store keeps by default (30 days, by the records'
+#: ``at``): records older than this that a snapshot covers are dropped when a
+#: snapshot is stored. ``retention=None`` keeps every record.
+DEFAULT_RETENTION: Final = 30 * 24 * 3600.0
 
 
 @attrs.frozen(slots=True)
@@ -111,8 +123,9 @@ class Storage(Protocol):
 def _record_shape_problem(at: object, command: object, events: object) -> str | None:
     """What is wrong with the fields of a record, or ``None``.
 
-    Used on append (a bad argument) and on load (a damaged record), so a record
-    a store accepted always decodes as good.
+    Used on append, before the record is encoded (:mod:`ccroute.codec` then
+    refuses values the log cannot hold and checks the body decodes), so a
+    record a store accepted decodes as good.
     """
     if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
         return f"at must be a finite number, not {at!r}"
@@ -171,6 +184,41 @@ def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> lis
     return batch
 
 
+def _encode_batch(batch: Sequence[LogRecord]) -> list[Row]:
+    """The rows of a checked batch, in the log format; every body is checked to decode.
+
+    :raises InvalidValueError: a record holds a value the log cannot hold
+        exactly (the message names the record).
+    """
+    from .codec import encode_row
+
+    rows = []
+    for record in batch:
+        try:
+            rows.append(encode_row(record))
+        except InvalidValueError as error:
+            raise InvalidValueError(
+                f"append: record {record.seq} ({record.name}) cannot be stored: {error}"
+            ) from None
+    return rows
+
+
+def _check_retention(retention: float | None) -> float | None:
+    """``retention`` if it is ``None`` or a finite number of seconds >= 0."""
+    if retention is None:
+        return None
+    if (
+        isinstance(retention, bool)
+        or not isinstance(retention, int | float)
+        or not math.isfinite(retention)
+        or retention < 0
+    ):
+        raise InvalidValueError(
+            f"retention must be None or a finite number of seconds >= 0, not {retention!r}"
+        )
+    return float(retention)
+
+
 def _check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) -> bytes:
     """Check the arguments of :meth:`Storage.snapshot`; return the state as bytes.
 
@@ -197,25 +245,38 @@ def _check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) ->
 
 
 class MemoryStorage:
-    """A store that keeps everything in lists in memory: for tests and simulation.
+    """A store that keeps everything in memory: for tests and simulation.
 
     It behaves as :class:`~ccroute.storage_sqlite.SQLiteStorage` does, minus
-    durability and damage: the same calls are refused with the same errors, an
-    append is all-or-nothing, and :meth:`load` returns the latest snapshot and
-    the records after it. Records are kept as the objects appended, neither
-    copied nor pickled (so, unlike the SQLite store, it accepts values that do
-    not pickle), which makes it a convenient test double: ``load().records``
-    is what was logged.
+    durability and damage: records go through the same log format (each is
+    encoded on :meth:`append` and decoded again by :meth:`load`), so the same
+    calls are refused with the same errors, a value the durable log could not
+    hold is refused here too, an append is all-or-nothing, and :meth:`load`
+    returns the latest snapshot and the records after it, equal to (not the
+    same objects as) the records appended. Only the latest snapshot is kept.
 
-    Every record ever appended is kept, as the durable store keeps its log;
-    only the latest snapshot is kept.
+    Cost: encoding on append and decoding on load, a few microseconds per
+    record (see benchmarks/README.md), and the encoded records' memory.
+
+    :param retention: seconds of records to keep, by their ``at``, counted
+        back from the log's last record: when a snapshot is stored, the
+        records it covers that are older are dropped. ``None`` keeps them all.
+    :raises InvalidValueError: ``retention`` is not ``None`` nor a finite
+        number >= 0.
     """
 
-    def __init__(self) -> None:
-        # Index i holds the record of seq i + 1, so the tail after a snapshot is a slice.
-        self._records: list[LogRecord] = []
-        self._snapshots: list[tuple[int, bytes]] = []
+    def __init__(self, *, retention: float | None = DEFAULT_RETENTION) -> None:
+        self._retention = _check_retention(retention)
+        # The rows of records first_seq, first_seq + 1 ... (earlier ones were dropped).
+        self._rows: list[Row] = []
+        self._first_seq = 1
+        self._snapshot: tuple[int, bytes] | None = None
         self._closed = False
+
+    @property
+    def retention(self) -> float | None:
+        """Seconds of records kept behind the latest snapshot (``None``: all of them)."""
+        return self._retention
 
     def _check_open(self) -> None:
         if self._closed:
@@ -223,33 +284,45 @@ class MemoryStorage:
 
     @property
     def _last_seq(self) -> int:
-        return len(self._records)
+        return self._first_seq - 1 + len(self._rows)
 
     @property
     def _snapshot_seq(self) -> int:
-        return self._snapshots[-1][0] if self._snapshots else 0
+        return self._snapshot[0] if self._snapshot is not None else 0
 
     def load(self) -> Recovered:
-        """Return the latest snapshot and the records after it. Cost: O(records after it)."""
+        """Return the latest snapshot and the records after it, decoded afresh.
+
+        Cost: O(records after the snapshot), decoding each.
+        """
+        from .codec import decode_row
+
         self._check_open()
-        if not self._snapshots:
-            return Recovered(records=tuple(self._records))
-        seq, state = self._snapshots[-1]
-        return Recovered(snapshot_seq=seq, snapshot=state, records=tuple(self._records[seq:]))
+        seq, state = self._snapshot if self._snapshot is not None else (0, None)
+        try:
+            records = tuple(decode_row(row) for row in self._rows[seq + 1 - self._first_seq :])
+        except InputError as error:
+            raise StorageError(f"the memory store cannot read a record back: {error}") from error
+        return Recovered(snapshot_seq=seq, snapshot=state, records=records)
 
     def append(self, records: Sequence[LogRecord]) -> None:
         """Add records to the log; all of them or, when this raises, none.
 
-        :raises InvalidValueError: an item is not a well-formed :class:`LogRecord`.
+        Cost: encoding each record (a few microseconds).
+
+        :raises InvalidValueError: an item is not a well-formed :class:`LogRecord`,
+            or holds a value the log cannot hold (see :mod:`ccroute.codec`).
         :raises StorageError: the seqs do not continue the log one by one (the
             message names them), or the store is closed.
         """
         self._check_open()
-        # Every record is checked before the first is kept: all or nothing.
-        self._records.extend(_check_batch(records, self._last_seq, "the memory store"))
+        # Every record is checked and encoded before the first is kept: all or nothing.
+        batch = _check_batch(records, self._last_seq, "the memory store")
+        self._rows.extend(_encode_batch(batch))
 
     def snapshot(self, seq: int, state: bytes) -> None:
-        """Keep ``state`` as the snapshot after record ``seq``, replacing the previous one.
+        """Keep ``state`` as the snapshot after record ``seq``, replacing the previous one,
+        and drop the records it covers that are older than the retention.
 
         :raises InvalidValueError: ``seq`` is beyond the log or before the latest
             snapshot, or ``state`` is not bytes.
@@ -257,7 +330,17 @@ class MemoryStorage:
         """
         self._check_open()
         data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
-        self._snapshots[:] = [(seq, data)]
+        self._snapshot = (seq, data)
+        if self._retention is None or not self._rows:
+            return
+        cutoff = self._rows[-1].at - self._retention
+        drop = 0
+        for row in self._rows[: seq + 1 - self._first_seq]:
+            if row.at >= cutoff:
+                break
+            drop += 1
+        del self._rows[:drop]
+        self._first_seq += drop
 
     def close(self) -> None:
         """Close the store; later calls raise :class:`StorageError`. Closing twice does nothing."""

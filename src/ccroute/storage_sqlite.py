@@ -1,34 +1,36 @@
 """The durable default store: an event log and snapshots in one SQLite file.
 
 :class:`SQLiteStorage` keeps the log on the standard library's :mod:`sqlite3`
-in WAL journal mode. One database file holds four tables:
+in WAL journal mode, in log format 2 (JSON; see :mod:`ccroute.codec` and
+docs/log-format.md, which has the schema and examples of reading a log with
+the ``sqlite3`` command line). One database file holds four tables:
 
 ``meta``
-    ``key``/``value`` rows naming the file a ccroute log (``magic``) and its
-    ``format`` version; the SQLite header's application id says the same. A
+    ``key``/``value`` rows naming the file a ccroute log (``magic``), its
+    ``format`` version (``2``) and ``pruned_through``, the last seq retention
+    removed (``0``: none); the SQLite header's application id says "ccrl". A
     database without them is refused, so a store never writes into someone
     else's file.
 ``log``
-    ``seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL``: one
-    row per :class:`~ccroute.storage.LogRecord`, seq consecutive from 1.
+    one row per :class:`~ccroute.storage.LogRecord`, seq consecutive:
+    ``seq INTEGER PRIMARY KEY, at REAL, command TEXT, contact_id TEXT,
+    agent_id TEXT, queue TEXT, version INTEGER, crc INTEGER, body TEXT``.
+    ``command`` is the command's name; ``contact_id``, ``agent_id`` and
+    ``queue`` are what the command names (:func:`ccroute.codec.key_columns`);
+    ``body`` is ``{"command": {...}, "events": [...]}`` in JSON; ``crc`` is a
+    CRC-32 of the other columns and the body (:func:`ccroute.codec.row_crc`).
 ``snapshots``
-    ``seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL``: the
-    router's state after record ``seq``, the latest ``keep_snapshots`` kept.
+    ``seq INTEGER PRIMARY KEY, version INTEGER, crc INTEGER, body``: the
+    router's state after record ``seq`` (:meth:`Router.snapshot
+    <ccroute.Router.snapshot>` bytes, kept as given: as TEXT when they are
+    UTF-8, else as a BLOB), the latest ``keep_snapshots`` kept.
 ``quarantine``
-    rows :meth:`SQLiteStorage.load` set aside because they were damaged
-    (``kind`` ``"record"`` or ``"snapshot"``, ``seq``, ``crc``, ``data``,
-    ``reason``, ``set_aside_at`` in UTC). Nothing is ever deleted: a person can
-    inspect these rows with any SQLite tool.
+    rows :meth:`SQLiteStorage.load` set aside because they were damaged, with
+    every column they had, the ``reason`` and ``set_aside_at`` (UTC). Nothing
+    is deleted from it: a person can inspect these rows with any SQLite tool.
 
-A record's ``data`` is ``(at, command, args, kwargs, events)`` pickled with
-protocol 5 (fast, and any picklable argument can be logged), and ``crc`` is
-:func:`zlib.crc32` of ``data``; a snapshot's ``data`` is the state bytes as
-given, with their crc32.
-
-.. warning::
-   The log holds pickles, and loading a pickle can run arbitrary code. Only
-   open logs you trust, as with any pickle-based cache: a file written by your
-   own service, in a directory only it can write to.
+Reading a row builds nothing but ccroute's own values through their
+constructors: a log cannot make its reader run code.
 
 Durability is the ``synchronous`` setting (SQLite's ``PRAGMA synchronous``):
 
@@ -44,31 +46,54 @@ Durability is the ``synchronous`` setting (SQLite's ``PRAGMA synchronous``):
 The service batches the records of concurrent calls into one
 :meth:`~SQLiteStorage.append`, which writes them in a single transaction: one
 sync per batch (group commit), and all of the batch or none of it.
+
+One store at a time owns a file: it holds an exclusive lock
+(:func:`fcntl.flock`) on ``<path>.lock`` while open, so a second store, in
+this process or another, is refused at open with the owner's pid. The
+operating system drops the lock when the owner dies, even by ``SIGKILL``.
+Readers (the ``sqlite3`` command line, backups) do not take it.
+
+Logs in format 1 (pickles, before this release) are not opened; migrate them
+to a new file with :func:`migrate_v1` (``python -m ccroute.storage_sqlite
+migrate OLD NEW``), which reads them with an unpickler restricted to
+ccroute's own values.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib
+import io
 import os
 import pickle
 import sqlite3
+import sys
 import threading
+import urllib.parse
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, get_args
 
-from .errors import InvalidValueError, StorageError
+import attrs
+
+from . import codec
+from .commands import COMMANDS, Command, Note, Tick
+from .errors import CCRouteError, InputError, InvalidValueError, StorageError
+from .events import Event
 from .storage import (
+    DEFAULT_RETENTION,
     LogRecord,
     Recovered,
     _check_batch,
+    _check_retention,
     _check_snapshot,
-    _record_shape_problem,
+    _encode_batch,
 )
 
-__all__ = ["SQLiteStorage", "SyncMode"]
+__all__ = ["Migration", "SQLiteStorage", "SyncMode", "migrate_v1"]
 
 #: The accepted values of ``synchronous``.
 SyncMode = Literal["FULL", "NORMAL", "OFF"]
@@ -78,38 +103,23 @@ _SYNC_MODES: Final[tuple[str, ...]] = get_args(SyncMode)
 # tools can tell a ccroute log from other SQLite databases.
 _APPLICATION_ID: Final = 0x6363726C
 _MAGIC: Final = "ccroute event log"
-_FORMAT_VERSION: Final = 1
+_FORMAT: Final = codec.FORMAT
+_READS: Final = ", ".join(map(str, codec.READABLE_FORMATS))
 
 _SCHEMA: Final = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE log (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)",
-    "CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)",
-    "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
-    " seq INTEGER NOT NULL, crc INTEGER, data BLOB, reason TEXT NOT NULL,"
-    " set_aside_at TEXT NOT NULL)",
+    "CREATE TABLE log (seq INTEGER PRIMARY KEY, at REAL NOT NULL, command TEXT NOT NULL,"
+    " contact_id TEXT, agent_id TEXT, queue TEXT, version INTEGER NOT NULL,"
+    " crc INTEGER NOT NULL, body TEXT NOT NULL)",
+    # No declared type: the body is TEXT when the state is UTF-8 (JSON), else a BLOB.
+    "CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL,"
+    " crc INTEGER NOT NULL, body NOT NULL)",
+    "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, seq INTEGER,"
+    " at, command, contact_id, agent_id, queue, version, crc, body,"
+    " reason TEXT NOT NULL, set_aside_at TEXT NOT NULL)",
 )
 _TABLES: Final = frozenset({"meta", "log", "snapshots", "quarantine"})
-
-
-# -- encoding ------------------------------------------------------------------
-
-
-def _encode(batch: Sequence[LogRecord]) -> list[tuple[int, int, bytes]]:
-    """``(seq, crc, data)`` rows for a checked batch."""
-    rows = []
-    dumps = pickle.dumps
-    for record in batch:
-        try:
-            data = dumps(
-                (record.at, record.command, record.events), protocol=5
-            )
-        except Exception as error:
-            raise InvalidValueError(
-                f"append: record {record.seq} cannot be stored, its values do not "
-                f"pickle: {type(error).__name__}: {error}"
-            ) from error
-        rows.append((record.seq, zlib.crc32(data), data))
-    return rows
+_LOG_COLUMNS: Final = "seq, at, command, contact_id, agent_id, queue, version, crc, body"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -120,8 +130,75 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class _Unreadable(Exception):
-    """A record's bytes are intact but this program cannot rebuild its objects."""
+def _snapshot_body(data: bytes) -> str | bytes:
+    """The snapshot as stored: text when it is UTF-8 without NULs (JSON), else the bytes."""
+    if b"\0" not in data:
+        with contextlib.suppress(UnicodeDecodeError):
+            return data.decode("utf-8")
+    return data
+
+
+class _Refused(Exception):
+    """The log cannot be loaded by this release; nothing is to change."""
+
+
+# -- the single-owner lock -------------------------------------------------------
+
+
+class _OwnerLock:
+    """An exclusive :func:`fcntl.flock` on ``<path>.lock``, held while a store is open.
+
+    The lock belongs to the open file description, so a second store in the
+    same process is refused as one in another process is, and the operating
+    system drops it when the process dies. The file holds the owner's pid, for
+    the message a second opener gets; it is left in place when the store closes
+    (removing it could let two owners lock two different files).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = f"{path}.lock"
+        self._fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: no lock (see docs/log-format.md)
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise StorageError(f"cannot open the lock file {self.path}: {error}") from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = self._owner(fd)
+            os.close(fd)
+            if owner == os.getpid():
+                who = f"another store in this process (pid {owner})"
+            elif owner is not None:
+                who = f"another process (pid {owner})"
+            else:
+                who = "another process"
+            raise StorageError(
+                f"{path} is in use by {who}: one store at a time owns a log "
+                f"(lock file {self.path}); close the other store first"
+            ) from None
+        except OSError as error:
+            os.close(fd)
+            raise StorageError(f"cannot lock {self.path}: {error}") from error
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    @staticmethod
+    def _owner(fd: int) -> int | None:
+        try:
+            return int(os.pread(fd, 32, 0).decode("ascii").strip())
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
 
 
 # -- the store -----------------------------------------------------------------
@@ -131,23 +208,33 @@ class SQLiteStorage:
     """The durable store: an event log and snapshots in one SQLite database (WAL mode).
 
     Opening creates the file (and its tables) when it does not exist, and
-    otherwise checks that it is a ccroute log. Call :meth:`load` before the
-    first :meth:`append`: it is what sets damaged records aside, so the log
-    goes on from its last good record.
+    otherwise checks that it is a ccroute log in a format this release reads,
+    then takes the single-owner lock. Call :meth:`load` before the first
+    :meth:`append`: it is what sets damaged records aside, so the log goes on
+    from its last good record.
 
     Calls may come from any thread (the service runs them in worker threads)
     but are served one at a time.
 
-    :param path: the database file (``-wal`` and ``-shm`` files appear beside it).
+    :param path: the database file (``-wal``, ``-shm`` and ``.lock`` files
+        appear beside it).
     :param synchronous: ``"FULL"`` (every append survives a power loss),
         ``"NORMAL"`` (survives a crash of the process, even ``SIGKILL``, but the
         last commits may be lost on a power loss in WAL mode) or ``"OFF"``
         (neither; for tests).
     :param keep_snapshots: how many of the latest snapshots to keep (at least
         1); with 2 or more a damaged latest snapshot falls back to an older one.
+    :param retention: seconds of audit trail to keep, by the records' ``at``,
+        counted back from the log's last record (default
+        :data:`~ccroute.storage.DEFAULT_RETENTION`, 30 days; ``None`` keeps
+        every record). When a snapshot is stored, the records that every kept
+        snapshot covers and that are older than this are deleted, so the log
+        stops growing; the file keeps its size and reuses the space.
     :raises InvalidValueError: an argument is out of range; nothing was touched.
-    :raises StorageError: the file cannot be opened, or is not a ccroute log
-        (the message names the path).
+    :raises StorageError: the file cannot be opened, is not a ccroute log, is
+        in a format this release does not read (format 1: see
+        :func:`migrate_v1`; a newer one: upgrade ccroute), or another store
+        owns it (the message names the path and the owner's pid).
     """
 
     def __init__(
@@ -156,6 +243,7 @@ class SQLiteStorage:
         *,
         synchronous: SyncMode = "FULL",
         keep_snapshots: int = 2,
+        retention: float | None = DEFAULT_RETENTION,
     ) -> None:
         if synchronous not in _SYNC_MODES:
             raise InvalidValueError(
@@ -168,6 +256,7 @@ class SQLiteStorage:
             )
         if keep_snapshots < 1:
             raise InvalidValueError(f"keep_snapshots must be at least 1, not {keep_snapshots}")
+        self._retention = _check_retention(retention)
         if not isinstance(path, str | os.PathLike):
             raise InvalidValueError(f"path must be a str or a path, not {type(path).__name__}")
         name = os.fspath(path)
@@ -184,6 +273,7 @@ class SQLiteStorage:
         self._lock = threading.Lock()
         self._last_seq = 0
         self._snapshot_seq = 0
+        self._owner: _OwnerLock | None = None
         try:
             connection = sqlite3.connect(
                 name, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -194,6 +284,8 @@ class SQLiteStorage:
             self._open(connection)
         except BaseException:
             connection.close()
+            if self._owner is not None:
+                self._owner.release()
             raise
         self._connection: sqlite3.Connection | None = connection
 
@@ -212,11 +304,16 @@ class SQLiteStorage:
         """How many of the latest snapshots are kept."""
         return self._keep_snapshots
 
+    @property
+    def retention(self) -> float | None:
+        """Seconds of records kept behind the snapshots (``None``: every record)."""
+        return self._retention
+
     def __repr__(self) -> str:
         state = " (closed)" if self._connection is None else ""
         return (
             f"SQLiteStorage({self._path!r}, synchronous={self._synchronous!r}, "
-            f"keep_snapshots={self._keep_snapshots}){state}"
+            f"keep_snapshots={self._keep_snapshots}, retention={self._retention!r}){state}"
         )
 
     # -- opening -----------------------------------------------------------------
@@ -243,7 +340,7 @@ class SQLiteStorage:
                         connection.execute(statement)
                     connection.executemany(
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("magic", _MAGIC), ("format", str(_FORMAT_VERSION))],
+                        [("magic", _MAGIC), ("format", str(_FORMAT)), ("pruned_through", "0")],
                     )
                     connection.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
                 else:
@@ -252,7 +349,8 @@ class SQLiteStorage:
             except BaseException:
                 _rollback(connection)
                 raise
-            # Only now that the file is known to be ours may its journal mode change.
+            # Ours, and in our format: now take it, before changing anything else.
+            self._owner = _OwnerLock(self._path)
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot use WAL journal mode on {self._path} (got {mode!r})")
@@ -285,10 +383,21 @@ class SQLiteStorage:
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("magic") != _MAGIC:
             raise self._not_ours(f"its meta table says magic={meta.get('magic')!r}")
-        if meta.get("format") != str(_FORMAT_VERSION):
+        found = meta.get("format")
+        if found == "1":
             raise StorageError(
-                f"{self._path} is a ccroute log in format {meta.get('format')!r}; this "
-                f"version of ccroute reads format {_FORMAT_VERSION}; it was left untouched"
+                f"{self._path} is a ccroute log in format 1 (pickles), which this release "
+                f"does not read (it reads format {_READS}); it was left untouched. Stop the "
+                f"service that wrote it and migrate it to a new file: python -m "
+                f"ccroute.storage_sqlite migrate {self._path} NEW.db (it loads only "
+                "ccroute's own values, never code), then open NEW.db"
+            )
+        if found != str(_FORMAT):
+            newer = isinstance(found, str) and found.isdigit() and int(found) > _FORMAT
+            raise StorageError(
+                f"{self._path} is a ccroute log in format {found!r}"
+                + (", written by a newer ccroute" if newer else "")
+                + f"; this release reads format {_READS}; it was left untouched"
             )
         missing = _TABLES - tables
         if missing:
@@ -308,11 +417,13 @@ class SQLiteStorage:
         """Add records to the log in one transaction: all of them or, when this raises, none.
 
         On return they are durable as ``synchronous`` says. The cost is one
-        commit (one sync with ``"FULL"``) per call plus pickling each record,
-        so batching records is what makes appends fast.
+        commit (one sync with ``"FULL"``) per call plus encoding each record
+        (a few microseconds; see :func:`ccroute.codec.encode_row`), so
+        batching records is what makes appends fast.
 
         :raises InvalidValueError: an item is not a well-formed
-            :class:`~ccroute.storage.LogRecord`, or its values do not pickle.
+            :class:`~ccroute.storage.LogRecord`, or holds a value the log cannot
+            hold (see :mod:`ccroute.codec`); the message names the record.
         :raises StorageError: the first seq is not the one after the log's
             last, or the seqs skip (the message names them); the database
             failed (disk full, I/O error); or the store is closed.
@@ -322,12 +433,13 @@ class SQLiteStorage:
             batch = _check_batch(records, self._last_seq, self._path)
             if not batch:
                 return
-            rows = _encode(batch)
+            rows = _encode_batch(batch)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     connection.executemany(
-                        "INSERT INTO log (seq, crc, data) VALUES (?, ?, ?)", rows
+                        f"INSERT INTO log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
                     )
                     connection.execute("COMMIT")
                 except BaseException:
@@ -341,9 +453,14 @@ class SQLiteStorage:
             self._last_seq = batch[-1].seq
 
     def snapshot(self, seq: int, state: bytes) -> None:
-        """Store the router's state after record ``seq`` and keep only the latest ``keep_snapshots``.
+        """Store the router's state after record ``seq``, keep only the latest
+        ``keep_snapshots``, and apply the retention: one transaction.
 
-        A snapshot at the seq of an existing one replaces it.
+        A snapshot at the seq of an existing one replaces it. Retention
+        deletes the records that the oldest kept snapshot covers and whose
+        ``at`` is more than ``retention`` seconds before the last record's,
+        so every kept snapshot can still be used with the records after it.
+        Cost: writing the state, plus deleting the records retention drops.
 
         :raises InvalidValueError: ``seq`` is beyond the log's last record or
             before the latest snapshot, or ``state`` is not bytes.
@@ -353,18 +470,22 @@ class SQLiteStorage:
         with self._lock:
             connection = self._check_open()
             data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+            crc = codec.snapshot_crc(seq, _FORMAT, data)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     connection.execute(
-                        "INSERT OR REPLACE INTO snapshots (seq, crc, data) VALUES (?, ?, ?)",
-                        (seq, zlib.crc32(data), data),
+                        "INSERT OR REPLACE INTO snapshots (seq, version, crc, body)"
+                        " VALUES (?, ?, ?, ?)",
+                        (seq, _FORMAT, crc, _snapshot_body(data)),
                     )
                     connection.execute(
                         "DELETE FROM snapshots WHERE seq NOT IN"
                         " (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
                         (self._keep_snapshots,),
                     )
+                    if self._retention is not None:
+                        self._prune(connection, self._retention)
                     connection.execute("COMMIT")
                 except BaseException:
                     _rollback(connection)
@@ -376,23 +497,45 @@ class SQLiteStorage:
                 ) from error
             self._snapshot_seq = seq
 
+    def _prune(self, connection: sqlite3.Connection, retention: float) -> None:
+        """Delete the records every kept snapshot covers that are older than ``retention``."""
+        (oldest,) = connection.execute("SELECT min(seq) FROM snapshots").fetchone()
+        last = connection.execute("SELECT at FROM log ORDER BY seq DESC LIMIT 1").fetchone()
+        if oldest is None or last is None:
+            return
+        (through,) = connection.execute(
+            "SELECT max(seq) FROM log WHERE seq <= ? AND at < ?", (oldest, last[0] - retention)
+        ).fetchone()
+        if through is None:
+            return
+        # A prefix: the log stays one run of consecutive seqs.
+        connection.execute("DELETE FROM log WHERE seq <= ?", (through,))
+        connection.execute(
+            "UPDATE meta SET value = CAST(max(CAST(value AS INTEGER), ?) AS TEXT)"
+            " WHERE key = 'pruned_through'",
+            (through,),
+        )
+
     def load(self) -> Recovered:
         """Read the latest good snapshot and the good records after it.
 
         A snapshot whose checksum fails is set aside in table ``quarantine``
         and the previous one is used. Records after the snapshot are read in
-        order; the first one whose checksum fails, that does not decode, or
-        that follows a gap in seq ends the good prefix: it and every later
-        record move to ``quarantine`` (in one transaction), and
-        :attr:`~ccroute.storage.Recovered.problem` says what was found, with
-        the seq and the path. Later appends continue from the good prefix.
+        order; the first one that is damaged (its checksum fails, its body
+        does not decode or holds a value its constructor refuses, its key
+        columns disagree with its body) or that follows a gap in seq ends the
+        good prefix: it and every later record move to ``quarantine`` (in one
+        transaction), and :attr:`~ccroute.storage.Recovered.problem` says what
+        was found, with the seq and the path. Later appends continue from the
+        good prefix.
 
-        Cost: O(records after the snapshot); they are all held in memory.
+        Cost: O(records after the snapshot), about 10 µs each (decoding
+        through the constructors); they are all held in memory.
 
-        :raises StorageError: the database failed; a record is intact (its
-            checksum is good) but refers to a class this program cannot import,
-            so it was written by other code (nothing is set aside: install the
-            code that wrote it); or the store is closed.
+        :raises StorageError: the database failed; a row is in a newer format
+            than this release reads; retention removed records that no good
+            snapshot covers any more (restore the file from a backup); or the
+            store is closed. Nothing was changed then.
         """
         with self._lock:
             connection = self._check_open()
@@ -406,16 +549,17 @@ class SQLiteStorage:
                     raise
             except sqlite3.Error as error:
                 raise StorageError(f"cannot load {self._path}: {error}") from error
-            except _Unreadable as error:
+            except _Refused as error:
                 raise StorageError(f"{error}; nothing was changed") from error
             self._snapshot_seq = recovered.snapshot_seq
             self._last_seq = recovered.last_seq
             return recovered
 
     def close(self) -> None:
-        """Close the database (SQLite checkpoints the WAL). Closing twice does nothing.
+        """Close the database (SQLite checkpoints the WAL) and release the lock.
 
-        Later calls raise :class:`~ccroute.errors.StorageError`.
+        Closing twice does nothing. Later calls raise
+        :class:`~ccroute.errors.StorageError`.
         """
         with self._lock:
             connection, self._connection = self._connection, None
@@ -425,6 +569,9 @@ class SQLiteStorage:
                 connection.close()
             except sqlite3.Error as error:
                 raise StorageError(f"cannot close {self._path}: {error}") from error
+            finally:
+                if self._owner is not None:
+                    self._owner.release()
 
     def __enter__(self) -> SQLiteStorage:
         return self
@@ -439,11 +586,30 @@ class SQLiteStorage:
 
     # -- recovery ----------------------------------------------------------------
 
+    def _newer(self, what: str, version: int) -> _Refused:
+        return _Refused(
+            f"{what} in {self._path} is in format {version}, written by a newer ccroute; "
+            f"this release reads format {_READS}"
+        )
+
     def _load(self, connection: sqlite3.Connection) -> Recovered:
         problems = []
         snapshot_seq, snapshot, note = self._load_snapshot(connection)
         if note is not None:
             problems.append(note)
+        (pruned,) = connection.execute(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pruned_through'"
+        ).fetchone() or (0,)
+        if pruned and snapshot_seq < pruned:
+            held = (
+                "no good snapshot is left"
+                if snapshot is None
+                else (f"the only good snapshot is after record {snapshot_seq}")
+            )
+            raise _Refused(
+                f"{self._path} cannot be recovered: retention removed records 1..{pruned} "
+                f"and {held}; restore the file from a backup" + (f" ({note})" if note else "")
+            )
         records, note = self._load_records(connection, snapshot_seq)
         if note is not None:
             problems.append(note)
@@ -461,15 +627,23 @@ class SQLiteStorage:
         # One snapshot's bytes at a time: they may be large, and the latest is usually good.
         seqs = [row[0] for row in connection.execute("SELECT seq FROM snapshots ORDER BY seq DESC")]
         for seq in seqs:
-            crc, data = connection.execute(
-                "SELECT crc, data FROM snapshots WHERE seq = ?", (seq,)
+            version, crc, body = connection.execute(
+                "SELECT version, crc, body FROM snapshots WHERE seq = ?", (seq,)
             ).fetchone()
-            if isinstance(data, bytes) and zlib.crc32(data) == crc:
+            if type(version) is int and version > _FORMAT:
+                raise self._newer(f"the snapshot after record {seq}", version)
+            data = body.encode() if isinstance(body, str) else body
+            if version != _FORMAT:
+                reason = f"version {version!r} in a format-{_FORMAT} log"
+            elif not isinstance(data, bytes):
+                reason = "body is neither text nor a blob"
+            elif codec.snapshot_crc(seq, version, data) != crc:
+                reason = "checksum mismatch"
+            else:
                 break
-            reason = "checksum mismatch" if isinstance(data, bytes) else "data is not a blob"
             connection.execute(
-                "INSERT INTO quarantine (kind, seq, crc, data, reason, set_aside_at)"
-                " SELECT 'snapshot', seq, crc, data, ?, ? FROM snapshots WHERE seq = ?",
+                "INSERT INTO quarantine (kind, seq, version, crc, body, reason, set_aside_at)"
+                " SELECT 'snapshot', seq, version, crc, body, ?, ? FROM snapshots WHERE seq = ?",
                 (f"damaged snapshot ({reason})", _now(), seq),
             )
             connection.execute("DELETE FROM snapshots WHERE seq = ?", (seq,))
@@ -491,13 +665,14 @@ class SQLiteStorage:
     ) -> tuple[list[LogRecord], str | None]:
         records: list[LogRecord] = []
         keep = records.append
-        decode = self._decode
+        decode = codec.decode_row
         expected = snapshot_seq + 1
         cursor = connection.execute(
-            "SELECT seq, crc, data FROM log WHERE seq > ? ORDER BY seq", (snapshot_seq,)
+            f"SELECT {_LOG_COLUMNS} FROM log WHERE seq > ? ORDER BY seq", (snapshot_seq,)
         )
         try:
-            for seq, crc, data in cursor:
+            for row in cursor:
+                seq = row[0]
                 if seq != expected:
                     what = (
                         f"record {expected} in {self._path} is missing "
@@ -505,13 +680,15 @@ class SQLiteStorage:
                     )
                     first_reason = later_reason = f"follows missing record {expected}"
                     break
-                fields = decode(seq, crc, data)
-                if isinstance(fields, str):
-                    what = f"record {seq} in {self._path} is damaged ({fields})"
-                    first_reason = f"damaged ({fields})"
+                try:
+                    keep(decode(row))
+                except codec.NewerFormatError as error:
+                    raise self._newer(f"record {seq}", error.version) from None
+                except InputError as error:
+                    what = f"record {seq} in {self._path} is damaged ({error})"
+                    first_reason = f"damaged ({error})"
                     later_reason = f"follows damaged record {seq}"
                     break
-                keep(LogRecord(seq, *fields))
                 expected += 1
             else:
                 return records, None
@@ -524,45 +701,34 @@ class SQLiteStorage:
         span = f"record {seq}" if moved == 1 else f"records {seq}..{last}"
         return records, f"{what}; {recovered}, {moved} ({span}) set aside in table quarantine"
 
-    def _decode(self, seq: int, crc: object, data: object) -> tuple[Any, ...] | str:
-        """A log row's ``(at, command, args, kwargs, events)``, or why it is damaged."""
-        if not isinstance(data, bytes):
-            return "data is not a blob"
-        if zlib.crc32(data) != crc:
-            return "checksum mismatch"
-        try:
-            fields = pickle.loads(data)
-        except (ImportError, AttributeError) as error:
-            # The checksum is good, so these bytes are what was written: the code
-            # that wrote them is missing here. Setting the record aside would drop
-            # acknowledged work, so refuse and let a person install that code.
-            raise _Unreadable(
-                f"record {seq} in {self._path} is intact but cannot be read by this "
-                f"program ({type(error).__name__}: {error}); it was written by code "
-                "that is not installed here"
-            ) from error
-        except Exception as error:
-            return f"does not decode: {type(error).__name__}: {error}"
-        if not isinstance(fields, tuple) or len(fields) != 3:
-            return "does not decode into a log record"
-        problem = _record_shape_problem(*fields)
-        if problem is not None:
-            return f"does not decode into a log record: {problem}"
-        return fields
-
     def _set_aside(
         self, connection: sqlite3.Connection, first: int, first_reason: str, later_reason: str
     ) -> tuple[int, int]:
         """Move log rows from seq ``first`` on to quarantine; return how many and the last seq."""
         (last,) = connection.execute("SELECT max(seq) FROM log").fetchone()
         moved = connection.execute(
-            "INSERT INTO quarantine (kind, seq, crc, data, reason, set_aside_at)"
-            " SELECT 'record', seq, crc, data, CASE WHEN seq = ? THEN ? ELSE ? END, ?"
+            f"INSERT INTO quarantine (kind, {_LOG_COLUMNS}, reason, set_aside_at)"
+            f" SELECT 'record', {_LOG_COLUMNS}, CASE WHEN seq = ? THEN ? ELSE ? END, ?"
             " FROM log WHERE seq >= ? ORDER BY seq",
             (first, first_reason, later_reason, _now(), first),
         ).rowcount
         connection.execute("DELETE FROM log WHERE seq >= ?", (first,))
         return moved, int(last)
+
+    def _quarantine_v1(self, rows: Sequence[tuple[int, Any, Any, str]]) -> None:
+        """Keep format-1 rows :func:`migrate_v1` could not carry: ``(seq, crc, data, reason)``."""
+        connection = self._check_open()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(
+                "INSERT INTO quarantine (kind, seq, version, crc, body, reason, set_aside_at)"
+                " VALUES ('record', ?, 1, ?, ?, ?, ?)",
+                [(seq, crc, data, reason, _now()) for seq, crc, data, reason in rows],
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            _rollback(connection)
+            raise
 
 
 def _rollback(connection: sqlite3.Connection) -> None:
@@ -571,3 +737,279 @@ def _rollback(connection: sqlite3.Connection) -> None:
     if connection.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")
+
+
+# -- migrating format 1 ------------------------------------------------------------
+
+
+def _v1_globals() -> dict[str, frozenset[str]]:
+    """What a format-1 pickle may name: ccroute's values, their enums, plain containers."""
+    from . import events, model
+
+    return {
+        "ccroute.model": frozenset(
+            {
+                "Admission",
+                "Agent",
+                "Channel",
+                "ChannelKind",
+                "Contact",
+                "Presence",
+                "QueueConfig",
+                "RoutingStep",
+                "Strategy",
+                "_ReadOnlyMapping",
+            }
+        )
+        & frozenset(vars(model)),
+        "ccroute.events": frozenset(cls.__name__ for cls in codec.EVENT_TAGS.values())
+        | {events.OfferReason.__name__},
+        "ccroute.commands": frozenset(cls.__name__ for cls in COMMANDS.values()),
+        "builtins": frozenset({"frozenset", "set", "tuple", "list", "dict"}),
+    }
+
+
+class _V1Unpickler(pickle.Unpickler):
+    """An unpickler that finds only the globals of :func:`_v1_globals` ("Restricting
+    Globals" in the :mod:`pickle` docs): anything else, ``os.system`` included,
+    is refused before it is looked up, so a crafted row cannot run code."""
+
+    _allowed: Final = _v1_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name not in self._allowed.get(module, ()):
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a ccroute log")
+        return getattr(importlib.import_module(module), name)
+
+
+def _rebuild(value: Any) -> Any:
+    """``value`` built again through the constructors of its attrs values.
+
+    The unpickler made them without running their validators (it restores
+    their fields), and a field added since format 1 is missing: it gets the
+    constructor's default.
+    """
+    kind = type(value)
+    if attrs.has(kind):
+        fields = {}
+        for field in attrs.fields(kind):
+            try:
+                fields[field.alias] = _rebuild(getattr(value, field.name))
+            except AttributeError:
+                continue
+        return kind(**fields)
+    if kind is tuple or kind is list:
+        return kind(_rebuild(item) for item in value)
+    if kind is frozenset or kind is set:
+        return frozenset(_rebuild(item) for item in value)
+    if isinstance(value, Mapping):
+        return {key: _rebuild(item) for key, item in value.items()}
+    return value
+
+
+def _read_v1(data: bytes, seq: int) -> LogRecord:
+    """A format-1 row's record, checked by a round trip through format 2.
+
+    :raises InputError: the pickle is refused or is not a record.
+    """
+    try:
+        fields = _V1Unpickler(io.BytesIO(data)).load()
+    except Exception as error:
+        raise InputError(f"does not decode: {type(error).__name__}: {error}") from None
+    if not isinstance(fields, tuple) or len(fields) not in (3, 5):
+        raise InputError("does not decode into a log record")
+    try:
+        if len(fields) == 5:
+            # eec6e78 and before: (at, method name, args, kwargs, events)
+            at, name, args, kwargs, events = fields
+            cls = COMMANDS.get(name) if isinstance(name, str) else None
+            if cls is None or not isinstance(args, tuple) or not isinstance(kwargs, dict):
+                raise InputError(f"does not decode into a log record (command {name!r})")
+            if cls is Tick or cls is Note:
+                args, kwargs = (), {}
+            command: Any = cls(*_rebuild(args), **_rebuild(kwargs))
+        else:
+            # 61c948b: (at, Command, events)
+            at, command, events = fields
+            command = _rebuild(command)
+        events = _rebuild(events)
+    except (CCRouteError, TypeError, ValueError) as error:
+        raise InputError(f"holds a call that is refused: {error}") from None
+    if not isinstance(command, Command) or not isinstance(events, tuple):
+        raise InputError("does not decode into a log record")
+    if not all(isinstance(e, Event) for e in events):
+        raise InputError("does not decode into a log record (events)")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise InputError("does not decode into a log record (at)")
+    # Checked as format 2 will read it back: a value it cannot hold is refused now.
+    try:
+        return codec.decode_row(codec.encode_row(LogRecord(seq, float(at), command, events)))
+    except (CCRouteError, TypeError, ValueError) as error:
+        raise InputError(f"holds a value format 2 refuses: {error}") from None
+
+
+@attrs.frozen
+class Migration:
+    """What :func:`migrate_v1` did.
+
+    :param records: records carried over to the new log.
+    :param set_aside: format-1 rows put in the new log's ``quarantine`` table
+        (a damaged one and every one after it).
+    :param snapshots: format-1 snapshots not carried over (they are pickles;
+        the new log is replayed from its first record until the service takes
+        a snapshot).
+    :param problem: what was wrong with the old log, or ``None``.
+    """
+
+    source: str
+    target: str
+    records: int
+    set_aside: int
+    snapshots: int
+    problem: str | None
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.source} -> {self.target}: {_plural(self.records, 'record')} migrated to "
+            f"format {_FORMAT}, {self.set_aside} set aside, "
+            f"{_plural(self.snapshots, 'format-1 snapshot')} not carried over"
+        )
+        return text if self.problem is None else f"{text}; {self.problem}"
+
+
+def migrate_v1(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    synchronous: SyncMode = "FULL",
+) -> Migration:
+    """Write the format-1 (pickle) log ``source`` as a new format-2 log ``target``.
+
+    ``source`` is only read (stop the service that writes it first). Its rows
+    are unpickled by an unpickler that loads nothing but ccroute's model
+    values, events and commands, their enums and plain containers (never
+    code: a row naming anything else is refused), then rebuilt through their
+    constructors. The good prefix of the log becomes ``target``; the first row
+    that is damaged or refused and every row after it go to ``target``'s
+    ``quarantine`` table, as :meth:`SQLiteStorage.load` would set them aside.
+    Format-1 snapshots are pickles of the router and are not carried over:
+    the new log replays from its first record, which format-1 logs keep.
+    ``target`` appears only once complete (it is written beside, as
+    ``<target>.partial``, and renamed).
+
+    Cost: about 30 µs per record.
+
+    :raises StorageError: ``target`` exists, or ``source`` is not a format-1
+        ccroute log or cannot be read. Neither file was changed then.
+    """
+    source_path, target_path = os.fspath(source), os.fspath(target)
+    if not isinstance(source_path, str) or not isinstance(target_path, str):
+        raise InvalidValueError("migrate_v1 takes str paths")
+    if os.path.exists(target_path):
+        raise StorageError(f"cannot migrate to {target_path}: it exists")
+    if not os.path.isfile(source_path):
+        raise StorageError(f"cannot migrate {source_path}: no such file")
+    partial = f"{target_path}.partial"
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial + suffix)
+    try:
+        old = sqlite3.connect(f"file:{urllib.parse.quote(source_path)}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot open {source_path}: {error}") from error
+    try:
+        try:
+            (application_id,) = old.execute("PRAGMA application_id").fetchone()
+            meta = dict(old.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as error:
+            raise StorageError(f"{source_path} is not a format-1 ccroute log: {error}") from None
+        if application_id != _APPLICATION_ID or meta.get("magic") != _MAGIC:
+            raise StorageError(f"{source_path} is not a ccroute log")
+        if meta.get("format") != "1":
+            raise StorageError(
+                f"{source_path} is a ccroute log in format {meta.get('format')!r}, not 1"
+            )
+        (snapshots,) = old.execute("SELECT count(*) FROM snapshots").fetchone()
+        store = SQLiteStorage(partial, synchronous=synchronous, retention=None)
+        try:
+            store.load()
+            migrated, aside, problem = _copy_v1(old, store, source_path)
+        finally:
+            store.close()
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot migrate {source_path}: {error}") from error
+    finally:
+        old.close()
+    os.replace(partial, target_path)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(f"{partial}.lock")
+    return Migration(source_path, target_path, migrated, aside, snapshots, problem)
+
+
+def _copy_v1(
+    old: sqlite3.Connection, store: SQLiteStorage, source: str
+) -> tuple[int, int, str | None]:
+    batch: list[LogRecord] = []
+    migrated = 0
+    expected = 1
+    damage: str | None = None
+    aside: list[tuple[int, Any, Any, str]] = []
+    for seq, crc, data in old.execute("SELECT seq, crc, data FROM log ORDER BY seq"):
+        if damage is not None:
+            aside.append((seq, crc, data, f"follows {damage}"))
+            continue
+        if seq != expected:
+            damage = f"missing record {expected}"
+            aside.append((seq, crc, data, f"follows {damage}"))
+            continue
+        try:
+            if not isinstance(data, bytes) or zlib.crc32(data) != crc:
+                raise InputError("checksum mismatch")
+            batch.append(_read_v1(data, seq))
+        except InputError as error:
+            damage = f"damaged record {seq}"
+            aside.append((seq, crc, data, f"damaged ({error})"))
+            continue
+        expected += 1
+        if len(batch) == 1000:
+            store.append(batch)
+            migrated += len(batch)
+            batch = []
+    if batch:
+        store.append(batch)
+        migrated += len(batch)
+    if aside:
+        store._quarantine_v1(aside)
+    problem = None
+    if damage is not None:
+        first = aside[0][0]
+        span = f"record {first}" if len(aside) == 1 else f"records {first}..{aside[-1][0]}"
+        problem = (
+            f"{damage} in {source} ({aside[0][3]}); {_plural(migrated, 'good record')} "
+            f"migrated, {len(aside)} ({span}) set aside in table quarantine"
+        )
+    return migrated, len(aside), problem
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ccroute.storage_sqlite migrate OLD NEW``: migrate a format-1 log."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ccroute.storage_sqlite",
+        description="Migrate a format-1 (pickle) ccroute log to a new format-2 (JSON) file.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    migrate = sub.add_parser("migrate", help="write OLD (format 1) as NEW (format 2)")
+    migrate.add_argument("old")
+    migrate.add_argument("new")
+    args = parser.parse_args(argv)
+    try:
+        result = migrate_v1(args.old, args.new)
+    except CCRouteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
