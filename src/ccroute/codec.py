@@ -27,7 +27,9 @@ checksum) and a JSON body::
   ``{name: value}`` (an array of ``[name, value]`` pairs when a name repeats);
   a queue's custom strategy is ``{"custom": name}``, a built-in one its value.
 - Every field is written, defaults included, so a record reads the same
-  whatever later versions choose as defaults.
+  whatever later versions choose as defaults. A field missing from a body
+  (one written before the field existed) takes the class's default;
+  unknown fields are refused.
 
 Encoding refuses, with :class:`~ccroute.errors.InvalidValueError`, anything
 JSON cannot give back as it was: contact attributes that are not JSON values
@@ -117,9 +119,6 @@ EVENT_TAGS: Final[Mapping[str, type[Event]]] = types.MappingProxyType(
         "presence_changed": events.PresenceChanged,
         "agent_added": events.AgentAdded,
         "agent_removed": events.AgentRemoved,
-        "queue_updated": events.QueueUpdated,
-        "agent_updated": events.AgentUpdated,
-        "contact_updated": events.ContactUpdated,
         "flow_finished": events.FlowFinished,
         "customer_enriched": events.CustomerEnriched,
         "offer_delivered": events.OfferDelivered,
@@ -336,6 +335,18 @@ def _field(tp: Any, where: str) -> _Field:
     raise TypeError(f"{where}: no log encoding for a field of type {tp!r}")
 
 
+def _wire_field(field: attrs.Attribute[Any], codec: _Field) -> tuple[Any, ...]:
+    """The decoding Struct's field: required, or with the class's default."""
+    default: Any = field.default
+    if default is attrs.NOTHING:
+        return (field.name, codec.wire)
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        if default.takes_self:
+            return (field.name, codec.wire)
+        return (field.name, codec.wire, msgspec.field(default_factory=default.factory))
+    return (field.name, codec.wire, default)
+
+
 class _ClassCodec:
     """How instances of one attrs class are written and read."""
 
@@ -353,9 +364,18 @@ class _ClassCodec:
         options: dict[str, Any] = {"forbid_unknown_fields": True}
         if tag is not None:
             options.update(tag_field="type", tag=tag)
+        # Written: every field, in the class's order. Read: a field the class
+        # gives a default may be missing (a record written before the field
+        # existed, in an older format) and takes that default.
+        self.wire_out: Any = msgspec.defstruct(
+            f"{cls.__name__}Out",
+            [(name, c.wire) for name, c in zip(names, codecs, strict=True)],
+            **options,
+        )
         self.wire: Any = msgspec.defstruct(
             f"{cls.__name__}Wire",
-            [(name, c.wire) for name, c in zip(names, codecs, strict=True)],
+            [_wire_field(f, c) for f, c in zip(fields, codecs, strict=True)],
+            kw_only=True,
             **options,
         )
         # JSON writes a float that is not finite as null: refuse it here (event
@@ -367,7 +387,7 @@ class _ClassCodec:
         self.decode = self._make_decode([c.decode for c in codecs])
 
     def _make_encode(self, encoders: Sequence[_Encode | None]) -> Callable[[Any], Any]:
-        wire, floats, cls_name = self.wire, self.floats, self.cls.__name__
+        wire, floats, cls_name = self.wire_out, self.floats, self.cls.__name__
         if not self.names:
             instance = wire()
             return lambda obj: instance
@@ -678,7 +698,7 @@ def decode_row(row: Sequence[Any]) -> LogRecord:
     seq, at, command, contact_id, agent_id, queue, version, crc, body = row
     if type(version) is int and version > FORMAT:
         raise NewerFormatError(version)
-    if version != FORMAT or type(version) is not int:
+    if type(version) is not int or version not in READABLE_FORMATS:
         raise InputError(f"version {version!r} in a format-{FORMAT} log")
     if type(body) is not str:
         raise InputError(f"body is a {type(body).__name__}, not text")

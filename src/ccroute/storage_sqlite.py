@@ -633,7 +633,7 @@ class SQLiteStorage:
             if type(version) is int and version > _FORMAT:
                 raise self._newer(f"the snapshot after record {seq}", version)
             data = body.encode() if isinstance(body, str) else body
-            if version != _FORMAT:
+            if type(version) is not int or version not in codec.READABLE_FORMATS:
                 reason = f"version {version!r} in a format-{_FORMAT} log"
             elif not isinstance(data, bytes):
                 reason = "body is neither text nor a blob"
