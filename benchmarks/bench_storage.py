@@ -5,34 +5,37 @@
 
 Everything runs in one process on a fresh temporary directory (under
 ``--dir``, default the system's temporary directory: say where the disk is),
-in WAL journal mode with ``synchronous=FULL``: every commit is synced to disk
-before it returns. Every figure is the median of ``--rounds`` rounds (default
-3); rounds are interleaved (round 1 of every case, then round 2 ...) and each
-round starts from a fresh database. Inputs are built before timing; a timed
-section is only the calls measured, with ``time.perf_counter`` after
+in WAL journal mode, with ``synchronous=FULL`` (every commit synced to disk
+before it returns) and ``NORMAL`` (synced at checkpoints only; survives a
+crash of the process). Every figure is the median of ``--rounds`` rounds
+(default 3); rounds are interleaved (round 1 of every case, then round 2 ...)
+and each round starts from a fresh database. Inputs are built before timing;
+a timed section is only the calls measured, with ``time.perf_counter`` after
 ``gc.collect()`` and with the cyclic garbage collector disabled.
 
-Table 1, raw sqlite3: what the disk and SQLite allow. Rows of about 100
-random bytes into a table shaped as the store's log (``seq INTEGER PRIMARY
-KEY, crc INTEGER NOT NULL, data BLOB NOT NULL``), 1, 10 or 100 rows per
-transaction (``BEGIN IMMEDIATE``, ``executemany``, ``COMMIT``). Each round
-commits for about ``--seconds`` seconds (default 1). Figure: rows per second.
+Table 1, raw sqlite3: what the disk and SQLite allow. Rows already encoded as
+the store writes them (the log table of format 2, a ~700-byte JSON body), 1,
+10, 100 or 1000 rows per transaction (``BEGIN IMMEDIATE``, ``executemany``,
+``COMMIT``). Each round commits for about ``--seconds`` seconds (default 1).
+Figure: rows per second.
 
 Table 2, ``SQLiteStorage.append``: records as the service logs them, a
 ``submit`` of a :class:`~ccroute.Contact` that caused a ``Queued`` and an
-``Offered`` event (about 450 bytes pickled), appended in batches of 1, 10,
-100 and 1000 records, one call per batch (one commit: the group commit).
-Each round appends for about ``--seconds`` seconds of time inside ``append``.
-Figures: records and events per second.
+``Offered`` event (offer reason included), appended in batches of 1, 10, 100
+and 1000 records, one call per batch (one commit: the group commit); the
+store encodes each record (:func:`ccroute.codec.encode_row`). Each round
+appends for about ``--seconds`` seconds of time inside ``append``. Figures:
+records and events per second.
 
 Table 3, ``SQLiteStorage.load``: a log of ``--records`` such records
 (default 1,000,000; built untimed with ``synchronous=OFF`` in batches of
-1000) and no snapshot, so every record is read, checked and unpickled. Each
-round opens the file afresh (the operating system's page cache is warm) and
-times ``load()`` alone. Figures: seconds, records per second, file size.
+1000) and no snapshot, so every record is read, checked (checksum, key
+columns) and decoded through the constructors. Each round opens the file
+afresh (the operating system's page cache is warm) and times ``load()``
+alone. Figures: seconds, records per second, file size.
 
-At the default size the run takes about two minutes, a third of it building
-the log. Run nothing else meanwhile.
+At the default size the run takes several minutes, most of it building and
+loading the log. Run nothing else meanwhile.
 """
 
 from __future__ import annotations
@@ -41,7 +44,6 @@ import argparse
 import gc
 import json
 import os
-import pickle
 import platform
 import sqlite3
 import statistics
@@ -56,9 +58,13 @@ from tables import print_table
 
 import ccroute
 from ccroute import Contact, LogRecord, Offered, Queued, SQLiteStorage
+from ccroute.codec import encode_row
+from ccroute.commands import Submit
+from ccroute.events import OfferReason
 
-RAW_ROWS_PER_COMMIT = (1, 10, 100)
+RAW_ROWS_PER_COMMIT = (1, 10, 100, 1000)
 APPEND_BATCHES = (1, 10, 100, 1000)
+SYNC_MODES = ("FULL", "NORMAL")
 EVENTS_PER_RECORD = 2
 
 
@@ -84,7 +90,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def submit_record(seq: int) -> LogRecord:
     """A submit as the service logs it: the contact and the two events it caused."""
-    at = 1_000.0 + seq * 0.25
+    at = 1_700_000_000.0 + seq * 0.25
     contact_id = f"c{seq:09d}"
     contact = Contact(
         contact_id,
@@ -98,8 +104,7 @@ def submit_record(seq: int) -> LogRecord:
     return LogRecord(
         seq=seq,
         at=at,
-        command="submit",
-        args=(contact,),
+        command=Submit(contact),
         events=(
             Queued(at=at, contact_id=contact_id, queue="support", channel="voice"),
             Offered(
@@ -109,6 +114,7 @@ def submit_record(seq: int) -> LogRecord:
                 queue="support",
                 channel="voice",
                 timeout_at=at + 20.0,
+                reason=OfferReason("longest-idle", "contact", 12, 184.5, 170.25, 0, ()),
             ),
         ),
     )
@@ -139,27 +145,26 @@ def timed_loop(step: Callable[[], tuple[int, float]], seconds: float) -> tuple[i
     return items, spent
 
 
-def raw_round(directory: Path, rows_per_commit: int, seconds: float, name: str) -> float:
-    """Rows per second committing ``rows_per_commit`` rows per transaction."""
+def raw_round(directory: Path, rows_per_commit: int, sync: str, seconds: float, name: str) -> float:
+    """Rows per second committing ``rows_per_commit`` encoded rows per transaction."""
     path = directory / f"{name}.db"
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(f"PRAGMA synchronous={sync}")
     connection.execute(
-        "CREATE TABLE log (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)"
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, at REAL NOT NULL, command TEXT NOT NULL,"
+        " contact_id TEXT, agent_id TEXT, queue TEXT, version INTEGER NOT NULL,"
+        " crc INTEGER NOT NULL, body TEXT NOT NULL)"
     )
-    pool = [os.urandom(100) for _ in range(1000)]
+    pool = [encode_row(submit_record(seq)) for seq in range(1, 1001)]
     next_seq = [1]
 
     def step() -> tuple[int, float]:
         first = next_seq[0]
-        rows = [
-            (seq, seq & 0xFFFFFFFF, pool[seq % len(pool)])
-            for seq in range(first, first + rows_per_commit)
-        ]
+        rows = [(seq, *pool[seq % len(pool)][1:]) for seq in range(first, first + rows_per_commit)]
         started = time.perf_counter()
         connection.execute("BEGIN IMMEDIATE")
-        connection.executemany("INSERT INTO log (seq, crc, data) VALUES (?, ?, ?)", rows)
+        connection.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         connection.execute("COMMIT")
         elapsed = time.perf_counter() - started
         next_seq[0] = first + rows_per_commit
@@ -172,9 +177,9 @@ def raw_round(directory: Path, rows_per_commit: int, seconds: float, name: str) 
     return items / spent
 
 
-def append_round(directory: Path, batch_size: int, seconds: float, name: str) -> float:
+def append_round(directory: Path, batch_size: int, sync: Any, seconds: float, name: str) -> float:
     """Records per second appending batches of ``batch_size`` to a fresh SQLiteStorage."""
-    store = SQLiteStorage(directory / f"{name}.db", synchronous="FULL")
+    store = SQLiteStorage(directory / f"{name}.db", synchronous=sync)
     store.load()
     next_seq = [1]
 
@@ -197,7 +202,7 @@ def append_round(directory: Path, batch_size: int, seconds: float, name: str) ->
 def build_log(path: Path, records: int) -> float:
     """Write ``records`` records (no snapshot); return the seconds it took."""
     started = time.perf_counter()
-    with SQLiteStorage(path, synchronous="OFF") as store:
+    with SQLiteStorage(path, synchronous="OFF", retention=None) as store:
         for first in range(1, records + 1, 1000):
             store.append(
                 [submit_record(seq) for seq in range(first, min(first + 1000, records + 1))]
@@ -207,7 +212,7 @@ def build_log(path: Path, records: int) -> float:
 
 def load_round(path: Path, records: int) -> float:
     """Seconds ``load()`` takes to read the whole log back (checked against its size)."""
-    with SQLiteStorage(path, synchronous="FULL") as store:
+    with SQLiteStorage(path, synchronous="FULL", retention=None) as store:
         gc.collect()
         gc.disable()
         try:
@@ -275,21 +280,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"- python {machine['python']}, SQLite {machine['sqlite']}")
         print(f"- databases in {directory}, file system {machine['filesystem']}")
         print(
-            f"- WAL, synchronous=FULL; {args.rounds} interleaved rounds per figure, medians; "
-            f"load average at start {machine['load_average']}"
+            f"- WAL, synchronous FULL and NORMAL; {args.rounds} interleaved rounds per figure, "
+            f"medians; load average at start {machine['load_average']}"
         )
-        sample = submit_record(1)
+        body_bytes = len(encode_row(submit_record(1)).body.encode())
         print()
 
         raw = interleaved(
-            RAW_ROWS_PER_COMMIT,
+            [(n, sync) for sync in SYNC_MODES for n in RAW_ROWS_PER_COMMIT],
             args.rounds,
-            lambda n, r: raw_round(directory, n, args.seconds, f"raw-{n}-{r}"),
+            lambda case, r: raw_round(
+                directory, case[0], case[1], args.seconds, f"raw-{case[0]}-{case[1]}-{r}"
+            ),
         )
         appended = interleaved(
-            APPEND_BATCHES,
+            [(n, sync) for sync in SYNC_MODES for n in APPEND_BATCHES],
             args.rounds,
-            lambda n, r: append_round(directory, n, args.seconds, f"append-{n}-{r}"),
+            lambda case, r: append_round(
+                directory, case[0], case[1], args.seconds, f"append-{case[0]}-{case[1]}-{r}"
+            ),
         )
         log_path = directory / "load.db"
         build_seconds = build_log(log_path, args.records)
@@ -298,30 +307,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("load",), args.rounds, lambda _case, _r: load_round(log_path, args.records)
         )["load"]
 
-    print("## 1. raw sqlite3, 100-byte rows")
+    print(f"## 1. raw sqlite3, rows as the store writes them (~{body_bytes}-byte JSON body)")
     print()
     print_table(
-        ["rows per commit", "rows/s", "commits/s"],
+        ["sync", "rows per commit", "rows/s", "commits/s"],
         [
-            [str(n), f"{statistics.median(raw[n]):,.0f}", f"{statistics.median(raw[n]) / n:,.0f}"]
+            [
+                sync,
+                str(n),
+                f"{statistics.median(raw[(n, sync)]):,.0f}",
+                f"{statistics.median(raw[(n, sync)]) / n:,.0f}",
+            ]
+            for sync in SYNC_MODES
             for n in RAW_ROWS_PER_COMMIT
         ],
     )
     print()
     print(
         f"## 2. SQLiteStorage.append, submit records ({EVENTS_PER_RECORD} events each, "
-        f"~{len(pickled(sample))} bytes pickled)"
+        f"~{body_bytes}-byte JSON body)"
     )
     print()
     print_table(
-        ["records per append", "records/s", "events/s", "appends/s"],
+        ["sync", "records per append", "records/s", "events/s", "appends/s"],
         [
             [
+                sync,
                 str(n),
-                f"{statistics.median(appended[n]):,.0f}",
-                f"{statistics.median(appended[n]) * EVENTS_PER_RECORD:,.0f}",
-                f"{statistics.median(appended[n]) / n:,.0f}",
+                f"{statistics.median(appended[(n, sync)]):,.0f}",
+                f"{statistics.median(appended[(n, sync)]) * EVENTS_PER_RECORD:,.0f}",
+                f"{statistics.median(appended[(n, sync)]) / n:,.0f}",
             ]
+            for sync in SYNC_MODES
             for n in APPEND_BATCHES
         ],
     )
@@ -352,16 +369,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "rounds": args.rounds,
                 "seconds": args.seconds,
             },
+            "body_bytes": body_bytes,
             "raw_sqlite3": {
-                str(n): {"rows_per_s": statistics.median(raw[n]), "rounds": raw[n]}
+                f"{sync} {n}": {
+                    "rows_per_s": statistics.median(raw[(n, sync)]),
+                    "rounds": raw[(n, sync)],
+                }
+                for sync in SYNC_MODES
                 for n in RAW_ROWS_PER_COMMIT
             },
             "append": {
-                str(n): {
-                    "records_per_s": statistics.median(appended[n]),
-                    "events_per_s": statistics.median(appended[n]) * EVENTS_PER_RECORD,
-                    "rounds": appended[n],
+                f"{sync} {n}": {
+                    "records_per_s": statistics.median(appended[(n, sync)]),
+                    "events_per_s": statistics.median(appended[(n, sync)]) * EVENTS_PER_RECORD,
+                    "rounds": appended[(n, sync)],
                 }
+                for sync in SYNC_MODES
                 for n in APPEND_BATCHES
             },
             "load": {
@@ -376,13 +399,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"figures written to {args.json}")
     return 0
-
-
-def pickled(record: LogRecord) -> bytes:
-    """The bytes the store keeps for ``record``."""
-    return pickle.dumps(
-        (record.at, record.command, record.args, record.kwargs, record.events), protocol=5
-    )
 
 
 if __name__ == "__main__":

@@ -335,3 +335,10 @@ def test_rows_check_their_checksum_version_and_key_columns() -> None:
         codec.decode_row(row._replace(version=3))
     with pytest.raises(InputError, match="version 1 in a format-2 log"):
         codec.decode_row(row._replace(version=1))
+
+
+def test_the_log_format_page_lists_every_command_and_tag() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "log-format.md").read_text()
+    missing = [f"command {name}" for name in COMMANDS if f"| `{name}` |" not in page]
+    missing += [f"tag {tag}" for tag in codec.EVENT_TAGS if f"| `{tag}` |" not in page]
+    assert missing == [], f"not in docs/log-format.md: {missing}"
