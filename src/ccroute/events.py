@@ -11,6 +11,9 @@ seconds and measured from the moment the contact entered its current queue.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 from .model import Presence
@@ -338,12 +341,17 @@ class FlowFinished(Event):
 @attrs.frozen(slots=True)
 class CustomerEnriched(Event):
     """The CRM step of an inbound contact ended: whether a profile was found and
-    whether enrichment changed the contact."""
+    whether enrichment changed the contact.
+
+    ``profile`` is what the CRM knew (JSON data; empty when nothing): it is
+    logged so that a restarted service still shows it beside the offer.
+    """
 
     contact_id: str
     customer_id: str
     profile_found: bool
     changed: bool
+    profile: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)

@@ -214,6 +214,9 @@ def ccroute_events(events: Sequence[Event]) -> None:
     """Observe every batch of router events, in order, once they are durable.
 
     Called by the service after each group commit with the events of the
-    calls it made durable. Collected. Fallback: a failure is logged and
+    calls it made durable (a tuple: read it, do not change it). Observers see
+    the batches made durable while they run; figures that must survive a
+    restart come from :attr:`ccroute.Service.metrics`, which the service
+    rebuilds from its log. Collected. Fallback: a failure is logged and
     counted; later batches are still delivered.
     """

@@ -24,6 +24,7 @@ Nothing here runs at import: plugins are found and imported only when
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import difflib
 import functools
@@ -35,8 +36,7 @@ import os
 import re
 import reprlib
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import anyio
@@ -80,10 +80,11 @@ DEFAULT_PLUGIN_NAME: Final = "ccroute.default"
 #: :func:`make_plugin_manager`).
 LOAD_PLUGINS_ENV: Final = "CCROUTE_LOAD_PLUGINS"
 
-#: Worker threads plain hook implementations may occupy at once, per event loop.
-#: They have a limiter of their own, apart from anyio's default one, so that
-#: plugins stuck in abandoned threads (on trio such a thread keeps its token
-#: until it returns) slow down only other plugin calls, never the store.
+#: Worker threads each plugin's plain hook implementations may occupy at once,
+#: per event loop. Every plugin has a limiter of its own, apart from anyio's
+#: default one, so that a plugin stuck in abandoned threads (on trio such a
+#: thread keeps its token until it returns) slows down only its own later
+#: calls: never another plugin's, never the store.
 HOOK_THREADS: Final = 40
 
 #: How a hook implementation failed: it raised, returned a value of the wrong
@@ -460,32 +461,137 @@ def _check_flow(value: object) -> str | None:
     return None if callable(getattr(value, "run", None)) else "expected an IvrFlow"
 
 
-def _check_mapping(value: object) -> str | None:
-    return None if isinstance(value, Mapping) else "expected a mapping"
+#: The deepest nesting of lists and objects a CRM profile may have (it is logged).
+_MAX_PROFILE_DEPTH: Final = 32
 
 
-def _check_same_contact(contact: Contact) -> _Check:
+def copy_json(value: Any) -> Any:
+    """A deep copy of the dicts and lists in a JSON value (other values as they are).
+
+    Every hook call that is handed a profile gets its own copy, so a plugin
+    that changes what it was given changes nothing anyone else sees. A
+    mapping becomes a ``dict``, a tuple a ``list``.
+    """
+    if isinstance(value, Mapping):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_json(item) for item in value]
+    return value
+
+
+def _json_problem(value: object, depth: int = 0) -> str | None:
+    """What makes ``value`` (after :func:`copy_json`) not a JSON value, or ``None``."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} is not a finite number"
+    if depth >= _MAX_PROFILE_DEPTH:
+        return f"nested deeper than {_MAX_PROFILE_DEPTH}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"key {_short_repr.repr(key)} is not a string"
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"{type(value).__name__} is not a JSON value"
+
+
+def _as_profile(value: object) -> object:
+    """A profile's own copy, made where the plugin runs (the plugin keeps its object)."""
+    return copy_json(value) if isinstance(value, Mapping) else value
+
+
+def _check_profile(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return "expected a mapping"
+    problem = _json_problem(value)
+    # The profile is logged with the contact, so it must be plain JSON data.
+    return None if problem is None else f"expected JSON data: {problem}"
+
+
+def _check_same_contact(
+    contact: Contact, usable: Callable[[Contact], str | None] | None = None
+) -> _Check:
     def check(value: object) -> str | None:
-        if isinstance(value, Contact) and value.id == contact.id:
-            return None
-        return f"expected a Contact with id {contact.id!r}"
+        if not isinstance(value, Contact) or value.id != contact.id:
+            return f"expected a Contact with id {contact.id!r}"
+        return None if usable is None else usable(value)
 
     return check
 
 
-_hook_thread_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar(
-    "ccroute_hook_thread_limiter"
+_hook_thread_limiters: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = (
+    anyio.lowlevel.RunVar("ccroute_hook_thread_limiters")
 )
 
 
-def _thread_limiter() -> anyio.CapacityLimiter:
-    """The hook threads' limiter of the running event loop (a limiter belongs to one loop)."""
+def _thread_limiter(plugin: str) -> anyio.CapacityLimiter:
+    """The limiter of ``plugin``'s threads in the running event loop (a limiter
+    belongs to one loop)."""
     try:
-        return _hook_thread_limiter.get()
+        limiters = _hook_thread_limiters.get()
     except LookupError:
-        limiter = anyio.CapacityLimiter(HOOK_THREADS)
-        _hook_thread_limiter.set(limiter)
-        return limiter
+        limiters = {}
+        _hook_thread_limiters.set(limiters)
+    limiter = limiters.get(plugin)
+    if limiter is None:
+        limiter = limiters[plugin] = anyio.CapacityLimiter(HOOK_THREADS)
+    return limiter
+
+
+def _cancel_requested() -> bool:
+    """Whether the calling task is really being cancelled: an enclosing cancel
+    scope was cancelled or its deadline passed (both backends), or the asyncio
+    task itself has a pending ``cancel()``.
+
+    A cancellation exception that escapes a hook call while none of this holds
+    was raised by the plugin itself, and is isolated like any other error.
+    """
+    deadline = anyio.current_effective_deadline()
+    if deadline == -math.inf or deadline <= anyio.current_time():
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio: trio
+        return False
+    return task is not None and task.cancelling() > 0
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    cancelled = anyio.get_cancelled_exc_class()
+    if isinstance(error, cancelled):
+        return True
+    return isinstance(error, BaseExceptionGroup) and error.subgroup(cancelled) is not None
+
+
+@attrs.frozen(slots=True)
+class _Impl:
+    """One hook implementation as :class:`Hooks` calls it."""
+
+    plugin: str
+    function: Callable[..., object]
+    argnames: tuple[str, ...]
+    is_async: bool
+
+
+class _RaisedInThread(Exception):
+    """A ``BaseException`` a plain implementation raised in its worker thread
+    (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit`` …), carried back
+    as an ordinary exception: nothing in a worker thread is a cancellation,
+    and on asyncio a ``GeneratorExit`` delivered to the waiting task would
+    close its whole chain of coroutines instead of being raised in it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def _call_plain(
@@ -493,23 +599,30 @@ def _call_plain(
     args: Sequence[object],
     convert: Callable[[object], object] | None,
 ) -> object:
-    result = function(*args)
-    return convert(result) if convert is not None else result
+    try:
+        result = function(*args)
+        return convert(result) if convert is not None else result
+    except Exception:
+        raise
+    except BaseException as error:
+        raise _RaisedInThread(error) from None
 
 
 async def _invoke(
+    plugin: str,
     function: Callable[..., object],
     args: Sequence[object],
     convert: Callable[[object], object] | None,
+    is_async: bool,
 ) -> object:
-    if inspect.iscoroutinefunction(function):
-        result = await function(*args)
+    if is_async:
+        result = await function(*args)  # type: ignore[misc]
     else:
         # Abandoned on timeout: a hung thread runs on but no longer holds us up.
         result = await anyio.to_thread.run_sync(
             functools.partial(_call_plain, function, args, convert),
             abandon_on_cancel=True,
-            limiter=_thread_limiter(),
+            limiter=_thread_limiter(plugin),
         )
     if inspect.isawaitable(result):
         # A plain callable handing back a coroutine (an object with an async __call__).
@@ -523,13 +636,18 @@ class Hooks:
     Every method calls each implementation of its hook by itself, in pluggy's
     call order (last registered first, ``tryfirst``/``trylast`` respected),
     passing only the arguments the implementation asks for. A plain function
-    runs in a worker thread (at most :data:`HOOK_THREADS` at once per event
-    loop, apart from anyio's default limiter), abandoned if it overruns; an
-    ``async def`` is awaited in the event loop. Each call has ``timeout`` seconds. An
-    implementation that raises, runs past the timeout or returns a value of the
-    wrong type is logged (logger ``ccroute.plugins``, at warning) and counted in
-    :attr:`failures`, and the hook's documented fallback applies; the other
-    implementations are called as if it were not there.
+    runs in a worker thread (at most :data:`HOOK_THREADS` at once per plugin
+    and event loop, apart from anyio's default limiter), abandoned if it
+    overruns; an ``async def`` is awaited in the event loop. Each call has
+    ``timeout`` seconds. An implementation that raises (any exception, and
+    every ``BaseException`` but a real cancellation of the caller:
+    ``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit`` or a cancellation
+    exception the plugin raised itself), runs past the timeout or returns a
+    value of the wrong type is logged (logger ``ccroute.plugins``, at warning)
+    and counted in :attr:`failures`, and the hook's documented fallback
+    applies; the other implementations are called as if it were not there.
+    Values handed to plugins are theirs to read only: an events batch is a
+    tuple, and each call gets its own copy of a CRM profile.
 
     Works on asyncio and trio (through anyio).
 
@@ -557,6 +675,11 @@ class Hooks:
         #: Failures so far, by (hook name, plugin name, kind); kind is one of
         #: ``"raised"``, ``"junk"`` and ``"timeout"``.
         self.failures: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        #: The latest exception each hook's implementations raised, by hook name
+        #: (so a caller that needed the result can say why there is none).
+        self.last_errors: dict[str, BaseException] = {}
+        # Per hook: pluggy's implementations when last seen, and ours from them.
+        self._cache: dict[str, tuple[list[pluggy.HookImpl], list[_Impl]]] = {}
         for name in _hook_names(pm):
             for impl in self._caller(name).get_hookimpls():
                 if impl.wrapper or impl.hookwrapper:
@@ -581,16 +704,34 @@ class Hooks:
         caller: pluggy.HookCaller = getattr(self._pm.hook, hook)
         return caller
 
-    def _impls(self, hook: str) -> list[pluggy.HookImpl]:
+    def _impls(self, hook: str) -> list[_Impl]:
         """Implementations in pluggy's call order (wrappers are refused at load time)."""
-        return [
-            impl
-            for impl in reversed(self._caller(hook).get_hookimpls())
+        current = self._caller(hook).get_hookimpls()
+        cached = self._cache.get(hook)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        impls = [
+            _Impl(
+                impl.plugin_name,
+                impl.function,
+                tuple(impl.argnames),
+                inspect.iscoroutinefunction(impl.function),
+            )
+            for impl in reversed(current)
             if not (impl.wrapper or impl.hookwrapper)
         ]
+        self._cache[hook] = (current, impls)
+        return impls
+
+    def has(self, hook: str) -> bool:
+        """Whether any plugin implements ``hook`` (the service skips work nobody reads)."""
+        return bool(self._impls(hook))
+
 
     def _fail(self, hook: str, plugin: str, kind: FailureKind, detail: object) -> None:
         self.failures[(hook, plugin, kind)] += 1
+        if isinstance(detail, BaseException):
+            self.last_errors[hook] = detail
         self.logger.warning(
             "hook %s: plugin %r %s: %s",
             hook,
@@ -610,17 +751,28 @@ class Hooks:
         function: Callable[..., object],
         args: Sequence[object],
         convert: Callable[[object], object] | None = None,
+        is_async: bool | None = None,
     ) -> tuple[bool, Any]:
         """Call one implementation: ``(True, result)``, or ``(False, None)`` once
-        its failure is logged and counted."""
+        its failure is logged and counted.
+
+        Only a real cancellation of the caller passes (see
+        :func:`_cancel_requested`); every other exception the call raises,
+        ``BaseException`` included, is the plugin's failure.
+        """
+        if is_async is None:
+            is_async = inspect.iscoroutinefunction(function)
         result: object = None
         finished = False
         try:
             with anyio.move_on_after(self.timeout):
-                result = await _invoke(function, args, convert)
+                result = await _invoke(plugin, function, args, convert, is_async)
                 finished = True
-        except Exception as error:
-            # Cancellation is a BaseException on both backends, so it passes.
+        except BaseException as error:
+            if _is_cancellation(error) and _cancel_requested():
+                raise  # the service is stopping: never swallowed
+            if isinstance(error, _RaisedInThread):
+                error = error.error
             self._fail(hook, plugin, "raised", error)
             return False, None
         if not finished:
@@ -628,34 +780,34 @@ class Hooks:
             return False, None
         return True, result
 
-    async def _call(
-        self,
-        hook: str,
-        impl: pluggy.HookImpl,
-        kwargs: Mapping[str, object],
-        convert: Callable[[object], object] | None = None,
-    ) -> tuple[bool, Any]:
-        args = [kwargs[name] for name in impl.argnames]
-        return await self._run(hook, impl.plugin_name, impl.function, args, convert)
-
-    async def _valid_results(
+    async def _results(
         self,
         hook: str,
         kwargs: Mapping[str, object],
         check: _Check,
-        convert: Callable[[object], object] | None,
-    ) -> AsyncGenerator[tuple[str, Any], None]:
-        """Each valid non-None result with its plugin, in call order; failures and
-        junk are counted and skipped."""
-        for impl in self._impls(hook):
-            ok, value = await self._call(hook, impl, kwargs, convert)
+        convert: Callable[[object], object] | None = None,
+        *,
+        first: bool = False,
+        impls: Iterable[_Impl] | None = None,
+    ) -> list[tuple[str, Any]]:
+        """Each valid non-None result with its plugin, in call order (only the
+        first when ``first``); failures and junk are counted and skipped."""
+        found: list[tuple[str, Any]] = []
+        for impl in self._impls(hook) if impls is None else impls:
+            args = [kwargs[name] for name in impl.argnames]
+            ok, value = await self._run(
+                hook, impl.plugin, impl.function, args, convert, impl.is_async
+            )
             if not ok or value is None:
                 continue
             problem = check(value)
             if problem is not None:
-                self._junk(hook, impl.plugin_name, value, problem)
+                self._junk(hook, impl.plugin, value, problem)
                 continue
-            yield impl.plugin_name, value
+            found.append((impl.plugin, value))
+            if first:
+                break
+        return found
 
     async def _collect(
         self,
@@ -665,8 +817,7 @@ class Hooks:
         convert: Callable[[object], object] | None = None,
     ) -> list[Any]:
         """Every valid non-None result, in call order."""
-        async with aclosing(self._valid_results(hook, kwargs, check, convert)) as results:
-            return [value async for _plugin, value in results]
+        return [value for _plugin, value in await self._results(hook, kwargs, check, convert)]
 
     async def _first(
         self,
@@ -676,10 +827,8 @@ class Hooks:
         convert: Callable[[object], object] | None = None,
     ) -> tuple[str, Any] | None:
         """The first valid non-None result and its plugin; a failure asks the next one."""
-        async with aclosing(self._valid_results(hook, kwargs, check, convert)) as results:
-            async for plugin, value in results:
-                return plugin, value
-        return None
+        found = await self._results(hook, kwargs, check, convert, first=True)
+        return found[0] if found else None
 
     # -------------------------------------------------------------- providing
 
@@ -756,59 +905,92 @@ class Hooks:
         found = await self._first("ccroute_ivr_flow", {"contact": contact}, _check_flow)
         return None if found is None else FlowChoice(flow=found[1], plugin=found[0])
 
-    async def run_flow(self, choice: FlowChoice, contact: Contact) -> Contact | None:
+    async def run_flow(
+        self,
+        choice: FlowChoice,
+        contact: Contact,
+        usable: Callable[[Contact], str | None] | None = None,
+    ) -> Contact | None:
         """Run the chosen flow: the contact to route, or ``None`` for self-service.
 
         ``choice.flow.run(contact)`` runs like a hook implementation (plain in a
         thread, ``async`` awaited, with the timeout). When it raises, times out
         or returns anything but ``None`` or a :class:`~ccroute.Contact` with
-        the same id, the failure is counted under hook ``ccroute_ivr_flow`` and
-        the choosing plugin, and the original ``contact`` is returned (the
-        default flow).
+        the same id (and, given ``usable``, one for which ``usable`` names no
+        problem: the service refuses a queue or channel its router does not
+        know), the failure is counted under hook ``ccroute_ivr_flow`` and the
+        choosing plugin, and the original ``contact`` is returned (the default
+        flow).
+        """
+        routed, _failed = await self.run_flow_outcome(choice, contact, usable)
+        return routed
+
+    async def run_flow_outcome(
+        self,
+        choice: FlowChoice,
+        contact: Contact,
+        usable: Callable[[Contact], str | None] | None = None,
+    ) -> tuple[Contact | None, bool]:
+        """:meth:`run_flow`, and whether the flow failed (so the default flow ran).
+
+        Whether *this* run failed, which the failure counters cannot tell
+        while other calls run at the same time.
         """
         hook = "ccroute_ivr_flow"
         try:
             run: Callable[..., object] = choice.flow.run
         except Exception as error:
             self._fail(hook, choice.plugin, "raised", error)
-            return contact
+            return contact, True
         ok, value = await self._run(hook, choice.plugin, run, [contact])
         if not ok:
-            return contact
+            return contact, True
         if value is None:
-            return None
-        problem = _check_same_contact(contact)(value)
+            return None, False
+        problem = _check_same_contact(contact, usable)(value)
         if problem is not None:
             self._junk(hook, choice.plugin, value, problem)
-            return contact
+            return contact, True
         routed: Contact = value
-        return routed
+        return routed, False
 
     # --------------------------------------------------------------------- CRM
 
-    async def crm_lookup(self, customer_id: str) -> Mapping[str, Any]:
+    async def crm_lookup(self, customer_id: str) -> dict[str, Any]:
         """Call ``ccroute_crm_lookup``: the first valid profile, or an empty dict.
 
-        A result that is not a mapping is junk and the next implementation is asked.
+        A result that is not a mapping of JSON data (string keys; strings,
+        numbers, booleans, ``None``, lists and mappings of them: the profile
+        is logged) is junk and the next implementation is asked. The profile
+        returned is a copy, made where the plugin ran.
         """
         found = await self._first(
-            "ccroute_crm_lookup", {"customer_id": customer_id}, _check_mapping
+            "ccroute_crm_lookup", {"customer_id": customer_id}, _check_profile, _as_profile
         )
         return {} if found is None else found[1]
 
-    async def crm_enrich(self, contact: Contact, profile: Mapping[str, Any]) -> Contact:
+    async def crm_enrich(
+        self,
+        contact: Contact,
+        profile: Mapping[str, Any],
+        usable: Callable[[Contact], str | None] | None = None,
+    ) -> Contact:
         """Call ``ccroute_crm_enrich``: the first valid enriched contact.
 
         A result that is not a :class:`~ccroute.Contact` with ``contact``'s id
-        is junk and the next implementation is asked; without a valid result,
-        ``contact`` unchanged.
+        (or, given ``usable``, one for which ``usable`` names a problem) is
+        junk and the next implementation is asked; without a valid result,
+        ``contact`` unchanged. Each implementation gets its own copy of
+        ``profile``.
         """
-        found = await self._first(
-            "ccroute_crm_enrich",
-            {"contact": contact, "profile": profile},
-            _check_same_contact(contact),
-        )
-        return contact if found is None else found[1]
+        check = _check_same_contact(contact, usable)
+        for impl in self._impls("ccroute_crm_enrich"):
+            kwargs = {"contact": contact, "profile": copy_json(profile)}
+            found = await self._results("ccroute_crm_enrich", kwargs, check, impls=[impl])
+            if found:
+                enriched: Contact = found[0][1]
+                return enriched
+        return contact
 
     async def crm_record(self, record: HistoryRecord) -> None:
         """Call every ``ccroute_crm_record``; failures are isolated, not retried."""
@@ -817,5 +999,9 @@ class Hooks:
     # --------------------------------------------------------------- observers
 
     async def events(self, events: Sequence[Event]) -> None:
-        """Call every ``ccroute_events`` with one durable batch; failures are isolated."""
-        await self._collect("ccroute_events", {"events": events}, _check_none)
+        """Call every ``ccroute_events`` with one durable batch; failures are isolated.
+
+        The batch is handed over as a tuple, so no implementation can change
+        what the next one (or the service) sees.
+        """
+        await self._collect("ccroute_events", {"events": tuple(events)}, _check_none)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
+from sortedcontainers import SortedList
 
 from . import _codes
 from ._codes import (
@@ -103,7 +104,7 @@ from .model import (
     QueueConfig,
 )
 from .policies import RoutingPolicy
-from .views import AgentStatus, AgentView, ContactView, TickResult
+from .views import AgentStatus, AgentView, ChannelStats, ContactView, QueueStats, TickResult
 
 if TYPE_CHECKING:
     from .hooktypes import AgentStrategy
@@ -136,6 +137,8 @@ _TRANSIENT: Final = frozenset({"_clock", "_q", "_observers", "_strategies"})
 _COUNTERS: Final = ("_seq", "_timer_seq", "_agent_handles", "_contact_handles")
 
 _S = ContactState
+# States in which a contact has been answered (ContactView.answered_at).
+_ANSWERED: Final = frozenset({ContactState.IN_SERVICE, ContactState.WRAP_UP})
 # Policies that stop an agent from being kept free for a reserved-channel contact.
 _KEEP_FREE_BARS: Final = (
     NotEligible.EXCLUDED,
@@ -207,6 +210,19 @@ class _AgentRec:
     ramping: bool = False
     # contacts still to accept before the ramp ends (None: no such limit)
     ramp_left: int | None = None
+
+
+@attrs.define(slots=True, eq=False)
+class _Counts:
+    """Agents available per queue, and logged in and available per channel."""
+
+    queue_available: dict[str, int] = attrs.Factory(dict)
+    channel_logged_in: dict[str, int] = attrs.Factory(dict)
+    channel_available: dict[str, int] = attrs.Factory(dict)
+
+    def add(self, channel: str, logged: int, available: int) -> None:
+        self.channel_logged_in[channel] = self.channel_logged_in.get(channel, 0) + logged
+        self.channel_available[channel] = self.channel_available.get(channel, 0) + available
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -352,6 +368,11 @@ class Router:
         self._rejoin_expiry: list[tuple[float, str, str]] = []
         self.timed_out = 0
         """Contacts that left with :class:`~ccroute.TimedOut`."""
+        # Read-side figures (position, queue_stats, channel_stats): derived,
+        # never in a snapshot, built on first use and kept up to date after.
+        # queue -> keys of its waiting contacts, in order
+        self._ranks: dict[str, SortedList] = {}
+        self._counts: _Counts | None = None
 
     # ================================================================ observers
 
@@ -557,6 +578,7 @@ class Router:
         )
         old = rec.capacity[channel]
         rec.capacity[channel] = capacity
+        self._count_capacity(rec, channel, old, capacity)
         self._kept_version += 1
         self._q.set_capacity(rec.handle, ch, capacity)
         if capacity < old:
@@ -1066,6 +1088,7 @@ class Router:
             rejected_by=frozenset(rec.rejected_by or ()),
             customer_id=rec.spec.customer_id,
             attributes=rec.spec.attributes,
+            answered_at=rec.accepted_at if rec.state in _ANSWERED else None,
         )
 
     def agent(self, agent_id: str) -> AgentView:
@@ -1124,21 +1147,89 @@ class Router:
         return [self.contact(r.spec.id) for r in recs]
 
     def position(self, contact_id: str) -> int:
-        """1-based place of a waiting contact among the waiting contacts of its queue. Cost: O(n)."""
+        """1-based place of a waiting contact among the waiting contacts of its queue.
+
+        Cost: O(log n); the first call for a queue indexes its waiting contacts
+        (O(n log n)), which are kept in order from then on.
+        """
         rec = self._contact(contact_id)
         if rec.state is not _S.WAITING:
             raise InvalidStateError(
                 f"contact {contact_id!r} is {rec.state.value}, expected waiting"
             )
-        return 1 + sum(
-            1
-            for r in self._contacts.values()
-            if r.state is _S.WAITING and r.queue == rec.queue and r.key < rec.key
-        )
+        ranks = self._ranks.get(rec.queue)
+        if ranks is None:
+            ranks = self._ranks[rec.queue] = SortedList(
+                r.key
+                for r in self._contacts.values()
+                if r.state is _S.WAITING and r.queue == rec.queue
+            )
+        return int(ranks.bisect_left(rec.key)) + 1
 
     def queue_size(self, queue: str) -> int:
         """Number of contacts waiting (not offered) in ``queue``. Cost: O(1)."""
         return self._queue(queue).waiting
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        """Contacts waiting and offered, members logged in and available, in ``queue``.
+
+        Cost: O(1) (the first call of :meth:`queue_stats` or
+        :meth:`channel_stats` counts the agents once, O(agents)).
+        """
+        rec = self._queue(queue)
+        return QueueStats(
+            name=queue,
+            waiting=rec.waiting,
+            offered=rec.present - rec.waiting,
+            logged_in=rec.logged_in,
+            available=self._agent_counts().queue_available.get(queue, 0),
+        )
+
+    def channel_stats(self, channel: str) -> ChannelStats:
+        """Agents logged in and available with capacity on ``channel``.
+
+        Cost: O(1) (after a first count of the agents, as for :meth:`queue_stats`).
+        """
+        self._channel(channel)
+        counts = self._agent_counts()
+        return ChannelStats(
+            name=channel,
+            logged_in=counts.channel_logged_in.get(channel, 0),
+            available=counts.channel_available.get(channel, 0),
+        )
+
+    def _agent_counts(self) -> _Counts:
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = _Counts()
+            for rec in self._agents.values():
+                self._count_presence(rec, Presence.OFFLINE, rec.presence)
+        return counts
+
+    def _forget_counts(self) -> None:
+        """Drop the agent counts; the next read counts again. For a change the
+        incremental updates below do not follow (an agent's queues or skills)."""
+        self._counts = None
+
+    def _count_presence(self, rec: _AgentRec, old: Presence, new: Presence) -> None:
+        counts = self._counts
+        if counts is None:
+            return
+        logged = (new is not Presence.OFFLINE) - (old is not Presence.OFFLINE)
+        available = (new is Presence.AVAILABLE) - (old is Presence.AVAILABLE)
+        if available:
+            by_queue = counts.queue_available
+            for name in rec.spec.queues:
+                by_queue[name] = by_queue.get(name, 0) + available
+        if logged or available:
+            for name, capacity in rec.capacity.items():
+                if capacity > 0:
+                    counts.add(name, logged, available)
+
+    def _count_capacity(self, rec: _AgentRec, channel: str, old: int, new: int) -> None:
+        step = (new > 0) - (old > 0)
+        if self._counts is not None and step and rec.presence is not Presence.OFFLINE:
+            self._counts.add(channel, step, step if rec.presence is Presence.AVAILABLE else 0)
 
     def __len__(self) -> int:
         """Number of waiting contacts in the universal queue. Cost: O(1)."""
@@ -1585,6 +1676,9 @@ class Router:
         target = NONE if rec.target is None else self._agents[rec.target].handle
         self._q.insert(rec.handle, rec.key, rec.sig, target)
         self._queues[rec.queue].waiting += 1
+        ranks = self._ranks.get(rec.queue)
+        if ranks is not None:
+            ranks.add(rec.key)
         if rec.rejected_by:
             self._rejected_waiting.add(rec.spec.id)
         if rec.channel in self._policy.reserve_for:
@@ -1597,6 +1691,9 @@ class Router:
     def _dequeue(self, rec: _ContactRec) -> None:
         self._q.remove(rec.handle)
         self._queues[rec.queue].waiting -= 1
+        ranks = self._ranks.get(rec.queue)
+        if ranks is not None:
+            ranks.remove(rec.key)
         self._rejected_waiting.discard(rec.spec.id)
         if rec.channel in self._policy.reserve_for:
             self._reserved_waiting.discard(rec.spec.id)
@@ -1728,6 +1825,7 @@ class Router:
     ) -> None:
         old = rec.presence
         rec.presence = presence
+        self._count_presence(rec, old, presence)
         self._kept_version += 1
         events.append(PresenceChanged(now, rec.spec.id, old, presence, reason))
         if (old is Presence.OFFLINE) != (presence is Presence.OFFLINE):

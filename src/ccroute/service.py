@@ -6,29 +6,38 @@
   router's :class:`~ccroute.ManualClock` to that time for each call, and
   wakes when the next offer timeout, wrap-up end, routing step or
   preferred-agent wait falls due;
-- it serialises every state change through the router, one call at a time;
+- it serialises every state change through the router, one call at a time
+  (a call runs to completion without yielding to the event loop);
 - it logs every call that changed state (the call, its time and its events)
   to the store, committing the records of concurrent calls together (group
   commit), and returns to the caller only once its records are durable;
-- once durable, it hands the events to the plugins: observers, offer
-  delivery through the channel adapters, customer updates, CRM history;
+- once durable, it hands the events to the plugins, each kind of work on
+  its own lane so that a slow plugin holds up only its own work: observers
+  in log order on one lane, every offer delivery on its own, customer
+  updates and CRM history in log order per contact;
 - on start it recovers: the latest snapshot plus the records after it
-  rebuild the router exactly, because the router is deterministic;
+  rebuild the router exactly, because the router is deterministic, and the
+  service's own bookkeeping with it (CRM profiles, answer times, handle
+  times, and the metrics of :attr:`Service.metrics`);
 - it runs the inbound pipeline for adapters: IVR flow, CRM lookup and
   enrichment, then routing.
 
 Every hook call goes through :class:`~ccroute.plugins.Hooks`, which isolates
-plugin faults.
+plugin faults; background tasks started with :meth:`Service.start_soon` are
+isolated the same way.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 import os
-from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import anyio
@@ -36,6 +45,7 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
+import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock, ManualClock, WallClock
@@ -61,10 +71,11 @@ from .commands import (
     Tick,
     Transfer,
 )
-from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError
+from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError, UnknownIdError
 from .events import (
     Abandoned,
     Accepted,
+    CallbackRequested,
     Completed,
     CustomerEnriched,
     Event,
@@ -78,10 +89,18 @@ from .events import (
     TimedOut,
     WrapUpEnded,
 )
-from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome
+from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome, UpdateKind
 from .lifecycle import ContactState
+from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
-from .plugins import Hooks, log_plugins, make_plugin_manager
+from .plugins import (
+    Hooks,
+    _cancel_requested,
+    _is_cancellation,
+    copy_json,
+    log_plugins,
+    make_plugin_manager,
+)
 from .policies import RoutingPolicy
 from .router import Router
 from .storage import LogRecord, Storage
@@ -94,15 +113,32 @@ T = TypeVar("T")
 
 _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
 
+#: Plugin work items (offer deliveries, per-contact lanes of customer updates
+#: and CRM history) in flight at once, by default: see ``hook_concurrency``.
+DEFAULT_HOOK_CONCURRENCY: Final = 256
+#: Completed contacts per queue the estimated wait averages over.
+HANDLE_TIME_WINDOW: Final = 100
+#: An idle worker of the plugin pool ends after this many seconds.
+_IDLE_WORKER_SECONDS: Final = 30.0
+#: What a service snapshot starts with; a snapshot without it is a bare
+#: router snapshot (written by an older service or another tool).
+_SNAPSHOT_MAGIC: Final = b"ccroute service snapshot 1\n"
 
-class _Ticket:
-    """Wakes a caller once the records it is waiting for are durable (or failed)."""
 
-    __slots__ = ("error", "event")
+class _Batch:
+    """The callers of one group commit wait on it: done once its records are
+    durable, or failed (``error``)."""
+
+    __slots__ = ("done", "error")
 
     def __init__(self) -> None:
-        self.event = anyio.Event()
+        self.done = anyio.Event()
         self.error: BaseException | None = None
+
+    async def wait(self) -> None:
+        await self.done.wait()
+        if self.error is not None:
+            raise StorageError(f"the store failed: {self.error}") from self.error
 
 
 def _check_arguments(
@@ -135,6 +171,190 @@ def _check_arguments(
         raise InvalidValueError(f"seed must be an int, not {seed!r}")
     if not isinstance(load_entrypoints, bool):
         raise InvalidValueError(f"load_entrypoints must be a bool, not {load_entrypoints!r}")
+
+
+# ------------------------------------------------------------- bookkeeping
+
+
+@attrs.define(slots=True, eq=False)
+class _Live:
+    """What the service keeps of a live contact: what its customer updates and
+    its CRM history need after the router has forgotten it."""
+
+    customer_id: str | None
+    attributes: Mapping[str, Any]
+    arrived_at: float
+    channel: str
+    #: (time, agent) of its last acceptance, if any.
+    answered: tuple[float, str] | None = None
+
+
+class _Book:
+    """The service's bookkeeping beside the router, a function of the log alone.
+
+    Folded from the durable records in log order (and from the records
+    replayed at start), and carried by the service's snapshots (as JSON next
+    to the router's state), so that after a restart it is what it was: each
+    live contact's arrival, answer and customer, its CRM profile (logged in
+    :class:`~ccroute.CustomerEnriched`), the recent handle times of each
+    queue (the estimated wait's input), and the metrics.
+    """
+
+    def __init__(self, metrics: bool) -> None:
+        self.contacts: dict[str, _Live] = {}
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.handle_times: dict[str, deque[float]] = {}
+        self.metrics = MetricsCollector() if metrics else None
+
+    def observe(self, record: LogRecord) -> None:
+        """Feed the metrics a router call's record (notes are not router events)."""
+        metrics = self.metrics
+        if metrics is None:
+            return
+        command = record.command
+        if isinstance(command, (AddQueue, AddQueues)):
+            # As MetricsCollector.attach does: each queue's own threshold.
+            configs = (command.config,) if isinstance(command, AddQueue) else command.configs
+            thresholds = dict(metrics.thresholds)
+            for config in configs:
+                thresholds.setdefault(config.name, config.service_level_threshold)
+            metrics.thresholds = MappingProxyType(thresholds)
+        if record.events and not isinstance(command, Note):
+            metrics.observe(list(record.events))
+
+    def handled(self, queue: str, seconds: float) -> None:
+        window = self.handle_times.get(queue)
+        if window is None:
+            window = self.handle_times[queue] = deque(maxlen=HANDLE_TIME_WINDOW)
+        window.append(seconds)
+
+    def mean_handle_time(self, queue: str) -> float | None:
+        window = self.handle_times.get(queue)
+        # fsum: the same numbers give the same mean before and after a restart
+        return math.fsum(window) / len(window) if window else None
+
+    def export(self) -> dict[str, Any]:
+        """The bookkeeping the router's state does not hold, as JSON data."""
+        return {
+            "profiles": self.profiles,
+            "answered": {
+                contact_id: list(live.answered)
+                for contact_id, live in self.contacts.items()
+                if live.answered is not None
+            },
+            "handle_times": {queue: list(times) for queue, times in self.handle_times.items()},
+            "metrics": None if self.metrics is None else self.metrics.state(),
+        }
+
+    def load(self, router: Router, saved: Mapping[str, Any]) -> None:
+        """Start from a restored router and what :meth:`export` saved with it."""
+        self.contacts.clear()
+        self.profiles = {str(k): dict(v) for k, v in dict(saved.get("profiles", {})).items()}
+        answered = dict(saved.get("answered", {}))
+        self.handle_times = {
+            str(queue): deque((float(t) for t in times), maxlen=HANDLE_TIME_WINDOW)
+            for queue, times in dict(saved.get("handle_times", {})).items()
+        }
+        if self.metrics is not None:
+            saved_metrics = saved.get("metrics")
+            if saved_metrics is not None:
+                self.metrics = MetricsCollector.from_state(saved_metrics)
+            else:
+                # A snapshot without metrics (an older service's): they start here.
+                self.metrics = MetricsCollector(
+                    {q: router.queue_config(q).service_level_threshold for q in router.queues}
+                )
+        for contact_id in router.contact_ids:
+            view = router.contact(contact_id)
+            kept = answered.get(contact_id)
+            if kept is not None:
+                at, agent = kept
+                answer: tuple[float, str] | None = (float(at), str(agent))
+            elif view.answered_at is not None and view.agent_id is not None:
+                answer = (view.answered_at, view.agent_id)
+            else:
+                answer = None
+            self.contacts[contact_id] = _Live(
+                view.customer_id, view.attributes, view.arrived_at, view.channel, answer
+            )
+
+
+def _frame(router_state: bytes, book: Mapping[str, Any]) -> bytes:
+    """A service snapshot: the router's snapshot and the bookkeeping beside it."""
+    extras = json.dumps(book, allow_nan=False, separators=(",", ":")).encode()
+    return b"".join((_SNAPSHOT_MAGIC, len(extras).to_bytes(8, "big"), extras, router_state))
+
+
+def _unframe(data: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The router's snapshot and the bookkeeping of a service snapshot (none in
+    a bare router snapshot)."""
+    if not data.startswith(_SNAPSHOT_MAGIC):
+        return data, {}
+    start = len(_SNAPSHOT_MAGIC)
+    try:
+        size = int.from_bytes(data[start : start + 8], "big")
+        extras = json.loads(data[start + 8 : start + 8 + size])
+        if not isinstance(extras, dict):
+            raise ValueError("not an object")
+    except ValueError as error:
+        raise StorageError(f"the service snapshot is damaged: {error}") from error
+    return data[start + 8 + size :], extras
+
+
+# ------------------------------------------------------------- plugin work
+
+
+_Job = Callable[[], Awaitable[None]]
+
+
+class _Pool:
+    """Runs plugin work in worker tasks: at most ``limit`` jobs at once, the
+    rest waiting in order.
+
+    A worker is started only when every worker is busy (so a plugin that hangs
+    holds up only the workers stuck in it, not the jobs behind them) and then
+    waits for more work; in a steady state no task is created per job.
+    """
+
+    def __init__(self, tg: anyio.abc.TaskGroup, limit: int) -> None:
+        self._tg = tg
+        self._limit = limit
+        self._queue: deque[_Job] = deque()
+        self._idle: list[anyio.Event] = []
+        self._workers = 0
+        self._busy = 0
+
+    @property
+    def pending(self) -> int:
+        """Jobs waiting or running."""
+        return len(self._queue) + self._busy
+
+    def submit(self, job: _Job) -> None:
+        self._queue.append(job)
+        if self._idle:
+            self._idle.pop().set()
+        elif self._workers < self._limit:
+            self._workers += 1
+            self._tg.start_soon(self._work)
+
+    async def _work(self) -> None:
+        try:
+            while True:
+                while self._queue:
+                    job = self._queue.popleft()
+                    self._busy += 1
+                    try:
+                        await job()
+                    except Exception:
+                        # The service's own code: hooks isolate the plugins' faults.
+                        log.exception("plugin work failed")
+                    finally:
+                        self._busy -= 1
+                wake = anyio.Event()
+                self._idle.append(wake)
+                await wake.wait()
+        finally:
+            self._workers -= 1
 
 
 class Service:
@@ -170,6 +390,14 @@ class Service:
         (:class:`~ccroute.StorageError`).
     :param hook_timeout: seconds each hook implementation may take.
     :param snapshot_every: take a snapshot after this many log records.
+    :param metrics: whether the service keeps :attr:`metrics` (about 1.5 us
+        per event).
+    :param hook_concurrency: how many pieces of plugin work (an offer
+        delivery, or a contact's customer updates and CRM history, in order)
+        may be in flight at once; more wait their turn, in order. Each holds
+        at most one hook call at a time, so plugins that hang can hold up new
+        work only once this many calls hang at once (each for at most
+        ``hook_timeout``).
     """
 
     def __init__(
@@ -186,6 +414,8 @@ class Service:
         policy: RoutingPolicy | None = None,
         hook_timeout: float = 5.0,
         snapshot_every: int = 10_000,
+        metrics: bool = True,
+        hook_concurrency: int = DEFAULT_HOOK_CONCURRENCY,
     ) -> None:
         _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
         if sync not in _SYNC_MODES:
@@ -205,6 +435,14 @@ class Service:
             or not math.isfinite(hook_timeout)
         ):
             raise InvalidValueError(f"hook_timeout must be a positive number, got {hook_timeout!r}")
+        if (
+            isinstance(hook_concurrency, bool)
+            or not isinstance(hook_concurrency, int)
+            or hook_concurrency < 1
+        ):
+            raise InvalidValueError(
+                f"hook_concurrency must be an integer >= 1, got {hook_concurrency!r}"
+            )
         if policy is not None and not isinstance(policy, RoutingPolicy):
             raise InvalidValueError(f"policy must be a RoutingPolicy or None, got {policy!r}")
         merged = dict(settings or {})
@@ -221,6 +459,7 @@ class Service:
         self._policy = policy
         self._hook_timeout = hook_timeout
         self._snapshot_every = snapshot_every
+        self._hook_concurrency = hook_concurrency
         self._hooks: Hooks | None = None
         self._router: Router | None = None
         self._rclock = ManualClock()
@@ -230,23 +469,37 @@ class Service:
         self._token: Any = None
         self._running = False
         self._failure: BaseException | None = None
-        self._state = anyio.Lock()
+        self._failure_why = ""
+        # Store calls come one at a time (the Storage protocol promises it).
         self._write = anyio.Lock()
         self._seq = 0
         self._durable_seq = 0
         self._snapshot_seq = 0
+        # Records logged and not yet written, and the batch their callers wait on.
         self._pending: list[LogRecord] = []
-        self._tickets: list[_Ticket] = []
+        self._batch = _Batch()
+        # The batch being written now, if any.
+        self._inflight: _Batch | None = None
+        # The service's own notes (offer deliveries, history), logged by the writer.
+        self._notes: list[Event] = []
         self._wake_writer = anyio.Event()
         self._wake_timer = anyio.Event()
-        self._dispatch_send: MemoryObjectSendStream[list[LogRecord]] | None = None
-        # Per live contact: what the CRM history and offer context need after
-        # the router has forgotten the contact.
-        self._profiles: dict[str, Mapping[str, Any]] = {}
-        self._answered: dict[str, tuple[float, str]] = {}
-        self._contacts: dict[str, Contact] = {}
-        self._arrived: dict[str, float] = {}
-        self._handle_times: dict[str, tuple[int, float]] = {}
+        self._timer_due = math.inf
+        if not isinstance(metrics, bool):
+            raise InvalidValueError(f"metrics must be True or False, got {metrics!r}")
+        self._metrics = metrics
+        self._book = _Book(metrics)
+        self._pool: _Pool | None = None
+        # Per contact: its customer updates and CRM history, in log order.
+        self._lanes: dict[str, deque[_Job]] = {}
+        # The latest durable offer of each (contact, agent), while being delivered.
+        self._offers: dict[tuple[str, str], Offered] = {}
+        self._observe_send: MemoryObjectSendStream[tuple[tuple[Event, ...], int]] | None = None
+        self._observed_seq = 0
+        # Which hooks anyone implements (the service skips work nobody reads).
+        self._want_offers = self._want_updates = self._want_history = False
+        self.task_failures: Counter[str] = Counter()
+        """Background tasks (:meth:`start_soon`) that raised, by task name."""
         self.recovery_problem: str | None = None
         """What was wrong with the log at the last start (``None``: nothing)."""
 
@@ -261,6 +514,9 @@ class Service:
 
     async def start(self) -> None:
         """Load plugins, recover from storage, start timers and channel adapters.
+
+        Offers open when the service last stopped are delivered again, with
+        their CRM profiles, before this returns.
 
         Call :meth:`stop` from the same task (``async with`` does both).
         """
@@ -285,16 +541,24 @@ class Service:
             self._storage = storage
             self._token = anyio.lowlevel.current_token()
             await self._recover(await hooks.agent_strategies())
+            self._want_offers = hooks.has("ccroute_deliver_offer")
+            self._want_updates = hooks.has("ccroute_customer_update")
+            self._want_history = hooks.has("ccroute_crm_record")
             for channel in await hooks.channels():
                 if channel.name not in {c.name for c in self.router.channels}:
-                    await self._apply(AddChannel(channel), wait=False)
-            self._tg = await stack.enter_async_context(anyio.create_task_group())
-            send, receive = anyio.create_memory_object_stream[list[LogRecord]](math.inf)
-            self._dispatch_send = send
+                    self._call(AddChannel(channel))
+            self._tg = tg = await stack.enter_async_context(anyio.create_task_group())
+            self._pool = _Pool(tg, self._hook_concurrency)
+            self._observed_seq = self._durable_seq
+            if hooks.has("ccroute_events"):
+                send, receive = anyio.create_memory_object_stream[tuple[tuple[Event, ...], int]](
+                    math.inf
+                )
+                self._observe_send = send
+                tg.start_soon(self._observer, receive)
             self._running = True
-            self._tg.start_soon(self._writer)
-            self._tg.start_soon(self._dispatcher, receive)
-            self._tg.start_soon(self._timer)
+            tg.start_soon(self._writer)
+            tg.start_soon(self._timer)
             self._stack = stack
             await self.flush()
             await hooks.start_channel(self)
@@ -305,27 +569,28 @@ class Service:
                 self._tg.cancel_scope.cancel()
             await stack.aclose()
             self._stack = None
+            self._tg = None
             self._close_storage()
             raise
 
     async def stop(self) -> None:
         """Stop accepting calls, make everything durable (with a final snapshot),
-        stop the channel adapters, and close the store."""
+        let plugins finish the work already durable (for up to twice the hook
+        timeout), stop the channel adapters, and close the store."""
         if self._stack is None:
             return
         self._running = False
         try:
-            async with self._state:
-                pass  # the call in progress, if any, has finished
             if self._failure is None:
                 await self.flush()
-                await self._take_snapshot()
             # Let observers and adapters see what was already durable.
-            if self._dispatch_send is not None:
-                await self._dispatch_send.aclose()
             with anyio.move_on_after(self._hook_timeout * 2):
-                while self._dispatching:
-                    await anyio.sleep(0.01)
+                await self._settle()
+            if self._failure is None:
+                await self.flush()  # the notes of that work
+                await self._take_snapshot()
+            if self._observe_send is not None:
+                self._observe_send.close()
             assert self._hooks is not None
             await self._hooks.stop_channel(self)
         finally:
@@ -334,6 +599,10 @@ class Service:
             stack, self._stack = self._stack, None
             await stack.aclose()
             self._tg = None
+            self._pool = None
+            self._observe_send = None
+            self._lanes.clear()
+            self._offers.clear()
             self._close_storage()
 
     def _close_storage(self) -> None:
@@ -349,7 +618,13 @@ class Service:
 
     @property
     def router(self) -> Router:
-        """The router (read its views; change it only through the service)."""
+        """The router (read its views; change it only through the service).
+
+        Observers registered with ``router.observe`` see each call's events as
+        it makes them, before they are durable (``ccroute_events`` gets them
+        once durable); one that raises an exception is counted in
+        ``router.observer_failures`` and never stops the call.
+        """
         if self._router is None:
             raise ServiceError("the service has not started")
         return self._router
@@ -361,7 +636,8 @@ class Service:
 
     @property
     def hook_failures(self) -> Counter[tuple[str, str, str]]:
-        """Plugin failures by (hook, plugin, kind), kind being raised, junk or timeout."""
+        """Plugin failures by (hook, plugin, kind), kind being raised, junk or
+        timeout: one count per failed call."""
         return Counter() if self._hooks is None else self._hooks.failures
 
     @property
@@ -369,16 +645,67 @@ class Service:
         """The seq of the last log record known to be durable."""
         return self._durable_seq
 
-    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+    @property
+    def metrics(self) -> MetricsCollector:
+        """The centre's figures since its log began: a
+        :class:`~ccroute.metrics.MetricsCollector` fed every durable router event
+        in log order, and carried by the service's snapshots, so that after a
+        restart it shows what it showed before. Read it with
+        ``service.metrics.report(service.router.now)``; never feed it.
+
+        Each queue's service-level threshold is its ``QueueConfig``'s.
+
+        :raises ServiceError: with ``Service(metrics=False)``.
+        """
+        if self._book.metrics is None:
+            raise ServiceError("this service keeps no metrics (Service(metrics=False))")
+        return self._book.metrics
+
+    def mean_handle_time(self, queue: str) -> float | None:
+        """Mean handle time of the last :data:`HANDLE_TIME_WINDOW` contacts completed
+        in ``queue`` (``None`` before the first). Survives restarts."""
+        return self._book.mean_handle_time(queue)
+
+    def estimated_wait(self, queue: str, position: int) -> float | None:
+        """About how long a contact at ``position`` (1 = next) in ``queue`` waits:
+        ``position`` x the queue's mean handle time / its logged-in agents.
+
+        ``None`` until the queue has completed a contact, or while no agent of
+        it is logged in: an estimate from nothing would mislead the customer.
+        Cost: O(1).
+        """
+        mean = self._book.mean_handle_time(queue)
+        if mean is None:
+            return None
+        logged_in = self.router.queue_stats(queue).logged_in
+        return position * mean / logged_in if logged_in else None
+
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:
         """Run ``fn(*args)`` in the service's task group (cancelled when it stops).
 
-        For channel adapters' long-running listeners.
+        For channel adapters' long-running listeners. The task is isolated
+        like a hook: whatever it raises (any exception, ``SystemExit`` and
+        the like included; never a real cancellation) is logged and counted
+        in :attr:`task_failures` under the task's name, and the service goes
+        on without it.
         """
         if self._tg is None:
             raise ServiceError("the service is not running")
-        self._tg.start_soon(fn, *args)
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        self._tg.start_soon(self._guarded_task, name, fn, args, name=name)
 
-    def run_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    async def _guarded_task(
+        self, name: str, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...]
+    ) -> None:
+        try:
+            await fn(*args)
+        except BaseException as error:
+            if _is_cancellation(error) and _cancel_requested():
+                raise  # the service is stopping
+            self.task_failures[name] += 1
+            log.error("background task %s failed; the service goes on", name, exc_info=error)
+
+    def run_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], /, *args: Any) -> T:
         """Call the service's async ``fn(*args)`` from a foreign thread (an adapter's
         server thread) and return its result."""
         if self._token is None:
@@ -483,7 +810,10 @@ class Service:
 
         Returns the events of the whole pipeline, durable on return. A contact
         the IVR resolved ends with :class:`~ccroute.FlowFinished` (outcome
-        ``self-service``) and never reaches the router.
+        ``self-service``) and never reaches the router. A flow or an
+        enrichment that returns a contact the router cannot route (an unknown
+        queue or channel) is junk: it is counted, and the contact goes on as
+        it was before that step.
         """
         self._check_running()
         if not isinstance(contact, Contact):
@@ -494,52 +824,92 @@ class Service:
         at = self._time()
         choice = await hooks.ivr_flow(contact)
         if choice is not None:
-            flow_name = choice.plugin
-            failures = hooks.total_failures
-            result = await hooks.run_flow(choice, contact)
+            result, failed = await hooks.run_flow_outcome(choice, contact, self._usable(contact))
             if result is None:
-                notes.append(FlowFinished(at, contact.id, flow_name, "self-service"))
-                await self._note(notes, wait=True)
-                await self._self_served(contact, at)
+                notes.append(FlowFinished(at, contact.id, choice.plugin, "self-service"))
+                await self._log_notes(notes)
+                if self._want_updates or self._want_history:
+                    self._lane(contact.id, functools.partial(self._self_served, contact, at))
                 return notes
-            outcome = "default" if hooks.total_failures > failures else "routed"
-            notes.append(FlowFinished(at, contact.id, flow_name, outcome))
+            outcome = "default" if failed else "routed"
+            notes.append(FlowFinished(at, contact.id, choice.plugin, outcome))
             contact = result
-        profile: Mapping[str, Any] = {}
         if contact.customer_id is not None:
             profile = await hooks.crm_lookup(contact.customer_id)
-            enriched = await hooks.crm_enrich(contact, profile)
+            enriched = await hooks.crm_enrich(contact, profile, self._usable(contact))
             notes.append(
                 CustomerEnriched(
-                    at, contact.id, contact.customer_id, bool(profile), enriched != contact
+                    at,
+                    contact.id,
+                    contact.customer_id,
+                    bool(profile),
+                    enriched != contact,
+                    profile,
                 )
             )
             contact = enriched
-        self._profiles[contact.id] = profile
-        try:
-            events = await self._apply(Submit(contact), notes=notes)
-        except BaseException:
-            self._profiles.pop(contact.id, None)
-            raise
+        # The notes go in the log just before the submit, in the same commit;
+        # a refused submit logs neither.
+        events = await self._apply(Submit(contact), notes=notes)
         return notes + events
 
+    def _usable(self, before: Contact) -> Callable[[Contact], str | None]:
+        """What makes a hook's contact unroutable: a queue or channel the router
+        does not know (unless the contact had it before the hook: then it is
+        the adapter's mistake, reported by the router)."""
+        router = self.router
+
+        def problem(contact: Contact) -> str | None:
+            if contact.queue != before.queue:
+                try:
+                    router.queue_config(contact.queue)
+                except UnknownIdError:
+                    return f"unknown queue {contact.queue!r}"
+            if contact.channel != before.channel and contact.channel not in {
+                c.name for c in router.channels
+            }:
+                return f"unknown channel {contact.channel!r}"
+            return None
+
+        return problem
+
     async def flush(self) -> None:
-        """Wait until every record logged so far is durable."""
-        if self._seq == self._durable_seq:
-            return
-        ticket = _Ticket()
-        self._tickets.append(ticket)
-        self._wake_writer.set()
-        await ticket.event.wait()
-        if ticket.error is not None:
-            raise StorageError(f"the store failed: {ticket.error}") from ticket.error
+        """Wait until every record logged so far (and every note of plugin work
+        done so far) is durable."""
+        if self._pending or self._notes:
+            batch = self._batch
+            self._wake_writer.set()
+            await batch.wait()
+        elif self._inflight is not None:
+            await self._inflight.wait()
+        elif self._failure is not None and self._seq != self._durable_seq:
+            raise StorageError(f"the store failed: {self._failure}") from self._failure
+
+    async def drain(self) -> None:
+        """Wait until the plugins have done everything durable so far asks of them:
+        observers have seen every durable batch (and the history, when they
+        asked for it), every offer delivery, customer update and CRM record
+        has run, and their notes are durable.
+
+        Useful in tests and before a planned shutdown; the service never needs it.
+        """
+        await self.flush()
+        await self._settle()
+        await self.flush()
+
+    async def _settle(self) -> None:
+        target = self._durable_seq
+        while (self._observe_send is not None and self._observed_seq < target) or (
+            self._pool is not None and self._pool.pending
+        ):
+            await anyio.sleep(0.002)
 
     # ================================================================ internals
 
     def _check_running(self) -> None:
         if self._failure is not None:
             raise ServiceError(
-                f"the service stopped taking calls after a storage failure: {self._failure}"
+                f"the service stopped taking calls after {self._failure_why}: {self._failure}"
             )
         if not self._running:
             raise ServiceError("the service is not running (use 'async with Service(...)')")
@@ -547,359 +917,477 @@ class Service:
     def _time(self) -> float:
         return max(self._clock.now(), self._rclock.now())
 
-    async def _apply(
-        self,
-        command: Command,
-        *,
-        notes: Sequence[Event] = (),
-        wait: bool = True,
-    ) -> list[Event]:
+    async def _apply(self, command: Command, *, notes: Sequence[Event] = ()) -> list[Event]:
         """Run one router call at the current time, log it, and wait until it is durable."""
-        if wait:
-            self._check_running()
+        self._check_running()
+        events, batch = self._call(command, notes)
+        if batch is not None:
+            await batch.wait()
+        return events
+
+    def _call(
+        self, command: Command, notes: Sequence[Event] = ()
+    ) -> tuple[list[Event], _Batch | None]:
+        """Run one router call and log it; return its events and the commit to wait on.
+
+        Synchronous, so no other call runs meanwhile: the router is never
+        called concurrently and the records' order is the calls' order. A
+        refused call (:class:`~ccroute.CCRouteError`) changed nothing and logs
+        nothing; anything else escaping the router leaves it in a state the
+        log may not hold, so the service stops taking calls (a restart
+        recovers what was acknowledged).
+        """
         router = self.router
-        async with self._state:
-            if wait:
-                self._check_running()
-            at = self._time()
-            self._rclock.set(at)
-            records: list[LogRecord] = []
+        at = self._time()
+        self._rclock.set(at)
+        logged = False
+        try:
             due = router.next_due()
-            if due is not None and due <= at and not isinstance(command, Tick):
+            if due is not None and due <= at and type(command) is not Tick:
                 # Timers first, as their own record: a call that is then
                 # refused has still moved the router on.
                 ticked = router.tick().events
                 if ticked:
-                    records.append(self._record(at, Tick(), tuple(ticked)))
-                    self._remember(ticked)
-            try:
-                events = command.apply(router)
-            except BaseException:
-                if records:
-                    self._log(records)
-                raise
-            finally:
-                self._wake_timer.set()
-            if notes:
-                records.append(self._record(at, Note(), tuple(notes)))
-            # Some calls change state without an event (adding a queue, a
-            # capacity): every call is logged but a tick that did nothing.
-            if events or not isinstance(command, Tick):
-                records.append(self._record(at, command, tuple(events)))
-                self._remember(events)
-            ticket = self._log(records) if records else None
-        if ticket is not None and wait:
-            await ticket.event.wait()
-            if ticket.error is not None:
-                raise StorageError(f"the store failed: {ticket.error}") from ticket.error
-        return events
+                    self._record(at, Tick(), tuple(ticked))
+                    logged = True
+            events = command.apply(router)
+        except CCRouteError:
+            if logged:
+                self._wake_writer.set()
+            raise
+        except BaseException as error:
+            self._stop_taking_calls(error, "a failure in the middle of a router call")
+            raise
+        if notes:
+            self._record(at, Note(), tuple(notes))
+        # Some calls change state without an event (adding a queue, a
+        # capacity): every call is logged but a tick that did nothing.
+        if events or type(command) is not Tick:
+            self._record(at, command, tuple(events))
+            logged = True
+        if logged:
+            self._wake_writer.set()
+        due = router.next_due()
+        if due is not None and due < self._timer_due:
+            self._wake_timer.set()
+        return events, (self._batch if logged else None)
 
-    def _record(self, at: float, command: Command, events: tuple[Event, ...]) -> LogRecord:
+    def _record(self, at: float, command: Command, events: tuple[Event, ...]) -> None:
         self._seq += 1
-        return LogRecord(self._seq, at, command, events)
+        self._pending.append(LogRecord(self._seq, at, command, events))
 
-    def _log(self, records: list[LogRecord]) -> _Ticket:
-        self._pending.extend(records)
-        ticket = _Ticket()
-        self._tickets.append(ticket)
+    def _note(self, event: Event) -> None:
+        """Log one of the service's own notes with the next commit (no waiting)."""
+        if self._failure is None and self._tg is not None:
+            self._notes.append(event)
+            self._wake_writer.set()
+
+    async def _log_notes(self, events: Sequence[Event]) -> None:
+        """Log notes as one record now and wait until they are durable."""
+        self._check_running()
+        self._record(self._time(), Note(), tuple(events))
+        batch = self._batch
         self._wake_writer.set()
-        return ticket
+        await batch.wait()
 
-    async def _note(self, events: Sequence[Event], *, wait: bool) -> None:
-        async with self._state:
-            ticket = self._log([self._record(self._time(), Note(), tuple(events))])
-        if wait:
-            await ticket.event.wait()
-            if ticket.error is not None:
-                raise StorageError(f"the store failed: {ticket.error}") from ticket.error
-
-    def _remember(self, events: Sequence[Event]) -> None:
-        """Keep what history records and offers need after the router forgets a contact."""
-        router = self.router
-        for e in events:
-            if isinstance(e, Queued) and e.contact_id not in self._arrived:
-                self._arrived[e.contact_id] = e.at
-                view = router.contact(e.contact_id)
-                self._contacts[e.contact_id] = Contact(
-                    e.contact_id,
-                    e.channel,
-                    e.queue,
-                    customer_id=view.customer_id,
-                    attributes=view.attributes,
-                )
-            elif isinstance(e, Accepted):
-                self._answered[e.contact_id] = (e.at, e.agent_id)
-            elif isinstance(e, Completed):
-                count, total = self._handle_times.get(e.queue, (0, 0.0))
-                self._handle_times[e.queue] = (count + 1, total + e.handle_time)
+    def _stop_taking_calls(self, error: BaseException, why: str) -> None:
+        log.error("the service stops taking calls after %s: %r", why, error)
+        if self._failure is None:
+            self._failure = error
+            self._failure_why = why
+        self._running = False
 
     # --------------------------------------------------------------- writer
 
     async def _writer(self) -> None:
         """Group commit: every record logged while the last write ran goes in the next."""
-        assert self._storage is not None
         storage = self._storage
+        assert storage is not None
+        router = self.router
         while True:
             await self._wake_writer.wait()
             self._wake_writer = anyio.Event()
-            snap: tuple[int, bytes] | None = None
-            if self._seq - self._snapshot_seq >= self._snapshot_every:
-                async with self._state:
-                    # The snapshot covers exactly the records this batch makes
-                    # durable, so it never runs ahead of the log.
-                    batch, self._pending = self._pending, []
-                    tickets, self._tickets = self._tickets, []
-                    snap = (self._seq, self.router.snapshot())
-            else:
-                batch, self._pending = self._pending, []
-                tickets, self._tickets = self._tickets, []
+            if self._notes:
+                notes, self._notes = self._notes, []
+                self._record(self._time(), Note(), tuple(notes))
+            if not self._pending:
+                continue
+            batch, self._pending = self._pending, []
+            waiters, self._batch = self._batch, _Batch()
+            last = batch[-1].seq
+            # The router's snapshot covers exactly the records of this batch:
+            # taken now, before any later call changes it.
+            state = router.snapshot() if last - self._snapshot_seq >= self._snapshot_every else None
+            self._inflight = waiters
             try:
                 async with self._write:
-                    if batch:
-                        await anyio.to_thread.run_sync(storage.append, batch)
-                    if snap is not None:
-                        await anyio.to_thread.run_sync(storage.snapshot, *snap)
-            except Exception as exc:
+                    await anyio.to_thread.run_sync(storage.append, batch)
+            except Exception as error:
                 # The router is ahead of the log now: stop, and let a restart
                 # recover what was acknowledged.
-                log.error("the store failed; the service stops taking calls: %s", exc)
-                self._failure = exc
-                self._running = False
-                for ticket in tickets:
-                    ticket.error = exc
-                    ticket.event.set()
-                for ticket in self._tickets:
-                    ticket.error = exc
-                    ticket.event.set()
+                self._stop_taking_calls(error, "a storage failure")
+                for failed in (waiters, self._batch):
+                    failed.error = error
+                    failed.done.set()
                 return
-            if batch:
-                self._durable_seq = batch[-1].seq
-            if snap is not None:
-                self._snapshot_seq = snap[0]
-            for ticket in tickets:
-                ticket.event.set()
-            if batch and self._dispatch_send is not None:
-                self._dispatch_send.send_nowait(batch)
+            finally:
+                self._inflight = None
+            self._durable_seq = last
+            try:
+                self._durable(batch)
+            except Exception:
+                # A bug of the service's own: the log is right, the plugins miss out.
+                log.exception("handing records %d..%d to the plugins failed", batch[0].seq, last)
+            finally:
+                waiters.done.set()
+            if state is not None:
+                # The bookkeeping has just taken in this batch: it matches too.
+                await self._store_snapshot(last, _frame(state, self._book.export()))
 
-    async def _take_snapshot(self) -> None:
+    async def _store_snapshot(self, seq: int, data: bytes) -> None:
         assert self._storage is not None
-        async with self._state:
-            # Only when everything up to here is durable, so the snapshot
-            # never runs ahead of the log.
-            if self._seq != self._durable_seq or self._seq == self._snapshot_seq:
-                return
-            data = self.router.snapshot()
-            seq = self._seq
-        async with self._write:
-            await anyio.to_thread.run_sync(self._storage.snapshot, seq, data)
+        try:
+            async with self._write:
+                await anyio.to_thread.run_sync(self._storage.snapshot, seq, data)
+        except Exception:
+            # The log holds everything: a later snapshot (or a longer replay) will do.
+            log.exception("storing a snapshot after record %d failed", seq)
+            return
         self._snapshot_seq = seq
 
-    # ----------------------------------------------------------- dispatcher
+    async def _take_snapshot(self) -> None:
+        # Only when everything up to here is durable (and taken in by the
+        # bookkeeping), so the snapshot never runs ahead of the log.
+        if self._pending or self._seq != self._durable_seq or self._seq == self._snapshot_seq:
+            return
+        await self._store_snapshot(self._seq, _frame(self.router.snapshot(), self._book.export()))
 
-    _dispatching = False
+    # ------------------------------------------------- after a commit: plugins
 
-    async def _dispatcher(self, receive: MemoryObjectReceiveStream[list[LogRecord]]) -> None:
-        """Hand durable events to the plugins, in log order."""
-        async with receive:
-            async for batch in receive:
-                self._dispatching = True
-                try:
-                    await self._dispatch(batch)
-                except Exception:
-                    log.exception("dispatching events failed")
-                finally:
-                    self._dispatching = False
+    def _durable(self, batch: list[LogRecord]) -> None:
+        """Take a durable batch in: bookkeeping, then the plugins' work, queued.
 
-    async def _dispatch(self, batch: list[LogRecord]) -> None:
+        Nothing here waits: observers get the batch on their lane, each offer
+        delivery is a job of its own, customer updates and CRM history join
+        their contact's lane.
+        """
+        self._fold(batch, dispatch=True)
+        if self._observe_send is not None:
+            events = tuple(e for record in batch for e in record.events)
+            self._observe_send.send_nowait((events, batch[-1].seq))
+
+    def _fold(self, records: Iterable[LogRecord], *, dispatch: bool) -> None:
+        """Keep the bookkeeping up to date with ``records`` (and, with ``dispatch``,
+        queue what they ask of the plugins)."""
+        book = self._book
+        contacts = book.contacts
+        updates = dispatch and self._want_updates
+        history = dispatch and self._want_history
+        for record in records:
+            try:
+                book.observe(record)
+            except Exception:
+                log.exception("the metrics could not take in record %d", record.seq)
+            for e in record.events:
+                if isinstance(e, Offered):
+                    if dispatch:
+                        self._offer(e)
+                elif isinstance(e, Queued):
+                    live = contacts[e.contact_id] = self._arrival(record, e.at, e.channel)
+                    if updates:
+                        self._queued(e.contact_id, e.queue, e.at, live)
+                elif isinstance(e, Accepted):
+                    found = contacts.get(e.contact_id)
+                    if found is not None:
+                        found.answered = (e.at, e.agent_id)
+                    if updates:
+                        self._update("answered", e, found, agent_id=e.agent_id)
+                elif isinstance(e, Completed):
+                    book.handled(e.queue, e.handle_time)
+                    if updates:
+                        self._update("closed", e, contacts.get(e.contact_id), reason="completed")
+                elif isinstance(e, WrapUpEnded):
+                    self._end(e, "completed", history)
+                elif isinstance(e, Abandoned):
+                    self._end(e, "abandoned", history, closed="abandoned" if updates else None)
+                elif isinstance(e, TimedOut):
+                    closed = f"timed out: {e.reason}" if updates else None
+                    self._end(e, "timed-out", history, closed=closed)
+                elif isinstance(e, Refused):
+                    contacts[e.contact_id] = self._arrival(record, e.at, e.channel)
+                    closed = f"refused: {e.reason}" if updates else None
+                    self._end(e, "refused", history, closed=closed)
+                elif isinstance(e, Overflowed):
+                    # Waiting again, in the overflow queue: a new position and estimate.
+                    found = contacts.get(e.contact_id)
+                    if updates and found is not None:
+                        self._queued(e.contact_id, e.to_queue, e.at, found)
+                elif isinstance(e, CustomerEnriched):
+                    if e.profile:
+                        book.profiles[e.contact_id] = dict(e.profile)
+                elif isinstance(e, CallbackRequested):
+                    found = contacts.get(e.contact_id)
+                    if found is not None:
+                        found.channel = e.channel
+
+    @staticmethod
+    def _arrival(record: LogRecord, at: float, channel: str) -> _Live:
+        """A contact the router took in (or refused) at ``at``, from its submit."""
+        command = record.command
+        if isinstance(command, Submit):
+            return _Live(command.contact.customer_id, command.contact.attributes, at, channel)
+        return _Live(None, {}, at, channel)
+
+    def _end(
+        self,
+        e: WrapUpEnded | Abandoned | TimedOut | Refused,
+        outcome: Outcome,
+        history: bool,
+        *,
+        closed: str | None = None,
+    ) -> None:
+        """A contact left: forget it, and queue its closing update and history."""
+        contact_id = e.contact_id
+        live = self._book.contacts.pop(contact_id, None)
+        self._book.profiles.pop(contact_id, None)
+        if closed is not None:
+            self._update("closed", e, live, reason=closed)
+        if history:
+            record = HistoryRecord(
+                contact_id=contact_id,
+                customer_id=None if live is None else live.customer_id,
+                channel=e.channel,
+                queue=e.queue,
+                outcome=outcome,
+                arrived_at=e.at if live is None else live.arrived_at,
+                ended_at=e.at,
+                answered_at=None if live is None or live.answered is None else live.answered[0],
+                agent_id=None if live is None or live.answered is None else live.answered[1],
+                attributes={} if live is None else live.attributes,
+            )
+            self._lane(contact_id, functools.partial(self._record_history, record))
+
+    # ------------------------------------------------------------ observers
+
+    async def _observer(
+        self, receive: MemoryObjectReceiveStream[tuple[tuple[Event, ...], int]]
+    ) -> None:
+        """Hand durable batches to the observers, one at a time, in log order."""
         hooks = self._hooks
         assert hooks is not None
-        events = [e for r in batch for e in r.events]
-        await hooks.events(events)
-        notes: list[Event] = []
-        for e in events:
-            if isinstance(e, Offered):
-                delivered = await self._deliver(e)
-                notes.append(OfferDelivered(e.at, e.contact_id, e.agent_id, delivered))
-            elif isinstance(e, Queued):
-                await hooks.customer_update(self._queued_update(e.contact_id, e.queue, e.at))
-            elif isinstance(e, Overflowed):
-                # Waiting again, in the overflow queue: a new position and estimate.
-                await hooks.customer_update(self._queued_update(e.contact_id, e.to_queue, e.at))
-            elif isinstance(e, Accepted):
-                await hooks.customer_update(
-                    self._update("answered", e.contact_id, e.at, agent_id=e.agent_id)
-                )
-            elif isinstance(e, Completed):
-                await hooks.customer_update(
-                    self._update("closed", e.contact_id, e.at, reason="completed")
-                )
-            elif isinstance(e, Abandoned):
-                await hooks.customer_update(
-                    self._update("closed", e.contact_id, e.at, reason="abandoned")
-                )
-                notes.append(await self._record_history(e.contact_id, "abandoned", e.at))
-            elif isinstance(e, TimedOut):
-                # It waited its maximum and left unanswered: closed, like a refusal.
-                await hooks.customer_update(
-                    self._update("closed", e.contact_id, e.at, reason=f"timed out: {e.reason}")
-                )
-                notes.append(await self._record_history(e.contact_id, "timed-out", e.at))
-            elif isinstance(e, Refused):
-                contact = Contact(e.contact_id, e.channel, e.queue)
-                self._contacts.setdefault(e.contact_id, contact)
-                self._arrived.setdefault(e.contact_id, e.at)
-                await hooks.customer_update(
-                    self._update("closed", e.contact_id, e.at, reason=f"refused: {e.reason}")
-                )
-                notes.append(await self._record_history(e.contact_id, "refused", e.at))
-            elif isinstance(e, WrapUpEnded):
-                notes.append(await self._record_history(e.contact_id, "completed", e.at))
-        if notes and self._running:
-            await self._note(notes, wait=False)
+        async with receive:
+            async for events, seq in receive:
+                try:
+                    await hooks.events(events)
+                finally:
+                    self._observed_seq = seq
 
-    async def _deliver(self, offer: Offered) -> bool:
-        assert self._hooks is not None
+    # -------------------------------------------------------- offer delivery
+
+    def _offer(self, offer: Offered) -> None:
+        if not self._want_offers:
+            self._undelivered(offer)
+            self._note(OfferDelivered(offer.at, offer.contact_id, offer.agent_id, False))
+            return
+        self._offers[(offer.contact_id, offer.agent_id)] = offer
+        assert self._pool is not None
+        self._pool.submit(functools.partial(self._deliver, offer))
+
+    async def _deliver(self, offer: Offered, *, again: bool = False) -> None:
+        """Show one offer on the agent's side, unless it is no longer open; note it."""
+        hooks = self._hooks
+        assert hooks is not None
+        key = (offer.contact_id, offer.agent_id)
+        delivered = False
+        try:
+            if again or self._offers.get(key) is offer:
+                delivery = self._delivery(offer)
+                if delivery is not None:
+                    delivered = await hooks.deliver_offer(delivery)
+                    if not delivered:
+                        self._undelivered(offer)
+        finally:
+            if self._offers.get(key) is offer:
+                del self._offers[key]
+            self._note(OfferDelivered(offer.at, offer.contact_id, offer.agent_id, delivered))
+
+    def _delivery(self, offer: Offered) -> OfferDelivery | None:
+        """What the adapter is shown, or ``None`` when the offer is no longer open
+        (answered, withdrawn, timed out, the contact or agent gone)."""
         router = self.router
         try:
             contact = router.contact(offer.contact_id)
             agent = router.agent(offer.agent_id)
-        except KeyError:
-            return False  # gone already (abandoned, agent removed)
+        except UnknownIdError:
+            return None
         # The agent's own view: with ring-all several agents hold one contact's
         # offer, and the contact's ``agent_id`` names only one of them.
         if contact.state is not ContactState.OFFERED or offer.contact_id not in agent.offered:
-            return False  # answered, withdrawn or timed out meanwhile
-        delivery = OfferDelivery(offer, contact, agent, self._profiles.get(offer.contact_id, {}))
-        delivered = await self._hooks.deliver_offer(delivery)
-        if not delivered:
-            log.warning(
-                "no channel adapter delivered the offer of contact %r to agent %r (%s)",
-                offer.contact_id,
-                offer.agent_id,
-                offer.channel,
-            )
-        return delivered
+            return None
+        profile = copy_json(self._book.profiles.get(offer.contact_id, {}))
+        return OfferDelivery(offer, contact, agent, profile)
+
+    @staticmethod
+    def _undelivered(offer: Offered) -> None:
+        log.warning(
+            "no channel adapter delivered the offer of contact %r to agent %r (%s)",
+            offer.contact_id,
+            offer.agent_id,
+            offer.channel,
+        )
 
     async def _redeliver_open_offers(self) -> None:
-        """Offers open when the service last stopped reach the agents' side again."""
+        """Offers open when the service last stopped reach the agents' side again
+        (concurrently, each with its own timeout), with their CRM profiles."""
         router = self.router
         holders: dict[str, list[str]] = {}  # a ringing contact has several
         for agent_id in router.agent_ids:
             for contact_id in router.agent(agent_id).offered:
                 holders.setdefault(contact_id, []).append(agent_id)
+        offers: list[Offered] = []
         for contact_id in router.contact_ids:
             view = router.contact(contact_id)
-            if view.state is not ContactState.OFFERED:
-                continue
-            for agent_id in holders.get(contact_id, ()):
-                offer = Offered(router.now, contact_id, agent_id, view.queue, view.channel, None)
-                await self._deliver(offer)
+            if view.state is ContactState.OFFERED:
+                offers.extend(
+                    Offered(router.now, contact_id, agent_id, view.queue, view.channel, None)
+                    for agent_id in holders.get(contact_id, ())
+                )
+        if not offers or not self._want_offers:
+            return
+        async with anyio.create_task_group() as tg:
+            for offer in offers:
+                tg.start_soon(functools.partial(self._deliver, offer, again=True))
+
+    # ------------------------------------------- customer updates and history
+
+    def _lane(self, contact_id: str, job: _Job) -> None:
+        """Queue ``job`` on the contact's lane: its jobs run one at a time, in order."""
+        lane = self._lanes.get(contact_id)
+        if lane is not None:
+            lane.append(job)
+            return
+        self._lanes[contact_id] = deque([job])
+        assert self._pool is not None
+        self._pool.submit(functools.partial(self._run_lane, contact_id))
+
+    async def _run_lane(self, contact_id: str) -> None:
+        lane = self._lanes[contact_id]
+        try:
+            while lane:
+                try:
+                    await lane[0]()
+                finally:
+                    lane.popleft()
+        finally:
+            if not lane:
+                del self._lanes[contact_id]
 
     def _update(
         self,
-        kind: Any,
+        kind: UpdateKind,
+        e: Accepted | Completed | WrapUpEnded | Abandoned | TimedOut | Refused,
+        live: _Live | None,
+        *,
+        agent_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        update = self._customer_update(kind, e.contact_id, e.at, live, agent_id, reason)
+        self._lane(e.contact_id, functools.partial(self._send_update, update))
+
+    def _queued(self, contact_id: str, queue: str, at: float, live: _Live) -> None:
+        # The position is read when the update goes out.
+        self._lane(contact_id, functools.partial(self._send_queued, contact_id, queue, at, live))
+
+    @staticmethod
+    def _customer_update(
+        kind: UpdateKind,
         contact_id: str,
         at: float,
-        *,
+        live: _Live | None,
         agent_id: str | None = None,
         reason: str | None = None,
         position: int | None = None,
         estimated_wait: float | None = None,
     ) -> CustomerUpdate:
-        contact = self._contacts.get(contact_id)
         return CustomerUpdate(
             kind=kind,
             contact_id=contact_id,
-            channel="" if contact is None else contact.channel,
-            customer_id=None if contact is None else contact.customer_id,
+            channel="" if live is None else live.channel,
+            customer_id=None if live is None else live.customer_id,
             at=at,
             position=position,
             estimated_wait=estimated_wait,
             agent_id=agent_id,
             reason=reason,
-            attributes={} if contact is None else contact.attributes,
+            attributes={} if live is None else live.attributes,
         )
 
-    def _queued_update(self, contact_id: str, queue: str, at: float) -> CustomerUpdate:
-        router = self.router
-        position = None
-        estimate = None
-        try:
-            if router.contact(contact_id).state is ContactState.WAITING:
-                position = router.position(contact_id)
-        except KeyError:
-            pass
-        if position is not None:
-            estimate = self._estimate_wait(queue, position)
-        return self._update("queued", contact_id, at, position=position, estimated_wait=estimate)
-
-    def _estimate_wait(self, queue: str, position: int) -> float | None:
-        """Position times the queue's mean handle time, shared by its logged-in agents.
-
-        ``None`` until the queue has completed a contact or while no agent of
-        it is logged in: an estimate from nothing would mislead the customer.
-        """
-        count, total = self._handle_times.get(queue, (0, 0.0))
-        router = self.router
-        agents = sum(
-            1
-            for a in router.agent_ids
-            if queue in router.agent(a).queues and router.agent(a).presence is not Presence.OFFLINE
-        )
-        if not count or not agents:
-            return None
-        return position * (total / count) / agents
-
-    async def _record_history(self, contact_id: str, outcome: Outcome, at: float) -> Event:
+    async def _send_update(self, update: CustomerUpdate) -> None:
         assert self._hooks is not None
-        contact = self._contacts.pop(contact_id, None)
-        arrived = self._arrived.pop(contact_id, at)
-        answered = self._answered.pop(contact_id, None)
-        self._profiles.pop(contact_id, None)
-        record = HistoryRecord(
-            contact_id=contact_id,
-            customer_id=None if contact is None else contact.customer_id,
-            channel="" if contact is None else contact.channel,
-            queue="" if contact is None else contact.queue,
-            outcome=outcome,
-            arrived_at=arrived,
-            ended_at=at,
-            answered_at=None if answered is None else answered[0],
-            agent_id=None if answered is None else answered[1],
-            attributes={} if contact is None else contact.attributes,
+        await self._hooks.customer_update(update)
+
+    async def _send_queued(self, contact_id: str, queue: str, at: float, live: _Live) -> None:
+        router = self.router
+        position = estimate = None
+        try:
+            view = router.contact(contact_id)
+            if view.state is ContactState.WAITING and view.queue == queue:
+                position = router.position(contact_id)
+                estimate = self.estimated_wait(queue, position)
+        except UnknownIdError:
+            pass  # gone already
+        await self._send_update(
+            self._customer_update("queued", contact_id, at, live, None, None, position, estimate)
         )
+
+    async def _record_history(self, record: HistoryRecord) -> None:
+        assert self._hooks is not None
         await self._hooks.crm_record(record)
-        return HistoryRecorded(at, contact_id, outcome)
+        self._note(HistoryRecorded(record.ended_at, record.contact_id, record.outcome))
 
     async def _self_served(self, contact: Contact, at: float) -> None:
-        assert self._hooks is not None
-        self._contacts[contact.id] = contact
-        self._arrived[contact.id] = at
-        await self._hooks.customer_update(
-            self._update("closed", contact.id, at, reason="self-service")
-        )
-        note = await self._record_history(contact.id, "self-service", at)
-        await self._note([note], wait=False)
+        live = _Live(contact.customer_id, contact.attributes, at, contact.channel)
+        if self._want_updates:
+            await self._send_update(
+                self._customer_update("closed", contact.id, at, live, reason="self-service")
+            )
+        if self._want_history:
+            await self._record_history(
+                HistoryRecord(
+                    contact_id=contact.id,
+                    customer_id=contact.customer_id,
+                    channel=contact.channel,
+                    queue=contact.queue,
+                    outcome="self-service",
+                    arrived_at=at,
+                    ended_at=at,
+                    attributes=contact.attributes,
+                )
+            )
 
     # ---------------------------------------------------------------- timer
 
     async def _timer(self) -> None:
         """Wake when the router's next timer falls due, and apply it."""
+        router = self.router
         while True:
             self._wake_timer = anyio.Event()
-            due = self.router.next_due()
+            due = router.next_due()
             if due is None:
+                self._timer_due = math.inf
                 await self._wake_timer.wait()
                 continue
+            self._timer_due = due
             delay = due - self._clock.now()
             if delay > 0:
                 with anyio.move_on_after(delay):
                     await self._wake_timer.wait()
                 continue
+            self._timer_due = math.inf
             try:
                 await self._apply(Tick())
             except ServiceError:
-                return  # stopping, or the store failed
+                return  # stopping, or the service failed
             except Exception:
                 log.exception("applying due timers failed")
                 return
@@ -907,24 +1395,28 @@ class Service:
     # ------------------------------------------------------------- recovery
 
     async def _recover(self, strategies: Mapping[str, Any]) -> None:
-        """Rebuild the router from the latest snapshot and the records after it."""
+        """Rebuild the router and the bookkeeping from the latest snapshot and the
+        records after it."""
         assert self._storage is not None
         recovered = await anyio.to_thread.run_sync(self._storage.load)
         self.recovery_problem = recovered.problem
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)
+        book = self._book = _Book(self._metrics)
         if recovered.snapshot is not None:
-            router = Router.restore(recovered.snapshot, strategies=strategies)
+            state, saved = _unframe(recovered.snapshot)
+            router = Router.restore(state, strategies=strategies)
             clock = router.clock
             assert isinstance(clock, ManualClock)
             self._rclock = clock
+            book.load(router, saved)
         else:
             self._rclock = ManualClock()
             router = Router(
                 self._rclock, seed=self._seed, strategies=strategies, policy=self._policy
             )
         try:
-            replay(router, self._rclock, recovered.records)
+            replay(router, self._rclock, recovered.records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
             raise StorageError(f"recovering from {self._storage!r}: {error}") from error
@@ -932,41 +1424,35 @@ class Service:
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
-        self._pending, self._tickets = [], []
-        # What history and customer updates need for contacts still live.
-        self._contacts.clear()
-        self._arrived.clear()
-        self._answered.clear()
-        for contact_id in router.contact_ids:
-            view = router.contact(contact_id)
-            self._contacts[contact_id] = Contact(
-                contact_id,
-                view.channel,
-                view.queue,
-                customer_id=view.customer_id,
-                attributes=view.attributes,
-            )
-            self._arrived[contact_id] = view.arrived_at
-            if view.agent_id is not None and view.state is not ContactState.OFFERED:
-                self._answered[contact_id] = (view.entered_at, view.agent_id)
+        self._pending, self._notes, self._batch = [], [], _Batch()
 
 
-def replay(router: Router, clock: ManualClock, records: Iterable[LogRecord]) -> None:
+def replay(
+    router: Router,
+    clock: ManualClock,
+    records: Iterable[LogRecord],
+    fold: Callable[..., None] | None = None,
+) -> None:
     """Apply logged calls to ``router`` at their logged times, checking each gives
     the events that were logged (a divergence means the log does not belong to
-    this router or this version of ccroute: :class:`StorageError`)."""
+    this router or this version of ccroute: :class:`StorageError`).
+
+    ``fold(records, dispatch=False)``, when given, takes in each record (notes
+    included) once the router has.
+    """
     for record in records:
-        if isinstance(record.command, Note):
-            continue
-        clock.set(max(record.at, clock.now()))
-        try:
-            events = record.command.apply(router)
-        except CCRouteError as error:
-            raise StorageError(
-                f"log record {record.seq} ({record.name}) cannot be replayed: {error}"
-            ) from error
-        if tuple(events) != record.events:
-            raise StorageError(
-                f"log record {record.seq} ({record.name}) replays to different events: "
-                f"logged {list(record.events)}, got {events}"
-            )
+        if not isinstance(record.command, Note):
+            clock.set(max(record.at, clock.now()))
+            try:
+                events = record.command.apply(router)
+            except CCRouteError as error:
+                raise StorageError(
+                    f"log record {record.seq} ({record.name}) cannot be replayed: {error}"
+                ) from error
+            if tuple(events) != record.events:
+                raise StorageError(
+                    f"log record {record.seq} ({record.name}) replays to different events: "
+                    f"logged {list(record.events)}, got {events}"
+                )
+        if fold is not None:
+            fold((record,), dispatch=False)

@@ -16,7 +16,7 @@ from .events import Event
 from .lifecycle import ContactState
 from .model import Presence
 
-__all__ = ["AgentStatus", "AgentView", "ContactView", "TickResult"]
+__all__ = ["AgentStatus", "AgentView", "ChannelStats", "ContactView", "QueueStats", "TickResult"]
 
 
 class AgentStatus(enum.Enum):
@@ -62,6 +62,9 @@ class ContactView:
     rejected_by: frozenset[str]
     customer_id: str | None
     attributes: Mapping[str, object] = attrs.field(eq=False)
+    #: When an agent accepted it, while it is in service or in wrap-up
+    #: (``None`` otherwise). Kept by the router, so it survives a snapshot.
+    answered_at: float | None = None
 
 
 @attrs.frozen(slots=True)
@@ -86,6 +89,40 @@ class AgentView:
     idle_since: float
     #: Contacts accepted since the agent was added.
     handled: int
+
+
+@attrs.frozen(slots=True)
+class QueueStats:
+    """What a queue looks like now: :meth:`Router.queue_stats <ccroute.Router.queue_stats>`.
+
+    Every figure is kept by the router as things change, so reading them costs
+    O(1) however many agents and contacts there are.
+    """
+
+    name: str
+    #: Contacts waiting (not offered).
+    waiting: int
+    #: Contacts offered to an agent and not yet answered.
+    offered: int
+    #: Members of the queue who are logged in (available or not ready).
+    logged_in: int
+    #: Members of the queue who are available.
+    available: int
+
+
+@attrs.frozen(slots=True)
+class ChannelStats:
+    """Agents who can work a channel now: :meth:`Router.channel_stats <ccroute.Router.channel_stats>`.
+
+    An agent counts for a channel while its capacity there is above 0. Kept by
+    the router as presence and capacity change: O(1) to read.
+    """
+
+    name: str
+    #: Agents logged in (available or not ready) with capacity on the channel.
+    logged_in: int
+    #: Agents available with capacity on the channel.
+    available: int
 
 
 @attrs.frozen(slots=True)
