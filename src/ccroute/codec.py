@@ -527,7 +527,7 @@ def decode_record(seq: int, at: float, command: str, body: str | bytes) -> LogRe
             _COMMAND_CODECS[command].decode(wire.command),
             tuple([decoders[type(e)](e) for e in wire.events]),
         )
-    except (InvalidValueError, TypeError, ValueError) as error:
+    except Exception as error:  # a constructor's refusal, whatever it raises
         raise InputError(f"the body holds a value that is refused: {error}") from None
 
 
@@ -552,7 +552,7 @@ def decode_command(name: str, data: str | bytes) -> Command:
         command: Command = _COMMAND_CODECS[name].decode(decoder.decode(data))
     except msgspec.DecodeError as error:
         raise InputError(f"command {name!r} does not decode: {error}") from None
-    except (InvalidValueError, TypeError, ValueError) as error:
+    except Exception as error:  # a constructor's refusal, whatever it raises
         raise InputError(f"command {name!r} holds a value that is refused: {error}") from None
     return command
 
@@ -576,7 +576,7 @@ def decode_events(data: str | bytes) -> tuple[Event, ...]:
         return tuple([decoders[type(e)](e) for e in wire])
     except msgspec.DecodeError as error:
         raise InputError(f"the events do not decode: {error}") from None
-    except (TypeError, ValueError) as error:
+    except Exception as error:  # a constructor's refusal, whatever it raises
         raise InputError(f"the events hold a value that is refused: {error}") from None
 
 
