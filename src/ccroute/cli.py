@@ -273,6 +273,8 @@ class _RichProgress(_Progress):
         self.task: Any = None
 
     def show(self) -> bool:
+        if not self.console.is_terminal:
+            return False  # nothing to animate in a file or a pipe
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(
