@@ -28,9 +28,15 @@ Bounds checks are off: every index comes from a handle this object handed out
 or checked (agents and contacts are looked up before use, channels are
 checked against the channel count at the API boundary), and the differential
 tests drive both twins through the same random operations under
-``check()``.
+``check()``. Every public method checks all its arguments before changing
+anything, with the rules of :mod:`ccroute._twin_checks` (its hot paths in C,
+calling those functions to refuse), so both twins refuse the same calls with
+the same errors. Agent handles are mapped to dense slots and skill levels
+are kept as sorted pairs, so no handle value, however large, makes the
+structure grow.
 """
 
+from libc.math cimport isfinite
 from libc.stdint cimport int64_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.pair cimport pair
@@ -55,6 +61,7 @@ cdef extern from *:
         uint64_t pre;    /* first 8 bytes of the id's UTF-8, big-endian */
         PyObject *id;    /* borrowed: the queue keeps the id alive */
         long long a;
+        int slot;        /* where the agent is in the queue's agent array */
         bool operator<(const AKey &o) const {
             if (k0 != o.k0) return k0 < o.k0;
             if (k1 != o.k1) return k1 < o.k1;
@@ -114,6 +121,8 @@ cdef extern from *:
         int profile;
         uint64_t pre;
         PyObject *id;
+        long long handle;
+        int slot;
         AKey keys[4];
     };
     """
@@ -140,6 +149,7 @@ cdef extern from *:
         uint64_t pre
         PyObject *id
         long long a
+        int slot
         bint same(const AKey&)
         bint operator<(const AKey&)
 
@@ -178,8 +188,11 @@ cdef extern from *:
         int profile
         uint64_t pre
         PyObject *id
+        long long handle
+        int slot
         AKey keys[4]
 
+from . import _twin_checks as _check
 from ._profile_index import add_profile, candidates
 
 ctypedef AgentSet* SetPtr
@@ -214,6 +227,47 @@ cdef enum:
     NINDEX = 5
 
 cdef long long MAXHANDLE = 9223372036854775807
+# The largest agent or contact handle the interface accepts (_twin_checks.MAX_HANDLE).
+cdef long long MAX_HANDLE = 4611686018427387903
+cdef object MAX_HANDLE_OBJ = MAX_HANDLE
+
+
+cdef inline bint _is_int(object x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+cdef inline long long _handle(object x, str kind) except -1:
+    """An agent or contact handle (0..MAX_HANDLE), or refused as _twin_checks.handle does."""
+    if _is_int(x) and 0 <= x <= MAX_HANDLE_OBJ:
+        return x
+    _check.handle(x, kind)
+    return -1
+
+
+cdef inline long long _target(object x) except -2:
+    """-1 or an agent handle, or refused as _twin_checks.target does."""
+    if _is_int(x) and -1 <= x <= MAX_HANDLE_OBJ:
+        return x
+    _check.target(x)
+    return -2
+
+
+cdef inline double _time(object x, str what) except? -1.0:
+    """A finite time as a double, or refused as _twin_checks.time does."""
+    cdef double d
+    if type(x) is float:
+        d = x
+        if isfinite(d):
+            return d
+    return _check.time(x, what)
+
+
+cdef inline object _handle_set(object x, str what):
+    """Handles to skip, checked as _twin_checks.handle_set does (empty: None)."""
+    if (type(x) is tuple or type(x) is frozenset or type(x) is set or type(x) is list) and not x:
+        return None
+    x = _check.handle_set(x, what)
+    return x if x else None
 
 
 cdef inline uint64_t _prefix(str text):
@@ -236,8 +290,10 @@ cdef class UniversalQueue:
     # channels
     cdef vector[long long] _cost
     cdef vector[char] _excl
-    # agents, indexed by handle
+    # agents, by slot (handle -> slot in _agent_slot; freed slots are reused)
     cdef vector[AgentC] _agents
+    cdef unordered_map[long long, int] _agent_slot
+    cdef vector[int] _free_agent_slots
     cdef Py_ssize_t _nagents
     cdef dict _ids                      # handle -> id string (keeps the ids alive)
     # profiles
@@ -247,7 +303,7 @@ cdef class UniversalQueue:
     cdef list _prof_sigs                # p -> compatible signatures, in signature order
     cdef vector[vector[int]] _prof_channels
     cdef vector[int] _prof_logged_in
-    cdef vector[vector[int]] _prof_levels              # [p][skill] -> level (0: none)
+    cdef vector[vector[pair[int, int]]] _prof_levels   # [p] -> (skill, level), by skill
     # [p * _stride + ch] -> ready agents of profile p on channel ch. The same
     # figure as the size of the by-id set, kept in one flat array so that a
     # decision skipping profiles with nobody ready reads neighbouring memory.
@@ -262,8 +318,8 @@ cdef class UniversalQueue:
     cdef vector[int] _sig_first_skill      # -1: no requirement
     cdef vector[char] _sig_indexable       # every level >= 1 (index answers are exact)
     cdef vector[int] _sig_nreqs
-    cdef public int index_min_profiles
-    cdef public int index_scan_limit
+    cdef int _index_min_profiles
+    cdef int _index_scan_limit
     cdef vector[vector[pair[int, int]]] _prof_active   # (signature, index in its profile list)
     cdef vector[vector[AgentSet*]] _prof_ready         # [p][ch * NORDERS + order]
     cdef dict _index
@@ -284,7 +340,7 @@ cdef class UniversalQueue:
     # flags with the blocked channels cleared (read only within that call)
     cdef vector[char] _open
 
-    def __cinit__(self):
+    def __cinit__(self, *args, **kwargs):
         self._ids = {}
         self._profile_meta = []
         self._profile_ids = {}
@@ -295,12 +351,31 @@ cdef class UniversalQueue:
         self._sig_ids = {}
         self._nagents = 0
         self._index_ids = {}
-        #: A signature compatible with more profiles than this is matched
-        #: through the per-skill index rather than profile by profile.
-        self.index_min_profiles = 256
-        #: How many index entries a decision scans before falling back to the
-        #: profile loop.
-        self.index_scan_limit = 64
+        self._index_min_profiles = 256
+        self._index_scan_limit = 64
+
+    def __init__(self, *args, **kwargs):
+        _check.no_arguments(args, kwargs)
+
+    @property
+    def index_min_profiles(self):
+        """A signature compatible with more profiles than this is matched
+        through the per-skill index rather than profile by profile (0..2**31-1)."""
+        return self._index_min_profiles
+
+    @index_min_profiles.setter
+    def index_min_profiles(self, value):
+        self._index_min_profiles = _check.tuning(value, "index_min_profiles")
+
+    @property
+    def index_scan_limit(self):
+        """How many index entries a decision scans before falling back to the
+        profile loop (0..2**31-1)."""
+        return self._index_scan_limit
+
+    @index_scan_limit.setter
+    def index_scan_limit(self, value):
+        self._index_scan_limit = _check.tuning(value, "index_scan_limit")
 
     def __dealloc__(self):
         cdef size_t p, i
@@ -316,14 +391,18 @@ cdef class UniversalQueue:
 
     # ----------------------------------------------------------------- channels
 
-    def add_channel(self, int ch, long long unit_cost, bint exclusive):
+    def add_channel(self, ch, unit_cost, exclusive):
         """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
-        if ch != <int>self._cost.size():
-            raise ValueError(
-                f"channel handles must be dense, expected {self._cost.size()}, got {ch}"
-            )
-        self._cost.push_back(unit_cost)
-        self._excl.push_back(exclusive)
+        _check.index(ch, "channel")
+        if ch != <Py_ssize_t>self._cost.size():
+            _check.fail("channel handle", f"{self._cost.size()} (handles are dense)", ch)
+        _check.count(unit_cost, "unit cost")
+        _check.flag(exclusive, "exclusive")
+        cdef int ch_c = ch
+        cdef long long unit_cost_c = unit_cost
+        cdef bint exclusive_c = exclusive
+        self._cost.push_back(unit_cost_c)
+        self._excl.push_back(exclusive_c)
         cdef size_t a, p, i
         for a in range(self._agents.size()):
             self._agents[a].cap.push_back(0)
@@ -335,7 +414,7 @@ cdef class UniversalQueue:
                 self._prof_ready[p].push_back(NULL)
         cdef vector[int] wider
         cdef int old = self._stride
-        if ch >= old:
+        if ch_c >= old:
             self._stride = max(4, 2 * old)
             wider.assign(self._prof_ready.size() * self._stride, 0)
             for p in range(self._prof_ready.size()):
@@ -345,24 +424,33 @@ cdef class UniversalQueue:
 
     # ------------------------------------------------------------------- agents
 
-    def add_agent(self, long long a, str agent_id, skills, queues, capacity, long long budget,
-                  double now):
+    def add_agent(self, a, agent_id, skills, queues, capacity, budget, now):
         """Add agent ``a`` (logged out, unavailable). Cost: O(1), or O(signatures) for a new profile.
 
         ``capacity`` lists one maximum per channel handle; ``budget`` is the
         shared unit budget or -1 for none.
         """
-        if a < 0:
-            raise ValueError(f"agent handles are non-negative, got {a}")
-        cap = list(capacity)
-        cap.extend([0] * (self._cost.size() - len(cap)))
-        if len(cap) > <Py_ssize_t>self._cost.size():
-            raise ValueError(f"capacity lists {len(cap)} channels, {self._cost.size()} exist")
-        if a < <long long>self._agents.size() and self._agents[a].present:
-            raise ValueError(f"agent {a} already exists")
-        if a >= <long long>self._agents.size():
-            self._agents.resize(a + 1)
-        cdef AgentC *ag = &self._agents[a]
+        cdef long long a_c = _handle(a, "agent")
+        if self._agent_slot.count(a_c):
+            _check.state(f"agent handle {a} is in use")
+        agent_id = _check.agent_id(agent_id)
+        levels = _check.skills(skills)
+        qs = _check.queues(queues)
+        cap = _check.capacity(capacity, self._cost.size())
+        _check.budget(budget)
+        cdef long long budget_c = budget
+        cdef double now_c = _time(now, "now")
+        cdef int slot
+        if self._free_agent_slots.empty():
+            slot = self._agents.size()
+            self._agents.resize(slot + 1)
+        else:
+            slot = self._free_agent_slots.back()
+            self._free_agent_slots.pop_back()
+        self._agent_slot[a_c] = slot
+        cdef AgentC *ag = &self._agents[slot]
+        ag.handle = a_c
+        ag.slot = slot
         cdef Py_ssize_t nch = self._cost.size()
         cdef Py_ssize_t i
         ag.present = True
@@ -375,162 +463,194 @@ cdef class UniversalQueue:
         for i in range(nch):
             ag.cap[i] = cap[i]
             ag.total_cap += cap[i]
-        ag.budget = budget
+        ag.budget = budget_c
         ag.total = 0
         ag.units = 0
         ag.exclusive = 0
         ag.available = False
         ag.logged_in = False
-        ag.idle_since = now
+        ag.idle_since = now_c
         ag.handled = 0
         ag.profile = NONE
         ag.pre = _prefix(agent_id)
         ag.id = <PyObject*>agent_id
-        if any(s < 0 for s in skills):
-            ag.present = False
-            raise ValueError(f"skill handles are non-negative, got {sorted(skills)}")
-        self._ids[a] = agent_id
+        self._ids[a_c] = agent_id
         self._nagents += 1
-        self._join_profile(a, dict(skills), frozenset(queues))
+        self._join_profile(ag, levels, qs)
 
-    def remove_agent(self, long long a):
+    def remove_agent(self, a):
         """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
         cdef AgentC *ag = self._agent(a)
-        self._leave_profile(a)
         if ag.ntargeted:
-            raise ValueError(f"agent {a} still has contacts reserved for it")
+            _check.state(f"agent {a} still has contacts reserved for it")
+        if ag.total:
+            _check.state(f"agent {a} still holds {ag.total} contact(s)")
+        self._leave_profile(ag)
         ag.present = False
         ag.id = NULL
-        del self._ids[a]
+        self._agent_slot.erase(ag.handle)
+        self._free_agent_slots.push_back(ag.slot)
+        del self._ids[ag.handle]
         self._nagents -= 1
 
-    def set_logged_in(self, long long a, bint logged_in):
+    def set_logged_in(self, a, logged_in):
         """Record whether agent ``a`` is logged in (available or not-ready). Cost: O(1)."""
         cdef AgentC *ag = self._agent(a)
-        if ag.logged_in != logged_in:
-            ag.logged_in = logged_in
-            self._prof_logged_in[ag.profile] += 1 if logged_in else -1
+        if not isinstance(logged_in, bool):
+            _check.flag(logged_in, "logged_in")
+        cdef bint logged_in_c = logged_in
+        if ag.logged_in != logged_in_c:
+            ag.logged_in = logged_in_c
+            self._prof_logged_in[ag.profile] += 1 if logged_in_c else -1
 
-    def set_available(self, long long a, bint available, double now):
+    def set_available(self, a, available, now):
         """Make agent ``a`` available for offers or not. Becoming available restarts its idle time.
 
         Cost: O(channels · strategies · log n).
         """
         cdef AgentC *ag = self._agent(a)
-        if available and not ag.available:
-            ag.idle_since = now
-        ag.available = available
-        self._refresh(a)
+        if not isinstance(available, bool):
+            _check.flag(available, "available")
+        cdef bint available_c = available
+        cdef double now_c = _time(now, "now")
+        if available_c and not ag.available:
+            ag.idle_since = now_c
+        ag.available = available_c
+        self._refresh(ag)
 
-    def set_capacity(self, long long a, int ch, int capacity):
+    def set_capacity(self, a, ch, capacity):
         """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
         cdef AgentC *ag = self._agent(a)
-        self._channel(ch)
-        cdef bint was_open = ag.cap[ch] > 0
-        ag.total_cap += capacity - ag.cap[ch]
-        ag.cap[ch] = capacity
-        if was_open != (capacity > 0):
+        cdef int ch_c = self._channel(ch)
+        _check.count(capacity, "capacity")
+        cdef int capacity_c = capacity
+        cdef bint was_open = ag.cap[ch_c] > 0
+        ag.total_cap += capacity_c - ag.cap[ch_c]
+        ag.cap[ch_c] = capacity_c
+        if was_open != (capacity_c > 0):
             # The set of channels is part of the profile: move the agent.
             skills, queues, _channels = self._profile_meta[ag.profile]
-            self._leave_profile(a)
-            self._join_profile(a, skills, queues)
+            self._leave_profile(ag)
+            self._join_profile(ag, skills, queues)
         else:
-            self._refresh(a)
+            self._refresh(ag)
 
-    def occupy(self, long long a, int ch):
-        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n)."""
+    def occupy(self, a, ch):
+        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n).
+
+        Refused while the agent holds its capacity on ``ch``.
+        """
         cdef AgentC *ag = self._agent(a)
-        self._channel(ch)
-        ag.load[ch] += 1
+        cdef int ch_c = self._channel(ch)
+        if ag.load[ch_c] >= ag.cap[ch_c]:
+            _check.state(f"agent {a} holds {ag.load[ch_c]} on channel {ch_c}, its capacity")
+        ag.load[ch_c] += 1
         ag.total += 1
-        ag.units += self._cost[ch]
-        if self._excl[ch]:
+        ag.units += self._cost[ch_c]
+        if self._excl[ch_c]:
             ag.exclusive += 1
-        self._refresh(a)
+        self._refresh(ag)
 
-    def release(self, long long a, int ch, double now):
-        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n)."""
+    def release(self, a, ch, now):
+        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n).
+
+        Refused while the agent holds nothing on ``ch``.
+        """
         cdef AgentC *ag = self._agent(a)
-        self._channel(ch)
-        ag.load[ch] -= 1
+        cdef int ch_c = self._channel(ch)
+        cdef double now_c = _time(now, "now")
+        if not ag.load[ch_c]:
+            _check.state(f"agent {a} holds nothing on channel {ch_c}")
+        ag.load[ch_c] -= 1
         ag.total -= 1
-        ag.units -= self._cost[ch]
-        if self._excl[ch]:
+        ag.units -= self._cost[ch_c]
+        if self._excl[ch_c]:
             ag.exclusive -= 1
-        ag.idle_since = now
-        self._refresh(a)
+        ag.idle_since = now_c
+        self._refresh(ag)
 
-    def count_handled(self, long long a, long long n=1):
-        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
+    def count_handled(self, a, n=1):
+        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n).
+
+        ``n`` is in 0..2**31-1, and an agent's count stays at most 2**53.
+        """
         cdef AgentC *ag = self._agent(a)
-        ag.handled += n
-        self._refresh(a)
+        _check.count(n, "n")
+        cdef long long n_c = n
+        if ag.handled + n_c > <long long>_check.MAX_HANDLED:
+            _check.fail("handled count", f"at most {_check.MAX_HANDLED}", ag.handled + n_c)
+        ag.handled += n_c
+        self._refresh(ag)
 
-    def has_spare(self, long long a, int ch):
+    def has_spare(self, a, ch):
         """Whether agent ``a`` could take one more contact on ``ch`` now. Cost: O(1)."""
         cdef AgentC *ag = self._agent(a)
-        self._channel(ch)
-        return self._spare(ag, ch)
+        cdef int ch_c = self._channel(ch)
+        return self._spare(ag, ch_c)
 
     # ------------------------------------------------------------------ contacts
 
-    def signature(self, int ch, requirements, queues):
+    def signature(self, ch, requirements, queues):
         """Intern a requirement signature.
 
         Cost: O(1) when known; when new, O(P) for the P profiles open on its
         channel, serving one of its queues and having its rarest required skill.
         """
-        reqs = tuple(sorted(requirements))
-        qs = frozenset(queues)
-        key = (ch, reqs, qs)
+        cdef int ch_c = self._channel(ch)
+        reqs = _check.requirements(requirements)
+        qs = _check.queues(queues)
+        key = (ch_c, reqs, qs)
         g = self._sig_ids.get(key)
         if g is not None:
             return g
-        self._channel(ch)
         g = len(self._sig_meta)
         self._sig_meta.append(key)
         self._sig_ids[key] = g
-        self._sig_channel.push_back(ch)
+        self._sig_channel.push_back(ch_c)
         self._sig_heap.push_back(self._new_heap())
         self._sig_profiles.push_back(vector[pair[int, int]]())
         self._sig_active_pos.push_back(vector[int]())
         cdef int p, score
         cdef vector[pair[int, int]] need
         for s, level in reqs:
-            if s < 0:
-                raise ValueError(f"skill handles are non-negative, got {s}")
             need.push_back(pair[int, int](s, level))
         self._sig_first_skill.push_back(reqs[0][0] if reqs else NONE)
         self._sig_indexable.push_back(all(level >= 1 for _s, level in reqs))
         self._sig_nreqs.push_back(len(reqs))
-        for p in candidates(self._index, ch, reqs, qs):
+        for p in candidates(self._index, ch_c, reqs, qs):
             score = self._score(p, need)
             if score >= 0:
                 self._link(p, g, score)
                 # a new signature has no contacts yet: nothing to activate
         return g
 
-    def insert(self, long long c, tuple key, int g, long long target=NONE):
+    def insert(self, c, key, g, target=NONE):
         """Queue contact ``c`` with static ``key`` under signature ``g``. Cost: O(log n).
 
         With a ``target`` agent, only that agent may take the contact (a
         preferred-agent wait or a transfer to an agent).
         """
-        if self._contacts.count(c):
-            raise ValueError(f"contact {c} is already queued")
-        self._sig(g)
+        cdef long long c_c = _handle(c, "contact")
+        if self._contacts.count(c_c):
+            _check.state(f"contact {c} is already queued")
         cdef HEntry e
-        e.n = key[0]
-        e.t = key[1]
-        e.s = key[2]
-        e.c = c
-        cdef int ch = self._sig_channel[g]
+        e.c = c_c
+        if not self._fast_key(key, &e):
+            key = _check.key(key)
+            e.n = key[0]
+            e.t = key[1]
+            e.s = key[2]
+        cdef int g_c = self._sig(g)
+        cdef long long target_c = _target(target)
+        if target_c != NONE and not self._agent_slot.count(target_c):
+            _check.unknown("agent handle", target)
+        cdef int ch = self._sig_channel[g_c]
         cdef int h
         cdef AgentC *ag
-        if target == NONE:
-            h = self._sig_heap[g]
+        if target_c == NONE:
+            h = self._sig_heap[g_c]
         else:
-            ag = self._agent(target)
+            ag = self._find(target_c)
             h = ag.targeted[ch]
             if h < 0:
                 h = self._new_heap()
@@ -544,27 +664,43 @@ cdef class UniversalQueue:
             slot = self._free_slots.back()
             self._free_slots.pop_back()
         self._slots[slot].heap = h
-        self._slots[slot].g = g
-        self._slots[slot].target = target
+        self._slots[slot].g = g_c
+        self._slots[slot].target = target_c
         self._slots[slot].ch = ch
         e.slot = slot
-        self._contacts[c] = slot
+        self._contacts[c_c] = slot
         self._push(h, e)
         cdef size_t j
         cdef int p
-        if target == NONE and self._heaps[h].size() == 1:
+        if target_c == NONE and self._heaps[h].size() == 1:
             # The group just became non-empty: the profiles that can serve it
             # start looking at it.
-            for j in range(self._sig_profiles[g].size()):
-                p = self._sig_profiles[g][j].first
-                self._sig_active_pos[g][j] = self._prof_active[p].size()
-                self._prof_active[p].push_back(pair[int, int](g, j))
+            for j in range(self._sig_profiles[g_c].size()):
+                p = self._sig_profiles[g_c][j].first
+                self._sig_active_pos[g_c][j] = self._prof_active[p].size()
+                self._prof_active[p].push_back(pair[int, int](g_c, j))
 
-    def remove(self, long long c):
+    cdef bint _fast_key(self, object key, HEntry *e) except -1:
+        """Fill ``e``'s key from a well-formed key tuple; False to check it the slow way."""
+        if type(key) is not tuple or len(key) != 3:
+            return False
+        n, t, s = key
+        if type(n) is not int or type(t) is not float or type(s) is not int:
+            return False
+        try:
+            e.n = n
+            e.s = s
+        except OverflowError:
+            return False
+        e.t = t
+        return isfinite(e.t)
+
+    def remove(self, c):
         """Take contact ``c`` out of the queue. Cost: O(log n)."""
-        cdef unordered_map[long long, int].iterator it = self._contacts.find(c)
+        cdef long long c_c = _handle(c, "contact")
+        cdef unordered_map[long long, int].iterator it = self._contacts.find(c_c)
         if it == self._contacts.end():
-            raise KeyError(c)
+            _check.unknown("contact handle", c)
         cdef int slot = deref(it).second
         self._contacts.erase(it)
         cdef CSlot s = self._slots[slot]
@@ -577,7 +713,7 @@ cdef class UniversalQueue:
         cdef int p, pos
         cdef pair[int, int] moved
         if s.target != NONE:
-            ag = &self._agents[s.target]
+            ag = self._find(s.target)
             ag.targeted[s.ch] = -1
             ag.ntargeted -= 1
             self._free_heaps.push_back(s.heap)
@@ -590,23 +726,28 @@ cdef class UniversalQueue:
                 self._sig_active_pos[moved.first][moved.second] = pos
                 self._prof_active[p].pop_back()
 
-    def reindex(self, long long c, int g, long long target=NONE):
+    def reindex(self, c, g, target=NONE):
         """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
-        cdef unordered_map[long long, int].iterator it = self._contacts.find(c)
+        cdef long long c_c = _handle(c, "contact")
+        cdef unordered_map[long long, int].iterator it = self._contacts.find(c_c)
         if it == self._contacts.end():
-            raise KeyError(c)
+            _check.unknown("contact handle", c)
+        self._sig(g)
+        cdef long long t = _target(target)
+        if t != NONE and not self._agent_slot.count(t):
+            _check.unknown("agent handle", target)
         cdef CSlot s = self._slots[deref(it).second]
         cdef HEntry e = self._heaps[s.heap][s.pos]
-        self.remove(c)
-        self.insert(c, (e.n, e.t, e.s), g, target)
+        self.remove(c_c)
+        self.insert(c_c, (e.n, e.t, e.s), g, t)
 
-    def first(self, int g):
+    def first(self, g):
         """The waiting contact of signature ``g`` with the smallest key (not reserved), or -1.
 
         Cost: O(1).
         """
-        self._sig(g)
-        cdef vector[HEntry] *heap = &self._heaps[self._sig_heap[g]]
+        cdef int g_c = self._sig(g)
+        cdef vector[HEntry] *heap = &self._heaps[self._sig_heap[g_c]]
         return deref(heap)[0].c if not heap.empty() else NONE
 
     def __len__(self):
@@ -614,16 +755,14 @@ cdef class UniversalQueue:
         return self._contacts.size()
 
     def __contains__(self, c):
-        if not isinstance(c, int):
+        """Whether contact ``c`` is queued (``False`` for anything that is not a handle)."""
+        if not _is_int(c) or not 0 <= c <= MAX_HANDLE_OBJ:
             return False
-        try:
-            return self._contacts.count(c) > 0
-        except OverflowError:
-            return False
+        return self._contacts.count(<long long>c) > 0
 
     # ------------------------------------------------------------------ matching
 
-    def best_contact(self, long long a, barred=(), blocked=()):
+    def best_contact(self, a, barred=(), blocked=()):
         """The waiting contact with the smallest key that agent ``a`` may take now, or -1.
 
         ``barred`` lists contacts the agent may not be offered (it rejected
@@ -636,19 +775,22 @@ cdef class UniversalQueue:
         contacts, plus O(channels + |blocked|) when ``blocked`` is not empty.
         """
         cdef AgentC *ag = self._agent(a)
+        barred = _handle_set(barred, "barred")
+        blocked = _handle_set(blocked, "blocked")
         if not ag.available:
             return NONE
         cdef unordered_set[long long] bar
         cdef bint barring = False
-        if barred:
+        if barred is not None:
             barring = True
             for x in barred:
-                bar.insert(x)
+                if 0 <= x <= MAX_HANDLE_OBJ:
+                    bar.insert(<long long>x)
         # Per channel, whether the agent may take one more contact there: its
         # ready flags, which _refresh keeps equal to _spare on every channel,
         # or a copy of them with the blocked channels closed.
         cdef const char *spare = ag.ready.data()
-        if blocked:
+        if blocked is not None:
             spare = self._close_blocked(ag, blocked)
         cdef HEntry best
         cdef bint have = False
@@ -691,7 +833,7 @@ cdef class UniversalQueue:
                 self._open[<Py_ssize_t>x] = 0
         return self._open.data()
 
-    def best_agent(self, int g, int strategy, long long target=NONE, rr_after=None, barred=()):
+    def best_agent(self, g, strategy, target=NONE, rr_after=None, barred=()):
         """The agent a contact of signature ``g`` goes to under ``strategy``, or -1.
 
         ``target`` restricts the choice to one agent; ``rr_after`` is the id of
@@ -703,54 +845,63 @@ cdef class UniversalQueue:
         ``index_scan_limit`` entries. :data:`RANDOM` is not served here (see
         :meth:`eligible_agents`).
         """
-        self._sig(g)
-        cdef int ch = self._sig_channel[g]
+        cdef int g_c = self._sig(g)
+        cdef int strategy_c
+        if _is_int(strategy) and 0 <= strategy <= RANDOM:
+            strategy_c = strategy
+        else:
+            strategy_c = _check.strategy(strategy)
+        cdef long long target_c = _target(target)
+        if rr_after is not None and type(rr_after) is not str:
+            rr_after = _check.rr_after(rr_after)
+        barred = _handle_set(barred, "barred")
+        cdef int ch = self._sig_channel[g_c]
         cdef AgentC *ag
-        if target != NONE:
-            if 0 <= target < <long long>self._agents.size() and self._agents[target].present:
-                ag = &self._agents[target]
-                if self._spare(ag, ch) and target not in barred:
-                    return target
+        if target_c != NONE:
+            ag = self._find(target_c)
+            if ag != NULL and self._spare(ag, ch) and (barred is None or target_c not in barred):
+                return target_c
             return NONE
-        if strategy == RANDOM:
-            raise ValueError("random strategy picks from eligible_agents()")
+        if strategy_c == RANDOM:
+            _check.random_refused()
         cdef int order
-        if strategy == LONGEST_IDLE:
+        if strategy_c == LONGEST_IDLE:
             order = O_IDLE
-        elif strategy == LEAST_OCCUPIED:
+        elif strategy_c == LEAST_OCCUPIED:
             order = O_OCC
-        elif strategy == FEWEST_HANDLED:
+        elif strategy_c == FEWEST_HANDLED:
             order = O_HANDLED
-        elif strategy == MOST_SKILLED or strategy == ROUND_ROBIN:
+        elif strategy_c == MOST_SKILLED or strategy_c == ROUND_ROBIN:
             order = O_ID
         else:
-            raise ValueError(f"unknown strategy code {strategy}")
+            raise ValueError(f"unknown strategy code {strategy_c}")
         cdef unordered_set[long long] bar
         cdef bint barring = False
-        if barred:
+        if barred is not None:
             barring = True
             for x in barred:
-                bar.insert(x)
+                if 0 <= x <= MAX_HANDLE_OBJ:
+                    bar.insert(<long long>x)
         cdef long long hit
         if (
-            <int>self._sig_profiles[g].size() > self.index_min_profiles
-            and strategy != ROUND_ROBIN
-            and (strategy != MOST_SKILLED or self._sig_nreqs[g] <= 1)
-            and self._sig_indexable[g]
+            <int>self._sig_profiles[g_c].size() > self._index_min_profiles
+            and strategy_c != ROUND_ROBIN
+            and (strategy_c != MOST_SKILLED or self._sig_nreqs[g_c] <= 1)
+            and self._sig_indexable[g_c]
         ):
             hit = self._best_from_index(
-                g, O_SCORE if strategy == MOST_SKILLED else order, bar, barring
+                g_c, O_SCORE if strategy_c == MOST_SKILLED else order, bar, barring
             )
             if hit != -2:
                 return hit
         cdef AKey probe
-        if strategy == ROUND_ROBIN and rr_after is not None:
+        if strategy_c == ROUND_ROBIN and rr_after is not None:
             probe.k0 = 0
             probe.k1 = 0
             probe.pre = _prefix(rr_after)
             probe.id = <PyObject*>rr_after
             probe.a = MAXHANDLE
-        cdef vector[pair[int, int]] *profiles = &self._sig_profiles[g]
+        cdef vector[pair[int, int]] *profiles = &self._sig_profiles[g_c]
         cdef size_t i
         cdef int p
         cdef AgentSet *by_id
@@ -765,7 +916,7 @@ cdef class UniversalQueue:
                 continue
             by_id = self._prof_ready[p][ch * NORDERS + O_ID]
             found = False
-            if strategy == ROUND_ROBIN:
+            if strategy_c == ROUND_ROBIN:
                 if rr_after is None:
                     it = self._first_unbarred_agent(by_id, by_id.begin(), by_id.end(), bar, barring)
                     found = it != by_id.end()
@@ -800,24 +951,29 @@ cdef class UniversalQueue:
                 have = True
         return best.a if have else NONE
 
-    def eligible_agents(self, int g, long long target=NONE, barred=()):
+    def eligible_agents(self, g, target=NONE, barred=()):
         """Every agent that may take a contact of signature ``g`` now, in agent-id order.
 
         Cost: O(E log E) for E eligible agents (used by the random strategy).
         """
-        self._sig(g)
-        cdef int ch = self._sig_channel[g]
-        if target != NONE:
-            if 0 <= target < <long long>self._agents.size() and self._agents[target].present:
-                if self._spare(&self._agents[target], ch) and target not in barred:
-                    return [target]
+        cdef int g_c = self._sig(g)
+        cdef long long target_c = _target(target)
+        barred = _handle_set(barred, "barred")
+        if barred is None:
+            barred = ()
+        cdef int ch = self._sig_channel[g_c]
+        cdef AgentC *ag
+        if target_c != NONE:
+            ag = self._find(target_c)
+            if ag != NULL and self._spare(ag, ch) and target_c not in barred:
+                return [target_c]
             return []
         found = []
         cdef size_t i
         cdef AgentSet *by_id
         cdef AgentSet.iterator it
-        for i in range(self._sig_profiles[g].size()):
-            by_id = self._prof_ready[self._sig_profiles[g][i].first][ch * NORDERS + O_ID]
+        for i in range(self._sig_profiles[g_c].size()):
+            by_id = self._prof_ready[self._sig_profiles[g_c][i].first][ch * NORDERS + O_ID]
             it = by_id.begin()
             while it != by_id.end():
                 if deref(it).a not in barred:
@@ -826,42 +982,67 @@ cdef class UniversalQueue:
         found.sort()
         return [a for _id, a in found]
 
-    def any_logged_in(self, int g, exclude=()):
+    def any_logged_in(self, g, exclude=()):
         """Whether some logged-in agent not in ``exclude`` could ever take signature ``g``.
 
         Ignores current load and readiness. Cost: O(P + |exclude|).
         """
-        self._sig(g)
+        cdef int g_c = self._sig(g)
+        exclude = _handle_set(exclude, "exclude")
+        if exclude is None:
+            exclude = ()
         cdef long long logged = 0
         cdef size_t i
-        for i in range(self._sig_profiles[g].size()):
-            logged += self._prof_logged_in[self._sig_profiles[g][i].first]
+        for i in range(self._sig_profiles[g_c].size()):
+            logged += self._prof_logged_in[self._sig_profiles[g_c][i].first]
         if logged == 0:
             return False
-        compatible = {self._sig_profiles[g][i].first for i in range(self._sig_profiles[g].size())}
+        compatible = {self._sig_profiles[g_c][i].first for i in range(self._sig_profiles[g_c].size())}
         cdef AgentC *ag
         for a in exclude:
-            if 0 <= a < <long long>self._agents.size() and self._agents[a].present:
-                ag = &self._agents[a]
-                if ag.logged_in and ag.profile in compatible:
+            if 0 <= a <= MAX_HANDLE_OBJ:
+                ag = self._find(a)
+                if ag != NULL and ag.logged_in and ag.profile in compatible:
                     logged -= 1
         return logged > 0
 
     # ------------------------------------------------------------------ internals
 
-    cdef inline AgentC *_agent(self, long long a) except NULL:
-        if a < 0 or a >= <long long>self._agents.size() or not self._agents[a].present:
-            raise KeyError(a)
-        return &self._agents[a]
+    cdef inline AgentC *_find(self, long long a) noexcept:
+        """Agent ``a``, or NULL when no agent has that handle."""
+        cdef unordered_map[long long, int].iterator it = self._agent_slot.find(a)
+        if it == self._agent_slot.end():
+            return NULL
+        return &self._agents[deref(it).second]
 
-    cdef inline int _channel(self, int ch) except -1:
-        if ch < 0 or ch >= <int>self._cost.size():
-            raise ValueError(f"unknown channel handle {ch}")
-        return 0
+    cdef inline AgentC *_agent(self, object a) except NULL:
+        cdef AgentC *ag = self._find(_handle(a, "agent"))
+        if ag == NULL:
+            _check.unknown("agent handle", a)
+        return ag
 
-    cdef inline int _sig(self, int g) except -1:
-        if g < 0 or g >= <int>self._sig_channel.size():
-            raise ValueError(f"unknown signature {g}")
+    cdef inline int _channel(self, object ch) except -1:
+        if _is_int(ch) and 0 <= ch < <Py_ssize_t>self._cost.size():
+            return ch
+        return _check.known_index(ch, "channel", self._cost.size())
+
+    cdef inline int _sig(self, object g) except -1:
+        if _is_int(g) and 0 <= g < <Py_ssize_t>self._sig_channel.size():
+            return g
+        return _check.known_index(g, "signature", self._sig_channel.size())
+
+    cdef inline int _level(self, int p, int s) noexcept:
+        """Profile ``p``'s level of skill ``s`` (0: it does not have the skill)."""
+        cdef vector[pair[int, int]] *levels = &self._prof_levels[p]
+        cdef size_t lo = 0, hi = levels.size(), mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if deref(levels)[mid].first < s:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < levels.size() and deref(levels)[lo].first == s:
+            return deref(levels)[lo].second
         return 0
 
     cdef inline bint _spare(self, AgentC *ag, int ch) noexcept:
@@ -978,11 +1159,12 @@ cdef class UniversalQueue:
             inc(it)
         return it
 
-    cdef inline AKey _key(self, AgentC *ag, long long a, int order) noexcept:
+    cdef inline AKey _key(self, AgentC *ag, int order) noexcept:
         cdef AKey k
         k.pre = ag.pre
         k.id = ag.id
-        k.a = a
+        k.a = ag.handle
+        k.slot = ag.slot
         k.k0 = 0
         k.k1 = 0
         if order == O_IDLE:
@@ -1004,23 +1186,21 @@ cdef class UniversalQueue:
         cdef AgentSet *by_id = self._prof_ready[p][ch * NORDERS + O_ID]
         cdef AgentSet.iterator it = by_id.begin()
         cdef AgentC *ag
-        cdef long long a
         while it != by_id.end():
-            a = deref(it).a
-            ag = &self._agents[a]
-            ag.keys[order] = self._key(ag, a, order)
+            ag = &self._agents[deref(it).slot]
+            ag.keys[order] = self._key(ag, order)
             built.insert(ag.keys[order])
             inc(it)
         self._prof_ready[p][ch * NORDERS + order] = built
         return built
 
     cdef inline void _move(
-        self, AgentSet *items, AgentC *ag, long long a, int order, bint was, bint now,
+        self, AgentSet *items, AgentC *ag, int order, bint was, bint now,
         AKey *fresh, bint *computed,
     ):
         """Bring one ordered set up to date for an agent, computing its new key once per call."""
         if not computed[order]:
-            fresh[order] = self._key(ag, a, order)
+            fresh[order] = self._key(ag, order)
             computed[order] = True
         if was and now and ag.keys[order].same(fresh[order]):
             return
@@ -1029,9 +1209,8 @@ cdef class UniversalQueue:
         if now:
             items.insert(fresh[order])
 
-    cdef void _refresh(self, long long a):
+    cdef void _refresh(self, AgentC *ag):
         """Bring the agent's entries in its profile's ready sets up to date."""
-        cdef AgentC *ag = &self._agents[a]
         cdef vector[int] *channels = &self._prof_channels[ag.profile]
         cdef vector[AgentSet*] *sets = &self._prof_ready[ag.profile]
         cdef size_t i
@@ -1056,7 +1235,7 @@ cdef class UniversalQueue:
                 items = deref(sets)[ch * NORDERS + order]
                 if items == NULL:
                     continue
-                self._move(items, ag, a, order, was, now, fresh, computed)
+                self._move(items, ag, order, was, now, fresh, computed)
             refs = &self._prof_ix[ag.profile]
             for j in range(refs.size()):
                 if deref(refs)[j].ch != ch:
@@ -1068,13 +1247,13 @@ cdef class UniversalQueue:
                         continue
                     if order == O_SCORE:
                         if was != now:
-                            key_new = self._index_key(ag, a, deref(refs)[j].skill, order)
+                            key_new = self._index_key(ag, deref(refs)[j].skill, order)
                             if was:
                                 items.erase(key_new)
                             else:
                                 items.insert(key_new)
                         continue
-                    self._move(items, ag, a, order, was, now, fresh, computed)
+                    self._move(items, ag, order, was, now, fresh, computed)
             if was != now:
                 self._ready_n[ag.profile * self._stride + ch] += 1 if now else -1
             ag.ready[ch] = now
@@ -1084,13 +1263,10 @@ cdef class UniversalQueue:
 
     cdef int _score(self, int p, vector[pair[int, int]] &need) noexcept:
         """Profile ``p``'s skill score for requirements ``need``, or -1 if it misses one."""
-        cdef vector[int] *levels = &self._prof_levels[p]
         cdef int score = 0, level
         cdef size_t i
         for i in range(need.size()):
-            level = 0
-            if 0 <= need[i].first < <int>levels.size():
-                level = deref(levels)[need[i].first]
+            level = self._level(p, need[i].first)
             if level < need[i].second:
                 return -1
             score += level
@@ -1122,11 +1298,11 @@ cdef class UniversalQueue:
         cdef int scanned = 0
         cdef long long a
         while it != items.end():
-            if scanned == self.index_scan_limit:
+            if scanned == self._index_scan_limit:
                 return -2
             scanned += 1
             a = deref(it).a
-            if self._has_profile(profiles, self._agents[a].profile) and not (
+            if self._has_profile(profiles, self._agents[deref(it).slot].profile) and not (
                 barring and bar.count(a)
             ):
                 return a
@@ -1161,19 +1337,20 @@ cdef class UniversalQueue:
     cdef inline bint _in_index(self, int p, int ch, int s) noexcept:
         if ch >= <int>self._cost.size() or self._prof_ready[p][ch * NORDERS + O_ID] == NULL:
             return False
-        return s == NONE or (s < <int>self._prof_levels[p].size() and self._prof_levels[p][s] > 0)
+        return s == NONE or self._level(p, s) > 0
 
-    cdef inline AKey _index_key(self, AgentC *ag, long long a, int s, int order) noexcept:
+    cdef inline AKey _index_key(self, AgentC *ag, int s, int order) noexcept:
         cdef AKey k
         if order != O_SCORE:
-            return self._key(ag, a, order)
+            return self._key(ag, order)
         k.pre = ag.pre
         k.id = ag.id
-        k.a = a
+        k.a = ag.handle
+        k.slot = ag.slot
         k.k1 = 0
         k.k0 = 0
-        if s != NONE and s < <int>self._prof_levels[ag.profile].size():
-            k.k0 = -self._prof_levels[ag.profile][s]
+        if s != NONE:
+            k.k0 = -self._level(ag.profile, s)
         return k
 
     cdef AgentSet *_build_index(self, int i, int ch, int s, int order):
@@ -1183,16 +1360,14 @@ cdef class UniversalQueue:
         cdef AgentSet *by_id
         cdef AgentSet.iterator it
         cdef AgentC *ag
-        cdef long long a
         for p in range(self._prof_ix.size()):
             if not self._in_index(p, ch, s):
                 continue
             by_id = self._prof_ready[p][ch * NORDERS + O_ID]
             it = by_id.begin()
             while it != by_id.end():
-                a = deref(it).a
-                ag = &self._agents[a]
-                key = self._index_key(ag, a, s, order)
+                ag = &self._agents[deref(it).slot]
+                key = self._index_key(ag, s, order)
                 if order != O_SCORE:
                     ag.keys[order] = key
                 built.insert(key)
@@ -1211,8 +1386,7 @@ cdef class UniversalQueue:
             self._sig_active_pos[g][j] = self._prof_active[p].size()
             self._prof_active[p].push_back(pair[int, int](g, j))
 
-    cdef void _join_profile(self, long long a, dict skills, frozenset queues) except *:
-        cdef AgentC *ag = &self._agents[a]
+    cdef void _join_profile(self, AgentC *ag, dict skills, frozenset queues) except *:
         channels = frozenset(ch for ch in range(<int>ag.cap.size()) if ag.cap[ch] > 0)
         key = (tuple(sorted(skills.items())), queues, channels)
         cdef int p, g, ch
@@ -1229,9 +1403,9 @@ cdef class UniversalQueue:
                 self._prof_channels[p].push_back(ch)
             self._prof_logged_in.push_back(0)
             self._ready_n.resize(self._ready_n.size() + self._stride, 0)
-            self._prof_levels.push_back(vector[int](max(skills, default=-1) + 1, 0))
-            for s, level in skills.items():
-                self._prof_levels[p][s] = level
+            self._prof_levels.push_back(vector[pair[int, int]]())
+            for s, level in sorted(skills.items()):
+                self._prof_levels[p].push_back(pair[int, int](s, level))
             self._prof_active.push_back(vector[pair[int, int]]())
             self._prof_ready.push_back(vector[SetPtr](self._cost.size() * NORDERS, <SetPtr>NULL))
             for ch in channels:
@@ -1250,22 +1424,20 @@ cdef class UniversalQueue:
                     self._link(p, g, sum(skills.get(s, 0) for s, _level in reqs))
         else:
             p = found
-        ag = &self._agents[a]
-        self._members[p].add(a)
+        self._members[p].add(ag.handle)
         if ag.logged_in:
             self._prof_logged_in[p] += 1
         ag.profile = p
         for ch in range(<int>ag.ready.size()):
             ag.ready[ch] = 0
-        self._refresh(a)
+        self._refresh(ag)
 
-    cdef void _leave_profile(self, long long a) except *:
-        cdef AgentC *ag = &self._agents[a]
+    cdef void _leave_profile(self, AgentC *ag) except *:
         cdef bint was_available = ag.available
         ag.available = False
-        self._refresh(a)
+        self._refresh(ag)
         ag.available = was_available
-        self._members[ag.profile].discard(a)
+        self._members[ag.profile].discard(ag.handle)
         if ag.logged_in:
             self._prof_logged_in[ag.profile] -= 1
         ag.profile = NONE
@@ -1320,14 +1492,17 @@ cdef class UniversalQueue:
             if s.target == NONE:
                 assert s.heap == self._sig_heap[s.g]
             else:
-                assert s.heap == self._agents[s.target].targeted[s.ch]
-        assert len(self._ids) == self._nagents
+                assert self._find(s.target) != NULL
+                assert s.heap == deref(self._find(s.target)).targeted[s.ch]
+        assert len(self._ids) == self._nagents == <Py_ssize_t>self._agent_slot.size()
         for a in range(<long long>self._agents.size()):
             if not self._agents[a].present:
                 continue
             ag = &self._agents[a]
+            assert ag.slot == a and self._agent_slot.count(ag.handle), ("agent slot", a)
+            assert self._agent_slot[ag.handle] == a, ("agent slot", a, ag.handle)
             p = ag.profile
-            assert a in self._members[p]
+            assert ag.handle in self._members[p]
             assert ag.total == sum(ag.load[ch] for ch in range(<int>ag.load.size()))
             assert ag.units == sum(
                 ag.load[ch] * self._cost[ch] for ch in range(<int>ag.load.size())
@@ -1345,7 +1520,7 @@ cdef class UniversalQueue:
                 for order in range(NORDERS):
                     items = self._prof_ready[p][ch * NORDERS + order]
                     if items != NULL:
-                        assert (items.count(self._key(ag, a, order)) == 1) == ready, (a, ch, order)
+                        assert (items.count(self._key(ag, order)) == 1) == ready, (a, ch, order)
         cdef AKey want
         for (ich, iskill), ix in self._index_ids.items():
             for order in range(O_IDLE, NINDEX):
@@ -1358,14 +1533,16 @@ cdef class UniversalQueue:
                     if not ag.present or not self._in_index(ag.profile, ich, iskill):
                         continue
                     if ich < <int>ag.ready.size() and ag.ready[ich]:
-                        want = self._index_key(ag, a, iskill, order)
+                        want = self._index_key(ag, iskill, order)
                         assert items.count(want) == 1, ("skill index", ich, iskill, order, a)
                         n += 1
                 assert <Py_ssize_t>items.size() == n, ("skill index size", ich, iskill, order)
         for p in range(len(self._profile_meta)):
-            assert self._prof_logged_in[p] == sum(
-                self._agents[a].logged_in for a in self._members[p]
-            )
+            n = 0
+            for a in self._members[p]:
+                assert self._find(a) != NULL, ("member", p, a)
+                n += deref(self._find(a)).logged_in
+            assert self._prof_logged_in[p] == n, ("logged in", p)
             active = {self._prof_active[p][i].first for i in range(self._prof_active[p].size())}
             assert len(active) == self._prof_active[p].size(), ("duplicate active", p)
             expect = {g for g in self._prof_sigs[p] if not self._heaps[self._sig_heap[g]].empty()}

@@ -26,7 +26,9 @@ profile loop for signatures that many profiles can serve. Inserting into an
 empty signature group, or emptying one, touches each compatible profile once.
 
 Both implementations must agree exactly, including every tie-break; the
-differential tests hold them to it.
+differential tests hold them to it. Both check every argument before changing
+anything, with the rules of :mod:`ccroute._twin_checks`, and refuse a bad call
+with the same :class:`~ccroute.CCRouteError` subclass.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from sortedcontainers import SortedList
 
+from . import _twin_checks as check
 from ._codes import (
     FEWEST_HANDLED,
     LEAST_OCCUPIED,
@@ -47,6 +50,7 @@ from ._codes import (
     Key,
 )
 from ._profile_index import ProfileIndex, add_profile, candidates
+from ._values import is_int
 
 __all__ = ["UniversalQueue"]
 
@@ -147,7 +151,8 @@ def _compatible(p: _Profile, g: _Signature) -> bool:
 class UniversalQueue:
     """Every waiting contact in one structure, and the agents that can take them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        check.no_arguments(args, kwargs)
         self._cost: list[int] = []
         self._excl: list[bool] = []
         self._agents: dict[int, _Agent] = {}
@@ -170,19 +175,57 @@ class UniversalQueue:
         # Built on first use, for signatures compatible with many profiles
         # (every agent a different skill set); see best_agent.
         self._skill_index: dict[tuple[int, int], dict[int, SortedList]] = {}
-        #: A signature compatible with more profiles than this is matched
-        #: through the skill index rather than profile by profile.
-        self.index_min_profiles = 256
-        #: How many index entries a decision scans before falling back to
-        #: looking at every compatible profile.
-        self.index_scan_limit = 64
+        self._index_min_profiles = 256
+        self._index_scan_limit = 64
+
+    @property
+    def index_min_profiles(self) -> int:
+        """A signature compatible with more profiles than this is matched
+        through the skill index rather than profile by profile (0..2**31-1)."""
+        return self._index_min_profiles
+
+    @index_min_profiles.setter
+    def index_min_profiles(self, value: int) -> None:
+        self._index_min_profiles = check.tuning(value, "index_min_profiles")
+
+    @property
+    def index_scan_limit(self) -> int:
+        """How many index entries a decision scans before falling back to
+        looking at every compatible profile (0..2**31-1)."""
+        return self._index_scan_limit
+
+    @index_scan_limit.setter
+    def index_scan_limit(self, value: int) -> None:
+        self._index_scan_limit = check.tuning(value, "index_scan_limit")
+
+    def _agent(self, a: object) -> _Agent:
+        agent = self._agents.get(check.handle(a, "agent"))
+        if agent is None:
+            check.unknown("agent handle", a)
+        return agent
+
+    def _channel(self, ch: object) -> int:
+        return check.known_index(ch, "channel", len(self._cost))
+
+    def _sig(self, g: object) -> int:
+        return check.known_index(g, "signature", len(self._sigs))
+
+    def _target(self, target: object) -> int:
+        """-1 or a known agent (for insert and reindex)."""
+        t = check.target(target)
+        if t != NONE and t not in self._agents:
+            check.unknown("agent handle", t)
+        return t
 
     # ----------------------------------------------------------------- channels
 
     def add_channel(self, ch: int, unit_cost: int, exclusive: bool) -> None:
         """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
+        check.index(ch, "channel")
         if ch != len(self._cost):
-            raise ValueError(f"channel handles must be dense, expected {len(self._cost)}, got {ch}")
+            check.fail("channel handle", f"{len(self._cost)} (handles are dense)", ch)
+        check.count(unit_cost, "unit cost")
+        check.flag(exclusive, "exclusive")
         self._cost.append(unit_cost)
         self._excl.append(exclusive)
         for agent in self._agents.values():
@@ -206,23 +249,33 @@ class UniversalQueue:
         ``capacity`` lists one maximum per channel handle; ``budget`` is the
         shared unit budget or -1 for none.
         """
-        cap = list(capacity)
-        cap.extend([0] * (len(self._cost) - len(cap)))
+        check.handle(a, "agent")
+        if a in self._agents:
+            check.state(f"agent handle {a} is in use")
+        agent_id = check.agent_id(agent_id)
+        levels = check.skills(skills)
+        qs = check.queues(queues)
+        cap = check.capacity(capacity, len(self._cost))
+        check.budget(budget)
+        now = check.time(now, "now")
         agent = _Agent(agent_id, cap, budget, now)
         self._agents[a] = agent
-        self._join_profile(a, agent, dict(skills), frozenset(queues))
+        self._join_profile(a, agent, levels, qs)
 
     def remove_agent(self, a: int) -> None:
         """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
-        agent = self._agents[a]
-        self._leave_profile(a, agent)
+        agent = self._agent(a)
         if a in self._targeted:
-            raise ValueError(f"agent {a} still has contacts reserved for it")
+            check.state(f"agent {a} still has contacts reserved for it")
+        if agent.total:
+            check.state(f"agent {a} still holds {agent.total} contact(s)")
+        self._leave_profile(a, agent)
         del self._agents[a]
 
     def set_logged_in(self, a: int, logged_in: bool) -> None:
         """Record whether agent ``a`` is logged in (available or not-ready). Cost: O(1)."""
-        agent = self._agents[a]
+        agent = self._agent(a)
+        check.flag(logged_in, "logged_in")
         if agent.logged_in != logged_in:
             agent.logged_in = logged_in
             self._profiles[agent.profile].logged_in += 1 if logged_in else -1
@@ -232,7 +285,9 @@ class UniversalQueue:
 
         Cost: O(channels · strategies · log n).
         """
-        agent = self._agents[a]
+        agent = self._agent(a)
+        check.flag(available, "available")
+        now = check.time(now, "now")
         if available and not agent.available:
             agent.idle_since = now
         agent.available = available
@@ -240,7 +295,9 @@ class UniversalQueue:
 
     def set_capacity(self, a: int, ch: int, capacity: int) -> None:
         """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
-        agent = self._agents[a]
+        agent = self._agent(a)
+        self._channel(ch)
+        check.count(capacity, "capacity")
         was_open = agent.cap[ch] > 0
         agent.cap[ch] = capacity
         agent.total_cap = sum(agent.cap)
@@ -254,8 +311,14 @@ class UniversalQueue:
             self._refresh(a, agent)
 
     def occupy(self, a: int, ch: int) -> None:
-        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n)."""
-        agent = self._agents[a]
+        """Agent ``a`` takes one more contact on ``ch`` (an offer reserves capacity). Cost: O(log n).
+
+        Refused while the agent holds its capacity on ``ch``.
+        """
+        agent = self._agent(a)
+        self._channel(ch)
+        if agent.load[ch] >= agent.cap[ch]:
+            check.state(f"agent {a} holds {agent.load[ch]} on channel {ch}, its capacity")
         agent.load[ch] += 1
         agent.total += 1
         agent.units += self._cost[ch]
@@ -264,8 +327,15 @@ class UniversalQueue:
         self._refresh(a, agent)
 
     def release(self, a: int, ch: int, now: float) -> None:
-        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n)."""
-        agent = self._agents[a]
+        """Agent ``a`` frees one contact's slot on ``ch``; its idle time restarts. Cost: O(log n).
+
+        Refused while the agent holds nothing on ``ch``.
+        """
+        agent = self._agent(a)
+        self._channel(ch)
+        now = check.time(now, "now")
+        if not agent.load[ch]:
+            check.state(f"agent {a} holds nothing on channel {ch}")
         agent.load[ch] -= 1
         agent.total -= 1
         agent.units -= self._cost[ch]
@@ -275,14 +345,22 @@ class UniversalQueue:
         self._refresh(a, agent)
 
     def count_handled(self, a: int, n: int = 1) -> None:
-        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n)."""
-        agent = self._agents[a]
+        """Count ``n`` more contacts handled by agent ``a`` (for fewest-handled). Cost: O(log n).
+
+        ``n`` is in 0..2**31-1, and an agent's count stays at most 2**53.
+        """
+        agent = self._agent(a)
+        check.count(n, "n")
+        if agent.handled + n > check.MAX_HANDLED:
+            check.fail("handled count", f"at most {check.MAX_HANDLED}", agent.handled + n)
         agent.handled += n
         self._refresh(a, agent)
 
     def has_spare(self, a: int, ch: int) -> bool:
         """Whether agent ``a`` could take one more contact on ``ch`` now. Cost: O(1)."""
-        return self._spare(self._agents[a], ch)
+        agent = self._agent(a)
+        self._channel(ch)
+        return self._spare(agent, ch)
 
     # ------------------------------------------------------------------ contacts
 
@@ -294,8 +372,9 @@ class UniversalQueue:
         Cost: O(1) when known; when new, O(P) for the P profiles open on its
         channel, serving one of its queues and having its rarest required skill.
         """
-        reqs = tuple(sorted(requirements))
-        qs = frozenset(queues)
+        self._channel(ch)
+        reqs = check.requirements(requirements)
+        qs = check.queues(queues)
         key = (ch, reqs, qs)
         g = self._sig_ids.get(key)
         if g is None:
@@ -319,8 +398,12 @@ class UniversalQueue:
         With a ``target`` agent, only that agent may take the contact (a
         preferred-agent wait or a transfer to an agent).
         """
+        check.handle(c, "contact")
         if c in self._contacts:
-            raise ValueError(f"contact {c} is already queued")
+            check.state(f"contact {c} is already queued")
+        key = check.key(key)
+        self._sig(g)
+        target = self._target(target)
         entry = (key[0], key[1], key[2], c)
         ch = self._sigs[g].channel
         self._contacts[c] = (entry, g, target, ch)
@@ -334,6 +417,9 @@ class UniversalQueue:
 
     def remove(self, c: int) -> None:
         """Take contact ``c`` out of the queue. Cost: O(log n)."""
+        check.handle(c, "contact")
+        if c not in self._contacts:
+            check.unknown("contact handle", c)
         entry, g, target, ch = self._contacts.pop(c)
         items = self._items(g, target, ch)
         items.remove(entry)
@@ -349,6 +435,11 @@ class UniversalQueue:
 
     def reindex(self, c: int, g: int, target: int = NONE) -> None:
         """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
+        check.handle(c, "contact")
+        if c not in self._contacts:
+            check.unknown("contact handle", c)
+        self._sig(g)
+        self._target(target)
         entry = self._contacts[c][0]
         self.remove(c)
         self.insert(c, (entry[0], entry[1], entry[2]), g, target)
@@ -358,7 +449,7 @@ class UniversalQueue:
 
         Cost: O(1).
         """
-        items = self._sigs[g].items
+        items = self._sigs[self._sig(g)].items
         return int(items[0][3]) if items else NONE
 
     def __len__(self) -> int:
@@ -366,7 +457,8 @@ class UniversalQueue:
         return len(self._contacts)
 
     def __contains__(self, c: object) -> bool:
-        return c in self._contacts
+        """Whether contact ``c`` is queued (``False`` for anything that is not a handle)."""
+        return is_int(c) and c in self._contacts
 
     # ------------------------------------------------------------------ matching
 
@@ -384,11 +476,11 @@ class UniversalQueue:
         |blocked|) for S signatures compatible with the agent's profile that
         have waiting contacts.
         """
-        agent = self._agents[a]
+        agent = self._agent(a)
+        barred = check.handle_set(barred, "barred")
+        blocked = check.handle_set(blocked, "blocked")
         if not agent.available:
             return NONE
-        if blocked and not isinstance(blocked, (set, frozenset)):
-            blocked = frozenset(blocked)
         best: tuple[object, ...] | None = None
         for g in self._profiles[agent.profile].active:
             sig = self._sigs[g]
@@ -431,7 +523,11 @@ class UniversalQueue:
         :attr:`index_scan_limit` entries. :data:`RANDOM` is not served here
         (see :meth:`eligible_agents`).
         """
-        sig = self._sigs[g]
+        sig = self._sigs[self._sig(g)]
+        check.strategy(strategy)
+        target = check.target(target)
+        rr_after = check.rr_after(rr_after)
+        barred = check.handle_set(barred, "barred")
         ch = sig.channel
         if target != NONE:
             agent = self._agents.get(target)
@@ -439,7 +535,7 @@ class UniversalQueue:
                 return target
             return NONE
         if strategy == RANDOM:
-            raise ValueError("random strategy picks from eligible_agents()")
+            check.random_refused()
         if (
             len(sig.profiles) > self.index_min_profiles
             and strategy != ROUND_ROBIN
@@ -526,7 +622,9 @@ class UniversalQueue:
 
         Cost: O(E log E) for E eligible agents (used by the random strategy).
         """
-        sig = self._sigs[g]
+        sig = self._sigs[self._sig(g)]
+        target = check.target(target)
+        barred = check.handle_set(barred, "barred")
         if target != NONE:
             agent = self._agents.get(target)
             if agent is not None and self._spare(agent, sig.channel) and target not in barred:
@@ -545,7 +643,8 @@ class UniversalQueue:
 
         Ignores current load and readiness. Cost: O(P + |exclude|).
         """
-        sig = self._sigs[g]
+        sig = self._sigs[self._sig(g)]
+        exclude = check.handle_set(exclude, "exclude")
         logged = sum(self._profiles[p].logged_in for p, _ in sig.profiles)
         if logged == 0:
             return False

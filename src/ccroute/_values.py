@@ -114,9 +114,10 @@ def check_seconds(
     """A finite number of seconds in ``0..MAX_SECONDS`` (``> 0`` if ``positive``;
     ``-MAX_SECONDS..MAX_SECONDS`` if ``signed``)."""
     low = -MAX_SECONDS if signed else 0.0
+    # Compared as given (an int beyond float range is simply out of bounds).
     if (
         not is_real(value)
-        or not math.isfinite(value)  # type: ignore[arg-type]
+        or (isinstance(value, float) and not math.isfinite(value))
         or not low <= value <= MAX_SECONDS  # type: ignore[operator]
         or (positive and value <= 0)  # type: ignore[operator]
     ):

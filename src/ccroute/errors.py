@@ -49,7 +49,7 @@ class UnknownIdError(UsageError, KeyError):
     Also a :class:`KeyError`, so ``except KeyError`` in calling code keeps working.
     """
 
-    def __init__(self, kind: str, id: str) -> None:
+    def __init__(self, kind: str, id: object) -> None:
         self.kind = kind
         self.id = id
         super().__init__(f"unknown {kind} {_cut(id)}")
