@@ -131,8 +131,8 @@ class _Batch:
 
     __slots__ = ("done", "error")
 
-    def __init__(self) -> None:
-        self.done = anyio.Event()
+    def __init__(self, event: Callable[[], anyio.Event] = anyio.Event) -> None:
+        self.done = event()
         self.error: BaseException | None = None
 
     async def wait(self) -> None:
@@ -236,7 +236,7 @@ class _Book:
     def export(self) -> dict[str, Any]:
         """The bookkeeping the router's state does not hold, as JSON data."""
         return {
-            "profiles": self.profiles,
+            "profiles": dict(self.profiles),
             "answered": {
                 contact_id: list(live.answered)
                 for contact_id, live in self.contacts.items()
@@ -304,6 +304,12 @@ def _unframe(data: bytes) -> tuple[bytes, dict[str, Any]]:
 # ------------------------------------------------------------- plugin work
 
 
+def _event_type() -> Callable[[], anyio.Event]:
+    """The running backend's own event class: making one skips anyio's lookup of
+    the backend, which the service would otherwise pay several times a call."""
+    return type(anyio.Event())
+
+
 _Job = Callable[[], Awaitable[None]]
 
 
@@ -319,6 +325,7 @@ class _Pool:
     def __init__(self, tg: anyio.abc.TaskGroup, limit: int) -> None:
         self._tg = tg
         self._limit = limit
+        self._event = _event_type()
         self._queue: deque[_Job] = deque()
         self._idle: list[anyio.Event] = []
         self._workers = 0
@@ -350,7 +357,7 @@ class _Pool:
                         log.exception("plugin work failed")
                     finally:
                         self._busy -= 1
-                wake = anyio.Event()
+                wake = self._event()
                 self._idle.append(wake)
                 await wake.wait()
         finally:
@@ -481,7 +488,7 @@ class Service:
         # The batch being written now, if any.
         self._inflight: _Batch | None = None
         # The service's own notes (offer deliveries, history), logged by the writer.
-        self._notes: list[Event] = []
+        self._notes: list[tuple[Callable[..., Event], tuple[Any, ...]]] = []
         self._wake_writer = anyio.Event()
         self._wake_timer = anyio.Event()
         self._timer_due = math.inf
@@ -542,6 +549,11 @@ class Service:
             self._token = anyio.lowlevel.current_token()
             await self._recover(await hooks.agent_strategies())
             self._want_offers = hooks.has("ccroute_deliver_offer")
+            if not self._want_offers:
+                log.warning(
+                    "no plugin delivers offers (ccroute_deliver_offer): offers stay "
+                    "open until they time out unless the application answers them"
+                )
             self._want_updates = hooks.has("ccroute_customer_update")
             self._want_history = hooks.has("ccroute_crm_record")
             for channel in await hooks.channels():
@@ -959,7 +971,9 @@ class Service:
             self._stop_taking_calls(error, "a failure in the middle of a router call")
             raise
         if notes:
-            self._record(at, Note(), tuple(notes))
+            # At the call's time, after the due timers: the log's events stay
+            # in time order, so an observer (a MetricsCollector) can take them.
+            self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in notes))
         # Some calls change state without an event (adding a queue, a
         # capacity): every call is logged but a tick that did nothing.
         if events or type(command) is not Tick:
@@ -976,16 +990,34 @@ class Service:
         self._seq += 1
         self._pending.append(LogRecord(self._seq, at, command, events))
 
-    def _note(self, event: Event) -> None:
-        """Log one of the service's own notes with the next commit (no waiting)."""
+    def _note(self, kind: Callable[..., Event], *args: Any) -> None:
+        """Log one of the service's own notes, ``kind(at, *args)``, with the next
+        commit (no waiting); ``at`` is the time it is logged at."""
         if self._failure is None and self._tg is not None:
-            self._notes.append(event)
+            self._notes.append((kind, args))
             self._wake_writer.set()
 
+    def _note_time(self) -> float:
+        """The time to log notes at now: timers due by then are applied (and
+        logged) first, and later calls come after, so the log's events stay in
+        time order."""
+        at = self._time()
+        due = self.router.next_due()
+        if due is not None and due <= at:
+            self._call(Tick())
+        self._rclock.set(at)
+        return at
+
+    def _flush_notes(self) -> None:
+        notes, self._notes = self._notes, []
+        at = self._note_time()
+        self._record(at, Note(), tuple(kind(at, *args) for kind, args in notes))
+
     async def _log_notes(self, events: Sequence[Event]) -> None:
-        """Log notes as one record now and wait until they are durable."""
+        """Log notes as one record now (at this time) and wait until they are durable."""
         self._check_running()
-        self._record(self._time(), Note(), tuple(events))
+        at = self._note_time()
+        self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in events))
         batch = self._batch
         self._wake_writer.set()
         await batch.wait()
@@ -1004,16 +1036,19 @@ class Service:
         storage = self._storage
         assert storage is not None
         router = self.router
+        event = _event_type()
         while True:
             await self._wake_writer.wait()
-            self._wake_writer = anyio.Event()
+            self._wake_writer = event()
             if self._notes:
-                notes, self._notes = self._notes, []
-                self._record(self._time(), Note(), tuple(notes))
+                try:
+                    self._flush_notes()
+                except Exception:
+                    log.exception("logging the service's notes failed")
             if not self._pending:
                 continue
             batch, self._pending = self._pending, []
-            waiters, self._batch = self._batch, _Batch()
+            waiters, self._batch = self._batch, _Batch(event)
             last = batch[-1].seq
             # The router's snapshot covers exactly the records of this batch:
             # taken now, before any later call changes it.
@@ -1186,8 +1221,8 @@ class Service:
 
     def _offer(self, offer: Offered) -> None:
         if not self._want_offers:
-            self._undelivered(offer)
-            self._note(OfferDelivered(offer.at, offer.contact_id, offer.agent_id, False))
+            # No adapter at all (said once, at start): the note says it all.
+            self._note(OfferDelivered, offer.contact_id, offer.agent_id, False)
             return
         self._offers[(offer.contact_id, offer.agent_id)] = offer
         assert self._pool is not None
@@ -1209,7 +1244,7 @@ class Service:
         finally:
             if self._offers.get(key) is offer:
                 del self._offers[key]
-            self._note(OfferDelivered(offer.at, offer.contact_id, offer.agent_id, delivered))
+            self._note(OfferDelivered, offer.contact_id, offer.agent_id, delivered)
 
     def _delivery(self, offer: Offered) -> OfferDelivery | None:
         """What the adapter is shown, or ``None`` when the offer is no longer open
@@ -1343,7 +1378,7 @@ class Service:
     async def _record_history(self, record: HistoryRecord) -> None:
         assert self._hooks is not None
         await self._hooks.crm_record(record)
-        self._note(HistoryRecorded(record.ended_at, record.contact_id, record.outcome))
+        self._note(HistoryRecorded, record.contact_id, record.outcome)
 
     async def _self_served(self, contact: Contact, at: float) -> None:
         live = _Live(contact.customer_id, contact.attributes, at, contact.channel)
