@@ -15,11 +15,11 @@ command is applied, exactly as it validates a direct call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 import attrs
 
-from .model import Agent, Channel, Contact, Presence, QueueConfig
+from .model import Agent, Channel, Contact, Presence, QueueConfig, _frozen_mapping
 
 if TYPE_CHECKING:
     from .events import Event
@@ -47,6 +47,9 @@ __all__ = [
     "Submit",
     "Tick",
     "Transfer",
+    "UpdateAgent",
+    "UpdateContact",
+    "UpdateQueue",
 ]
 
 
@@ -329,6 +332,79 @@ class RequestCallback(Command):
 
     def apply(self, router: Router) -> list[Event]:
         return router.request_callback(self.contact_id, self.channel)
+
+
+# --------------------------------------------------------- runtime changes
+
+
+@_command
+@attrs.frozen(slots=True)
+class UpdateQueue(Command):
+    """:meth:`Router.update_queue`: new settings for a known queue."""
+
+    name: ClassVar[str] = "update_queue"
+    config: QueueConfig
+
+    def apply(self, router: Router) -> list[Event]:
+        return router.update_queue(self.config)
+
+
+@_command
+@attrs.frozen(slots=True)
+class UpdateAgent(Command):
+    """:meth:`Router.update_agent`: new skills, queues, capacities … for a known agent."""
+
+    name: ClassVar[str] = "update_agent"
+    agent: Agent
+
+    def apply(self, router: Router) -> list[Event]:
+        return router.update_agent(self.agent)
+
+
+def _levels(pairs: tuple[tuple[str, int], ...] | None) -> Mapping[str, int] | None:
+    # Pairs that do not make a mapping are passed on for the router to refuse.
+    try:
+        return None if pairs is None else dict(pairs)
+    except (TypeError, ValueError):
+        return pairs  # type: ignore[return-value]
+
+
+def _attributes(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    # Read-only, as a contact's own; a value that is no mapping is kept for
+    # the router to refuse.
+    return None if value is None else _frozen_mapping(value)
+
+
+@_command
+@attrs.frozen(slots=True)
+class UpdateContact(Command):
+    """:meth:`Router.update_contact`.
+
+    Each field left ``None`` leaves that part of the contact unchanged (none
+    of them takes ``None`` as a value). ``requirements`` is kept as sorted
+    ``(skill, level)`` pairs (a mapping is accepted and converted);
+    ``attributes`` replaces the contact's attributes as a whole.
+    """
+
+    name: ClassVar[str] = "update_contact"
+    contact_id: str
+    priority_seconds: float | None = None
+    tier: int | None = None
+    requirements: tuple[tuple[str, int], ...] | None = attrs.field(
+        default=None, converter=_requirements
+    )
+    attributes: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_attributes, hash=False
+    )
+
+    def apply(self, router: Router) -> list[Event]:
+        return router.update_contact(
+            self.contact_id,
+            priority_seconds=self.priority_seconds,
+            tier=self.tier,
+            requirements=_levels(self.requirements),
+            attributes=self.attributes,
+        )
 
 
 # ------------------------------------------------------------------ timers

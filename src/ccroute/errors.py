@@ -59,15 +59,23 @@ class UnknownIdError(UsageError, KeyError):
         return str(self.args[0])
 
 
-class DuplicateIdError(UsageError):
-    """An id that must be unique is already in use."""
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "an agent", "a queue"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
-    def __init__(self, kind: str, id: str) -> None:
+
+class DuplicateIdError(UsageError):
+    """An id that must be unique is already in use.
+
+    ``hint`` says what to do instead, e.g. that a declaration with other
+    settings under a known id is a change, made with the update command.
+    """
+
+    def __init__(self, kind: str, id: str, hint: str | None = None) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(
-            f"duplicate {kind} id {_cut(id)}: a {kind} with this id already exists"
-        )
+        message = f"duplicate {kind} id {_cut(id)}: {_a(kind)} with this id already exists"
+        super().__init__(message if hint is None else f"{message}; {hint}")
 
 
 class InvalidValueError(UsageError, ValueError):

@@ -23,8 +23,10 @@ __all__ = [
     "Accepted",
     "AgentAdded",
     "AgentRemoved",
+    "AgentUpdated",
     "CallbackRequested",
     "Completed",
+    "ContactUpdated",
     "CustomerEnriched",
     "Event",
     "FlowFinished",
@@ -37,6 +39,7 @@ __all__ = [
     "Overflowed",
     "PreferenceExpired",
     "PresenceChanged",
+    "QueueUpdated",
     "Queued",
     "RampUpEnded",
     "Refused",
@@ -316,6 +319,45 @@ class AgentRemoved(Event):
     """An agent was removed from the router."""
 
     agent_id: str
+
+
+@attrs.frozen(slots=True)
+class QueueUpdated(Event):
+    """A queue's settings changed (:meth:`~ccroute.Router.update_queue`).
+
+    ``changed`` names the :class:`~ccroute.QueueConfig` fields that differ,
+    in the order of the class (``("strategy", "max_wait")``); the new values
+    are in :meth:`~ccroute.Router.queue_config`.
+    """
+
+    queue: str
+    changed: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class AgentUpdated(Event):
+    """An agent's skills, queues, capacities, unit budget or queue delays changed
+    (:meth:`~ccroute.Router.update_agent`); it kept its presence and its work.
+
+    ``changed`` names the :class:`~ccroute.Agent` fields that differ, in the
+    order of the class (``("skills", "capacity")``).
+    """
+
+    agent_id: str
+    changed: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class ContactUpdated(Event):
+    """A live contact's priority, tier, requirements or attributes changed
+    (:meth:`~ccroute.Router.update_contact`).
+
+    ``changed`` names the :class:`~ccroute.Contact` fields that differ, in
+    the order of the class (``("requirements", "priority_seconds")``).
+    """
+
+    contact_id: str
+    changed: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------

@@ -63,8 +63,10 @@ from .events import (
     Accepted,
     AgentAdded,
     AgentRemoved,
+    AgentUpdated,
     CallbackRequested,
     Completed,
+    ContactUpdated,
     Event,
     Offered,
     OfferReason,
@@ -74,6 +76,7 @@ from .events import (
     PreferenceExpired,
     PresenceChanged,
     Queued,
+    QueueUpdated,
     RampUpEnded,
     Refused,
     Rejected,
@@ -102,6 +105,7 @@ from .model import (
     Contact,
     Presence,
     QueueConfig,
+    RoutingStep,
 )
 from .policies import RoutingPolicy
 from .views import AgentStatus, AgentView, ChannelStats, ContactView, QueueStats, TickResult
@@ -416,7 +420,15 @@ class Router:
         return self._now
 
     def add_channel(self, channel: Channel) -> list[Event]:
-        """Make a channel known. Agents added earlier get capacity 0 on it."""
+        """Make a channel known. Agents added earlier get capacity 0 on it.
+
+        Declaring again a channel equal to the one known by its name does
+        nothing (``[]``, not even due timers run), so set-up code may run at
+        every start; another channel under a known name raises
+        :class:`DuplicateIdError` (a channel cannot be changed).
+        """
+        if isinstance(channel, Channel) and self._channels.get(channel.name) == channel:
+            return []
         now, events, _ = self._start(lambda: self._check_channel(channel))
         self._add_channel(channel)
         return self._finish(now, events)
@@ -425,7 +437,10 @@ class Router:
         """Make a queue known, with its routing policy.
 
         Queues its routing steps widen to must be known already (or use
-        :meth:`add_queues` for queues that refer to each other).
+        :meth:`add_queues` for queues that refer to each other). Declaring
+        again a queue equal to the one held does nothing (``[]``); other
+        settings under a known name raise :class:`DuplicateIdError` (change
+        them with :meth:`update_queue`).
         """
         return self.add_queues([config])
 
@@ -433,11 +448,18 @@ class Router:
         """Make several queues known at once; their routing steps and overflow
         targets may refer to each other.
 
-        Either every queue is added or, on an error, none.
+        Either every queue is added or, on an error, none. A config equal to
+        the one held under its name is skipped, so set-up code may run at
+        every start; when every one is, the call does nothing (``[]``, not
+        even due timers run). Other settings under a known name raise
+        :class:`DuplicateIdError` (change them with :meth:`update_queue`).
         """
         if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
             raise InvalidValueError(f"add_queues expects QueueConfig values, got {show(configs)}")
-        configs = list(configs)
+        given = list(configs)
+        configs = [c for c in given if not self._redeclared_queue(c)]
+        if given and not configs:
+            return []
         now, events, _ = self._start(lambda: self._check_queues(configs))
         for config in configs:
             if isinstance(config.strategy, str):
@@ -472,6 +494,13 @@ class Router:
                 f"strategy {name!r} must have a score(contact, agent) method, got {strategy!r}"
             )
 
+    def _redeclared_queue(self, config: object) -> bool:
+        """Whether ``config`` declares a queue held with exactly these settings."""
+        if not isinstance(config, QueueConfig):
+            return False
+        held = self._queues.get(config.name)
+        return held is not None and held.config == config
+
     def queue_config(self, name: str) -> QueueConfig:
         """The configuration of queue ``name``."""
         return self._queue(name).config
@@ -491,9 +520,17 @@ class Router:
     def add_agent(self, agent: Agent, presence: Presence = Presence.OFFLINE) -> list[Event]:
         """Add an agent, offline unless ``presence`` says otherwise.
 
-        Raises :class:`DuplicateIdError` for a known id, :class:`UnknownIdError`
-        for an unknown queue or channel in the agent's settings.
+        Declaring again an agent equal to the one held (capacities included)
+        does nothing (``[]``, not even due timers run), whatever ``presence``
+        says: it is the presence a *new* agent starts in, and an agent's
+        presence is its own to change (:meth:`set_presence`), so set-up code
+        may run at every start without logging anyone in or out. Raises
+        :class:`DuplicateIdError` for a known id with other settings (change
+        them with :meth:`update_agent`), :class:`UnknownIdError` for an
+        unknown queue or channel in the agent's settings.
         """
+        if self._redeclared_agent(agent, presence):
+            return []
         now, events, _ = self._start(lambda: self._check_agent(agent, presence))
         if agent.capacity is None:
             capacity = {name: ch.default_capacity for name, ch in self._channels.items()}
@@ -959,6 +996,384 @@ class Router:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
+    # ========================================================= runtime changes
+    # Set-up is idempotent (add_channel, add_queue(s) and add_agent accept a
+    # declaration equal to the one held and do nothing); the update_* calls
+    # below change what is held, without removing anything (docs/runtime-changes.md).
+
+    def update_queue(self, config: QueueConfig) -> list[Event]:
+        """Give a known queue new settings, keeping the contacts in it.
+
+        Waiting contacts keep their places (keys: a new ``priority_seconds``
+        applies to keys made from now on). Open offers keep their deadlines,
+        contacts in wrap-up their ends, kept rejoin places their expiry. A
+        new ``max_wait`` counts from each contact's entry into the queue (one
+        already past it leaves now, or when its open offer comes back); new
+        ``steps`` are re-evaluated from each waiting or offered contact's
+        entry (its requirements become those of the steps due by now, with no
+        :class:`StepApplied` event, and the next step is timed from its
+        entry). Contacts that became routable are offered, in key order.
+        ``max_size`` and ``admission`` apply to arrivals only.
+
+        A config equal to the queue's is a no-op (``[]``, not even due
+        timers run). Its first event, after those of due timers, is
+        :class:`QueueUpdated`. Raises :class:`UnknownIdError` for an unknown
+        queue, or one its steps or overflow name, or an unknown channel or
+        strategy. Cost: O(contacts in the queue) to find them, plus their
+        routing when the steps or the blocking matrix changed.
+        """
+        if isinstance(config, QueueConfig):
+            held = self._queues.get(config.name)
+            if held is not None and held.config == config:
+                return []
+        now, events, rec = self._start(lambda: self._check_update_queue(config))
+        old = rec.config
+        name = config.name
+        changed = _changed(old, config)
+        rec.config = config
+        if isinstance(config.strategy, str):
+            rec.strategy, rec.custom = _CUSTOM, config.strategy
+        else:
+            rec.strategy, rec.custom = _codes.STRATEGY_CODES[config.strategy], None
+        if config.blocking != old.blocking:
+            if config.blocking:
+                self._queue_blocks[name] = dict(config.blocking)
+                self._index_queue(name)
+                self._start_holding()
+            else:
+                self._queue_blocks.pop(name, None)
+        self._skip_queues += int(config.skip_if_no_agent) - int(old.skip_if_no_agent)
+        events.append(QueueUpdated(now, name, changed))
+        members = sorted(
+            (r for r in self._contacts.values() if r.queue == name and r.state in _IN_LINE),
+            key=lambda r: r.key,
+        )
+        if config.steps != old.steps:
+            for contact in members:
+                self._restep(contact, now)
+        if config.max_wait != old.max_wait:
+            for contact in members:
+                if contact.spec.max_wait is None:
+                    self._time_max_wait(contact)
+        # Who is kept free for a reserved channel depends on the requirements.
+        self._kept_version += 1
+        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        # A maximum wait that is over now ends before anything is routed.
+        self._run_due(now, events)
+        members = [r for r in members if r.live and r.queue == name]
+        if "steps" in changed or "blocking" in changed:
+            self._route_in_key_order(members, now, events)
+        if "steps" in changed or "skip_if_no_agent" in changed:
+            for contact in members:
+                self._check_staffed(contact, now, events)
+        return self._finish(now, events)
+
+    def update_agent(self, agent: Agent) -> list[Event]:
+        """Give a known agent new skills, queues, capacities, unit budget or
+        queue delays, without logging it off.
+
+        Its presence, ramp-up, idle time, handled count, open offers,
+        contacts in service and in wrap-up, rejection bars and the contacts
+        reserved for it all stay. Capacities and the unit budget may go down
+        to what it holds (offers included), not below: it keeps its work and
+        is offered nothing more until some of it ends. An agent that leaves a
+        queue keeps its open offers of that queue's contacts (it may answer
+        them) and gets no new ones. It is then routed at once (a skill gained
+        brings a waiting contact), and so are the contacts whose rejection
+        bar or staffing the change affects.
+
+        An agent equal to the one held (capacities included) is a no-op
+        (``[]``, not even due timers run). Its first event, after those of
+        due timers, is :class:`AgentUpdated`. Raises :class:`UnknownIdError`
+        for an unknown agent, or a queue or channel its settings name, and
+        :class:`InvalidStateError` for a capacity or unit budget below what
+        it holds. Cost: O(load + contacts reserved for it) to re-index it in
+        the universal queue (plus O(signatures) for a skill set not seen
+        before), O(contacts) when its queue delays change, plus the routing.
+        """
+        if isinstance(agent, Agent):
+            held = self._agents.get(agent.id)
+            if held is not None and _same_agent(held.spec, agent):
+                return []
+        now, events, rec = self._start(lambda: self._check_update_agent(agent))
+        old = rec.spec
+        changed = _changed(old, agent)
+        if rec.presence is not Presence.OFFLINE:
+            for name in old.queues - agent.queues:
+                self._queues[name].logged_in -= 1
+            for name in agent.queues - old.queues:
+                self._queues[name].logged_in += 1
+        rec.spec = agent
+        rec.levels = dict(agent.skills)
+        if agent.capacity is None:
+            rec.capacity = {name: ch.default_capacity for name, ch in self._channels.items()}
+        else:
+            rec.capacity = {name: agent.capacity.get(name, 0) for name in self._channels}
+        self._forget_counts()
+        if {"skills", "queues", "capacity", "unit_budget"} & set(changed):
+            self._reindex_agent(rec)
+        if "queue_delays" in changed:
+            self._redelay(rec, old, now)
+        self._kept_version += 1
+        events.append(AgentUpdated(now, agent.id, changed))
+        self._route_agent(rec, now, events)
+        # It may no longer count as "someone else" who could take a rejected
+        # contact, nor staff a skip-if-no-agent queue, nor be kept free.
+        self._reroute_rejected(now, events)
+        self._recheck_staffing(now, events)
+        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        return self._finish(now, events)
+
+    def update_contact(
+        self,
+        contact_id: str,
+        *,
+        priority_seconds: float | None = None,
+        tier: int | None = None,
+        requirements: Mapping[str, int] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> list[Event]:
+        """Change a live contact's priority, tier, requirements or attributes.
+
+        Each argument left ``None`` leaves that part unchanged (none takes
+        ``None`` as a value); ``attributes`` replaces the attributes as a
+        whole. Allowed in every live state; what routing reads applies
+        whenever the contact waits (now, or when an offer comes back, or
+        after a transfer).
+
+        - ``priority_seconds`` / ``tier``: the contact keeps its place in
+          line unless one of them changes; then its key is recomputed from
+          its original queued time: ``(-tier, t + old priority - new
+          priority, sequence)`` for the key ``(-old tier, t, sequence)`` it
+          had, so it moves exactly as if it had been queued with the new
+          values, and keeps its sequence number (its place among equals).
+        - ``requirements``: the requirements it waits with in its current
+          queue, before routing steps (and those a transfer or an overflow
+          falls back to). The steps already applied are applied again on
+          top; a waiting contact is re-indexed and offered at once if an
+          agent can now take it.
+
+        An update that changes nothing is a no-op (``[]``, not even due
+        timers run). Its first event, after those of due timers, is
+        :class:`ContactUpdated`. Raises :class:`UnknownIdError` for an
+        unknown contact and :class:`InvalidValueError` for a value a
+        :class:`Contact` would refuse. Cost: O(log n), plus routing the
+        contact when its requirements change.
+        """
+
+        def check() -> tuple[_ContactRec, Contact, tuple[str, ...]]:
+            return self._check_update_contact(
+                contact_id, priority_seconds, tier, requirements, attributes
+            )
+
+        if not check()[2]:
+            return []
+        now, events, (rec, spec, changed) = self._start(check)
+        old = rec.spec
+        waiting = rec.state is _S.WAITING
+        rekey = "priority_seconds" in changed or "tier" in changed
+        restep = "requirements" in changed
+        if waiting and (rekey or restep):
+            self._dequeue(rec)
+        rec.spec = spec
+        if rekey:
+            # The time the key was made, less the new head start; same sequence.
+            rec.key = contact_key(
+                spec.tier, rec.key[1] + old.priority_seconds, spec.priority_seconds, rec.key[2]
+            )
+        if restep:
+            base = self._requirement_dicts.get(spec.requirements)
+            if base is None:
+                base = self._requirement_dicts[spec.requirements] = dict(spec.requirements)
+            rec.base = base
+            steps = self._queues[rec.queue].config.steps[: rec.steps_applied]
+            rec.requirements = _stepped(base, steps)
+        events.append(ContactUpdated(now, contact_id, changed))
+        if waiting and (rekey or restep):
+            self._enqueue(rec)
+            if restep:
+                self._route_contact(rec, now, events)
+                self._check_staffed(rec, now, events)
+        return self._finish(now, events)
+
+    def _check_update_queue(self, config: object) -> _QueueRec:
+        if not isinstance(config, QueueConfig):
+            raise InvalidValueError(f"update_queue expects a QueueConfig, got {show(config)}")
+        rec = self._queue(config.name)
+        for step in config.steps:
+            for name in sorted(step.queues - self._queues.keys()):
+                raise UnknownIdError("queue", name)
+        if config.overflow is not None and config.overflow not in self._queues:
+            raise UnknownIdError("queue", config.overflow)
+        self._check_channel_names(config.blocking, f"queue {config.name!r} blocking")
+        if isinstance(config.strategy, str) and config.strategy not in self._strategies:
+            raise UnknownIdError("strategy", config.strategy)
+        return rec
+
+    def _check_update_agent(self, agent: object) -> _AgentRec:
+        if not isinstance(agent, Agent):
+            raise InvalidValueError(f"update_agent expects an Agent, got {show(agent)}")
+        rec = self._agent(agent.id)
+        for name in sorted(agent.queues):
+            self._queue(name)
+        for name, _delay in agent.queue_delays:
+            self._queue(name)
+        if agent.capacity is not None:
+            for name in agent.capacity:
+                self._channel(name)
+        for name, channel in self._channels.items():
+            held = rec.load[name]
+            if agent.capacity is None:
+                capacity = channel.default_capacity
+            else:
+                capacity = agent.capacity.get(name, 0)
+            if capacity < held:
+                raise InvalidStateError(
+                    f"agent {agent.id!r} holds {held} {name} contacts; capacity cannot go "
+                    f"below that (asked for {capacity})"
+                )
+        units = sum(n * self._channels[name].unit_cost for name, n in rec.load.items())
+        if agent.unit_budget is not None and agent.unit_budget < units:
+            raise InvalidStateError(
+                f"agent {agent.id!r} uses {units} units; its unit budget cannot go below that "
+                f"(asked for {agent.unit_budget})"
+            )
+        return rec
+
+    def _check_update_contact(
+        self,
+        contact_id: str,
+        priority_seconds: object,
+        tier: object,
+        requirements: object,
+        attributes: object,
+    ) -> tuple[_ContactRec, Contact, tuple[str, ...]]:
+        rec = self._contact(contact_id)
+        given: dict[str, Any] = {}
+        if priority_seconds is not None:
+            given["priority_seconds"] = priority_seconds
+        if tier is not None:
+            given["tier"] = tier
+        if requirements is not None:
+            levels = self._check_requirements(
+                requirements,  # type: ignore[arg-type]
+                f"update of contact {contact_id!r}",
+            )
+            given["requirements"] = levels
+        if attributes is not None:
+            given["attributes"] = attributes
+        try:
+            spec = attrs.evolve(rec.spec, **given)
+        except CCRouteError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InvalidValueError(f"contact {contact_id!r}: {exc}") from None
+        return rec, spec, _changed(rec.spec, spec)
+
+    def _redeclared_agent(self, agent: object, presence: object) -> bool:
+        """Whether ``add_agent(agent, presence)`` declares an agent held as it is."""
+        if not isinstance(agent, Agent):
+            return False
+        held = self._agents.get(agent.id)
+        if held is None or not _same_agent(held.spec, agent):
+            return False
+        if not isinstance(presence, Presence):
+            raise InvalidValueError(f"presence must be a Presence, got {show(presence)}")
+        return True
+
+    def _reindex_agent(self, rec: _AgentRec) -> None:
+        """Give the universal queue the agent's new skills, queues, capacities and
+        budget. Both twins remove an agent that holds nothing and add one under
+        a given handle, so the agent's slots are released, it is removed and
+        added again under its own handle, and its load, handled count,
+        presence and idle time are put back; the contacts reserved for it are
+        taken out and put back around the move. Cost: O(load + reserved
+        contacts · log n), plus O(signatures) for a profile not seen before.
+        """
+        q = self._q
+        handle, spec = rec.handle, rec.spec
+        reserved = sorted(
+            (c for c in (self._contacts[i] for i in rec.reserved) if c.state is _S.WAITING),
+            key=lambda c: c.handle,
+        )
+        for contact in reserved:
+            q.remove(contact.handle)
+        for name, n in rec.load.items():
+            for _ in range(n):
+                q.release(handle, self._channel_ids[name], rec.idle_since)
+        q.remove_agent(handle)
+        q.add_agent(
+            handle,
+            spec.id,
+            {self._skill(name): level for name, level in spec.skills},
+            [self._queues[name].handle for name in spec.queues],
+            [rec.capacity[name] for name in self._channels],
+            -1 if spec.unit_budget is None else spec.unit_budget,
+            rec.idle_since,
+        )
+        for name, n in rec.load.items():
+            for _ in range(n):
+                q.occupy(handle, self._channel_ids[name])
+        if rec.handled:
+            q.count_handled(handle, rec.handled)
+        if rec.presence is not Presence.OFFLINE:
+            q.set_logged_in(handle, True)
+        if rec.presence is Presence.AVAILABLE:
+            q.set_available(handle, True, rec.idle_since)
+        for contact in reserved:
+            q.insert(contact.handle, contact.key, contact.sig, handle)
+
+    def _redelay(self, rec: _AgentRec, old: Agent, now: float) -> None:
+        """Follow a change of the agent's queue delays: the index of delays, and the
+        delay timers of the contacts in the queues concerned."""
+        agent_id = rec.spec.id
+        before = {name: d for name, d in old.queue_delays if d > 0}
+        after = {name: d for name, d in rec.spec.queue_delays if d > 0}
+        for name in sorted(before.keys() | after.keys()):
+            if before.get(name) == after.get(name):
+                continue
+            if name in after:
+                self._delays.setdefault(name, {})[agent_id] = after[name]
+                self._index_queue(name)
+            else:
+                delays = self._delays.get(name, {})
+                delays.pop(agent_id, None)
+                if not delays:
+                    self._delays.pop(name, None)
+            for contact in sorted(self._contacts.values(), key=lambda r: r.handle):
+                if contact.queue == name and contact.state in _IN_LINE:
+                    self._schedule_delay(contact, now)
+
+    def _restep(self, rec: _ContactRec, now: float) -> None:
+        """Re-evaluate a waiting or offered contact's routing steps (new ones in its
+        queue) from its entry: the steps due by now apply, the next is timed."""
+        steps = self._queues[rec.queue].config.steps
+        waited = now - rec.entered_at
+        n = 0
+        while n < len(steps) and steps[n].after <= waited:
+            n += 1
+        waiting = rec.state is _S.WAITING
+        if waiting:
+            self._dequeue(rec)
+        rec.requirements = _stepped(rec.base, steps[:n])
+        extra: frozenset[str] = frozenset().union(*(s.queues for s in steps[:n]))
+        extra -= {rec.queue}
+        rec.extra_queues = extra if extra else _NO_QUEUES
+        rec.steps_applied = n
+        rec.tokens[_STEP] += 1
+        self._schedule_step(rec)
+        if waiting:
+            self._enqueue(rec)
+
+    def _time_max_wait(self, rec: _ContactRec) -> None:
+        """Time a contact's maximum wait (its queue's, changed) from its entry."""
+        rec.overdue = False
+        limit = self._queues[rec.queue].config.max_wait
+        if limit is None:
+            rec.tokens[_MAXWAIT] += 1
+        else:
+            self._schedule(rec.entered_at + limit, _MAXWAIT, rec)
+
     # ============================================================ persistence
 
     def snapshot(self) -> bytes:
@@ -1382,7 +1797,9 @@ class Router:
         if not isinstance(channel, Channel):
             raise InvalidValueError(f"add_channel expects a Channel, got {show(channel)}")
         if channel.name in self._channels:
-            raise DuplicateIdError("channel", channel.name)
+            raise DuplicateIdError(
+                "channel", channel.name, "it has other settings, and a channel cannot be changed"
+            )
 
     def _check_queues(self, configs: list[QueueConfig]) -> None:
         names = set(self._queues)
@@ -1390,7 +1807,13 @@ class Router:
             if not isinstance(config, QueueConfig):
                 raise InvalidValueError(f"add_queue expects a QueueConfig, got {show(config)}")
             if config.name in names:
-                raise DuplicateIdError("queue", config.name)
+                raise DuplicateIdError(
+                    "queue",
+                    config.name,
+                    "it has other settings: change them with update_queue"
+                    if config.name in self._queues
+                    else "the call names it twice",
+                )
             names.add(config.name)
         for config in configs:
             for step in config.steps:
@@ -1407,7 +1830,12 @@ class Router:
         if not isinstance(agent, Agent):
             raise InvalidValueError(f"add_agent expects an Agent, got {show(agent)}")
         if agent.id in self._agents:
-            raise DuplicateIdError("agent", agent.id)
+            raise DuplicateIdError(
+                "agent",
+                agent.id,
+                "it has other settings: change them with update_agent (and its presence "
+                "with set_presence)",
+            )
         for name in sorted(agent.queues):
             self._queue(name)
         for name, _delay in agent.queue_delays:
@@ -2667,3 +3095,39 @@ class Router:
             if agent.handle in handles:
                 found.append((reason, ""))
         return found
+
+
+# ------------------------------------------------------------ runtime changes
+
+# States in which a contact is in its queue's line: waiting, or offered (it
+# comes back to its place if the offer does).
+_IN_LINE: Final = frozenset({ContactState.WAITING, ContactState.OFFERED})
+
+
+def _changed(old: Any, new: Any) -> tuple[str, ...]:
+    """Names of the fields of two values of one attrs class that differ, in
+    field order (fields left out of equality, such as capacities, included)."""
+    return tuple(
+        f.name for f in attrs.fields(type(old)) if getattr(old, f.name) != getattr(new, f.name)
+    )
+
+
+def _same_agent(held: Agent, given: Agent) -> bool:
+    """Whether two agent declarations are the same, capacities included (an
+    agent's equality leaves them out)."""
+    return held == given and held.capacity == given.capacity
+
+
+def _stepped(base: dict[str, int], steps: Iterable[RoutingStep]) -> dict[str, int]:
+    """``base`` with the requirement overrides of ``steps`` applied in order
+    (``base`` itself, shared, when there are none)."""
+    out = base
+    for step in steps:
+        if step.requirements and out is base:
+            out = dict(base)
+        for name, level in step.requirements:
+            if level is None:
+                out.pop(name, None)
+            else:
+                out[name] = level
+    return out

@@ -70,6 +70,9 @@ from .commands import (
     Submit,
     Tick,
     Transfer,
+    UpdateAgent,
+    UpdateContact,
+    UpdateQueue,
 )
 from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError, UnknownIdError
 from .events import (
@@ -77,6 +80,7 @@ from .events import (
     Accepted,
     CallbackRequested,
     Completed,
+    ContactUpdated,
     CustomerEnriched,
     Event,
     FlowFinished,
@@ -812,6 +816,28 @@ class Service:
         """:meth:`Router.remove_exclusion`, durably."""
         return await self._apply(RemoveExclusion(customer_id, agent_id))
 
+    async def update_queue(self, config: QueueConfig) -> list[Event]:
+        """:meth:`Router.update_queue`, durably."""
+        return await self._apply(UpdateQueue(config))
+
+    async def update_agent(self, agent: Agent) -> list[Event]:
+        """:meth:`Router.update_agent`, durably."""
+        return await self._apply(UpdateAgent(agent))
+
+    async def update_contact(
+        self,
+        contact_id: str,
+        *,
+        priority_seconds: float | None = None,
+        tier: int | None = None,
+        requirements: Mapping[str, int] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> list[Event]:
+        """:meth:`Router.update_contact`, durably (``None`` leaves a part unchanged)."""
+        return await self._apply(
+            UpdateContact(contact_id, priority_seconds, tier, requirements, attributes)
+        )
+
     async def tick(self) -> list[Event]:
         """Apply the timers that fell due now (the service also does this by itself)."""
         return await self._apply(Tick())
@@ -1164,6 +1190,16 @@ class Service:
                     found = contacts.get(e.contact_id)
                     if found is not None:
                         found.channel = e.channel
+                elif isinstance(e, ContactUpdated):
+                    # New attributes reach the customer updates and the history.
+                    found = contacts.get(e.contact_id)
+                    command = record.command
+                    if (
+                        found is not None
+                        and isinstance(command, UpdateContact)
+                        and command.attributes is not None
+                    ):
+                        found.attributes = command.attributes
 
     @staticmethod
     def _arrival(record: LogRecord, at: float, channel: str) -> _Live:
