@@ -37,9 +37,10 @@ async def main(db: str) -> None:
     desktop = AgentDesktop()
     email = EmailChannel(port=0, queue="support", on_offer=desktop.show)  # port 0: any free one
     async with Service(path=db, plugins=[desktop, email]) as service:
-        if "support" not in service.router.queues:  # a second run resumes from the database
-            await service.add_queue(QueueConfig("support", offer_timeout=None))
-            await service.add_agent(Agent("alice", queues=["support"]), Presence.AVAILABLE)
+        # The same set-up at every run: a second run resumes from the database,
+        # and declaring what it holds again does nothing.
+        await service.add_queue(QueueConfig("support", offer_timeout=None))
+        await service.add_agent(Agent("alice", queues=["support"]), Presence.AVAILABLE)
         seen = len(desktop.offers)  # offers still open from a last run were delivered again
         await service.submit(Contact(f"chat-{len(service.router.contact_ids)}", "chat", "support"))
         mail = "From: ann@example.com\r\nSubject: Where is my parcel?\r\n\r\nOrder 42."
