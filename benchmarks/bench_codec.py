@@ -36,6 +36,7 @@ import argparse
 import cProfile
 import gc
 import json
+import os
 import pickle
 import platform
 import pstats
@@ -291,8 +292,13 @@ def cases(number: int) -> dict[tuple[str, str, str], Callable[[], float]]:
     out[("submit: encode_row (record + check + crc)", "", "encode")] = lambda: per_call(
         lambda: codec.encode_row(submit), number
     )
+    row = codec.encode_row(submit)
     out[("submit: decode_row (crc + record + columns)", "", "decode")] = lambda: per_call(
-        lambda: codec.decode_row(codec.encode_row(submit)), number
+        lambda: codec.decode_row(row), number
+    )
+    # How fast the machine ran: scale the other figures by this one to compare runs.
+    out[("reference: sum(range(1000)), no ccroute", "", "calibration")] = lambda: per_call(
+        lambda: sum(range(1000)), max(1, number // 10)
     )
     return out
 
@@ -333,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"- {args.rounds} interleaved rounds of {args.number} calls; "
-        f"msgspec {msgspec.__version__}, cattrs {_version('cattrs')}"
+        f"msgspec {msgspec.__version__}, cattrs {_version('cattrs')}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print()
     rows = []

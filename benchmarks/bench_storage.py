@@ -32,7 +32,10 @@ Table 3, ``SQLiteStorage.load``: a log of ``--records`` such records
 1000) and no snapshot, so every record is read, checked (checksum, key
 columns) and decoded through the constructors. Each round opens the file
 afresh (the operating system's page cache is warm) and times ``load()``
-alone. Figures: seconds, records per second, file size.
+alone. Beside it, in the same run: the same records stored as format 1 stored
+them (a pickle per row) and read as the old store read them (crc32 and
+``pickle.loads``, no other check), so the two compare on one machine state.
+Figures: seconds, records per second, file size.
 
 At the default size the run takes several minutes, most of it building and
 loading the log. Run nothing else meanwhile.
@@ -44,12 +47,14 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import platform
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -210,6 +215,51 @@ def build_log(path: Path, records: int) -> float:
     return time.perf_counter() - started
 
 
+def build_v1(path: Path, records: int) -> None:
+    """The same records as format 1 stored them: ``(seq, crc, data)``, ``data`` a pickle."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute(
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL)"
+    )
+    for first in range(1, records + 1, 1000):
+        rows = []
+        for seq in range(first, min(first + 1000, records + 1)):
+            record = submit_record(seq)
+            data = pickle.dumps((record.at, record.command, record.events), protocol=5)
+            rows.append((seq, zlib.crc32(data), data))
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO log VALUES (?, ?, ?)", rows)
+        connection.execute("COMMIT")
+    connection.close()
+
+
+def load_v1_round(path: Path, records: int) -> float:
+    """Seconds to read format-1 rows as the old store did: crc32 and ``pickle.loads`` each."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    loads, crc32 = pickle.loads, zlib.crc32
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        out = []
+        for seq, crc, data in connection.execute("SELECT seq, crc, data FROM log ORDER BY seq"):
+            if crc32(data) != crc:
+                raise SystemExit(f"format-1 row {seq} is damaged")
+            at, command, events = loads(data)
+            out.append(LogRecord(seq, at, command, events))
+        elapsed = time.perf_counter() - started
+    finally:
+        gc.enable()
+        connection.close()
+    if len(out) != records:
+        raise SystemExit(f"read {len(out)} format-1 records")
+    del out
+    gc.collect()
+    return elapsed
+
+
 def load_round(path: Path, records: int) -> float:
     """Seconds ``load()`` takes to read the whole log back (checked against its size)."""
     with SQLiteStorage(path, synchronous="FULL", retention=None) as store:
@@ -303,9 +353,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_path = directory / "load.db"
         build_seconds = build_log(log_path, args.records)
         file_bytes = log_path.stat().st_size
-        loads = interleaved(
-            ("load",), args.rounds, lambda _case, _r: load_round(log_path, args.records)
-        )["load"]
+        v1_path = directory / "load-v1.db"
+        build_v1(v1_path, args.records)
+        v1_bytes = v1_path.stat().st_size
+        both = interleaved(
+            ("load", "v1"),
+            args.rounds,
+            lambda case, _r: (
+                load_round(log_path, args.records)
+                if case == "load"
+                else load_v1_round(v1_path, args.records)
+            ),
+        )
+        loads, v1_loads = both["load"], both["v1"]
 
     print(f"## 1. raw sqlite3, rows as the store writes them (~{body_bytes}-byte JSON body)")
     print()
@@ -344,20 +404,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     load_seconds = statistics.median(loads)
+    v1_seconds = statistics.median(v1_loads)
     print(f"## 3. SQLiteStorage.load, {args.records:,} records, no snapshot")
     print()
     print_table(
-        ["records", "load s", "records/s", "file MB", "build s (untimed)"],
+        ["read", "load s", "records/s", "file MB"],
         [
             [
-                f"{args.records:,}",
+                "SQLiteStorage.load (format 2: checked, decoded through the constructors)",
                 f"{load_seconds:.2f}",
                 f"{args.records / load_seconds:,.0f}",
                 f"{file_bytes / 1e6:,.0f}",
-                f"{build_seconds:.1f}",
-            ]
+            ],
+            [
+                "same records as format-1 rows: crc32 + pickle.loads (the old store's read)",
+                f"{v1_seconds:.2f}",
+                f"{args.records / v1_seconds:,.0f}",
+                f"{v1_bytes / 1e6:,.0f}",
+            ],
         ],
     )
+    print()
+    print(f"building the format-2 log took {build_seconds:.1f} s (untimed)")
     print()
     print(f"total run time {time.perf_counter() - started:.0f} s")
 
@@ -394,6 +462,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "rounds": loads,
                 "file_bytes": file_bytes,
                 "build_seconds": build_seconds,
+            },
+            "load_format_1_pickle": {
+                "seconds": v1_seconds,
+                "records_per_s": args.records / v1_seconds,
+                "rounds": v1_loads,
+                "file_bytes": v1_bytes,
             },
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
