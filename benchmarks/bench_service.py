@@ -98,6 +98,7 @@ from ccroute import (  # noqa: E402
     Service,
     SQLiteStorage,
 )
+from ccroute.commands import COMMANDS  # noqa: E402
 from ccroute.events import Event  # noqa: E402
 from ccroute.hookspecs import hookimpl  # noqa: E402
 from ccroute.storage import Recovered  # noqa: E402
@@ -206,7 +207,8 @@ async def service_round(directory: Path, clients: int, seconds: float) -> dict[s
                 tg.start_soon(client, k)
         elapsed = time.perf_counter() - started
         appends, records = store.appends - appends0, store.records - records0
-    for suffix in ("", "-wal", "-shm"):
+    store.close()  # the application's store: the service leaves it open
+    for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return {
         "calls_per_s": calls / elapsed,
@@ -235,13 +237,14 @@ def build_log(path: Path, target_events: int) -> dict[str, Any]:
     pending: list[LogRecord] = []
     snapshot_bytes = 0
 
-    def call(command: str, *args: Any, **kwargs: Any) -> list[Event]:
+    def call(command: str, *args: Any) -> list[Event]:
         nonlocal seq, events, snapshot_bytes
-        got = getattr(router, command)(*args, **kwargs)
+        logged = COMMANDS[command](*args)
+        got = logged.apply(router)
         # As the service does: every call is logged (this workload never ticks).
         seq += 1
         events += len(got)
-        pending.append(LogRecord(seq, clock.now(), command, args, kwargs, tuple(got)))
+        pending.append(LogRecord(seq, clock.now(), logged, tuple(got)))
         if len(pending) == SNAPSHOT_EVERY:
             store.append(pending)
             pending.clear()
@@ -251,7 +254,7 @@ def build_log(path: Path, target_events: int) -> dict[str, Any]:
         return got
 
     queues = ("sales", "support", "billing")
-    call("add_queues", [QueueConfig(q, offer_timeout=None, wrap_up=0.0) for q in queues])
+    call("add_queues", tuple(QueueConfig(q, offer_timeout=None, wrap_up=0.0) for q in queues))
     for i in range(200):
         agent = Agent(f"a{i}", queues=(queues[i % 3], queues[(i + 1) % 3]))
         call("add_agent", agent, Presence.AVAILABLE)
