@@ -82,6 +82,7 @@ from ccroute import (
     PresenceChanged,
     QueueConfig,
     Queued,
+    QueueUpdated,
     RampUp,
     RampUpEnded,
     Refused,
@@ -142,6 +143,11 @@ policies = st.one_of(st.just(RoutingPolicy()), some_policy, some_policy)
 
 
 def queue_configs() -> st.SearchStrategy[list[QueueConfig]]:
+    return st.tuples(*(queue_config(q) for q in QUEUES)).map(list)
+
+
+def queue_config(name: str) -> st.SearchStrategy[QueueConfig]:
+    """Settings for queue ``name`` (at the start, and for update_queue)."""
     step = st.builds(
         RoutingStep,
         after=st.sampled_from([0.0, 5.0, 15.0, 40.0]),
@@ -150,34 +156,30 @@ def queue_configs() -> st.SearchStrategy[list[QueueConfig]]:
         ),
         queues=st.frozensets(st.sampled_from(QUEUES), max_size=1),
     )
-
-    def config(name: str) -> st.SearchStrategy[QueueConfig]:
-        others = [q for q in QUEUES if q != name]
-        return st.builds(
-            QueueConfig,
-            name=st.just(name),
-            strategy=st.sampled_from(list(Strategy)),
-            offer_timeout=st.sampled_from([None, 8.0, 20.0]),
-            wrap_up=st.sampled_from([None, 0.0, 6.0]),
-            rona_not_ready=st.booleans(),
-            max_size=st.sampled_from([None, None, 4]),
-            steps=st.lists(step, max_size=2, unique_by=lambda s: s.after).map(
-                lambda steps: sorted(steps, key=lambda s: s.after)
-            ),
-            blocking=st.one_of(st.just({}), st.just({}), blocking_maps),
-            ring=st.sampled_from([1, 1, 1, 2, 3]),
-            max_wait=st.sampled_from([None, None, 20.0, 60.0]),
-            overflow=st.sampled_from([None, *others]),
-            overflow_keep_key=st.booleans(),
-            skip_if_no_agent=st.sampled_from([False, False, True]),
-            admission=st.sampled_from(
-                [Admission.ALWAYS, Admission.ALWAYS, Admission.LOGGED_IN, Admission.ELIGIBLE]
-            ),
-            rejoin_window=st.sampled_from([None, None, 30.0, 120.0]),
-            priority_seconds=st.sampled_from([0.0, 0.0, 15.0, -10.0]),
-        )
-
-    return st.tuples(*(config(q) for q in QUEUES)).map(list)
+    others = [q for q in QUEUES if q != name]
+    return st.builds(
+        QueueConfig,
+        name=st.just(name),
+        strategy=st.sampled_from(list(Strategy)),
+        offer_timeout=st.sampled_from([None, 8.0, 20.0]),
+        wrap_up=st.sampled_from([None, 0.0, 6.0]),
+        rona_not_ready=st.booleans(),
+        max_size=st.sampled_from([None, None, 4]),
+        steps=st.lists(step, max_size=2, unique_by=lambda s: s.after).map(
+            lambda steps: sorted(steps, key=lambda s: s.after)
+        ),
+        blocking=st.one_of(st.just({}), st.just({}), blocking_maps),
+        ring=st.sampled_from([1, 1, 1, 2, 3]),
+        max_wait=st.sampled_from([None, None, 20.0, 60.0]),
+        overflow=st.sampled_from([None, *others]),
+        overflow_keep_key=st.booleans(),
+        skip_if_no_agent=st.sampled_from([False, False, True]),
+        admission=st.sampled_from(
+            [Admission.ALWAYS, Admission.ALWAYS, Admission.LOGGED_IN, Admission.ELIGIBLE]
+        ),
+        rejoin_window=st.sampled_from([None, None, 30.0, 120.0]),
+        priority_seconds=st.sampled_from([0.0, 0.0, 15.0, -10.0]),
+    )
 
 
 def spare(router: Router, agent: AgentView, ch: str) -> bool:
@@ -370,6 +372,8 @@ class RouterMachine(RuleBasedStateMachine):
         self.places: dict[tuple[str, str], tuple[Any, float, str]] = {}
         # (customer, queue) whose place was taken back: one use per abandon
         self.used: set[tuple[str, str]] = set()
+        # queue -> the largest ring it had (open offers outlive a smaller one)
+        self.rings: dict[str, int] = {}
 
     # --------------------------------------------------------------- driving
 
@@ -742,6 +746,142 @@ class RouterMachine(RuleBasedStateMachine):
     def remove_agent(self, data: st.DataObject) -> None:
         assert self.router is not None
         self.expect_error("remove_agent", data.draw(st.sampled_from(self.router.agent_ids)))
+
+    # ---------------------------------------------------- runtime changes
+
+    @precondition(lambda self: self.router is not None and self.router.agent_ids)
+    @rule(
+        data=st.data(),
+        skills=skill_maps,
+        queues=st.frozensets(st.sampled_from(QUEUES), min_size=1, max_size=3),
+        capacity=st.one_of(st.none(), capacities),
+        budget=st.sampled_from([None, None, 60, 100]),
+        delays=queue_delays,
+        same=st.sampled_from([False, False, False, True]),
+    )
+    def update_agent(
+        self,
+        data: st.DataObject,
+        skills: dict[str, int],
+        queues: frozenset[str],
+        capacity: dict[str, int] | None,
+        budget: int | None,
+        delays: dict[str, float],
+        same: bool,
+    ) -> None:
+        """New skills, queues, capacities, budget or delays for an agent, often one
+        holding work (refused below what it holds), or the same ones (a no-op)."""
+        router = self.router
+        assert router is not None
+        self.call("tick")
+        agent_id = data.draw(st.sampled_from(router.agent_ids))
+        view = router.agent(agent_id)
+        if same:
+            # the agent as it is: nothing may change, not even the time
+            held = router._agents[agent_id].spec  # type: ignore[attr-defined]
+            before = self.state()
+            assert self.call("update_agent", held) == []
+            assert self.state() == before
+            return
+        agent = Agent(
+            agent_id,
+            skills=skills,
+            queues=queues,
+            capacity=capacity,
+            unit_budget=budget,
+            queue_delays=delays,
+        )
+        # the offers the call makes are checked against the new delays
+        old_delays, self.delays[agent_id] = self.delays[agent_id], dict(delays)
+        if not self.expect_error("update_agent", agent):
+            self.delays[agent_id] = old_delays
+        else:
+            after = router.agent(agent_id)
+            assert after.skills == dict(skills) and after.queues == queues
+            # not logged off: its presence and work stay (it may get new offers)
+            assert after.presence is view.presence
+            assert after.offered >= view.offered
+            assert (after.in_service, after.wrap_up) == (view.in_service, view.wrap_up)
+
+    @precondition(lambda self: self.router is not None)
+    @rule(data=st.data(), name=st.sampled_from(QUEUES))
+    def update_queue(self, data: st.DataObject, name: str) -> None:
+        """New settings for a queue: the contacts in it stay (or leave by its rules)."""
+        router = self.router
+        assert router is not None
+        config = data.draw(queue_config(name))
+        self.call("tick")
+        in_queue = {c for c in router.contact_ids if router.contact(c).queue == name}
+        if config == router.queue_config(name):
+            before = self.state()
+            assert self.call("update_queue", config) == []  # the same settings: a no-op
+            assert self.state() == before
+            return
+        self.rings[name] = max(self.rings.get(name, 1), router.queue_config(name).ring)
+        events = self.call("update_queue", config)
+        assert isinstance(events[0], QueueUpdated) and events[0].queue == name
+        assert router.queue_config(name) == config
+        gone = {
+            e.contact_id
+            for e in events
+            if isinstance(e, TimedOut | Overflowed) and e.contact_id in in_queue
+        }
+        for contact_id in in_queue - gone:
+            assert router.contact(contact_id).queue == name
+
+    @precondition(lambda self: self.router is not None)
+    @rule(
+        data=st.data(),
+        priority=st.sampled_from([None, None, 0.0, 30.0, -20.0]),
+        tier=st.sampled_from([None, None, 0, 1]),
+        requirements=st.one_of(st.none(), requirement_maps),
+        attributes=st.sampled_from([None, {"note": "vip"}]),
+    )
+    def update_contact(
+        self,
+        data: st.DataObject,
+        priority: float | None,
+        tier: int | None,
+        requirements: dict[str, int] | None,
+        attributes: dict[str, str] | None,
+    ) -> None:
+        """A live contact's priority, tier, requirements or attributes; its place in
+        line changes only with its priority or tier, by the documented formula."""
+        router = self.router
+        assert router is not None
+        self.call("tick")
+        live = self.ids()
+        if not live:
+            return
+        contact_id = data.draw(st.sampled_from(live))
+        before = router.contact(contact_id)
+        spec = router._contacts[contact_id].spec  # type: ignore[attr-defined]
+        events = self.call(
+            "update_contact",
+            contact_id,
+            priority_seconds=priority,
+            tier=tier,
+            requirements=requirements,
+            attributes=attributes,
+        )
+        if contact_id not in router.contact_ids:
+            return  # it moved on at once (a skip-if-no-agent queue)
+        after = router.contact(contact_id)
+        new_priority = spec.priority_seconds if priority is None else priority
+        new_tier = spec.tier if tier is None else tier
+        moved = [e for e in events if isinstance(e, Overflowed | TimedOut)]
+        if (new_priority, new_tier) == (spec.priority_seconds, spec.tier):
+            assert moved or after.key == before.key
+        elif not moved:
+            assert after.key == (
+                -new_tier,
+                before.key[1] + spec.priority_seconds - new_priority,
+                before.key[2],
+            ), (before.key, after.key, spec, priority, tier)
+        if attributes is not None:
+            assert dict(after.attributes) == attributes
+        if (priority, tier, requirements, attributes) == (None, None, None, None):
+            assert events == []
 
     def submit_contact(self, contact: Contact) -> None:
         """Submit, and check admission and rejoin (docs/policies/) against
@@ -1134,7 +1274,9 @@ class RouterMachine(RuleBasedStateMachine):
                     f"{c} held by {found}, view says {view.agent_id}"
                 )
             if view.state is ContactState.OFFERED:
-                assert len(found) <= router.queue_config(view.queue).ring, (c, found)
+                # update_queue leaves open offers ringing: the largest ring counts
+                ring = max(router.queue_config(view.queue).ring, self.rings.get(view.queue, 1))
+                assert len(found) <= ring, (c, found)
                 if view.reserved_for is not None:
                     assert found == (view.reserved_for,), f"{c} reserved, offered to {found}"
             elif view.state is not ContactState.WAITING:

@@ -594,8 +594,10 @@ def _keys_of(cls: type[Command]) -> Callable[[Any], _KeyColumns]:
         return lambda c: (c.contact.id, None, c.contact.queue)
     if cls is commands.AddAgent:
         return lambda c: (None, c.agent.id, None)
-    if cls is commands.AddQueue:
+    if cls is commands.AddQueue or cls is commands.UpdateQueue:
         return lambda c: (None, None, c.config.name)
+    if cls is commands.UpdateAgent:
+        return lambda c: (None, c.agent.id, None)
     if cls is commands.Transfer:
         return lambda c: (c.contact_id, c.agent, c.queue)
     names = {f.name for f in attrs.fields(cls)}
@@ -615,7 +617,8 @@ def key_columns(command: Command) -> _KeyColumns:
     """``(contact_id, agent_id, queue)``: what the command names, for the log's key columns.
 
     A submit names its contact and queue, a transfer its contact and the target
-    queue and agent, ``accept`` its contact and agent, ``add_agent`` its agent,
+    queue and agent, ``accept`` its contact and agent, ``add_agent`` and
+    ``update_agent`` their agent, ``add_queue`` and ``update_queue`` their queue,
     and so on; ``None`` where the command names none (``tick``, ``note``,
     ``add_queues``, ``add_channel``).
     """
