@@ -595,6 +595,29 @@ def test_sqlite_refuses_a_log_in_another_format_and_leaves_it_untouched(
     assert log_seqs(path) == [1, 2, 3]
 
 
+def test_a_later_release_opens_an_older_format_it_reads_and_marks_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ccroute import codec, storage_sqlite
+
+    path = tmp_path / "centre.db"
+    with SQLiteStorage(path) as opened:
+        opened.append(records(1, 2))
+    # As a release of format 3 that still reads format 2 would open it.
+    monkeypatch.setattr(codec, "FORMAT", 3)
+    monkeypatch.setattr(codec, "READABLE_FORMATS", (2, 3))
+    monkeypatch.setattr(storage_sqlite, "_FORMAT", 3)
+    with SQLiteStorage(path) as opened:
+        assert opened.load().records == tuple(records(1, 2))  # the format-2 rows read
+    with direct(path) as other:
+        assert other.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("3",)
+        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(2,)}
+    # And a release that reads only format 2 now refuses the file, untouched.
+    monkeypatch.undo()
+    with pytest.raises(StorageError, match=r"format '3', written by a newer ccroute"):
+        SQLiteStorage(path)
+
+
 def test_sqlite_refuses_a_format_1_log_and_says_how_to_migrate(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     shutil.copyfile(V1 / "v1-names.db", path)

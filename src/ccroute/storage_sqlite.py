@@ -274,6 +274,7 @@ class SQLiteStorage:
         self._last_seq = 0
         self._snapshot_seq = 0
         self._owner: _OwnerLock | None = None
+        self._older_format = False
         try:
             connection = sqlite3.connect(
                 name, isolation_level=None, check_same_thread=False, timeout=10.0
@@ -349,8 +350,16 @@ class SQLiteStorage:
             except BaseException:
                 _rollback(connection)
                 raise
-            # Ours, and in our format: now take it, before changing anything else.
+            # Ours, and in a format we read: now take it, before changing anything else.
             self._owner = _OwnerLock(self._path)
+            if self._older_format:
+                # An older format this release reads: its rows stay as they are
+                # (each names its version) and new rows are written in this
+                # format, so the file says so, and a release that reads only the
+                # older one refuses it.
+                connection.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'format'", (str(_FORMAT),)
+                )
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot use WAL journal mode on {self._path} (got {mode!r})")
@@ -392,7 +401,8 @@ class SQLiteStorage:
                 f"ccroute.storage_sqlite migrate {self._path} NEW.db (it loads only "
                 "ccroute's own values, never code), then open NEW.db"
             )
-        if found != str(_FORMAT):
+        readable = {str(version) for version in codec.READABLE_FORMATS}
+        if found not in readable:
             newer = isinstance(found, str) and found.isdigit() and int(found) > _FORMAT
             raise StorageError(
                 f"{self._path} is a ccroute log in format {found!r}"
@@ -405,6 +415,7 @@ class SQLiteStorage:
                 f"{self._path} is a damaged ccroute log: table(s) {', '.join(sorted(missing))} "
                 "are missing; it was left untouched"
             )
+        self._older_format = found != str(_FORMAT)
 
     def _check_open(self) -> sqlite3.Connection:
         if self._connection is None:
