@@ -1347,10 +1347,15 @@ class Service:
             while lane:
                 try:
                     await lane[0]()
+                except Exception:
+                    # The service's own code (hooks isolate the plugins): the
+                    # contact's later jobs still run.
+                    log.exception("plugin work for contact %r failed", contact_id)
                 finally:
                     lane.popleft()
         finally:
-            if not lane:
+            # Cancelled (the service stopping): what is left is dropped.
+            if self._lanes.get(contact_id) is lane:
                 del self._lanes[contact_id]
 
     def _update(
