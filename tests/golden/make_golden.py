@@ -21,9 +21,9 @@ written again (the script refuses): a later format change adds a new
 directory and keeps the old ones, so every release proves it still reads
 every format it claims to.
 
-Format 2's files were written from the sources of the format's first two
-commits (the second only let bodies written before a field existed read),
-with ``--snapshot`` a router snapshot of that day (a JSON document): the store
+Format 2's files were written from the sources of commit b15212c (format 2
+complete, with the ``update_*`` commands, before any release wrote it), with
+``--snapshot`` a router snapshot of that day (a JSON document): the store
 keeps snapshot bytes as given, so the file checks the store, not the router.
 """
 

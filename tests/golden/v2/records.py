@@ -6,7 +6,9 @@ the current code and checks that they decode to exactly these values, and
 that these values encode to exactly those bytes.
 
 Never change this file: it stands for logs already on disk. A new format adds
-a directory (``tests/golden/v3``) with its own records; these stay.
+a directory (``tests/golden/v3``) with its own records; these stay. (Format 2
+was completed once, before any release wrote it: with the ``update_*``
+commands, their events and the CRM profile of ``customer_enriched``.)
 
 The values are a plausible day in a small centre rather than one replayable
 run: the store does not replay, and a hand-written list can show every field
@@ -36,14 +38,19 @@ from ccroute.commands import (
     Submit,
     Tick,
     Transfer,
+    UpdateAgent,
+    UpdateContact,
+    UpdateQueue,
 )
 from ccroute.events import (
     Abandoned,
     Accepted,
     AgentAdded,
     AgentRemoved,
+    AgentUpdated,
     CallbackRequested,
     Completed,
+    ContactUpdated,
     CustomerEnriched,
     FlowFinished,
     HistoryRecorded,
@@ -56,6 +63,7 @@ from ccroute.events import (
     PreferenceExpired,
     PresenceChanged,
     Queued,
+    QueueUpdated,
     RampUpEnded,
     Refused,
     Rejected,
@@ -177,7 +185,14 @@ RECORDS: tuple[LogRecord, ...] = (
         Note(),
         (
             FlowFinished(T0 + 2.0, "c-1", "ivr-main", "routed"),
-            CustomerEnriched(T0 + 2.0, "c-1", "cust-Ünïcode-✓", True, False),
+            CustomerEnriched(
+                T0 + 2.0,
+                "c-1",
+                "cust-Ünïcode-✓",
+                True,
+                False,
+                {"tier": "gold", "since": 2019, "flags": ["vip"]},
+            ),
         ),
     ),
     LogRecord(
@@ -315,4 +330,33 @@ RECORDS: tuple[LogRecord, ...] = (
         RemoveAgent("bob"),
         (AgentRemoved(T0 + 704.0, "bob"),),
     ),
+    LogRecord(
+        28,
+        T0 + 705.0,
+        UpdateQueue(QueueConfig("vip", Strategy.LONGEST_IDLE, max_wait=120.0, overflow="sales")),
+        (QueueUpdated(T0 + 705.0, "vip", ("strategy", "max_wait", "overflow")),),
+    ),
+    LogRecord(
+        29,
+        T0 + 706.0,
+        UpdateAgent(Agent("ann", skills={"en": 9, "fr": 4}, queues=("sales", "support", "vip"))),
+        (AgentUpdated(T0 + 706.0, "ann", ("skills", "queues", "capacity", "unit_budget")),),
+    ),
+    LogRecord(
+        30,
+        T0 + 707.0,
+        UpdateContact(
+            "c-4",
+            priority_seconds=60.0,
+            tier=1,
+            requirements={"en": 3},
+            attributes={"escalated": True, "note": "asked twice"},
+        ),
+        (
+            ContactUpdated(
+                T0 + 707.0, "c-4", ("requirements", "priority_seconds", "tier", "attributes")
+            ),
+        ),
+    ),
+    LogRecord(31, T0 + 708.0, UpdateContact("c-4", tier=0)),
 )
