@@ -94,7 +94,7 @@ from .model import (
 )
 from .policies import RampUp, RoutingPolicy
 from .router import Observer, Router
-from .views import AgentStatus, AgentView, ContactView, TickResult
+from .views import AgentStatus, AgentView, ChannelStats, ContactView, QueueStats, TickResult
 
 if TYPE_CHECKING:
     # Imported on first use (see __getattr__); here for type checkers.
@@ -153,6 +153,7 @@ __all__ = [
     "CallbackRequested",
     "Channel",
     "ChannelKind",
+    "ChannelStats",
     "Clock",
     "ClockError",
     "Completed",
@@ -194,6 +195,7 @@ __all__ = [
     "Presence",
     "PresenceChanged",
     "QueueConfig",
+    "QueueStats",
     "QueueUpdated",
     "Queued",
     "RampUp",

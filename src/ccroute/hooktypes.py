@@ -19,7 +19,7 @@ import attrs
 
 from .events import Event, Offered
 from .model import Channel, Contact, Presence, QueueConfig
-from .views import AgentView, ContactView
+from .views import AgentView, ChannelStats, ContactView, QueueStats
 
 if TYPE_CHECKING:
     from .explain import AgentExplanation, ContactExplanation
@@ -198,6 +198,14 @@ class RouterView(Protocol):
 
     def queue_size(self, queue: str) -> int:
         """Number of contacts waiting (not offered) in ``queue``."""
+        ...
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        """Contacts waiting and offered, members logged in and available, in ``queue``."""
+        ...
+
+    def channel_stats(self, channel: str) -> ChannelStats:
+        """Agents logged in and available with capacity on ``channel``."""
         ...
 
     def exclusions(self, customer_id: str) -> frozenset[str]:
