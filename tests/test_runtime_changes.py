@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from helpers import RouterHarness, snapshot
 
@@ -29,6 +30,7 @@ from ccroute import (
     ContactUpdated,
     DuplicateIdError,
     Event,
+    HistoryRecord,
     InvalidStateError,
     InvalidValueError,
     ManualClock,
@@ -44,6 +46,7 @@ from ccroute import (
     Strategy,
     TimedOut,
     UnknownIdError,
+    hookimpl,
 )
 from ccroute.commands import UpdateAgent, UpdateContact, UpdateQueue
 from ccroute.storage import LogRecord
@@ -752,3 +755,32 @@ async def test_updates_replay_from_the_log_alone(anyio_backend: str) -> None:
     async with Service(storage=fresh, load_entrypoints=False) as again:
         assert again.recovery_problem is None
         assert snapshot(again.router) == {**before, "now": again.router.now}
+
+
+class History:
+    """Keeps the CRM history the service records."""
+
+    def __init__(self) -> None:
+        self.records: list[HistoryRecord] = []
+
+    @hookimpl
+    async def ccroute_crm_record(self, record: HistoryRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.anyio
+async def test_new_attributes_reach_the_crm_history(anyio_backend: str) -> None:
+    history = History()
+    async with Service(
+        clock=ManualClock(0.0), plugins=[history], load_entrypoints=False
+    ) as service:
+        await service.add_queue(QueueConfig("q", offer_timeout=None))
+        await service.add_agent(Agent("ann", queues={"q"}), Presence.AVAILABLE)
+        await service.submit(Contact("c1", "voice", "q", attributes={"topic": "help"}))
+        await service.update_contact("c1", attributes={"topic": "refund"})
+        await service.accept("c1", "ann")
+        await service.complete("c1")
+        with anyio.fail_after(5):
+            while not history.records:
+                await anyio.sleep(0.01)
+    assert dict(history.records[0].attributes) == {"topic": "refund"}
