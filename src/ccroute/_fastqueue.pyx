@@ -230,6 +230,8 @@ cdef long long MAXHANDLE = 9223372036854775807
 # The largest agent or contact handle the interface accepts (_twin_checks.MAX_HANDLE).
 cdef long long MAX_HANDLE = 4611686018427387903
 cdef object MAX_HANDLE_OBJ = MAX_HANDLE
+cdef object MAX_INDEX_OBJ = _check.MAX_INDEX
+cdef object MAX_LEVEL_OBJ = _check.MAX_LEVEL
 
 
 cdef inline bint _is_int(object x):
@@ -260,6 +262,38 @@ cdef inline double _time(object x, str what) except? -1.0:
         if isfinite(d):
             return d
     return _check.time(x, what)
+
+
+cdef object _fast_requirements(object requirements):
+    """The sorted pairs _twin_checks.requirements gives for a plain list or tuple of
+    (skill, level) int pairs in range, each skill once; None to check the slow way."""
+    if type(requirements) is not list and type(requirements) is not tuple:
+        return None
+    for item in requirements:
+        if type(item) is not tuple or len(item) != 2:
+            return None
+        s, level = item
+        if type(s) is not int or type(level) is not int:
+            return None
+        if not (0 <= s <= MAX_INDEX_OBJ and 0 <= level <= MAX_LEVEL_OBJ):
+            return None
+    reqs = tuple(sorted(requirements))
+    cdef Py_ssize_t i
+    for i in range(1, len(reqs)):
+        if reqs[i][0] == reqs[i - 1][0]:
+            return None
+    return reqs
+
+
+cdef object _fast_queues(object queues):
+    """The frozenset _twin_checks.queues gives for a plain list, tuple or set of
+    queue handles in range; None to check the slow way."""
+    if type(queues) is not list and type(queues) is not tuple and type(queues) is not frozenset:
+        return None
+    for q in queues:
+        if type(q) is not int or not 0 <= q <= MAX_INDEX_OBJ:
+            return None
+    return frozenset(queues)
 
 
 cdef inline object _handle_set(object x, str what):
@@ -597,8 +631,12 @@ cdef class UniversalQueue:
         channel, serving one of its queues and having its rarest required skill.
         """
         cdef int ch_c = self._channel(ch)
-        reqs = _check.requirements(requirements)
-        qs = _check.queues(queues)
+        reqs = _fast_requirements(requirements)
+        if reqs is None:
+            reqs = _check.requirements(requirements)
+        qs = _fast_queues(queues)
+        if qs is None:
+            qs = _check.queues(queues)
         key = (ch_c, reqs, qs)
         g = self._sig_ids.get(key)
         if g is not None:

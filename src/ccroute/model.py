@@ -299,6 +299,8 @@ def _skills(required: bool) -> Any:
     """Validator of skills (``required``: a contact's requirements) as sorted pairs."""
 
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value == () and isinstance(value, tuple):
+            return
         owner = _owner(inst)
         what = "required skill" if required else "skill"
         if not isinstance(value, tuple):
@@ -314,34 +316,47 @@ def _skills(required: bool) -> Any:
     return validate
 
 
+# The validators below accept the common good value at once and build the
+# message (naming the owner) only to refuse: values are made on hot paths.
+
+
+def _is_id(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
+
+
 def _id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    kind = _owner(inst).split(" ")[0]
-    check_id(value, f"{kind} id")
+    if not _is_id(value):
+        kind = _owner(inst).split(" ")[0]
+        check_id(value, f"{kind} id")
 
 
 def _field_id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    check_id(value, f"{_owner(inst)}: {attribute.name.replace('_', ' ')}")
+    if not _is_id(value):
+        check_id(value, f"{_owner(inst)}: {attribute.name.replace('_', ' ')}")
 
 
 def _optional_id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
+    if value is not None and not _is_id(value):
         check_id(value, f"{_owner(inst)}: {attribute.name.replace('_', ' ')}")
 
 
 def _names(what: str) -> Any:
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, frozenset) and all(_is_id(name) for name in value):
+            return
         _names_are_ids(value, f"{_owner(inst)}: {what}")
 
     return validate
 
 
 def _flag(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    check_bool(value, f"{_owner(inst)}: {attribute.name}")
+    if value is not True and value is not False:
+        check_bool(value, f"{_owner(inst)}: {attribute.name}")
 
 
 def _count(low: int = 0, *, optional: bool = False, label: str | None = None) -> Any:
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and optional:
+        if (value is None and optional) or (type(value) is int and low <= value <= MAX_COUNT):
             return
         _check_count(value, f"{_owner(inst)}: {label or attribute.name}", low)
 
@@ -355,8 +370,16 @@ def _seconds(
     signed: bool = False,
     label: str | None = None,
 ) -> Any:
+    low = -MAX_SECONDS if signed else 0.0
+
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is None and optional:
+            return
+        if (
+            (type(value) is float or type(value) is int)
+            and low <= value <= MAX_SECONDS  # NaN fails this
+            and not (positive and value <= 0)
+        ):
             return
         check_seconds(
             value, f"{_owner(inst)}: {label or attribute.name}", positive=positive, signed=signed
@@ -663,11 +686,15 @@ class Agent:
 
 
 def _check_tier(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is int and -MAX_TIER <= value <= MAX_TIER:
+        return
     if not is_int(value) or not -MAX_TIER <= value <= MAX_TIER:  # type: ignore[operator]
         fail(f"contact {show(inst.id)}: tier", f"an integer in {-MAX_TIER}..{MAX_TIER}", value)
 
 
 def _check_attributes(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, _ReadOnlyMapping) and not value._data:
+        return
     where = f"contact {show(inst.id)}: attributes"
     if not isinstance(value, _ReadOnlyMapping):
         fail(where, "a mapping of string keys to JSON values", value)
