@@ -956,9 +956,7 @@ class Router:
         Raises :class:`UnknownIdError` for a pair that is not excluded. A
         contact's own ``excluded_agents`` stay in force.
         """
-        now, events, excluded = self._start(
-            lambda: self._check_exclusion(customer_id, agent_id)
-        )
+        now, events, excluded = self._start(lambda: self._check_exclusion(customer_id, agent_id))
         excluded.discard(agent_id)
         self._kept_version += 1
         if not excluded:
@@ -1739,28 +1737,28 @@ class Router:
         return InvalidValueError(f"{kind} id must be a string, got {show(value)}")
 
     def _agent(self, agent_id: str) -> _AgentRec:
-        try:
-            return self._agents[agent_id]
-        except (KeyError, TypeError):
-            raise self._unknown("agent", agent_id) from None
+        found = self._agents.get(agent_id) if isinstance(agent_id, str) else None
+        if found is None:
+            raise self._unknown("agent", agent_id)
+        return found
 
     def _contact(self, contact_id: str) -> _ContactRec:
-        try:
-            return self._contacts[contact_id]
-        except (KeyError, TypeError):
-            raise self._unknown("contact", contact_id) from None
+        found = self._contacts.get(contact_id) if isinstance(contact_id, str) else None
+        if found is None:
+            raise self._unknown("contact", contact_id)
+        return found
 
     def _queue(self, name: str) -> _QueueRec:
-        try:
-            return self._queues[name]
-        except (KeyError, TypeError):
-            raise self._unknown("queue", name) from None
+        found = self._queues.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise self._unknown("queue", name)
+        return found
 
     def _channel(self, name: str) -> int:
-        try:
-            return self._channel_ids[name]
-        except (KeyError, TypeError):
-            raise self._unknown("channel", name) from None
+        found = self._channel_ids.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise self._unknown("channel", name)
+        return found
 
     # ----------------------------------------------------------------- checks
     # Each checks one public call against the router as it stands and returns
@@ -1770,7 +1768,10 @@ class Router:
     def _check_channels(channels: object) -> list[Channel]:
         if isinstance(channels, (str, bytes, Mapping)) or not isinstance(channels, Iterable):
             raise InvalidValueError(f"channels must be Channel values, got {show(channels)}")
-        out = list(channels)
+        try:
+            out = list(channels)
+        except Exception as exc:
+            raise InvalidValueError(f"channels could not be read: {show(exc)}") from exc
         names: set[str] = set()
         for channel in out:
             if not isinstance(channel, Channel):
@@ -1862,7 +1863,9 @@ class Router:
             self._check_can_log_off(rec)
         return rec, change
 
-    def _check_capacity(self, agent_id: str, channel: str, capacity: object) -> tuple[_AgentRec, int]:
+    def _check_capacity(
+        self, agent_id: str, channel: str, capacity: object
+    ) -> tuple[_AgentRec, int]:
         rec = self._agent(agent_id)
         ch = self._channel(channel)
         if not is_int(capacity) or capacity < 0:  # type: ignore[operator]
@@ -1947,7 +1950,7 @@ class Router:
             return None
         try:
             items = dict(value).items()
-        except (TypeError, ValueError):
+        except Exception:
             raise InvalidValueError(
                 f"{where}: requirements must be a mapping of skill name to level, got {show(value)}"
             ) from None
