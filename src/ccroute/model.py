@@ -209,7 +209,7 @@ def _frozen_names(value: Iterable[str]) -> frozenset[str]:
         return frozenset((plain_str(value),))
     try:
         return frozenset(plain_str(v) for v in value)
-    except TypeError:  # not iterable, or unhashable items: refused by the validator
+    except Exception:  # not iterable, or unhashable items: refused by the validator
         return value  # type: ignore[return-value]
 
 
@@ -263,7 +263,7 @@ def _steps(value: Iterable[RoutingStep]) -> tuple[RoutingStep, ...]:
         return value  # type: ignore[return-value]
     try:
         return tuple(value)
-    except TypeError:  # refused by the validator
+    except Exception:  # refused by the validator
         return value  # type: ignore[return-value]
 
 
