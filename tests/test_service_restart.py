@@ -7,6 +7,7 @@ starts again from its own log in the state it acknowledged.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -141,6 +142,16 @@ async def test_metrics_history_profiles_and_estimates_are_as_before_a_restart(
         assert estimate is not None
         assert service.router.contact("vip-call").state is ContactState.OFFERED
         state = snapshot(service.router)
+
+    # The snapshot is one JSON document: the bookkeeping beside the router's state.
+    with closing(sqlite3.connect(path)) as db:
+        body, now_in_snapshot, profile = db.execute(
+            "SELECT body, json_extract(body, '$.router.now'),"
+            " json_extract(body, '$.service.profiles.\"vip-call\".tier')"
+            " FROM snapshots ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert set(json.loads(body)) == {"service_snapshot", "service_length", "service", "router"}
+    assert (now_in_snapshot, profile) == (state["now"], "gold")
 
     for replay_all in (False, True):
         if replay_all:

@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -124,9 +125,12 @@ DEFAULT_HOOK_CONCURRENCY: Final = 256
 HANDLE_TIME_WINDOW: Final = 100
 #: An idle worker of the plugin pool ends after this many seconds.
 _IDLE_WORKER_SECONDS: Final = 30.0
-#: What a service snapshot starts with; a snapshot without it is a bare
-#: router snapshot (written by an older service or another tool).
-_SNAPSHOT_MAGIC: Final = b"ccroute service snapshot 1\n"
+#: How a service snapshot begins: one JSON document, ``{"service_snapshot": 1,
+#: "service_length": N, "service": <N bytes: the bookkeeping>, "router":
+#: <Router.snapshot()>}``. A snapshot that does not begin so is a bare router
+#: snapshot (an older service's, or another tool's).
+_SNAPSHOT_HEAD: Final = re.compile(rb'\{"service_snapshot":1,"service_length":(\d+),"service":')
+_SNAPSHOT_ROUTER: Final = b',"router":'
 
 
 class _Batch:
@@ -284,25 +288,32 @@ class _Book:
 
 
 def _frame(router_state: bytes, book: Mapping[str, Any]) -> bytes:
-    """A service snapshot: the router's snapshot and the bookkeeping beside it."""
+    """A service snapshot: the router's snapshot and the bookkeeping beside it, as
+    one JSON document (the router's own document nested as it is), so that SQL
+    reads it too: ``json_extract(body, '$.router.now')``."""
     extras = json.dumps(book, allow_nan=False, separators=(",", ":")).encode()
-    return b"".join((_SNAPSHOT_MAGIC, len(extras).to_bytes(8, "big"), extras, router_state))
+    head = b'{"service_snapshot":1,"service_length":%d,"service":' % len(extras)
+    return b"".join((head, extras, _SNAPSHOT_ROUTER, router_state, b"}"))
 
 
 def _unframe(data: bytes) -> tuple[bytes, dict[str, Any]]:
     """The router's snapshot and the bookkeeping of a service snapshot (none in
-    a bare router snapshot)."""
-    if not data.startswith(_SNAPSHOT_MAGIC):
+    a bare router snapshot). Only the bookkeeping is parsed here; the router's
+    part goes to :meth:`Router.restore` as the bytes it wrote."""
+    head = _SNAPSHOT_HEAD.match(data)
+    if head is None:
         return data, {}
-    start = len(_SNAPSHOT_MAGIC)
+    start = head.end()
+    end = start + int(head.group(1))
     try:
-        size = int.from_bytes(data[start : start + 8], "big")
-        extras = json.loads(data[start + 8 : start + 8 + size])
+        extras = json.loads(data[start:end])
         if not isinstance(extras, dict):
-            raise ValueError("not an object")
+            raise ValueError("the bookkeeping is not an object")
+        if not data.startswith(_SNAPSHOT_ROUTER, end) or not data.endswith(b"}"):
+            raise ValueError("no router state after the bookkeeping")
     except ValueError as error:
         raise StorageError(f"the service snapshot is damaged: {error}") from error
-    return data[start + 8 + size :], extras
+    return data[end + len(_SNAPSHOT_ROUTER) : -1], extras
 
 
 # ------------------------------------------------------------- plugin work
