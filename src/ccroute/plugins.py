@@ -727,7 +727,6 @@ class Hooks:
         """Whether any plugin implements ``hook`` (the service skips work nobody reads)."""
         return bool(self._impls(hook))
 
-
     def _fail(self, hook: str, plugin: str, kind: FailureKind, detail: object) -> None:
         self.failures[(hook, plugin, kind)] += 1
         if isinstance(detail, BaseException):
