@@ -4,14 +4,19 @@ The router holds the universal queue, the agents and their work, and the
 timers the routing rules need. It performs no I/O and never reads the wall
 clock: time comes from the clock object it is given. Every public call
 
-1. reads the clock (a clock that went backwards raises :class:`ClockError`),
-2. applies every timer that fell due since the last call, at its due time
+1. reads the clock (a clock that fails, reads no finite number or went
+   backwards raises :class:`ClockError`),
+2. checks all its arguments (types, ranges, ids, states) against the router
+   as it stands and raises, changing nothing at all (not even
+   :attr:`Router.now`), if they are wrong,
+3. applies every timer that fell due since the last call, at its due time
    (exactly as :meth:`Router.tick` would; those events are handed to
-   observers at once),
-3. validates its arguments and raises, changing nothing further, if they
-   are wrong,
+   observers at once), and if any did, checks the call again: a timer may
+   have changed what it needs,
 4. applies the change, routes whatever the change made routable, and
-5. returns the events it caused (timer events first), which observers also receive.
+5. returns the events it caused (timer events first), which observers also
+   receive, each as a list of its own; an observer that raises is counted in
+   :attr:`Router.observer_failures` and never makes the call raise.
 
 Routing order (see docs/routing.md): a contact that becomes routable (it
 arrived, came back, was transferred, had its requirements relaxed) is offered
