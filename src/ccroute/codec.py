@@ -43,9 +43,9 @@ constructor refuses.
 Costs (benchmarks/README.md, ``benchmarks/bench_codec.py``): a submit record
 (a :class:`~ccroute.commands.Submit` of a typical contact with its
 :class:`~ccroute.Queued` and :class:`~ccroute.Offered` events, offer reason
-included) encoded in 12 µs and decoded in 39 µs on a busy day, where cattrs
-with the json module took 34 and 70 µs; about 60% of the decoding is the
-``Contact`` constructor and its validation.
+included) encoded in 14 µs and decoded in 29 µs on a busy day, where cattrs
+with the json module took 36 and 73 µs; more than half of the decoding is
+the ``Contact`` constructor and its validation.
 """
 
 from __future__ import annotations
