@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ccroute import InvalidValueError, Service, StorageError
+from ccroute import Contact, InvalidValueError, QueueConfig, Service, StorageError
 
 pytestmark = pytest.mark.anyio
 
@@ -52,3 +52,19 @@ async def test_a_damaged_file_is_reported_by_the_store_not_as_a_missing_store(
         await Service(path=path, load_entrypoints=False).start()
     # the file was not touched
     assert path.read_bytes() == b"this is not an SQLite database, but it is long enough" * 100
+
+
+async def test_a_value_the_log_cannot_hold_is_refused_before_the_router_changes(
+    tmp_path: Path, anyio_backend: str
+) -> None:
+    path = tmp_path / "centre.db"
+    async with Service(path=path, load_entrypoints=False) as service:
+        await service.add_queue(QueueConfig("support"))
+        # A lone surrogate is a valid str but not UTF-8: no log can hold it.
+        with pytest.raises(InvalidValueError, match="cannot be logged"):
+            await service.submit(Contact("c\ud800", "voice", "support"))
+        assert service.router.contact_ids == []
+        # The service goes on taking calls.
+        await service.submit(Contact("c1", "voice", "support"))
+    async with Service(path=path, load_entrypoints=False) as again:
+        assert again.router.contact_ids == ["c1"]

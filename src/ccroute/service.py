@@ -50,6 +50,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock, ManualClock, WallClock
+from .codec import encode_command
 from .commands import (
     Abandon,
     Accept,
@@ -987,6 +988,11 @@ class Service:
         recovers what was acknowledged).
         """
         router = self.router
+        if type(command) is not Tick:
+            # A value the log cannot hold (a lone surrogate in an id, say) is
+            # refused here, before the router changes: refused at append, it
+            # would leave the router ahead of its log and stop the service.
+            encode_command(command)
         at = self._time()
         self._rclock.set(at)
         logged = False
