@@ -68,3 +68,14 @@ async def test_a_value_the_log_cannot_hold_is_refused_before_the_router_changes(
         await service.submit(Contact("c1", "voice", "support"))
     async with Service(path=path, load_entrypoints=False) as again:
         assert again.router.contact_ids == ["c1"]
+
+
+@pytest.mark.parametrize("retention", [None, 3600.0])
+async def test_the_default_store_takes_its_retention_from_the_settings(
+    tmp_path: Path, anyio_backend: str, retention: float | None
+) -> None:
+    service = Service(
+        path=tmp_path / "centre.db", settings={"retention": retention}, load_entrypoints=False
+    )
+    async with service:
+        assert getattr(service.storage, "retention", "missing") == retention

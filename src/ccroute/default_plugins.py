@@ -24,14 +24,22 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Storage:
     """The embedded store: SQLite at ``settings["path"]`` when given, else in memory.
 
     ``settings["sync"]`` sets SQLite's ``synchronous`` mode (``"FULL"`` by
-    default, so an acknowledged call survives a power cut).
+    default, so an acknowledged call survives a power cut), and
+    ``settings["retention"]`` the seconds of audit trail the log keeps
+    (``None``: everything; by default
+    :data:`~ccroute.storage.DEFAULT_RETENTION`).
     """
     # Imported here: the stores are needed only when a service starts, and
     # importing ccroute must stay cheap.
     if "path" in settings:
+        from .storage import DEFAULT_RETENTION
         from .storage_sqlite import SQLiteStorage
 
-        return SQLiteStorage(settings["path"], synchronous=settings.get("sync", "FULL"))
+        return SQLiteStorage(
+            settings["path"],
+            synchronous=settings.get("sync", "FULL"),
+            retention=settings.get("retention", DEFAULT_RETENTION),
+        )
     from .storage import MemoryStorage
 
     return MemoryStorage()

@@ -669,6 +669,13 @@ class Service:
         return Counter() if self._hooks is None else self._hooks.failures
 
     @property
+    def storage(self) -> Storage:
+        """The store the service logs to (while it runs); call it only through the service."""
+        if self._storage is None:
+            raise ServiceError("the service is not running")
+        return self._storage
+
+    @property
     def durable_seq(self) -> int:
         """The seq of the last log record known to be durable."""
         return self._durable_seq
