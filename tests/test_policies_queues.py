@@ -639,6 +639,60 @@ def test_queue_delay_of_an_agent_logging_in_later_counts_from_the_contacts_arriv
     assert events[0].reason.held_back == ()
 
 
+def test_queue_delays_ending_at_one_instant_route_in_key_order() -> None:
+    # Both delays end at 7; the later-set timer belongs to the contact with the
+    # smaller key, and the helper, free for one call, must take that one.
+    h = RouterHarness()
+    h.queue("support")
+    h.agent("helper", queues={"support"}, queue_delays={"support": 5})
+    h.submit("older", queue="support")
+    h.submit("newer", queue="support")
+    h.clock.advance(2)
+    h.router.transfer("newer", queue="support", keep_key=False)  # delay timer at 7
+    h.router.transfer("older", queue="support", keep_key=True)  # delay timer at 7, set later
+    assert waiting(h, "support") == ["older", "newer"]
+    assert h.offers() == []
+    events = h.advance(5)
+    assert [(e.contact_id, e.agent_id, e.at) for e in events if isinstance(e, Offered)] == [
+        ("older", "helper", 7.0)
+    ]
+    assert waiting(h, "support") == ["newer"]
+
+
+def test_queue_delay_ending_with_the_max_wait_offers_before_the_overflow() -> None:
+    # At 22.5 both contacts have waited 20 s in sales: the helper's delay ends
+    # and their maximum wait passes. The delay ends first, so the helper takes
+    # the contact first in line (c4) in sales; c5 overflows. Before, c4 overflowed
+    # first (a new key) and was offered to the helper while c5, ahead of it in
+    # line and no longer delayed, waited.
+    h = RouterHarness()
+    h.router.add_queues(
+        [
+            QueueConfig("sales", max_wait=20, overflow="support", overflow_keep_key=False),
+            QueueConfig("support"),
+        ]
+    )
+    h.agent("a1", queues={"sales"})
+    h.submit("c1", queue="sales")
+    assert h.offers() == [("c1", "a1")]
+    h.clock.advance(1)
+    h.agent("a3", queues={"sales", "support"}, queue_delays={"sales": 20})
+    h.clock.advance(1.5)
+    h.submit("c4", queue="sales")
+    h.submit("c5", queue="sales")
+    events = h.advance(20)
+    assert [
+        (type(e).__name__, e.contact_id, getattr(e, "agent_id", None), e.at) for e in events
+    ] == [("Offered", "c4", "a3", 22.5), ("Overflowed", "c5", None, 22.5)]
+    assert events[0].queue == "sales"
+    assert h.router.contact("c4").state is ContactState.OFFERED
+    assert waiting(h) == ["c5"]
+    assert h.router.contact("c5").queue == "support"
+    # c4's maximum wait passed while it was offered: it keeps the offer.
+    h.router.accept("c4", "a3")
+    assert h.router.contact("c4").state is ContactState.IN_SERVICE
+
+
 def test_negative_queue_delay_is_refused() -> None:
     with pytest.raises(InvalidValueError, match=r"agent 'helper'.*'sales'"):
         Agent("helper", queues={"sales"}, queue_delays={"sales": -5})

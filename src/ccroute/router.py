@@ -2011,11 +2011,31 @@ class Router:
         return bool(rec.live and rec.tokens[kind] == token)
 
     def _run_due(self, now: float, events: list[Event]) -> int:
-        """Apply every live timer due at or before ``now``; return how many ran."""
+        """Apply every live timer due at or before ``now``; return how many ran.
+
+        Timers due at the same instant run in the order they were set, except
+        that the queue delays ending then run first, in key order: a delay
+        only changes eligibility, which holds from that instant on, so those
+        contacts are routed before any other timer of the instant routes
+        (docs/routing.md, "Time")."""
         timers = self._timers
         ran = 0
         while timers and timers[0][0] <= now:
-            timer = heapq.heappop(timers)
+            due = timers[0][0]
+            batch = [heapq.heappop(timers)]
+            while timers and timers[0][0] == due:
+                batch.append(heapq.heappop(timers))
+            if len(batch) > 1:
+                delays = sorted((t for t in batch if t[2] == _DELAY), key=lambda t: t[3].key)
+                if delays:
+                    batch = delays + [t for t in batch if t[2] != _DELAY]
+            ran += self._run_batch(batch, events)
+        return ran
+
+    def _run_batch(self, batch: list[tuple[float, int, int, Any, int]], events: list[Event]) -> int:
+        """Apply the live timers of ``batch`` (all due at one instant), in order."""
+        ran = 0
+        for timer in batch:
             if not self._timer_live(timer):
                 continue
             ran += 1
