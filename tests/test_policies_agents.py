@@ -1024,6 +1024,27 @@ def test_add_exclusion_moves_the_offer_to_someone_else_at_once() -> None:
     assert_work_conserving(h.router)
 
 
+def test_add_exclusion_lets_the_agent_a_rerouted_call_freed_take_the_earliest_email() -> None:
+    # Found by the stateful test: add_exclusion returns a customer's email e1,
+    # call v and email e2 (in key order). bob is kept free for v while it
+    # waits, so e1 passes him by; v then goes to bob, which lifts the
+    # reservation. bob must take e1, the earlier email, before e2 is matched
+    # to him (he has room for one email).
+    router = Router(ManualClock(), policy=RoutingPolicy(reserve_for={"voice"}))
+    router.add_queue(QueueConfig("q", offer_timeout=None))
+    router.add_agent(Agent("ana", queues={"q"}), Presence.AVAILABLE)
+    bob = Agent("bob", queues={"q"}, capacity={"voice": 1, "email": 1})
+    router.add_agent(bob, Presence.NOT_READY)
+    for contact_id, channel in (("e1", "email"), ("v", "voice"), ("e2", "email")):
+        router.submit(Contact(contact_id, channel, "q", customer_id="cust"))
+    assert router.agent("ana").offered == {"e1", "v", "e2"}
+    assert router.set_presence("bob", Presence.AVAILABLE)[1:] == []
+    events = router.add_exclusion("cust", "ana")
+    assert offers(events) == [("v", "bob"), ("e1", "bob")]
+    assert router.contact("e2").state is ContactState.WAITING
+    assert_work_conserving(router)
+
+
 @pytest.mark.parametrize("excluded", ["ana", "bob"])
 def test_add_exclusion_withdraws_only_that_holders_ring(excluded: str) -> None:
     h = ring_harness()

@@ -2400,6 +2400,14 @@ class Router:
 
     def _route_contact(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         """Offer a waiting contact to the best eligible agent (or agents, ring-all), if any."""
+        if self._lift_pending:
+            # A reserved-channel contact stopped waiting earlier in this call:
+            # the agents it kept free go first, each to the smallest-key
+            # contact it may take, before a contact is matched to one of them.
+            while self._lift_pending:
+                self._lift_reservations(now, events)
+            if rec.state is not _S.WAITING or not rec.live:
+                return
         queue = self._queues[rec.queue]
         barred = self._barred_agents(rec, now)
         target = NONE if rec.target is None else self._agents[rec.target].handle
