@@ -32,7 +32,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import pickle
 import random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -52,6 +51,7 @@ from ._codes import (
     contact_key,
 )
 from ._queue import UniversalQueue
+from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
 from .errors import (
@@ -113,6 +113,18 @@ from .model import (
     RoutingStep,
 )
 from .policies import RoutingPolicy
+from .snapshot import FORMAT as SNAPSHOT_FORMAT
+from .snapshot import (
+    AgentRecord,
+    ContactRecord,
+    Exclusion,
+    QueueRecord,
+    RandomState,
+    RejoinRecord,
+    RouterState,
+    TimerKind,
+    TimerRecord,
+)
 from .views import AgentStatus, AgentView, ChannelStats, ContactView, QueueStats, TickResult
 
 if TYPE_CHECKING:
@@ -138,12 +150,17 @@ _TOKENS: Final = 7
 
 # A queue whose strategy is a custom AgentStrategy, scored in Python.
 _CUSTOM: Final = -2
-# Bumped when the snapshot layout changes; an old snapshot is refused, not misread.
-_SNAPSHOT_FORMAT: Final = 2
-# Attributes a snapshot leaves out: the clock and observers belong to the
-# embedding program, strategies are code, and the queue is rebuilt.
-_TRANSIENT: Final = frozenset({"_clock", "_q", "_observers", "_strategies"})
-_COUNTERS: Final = ("_seq", "_timer_seq", "_agent_handles", "_contact_handles")
+# Timer codes as a state document names them (ccroute.snapshot.TimerKind).
+_TIMER_KINDS: Final = (
+    TimerKind.OFFER,
+    TimerKind.WRAP_UP,
+    TimerKind.STEP,
+    TimerKind.PREFERENCE,
+    TimerKind.MAX_WAIT,
+    TimerKind.DELAY,
+    TimerKind.RAMP_UP,
+)
+_TIMER_CODES: Final = {kind: code for code, kind in enumerate(_TIMER_KINDS)}
 
 _S = ContactState
 # States in which a contact has been answered (ContactView.answered_at).
@@ -1379,84 +1396,329 @@ class Router:
 
     # ============================================================ persistence
 
+    def state(self) -> RouterState:
+        """The router's whole state as a :class:`~ccroute.snapshot.RouterState`
+        document, for :meth:`restore` (see docs/snapshot.md).
+
+        Everything that decides future routing is kept: waiting contacts with
+        their keys, agents with presence, capacity and idle times, open offers
+        and their deadlines, wrap-ups, routing-step positions, rejection bars,
+        reservations, policies and their state, pending timers, counters and
+        the random generator. Left out: the clock, the observers and the
+        custom strategies (code, given again to :meth:`restore`). Changes
+        nothing. Cost: O(state).
+        """
+        version, internal, gauss_next = self._rng.getstate()
+        timers = sorted(
+            (t for t in self._timers if self._timer_live(t)), key=lambda t: (t[0], t[1])
+        )
+        agents = self._agent_by_handle
+        return RouterState(
+            format=SNAPSHOT_FORMAT,
+            now=self._now,
+            seq=self._peek("_seq"),
+            submitted=self.submitted,
+            completed=self.completed,
+            abandoned=self.abandoned,
+            timed_out=self.timed_out,
+            strategy_failures=self.strategy_failures,
+            offer_reasons=self._offer_reasons,
+            random=RandomState(version, tuple(internal), gauss_next),
+            policy=self._policy,
+            channels=tuple(self._channels.values()),
+            skills=tuple(self._skills),
+            queues=tuple(
+                QueueRecord(r.config, r.custom is not None, r.last_agent)
+                for r in self._queues.values()
+            ),
+            agents=tuple(self._agent_record(r) for r in self._agents.values()),
+            contacts=tuple(self._contact_record(r) for r in self._contacts.values()),
+            timers=tuple(
+                TimerRecord(due, _TIMER_KINDS[kind], agent=rec.spec.id)
+                if kind == _RAMP
+                else TimerRecord(due, _TIMER_KINDS[kind], contact=rec.spec.id)
+                for due, _seq, kind, rec, _token in timers
+            ),
+            exclusions=tuple(
+                Exclusion(customer, tuple(sorted(agent_ids)))
+                for customer, agent_ids in sorted(self._customer_exclusions.items())
+                if agent_ids
+            ),
+            rejoins=tuple(
+                RejoinRecord(customer, queue, key, until, contact_id)
+                for (customer, queue), (key, until, contact_id) in sorted(self._rejoin.items())
+            ),
+            # Handles of agents removed since are dropped: a lift skips them.
+            kept_free=tuple(sorted(agents[h].spec.id for h in self._held if h in agents)),
+            lift_pending=self._lift_pending,
+        )
+
     def snapshot(self) -> bytes:
         """The router's whole state as bytes, for :meth:`restore` in this or another process.
 
-        Everything that decides future routing is kept: waiting contacts with
-        their keys, agents with presence, load and idle times, open offers
-        and their deadlines, wrap-ups, routing-step positions, rejection bars,
-        reservations, counters and the random generator. Left out: the clock,
-        the observers and the custom strategies (code, given again to
-        :meth:`restore`). The bytes are a pickle: restore only snapshots you made.
-        Cost: O(state).
+        The bytes are :meth:`state` written as JSON
+        (:meth:`~ccroute.snapshot.RouterState.to_bytes`): no pickle, nothing
+        in them can make the reader run code. Contact attributes must be
+        JSON values (str, int, float, bool, ``None``, lists and dicts with
+        string keys); others raise :class:`InvalidValueError`. Equal states
+        give equal bytes. Cost: O(state).
         """
-        # Dead timers belong to finished contacts: no need to carry them.
-        self._timers = [t for t in self._timers if self._timer_live(t)]
-        heapq.heapify(self._timers)
-        counters = {}
-        for name in _COUNTERS:
-            # Reading a counter consumes a value: put an equal counter back.
-            counters[name] = next(getattr(self, name))
-            setattr(self, name, itertools.count(counters[name]))
-        state = {
-            k: v for k, v in self.__dict__.items() if k not in _TRANSIENT and k not in counters
-        }
-        return pickle.dumps((_SNAPSHOT_FORMAT, state, counters), protocol=pickle.HIGHEST_PROTOCOL)
+        return self.state().to_bytes()
 
     @classmethod
     def restore(
         cls,
-        data: bytes,
+        data: bytes | RouterState,
         clock: Clock | None = None,
         *,
         strategies: Mapping[str, AgentStrategy] | None = None,
         _queue: Any = None,
     ) -> Router:
-        """Rebuild a router from :meth:`snapshot` bytes.
+        """Rebuild a router from :meth:`snapshot` bytes or a :meth:`state` document.
 
         :param clock: the clock the rebuilt router reads; it must not be
             behind the snapshot's time (a :class:`ManualClock` at that time
             when omitted).
         :param strategies: the custom strategies the snapshot's queues name.
 
-        Raises :class:`InputError` for bytes that are not a snapshot,
+        Raises :class:`InputError` for bytes that are not a snapshot, a
+        snapshot of a format this release does not read, a field of the
+        wrong type and records that do not fit together;
         :class:`UnknownIdError` for a strategy a queue names but that is not
-        given, and :class:`ClockError` for a clock behind the snapshot.
+        given; and :class:`ClockError` for a clock behind the snapshot.
+        Cost: O(state).
         """
+        state = data if isinstance(data, RouterState) else RouterState.from_bytes(data)
         try:
-            fmt, state, counters = pickle.loads(data)
-        except Exception as exc:
-            raise InputError(f"not a ccroute router snapshot: {exc}") from exc
-        if fmt != _SNAPSHOT_FORMAT:
-            raise InputError(
-                f"router snapshot format {fmt!r} is not supported (expected {_SNAPSHOT_FORMAT})"
-            )
-        router = cls.__new__(cls)
-        router.__dict__.update(state)
-        for name, value in counters.items():
-            setattr(router, name, itertools.count(value))
-        router._clock = clock if clock is not None else ManualClock(router._now)
-        now = router._clock.now()
-        if not now >= router._now:
-            raise ClockError(f"the clock reads {now!r}, behind the snapshot's time {router._now}")
-        router._observers = []
-        router._strategies = {}
-        for name, strategy in (strategies or {}).items():
-            cls._check_strategy(name, strategy)
-            router._strategies[name] = strategy
-        for queue in router._queues.values():
-            if queue.custom is not None and queue.custom not in router._strategies:
-                raise UnknownIdError("strategy", queue.custom)
-        router._q = _queue if _queue is not None else UniversalQueue()
-        router._rebuild_queue()
+            check_references(state)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            # A RouterState built in Python is not type-checked field by field.
+            raise InputError(f"not a well-formed router state: {exc!r}") from exc
+        for record in state.queues:
+            name = record.config.strategy
+            if isinstance(name, str) and name not in (strategies or {}):
+                raise UnknownIdError("strategy", name)
+        router = cls(
+            clock if clock is not None else ManualClock(state.now),
+            channels=state.channels,
+            strategies=strategies,
+            policy=state.policy,
+            offer_reasons=state.offer_reasons,
+            _queue=_queue,
+        )
+        now = router._now
+        if not now >= state.now:
+            raise ClockError(f"the clock reads {now!r}, behind the snapshot's time {state.now}")
+        try:
+            router._load(state)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+            raise InputError(f"router snapshot does not load: {exc!r}") from exc
         return router
 
+    def _peek(self, name: str) -> int:
+        """The value an ``itertools.count`` attribute gives next, leaving it as it was."""
+        value: int = next(getattr(self, name))
+        # Reading a counter consumes a value: put an equal counter back.
+        setattr(self, name, itertools.count(value))
+        return value
+
+    @staticmethod
+    def _agent_record(rec: _AgentRec) -> AgentRecord:
+        return AgentRecord(
+            spec=rec.spec,
+            presence=rec.presence,
+            capacity=tuple(rec.capacity.items()),
+            idle_since=rec.idle_since,
+            handled=rec.handled,
+            rejected=tuple(sorted(rec.rejected)),
+            ramping=rec.ramping,
+            ramp_left=rec.ramp_left,
+        )
+
+    @staticmethod
+    def _contact_record(rec: _ContactRec) -> ContactRecord:
+        return ContactRecord(
+            spec=rec.spec,
+            state=rec.state,
+            queue=rec.queue,
+            channel=rec.channel,
+            base=tuple(rec.base.items()),
+            requirements=tuple(rec.requirements.items()),
+            extra_queues=tuple(sorted(rec.extra_queues)),
+            key=rec.key,
+            arrived_at=rec.arrived_at,
+            entered_at=rec.entered_at,
+            steps_applied=rec.steps_applied,
+            agent=rec.agent,
+            also=tuple(rec.also or ()),
+            target=rec.target,
+            rejected_by=tuple(sorted(rec.rejected_by or ())),
+            accepted_at=rec.accepted_at,
+            completed_at=rec.completed_at,
+            timeout_at=rec.timeout_at,
+            overdue=rec.overdue,
+            fled=None if rec.fled is None else (rec.fled[0], tuple(sorted(rec.fled[1]))),
+        )
+
+    def _load(self, state: RouterState) -> None:
+        """Fill a router fresh from ``__init__`` (channels, policy and strategies
+        set) with a checked state document, rebuilding every index and cache.
+
+        Handles are the positions of agents and contacts in the document
+        (their order of addition), so the handles' order, all that routing
+        reads of them, is the original's.
+        """
+        self._now = state.now
+        rng = state.random
+        self._rng.setstate((rng.version, tuple(rng.internal), rng.gauss_next))
+        self._seq = itertools.count(state.seq)
+        self.submitted = state.submitted
+        self.completed = state.completed
+        self.abandoned = state.abandoned
+        self.timed_out = state.timed_out
+        self.strategy_failures = state.strategy_failures
+        self._skills = {name: i for i, name in enumerate(state.skills)}
+        for handle, record in enumerate(state.queues):
+            config = record.config
+            if isinstance(config.strategy, str):
+                queue = _QueueRec(config, handle, _CUSTOM, config.strategy)
+            else:
+                queue = _QueueRec(config, handle, _codes.STRATEGY_CODES[config.strategy])
+            queue.last_agent = record.last_agent
+            self._queues[config.name] = queue
+            if config.blocking:
+                self._queue_blocks[config.name] = dict(config.blocking)
+            if config.skip_if_no_agent:
+                self._skip_queues += 1
+        self._customer_exclusions = {
+            e.customer: set(e.agents) for e in state.exclusions if e.agents
+        }
+        for handle, a in enumerate(state.agents):
+            self._load_agent(handle, a)
+        self._agent_handles = itertools.count(len(state.agents))
+        for handle, c in enumerate(state.contacts):
+            self._load_contact(handle, c)
+        self._contact_handles = itertools.count(len(state.contacts))
+        for name in [*self._queue_blocks, *self._delays]:
+            self._index_queue(name)
+        # Which agents hold work on which channel, while any blocking matrix exists.
+        self._holding = {}
+        self._track_holding = False
+        if self._blocks or self._queue_blocks:
+            self._start_holding()
+        # Timers: each live one's token is its record's (0); order kept by the
+        # position in the document, which lists them in firing order.
+        timers: list[tuple[float, int, int, Any, int]] = []
+        for n, timer in enumerate(state.timers):
+            kind = _TIMER_CODES[timer.kind]
+            rec: _ContactRec | _AgentRec
+            if kind == _RAMP:
+                assert timer.agent is not None
+                rec = self._agents[timer.agent]
+            else:
+                assert timer.contact is not None
+                rec = self._contacts[timer.contact]
+            timers.append((timer.due, n, kind, rec, rec.tokens[kind]))
+        heapq.heapify(timers)
+        self._timers = timers
+        self._timer_seq = itertools.count(len(timers))
+        self._rejoin = {(r.customer, r.queue): (r.key, r.until, r.contact) for r in state.rejoins}
+        self._rejoin_expiry = [(r.until, r.customer, r.queue) for r in state.rejoins]
+        heapq.heapify(self._rejoin_expiry)
+        self._held = {self._agents[a].handle for a in state.kept_free}
+        self._lift_pending = state.lift_pending
+        self._rebuild_queue()
+
+    def _load_agent(self, handle: int, a: AgentRecord) -> None:
+        spec = a.spec
+        given = dict(a.capacity)
+        rec = _AgentRec(
+            spec,
+            handle,
+            {name: given[name] for name in self._channels},
+            presence=a.presence,
+            idle_since=a.idle_since,
+            handled=a.handled,
+            levels=dict(spec.skills),
+            ramping=a.ramping,
+            ramp_left=a.ramp_left,
+        )
+        rec.rejected = set(a.rejected)
+        # what it holds is counted from the contacts (_load_contact)
+        rec.load = dict.fromkeys(self._channels, 0)
+        self._agents[spec.id] = rec
+        self._agent_by_handle[handle] = rec
+        if rec.ramping:
+            self._ramping[spec.id] = rec
+        for name, delay in spec.queue_delays:
+            if delay > 0:
+                self._delays.setdefault(name, {})[spec.id] = delay
+        if rec.presence is not Presence.OFFLINE:
+            for name in spec.queues:
+                self._queues[name].logged_in += 1
+
+    def _load_contact(self, handle: int, c: ContactRecord) -> None:
+        spec = c.spec
+        base = dict(c.base)
+        if c.base == spec.requirements:
+            # Shared with the contacts submitted with the same requirements (as submit does).
+            base = self._requirement_dicts.setdefault(spec.requirements, base)
+        # Copy on write: shared with base until a routing step changes it.
+        requirements = base if c.requirements == c.base else dict(c.requirements)
+        rec = _ContactRec(
+            spec=spec,
+            handle=handle,
+            state=c.state,
+            queue=c.queue,
+            channel=c.channel,
+            base=base,
+            requirements=requirements,
+            extra_queues=frozenset(c.extra_queues) if c.extra_queues else _NO_QUEUES,
+            key=c.key,
+            arrived_at=c.arrived_at,
+            entered_at=c.entered_at,
+            steps_applied=c.steps_applied,
+            agent=c.agent,
+            target=c.target,
+            rejected_by=set(c.rejected_by) if c.rejected_by else None,
+            accepted_at=c.accepted_at,
+            completed_at=c.completed_at,
+            also=list(c.also) if c.also else None,
+            timeout_at=c.timeout_at,
+            overdue=c.overdue,
+            fled=None if c.fled is None else (c.fled[0], frozenset(c.fled[1])),
+        )
+        self._contacts[spec.id] = rec
+        self._contact_by_handle[handle] = rec
+        queue = self._queues[rec.queue]
+        contact_id = spec.id
+        if rec.state is _S.WAITING:
+            queue.waiting += 1
+            queue.present += 1
+            if rec.rejected_by:
+                self._rejected_waiting.add(contact_id)
+            if rec.channel in self._policy.reserve_for:
+                self._reserved_waiting.add(contact_id)
+        else:
+            if rec.state is _S.OFFERED:
+                queue.present += 1
+            for agent_id in self._holders(rec):
+                agent = self._agents[agent_id]
+                if rec.state is _S.OFFERED:
+                    agent.offered.add(contact_id)
+                elif rec.state is _S.IN_SERVICE:
+                    agent.in_service.add(contact_id)
+                else:
+                    agent.wrap_up.add(contact_id)
+                agent.load[rec.channel] += 1
+        if rec.target is not None:
+            self._agents[rec.target].reserved.add(contact_id)
+        self._index_exclusions(rec)
+
     def _rebuild_queue(self) -> None:
-        """Load the universal queue from the router's records (after :meth:`restore`)."""
+        """Load the universal queue from the router's records (after :meth:`restore`;
+        the channels are in it already)."""
         q = self._q
-        for name, ch in self._channel_ids.items():
-            channel = self._channels[name]
-            q.add_channel(ch, channel.unit_cost, channel.exclusive)
         for rec in sorted(self._agents.values(), key=lambda r: r.handle):
             agent = rec.spec
             q.add_agent(
