@@ -214,8 +214,11 @@ def _frozen_names(value: Iterable[str]) -> frozenset[str]:
 
 
 class _ReadOnlyMapping(Mapping[str, Any]):
-    """A read-only view of a private dict that, unlike MappingProxyType, pickles
-    (router snapshots and the service's log carry contacts and agents)."""
+    """A read-only view of a private dict.
+
+    Unlike MappingProxyType it pickles, which the format-1 log migration and
+    user code that pickles values rely on; ccroute's own durable formats are
+    JSON (docs/log-format.md, docs/snapshot.md)."""
 
     __slots__ = ("_data",)
 
