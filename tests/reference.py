@@ -2,7 +2,7 @@
 
 ``ReferenceQueue`` implements the internal interface of
 :class:`ccroute._queue_py.UniversalQueue` the naive way, from the routing
-semantics alone (docs/DESIGN.md, "Routing semantics", and the interface's
+semantics alone (docs/routing.md, and the interface's
 docstrings): plain dicts and lists, no grouping of agents or contacts, no
 sorted structures, no caches. Every decision scans every agent or every
 waiting contact and applies the eligibility rules to each one.

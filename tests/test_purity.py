@@ -1,6 +1,6 @@
 """The core is pure: no I/O, no wall clock, no unseeded randomness outside the clock module.
 
-DESIGN.md, architecture point 1. Only the clock, service, plugin loading,
+docs/implementation.md: the core is pure. Only the clock, service, plugin loading,
 storage and CLI modules may do I/O; nothing else may.
 """
 

@@ -1,4 +1,4 @@
-"""Example-based tests of the Router: every rule of DESIGN.md's routing semantics."""
+"""Example-based tests of the Router: every rule of docs/routing.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Contact-centre metrics computed from the router's event stream alone.
 
-This module is the single home of every figure of DESIGN.md's "Metrics"
-section. A :class:`MetricsCollector` consumes the events a
+This module is the single home of every figure docs/metrics.md
+defines. A :class:`MetricsCollector` consumes the events a
 :class:`~ccroute.Router` emits (register it with
 ``router.observe(collector.observe)`` or :meth:`MetricsCollector.attach`)
 and keeps running sums, so each event costs amortised O(1) time whatever the
@@ -122,7 +122,7 @@ class ServiceLevelVariant(enum.Enum):
 
     #: ``answered within T / (offered - short abandons)``: short abandons are
     #: excluded, every other abandon (and every timed-out contact) counts as
-    #: missed. DESIGN.md's default.
+    #: missed. ccroute's default (docs/metrics.md).
     DEFAULT = "default"
     #: ``answered within T / answered``: abandons are ignored altogether.
     ANSWERED = "answered"

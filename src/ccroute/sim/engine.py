@@ -87,7 +87,7 @@ class SimulationResult:
 
     scenario: str
     seed: int
-    #: Every metric of DESIGN.md, per queue, channel, agent, team and in total,
+    #: Every metric of docs/metrics.md, per queue, channel, agent, team and in total,
     #: over the whole day.
     report: MetricsReport
     #: The totals over the contacts that arrived after the warm-up (the same as
