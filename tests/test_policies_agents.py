@@ -1045,6 +1045,37 @@ def test_add_exclusion_lets_the_agent_a_rerouted_call_freed_take_the_earliest_em
     assert_work_conserving(router)
 
 
+def test_an_agent_no_longer_the_last_resort_is_released_from_the_reservation() -> None:
+    # Found by the reference test: ana rejected call v and, once carl could
+    # no longer take voice, was its last resort, so she was kept free for it
+    # and chat c waited. A newly added (not-ready) bob can take v: the
+    # rejection bar applies to ana again, she is no longer kept free, and c
+    # must go to her in that same call, not wait for an unrelated change.
+    router = Router(ManualClock(), policy=RoutingPolicy(reserve_for={"voice"}))
+    router.add_queue(QueueConfig("q", offer_timeout=None, wrap_up=None))
+    router.add_agent(Agent("ana", queues={"q"}, unit_budget=150), Presence.AVAILABLE)
+    router.add_agent(Agent("carl", queues={"q"}), Presence.NOT_READY)
+    router.submit(Contact("v", "voice", "q"))
+    router.submit(Contact("w", "voice", "q"))
+    router.request_callback("w")
+    assert offers(router.reject("v", "ana")) == [("w", "ana")]
+    router.accept("w", "ana")
+    router.complete("w")
+    router.set_capacity("carl", "voice", 0)
+    router.submit(Contact("c", "chat", "q"))
+    assert NotEligible.RESERVED_CHANNEL in _reasons_of(router, "c", "ana")
+    events = router.add_agent(Agent("bob", queues={"q"}), Presence.NOT_READY)
+    assert offers(events) == [("c", "ana")]
+    assert_work_conserving(router)
+
+
+def _reasons_of(router: Router, contact_id: str, agent_id: str) -> set[NotEligible]:
+    for verdict in router.explain(contact_id).not_eligible:
+        if verdict.agent_id == agent_id:
+            return set(verdict.reasons)
+    return set()
+
+
 @pytest.mark.parametrize("excluded", ["ana", "bob"])
 def test_add_exclusion_withdraws_only_that_holders_ring(excluded: str) -> None:
     h = ring_harness()

@@ -1968,6 +1968,11 @@ class Router:
         # and a reserved-channel contact that left the queue frees the agents
         # it held: both run before the call returns.
         self._run_due(now, events)
+        # Any change (an agent added or logged in, a capacity, an exclusion,
+        # time passing a queue delay) can end the reason an agent was kept
+        # free, not only the reserved contact leaving: look again whenever
+        # someone is held.
+        self._lift_pending = self._lift_pending or bool(self._held)
         while self._lift_pending:
             self._lift_reservations(now, events)
             self._run_due(now, events)
