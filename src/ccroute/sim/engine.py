@@ -38,6 +38,7 @@ from ..events import (
 from ..metrics import GroupStats, MetricsCollector, MetricsReport
 from ..model import Agent, Contact, Presence
 from ..router import Router
+from .breakdown import Breakdown, BreakdownCollector
 from .scenario import AgentGroup, Scenario
 
 __all__ = ["IntervalStats", "Simulation", "SimulationResult", "simulate"]
@@ -77,8 +78,12 @@ class IntervalStats:
     occupancy: float | None
     #: Time-average number of contacts waiting during the interval.
     average_waiting: float
-    #: Agents logged in at the end of the interval.
+    #: Agents logged in at the end of the interval (a count at one instant).
     agents_logged_in: int
+    #: Time-average number of agents logged in during the interval (breaks included).
+    agents_staffed: float = math.nan
+    #: Time-average number of agents ready (available: idle or handling) during the interval.
+    agents_ready: float = math.nan
 
 
 @attrs.frozen(slots=True)
@@ -106,6 +111,9 @@ class SimulationResult:
     end_time: float
     #: The router's events, when the simulation was asked to keep them.
     event_log: tuple[Event, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    #: Per interval x queue x channel, against each queue's own threshold, with
+    #: the longest waits and the agents staffed per interval (sim/breakdown.py).
+    breakdown: Breakdown | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def probability_of_waiting(self) -> float | None:
@@ -179,6 +187,10 @@ class Simulation:
         self._team_mark = (0.0, 0.0)
         self._intervals: list[IntervalStats] = []
         self.router.observe(self._on_events)
+        self.breakdown = BreakdownCollector(
+            thresholds, scenario.start, scenario.interval, scenario.intervals, scenario.end
+        )
+        self.router.observe(self.breakdown.observe)
         self._setup()
 
     # ------------------------------------------------------------------ setup
@@ -200,6 +212,7 @@ class Simulation:
                         queues=group.queues,
                         capacity=group.capacity,
                         unit_budget=group.unit_budget,
+                        queue_delays=group.queue_delays,
                     )
                 )
                 self._push(max(group.shift_start, sc.start), _SHIFT_START, agent)
@@ -269,18 +282,26 @@ class Simulation:
         if progress is not None:
             progress(1.0)
         now = self.clock.now()
+        breakdown = self.breakdown.result(now)
+        intervals = tuple(
+            attrs.evolve(i, agents_staffed=staffed, agents_ready=ready)
+            for i, staffed, ready in zip(
+                self._intervals, breakdown.agents_logged_in, breakdown.agents_ready, strict=False
+            )
+        )
         return SimulationResult(
             scenario=sc.name,
             seed=self.seed,
             report=self.metrics.report(now),
             measured=(self.measured or self.metrics).report(now).total,
-            intervals=tuple(self._intervals),
+            intervals=intervals,
             self_served=self._self_served,
             answered_after_waiting=self._waited,
             stranded=len(router),
             events=self._events,
             end_time=now,
             event_log=None if self._log is None else tuple(self._log),
+            breakdown=breakdown,
         )
 
     def _advance(self, when: float) -> None:
@@ -354,6 +375,7 @@ class Simulation:
                 stream.queue,
                 requirements=stream.requirements,
                 priority_seconds=stream.vip_priority_seconds if vip else 0.0,
+                max_wait=stream.max_wait,
             )
         )
 
