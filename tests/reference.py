@@ -29,6 +29,7 @@ Rules, restated here so the code can be read against them:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from ccroute._codes import (
     FEWEST_HANDLED,
@@ -150,8 +151,8 @@ class ReferenceQueue:
         agent.load[ch] -= 1
         agent.idle_since = now
 
-    def count_handled(self, a: int) -> None:
-        self._agents[a].handled += 1
+    def count_handled(self, a: int, n: int = 1) -> None:
+        self._agents[a].handled += n
 
     def has_spare(self, a: int, ch: int) -> bool:
         return self._spare(self._agents[a], ch)
@@ -254,7 +255,7 @@ class ReferenceQueue:
             else:  # ROUND_ROBIN: ids after rr_after first, then wrap around
                 wrapped = rr_after is None or not agent.id > rr_after
                 rank = (wrapped, agent.id)
-            if best_rank is None or rank < best_rank:  # type: ignore[operator]
+            if best_rank is None or rank < best_rank:
                 best_rank, best = rank, a
         return best
 
@@ -371,3 +372,12 @@ class ReferenceQueue:
         for c, ((_key, c2), g, target) in self._contacts.items():
             assert c2 == c and 0 <= g < len(self._sigs), c
             assert target == NONE or target in self._agents, (c, target)
+
+
+if TYPE_CHECKING:
+    from ccroute._queue_protocol import QueueBackend
+
+    def _conforms(queue: ReferenceQueue) -> QueueBackend:
+        # mypy checks the reference against the router's interface here
+        # (tests/test_queue_protocol.py runs it).
+        return queue
