@@ -173,7 +173,7 @@ def test_trace_replay_submits_each_record() -> None:
         ),
         (
             "[[queues]]\nname = 'q'\nservice_level = '80%'",
-            r"field 'service_level': expected \"percent/seconds\"",
+            r"field 'service_level': expected percent/seconds such as 80/20",
         ),
         (
             "[[queues]]\nname = 'q'\ncolour = 'red'",

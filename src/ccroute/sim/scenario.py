@@ -10,6 +10,7 @@ naming the source, the table and the field. Reading files is the caller's job
 from __future__ import annotations
 
 import csv
+import datetime
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -18,8 +19,9 @@ from typing import Any
 import attrs
 
 from ..errors import CCRouteError, InputError
-from ..model import Channel, ChannelKind, QueueConfig, RoutingStep, Strategy
-from ..policies import RoutingPolicy
+from ..model import Admission, Channel, ChannelKind, QueueConfig, RoutingStep, Strategy
+from ..policies import RampUp, RoutingPolicy
+from ..targets import parse_service_level
 from ..wfm import parse_rate
 from .distributions import Distribution
 
@@ -68,6 +70,8 @@ class AgentGroup:
     breaks: tuple[Break, ...] = ()
     answer_seconds: float = 0.0
     no_answer_probability: float = 0.0
+    #: Queue name to seconds a contact of that queue waits before this group is offered it.
+    queue_delays: tuple[tuple[str, float], ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -92,6 +96,9 @@ class ArrivalStream:
     self_service_share: float = 0.0
     callback_after: float | None = None
     callback_share: float = 0.0
+    #: Seconds a contact of this stream may wait before it overflows or times
+    #: out (overrides its queue's ``max_wait``); ``None`` for the queue's.
+    max_wait: float | None = None
 
 
 @attrs.frozen(slots=True)
@@ -115,7 +122,8 @@ class Scenario:
     Times are seconds after midnight; arrivals happen from ``start`` to ``end``,
     and the simulation runs on until the last contact is finished, abandoned,
     timed out or stranded (no agent left who could take it). ``policy`` is
-    the router-wide :class:`~ccroute.RoutingPolicy` (not read from TOML).
+    the router-wide :class:`~ccroute.RoutingPolicy` (the ``[routing]`` table).
+    ``days`` is the declared horizon: times run up to ``days`` x 24:00.
     """
 
     start: float
@@ -130,36 +138,80 @@ class Scenario:
     trace: tuple[TraceRecord, ...] = ()
     name: str = "scenario"
     policy: RoutingPolicy | None = None
+    days: int = 1
 
     @property
     def intervals(self) -> int:
         """Number of reporting intervals between ``start`` and ``end``."""
         return max(1, math.ceil((self.end - self.start) / self.interval))
 
-    def with_trace(self, trace: Sequence[TraceRecord]) -> Scenario:
-        """The same scenario with arrivals replayed from ``trace`` instead of generated."""
+    def with_trace(self, trace: Sequence[TraceRecord], source: str = "<trace>") -> Scenario:
+        """The same scenario with arrivals replayed from ``trace`` instead of generated.
+
+        A record naming a queue or channel the scenario does not have raises
+        :class:`ScenarioError` naming ``source`` and the record's arrival time.
+        """
+        from ..model import BUILTIN_CHANNELS
+
+        queues = {q.name for q in self.queues}
+        channels = {c.name for c in BUILTIN_CHANNELS} | {c.name for c in self.channels}
+        for record in trace:
+            for kind, name, known in (
+                ("queue", record.queue, queues),
+                ("channel", record.channel, channels),
+            ):
+                if name not in known:
+                    raise ScenarioError(
+                        f"{source}: the arrival at {_clock_text(record.arrival)} names the "
+                        f"unknown {kind} {name!r}"
+                    )
         return attrs.evolve(self, trace=tuple(trace), arrivals=())
 
 
 # ---------------------------------------------------------------------- parsing
 
 
-def parse_clock(value: object, where: str) -> float:
-    """``"HH:MM"`` or ``"HH:MM:SS"`` (or a number of seconds) to seconds after midnight."""
+DAY = 86400.0
+
+
+def parse_clock(value: object, where: str, *, horizon: float = math.inf) -> float:
+    """``"HH:MM"`` or ``"HH:MM:SS"`` (or a number of seconds) to seconds after midnight.
+
+    Minutes and seconds are below 60; the time may not be later than
+    ``horizon`` seconds (a scenario's is ``days`` x 24:00).
+    """
+    seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise ScenarioError(f"{where}: a time must be >= 0, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        parts = value.split(":")
+        if value < 0 or not math.isfinite(value):
+            raise ScenarioError(f"{where}: a time must be a finite number >= 0, got {value!r}")
+        seconds = float(value)
+    elif isinstance(value, str):
+        parts = value.strip().split(":")
         try:
             numbers = [float(p) for p in parts]
         except ValueError:
             numbers = []
-        if 2 <= len(numbers) <= 3 and all(n >= 0 for n in numbers):
+        if (
+            2 <= len(numbers) <= 3
+            and all(n >= 0 for n in numbers)
+            and all(n < 60 for n in numbers[1:])
+        ):
             seconds = numbers[0] * 3600 + numbers[1] * 60 + (numbers[2] if len(numbers) == 3 else 0)
-            return seconds
-    raise ScenarioError(f'{where}: expected a time like "08:30", got {value!r}')
+    if seconds is None:
+        raise ScenarioError(f'{where}: expected a time like "08:30", got {value!r}')
+    if seconds > horizon:
+        days = horizon / DAY
+        raise ScenarioError(
+            f"{where}: {value!r} is past {_clock_text(horizon)}, the end of the "
+            + ("day" if days == 1 else f"{days:g}-day horizon")
+            + "; a later time needs a longer horizon ([simulation] days = 2)"
+        )
+    return seconds
+
+
+def _clock_text(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
 
 
 class _Table:
@@ -271,17 +323,13 @@ def _distribution(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
     ):
         raise ScenarioError(f"{table.field('values')}: expected a list of numbers")
+    mean = table.number("mean", 0.0)
+    stdev = table.number("stdev", 0.0)
+    table.finish()
     try:
-        result = Distribution(
-            kind,
-            mean=table.number("mean", 0.0),
-            stdev=table.number("stdev", 0.0),
-            values=tuple(float(v) for v in values),
-        )
+        return Distribution(kind, mean=mean, stdev=stdev, values=tuple(float(v) for v in values))
     except CCRouteError as exc:
         raise ScenarioError(f"{table.where}: {exc}") from None
-    table.finish()
-    return result
 
 
 def _rate(value: object, where: str) -> float:
@@ -299,20 +347,65 @@ def _rate(value: object, where: str) -> float:
 
 def _service_level(table: _Table) -> tuple[float, float]:
     value = table.get("service_level", "80/20")
-    if isinstance(value, str) and "/" in value:
-        target, _, threshold = value.partition("/")
-        try:
-            t, s = float(target) / 100.0, float(threshold)
-        except ValueError:
-            t = s = -1.0
-        if 0 <= t <= 1 and s >= 0:
-            return t, s
-    raise ScenarioError(
-        f'{table.field("service_level")}: expected "percent/seconds" like "80/20", got {value!r}'
-    )
+    try:
+        return parse_service_level(value, table.field("service_level"))
+    except CCRouteError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
-def _queue(table: _Table, known: set[str]) -> QueueConfig:
+def _optional_seconds(table: _Table, key: str, *, positive: bool = False) -> float | None:
+    """A number of seconds, absent (or 0 where ``positive``: TOML has no null) for none."""
+    if key not in table.data:
+        table.used.add(key)
+        return None
+    value = table.number(key)
+    return None if positive and value == 0 else value
+
+
+def _flag(table: _Table, key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ScenarioError(f"{table.field(key)}: expected true or false, got {value!r}")
+    return value
+
+
+def _blocking_matrix(
+    table: _Table, key: str, channels: set[str]
+) -> dict[str, frozenset[str]] | None:
+    """``{ voice = ["chat", "email"] }``: holding voice work blocks chats and emails."""
+    value = table.get(key)
+    if value is None:
+        return None
+    where = table.field(key)
+    if not isinstance(value, dict):
+        raise ScenarioError(f'{where}: expected a table such as {{ voice = ["chat"] }}')
+    matrix = {}
+    for holding, blocked in value.items():
+        if isinstance(blocked, str):
+            blocked = [blocked]
+        if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
+            raise ScenarioError(f"{where}: channels blocked by {holding!r} must be a list of names")
+        for name in [holding, *blocked]:
+            if name not in channels:
+                raise ScenarioError(f"{where}: unknown channel {name!r}")
+        matrix[holding] = frozenset(blocked)
+    return matrix
+
+
+_QUEUE_POLICIES = (
+    "ring",
+    "max_wait",
+    "overflow",
+    "overflow_keep_key",
+    "skip_if_no_agent",
+    "admission",
+    "rejoin_window",
+    "priority_seconds",
+    "blocking",
+)
+
+
+def _queue(table: _Table, known: set[str], channels: set[str]) -> QueueConfig:
     """One [[queues]] table; ``known`` holds every queue name of the scenario."""
     name = table.string("name", required=True)
     strategy_name = table.string("strategy", "longest-idle")
@@ -337,37 +430,93 @@ def _queue(table: _Table, known: set[str]) -> QueueConfig:
             raise ScenarioError(
                 f"{step.field('requirements')}: expected skill = level (1..10, or 0 to drop the skill)"
             )
-        steps.append(
-            RoutingStep(
-                step.number("after", required=True),
-                requirements={k: (None if v == 0 else v) for k, v in overrides.items()},
-                queues=queues,
-            )
-        )
+        after = step.number("after", required=True)
         step.finish()
+        try:
+            steps.append(
+                RoutingStep(
+                    after,
+                    requirements={k: (None if v == 0 else v) for k, v in overrides.items()},
+                    queues=queues,
+                )
+            )
+        except CCRouteError as exc:
+            raise ScenarioError(f"{step.where}: {exc}") from None
+    if [s.after for s in steps] != sorted(s.after for s in steps):
+        raise ScenarioError(f"{table.field('steps')}: steps must be in increasing order of 'after'")
     # TOML has no null: 0 means offers never time out.
     offer_timeout = table.number("offer_timeout", 30.0)
     wrap_up = table.number("wrap_up", 0.0)
-    max_size = table.get("max_size")
+    max_size = None if table.get("max_size") is None else table.integer("max_size")
+    overflow = table.get("overflow")
+    if overflow is not None:
+        overflow = table.string("overflow")
+        if overflow not in known:
+            raise ScenarioError(f"{table.field('overflow')}: unknown queue {overflow!r}")
+        if overflow == name:
+            raise ScenarioError(f"{table.field('overflow')}: a queue cannot overflow to itself")
+    max_wait = _optional_seconds(table, "max_wait", positive=True)
+    if overflow is not None and max_wait is None and not table.data.get("skip_if_no_agent"):
+        raise ScenarioError(
+            f"{table.field('overflow')}: overflow needs max_wait (or skip_if_no_agent = true)"
+        )
+    admission_name = table.string("admission", "always")
     try:
-        config = QueueConfig(
+        admission = Admission(admission_name)
+    except ValueError:
+        choices = ", ".join(a.value for a in Admission)
+        raise ScenarioError(
+            f"{table.field('admission')}: unknown admission {admission_name!r}, expected one of {choices}"
+        ) from None
+    policies: dict[str, Any] = {
+        "ring": table.integer("ring", 1, minimum=1),
+        "max_wait": max_wait,
+        "overflow": overflow,
+        "overflow_keep_key": _flag(table, "overflow_keep_key", True),
+        "skip_if_no_agent": _flag(table, "skip_if_no_agent", False),
+        "admission": admission,
+        "rejoin_window": _optional_seconds(table, "rejoin_window", positive=True),
+        "priority_seconds": table.number("priority_seconds", 0.0, minimum=-math.inf),
+        "blocking": _blocking_matrix(table, "blocking", channels) or {},
+    }
+    rona = _flag(table, "rona_not_ready", True)
+    table.finish()
+    try:
+        return QueueConfig(
             name,
             strategy,
             service_level_threshold=threshold,
             service_level_target=target,
             steps=steps,
-            max_size=None if max_size is None else table.integer("max_size"),
+            max_size=max_size,
             offer_timeout=offer_timeout or None,
             wrap_up=wrap_up,
-            rona_not_ready=bool(table.get("rona_not_ready", True)),
+            rona_not_ready=rona,
+            **policies,
         )
     except CCRouteError as exc:
         raise ScenarioError(f"{table.where}: {exc}") from None
-    table.finish()
-    return config
 
 
-def _agents(table: _Table, queues: set[str], channels: set[str]) -> AgentGroup:
+def _shift(table: _Table, horizon: float) -> tuple[float, float]:
+    shift = table.get("shift")
+    if shift is None:
+        return 0.0, math.inf
+    where = table.field("shift")
+    if not isinstance(shift, str) or shift.count("-") != 1:
+        raise ScenarioError(f'{where}: expected "HH:MM-HH:MM", got {shift!r}')
+    first, second = shift.split("-")
+    start = parse_clock(first.strip(), where, horizon=horizon)
+    end = parse_clock(second.strip(), where, horizon=horizon)
+    if end <= start:
+        raise ScenarioError(
+            f"{where}: the shift must end after it starts, got {shift!r} "
+            "(a shift past midnight is written 22:00-30:00, with [simulation] days = 2)"
+        )
+    return start, end
+
+
+def _agents(table: _Table, queues: set[str], channels: set[str], horizon: float) -> AgentGroup:
     name = table.string("name", required=True)
     member_of = table.names("queues", required=True)
     for q in sorted(member_of - queues):
@@ -383,25 +532,37 @@ def _agents(table: _Table, queues: set[str], channels: set[str]) -> AgentGroup:
                 raise ScenarioError(
                     f"{table.field('capacity')}: capacity for {channel!r} must be an integer >= 0"
                 )
-    shift = table.get("shift")
-    shift_start, shift_end = 0.0, math.inf
-    if shift is not None:
-        if not isinstance(shift, str) or shift.count("-") != 1:
-            raise ScenarioError(f'{table.field("shift")}: expected "HH:MM-HH:MM", got {shift!r}')
-        first, second = shift.split("-")
-        shift_start = parse_clock(first.strip(), table.field("shift"))
-        shift_end = parse_clock(second.strip(), table.field("shift"))
-        if shift_end <= shift_start:
-            raise ScenarioError(f"{table.field('shift')}: the shift must end after it starts")
-    breaks = []
+    shift_start, shift_end = _shift(table, horizon)
+    breaks: list[Break] = []
     for item in table.tables("breaks", table.where):
-        breaks.append(
-            Break(
-                parse_clock(item.get("start", required=True), item.field("start")),
-                item.number("minutes", required=True, minimum=0.0) * 60,
-            )
-        )
+        start = parse_clock(item.get("start", required=True), item.field("start"), horizon=horizon)
+        length = item.number("minutes", required=True, minimum=0.0) * 60
         item.finish()
+        if start < shift_start or start + length > shift_end:
+            shift = table.data.get("shift", "the whole day")
+            raise ScenarioError(
+                f"{item.where}: the break {_clock_text(start)}-{_clock_text(start + length)} "
+                f"is outside the shift {shift}"
+            )
+        for other in breaks:
+            if start < other.start + other.seconds and other.start < start + length:
+                raise ScenarioError(
+                    f"{item.where}: the break at {_clock_text(start)} overlaps the one at "
+                    f"{_clock_text(other.start)}"
+                )
+        breaks.append(Break(start, length))
+    delays = table.get("queue_delays", {})
+    if not isinstance(delays, dict):
+        raise ScenarioError(f"{table.field('queue_delays')}: expected a table of queue = seconds")
+    for queue, seconds in delays.items():
+        if queue not in member_of:
+            raise ScenarioError(
+                f"{table.field('queue_delays')}: {queue!r} is not one of the group's queues"
+            )
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ScenarioError(
+                f"{table.field('queue_delays')}: delay for {queue!r} must be seconds >= 0"
+            )
     budget = table.get("unit_budget")
     group = AgentGroup(
         name=name,
@@ -412,9 +573,10 @@ def _agents(table: _Table, queues: set[str], channels: set[str]) -> AgentGroup:
         unit_budget=None if budget is None else table.integer("unit_budget"),
         shift_start=shift_start,
         shift_end=shift_end,
-        breaks=tuple(breaks),
+        breaks=tuple(sorted(breaks, key=lambda b: b.start)),
         answer_seconds=table.number("answer_seconds", 0.0),
         no_answer_probability=table.number("no_answer_probability", 0.0, maximum=1.0),
+        queue_delays=tuple(sorted((q, float(d)) for q, d in delays.items())),
     )
     table.finish()
     return group
@@ -467,9 +629,37 @@ def _arrivals(
         self_service_share=table.number("self_service_share", 0.0, maximum=1.0),
         callback_after=callback_after,
         callback_share=callback_share,
+        max_wait=_optional_seconds(table, "max_wait", positive=True),
     )
     table.finish()
     return stream
+
+
+def _routing(table: _Table | None, channels: set[str]) -> RoutingPolicy | None:
+    """The router-wide ``[routing]`` table: blocking, reserve_for, ramp_up."""
+    if table is None:
+        return None
+    blocking = _blocking_matrix(table, "blocking", channels) or {}
+    reserve = table.names("reserve_for")
+    for name in sorted(reserve - channels):
+        raise ScenarioError(f"{table.field('reserve_for')}: unknown channel {name!r}")
+    ramp_table = table.table("ramp_up")
+    ramp = None
+    if ramp_table is not None:
+        seconds = _optional_seconds(ramp_table, "seconds", positive=True)
+        accepted = ramp_table.get("accepted")
+        if accepted is not None:
+            accepted = ramp_table.integer("accepted", minimum=1)
+        ramp_table.finish()
+        try:
+            ramp = RampUp(seconds=seconds, accepted=accepted)
+        except CCRouteError as exc:
+            raise ScenarioError(f"{ramp_table.where}: {exc}") from None
+    table.finish()
+    try:
+        return RoutingPolicy(blocking=blocking, reserve_for=reserve, ramp_up=ramp)
+    except CCRouteError as exc:
+        raise ScenarioError(f"{table.where}: {exc}") from None
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
@@ -481,13 +671,19 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     root = _Table(data, source)
     sim = root.table("simulation") or _Table({}, f"{source} [simulation]")
     sim.where = f"{source} [simulation]"
-    start = parse_clock(sim.get("start", "08:00"), sim.field("start"))
-    end = parse_clock(sim.get("end", "18:00"), sim.field("end"))
+    days = sim.integer("days", 1, minimum=1)
+    horizon = days * DAY
+    start = parse_clock(sim.get("start", "08:00"), sim.field("start"), horizon=horizon)
+    end = parse_clock(sim.get("end", "18:00"), sim.field("end"), horizon=horizon)
     if end <= start:
         raise ScenarioError(f"{sim.field('end')}: the day must end after it starts")
     interval = sim.number("interval_minutes", 30.0, minimum=1.0) * 60
     seed = sim.integer("seed", 1)
     warmup = sim.number("warmup_minutes", 0.0) * 60
+    if warmup >= end - start:
+        raise ScenarioError(
+            f"{sim.field('warmup_minutes')}: the warm-up must be shorter than the day"
+        )
     name = sim.string("name", source)
     sim.finish()
 
@@ -501,7 +697,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
                     ChannelKind(kind),
                     default_capacity=item.integer("default_capacity", 1),
                     unit_cost=item.integer("unit_cost", 0),
-                    exclusive=bool(item.get("exclusive", False)),
+                    exclusive=_flag(item, "exclusive", False),
                 )
             )
         except ValueError:
@@ -510,6 +706,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     from ..model import BUILTIN_CHANNELS
 
     channel_names = {c.name for c in BUILTIN_CHANNELS} | {c.name for c in channels}
+    routing = root.table("routing")
+    if routing is not None:
+        routing.where = f"{source} [routing]"
+    policy = _routing(routing, channel_names)
 
     queue_tables = root.tables("queues", source)
     queue_names = [t.data.get("name") for t in queue_tables]
@@ -517,10 +717,13 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     for item, queue_name in zip(queue_tables, queue_names, strict=True):
         if queue_names.count(queue_name) > 1:
             raise ScenarioError(f"{item.field('name')}: duplicate queue {queue_name!r}")
-    queues = [_queue(item, known) for item in queue_tables]
+    queues = [_queue(item, known, channel_names) for item in queue_tables]
     if not queues:
         raise ScenarioError(f"{source}: at least one [[queues]] table is required")
-    agents = [_agents(item, known, channel_names) for item in root.tables("agents", source)]
+    _check_overflow_cycles(queues, source)
+    agents = [
+        _agents(item, known, channel_names, horizon) for item in root.tables("agents", source)
+    ]
     groups = [a.name for a in agents]
     if len(set(groups)) != len(groups):
         raise ScenarioError(f"{source}: [[agents]] names must be unique")
@@ -529,7 +732,11 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         _arrivals(item, i, known, channel_names, intervals)
         for i, item in enumerate(root.tables("arrivals", source))
     ]
+    streams = [a.name for a in arrivals]
+    if len(set(streams)) != len(streams):
+        raise ScenarioError(f"{source}: [[arrivals]] names must be unique")
     root.finish()
+    _check_no_answer(queues, agents, source)
     return Scenario(
         start=start,
         end=end,
@@ -541,9 +748,42 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         seed=seed,
         warmup=warmup,
         name=name,
+        policy=policy,
+        days=days,
     )
 
 
+def _check_overflow_cycles(queues: Sequence[QueueConfig], source: str) -> None:
+    """Refuse overflow chains that come back to where they started (a contact would loop)."""
+    overflow = {q.name: q.overflow for q in queues}
+    for first in overflow:
+        seen = [first]
+        current = overflow[first]
+        while current is not None:
+            if current in seen:
+                chain = " -> ".join([*seen, current])
+                raise ScenarioError(f"{source} [[queues]]: overflow goes round in a loop: {chain}")
+            seen.append(current)
+            current = overflow.get(current)
+
+
+def _check_no_answer(
+    queues: Sequence[QueueConfig], agents: Sequence[AgentGroup], source: str
+) -> None:
+    """An offer nobody answers rings for ever unless the queue times offers out."""
+    timeless = {q.name for q in queues if q.offer_timeout is None}
+    for index, group in enumerate(agents):
+        stuck = sorted(group.queues & timeless)
+        if group.no_answer_probability > 0 and stuck:
+            raise ScenarioError(
+                f"{source} [[agents]] #{index + 1}, field 'no_answer_probability': offers "
+                f"nobody answers never end on queue {stuck[0]!r} (offer_timeout = 0)"
+            )
+
+
+#: The columns a trace must have; the others are optional.
+TRACE_REQUIRED = ("arrival", "queue", "handle_time")
+#: Every column a trace may have.
 TRACE_COLUMNS = (
     "arrival",
     "channel",
@@ -559,31 +799,64 @@ TRACE_COLUMNS = (
 def parse_trace(text: str, source: str = "<trace>") -> list[TraceRecord]:
     """Parse a CSV trace of arrivals.
 
-    Columns (header required): ``arrival`` (seconds after midnight or ``HH:MM:SS``),
-    ``channel``, ``queue``, ``skills`` (``en:5;tech:3``), ``priority`` (seconds of
-    head start), ``customer``, ``handle_time`` (seconds), ``patience`` (seconds;
-    empty for none). Rows must be in arrival order.
+    Columns (header required; only ``arrival``, ``queue`` and ``handle_time``
+    must be there): ``arrival`` (seconds after midnight, ``HH:MM:SS``, or an
+    ISO 8601 timestamp such as ``2024-03-04T08:00:01``, counted from midnight of
+    the first row's date), ``channel`` (default ``voice``), ``queue``,
+    ``skills`` (``en:5;tech:3``), ``priority`` (seconds of head start),
+    ``customer``, ``handle_time`` (seconds), ``patience`` (seconds; empty for
+    none). Rows must be in arrival order; unknown columns are errors.
     """
     reader = csv.DictReader(text.splitlines())
-    missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
+    columns = [c.strip() for c in reader.fieldnames or []]
+    reader.fieldnames = columns
+    missing = [c for c in TRACE_REQUIRED if c not in columns]
     if missing:
-        raise ScenarioError(f"{source}: missing column(s) {', '.join(missing)}")
+        raise ScenarioError(
+            f"{source}: missing column(s) {', '.join(missing)} "
+            f"(required: {', '.join(TRACE_REQUIRED)}; optional: "
+            f"{', '.join(c for c in TRACE_COLUMNS if c not in TRACE_REQUIRED)})"
+        )
+    unknown = [c for c in columns if c not in TRACE_COLUMNS]
+    if unknown:
+        raise ScenarioError(f"{source}: unknown column(s) {', '.join(unknown)}")
     records = []
     last = -math.inf
+    origin: datetime.datetime | None = None
     for line, row in enumerate(reader, start=2):
         where = f"{source} line {line}"
+
+        def cell(name: str, row: dict[str, str | None] = row) -> str:
+            return (row.get(name) or "").strip()
+
+        text_arrival = cell("arrival")
+        if "T" in text_arrival or text_arrival.count("-") >= 2:
+            try:
+                moment = datetime.datetime.fromisoformat(text_arrival)
+            except ValueError:
+                raise ScenarioError(
+                    f"{where}, column 'arrival': not an ISO 8601 timestamp: {text_arrival!r}"
+                ) from None
+            if origin is None:
+                origin = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+            if (moment.tzinfo is None) != (origin.tzinfo is None):
+                raise ScenarioError(
+                    f"{where}, column 'arrival': mixes timestamps with and without a time zone"
+                )
+            arrival = (moment - origin).total_seconds()
+        else:
+            arrival = parse_clock(_number_or_text(text_arrival), f"{where}, column 'arrival'")
         try:
-            arrival = parse_clock(_number_or_text(row["arrival"]), f"{where}, column 'arrival'")
             skills = []
-            for part in filter(None, (row["skills"] or "").split(";")):
+            for part in filter(None, cell("skills").split(";")):
                 name, _, level = part.partition(":")
                 value = int(level)
-                if not name or not 1 <= value <= 10:
-                    raise ValueError(part)
+                if not name.strip() or not 1 <= value <= 10:
+                    raise ValueError(f"skill {part!r}: expected name:level with level 1..10")
                 skills.append((name.strip(), value))
-            handle = float(row["handle_time"])
-            patience = float(row["patience"]) if (row["patience"] or "").strip() else math.inf
-            priority = float(row["priority"] or 0)
+            handle = float(cell("handle_time"))
+            patience = float(cell("patience")) if cell("patience") else math.inf
+            priority = float(cell("priority") or 0)
         except (ValueError, TypeError) as exc:
             raise ScenarioError(f"{where}: malformed value ({exc})") from None
         if handle < 0 or patience < 0 or not math.isfinite(handle):
@@ -591,16 +864,16 @@ def parse_trace(text: str, source: str = "<trace>") -> list[TraceRecord]:
         if arrival < last:
             raise ScenarioError(f"{where}: rows must be in arrival order")
         last = arrival
-        if not row["channel"] or not row["queue"]:
-            raise ScenarioError(f"{where}: channel and queue are required")
+        if not cell("queue"):
+            raise ScenarioError(f"{where}: the queue is required")
         records.append(
             TraceRecord(
                 arrival,
-                row["channel"],
-                row["queue"],
+                cell("channel") or "voice",
+                cell("queue"),
                 tuple(sorted(skills)),
                 priority,
-                row["customer"] or None,
+                cell("customer") or None,
                 handle,
                 patience,
             )
