@@ -33,7 +33,7 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -51,6 +51,7 @@ from ._codes import (
     contact_key,
 )
 from ._queue import UniversalQueue
+from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
@@ -326,7 +327,7 @@ class Router:
         self._now = 0.0
         self._now = self._read_clock(first=True)
         self._rng = random.Random(seed)
-        self._q: Any = _queue if _queue is not None else UniversalQueue()
+        self._q: QueueBackend = _queue if _queue is not None else UniversalQueue()
         self._observers: list[Observer] = []
         self._channels: dict[str, Channel] = {}
         self._channel_ids: dict[str, int] = {}
@@ -1926,6 +1927,13 @@ class Router:
             raise
         except Exception as exc:
             raise ClockError(f"the clock failed: {show(exc)}") from exc
+        # the usual reading, a finite float not behind the router, at once
+        if (
+            type(reading) is float
+            and (first or reading >= self._now)
+            and -math.inf < reading < math.inf
+        ):
+            return reading
         try:
             now = float(reading) if is_real(reading) else math.nan
         except OverflowError:
@@ -3249,12 +3257,12 @@ class Router:
         target = NONE if rec.target is None else self._agents[rec.target].handle
         eligible = self._q.eligible_agents(rec.sig, target, barred)
         if scores is None:
-            scores = {}
-            for a in eligible:
-                score = self._score(queue.strategy, rec, self._agent_by_handle[a], now)
-                if score is not None:
-                    scores[a] = score
-        others = [s for a, s in scores.items() if a != winner]
+            score, runner_up = self._winner_and_runner_up(
+                queue.strategy, rec, eligible, winner, now
+            )
+        else:
+            others = [s for a, s in scores.items() if a != winner]
+            score, runner_up = scores.get(winner), (max(others) if others else None)
         held: list[str] = []
         if barred:
             could = set(self._q.eligible_agents(rec.sig, target, ()))
@@ -3268,11 +3276,57 @@ class Router:
             strategy=strategy if isinstance(strategy, str) else strategy.value,
             trigger=trigger,
             eligible=len(eligible),
-            score=scores.get(winner),
-            runner_up=max(others) if others else None,
+            score=score,
+            runner_up=runner_up,
             step=rec.steps_applied,
             held_back=tuple(held),
         )
+
+    def _winner_and_runner_up(
+        self, code: int, rec: _ContactRec, eligible: Sequence[int], winner: int, now: float
+    ) -> tuple[float | None, float | None]:
+        """The winner's score and the best score among the other eligible agents,
+        both as :meth:`_score` gives them. Cost: O(eligible), once per offer, so
+        the common strategies are scored inline rather than agent by agent."""
+        by_handle = self._agent_by_handle
+        others = [by_handle[a] for a in eligible if a != winner]
+        mine = by_handle[winner] if len(others) < len(eligible) else None
+        if code == LONGEST_IDLE:
+            # now - idle is monotone in idle, so the best score is now - the earliest idle
+            return (
+                None if mine is None else now - mine.idle_since,
+                now - min(a.idle_since for a in others) if others else None,
+            )
+        if code == FEWEST_HANDLED:
+            return (
+                None if mine is None else float(-mine.handled),
+                float(-min(a.handled for a in others)) if others else None,
+            )
+        if code == MOST_SKILLED:
+            required = tuple(rec.requirements)
+            if len(required) == 1:
+                (skill,) = required
+                best = max((a.levels.get(skill, 0) for a in others), default=None)
+            else:
+                best = max(
+                    (sum(a.levels.get(s, 0) for s in required) for a in others), default=None
+                )
+            return (
+                None if mine is None else float(sum(mine.levels.get(s, 0) for s in required)),
+                None if best is None else float(best),
+            )
+        if code == LEAST_OCCUPIED:
+            scores = [self._occupancy_score(a) for a in others]
+            return (
+                None if mine is None else self._occupancy_score(mine),
+                max(scores) if scores else None,
+            )
+        runner_up: float | None = None
+        for agent in others:
+            score = self._score(code, rec, agent, now)
+            if score is not None and (runner_up is None or score > runner_up):
+                runner_up = score
+        return (None if mine is None else self._score(code, rec, mine, now)), runner_up
 
     def _score(self, code: int, rec: _ContactRec, agent: _AgentRec, now: float) -> float | None:
         """An agent's score under a built-in strategy: higher wins (see docs/explain.md)."""
@@ -3282,14 +3336,20 @@ class Router:
             levels = agent.levels
             return float(sum(levels.get(s, 0) for s in rec.requirements))
         if code == LEAST_OCCUPIED:
-            if agent.spec.unit_budget:
-                units = sum(n * self._channels[ch].unit_cost for ch, n in agent.load.items())
-                return 1.0 - units / agent.spec.unit_budget
-            total = sum(agent.capacity.values())
-            return 1.0 - sum(agent.load.values()) / total if total else 0.0
+            return self._occupancy_score(agent)
         if code == FEWEST_HANDLED:
             return float(-agent.handled)
         return None
+
+    def _occupancy_score(self, agent: _AgentRec) -> float:
+        """Least-occupied's score: the share of the agent's budget (units, or
+        slots over every channel) still free."""
+        if agent.spec.unit_budget:
+            channels = self._channels
+            units = sum(n * channels[ch].unit_cost for ch, n in agent.load.items())
+            return 1.0 - units / agent.spec.unit_budget
+        total = sum(agent.capacity.values())
+        return 1.0 - sum(agent.load.values()) / total if total else 0.0
 
     # ============================================================ explanations
 
