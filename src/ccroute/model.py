@@ -171,6 +171,8 @@ def _check_count(value: object, where: str, low: int = 0) -> int:
 
 def _pairs(value: Any) -> Any:
     """A mapping or iterable of pairs as a tuple of pairs; anything else unchanged."""
+    if value == () and type(value) is tuple:
+        return value
     if isinstance(value, (str, bytes)):
         return value
     try:
@@ -205,6 +207,8 @@ def _delays(
 
 
 def _frozen_names(value: Iterable[str]) -> frozenset[str]:
+    if type(value) is frozenset and not value:
+        return value
     if isinstance(value, str):
         return frozenset((plain_str(value),))
     try:
@@ -241,9 +245,13 @@ class _ReadOnlyMapping(Mapping[str, Any]):
         return (type(self), (self._data,))
 
 
+# Read-only and empty: one instance serves every value without attributes.
+_NO_ATTRIBUTES = _ReadOnlyMapping({})
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    if value is None:
-        return _ReadOnlyMapping({})
+    if value is None or (type(value) is dict and not value):
+        return _NO_ATTRIBUTES
     if isinstance(value, Mapping):
         try:
             return _ReadOnlyMapping(value)
