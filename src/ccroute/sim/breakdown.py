@@ -29,6 +29,7 @@ import attrs
 from ..events import (
     Abandoned,
     Accepted,
+    Completed,
     Event,
     Overflowed,
     PresenceChanged,
@@ -63,6 +64,10 @@ class Tally:
     total_answer_wait: float = 0.0
     #: Longest wait observed in seconds; ``None`` when no entry waited at all.
     longest_wait: float | None = None
+    #: Entries whose wrap-up ended in this cell's queue.
+    handled: int = 0
+    #: Sum of their handle and wrap-up times, in seconds.
+    total_handle_time: float = 0.0
 
     def service_level(self) -> float | None:
         """``answered_within / (offered - short_abandons)``; ``None`` with no entries."""
@@ -73,6 +78,11 @@ class Tally:
     def asa(self) -> float | None:
         """Average speed of answer in seconds; ``None`` with nothing answered."""
         return self.total_answer_wait / self.answered if self.answered else None
+
+    @property
+    def aht(self) -> float | None:
+        """Average handle time (wrap-up included) in seconds; ``None`` with nothing handled."""
+        return self.total_handle_time / self.handled if self.handled else None
 
     @property
     def abandon_rate(self) -> float | None:
@@ -95,6 +105,8 @@ class Tally:
             refused=sum(t.refused for t in items),
             total_answer_wait=sum(t.total_answer_wait for t in items),
             longest_wait=max(waits) if waits else None,
+            handled=sum(t.handled for t in items),
+            total_handle_time=sum(t.total_handle_time for t in items),
         )
 
 
@@ -133,12 +145,14 @@ class _Cell:
         "abandoned",
         "answered",
         "answered_within",
+        "handled",
         "longest_wait",
         "offered",
         "refused",
         "short_abandons",
         "timed_out",
         "total_answer_wait",
+        "total_handle_time",
         "transferred_out",
     )
 
@@ -148,6 +162,8 @@ class _Cell:
         self.transferred_out = self.refused = 0
         self.total_answer_wait = 0.0
         self.longest_wait: float | None = None
+        self.handled = 0
+        self.total_handle_time = 0.0
 
     def waited(self, seconds: float) -> None:
         if self.longest_wait is None or seconds > self.longest_wait:
@@ -165,6 +181,8 @@ class _Cell:
             self.refused,
             self.total_answer_wait,
             self.longest_wait,
+            self.handled,
+            self.total_handle_time,
         )
 
 
@@ -289,8 +307,15 @@ class BreakdownCollector:
                         entry.cell.transferred_out += 1
                         entry.cell.waited(event.at - entry.entered)
                     self._enter(event.contact_id, entry.interval, event.to_queue, event.at)
+            elif isinstance(event, Completed):
+                entry = self._live.get(event.contact_id)
+                if entry is not None:
+                    entry.cell.total_handle_time += event.handle_time
             elif isinstance(event, WrapUpEnded):
-                self._live.pop(event.contact_id, None)
+                entry = self._live.pop(event.contact_id, None)
+                if entry is not None:
+                    entry.cell.handled += 1
+                    entry.cell.total_handle_time += event.wrap_time
                 self._channel.pop(event.contact_id, None)
             elif isinstance(event, Refused):
                 self._cell(self._index(event.at), event.queue, event.channel).refused += 1
