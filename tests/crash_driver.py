@@ -64,8 +64,6 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import snapshot
-
 from ccroute import (
     Agent,
     Contact,
@@ -85,6 +83,7 @@ from ccroute.errors import (
     UnknownIdError,
 )
 from ccroute.events import Event
+from ccroute.testing import snapshot
 
 #: What a refused call raises: the router said no, nothing was logged.
 REFUSALS = (DuplicateIdError, InvalidStateError, InvalidValueError, UnknownIdError)

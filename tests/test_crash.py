@@ -46,7 +46,6 @@ from typing import Any
 import anyio
 import pytest
 from crash_driver import decode_ack, state_digest
-from helpers import snapshot
 
 from ccroute import (
     Abandoned,
@@ -60,6 +59,7 @@ from ccroute import (
 from ccroute.commands import Command, Note, Submit
 from ccroute.events import Event
 from ccroute.storage import LogRecord
+from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import RouterHarness, snapshot
 
 from ccroute import (
     Agent,
@@ -25,6 +24,7 @@ from ccroute import (
     UnknownIdError,
     UsageError,
 )
+from ccroute.testing import RouterHarness, check_queue, snapshot
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")
@@ -248,7 +248,7 @@ def test_bad_call_raises_and_changes_nothing(
     assert isinstance(info.value, UsageError)
     assert snapshot(busy.router) == before
     assert len(busy.events) == seen
-    busy.router._q.check()
+    check_queue(busy.router)
 
 
 @pytest.mark.parametrize(

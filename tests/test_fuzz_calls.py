@@ -30,7 +30,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import RouterHarness, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from implementations import COMPILED_EXPECTED, IMPLEMENTATIONS
@@ -59,6 +58,7 @@ from ccroute import (
     UnknownIdError,
 )
 from ccroute.model import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, MAX_SECONDS, MAX_TIER, MIN_LEVEL
+from ccroute.testing import RouterHarness, check_queue, queue_entries, snapshot
 
 pytestmark = pytest.mark.usefixtures("queue_factory")
 
@@ -265,8 +265,8 @@ def new_harness() -> RouterHarness:
 def observable(h: RouterHarness) -> Any:
     """Everything observable about the router, its time and its queue."""
     router = h.router
-    router._q.check()
-    return (snapshot(router), router.now, sorted(router._q.iter_waiting()), len(router._q))
+    check_queue(router)
+    return (snapshot(router), router.now, queue_entries(router), len(router))
 
 
 def due(h: RouterHarness) -> bool:

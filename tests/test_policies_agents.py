@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import RouterHarness, snapshot
 
 from ccroute import (
     Abandoned,
@@ -46,6 +45,7 @@ from ccroute import (
     RoutingStep,
     UnknownIdError,
 )
+from ccroute.testing import RouterHarness, assert_work_conserving, offers, snapshot
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")
@@ -53,27 +53,9 @@ pytestmark = pytest.mark.usefixtures("queue_factory")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "policies"
 
 
-def offers(events: list[Event]) -> list[tuple[str, str]]:
-    """The (contact, agent) pairs of the Offered events, in order."""
-    return [(e.contact_id, e.agent_id) for e in events if isinstance(e, Offered)]
-
-
 def reasons_of(router: Router, contact_id: str) -> dict[str, tuple[NotEligible, ...]]:
     """Agent id -> reasons it cannot take the contact now (Router.explain)."""
     return {v.agent_id: v.reasons for v in router.explain(contact_id).not_eligible}
-
-
-def assert_work_conserving(router: Router) -> None:
-    """No waiting contact and agent are eligible for each other (and nobody is over capacity)."""
-    for contact_id in router.contact_ids:
-        assert router.explain(contact_id).eligible == (), contact_id
-    for agent_id in router.agent_ids:
-        assert router.explain_agent(agent_id).eligible == (), agent_id
-        view = router.agent(agent_id)
-        for channel, n in view.load.items():
-            assert n <= view.capacity[channel], (agent_id, channel)
-        if view.unit_budget is not None:
-            assert view.units_used <= view.unit_budget, agent_id
 
 
 def held_back(event: Event) -> tuple[str, ...]:
@@ -1387,19 +1369,20 @@ def test_bad_policy_values() -> None:
 
 EXAMPLES: dict[str, tuple[Callable[..., object], ...]] = {
     "blocking.md": (
-        offers,
         test_example_chat_backlog_no_longer_locks_agents_out_of_voice,
         test_example_agent_on_voice_gets_no_new_chats,
     ),
-    "ramp-up.md": (offers, test_example_ramp_up_after_a_break),
-    "ring-all.md": (offers, test_example_ring_all),
-    "exclusions.md": (offers, test_example_excluded_agent_is_never_offered),
+    "ramp-up.md": (test_example_ramp_up_after_a_break,),
+    "ring-all.md": (test_example_ring_all,),
+    "exclusions.md": (test_example_excluded_agent_is_never_offered,),
 }
 
 
 @pytest.mark.parametrize("page", sorted(EXAMPLES))
 def test_docs_show_the_examples(page: str) -> None:
     text = (DOCS / page).read_text()
+    # The examples' helper is the public one, imported as the tests import it.
+    assert "from ccroute.testing import offers\n" in text, page
     for obj in EXAMPLES[page]:
         source = textwrap.dedent(inspect.getsource(obj))
         assert source in text, f"docs/policies/{page} no longer shows {obj.__name__} as tested"

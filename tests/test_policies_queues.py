@@ -15,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import RouterHarness, snapshot
 
 from ccroute import (
     Accepted,
@@ -47,6 +46,7 @@ from ccroute import (
     Transferred,
     UnknownIdError,
 )
+from ccroute.testing import RouterHarness, snapshot
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")

@@ -107,6 +107,7 @@ from ccroute import (
     WrapUpEnded,
 )
 from ccroute.events import AgentAdded, AgentRemoved, Event
+from ccroute.testing import offers
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")
@@ -1034,10 +1035,6 @@ def _checker(policy: RoutingPolicy | None = None, **kwargs: Any) -> Checker:
     return Checker(policy_pair(policy=policy, **kwargs))
 
 
-def _offers(events: list[Event]) -> list[tuple[str, str]]:
-    return [(e.contact_id, e.agent_id) for e in events if isinstance(e, Offered)]
-
-
 def _reasons(checker: Checker, contact_id: str, agent_id: str) -> set[NotEligible]:
     return set(reference_verdicts(checker.router, contact_id, checker.watch)[agent_id])
 
@@ -1047,18 +1044,18 @@ def test_blocking_router_wide_and_per_queue() -> None:
     ch.call("add_queue", QueueConfig("q"))
     ch.call("add_queue", QueueConfig("p", blocking={"email": {"chat"}}))
     ch.call("add_agent", Agent("a", queues={"q", "p"}), Presence.AVAILABLE)
-    assert _offers(ch.call("submit", Contact("v", "voice", "q"))) == [("v", "a")]
-    assert _offers(ch.call("submit", Contact("c1", "chat", "q"))) == []
+    assert offers(ch.call("submit", Contact("v", "voice", "q"))) == [("v", "a")]
+    assert offers(ch.call("submit", Contact("c1", "chat", "q"))) == []
     assert _reasons(ch, "c1", "a") == {NotEligible.BLOCKED_CHANNEL}
     ch.call("accept", "v", "a")
     ch.call("complete", "v")  # wrap-up 0: the voice work is gone
     assert ch.router.contact("c1").state is _S.OFFERED
     ch.call("accept", "c1", "a")
-    assert _offers(ch.call("submit", Contact("e", "email", "p"))) == [("e", "a")]
+    assert offers(ch.call("submit", Contact("e", "email", "p"))) == [("e", "a")]
     # Holding email blocks chats of queue p only.
-    assert _offers(ch.call("submit", Contact("c2", "chat", "p"))) == []
+    assert offers(ch.call("submit", Contact("c2", "chat", "p"))) == []
     assert _reasons(ch, "c2", "a") == {NotEligible.BLOCKED_CHANNEL}
-    assert _offers(ch.call("submit", Contact("c3", "chat", "q"))) == [("c3", "a")]
+    assert offers(ch.call("submit", Contact("c3", "chat", "q"))) == [("c3", "a")]
 
 
 def test_reservation_keeps_agents_free() -> None:
@@ -1068,22 +1065,22 @@ def test_reservation_keeps_agents_free() -> None:
         "add_agent", Agent("a", queues={"q"}, capacity={"voice": 1, "chat": 2}), Presence.AVAILABLE
     )
     ch.call("add_agent", Agent("b", queues={"q"}, capacity={"chat": 2}), Presence.AVAILABLE)
-    assert _offers(ch.call("submit", Contact("c1", "chat", "q"))) == [("c1", "a")]
+    assert offers(ch.call("submit", Contact("c1", "chat", "q"))) == [("c1", "a")]
     ch.call("accept", "c1", "a")
-    assert _offers(ch.call("submit", Contact("v", "voice", "q"))) == []
+    assert offers(ch.call("submit", Contact("v", "voice", "q"))) == []
     # a is kept free for the voice call: the next chat goes to b, then waits.
-    assert _offers(ch.call("submit", Contact("c2", "chat", "q"))) == [("c2", "b")]
+    assert offers(ch.call("submit", Contact("c2", "chat", "q"))) == [("c2", "b")]
     ch.call("accept", "c2", "b")
     ch.call("submit", Contact("c3", "chat", "q"))
     ch.call("accept", ch.router.contact("c3").agent_id or "b", "b")
-    assert _offers(ch.call("submit", Contact("c4", "chat", "q"))) == []
+    assert offers(ch.call("submit", Contact("c4", "chat", "q"))) == []
     assert _reasons(ch, "c4", "a") == {NotEligible.RESERVED_CHANNEL}
     # The voice caller hangs up: nothing frees a, but the reservation lifts.
-    assert _offers(ch.call("abandon", "v")) == [("c4", "a")]
+    assert offers(ch.call("abandon", "v")) == [("c4", "a")]
     ch.call("submit", Contact("v2", "voice", "q"))
     ch.call("accept", "c4", "a")
     ch.call("complete", "c1")
-    assert _offers(ch.call("complete", "c4")) == [("v2", "a")]  # free at last: the call
+    assert offers(ch.call("complete", "c4")) == [("v2", "a")]  # free at last: the call
 
 
 def test_reservation_waits_for_the_queue_delay() -> None:
@@ -1096,13 +1093,13 @@ def test_reservation_waits_for_the_queue_delay() -> None:
         Agent("a", queues={"q", "p"}, capacity={"voice": 1, "chat": 2}, queue_delays={"q": 10.0}),
         Presence.AVAILABLE,
     )
-    assert _offers(ch.call("submit", Contact("v1", "voice", "p"))) == [("v1", "a")]
+    assert offers(ch.call("submit", Contact("v1", "voice", "p"))) == [("v1", "a")]
     ch.call("accept", "v1", "a")
     ch.call("submit", Contact("v2", "voice", "q"))
     assert _reasons(ch, "v2", "a") == {NotEligible.NO_CAPACITY, NotEligible.QUEUE_DELAY}
-    assert _offers(ch.call("submit", Contact("c1", "chat", "p"))) == [("c1", "a")]
+    assert offers(ch.call("submit", Contact("c1", "chat", "p"))) == [("c1", "a")]
     ch.advance(10.0)  # now a would take v2 if it were free: it is kept free
-    assert _offers(ch.call("submit", Contact("c2", "chat", "p"))) == []
+    assert offers(ch.call("submit", Contact("c2", "chat", "p"))) == []
     assert _reasons(ch, "c2", "a") == {NotEligible.RESERVED_CHANNEL}
 
 
@@ -1110,11 +1107,11 @@ def test_ramp_up_one_offer_at_a_time() -> None:
     ch = _checker(RoutingPolicy(ramp_up=RampUp(seconds=30.0, accepted=2)))
     ch.call("add_queue", QueueConfig("q", offer_timeout=None))
     ch.call("add_agent", Agent("a", queues={"q"}, capacity={"chat": 3}), Presence.AVAILABLE)
-    assert _offers(ch.call("submit", Contact("c1", "chat", "q"))) == [("c1", "a")]
-    assert _offers(ch.call("submit", Contact("c2", "chat", "q"))) == []
+    assert offers(ch.call("submit", Contact("c1", "chat", "q"))) == [("c1", "a")]
+    assert offers(ch.call("submit", Contact("c2", "chat", "q"))) == []
     assert _reasons(ch, "c2", "a") == {NotEligible.RAMPING_UP}
     ch.call("submit", Contact("c3", "chat", "q"))
-    assert _offers(ch.call("accept", "c1", "a")) == [("c2", "a")]  # one at a time
+    assert offers(ch.call("accept", "c1", "a")) == [("c2", "a")]  # one at a time
     ch.call("accept", "c2", "a")  # the second accept ends the ramp
     assert "a" not in ch.watch.ramping
     assert ch.router.contact("c3").state is _S.OFFERED
@@ -1130,7 +1127,7 @@ def test_ramp_up_one_offer_at_a_time() -> None:
     ch.call("set_presence", "a", Presence.AVAILABLE)  # and starts a new one
     events = ch.advance(31.0)  # the ramp ends by time
     assert RampUpEnded(30.0, "a", "time") in events
-    assert _offers(events) == [("c4", "a"), ("c5", "a")]
+    assert offers(events) == [("c4", "a"), ("c5", "a")]
 
 
 def test_ring_all() -> None:
@@ -1139,7 +1136,7 @@ def test_ring_all() -> None:
     for a in ("a", "b", "c", "d"):
         ch.call("add_agent", Agent(a, queues={"q"}), Presence.AVAILABLE)
     events = ch.call("submit", Contact("v", "voice", "q"))
-    assert len(_offers(events)) == 3
+    assert len(offers(events)) == 3
     holders = ch.replay.contacts["v"].holders
     ch.call("reject", "v", holders[1])
     ch.call("set_presence", holders[0], Presence.OFFLINE)
@@ -1163,10 +1160,10 @@ def test_exclusions_and_the_rejection_bar() -> None:
     assert _reasons(ch, "v", "c") == {NotEligible.EXCLUDED, NotEligible.NOT_READY}
     # b excluded for the customer: nobody else can take it, so a may have it again.
     events = ch.call("add_exclusion", "k", "b")
-    assert _offers(events) == [("v", "a")]
-    assert _offers(ch.call("reject", "v", "a")) == [("v", "a")]  # still the last resort
+    assert offers(events) == [("v", "a")]
+    assert offers(ch.call("reject", "v", "a")) == [("v", "a")]  # still the last resort
     ch.call("remove_exclusion", "k", "b")
-    assert _offers(ch.call("reject", "v", "a")) == []
+    assert offers(ch.call("reject", "v", "a")) == []
     assert _reasons(ch, "v", "a") == {NotEligible.REJECTED_BEFORE}
     ch.call("set_presence", "b", Presence.AVAILABLE)
     assert ch.router.contact("v").agent_id == "b"
@@ -1272,23 +1269,23 @@ def test_queue_weight_and_delays() -> None:
         Presence.AVAILABLE,
     )
     ch.call("add_agent", Agent("b", queues={"q"}, capacity={"chat": 1}), Presence.NOT_READY)
-    assert _offers(ch.call("submit", Contact("c1", "chat", "q"))) == []
+    assert offers(ch.call("submit", Contact("c1", "chat", "q"))) == []
     assert _reasons(ch, "c1", "a") == {NotEligible.QUEUE_DELAY}
     ch.advance(4.0)
     ch.call("submit", Contact("c2", "chat", "vip"))
     assert ch.router.contact("c2").agent_id == "a"
     events = ch.advance(6.0)
-    assert _offers(events) == [("c1", "a")]
+    assert offers(events) == [("c1", "a")]
     # Freeing up within its delay, the agent is not offered the queue's contact.
     ch.call("accept", "c1", "a")
     ch.call("accept", "c2", "a")
     ch.call("submit", Contact("c3", "chat", "q"))
     ch.advance(2.0)
-    assert _offers(ch.call("complete", "c1")) == []
+    assert offers(ch.call("complete", "c1")) == []
     ch.call("set_presence", "a", Presence.NOT_READY)
-    assert _offers(ch.call("set_presence", "a", Presence.AVAILABLE)) == []
+    assert offers(ch.call("set_presence", "a", Presence.AVAILABLE)) == []
     assert _reasons(ch, "c3", "a") == {NotEligible.QUEUE_DELAY}
-    assert _offers(ch.advance(8.0)) == [("c3", "a")]
+    assert offers(ch.advance(8.0)) == [("c3", "a")]
 
 
 def test_custom_strategy() -> None:
@@ -1296,7 +1293,7 @@ def test_custom_strategy() -> None:
     ch.call("add_queue", QueueConfig("q", strategy="custom"))
     ch.call("add_agent", Agent("a1", skills={"en": 3}, queues={"q"}), Presence.AVAILABLE)
     ch.call("add_agent", Agent("a3", skills={"en": 9}, queues={"q"}), Presence.AVAILABLE)
-    assert _offers(ch.call("submit", Contact("v", "voice", "q"))) == [("v", "a3")]
+    assert offers(ch.call("submit", Contact("v", "voice", "q"))) == [("v", "a3")]
     ch.call("submit", Contact("e", "email", "q"))  # the strategy raises: longest idle
     assert ch.router.strategy_failures == 1
 

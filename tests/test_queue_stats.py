@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers import RouterHarness
 
 from ccroute import (
     Agent,
@@ -24,6 +23,7 @@ from ccroute import (
     RoutingStep,
 )
 from ccroute.lifecycle import ContactState
+from ccroute.testing import RouterHarness
 
 pytestmark = pytest.mark.usefixtures("queue_factory")
 

@@ -49,6 +49,7 @@ from ccroute import (
 )
 from ccroute.errors import InvalidStateError
 from ccroute.events import Event
+from ccroute.testing import check_queue, queue_entries
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")
@@ -135,9 +136,9 @@ class Pair:
         return self.call("tick")
 
     def check(self) -> None:
-        self.real._q.check()
+        check_queue(self.real)
         if self.ref is not None:
-            self.ref._q.check()
+            check_queue(self.ref)
 
     def compare_state(self) -> None:
         """Every observable view of the two routers is the same."""
@@ -156,7 +157,7 @@ class Pair:
             len(b),
             b.next_due(),
         )
-        assert sorted(a._q.iter_waiting()) == sorted(b._q.iter_waiting())
+        assert queue_entries(a) == queue_entries(b)
 
 
 def events_of(result: Any) -> list[Event]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from helpers import RouterHarness
 
 from ccroute import (
     Abandoned,
@@ -29,6 +28,7 @@ from ccroute import (
     Transferred,
     WrapUpEnded,
 )
+from ccroute.testing import RouterHarness
 
 # Every test here runs against the compiled and the pure universal queue.
 pytestmark = pytest.mark.usefixtures("queue_factory")

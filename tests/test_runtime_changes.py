@@ -16,7 +16,6 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import RouterHarness, snapshot
 
 from ccroute import (
     Accepted,
@@ -50,17 +49,9 @@ from ccroute import (
 )
 from ccroute.commands import UpdateAgent, UpdateContact, UpdateQueue
 from ccroute.storage import LogRecord
+from ccroute.testing import RouterHarness, check_queue, offers, snapshot
 
 pytestmark = pytest.mark.usefixtures("queue_factory")
-
-
-def offers(events: list[Event]) -> list[tuple[str, str]]:
-    """The (contact, agent) pairs of the Offered events, in order."""
-    return [(e.contact_id, e.agent_id) for e in events if isinstance(e, Offered)]
-
-
-def check(router: Router) -> None:
-    router._q.check()
 
 
 # ------------------------------------------------------------ set-up again
@@ -101,7 +92,7 @@ def test_running_the_set_up_again_changes_nothing() -> None:
     assert snapshot(h.router) == before
     assert len(h.events) == seen
     assert h.router.agent("bob").presence is Presence.NOT_READY
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_a_no_op_declaration_runs_no_timer_and_keeps_the_time() -> None:
@@ -113,7 +104,7 @@ def test_a_no_op_declaration_runs_no_timer_and_keeps_the_time() -> None:
     assert set_up(h.router) == []
     assert snapshot(h.router) == before
     assert h.router.now == 0.0 and h.router.next_due() == 20.0
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_add_queues_adds_the_new_queues_beside_those_held() -> None:
@@ -200,7 +191,7 @@ def test_an_agent_gaining_a_skill_is_offered_a_waiting_contact_at_once() -> None
     assert offers(events) == [("c1", "ann")]
     view = h.router.agent("ann")
     assert view.skills == {"en": 5, "fr": 4} and view.presence is Presence.AVAILABLE
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_an_agent_losing_capacity_keeps_its_work_and_gets_no_new_offers() -> None:
@@ -225,7 +216,7 @@ def test_an_agent_losing_capacity_keeps_its_work_and_gets_no_new_offers() -> Non
     h.router.accept("chat2", "ann")
     h.router.update_agent(Agent("ann", queues={"q"}, capacity={"chat": 2}, unit_budget=66))
     assert offers(h.router.complete("chat1")) == [("chat3", "ann")]
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_an_agent_leaving_a_queue_keeps_its_open_offer_and_gets_no_new_one() -> None:
@@ -247,7 +238,7 @@ def test_an_agent_leaving_a_queue_keeps_its_open_offer_and_gets_no_new_one() -> 
     h.router.reject("t1", "ann")
     assert h.router.queue_stats("sales").logged_in == 0
     assert h.router.queue_stats("support").logged_in == 1
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_an_agent_update_keeps_presence_idle_time_and_reservations() -> None:
@@ -270,7 +261,7 @@ def test_an_agent_update_keeps_presence_idle_time_and_reservations() -> None:
     assert h.router.contact("mine").reserved_for == "ann"
     h.router.accept("busy", "ann")
     assert offers(h.router.complete("busy")) == [("mine", "ann")]
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_queue_delays_change_with_the_agent() -> None:
@@ -292,7 +283,7 @@ def test_queue_delays_change_with_the_agent() -> None:
     h.submit("c2")
     h.clock.advance(20)
     assert offers(h.router.tick().events) == []  # the old 30 s delay is gone, 5 s has passed
-    check(h.router)
+    check_queue(h.router)
 
 
 # ------------------------------------------------------------ update_queue
@@ -336,7 +327,7 @@ def test_new_steps_are_re_evaluated_from_each_contacts_entry() -> None:
     h.clock.advance(5)
     assert [type(e) for e in h.router.tick().events] == [StepApplied]
     assert h.router.contact("late").requirements == {}
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_steps_removed_give_back_the_requirements_of_entry() -> None:
@@ -357,7 +348,7 @@ def test_steps_removed_give_back_the_requirements_of_entry() -> None:
     view = h.router.contact("c1")
     assert view.requirements == {"fr": 5}
     assert view.queues == {"q"} and view.steps_applied == 0
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_a_new_max_wait_counts_from_entry() -> None:
@@ -404,7 +395,7 @@ def test_removing_a_blocking_matrix_routes_what_it_kept() -> None:
     )
     assert offers(events) == []
     assert offers(h.submit("mail", channel="email")) == []
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_turning_on_skip_if_no_agent_moves_the_contacts_nobody_can_take() -> None:
@@ -450,7 +441,7 @@ def test_a_priority_change_moves_a_contact_in_line() -> None:
     h.router.update_contact("c2", tier=0)
     assert h.router.contact("c2").key == key  # back where it was, among equals too
     assert [v.id for v in h.router.waiting("q")] == ["c0", "c1", "c2"]
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_a_freed_agent_takes_the_contact_whose_priority_rose() -> None:
@@ -475,7 +466,7 @@ def test_a_requirements_change_makes_a_contact_routable_at_once() -> None:
     assert events[0] == ContactUpdated(3.0, "c1", ("requirements",))
     assert offers(events) == [("c1", "ann")]
     assert h.router.contact("c1").requirements == {"en": 4}
-    check(h.router)
+    check_queue(h.router)
 
 
 def test_new_requirements_keep_the_steps_already_applied() -> None:
@@ -611,7 +602,7 @@ def test_a_bad_update_raises_and_changes_nothing(
         call(h.router)
     assert snapshot(h.router) == before
     assert len(h.events) == seen
-    check(h.router)
+    check_queue(h.router)
 
 
 # ---------------------------------------------------------- replay, restart
@@ -646,7 +637,7 @@ def test_updates_replay_to_the_same_events_and_survive_a_snapshot() -> None:
     assert run_updates(again, again_clock) == events
     restored = Router.restore(router.snapshot(), ManualClock(router.now))
     assert snapshot(restored) == snapshot(router)
-    check(restored)
+    check_queue(restored)
     restored.clock.advance(100)  # type: ignore[attr-defined]
     router.clock.advance(100)  # type: ignore[attr-defined]
     assert restored.tick() == router.tick()

@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import attrs
 import pytest
-from helpers import snapshot
 
 from ccroute import (
     Accepted,
@@ -48,6 +47,7 @@ from ccroute import (
     hookimpl,
 )
 from ccroute.storage import LogRecord
+from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,6 @@ from typing import Any
 import anyio
 import attrs
 import pytest
-from helpers import snapshot
 
 from ccroute import (
     Agent,
@@ -40,6 +39,7 @@ from ccroute import (
 from ccroute.lifecycle import ContactState
 from ccroute.metrics import MetricsCollector
 from ccroute.storage import LogRecord, Recovered
+from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
 

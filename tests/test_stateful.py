@@ -7,7 +7,7 @@ admission rules, rejoin windows, cross-queue weights and their own blocking,
 agents with queue delays, and contacts of a few customers with exclusions and
 maximum waits. Each policy is often off, so the plain router stays in reach.
 
-Every offer is checked as it is made (a wrapper around ``Router._offer``):
+Every offer is checked as it is made (``ccroute.testing.watch_offers``):
 
 * the agent is eligible for the contact (skills, membership, capacity, unit
   budget, exclusive channels, reservation, rejection bar) and no policy holds
@@ -51,7 +51,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytest
-from helpers import snapshot
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -73,9 +72,11 @@ from ccroute import (
     Contact,
     ContactState,
     ContactView,
+    Event,
     ManualClock,
     NotEligible,
     Offered,
+    OfferReason,
     OfferRescinded,
     Overflowed,
     Presence,
@@ -97,6 +98,7 @@ from ccroute import (
     WrapUpEnded,
 )
 from ccroute.explain import HOLD_BACKS
+from ccroute.testing import check_queue, snapshot, watch_offers
 from ccroute.views import AgentView
 
 QUEUES = ("sales", "support", "billing")
@@ -355,6 +357,7 @@ class RouterMachine(RuleBasedStateMachine):
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.events: list[object] = []
         self.router: Router | None = None
+        self.stop_watching: Callable[[], None] | None = None
         self.clock = ManualClock()
         self.next_id = 0
         self.broken = False
@@ -571,21 +574,19 @@ class RouterMachine(RuleBasedStateMachine):
     def make_router(self, router: Router | None = None) -> Router:
         if router is None:
             router = Router(self.clock, seed=self.seed, policy=self.policy)
-        original: Callable[..., None] = router._offer  # type: ignore[attr-defined]
+        watched = router
 
         def checked_offer(
-            rec: Any,
-            agent: Any,
+            contact_id: str,
+            agent_id: str,
             now: float,
-            events: list[object],
-            reason: Any = None,
-            *,
-            extra: bool = False,
+            events: list[Event],
+            reason: OfferReason | None,
+            extra: bool,
         ) -> None:
-            self.check_offer(router, rec.spec.id, agent.spec.id, now, events, reason, extra)
-            original(rec, agent, now, events, reason, extra=extra)
+            self.check_offer(watched, contact_id, agent_id, now, list(events), reason, extra)
 
-        router._offer = checked_offer  # type: ignore[attr-defined,method-assign]
+        self.stop_watching = watch_offers(router, checked_offer)
         return router
 
     def check_offer(
@@ -659,7 +660,8 @@ class RouterMachine(RuleBasedStateMachine):
         """Carry on with a router rebuilt from a snapshot; teardown's replay on a
         router that never restarted must still give the same events."""
         assert self.router is not None
-        del self.router._offer  # the checking wrapper is test code, not state
+        assert self.stop_watching is not None
+        self.stop_watching()  # the checking wrapper is test code, not state
         before = self.state()
         data = self.router.snapshot()
         assert self.state() == before, "taking a snapshot changed the router"
@@ -778,7 +780,7 @@ class RouterMachine(RuleBasedStateMachine):
         view = router.agent(agent_id)
         if same:
             # the agent as it is: nothing may change, not even the time
-            held = router._agents[agent_id].spec  # type: ignore[attr-defined]
+            (held,) = [r.spec for r in router.state().agents if r.spec.id == agent_id]
             before = self.state()
             assert self.call("update_agent", held) == []
             assert self.state() == before
@@ -855,7 +857,7 @@ class RouterMachine(RuleBasedStateMachine):
             return
         contact_id = data.draw(st.sampled_from(live))
         before = router.contact(contact_id)
-        spec = router._contacts[contact_id].spec  # type: ignore[attr-defined]
+        (spec,) = [r.spec for r in router.state().contacts if r.spec.id == contact_id]
         events = self.call(
             "update_contact",
             contact_id,
@@ -1243,7 +1245,8 @@ class RouterMachine(RuleBasedStateMachine):
         router = self.router
         if router is None:
             return
-        router._q.check()  # type: ignore[attr-defined]
+        # the universal queue is sound and holds exactly the waiting contacts
+        check_queue(router)
         channels = {c.name: c for c in router.channels}
         contacts = {c: router.contact(c) for c in router.contact_ids}
         agents = {a: router.agent(a) for a in router.agent_ids}
@@ -1259,8 +1262,6 @@ class RouterMachine(RuleBasedStateMachine):
             assert ids == [c.id for c in waiting if c.queue == q]
             assert router.queue_size(q) == len(ids)
         assert sum(map(len, per_queue.values())) == len(waiting)
-        handles = {h for _key, h in router._q.iter_waiting()}  # type: ignore[attr-defined]
-        assert handles == {router._contacts[c].handle for c in by_state[ContactState.WAITING]}  # type: ignore[attr-defined]
         # the contacts the test knows of: live, or gone with an event
         assert set(contacts) == self.live
         # who holds what (ring-all: an offer may have several holders)
@@ -1319,8 +1320,9 @@ class RouterMachine(RuleBasedStateMachine):
             assert ramp.accepted is None or accepted < ramp.accepted, (
                 f"{agent_id} still ramps after accepting {accepted}: {ramp}"
             )
+        ramping = {r.spec.id: r.ramping for r in router.state().agents}
         for agent_id in agents:
-            assert router._agents[agent_id].ramping == (agent_id in self.ramps)  # type: ignore[attr-defined]
+            assert ramping[agent_id] == (agent_id in self.ramps)
         # maximum wait: nothing waits past it
         for view in waiting:
             limit = self.max_wait.get(view.id)
