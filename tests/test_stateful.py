@@ -61,6 +61,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from test_event_reasons import assert_known_reasons
 
 from ccroute import (
     Abandoned,
@@ -442,6 +443,7 @@ class RouterMachine(RuleBasedStateMachine):
     def after(self, events: Sequence[object]) -> None:
         """Check one call's events and follow the contacts and ramps they tell of."""
         assert self.router is not None
+        assert_known_reasons(events)
         overflowed: dict[str, str] = {}
         for e in events:
             if isinstance(e, Offered):

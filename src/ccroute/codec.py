@@ -292,6 +292,12 @@ def _field(tp: Any, where: str) -> _Field:
         return _Field(tp, None, None)
     if tp is Any:
         return _Field(Any, lambda v: _json_value(v, where), None)
+    if typing.get_origin(tp) is typing.Literal and all(type(a) is str for a in typing.get_args(tp)):
+        # An event's reason from a closed set is a string in the log, read as
+        # any string, as format 2 always read it: the Literal says what the
+        # router writes, and a log holding another string still reads (the
+        # golden log of format 2 has a preference reason the router never gives).
+        return _Field(str, None, None)
     if attrs.has(tp):
         codec = _class_codec(tp)
         return _Field(codec.wire, codec.encode, codec.decode)

@@ -12,7 +12,7 @@ seconds and measured from the moment the contact entered its current queue.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -36,19 +36,52 @@ __all__ = [
     "OfferTimedOut",
     "OfferReason",
     "Offered",
+    "OverflowReason",
     "Overflowed",
     "PreferenceExpired",
+    "PreferenceExpiryReason",
     "PresenceChanged",
     "QueueUpdated",
     "Queued",
+    "RampUpEndReason",
     "RampUpEnded",
+    "RefusalReason",
     "Refused",
     "Rejected",
     "Rejoined",
     "StepApplied",
     "TimedOut",
+    "TimeoutReason",
     "Transferred",
     "WrapUpEnded",
+]
+
+# Reasons an event carries from a closed set. The strings are part of the log
+# format (docs/log-format.md): a value is never renamed, a new one is added.
+
+#: Why a submitted contact was refused (:attr:`Refused.reason`): the queue
+#: holds its ``max_size``, or its admission rule found no agent logged in or
+#: none that could ever take the contact (docs/policies/admission.md).
+RefusalReason = Literal["queue full", "no agent logged in", "no eligible agent"]
+
+#: Why a waiting contact left unanswered (:attr:`TimedOut.reason`): it waited
+#: its queue's ``max_wait``, the queue skips when no agent could take it, or
+#: its overflow queue was full (docs/policies/max-wait.md).
+TimeoutReason = Literal["max wait", "no agent", "overflow queue full"]
+
+#: Why a waiting contact moved to the overflow queue (:attr:`Overflowed.reason`):
+#: it waited its queue's ``max_wait``, or no agent could take it.
+OverflowReason = Literal["max wait", "no agent"]
+
+#: Why an agent's ramp-up ended (:attr:`RampUpEnded.reason`): its time ran
+#: out, or it accepted enough offers (docs/policies/ramp-up.md).
+RampUpEndReason = Literal["time", "accepted"]
+
+#: Why a contact stopped waiting for its preferred agent
+#: (:attr:`PreferenceExpired.reason`): the agent is excluded for it, was not
+#: logged in, declined it or logged off, or the preference's wait is over.
+PreferenceExpiryReason = Literal[
+    "excluded", "not logged in", "wait over", "agent logged off", "declined"
 ]
 
 
@@ -70,12 +103,12 @@ class Queued(Event):
 
 @attrs.frozen(slots=True)
 class Refused(Event):
-    """A submitted contact was not admitted; ``reason`` says why (e.g. ``"queue full"``)."""
+    """A submitted contact was not admitted; ``reason`` says why (:data:`RefusalReason`)."""
 
     contact_id: str
     queue: str
     channel: str
-    reason: str
+    reason: RefusalReason
 
 
 @attrs.frozen(slots=True)
@@ -144,7 +177,13 @@ class Rejected(Event):
 
 @attrs.frozen(slots=True)
 class OfferRescinded(Event):
-    """An offer was withdrawn by the router (e.g. the agent logged off)."""
+    """An offer was withdrawn by the router.
+
+    ``reason`` is ``"agent logged off"``, ``"excluded"`` (the agent was
+    excluded for the contact) or ``"answered by <agent id>"`` (another agent
+    accepted a contact offered to several): it names an agent, so it is a
+    plain string rather than a closed set.
+    """
 
     contact_id: str
     agent_id: str
@@ -206,21 +245,22 @@ class TimedOut(Event):
     """A contact waited its maximum and left unanswered (no overflow queue).
 
     ``reason`` is ``"max wait"``, ``"no agent"`` (the queue skips when no
-    agent could take it) or ``"overflow queue full"``.
+    agent could take it) or ``"overflow queue full"`` (:data:`TimeoutReason`).
     """
 
     contact_id: str
     queue: str
     channel: str
     wait: float
-    reason: str
+    reason: TimeoutReason
 
 
 @attrs.frozen(slots=True)
 class Overflowed(Event):
     """A contact waited its maximum (or no agent could take it) and moved to another queue.
 
-    ``wait`` is the time it spent in ``from_queue``; ``keep_key`` says
+    ``wait`` is the time it spent in ``from_queue``; ``reason`` is ``"max
+    wait"`` or ``"no agent"`` (:data:`OverflowReason`); ``keep_key`` says
     whether it kept its place in line.
     """
 
@@ -228,7 +268,7 @@ class Overflowed(Event):
     from_queue: str
     to_queue: str
     wait: float
-    reason: str
+    reason: OverflowReason
     keep_key: bool
 
 
@@ -243,10 +283,11 @@ class Rejoined(Event):
 
 @attrs.frozen(slots=True)
 class RampUpEnded(Event):
-    """An agent's ramp-up after an absence ended; ``reason`` is ``"time"`` or ``"accepted"``."""
+    """An agent's ramp-up after an absence ended; ``reason`` is ``"time"`` or
+    ``"accepted"`` (:data:`RampUpEndReason`)."""
 
     agent_id: str
-    reason: str
+    reason: RampUpEndReason
 
 
 @attrs.frozen(slots=True)
@@ -282,11 +323,14 @@ class StepApplied(Event):
 
 @attrs.frozen(slots=True)
 class PreferenceExpired(Event):
-    """A contact stopped waiting for its preferred agent; any eligible agent may take it."""
+    """A contact stopped waiting for its preferred agent; any eligible agent may take it.
+
+    ``reason`` says why (:data:`PreferenceExpiryReason`).
+    """
 
     contact_id: str
     agent_id: str
-    reason: str
+    reason: PreferenceExpiryReason
 
 
 @attrs.frozen(slots=True)
@@ -299,7 +343,12 @@ class CallbackRequested(Event):
 
 @attrs.frozen(slots=True)
 class PresenceChanged(Event):
-    """An agent's presence changed; ``reason`` says why (e.g. ``"rona"``, ``"break"``)."""
+    """An agent's presence changed; ``reason`` says why (e.g. ``"rona"``, ``"break"``).
+
+    The router gives ``"rona"`` (the agent let an offer time out) and
+    ``"removed"``; any other reason is the application's, passed to
+    :meth:`~ccroute.Router.set_presence`, so it is an open string (or ``None``).
+    """
 
     agent_id: str
     old: Presence
