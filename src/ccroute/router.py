@@ -55,6 +55,7 @@ from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
+from .core.policies import ChannelReservation
 from .errors import (
     CCRouteError,
     ClockError,
@@ -166,12 +167,6 @@ _TIMER_CODES: Final = {kind: code for code, kind in enumerate(_TIMER_KINDS)}
 _S = ContactState
 # States in which a contact has been answered (ContactView.answered_at).
 _ANSWERED: Final = frozenset({ContactState.IN_SERVICE, ContactState.WRAP_UP})
-# Policies that stop an agent from being kept free for a reserved-channel contact.
-_KEEP_FREE_BARS: Final = (
-    NotEligible.EXCLUDED,
-    NotEligible.REJECTED_BEFORE,
-    NotEligible.QUEUE_DELAY,
-)
 # Contacts that never gained queues through a routing step share this one.
 _NO_QUEUES: frozenset[str] = frozenset()
 _A = ContactAction
@@ -371,15 +366,10 @@ class Router:
         self._track_holding = False
         if self._blocks:
             self._start_holding()
-        # waiting contacts on reserved channels
-        self._reserved_waiting: set[str] = set()
-        # a reserved-channel contact stopped waiting: route agents before returning
-        self._lift_pending = False
-        # agents kept free for reserved channels, and a cache of who is kept
-        # free, valid while nothing it depends on changes (_kept_version)
-        self._held: set[int] = set()
-        self._kept_version = 0
-        self._kept_cache: tuple[tuple[int, float], set[int]] | None = None
+        # channel reservation (docs/policies/blocking.md); None when not configured
+        self._reservation: ChannelReservation | None = None
+        if policy.reserve_for:
+            self._reserve_channels()
         self._ramping: dict[str, _AgentRec] = {}
         self._customer_exclusions: dict[str, set[str]] = {}
         self._customer_contacts: dict[str, set[str]] = {}
@@ -573,7 +563,8 @@ class Router:
         )
         self._agents[agent.id] = rec
         self._agent_by_handle[handle] = rec
-        self._kept_version += 1
+        if self._reservation is not None:
+            self._reservation.changed()
         for name, delay in agent.queue_delays:
             if delay > 0:
                 self._delays.setdefault(name, {})[agent.id] = delay
@@ -600,7 +591,8 @@ class Router:
         del self._agents[agent_id]
         del self._agent_by_handle[rec.handle]
         rec.live = False
-        self._kept_version += 1
+        if self._reservation is not None:
+            self._reservation.changed()
         for name, _delay in rec.spec.queue_delays:
             delays = self._delays.get(name)
             if delays is not None:
@@ -639,7 +631,9 @@ class Router:
         old = rec.capacity[channel]
         rec.capacity[channel] = capacity
         self._count_capacity(rec, channel, old, capacity)
-        self._kept_version += 1
+        reservation = self._reservation
+        if reservation is not None:
+            reservation.changed()
         self._q.set_capacity(rec.handle, ch, capacity)
         if capacity < old:
             self._reroute_rejected(now, events)
@@ -648,7 +642,8 @@ class Router:
         else:
             self._route_agent(rec, now, events)
         # Capacity on a reserved channel decides whom a waiting contact there keeps free.
-        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        if reservation is not None:
+            reservation.recheck()
         return self._finish(now, events)
 
     # ================================================================ contacts
@@ -945,7 +940,9 @@ class Router:
         if agent_id in excluded:
             return self._finish(now, events)
         excluded.add(agent_id)
-        self._kept_version += 1
+        reservation = self._reservation
+        if reservation is not None:
+            reservation.changed()
         returned = []
         contact_ids = sorted(self._customer_contacts.get(customer_id, ()))
         # All of them first: routing the agent below must not offer it the next one.
@@ -970,7 +967,8 @@ class Router:
         self._reroute_rejected(now, events)
         self._recheck_staffing(now, events)
         # An excluded agent no longer waits for this customer's reserved-channel contact.
-        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        if reservation is not None:
+            reservation.recheck()
         return self._finish(now, events)
 
     def remove_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
@@ -981,7 +979,8 @@ class Router:
         """
         now, events, excluded = self._start(lambda: self._check_exclusion(customer_id, agent_id))
         excluded.discard(agent_id)
-        self._kept_version += 1
+        if self._reservation is not None:
+            self._reservation.changed()
         if not excluded:
             del self._customer_exclusions[customer_id]
         freed = []
@@ -1077,8 +1076,10 @@ class Router:
                 if contact.spec.max_wait is None:
                     self._time_max_wait(contact)
         # Who is kept free for a reserved channel depends on the requirements.
-        self._kept_version += 1
-        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        reservation = self._reservation
+        if reservation is not None:
+            reservation.changed()
+            reservation.recheck()
         # A maximum wait that is over now ends before anything is routed.
         self._run_due(now, events)
         members = [r for r in members if r.live and r.queue == name]
@@ -1135,14 +1136,17 @@ class Router:
             self._reindex_agent(rec)
         if "queue_delays" in changed:
             self._redelay(rec, old, now)
-        self._kept_version += 1
+        reservation = self._reservation
+        if reservation is not None:
+            reservation.changed()
         events.append(AgentUpdated(now, agent.id, changed))
         self._route_agent(rec, now, events)
         # It may no longer count as "someone else" who could take a rejected
         # contact, nor staff a skip-if-no-agent queue, nor be kept free.
         self._reroute_rejected(now, events)
         self._recheck_staffing(now, events)
-        self._lift_pending = self._lift_pending or bool(self._reserved_waiting)
+        if reservation is not None:
+            reservation.recheck()
         return self._finish(now, events)
 
     def update_contact(
@@ -1414,6 +1418,8 @@ class Router:
             (t for t in self._timers if self._timer_live(t)), key=lambda t: (t[0], t[1])
         )
         agents = self._agent_by_handle
+        reservation = self._reservation
+        held = reservation.held if reservation is not None else set()
         return RouterState(
             format=SNAPSHOT_FORMAT,
             now=self._now,
@@ -1450,8 +1456,8 @@ class Router:
                 for (customer, queue), (key, until, contact_id) in sorted(self._rejoin.items())
             ),
             # Handles of agents removed since are dropped: a lift skips them.
-            kept_free=tuple(sorted(agents[h].spec.id for h in self._held if h in agents)),
-            lift_pending=self._lift_pending,
+            kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
+            lift_pending=reservation is not None and reservation.lift_pending,
         )
 
     def snapshot(self) -> bytes:
@@ -1626,8 +1632,12 @@ class Router:
         self._rejoin = {(r.customer, r.queue): (r.key, r.until, r.contact) for r in state.rejoins}
         self._rejoin_expiry = [(r.until, r.customer, r.queue) for r in state.rejoins]
         heapq.heapify(self._rejoin_expiry)
-        self._held = {self._agents[a].handle for a in state.kept_free}
-        self._lift_pending = state.lift_pending
+        if state.kept_free or state.lift_pending:
+            # A document may carry these without reserved channels: kept, so
+            # that the lift they call for happens as it would have.
+            reservation = self._reservation or self._reserve_channels()
+            reservation.held = {self._agents[a].handle for a in state.kept_free}
+            reservation.lift_pending = state.lift_pending
         self._rebuild_queue()
 
     def _load_agent(self, handle: int, a: AgentRecord) -> None:
@@ -1698,8 +1708,9 @@ class Router:
             queue.present += 1
             if rec.rejected_by:
                 self._rejected_waiting.add(contact_id)
-            if rec.channel in self._policy.reserve_for:
-                self._reserved_waiting.add(contact_id)
+            reservation = self._reservation
+            if reservation is not None and rec.channel in reservation.channels:
+                reservation.waiting.add(contact_id)
         else:
             if rec.state is _S.OFFERED:
                 queue.present += 1
@@ -1980,10 +1991,13 @@ class Router:
         # time passing a queue delay) can end the reason an agent was kept
         # free, not only the reserved contact leaving: look again whenever
         # someone is held.
-        self._lift_pending = self._lift_pending or bool(self._held)
-        while self._lift_pending:
-            self._lift_reservations(now, events)
-            self._run_due(now, events)
+        reservation = self._reservation
+        if reservation is not None:
+            if reservation.held:
+                reservation.lift_pending = True
+            while reservation.lift_pending:
+                self._lift_reservations(now, events)
+                self._run_due(now, events)
         fresh = events[self._notified :]
         if fresh:
             self._notify(fresh)
@@ -2412,9 +2426,9 @@ class Router:
             ranks.add(rec.key)
         if rec.rejected_by:
             self._rejected_waiting.add(rec.spec.id)
-        if rec.channel in self._policy.reserve_for:
-            self._reserved_waiting.add(rec.spec.id)
-            self._kept_version += 1
+        reservation = self._reservation
+        if reservation is not None and rec.channel in reservation.channels:
+            reservation.enqueued(rec.spec.id)
         waiting = self._queue_waiting.get(rec.queue)
         if waiting is not None:
             waiting.add(rec.spec.id)
@@ -2426,11 +2440,10 @@ class Router:
         if ranks is not None:
             ranks.remove(rec.key)
         self._rejected_waiting.discard(rec.spec.id)
-        if rec.channel in self._policy.reserve_for:
-            self._reserved_waiting.discard(rec.spec.id)
-            self._kept_version += 1
+        reservation = self._reservation
+        if reservation is not None and rec.channel in reservation.channels:
             # The agents this contact kept free may now take other work.
-            self._lift_pending = True
+            reservation.dequeued(rec.spec.id)
         waiting = self._queue_waiting.get(rec.queue)
         if waiting is not None:
             waiting.discard(rec.spec.id)
@@ -2557,7 +2570,8 @@ class Router:
         old = rec.presence
         rec.presence = presence
         self._count_presence(rec, old, presence)
-        self._kept_version += 1
+        if self._reservation is not None:
+            self._reservation.changed()
         events.append(PresenceChanged(now, rec.spec.id, old, presence, reason))
         if (old is Presence.OFFLINE) != (presence is Presence.OFFLINE):
             step = 1 if old is Presence.OFFLINE else -1
@@ -2634,10 +2648,15 @@ class Router:
         return set()
 
     def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
-        """Handles of agents a policy keeps from this contact (see :meth:`_bars`)."""
+        """Handles of agents a policy keeps from this contact (see :meth:`_bars`),
+        for routing, which remembers whom it kept free for a reserved channel."""
         bars = self._bars(rec, now)
         if not bars:
             return set()
+        kept = bars.get(NotEligible.RESERVED_CHANNEL)
+        if kept:
+            assert self._reservation is not None
+            self._reservation.hold(kept)
         if len(bars) == 1:
             return next(iter(bars.values()))
         return set().union(*bars.values())
@@ -2675,11 +2694,12 @@ class Router:
 
     def _route_contact(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         """Offer a waiting contact to the best eligible agent (or agents, ring-all), if any."""
-        if self._lift_pending:
+        reservation = self._reservation
+        if reservation is not None and reservation.lift_pending:
             # A reserved-channel contact stopped waiting earlier in this call:
             # the agents it kept free go first, each to the smallest-key
             # contact it may take, before a contact is matched to one of them.
-            while self._lift_pending:
+            while reservation.lift_pending:
                 self._lift_reservations(now, events)
             if rec.state is not _S.WAITING or not rec.live:
                 return
@@ -2845,8 +2865,9 @@ class Router:
                 blocked.update(agents[a].handle for a in self._holding.get(channel, ()))
             if blocked:
                 bars[NotEligible.BLOCKED_CHANNEL] = blocked
-        if self._reserved_waiting and rec.channel not in self._policy.reserve_for:
-            kept = self._kept_free(now)
+        reservation = self._reservation
+        if reservation is not None:
+            kept = reservation.barred_agents(rec.channel, now)
             if kept:
                 bars[NotEligible.RESERVED_CHANNEL] = kept
         delays = self._delays.get(rec.queue)
@@ -2858,14 +2879,16 @@ class Router:
         return bars
 
     def _blocked_channels(self, agent: _AgentRec, now: float) -> set[int]:
-        """Channels on which the agent takes no new work now, whatever the contact's queue."""
+        """Channels on which the agent takes no new work now, whatever the contact's
+        queue; for routing, which remembers whom it kept free for a reserved channel."""
         blocked: set[int] = set()
         for holding, channels in self._blocks.items():
             if agent.load.get(holding):
                 blocked.update(self._channel_ids[c] for c in channels)
-        if self._reserved_waiting and self._keeps_free(agent, now):
-            reserved = self._policy.reserve_for
-            blocked.update(ch for name, ch in self._channel_ids.items() if name not in reserved)
+        reservation = self._reservation
+        if reservation is not None and reservation.waiting:
+            reservation.hold(reservation.kept_free(now))
+            blocked.update(reservation.blocked_channels(agent, self._channel_ids, now))
         return blocked
 
     def _blockers(self, rec: _ContactRec) -> list[str]:
@@ -3165,68 +3188,36 @@ class Router:
 
     # ------------------------------------------------------ channel reservation
 
+    def _reserve_channels(self) -> ChannelReservation:
+        """Build the channel reservation policy (docs/policies/blocking.md)."""
+        reservation = self._reservation = ChannelReservation(
+            self._policy.reserve_for,
+            self._contacts,
+            self._agents,
+            self._agent_by_handle,
+            self._keep_free_bars,
+            lambda: bool(self._delays),
+        )
+        return reservation
+
+    def _keep_free_bars(self, rec: _ContactRec, now: float) -> set[int]:
+        """Agents not kept free for a reserved-channel contact however they
+        could take it: excluded, barred by a rejection, or in a queue delay."""
+        excluded = self._handles(self._excluded(rec))
+        barred = excluded | self._rejection_bar(rec, excluded)
+        delays = self._delays.get(rec.queue)
+        if delays:
+            waited = now - rec.entered_at
+            agents = self._agents
+            barred.update(agents[a].handle for a, d in delays.items() if waited < d)
+        return barred
+
     def _lift_reservations(self, now: float, events: list[Event]) -> None:
         """Route again the agents a reserved-channel contact kept free, once that
         contact stopped waiting: they may take other work now."""
-        if not self._lift_pending:
-            return
-        self._lift_pending = False
-        if not self._held:
-            return
-        kept = self._kept_free(now) if self._reserved_waiting else set()
-        released = self._held - kept
-        self._held = set(kept)
-        agents = (self._agent_by_handle.get(h) for h in released)
-        for agent in sorted((a for a in agents if a is not None), key=lambda r: r.spec.id):
+        assert self._reservation is not None
+        for agent in self._reservation.lifted(now):
             self._route_agent(agent, now, events)
-
-    def _kept_free(self, now: float) -> set[int]:
-        """Handles of agents kept free for a waiting contact on a reserved channel:
-        those who would be offered it if they held no work (logged in, capacity
-        on its channel, a member with the skills or its reservation target, and
-        no exclusion, rejection bar or queue delay in the way). Cost: O(reserved
-        contacts x agents), once per change of state."""
-        # queue delays make it depend on the time too
-        key = (self._kept_version, now if self._delays else 0.0)
-        cache = self._kept_cache
-        if cache is None or cache[0] != key:
-            kept: set[int] = set()
-            for contact_id in self._reserved_waiting:
-                rec = self._contacts[contact_id]
-                bars = self._bars(rec, now)
-                barred: set[int] = set()
-                for reason in _KEEP_FREE_BARS:
-                    barred |= bars.get(reason, set())
-                if rec.target is not None:
-                    candidates: Iterable[_AgentRec] = (self._agents[rec.target],)
-                else:
-                    candidates = self._agents.values()
-                for agent in candidates:
-                    if (
-                        agent.handle in kept
-                        or agent.handle in barred
-                        or agent.presence is Presence.OFFLINE
-                        or agent.capacity.get(rec.channel, 0) <= 0
-                        or (rec.target is None and not self._fits(rec, agent))
-                    ):
-                        continue
-                    kept.add(agent.handle)
-            cache = self._kept_cache = (key, kept)
-        # remembered so that they are routed again when the reservation lifts
-        self._held |= cache[1]
-        return cache[1]
-
-    def _keeps_free(self, agent: _AgentRec, now: float) -> bool:
-        return agent.handle in self._kept_free(now)
-
-    @staticmethod
-    def _fits(rec: _ContactRec, agent: _AgentRec) -> bool:
-        """Whether the agent is a member with the skills the contact requires (fast path
-        of :meth:`_mismatch`)."""
-        if agent.spec.queues.isdisjoint(rec.extra_queues) and rec.queue not in agent.spec.queues:
-            return False
-        levels = agent.levels
-        return all(levels.get(s, 0) >= level for s, level in rec.requirements.items())
 
     def _mismatch(self, rec: _ContactRec, agent: _AgentRec) -> list[tuple[NotEligible, str]]:
         """Membership and skill reasons the agent cannot take the contact (empty: fits)."""
@@ -3358,8 +3349,6 @@ class Router:
         logged-in agent cannot. Cost: O(agents); nothing when not called."""
         rec = self._contact(contact_id)
         now = self._now
-        # Explaining must not change the router (its snapshot included).
-        kept_held, kept_cache = set(self._held), self._kept_cache
         eligible: list[str] = []
         verdicts: list[AgentVerdict] = []
         held: set[NotEligible] = set()
@@ -3378,7 +3367,6 @@ class Router:
                 if len(policies) == len(reasons):
                     # Only policies stand between this agent and the contact.
                     held.update(policies)
-        self._held, self._kept_cache = kept_held, kept_cache
         return ContactExplanation(
             contact_id=contact_id,
             state=rec.state,
@@ -3398,7 +3386,6 @@ class Router:
         O(agents) under a channel reservation; nothing when not called."""
         agent = self._agent(agent_id)
         now = self._now
-        kept_held, kept_cache = set(self._held), self._kept_cache
         own: list[NotEligible] = []
         if agent.presence is Presence.NOT_READY:
             own.append(NotEligible.NOT_READY)
@@ -3421,7 +3408,6 @@ class Router:
                     continue
                 reasons, detail = self._summarise(found)
                 verdicts.append(ContactVerdict(rec.spec.id, reasons, detail))
-        self._held, self._kept_cache = kept_held, kept_cache
         return AgentExplanation(
             agent_id=agent_id,
             status=self.agent(agent_id).status,

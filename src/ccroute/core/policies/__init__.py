@@ -1,0 +1,13 @@
+"""The routing policies, one module each (docs/structure.md).
+
+Each module holds one policy's state and answers the questions the router
+asks it, for routing and for explanations alike: which agents it bars from a
+contact, which contacts from an agent, which channels an agent takes nothing
+new on. The router tells it what happened (a contact queued or left the
+queue, an agent changed); a policy that is not configured is not built, and
+costs the hot path nothing.
+"""
+
+from .reservation import ChannelReservation
+
+__all__ = ["ChannelReservation"]
