@@ -17,7 +17,6 @@ from typing import Any, Final
 
 import attrs
 import pytest
-from helpers import RouterHarness, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +49,7 @@ from ccroute import (
 )
 from ccroute._snapshot_read import MODEL_FIELDS
 from ccroute.snapshot import FORMAT, READABLE_FORMATS, RouterState, TimerKind
+from ccroute.testing import RouterHarness, snapshot
 from ccroute.views import AgentView, ContactView
 
 pytestmark = pytest.mark.usefixtures("queue_factory")
