@@ -180,12 +180,18 @@ def size_by_simulation(
     original = {g.name: g.count for g in scenario.agents}
     counts = dict(original)
     growth = 0
-    while not evaluate(counts).met:
+    while not (tried := evaluate(counts)).met:
         growth += 1
         if growth > MAX_GROWTH:
+            short = ", ".join(
+                f"{q} reaches {100 * e.mean:.1f}% (target {100 * evaluate.targets[q]:g}%)"
+                for q, e in sorted(tried.levels.items())
+                if e.mean < evaluate.targets[q]
+            )
             raise InputError(
-                f"the targets are not met even with {sum(counts.values())} agents: "
-                "check the skills, capacities and shifts can serve every queue"
+                f"no headcount meets every target: with {sum(counts.values())} agents {short}; "
+                "more agents do not help: check the skills, capacities, steps and shifts "
+                "that serve it"
             )
         for name in sized:
             counts[name] = max(counts[name] + 1, math.ceil(counts[name] * 1.5))
