@@ -80,16 +80,21 @@ from .events import (
     OfferRescinded,
     OfferTimedOut,
     Overflowed,
+    OverflowReason,
     PreferenceExpired,
+    PreferenceExpiryReason,
     PresenceChanged,
     Queued,
     QueueUpdated,
     RampUpEnded,
+    RampUpEndReason,
+    RefusalReason,
     Refused,
     Rejected,
     Rejoined,
     StepApplied,
     TimedOut,
+    TimeoutReason,
     Transferred,
     WrapUpEnded,
 )
@@ -2477,7 +2482,7 @@ class Router:
             rec.tokens[_PREFERENCE] += 1
 
     def _lapse_reservation(
-        self, rec: _ContactRec, reason: str, now: float, events: list[Event]
+        self, rec: _ContactRec, reason: PreferenceExpiryReason, now: float, events: list[Event]
     ) -> None:
         """End a reservation for one agent; a waiting contact is re-indexed for everyone."""
         assert rec.target is not None
@@ -2948,7 +2953,7 @@ class Router:
         head_start = contact.priority_seconds + queue.config.priority_seconds
         return contact_key(contact.tier, now, head_start, next(self._seq))
 
-    def _admission(self, contact: Contact, queue: _QueueRec) -> str | None:
+    def _admission(self, contact: Contact, queue: _QueueRec) -> RefusalReason | None:
         """Why the queue refuses this contact, or ``None`` to admit it."""
         config = queue.config
         if config.max_size is not None and queue.present >= config.max_size:
@@ -3058,7 +3063,13 @@ class Router:
             rec.overdue = True
 
     def _expire(
-        self, rec: _ContactRec, reason: str, now: float, events: list[Event], *, route: bool = True
+        self,
+        rec: _ContactRec,
+        reason: OverflowReason,
+        now: float,
+        events: list[Event],
+        *,
+        route: bool = True,
     ) -> None:
         """A waiting contact's wait is over: overflow to the next queue, or time out.
 
@@ -3067,6 +3078,7 @@ class Router:
         config = self._queues[rec.queue].config
         wait = now - rec.entered_at
         to_name = config.overflow
+        outcome: TimeoutReason = reason
         if (
             to_name is not None
             and reason == "no agent"
@@ -3081,7 +3093,7 @@ class Router:
             limit = to_queue.config.max_size
             if to_name != rec.queue and limit is not None and to_queue.present >= limit:
                 to_name = None
-                reason = "overflow queue full"
+                outcome = "overflow queue full"
         rec.tokens[_MAXWAIT] += 1
         rec.overdue = False
         if to_name is None:
@@ -3092,7 +3104,7 @@ class Router:
             self._forget_rejections(rec)
             self._drop(rec)
             self.timed_out += 1
-            events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, reason))
+            events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, outcome))
             return
         from_queue = rec.queue
         if reason == "no agent":
@@ -3181,7 +3193,9 @@ class Router:
         agent.tokens[_RAMP] += 1
         self._ramping.pop(agent.spec.id, None)
 
-    def _end_ramp(self, agent: _AgentRec, reason: str, now: float, events: list[Event]) -> None:
+    def _end_ramp(
+        self, agent: _AgentRec, reason: RampUpEndReason, now: float, events: list[Event]
+    ) -> None:
         self._cancel_ramp(agent)
         events.append(RampUpEnded(now, agent.spec.id, reason))
         self._route_agent(agent, now, events)
