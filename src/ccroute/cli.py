@@ -101,6 +101,13 @@ def _simulate(args: argparse.Namespace, out: Console) -> int:
     summary = None
     if args.replications > 1:
         summary = replications_data(scenario, days, [r.seed for r in results])
+    if args.plot:
+        from .plots import day_figure, save
+
+        # Written before the tables, so that a reader closing the pipe early
+        # (``| head``) still gets the plot asked for.
+        save(day_figure(days[0], summary), args.plot)
+    if summary is not None:
         if out.format == "json":
             _print_json(summary)
         else:
@@ -121,12 +128,8 @@ def _simulate(args: argparse.Namespace, out: Console) -> int:
                 f"Self-service (IVR): {total['self_served']}; still waiting at the end: "
                 f"{total['stranded']}; {data['events']} router events in {seconds:.2f} s"
             )
-    if args.plot:
-        from .plots import day_figure, save
-
-        save(day_figure(days[0], summary), args.plot)
-        if out.format in ("table", "markdown"):
-            out.line(f"Plot written to {args.plot}")
+    if args.plot and out.format in ("table", "markdown"):
+        out.line(f"Plot written to {args.plot}")
     return 0
 
 
