@@ -179,13 +179,15 @@ STORED = {
     "_agents": "agents",
     "_contacts": "contacts",
     "_timers": "timers",
-    "_customer_exclusions": "exclusions",
     "_rejoin": "rejoins",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.
 POLICIES = {
     "_reservation": ("kept_free", "lift_pending"),
+    "_exclusions": ("exclusions",),
+    # its state is on the records (rejected_by, rejected)
+    "_rejections": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -194,15 +196,12 @@ REBUILT = {
     "_agent_handles",
     "_contact_handles",
     "_timer_seq",
-    "_rejected_waiting",
     "_requirement_dicts",
     "_blocks",
     "_queue_blocks",
     "_holding",
     "_track_holding",
     "_ramping",
-    "_customer_contacts",
-    "_excluding",
     "_delays",
     "_queue_waiting",
     "_skip_queues",

@@ -55,7 +55,7 @@ from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
-from .core.policies import ChannelReservation
+from .core.policies import ChannelReservation, Exclusions, RejectionBar
 from .errors import (
     CCRouteError,
     ClockError,
@@ -337,8 +337,6 @@ class Router:
         self._agent_by_handle: dict[int, _AgentRec] = {}
         self._contacts: dict[str, _ContactRec] = {}
         self._contact_by_handle: dict[int, _ContactRec] = {}
-        # waiting contacts that someone rejected: re-examined when agents log off
-        self._rejected_waiting: set[str] = set()
         self._timers: list[tuple[float, int, int, Any, int]] = []
         self._seq = itertools.count()
         self._timer_seq = itertools.count()
@@ -376,10 +374,9 @@ class Router:
         if policy.reserve_for:
             self._reserve_channels()
         self._ramping: dict[str, _AgentRec] = {}
-        self._customer_exclusions: dict[str, set[str]] = {}
-        self._customer_contacts: dict[str, set[str]] = {}
-        # agent id -> live contacts that exclude it
-        self._excluding: dict[str, set[str]] = {}
+        # the rejection bar (docs/routing.md) and exclusions (docs/policies/exclusions.md)
+        self._rejections = RejectionBar(self._agents, self._contacts, self._q)
+        self._exclusions = Exclusions(self._contacts, self._agents)
         # queue -> agent id -> delay, for agents that delay a queue
         self._delays: dict[str, dict[str, float]] = {}
         # queue -> waiting contact ids, for queues with their own blocking or delays
@@ -694,7 +691,7 @@ class Router:
         events.append(Queued(now, contact.id, contact.queue, contact.channel))
         if rejoined is not None:
             events.append(Rejoined(now, contact.id, rejoined[1], contact.queue))
-        excluded = self._index_exclusions(rec)
+        excluded = self._exclusions.contact_added(rec)
         if contact.preferred_agent is not None and contact.preferred_wait > 0:
             preferred = self._agents.get(contact.preferred_agent)
             if contact.preferred_agent in excluded:
@@ -732,7 +729,7 @@ class Router:
         rec.tokens[_DELAY] += 1
         rec.overdue = False
         self._unreserve(rec)
-        self._forget_rejections(rec)
+        self._rejections.forget(rec)
         agent.offered.discard(contact_id)
         agent.in_service.add(contact_id)
         agent.handled += 1
@@ -826,7 +823,7 @@ class Router:
             self._dequeue(rec)
         self._queues[rec.queue].present -= 1
         self._unreserve(rec)
-        self._forget_rejections(rec)
+        self._rejections.forget(rec)
         self._keep_place(rec, now)
         self._drop(rec)
         self.abandoned += 1
@@ -941,18 +938,15 @@ class Router:
         exclusion that exists does nothing.
         """
         now, events, _ = self._start(lambda: self._check_exclusion_ids(customer_id, agent_id))
-        excluded = self._customer_exclusions.setdefault(customer_id, set())
-        if agent_id in excluded:
+        # All the customer's contacts at once: routing the agent below must
+        # not offer it the next one.
+        contact_ids = self._exclusions.add(customer_id, agent_id)
+        if contact_ids is None:
             return self._finish(now, events)
-        excluded.add(agent_id)
         reservation = self._reservation
         if reservation is not None:
             reservation.changed()
         returned = []
-        contact_ids = sorted(self._customer_contacts.get(customer_id, ()))
-        # All of them first: routing the agent below must not offer it the next one.
-        if contact_ids:
-            self._excluding.setdefault(agent_id, set()).update(contact_ids)
         for contact_id in contact_ids:
             rec = self._contacts[contact_id]
             if rec.target == agent_id:
@@ -982,21 +976,10 @@ class Router:
         Raises :class:`UnknownIdError` for a pair that is not excluded. A
         contact's own ``excluded_agents`` stay in force.
         """
-        now, events, excluded = self._start(lambda: self._check_exclusion(customer_id, agent_id))
-        excluded.discard(agent_id)
+        now, events, _ = self._start(lambda: self._check_exclusion(customer_id, agent_id))
+        freed = self._exclusions.remove(customer_id, agent_id)
         if self._reservation is not None:
             self._reservation.changed()
-        if not excluded:
-            del self._customer_exclusions[customer_id]
-        freed = []
-        excluding = self._excluding.get(agent_id, set())
-        for contact_id in sorted(self._customer_contacts.get(customer_id, ())):
-            rec = self._contacts[contact_id]
-            if agent_id not in rec.spec.excluded_agents:
-                excluding.discard(contact_id)
-                freed.append(rec)
-        if not excluding:
-            self._excluding.pop(agent_id, None)
         agent = self._agents.get(agent_id)
         if agent is not None:
             self._route_agent(agent, now, events)
@@ -1006,7 +989,7 @@ class Router:
     def exclusions(self, customer_id: str) -> frozenset[str]:
         """Agents excluded for ``customer_id`` by :meth:`add_exclusion`."""
         check_id(customer_id, "customer id")
-        return frozenset(self._customer_exclusions.get(customer_id, ()))
+        return frozenset(self._exclusions.of_customer(customer_id) or ())
 
     def tick(self) -> TickResult:
         """Apply every timer that fell due, and say when the next one falls due."""
@@ -1453,7 +1436,7 @@ class Router:
             ),
             exclusions=tuple(
                 Exclusion(customer, tuple(sorted(agent_ids)))
-                for customer, agent_ids in sorted(self._customer_exclusions.items())
+                for customer, agent_ids in sorted(self._exclusions.by_customer.items())
                 if agent_ids
             ),
             rejoins=tuple(
@@ -1602,7 +1585,7 @@ class Router:
                 self._queue_blocks[config.name] = dict(config.blocking)
             if config.skip_if_no_agent:
                 self._skip_queues += 1
-        self._customer_exclusions = {
+        self._exclusions.by_customer = {
             e.customer: set(e.agents) for e in state.exclusions if e.agents
         }
         for handle, a in enumerate(state.agents):
@@ -1712,7 +1695,7 @@ class Router:
             queue.waiting += 1
             queue.present += 1
             if rec.rejected_by:
-                self._rejected_waiting.add(contact_id)
+                self._rejections.waiting.add(contact_id)
             reservation = self._reservation
             if reservation is not None and rec.channel in reservation.channels:
                 reservation.waiting.add(contact_id)
@@ -1730,7 +1713,7 @@ class Router:
                 agent.load[rec.channel] += 1
         if rec.target is not None:
             self._agents[rec.target].reserved.add(contact_id)
-        self._index_exclusions(rec)
+        self._exclusions.contact_added(rec)
 
     def _rebuild_queue(self) -> None:
         """Load the universal queue from the router's records (after :meth:`restore`;
@@ -2216,7 +2199,7 @@ class Router:
                 raise InvalidStateError(
                     f"cannot transfer contact {contact_id!r} to agent {agent!r}: the agent is offline"
                 )
-            if agent in self._excluded(rec):
+            if agent in self._exclusions.excluded(rec.spec):
                 raise InvalidStateError(
                     f"cannot transfer contact {contact_id!r} to agent {agent!r}: "
                     "the agent is excluded for this contact or its customer"
@@ -2230,12 +2213,11 @@ class Router:
         contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
         return rec
 
-    def _check_exclusion(self, customer_id: str, agent_id: str) -> set[str]:
+    def _check_exclusion(self, customer_id: str, agent_id: str) -> None:
         self._check_exclusion_ids(customer_id, agent_id)
-        excluded = self._customer_exclusions.get(customer_id)
+        excluded = self._exclusions.of_customer(customer_id)
         if excluded is None or agent_id not in excluded:
             raise UnknownIdError("exclusion", f"{customer_id}/{agent_id}")
-        return excluded
 
     def _skill(self, name: str) -> int:
         sid = self._skills.get(name)
@@ -2430,7 +2412,7 @@ class Router:
         if ranks is not None:
             ranks.add(rec.key)
         if rec.rejected_by:
-            self._rejected_waiting.add(rec.spec.id)
+            self._rejections.waiting.add(rec.spec.id)
         reservation = self._reservation
         if reservation is not None and rec.channel in reservation.channels:
             reservation.enqueued(rec.spec.id)
@@ -2444,7 +2426,9 @@ class Router:
         ranks = self._ranks.get(rec.queue)
         if ranks is not None:
             ranks.remove(rec.key)
-        self._rejected_waiting.discard(rec.spec.id)
+        if rec.rejected_by:
+            # only a waiting contact someone declined is in it
+            self._rejections.waiting.discard(rec.spec.id)
         reservation = self._reservation
         if reservation is not None and rec.channel in reservation.channels:
             # The agents this contact kept free may now take other work.
@@ -2457,17 +2441,8 @@ class Router:
         rec.live = False
         del self._contacts[rec.spec.id]
         del self._contact_by_handle[rec.handle]
-        customer = rec.spec.customer_id
-        if customer is not None:
-            contacts = self._customer_contacts.get(customer)
-            if contacts is not None:
-                contacts.discard(rec.spec.id)
-                if not contacts:
-                    del self._customer_contacts[customer]
-            for agent_id in self._customer_exclusions.get(customer, ()):
-                self._unexclude(agent_id, rec.spec.id)
-        for agent_id in rec.spec.excluded_agents:
-            self._unexclude(agent_id, rec.spec.id)
+        if rec.spec.customer_id is not None or rec.spec.excluded_agents:
+            self._exclusions.contact_dropped(rec)
 
     def _reserve(self, rec: _ContactRec, agent: _AgentRec, until: float) -> None:
         rec.target = agent.spec.id
@@ -2495,14 +2470,6 @@ class Router:
             self._enqueue(rec)
         events.append(PreferenceExpired(now, rec.spec.id, target, reason))
 
-    def _forget_rejections(self, rec: _ContactRec) -> None:
-        for agent_id in rec.rejected_by or ():
-            agent = self._agents.get(agent_id)
-            if agent is not None:
-                agent.rejected.discard(rec.spec.id)
-        rec.rejected_by = None
-        self._rejected_waiting.discard(rec.spec.id)
-
     def _release(self, agent: _AgentRec, channel: str, now: float) -> None:
         agent.load[channel] -= 1
         if self._track_holding and agent.load[channel] == 0:
@@ -2528,7 +2495,7 @@ class Router:
             agent.offered.discard(rec.spec.id)
             self._release(agent, rec.channel, now)
             if declined:
-                self._note_decline(rec, agent)
+                self._rejections.declined(rec, agent)
                 if rec.target == agent.spec.id:
                     # The agent it was reserved for said no: anyone may take it now.
                     self._unreserve(rec)
@@ -2619,14 +2586,14 @@ class Router:
             returned.append(contact)
         # One fewer logged-in agent may also lift rejection bars: those
         # contacts join the same pass.
-        returned.extend(self._contacts[c] for c in self._rejected_waiting)
+        returned.extend(self._contacts[c] for c in self._rejections.waiting)
         self._route_in_key_order(returned, now, events)
         self._recheck_staffing(now, events)
 
     def _reroute_rejected(self, now: float, events: list[Event]) -> None:
         # Fewer qualified agents may lift a rejection bar ("unless no one else
         # can take it"), so contacts someone rejected get another look.
-        self._route_in_key_order([self._contacts[c] for c in self._rejected_waiting], now, events)
+        self._route_in_key_order([self._contacts[c] for c in self._rejections.waiting], now, events)
 
     def _route_in_key_order(self, recs: list[_ContactRec], now: float, events: list[Event]) -> None:
         for rec in sorted(set(recs), key=lambda r: r.key):
@@ -2641,16 +2608,6 @@ class Router:
         """Handles of the known agents among ``agent_ids``."""
         agents = self._agents
         return {agents[a].handle for a in agent_ids if a in agents}
-
-    def _rejection_bar(self, rec: _ContactRec, excluded_handles: set[int]) -> set[int]:
-        """Agents who rejected the contact, while someone else could take it."""
-        if not rec.rejected_by:
-            return set()
-        handles = self._handles(rec.rejected_by)
-        # "Unless no one else can take it": an excluded agent is no one.
-        if handles and self._q.any_logged_in(rec.sig, handles | excluded_handles):
-            return handles
-        return set()
 
     def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
         """Handles of agents a policy keeps from this contact (see :meth:`_bars`),
@@ -2669,15 +2626,9 @@ class Router:
     def _barred_contacts(self, agent: _AgentRec, now: float) -> set[int]:
         """Handles of waiting contacts a policy keeps from this agent (the mirror of
         :meth:`_bars`, less the channel-wide blocks :meth:`_blocked_channels` gives)."""
-        barred: set[int] = set()
         contacts = self._contacts
-        for contact_id in agent.rejected:
-            rec = contacts[contact_id]
-            if rec.state is _S.WAITING and agent.handle in self._rejection_bar(
-                rec, self._handles(self._excluded(rec))
-            ):
-                barred.add(rec.handle)
-        for contact_id in self._excluding.get(agent.spec.id, ()):
+        barred = self._rejections.barred_contacts(agent, self._exclusions.barred_agents)
+        for contact_id in self._exclusions.barred_contacts(agent.spec.id):
             barred.add(contacts[contact_id].handle)
         for queue, matrix in self._queue_blocks.items():
             blocked: set[str] = set()
@@ -2818,13 +2769,6 @@ class Router:
             Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason)
         )
 
-    def _unexclude(self, agent_id: str, contact_id: str) -> None:
-        excluding = self._excluding.get(agent_id)
-        if excluding is not None:
-            excluding.discard(contact_id)
-            if not excluding:
-                del self._excluding[agent_id]
-
     def _withdraw(self, rec: _ContactRec, agent: _AgentRec, now: float, *, declined: bool) -> None:
         """Take one agent's offer of a contact other agents still hold (ring-all)."""
         holders = [a for a in self._holders(rec) if a != agent.spec.id]
@@ -2833,15 +2777,7 @@ class Router:
         agent.offered.discard(rec.spec.id)
         self._release(agent, rec.channel, now)
         if declined:
-            self._note_decline(rec, agent)
-
-    @staticmethod
-    def _note_decline(rec: _ContactRec, agent: _AgentRec) -> None:
-        """The agent rejected the contact or let its offer time out: bar it (see _rejection_bar)."""
-        if rec.rejected_by is None:
-            rec.rejected_by = set()
-        rec.rejected_by.add(agent.spec.id)
-        agent.rejected.add(rec.spec.id)
+            self._rejections.declined(rec, agent)
 
     @staticmethod
     def _holders(rec: _ContactRec) -> list[str]:
@@ -2854,10 +2790,10 @@ class Router:
         """Agents each policy keeps from this waiting contact, by policy (handles)."""
         bars: dict[NotEligible, set[int]] = {}
         agents = self._agents
-        excluded_handles = self._handles(self._excluded(rec))
+        excluded_handles = self._exclusions.barred_agents(rec)
         if excluded_handles:
             bars[NotEligible.EXCLUDED] = excluded_handles
-        rejected = self._rejection_bar(rec, excluded_handles)
+        rejected = self._rejections.barred_agents(rec, excluded_handles)
         if rejected:
             bars[NotEligible.REJECTED_BEFORE] = rejected
         if self._ramping:
@@ -2966,9 +2902,7 @@ class Router:
                 [(self._skill(s), level) for s, level in contact.requirements],
                 [queue.handle],
             )
-            excluded = set(contact.excluded_agents)
-            if contact.customer_id is not None:
-                excluded |= self._customer_exclusions.get(contact.customer_id, set())
+            excluded = self._exclusions.excluded(contact)
             if not self._q.any_logged_in(sig, self._handles(excluded)):
                 return "no eligible agent"
         return None
@@ -3004,24 +2938,6 @@ class Router:
             entry = self._rejoin.get((customer, queue))
             if entry is not None and entry[1] == until:
                 del self._rejoin[(customer, queue)]
-
-    def _excluded(self, rec: _ContactRec) -> frozenset[str] | set[str]:
-        """Agents never to be offered this contact (its own and its customer's exclusions)."""
-        own = rec.spec.excluded_agents
-        customer = rec.spec.customer_id
-        if customer is None:
-            return own
-        by_customer = self._customer_exclusions.get(customer)
-        return own | by_customer if by_customer else own
-
-    def _index_exclusions(self, rec: _ContactRec) -> frozenset[str] | set[str]:
-        customer = rec.spec.customer_id
-        if customer is not None:
-            self._customer_contacts.setdefault(customer, set()).add(rec.spec.id)
-        excluded = self._excluded(rec)
-        for agent_id in excluded:
-            self._excluding.setdefault(agent_id, set()).add(rec.spec.id)
-        return excluded
 
     @staticmethod
     def _check_exclusion_ids(customer_id: object, agent_id: object) -> None:
@@ -3101,7 +3017,7 @@ class Router:
             self._queues[rec.queue].present -= 1
             rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT_QUEUE)
             self._unreserve(rec)
-            self._forget_rejections(rec)
+            self._rejections.forget(rec)
             self._drop(rec)
             self.timed_out += 1
             events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, outcome))
@@ -3138,7 +3054,7 @@ class Router:
             rec.tokens[i] += 1
         rec.overdue = False
         self._unreserve(rec)
-        self._forget_rejections(rec)
+        self._rejections.forget(rec)
         rec.queue = to_queue.config.name
         to_queue.present += 1
         rec.base = base
@@ -3156,7 +3072,7 @@ class Router:
         config = self._queues[rec.queue].config
         if not config.skip_if_no_agent:
             return
-        if self._q.any_logged_in(rec.sig, self._handles(self._excluded(rec))):
+        if self._q.any_logged_in(rec.sig, self._exclusions.barred_agents(rec)):
             return
         if rec.steps_applied < len(config.steps):
             rec.tokens[_STEP] += 1
@@ -3217,8 +3133,8 @@ class Router:
     def _keep_free_bars(self, rec: _ContactRec, now: float) -> set[int]:
         """Agents not kept free for a reserved-channel contact however they
         could take it: excluded, barred by a rejection, or in a queue delay."""
-        excluded = self._handles(self._excluded(rec))
-        barred = excluded | self._rejection_bar(rec, excluded)
+        excluded = self._exclusions.barred_agents(rec)
+        barred = excluded | self._rejections.barred_agents(rec, excluded)
         delays = self._delays.get(rec.queue)
         if delays:
             waited = now - rec.entered_at

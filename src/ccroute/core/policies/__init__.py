@@ -4,10 +4,12 @@ Each module holds one policy's state and answers the questions the router
 asks it, for routing and for explanations alike: which agents it bars from a
 contact, which contacts from an agent, which channels an agent takes nothing
 new on. The router tells it what happened (a contact queued or left the
-queue, an agent changed); a policy that is not configured is not built, and
-costs the hot path nothing.
+queue, an agent changed); a router-wide policy that is not configured is not
+built, and costs the hot path nothing.
 """
 
+from .exclusions import Exclusions
+from .rejection import RejectionBar
 from .reservation import ChannelReservation
 
-__all__ = ["ChannelReservation"]
+__all__ = ["ChannelReservation", "Exclusions", "RejectionBar"]
