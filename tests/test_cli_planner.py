@@ -182,6 +182,17 @@ def test_the_share_trap_is_refused_on_the_command_line() -> None:
     assert "'0.8/20' looks like a share" in done.stderr and "'80/20'" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["simulate", "staff"])
+def test_the_help_writes_the_target_convention_as_it_is_typed(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "80/20 or 80%/20s (80% answered within 20 s" in text
+    assert "%%" not in text
+
+
 # ------------------------------------------------------------ output layout
 
 
@@ -204,9 +215,9 @@ def test_tables_fit_80_columns_without_cutting(columns: int | None) -> None:
 def test_wider_terminals_get_more_columns() -> None:
     narrow = run("simulate", "examples/contact_centre.toml").stdout
     wide = run("simulate", "examples/contact_centre.toml", columns=200).stdout
-    header = [line for line in narrow.splitlines() if "offered  answered" in line][0]
+    header = next(line for line in narrow.splitlines() if "offered  answered" in line)
     assert "AHT" not in header and "Not shown at 80 columns: AHT s" in narrow
-    wide_header = [line for line in wide.splitlines() if "offered  answered" in line][0]
+    wide_header = next(line for line in wide.splitlines() if "offered  answered" in line)
     assert "AHT s" in wide_header and "Not shown" not in wide.split("Per interval")[0]
     assert max(len(line) for line in wide.splitlines()) > 80
 

@@ -33,10 +33,11 @@ from .targets import parse_service_level, parse_share
 
 __all__ = ["main"]
 
+# epilogs are printed as written (no %-formatting, unlike arguments' help)
 TARGET_HELP = (
-    "Targets: a service level is PERCENT/SECONDS, 80/20 or 80%%/20s (80%% answered within "
+    "Targets: a service level is PERCENT/SECONDS, 80/20 or 80%/20s (80% answered within "
     "20 s; 1 to 100 percent, a share such as 0.8/20 is refused); occupancy, shrinkage and "
-    "abandon caps are shares, 0.85 or 85%% (a bare 85 is refused)."
+    "abandon caps are shares, 0.85 or 85% (a bare 85 is refused)."
 )
 
 
