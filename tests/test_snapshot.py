@@ -188,6 +188,8 @@ POLICIES = {
     "_exclusions": ("exclusions",),
     # its state is on the records (rejected_by, rejected)
     "_rejections": (),
+    # rebuilt from the policy, the queues' settings and the agents' work
+    "_blocking": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -197,10 +199,6 @@ REBUILT = {
     "_contact_handles",
     "_timer_seq",
     "_requirement_dicts",
-    "_blocks",
-    "_queue_blocks",
-    "_holding",
-    "_track_holding",
     "_ramping",
     "_delays",
     "_queue_waiting",

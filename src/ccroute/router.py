@@ -55,7 +55,7 @@ from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
-from .core.policies import ChannelReservation, Exclusions, RejectionBar
+from .core.policies import ChannelBlocking, ChannelReservation, Exclusions, RejectionBar
 from .errors import (
     CCRouteError,
     ClockError,
@@ -361,14 +361,12 @@ class Router:
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
-        # holding channel -> channels its work blocks, router-wide and per queue
-        self._blocks: dict[str, frozenset[str]] = dict(policy.blocking)
-        self._queue_blocks: dict[str, dict[str, frozenset[str]]] = {}
-        # channel -> agents holding work on it (kept while any matrix exists)
-        self._holding: dict[str, set[str]] = {}
-        self._track_holding = False
-        if self._blocks:
-            self._start_holding()
+        # queue -> waiting contact ids, for queues with their own blocking or delays
+        self._queue_waiting: dict[str, set[str]] = {}
+        # blocking matrices (docs/policies/blocking.md); None until one is given
+        self._blocking: ChannelBlocking | None = None
+        if policy.blocking:
+            self._block_channels()
         # channel reservation (docs/policies/blocking.md); None when not configured
         self._reservation: ChannelReservation | None = None
         if policy.reserve_for:
@@ -379,8 +377,6 @@ class Router:
         self._exclusions = Exclusions(self._contacts, self._agents)
         # queue -> agent id -> delay, for agents that delay a queue
         self._delays: dict[str, dict[str, float]] = {}
-        # queue -> waiting contact ids, for queues with their own blocking or delays
-        self._queue_waiting: dict[str, set[str]] = {}
         self._skip_queues = 0
         # (customer, queue) -> (key, until, contact id) of an abandoned contact
         self._rejoin: dict[tuple[str, str], tuple[Key, float, str]] = {}
@@ -483,9 +479,8 @@ class Router:
                 rec = _QueueRec(config, len(self._queues), _codes.STRATEGY_CODES[config.strategy])
             self._queues[config.name] = rec
             if config.blocking:
-                self._queue_blocks[config.name] = dict(config.blocking)
+                self._block_channels().set_queue_matrix(config.name, config.blocking)
                 self._index_queue(config.name)
-                self._start_holding()
             if config.skip_if_no_agent:
                 self._skip_queues += 1
         return self._finish(now, events)
@@ -1045,11 +1040,10 @@ class Router:
             rec.strategy, rec.custom = _codes.STRATEGY_CODES[config.strategy], None
         if config.blocking != old.blocking:
             if config.blocking:
-                self._queue_blocks[name] = dict(config.blocking)
+                self._block_channels().set_queue_matrix(name, config.blocking)
                 self._index_queue(name)
-                self._start_holding()
-            else:
-                self._queue_blocks.pop(name, None)
+            elif self._blocking is not None:
+                self._blocking.set_queue_matrix(name, ())
         self._skip_queues += int(config.skip_if_no_agent) - int(old.skip_if_no_agent)
         events.append(QueueUpdated(now, name, changed))
         members = sorted(
@@ -1573,6 +1567,7 @@ class Router:
         self.timed_out = state.timed_out
         self.strategy_failures = state.strategy_failures
         self._skills = {name: i for i, name in enumerate(state.skills)}
+        queue_blocks: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {}
         for handle, record in enumerate(state.queues):
             config = record.config
             if isinstance(config.strategy, str):
@@ -1582,7 +1577,7 @@ class Router:
             queue.last_agent = record.last_agent
             self._queues[config.name] = queue
             if config.blocking:
-                self._queue_blocks[config.name] = dict(config.blocking)
+                queue_blocks[config.name] = config.blocking
             if config.skip_if_no_agent:
                 self._skip_queues += 1
         self._exclusions.by_customer = {
@@ -1594,13 +1589,14 @@ class Router:
         for handle, c in enumerate(state.contacts):
             self._load_contact(handle, c)
         self._contact_handles = itertools.count(len(state.contacts))
-        for name in [*self._queue_blocks, *self._delays]:
+        for name in [*queue_blocks, *self._delays]:
             self._index_queue(name)
         # Which agents hold work on which channel, while any blocking matrix exists.
-        self._holding = {}
-        self._track_holding = False
-        if self._blocks or self._queue_blocks:
-            self._start_holding()
+        self._blocking = None
+        if self._policy.blocking or queue_blocks:
+            blocking = self._block_channels()
+            for name, matrix in queue_blocks.items():
+                blocking.set_queue_matrix(name, matrix)
         # Timers: each live one's token is its record's (0); order kept by the
         # position in the document, which lists them in firing order.
         timers: list[tuple[float, int, int, Any, int]] = []
@@ -2472,8 +2468,9 @@ class Router:
 
     def _release(self, agent: _AgentRec, channel: str, now: float) -> None:
         agent.load[channel] -= 1
-        if self._track_holding and agent.load[channel] == 0:
-            self._holding[channel].discard(agent.spec.id)
+        blocking = self._blocking
+        if blocking is not None and agent.load[channel] == 0:
+            blocking.freed(agent.spec.id, channel)
         agent.idle_since = now
         self._q.release(agent.handle, self._channel_ids[channel], now)
 
@@ -2630,16 +2627,9 @@ class Router:
         barred = self._rejections.barred_contacts(agent, self._exclusions.barred_agents)
         for contact_id in self._exclusions.barred_contacts(agent.spec.id):
             barred.add(contacts[contact_id].handle)
-        for queue, matrix in self._queue_blocks.items():
-            blocked: set[str] = set()
-            for holding, channels in matrix.items():
-                if agent.load.get(holding):
-                    blocked |= channels
-            if blocked:
-                for contact_id in self._queue_waiting[queue]:
-                    rec = contacts[contact_id]
-                    if rec.channel in blocked:
-                        barred.add(rec.handle)
+        blocking = self._blocking
+        if blocking is not None:
+            barred |= blocking.barred_contacts(agent)
         for queue, delay in agent.spec.queue_delays:
             if delay > 0:
                 for contact_id in self._queue_waiting[queue]:
@@ -2761,8 +2751,9 @@ class Router:
                 self._schedule(rec.timeout_at, _OFFER, rec)
         agent.offered.add(rec.spec.id)
         agent.load[rec.channel] += 1
-        if self._track_holding and agent.load[rec.channel] == 1:
-            self._holding.setdefault(rec.channel, set()).add(agent.spec.id)
+        blocking = self._blocking
+        if blocking is not None and agent.load[rec.channel] == 1:
+            blocking.took(agent.spec.id, rec.channel)
         self._q.occupy(agent.handle, self._channel_ids[rec.channel])
         queue.last_agent = agent.spec.id
         events.append(
@@ -2800,10 +2791,9 @@ class Router:
             ramping = {a.handle for a in self._ramping.values() if a.offered}
             if ramping:
                 bars[NotEligible.RAMPING_UP] = ramping
-        if self._track_holding:
-            blocked: set[int] = set()
-            for channel in self._blockers(rec):
-                blocked.update(agents[a].handle for a in self._holding.get(channel, ()))
+        blocking = self._blocking
+        if blocking is not None:
+            blocked = blocking.barred_agents(rec)
             if blocked:
                 bars[NotEligible.BLOCKED_CHANNEL] = blocked
         reservation = self._reservation
@@ -2822,24 +2812,13 @@ class Router:
     def _blocked_channels(self, agent: _AgentRec, now: float) -> set[int]:
         """Channels on which the agent takes no new work now, whatever the contact's
         queue; for routing, which remembers whom it kept free for a reserved channel."""
-        blocked: set[int] = set()
-        for holding, channels in self._blocks.items():
-            if agent.load.get(holding):
-                blocked.update(self._channel_ids[c] for c in channels)
+        blocking = self._blocking
+        blocked = blocking.blocked_channels(agent) if blocking is not None else set()
         reservation = self._reservation
         if reservation is not None and reservation.waiting:
             reservation.hold(reservation.kept_free(now))
             blocked.update(reservation.blocked_channels(agent, self._channel_ids, now))
         return blocked
-
-    def _blockers(self, rec: _ContactRec) -> list[str]:
-        """Channels whose work blocks this contact's channel (router-wide and its queue's)."""
-        channel = rec.channel
-        found = [c for c, blocked in self._blocks.items() if channel in blocked]
-        own = self._queue_blocks.get(rec.queue)
-        if own:
-            found.extend(c for c, blocked in own.items() if channel in blocked)
-        return found
 
     def _choose(
         self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
@@ -2866,15 +2845,19 @@ class Router:
                 if name not in self._channel_ids:
                     raise UnknownIdError("channel", name)
 
-    def _start_holding(self) -> None:
-        """Begin tracking which agents hold work on which channel (blocking matrices)."""
-        if self._track_holding:
-            return
-        self._track_holding = True
-        for agent in self._agents.values():
-            for channel, n in agent.load.items():
-                if n:
-                    self._holding.setdefault(channel, set()).add(agent.spec.id)
+    def _block_channels(self) -> ChannelBlocking:
+        """The blocking policy, built (from the work agents hold now) when the
+        first matrix is given; it then follows their work for good."""
+        blocking = self._blocking
+        if blocking is None:
+            blocking = self._blocking = ChannelBlocking(
+                self._policy.blocking,
+                self._agents,
+                self._contacts,
+                self._channel_ids,
+                self._queue_waiting,
+            )
+        return blocking
 
     def _index_queue(self, name: str) -> None:
         """Keep the set of a queue's waiting contacts (own blocking matrix or agent delays)."""

@@ -8,8 +8,9 @@ queue, an agent changed); a router-wide policy that is not configured is not
 built, and costs the hot path nothing.
 """
 
+from .blocking import ChannelBlocking
 from .exclusions import Exclusions
 from .rejection import RejectionBar
 from .reservation import ChannelReservation
 
-__all__ = ["ChannelReservation", "Exclusions", "RejectionBar"]
+__all__ = ["ChannelBlocking", "ChannelReservation", "Exclusions", "RejectionBar"]
