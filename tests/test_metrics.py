@@ -846,3 +846,55 @@ def test_property_balance_and_bounds(ops: list[tuple[str, int, float]]) -> None:
     replay = MetricsCollector(s.metrics.thresholds)
     replay.observe(s.events)
     assert replay.report(now) == report
+
+
+# ------------------------------------------------------------ TotalsCollector
+
+
+def _recorded_event_batches() -> list[list[list[Any]]]:
+    """The events of every recorded router stream (tests/streams), batch by batch."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "streams"))
+    from streams_format import Outcome, read_all
+
+    streams = []
+    for scenario in read_all():
+        batches = []
+        for call in scenario.calls:
+            if call.call in ("clock", "explain", "explain_agent"):
+                continue
+            events = Outcome.recorded(call).events
+            if events:
+                batches.append(list(events))
+        streams.append(batches)
+    return streams
+
+
+@pytest.mark.parametrize("subset", ["every contact", "every other contact"])
+def test_totals_collector_agrees_with_the_metrics_collectors_total(subset: str) -> None:
+    # Over the 1,000 recorded streams (every event the router makes: transfers,
+    # overflows, rejoins, refusals, time-outs ...), fed all the events or only
+    # those of a subset of the contacts, as the simulator feeds one interval.
+    from ccroute.metrics import TotalsCollector
+
+    def chosen(event: Any) -> bool:
+        contact_id = getattr(event, "contact_id", None)
+        if subset == "every contact" or contact_id is None:
+            return subset == "every contact"
+        return sum(map(ord, contact_id)) % 2 == 0
+
+    checked = 0
+    for batches in _recorded_event_batches():
+        full = MetricsCollector({}, short_abandon_threshold=3.0)
+        totals = TotalsCollector(short_abandon_threshold=3.0)
+        for batch in batches:
+            mine = [e for e in batch if chosen(e)]
+            full.observe(mine)
+            totals.observe(mine)
+            if mine:
+                now = mine[-1].at
+                assert totals.total(now) == full.report(now).total
+                checked += 1
+    assert checked > 5_000
