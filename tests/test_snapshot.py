@@ -190,6 +190,8 @@ POLICIES = {
     "_rejections": (),
     # rebuilt from the policy, the queues' settings and the agents' work
     "_blocking": (),
+    # its state is on the agent records (ramping, ramp_left)
+    "_ramp_up": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -199,7 +201,6 @@ REBUILT = {
     "_contact_handles",
     "_timer_seq",
     "_requirement_dicts",
-    "_ramping",
     "_delays",
     "_queue_waiting",
     "_skip_queues",

@@ -55,7 +55,13 @@ from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
-from .core.policies import ChannelBlocking, ChannelReservation, Exclusions, RejectionBar
+from .core.policies import (
+    ChannelBlocking,
+    ChannelReservation,
+    Exclusions,
+    RampingUp,
+    RejectionBar,
+)
 from .errors import (
     CCRouteError,
     ClockError,
@@ -371,7 +377,8 @@ class Router:
         self._reservation: ChannelReservation | None = None
         if policy.reserve_for:
             self._reserve_channels()
-        self._ramping: dict[str, _AgentRec] = {}
+        # ramp-up (docs/policies/ramp-up.md); None when not configured
+        self._ramp_up = RampingUp(policy.ramp_up) if policy.ramp_up is not None else None
         # the rejection bar (docs/routing.md) and exclusions (docs/policies/exclusions.md)
         self._rejections = RejectionBar(self._agents, self._contacts, self._q)
         self._exclusions = Exclusions(self._contacts, self._agents)
@@ -742,9 +749,8 @@ class Router:
             events.append(OfferRescinded(now, contact_id, other_id, f"answered by {agent_id}"))
             released.append(other)
         if agent.ramping:
-            if agent.ramp_left is not None:
-                agent.ramp_left -= 1
-            if agent.ramp_left == 0:
+            assert self._ramp_up is not None
+            if self._ramp_up.accepted(agent):
                 self._end_ramp(agent, "accepted", now, events)
             else:
                 # Its one offer is answered: a ramping agent may take the next.
@@ -1644,7 +1650,10 @@ class Router:
         self._agents[spec.id] = rec
         self._agent_by_handle[handle] = rec
         if rec.ramping:
-            self._ramping[spec.id] = rec
+            if self._ramp_up is None:
+                # A document may hold ramping agents without the policy: they ramp out.
+                self._ramp_up = RampingUp(None)
+            self._ramp_up.loaded(rec)
         for name, delay in spec.queue_delays:
             if delay > 0:
                 self._delays.setdefault(name, {})[spec.id] = delay
@@ -2708,7 +2717,7 @@ class Router:
         if agent.presence is not Presence.AVAILABLE:
             return
         while True:
-            if agent.ramping and agent.offered:
+            if agent.ramping and RampingUp.holds_back(agent):
                 return
             barred = self._barred_contacts(agent, now)
             blocked = self._blocked_channels(agent, now)
@@ -2787,8 +2796,9 @@ class Router:
         rejected = self._rejections.barred_agents(rec, excluded_handles)
         if rejected:
             bars[NotEligible.REJECTED_BEFORE] = rejected
-        if self._ramping:
-            ramping = {a.handle for a in self._ramping.values() if a.offered}
+        ramp_up = self._ramp_up
+        if ramp_up is not None and ramp_up.ramping:
+            ramping = ramp_up.barred_agents()
             if ramping:
                 bars[NotEligible.RAMPING_UP] = ramping
         blocking = self._blocking
@@ -3078,19 +3088,15 @@ class Router:
     # ------------------------------------------------------------- ramp-up
 
     def _start_ramp(self, agent: _AgentRec, now: float) -> None:
-        ramp = self._policy.ramp_up
-        assert ramp is not None
-        agent.ramping = True
-        agent.ramp_left = ramp.accepted
-        self._ramping[agent.spec.id] = agent
-        if ramp.seconds is not None:
-            self._schedule(now + ramp.seconds, _RAMP, agent)
+        assert self._ramp_up is not None
+        due = self._ramp_up.start(agent, now)
+        if due is not None:
+            self._schedule(due, _RAMP, agent)
 
     def _cancel_ramp(self, agent: _AgentRec) -> None:
-        agent.ramping = False
-        agent.ramp_left = None
+        assert self._ramp_up is not None
+        self._ramp_up.stop(agent)
         agent.tokens[_RAMP] += 1
-        self._ramping.pop(agent.spec.id, None)
 
     def _end_ramp(
         self, agent: _AgentRec, reason: RampUpEndReason, now: float, events: list[Event]
@@ -3302,7 +3308,7 @@ class Router:
         own: list[NotEligible] = []
         if agent.presence is Presence.NOT_READY:
             own.append(NotEligible.NOT_READY)
-        if agent.ramping and agent.offered:
+        if agent.ramping and RampingUp.holds_back(agent):
             own.append(NotEligible.RAMPING_UP)
         if agent.presence is Presence.AVAILABLE and not any(
             self._q.has_spare(agent.handle, ch) for ch in self._channel_ids.values()

@@ -10,7 +10,8 @@ built, and costs the hot path nothing.
 
 from .blocking import ChannelBlocking
 from .exclusions import Exclusions
+from .ramp_up import RampingUp
 from .rejection import RejectionBar
 from .reservation import ChannelReservation
 
-__all__ = ["ChannelBlocking", "ChannelReservation", "Exclusions", "RejectionBar"]
+__all__ = ["ChannelBlocking", "ChannelReservation", "Exclusions", "RampingUp", "RejectionBar"]
