@@ -39,12 +39,28 @@ from ..events import (
     Transferred,
     WrapUpEnded,
 )
+from ..metrics import DEFAULT_SERVICE_LEVEL_THRESHOLD, DEFAULT_SHORT_ABANDON_THRESHOLD
 from ..model import Presence
 
 __all__ = ["Breakdown", "BreakdownCollector", "Tally"]
 
 #: Abandons that waited less than this are short (the metrics module's default).
-SHORT_ABANDON_SECONDS = 5.0
+SHORT_ABANDON_SECONDS = DEFAULT_SHORT_ABANDON_THRESHOLD
+# The events a breakdown takes; the others pass at the cost of one set lookup.
+_TAKEN: frozenset[type[Event]] = frozenset(
+    (
+        PresenceChanged,
+        Queued,
+        Accepted,
+        Abandoned,
+        TimedOut,
+        Transferred,
+        Overflowed,
+        Completed,
+        WrapUpEnded,
+        Refused,
+    )
+)
 
 
 @attrs.frozen(slots=True)
@@ -264,7 +280,10 @@ class BreakdownCollector:
 
     def observe(self, events: Iterable[Event]) -> None:
         """Take a batch of events, in the order the router emitted them."""
+        taken = _TAKEN
         for event in events:
+            if type(event) not in taken:
+                continue
             if isinstance(event, PresenceChanged):
                 self._integrate(event.at)
                 old = self._presence.get(event.agent_id, Presence.OFFLINE)
@@ -284,7 +303,7 @@ class BreakdownCollector:
                     cell = entry.cell
                     cell.answered += 1
                     cell.total_answer_wait += wait
-                    if wait <= self.thresholds.get(entry.queue, 20.0):
+                    if wait <= self.thresholds.get(entry.queue, DEFAULT_SERVICE_LEVEL_THRESHOLD):
                         cell.answered_within += 1
                     cell.waited(wait)
             elif isinstance(event, (Abandoned, TimedOut)):

@@ -58,6 +58,11 @@ _ARRIVAL = 9
 _TRACE = 10
 _BOUNDARY = 11
 
+# Events that end one agent's offer of a contact, and those after which the
+# contact is gone for the simulator.
+_OFFER_ENDED: frozenset[type[Event]] = frozenset((OfferTimedOut, Rejected, OfferRescinded))
+_GONE: frozenset[type[Event]] = frozenset((Abandoned, TimedOut, WrapUpEnded))
+
 #: Seconds an agent stays not-ready after letting an offer time out ("RONA").
 RONA_RECOVERY_SECONDS = 30.0
 
@@ -452,45 +457,46 @@ class Simulation:
         measured = self.measured
         interval_totals = self._interval_totals
         for event in events:
-            contact_id = getattr(event, "contact_id", None)
+            kind = type(event)
+            # dispatched on the exact class (the router makes no subclasses),
+            # so the fields each branch reads exist
+            e: Any = event
+            if kind is PresenceChanged:
+                self._presence(e)
+                continue
+            contact_id = getattr(e, "contact_id", None)
             if contact_id is None:
-                if isinstance(event, PresenceChanged):
-                    self._presence(event)
                 continue
             contact = contacts.get(contact_id)
             if contact is None:
                 continue
             if measured is not None and contact.counted:
-                measured.take(event)
-            interval_totals[contact.interval].take(event)
-            if isinstance(event, Offered):
-                contact.offers[event.agent_id] = event.at
-                group = self._agents[event.agent_id].group
+                measured.take(e)
+            interval_totals[contact.interval].take(e)
+            if kind is Offered:
+                contact.offers[e.agent_id] = e.at
+                group = self._agents[e.agent_id].group
                 if not (
                     group.no_answer_probability and self.rng.random() < group.no_answer_probability
                 ):
-                    self._push(
-                        event.at + group.answer_seconds,
-                        _ANSWER,
-                        (contact_id, event.agent_id, event.at),
-                    )
-            elif isinstance(event, Accepted):
+                    self._push(e.at + group.answer_seconds, _ANSWER, (contact_id, e.agent_id, e.at))
+            elif kind is Accepted:
                 contact.offers.clear()
                 contact.answered = True
-                if contact.counted and event.wait > 0:
+                if contact.counted and e.wait > 0:
                     self._waited += 1
-                self._push(event.at + contact.handle, _FINISH, contact_id)
-            elif isinstance(event, (OfferTimedOut, Rejected, OfferRescinded)):
+                self._push(e.at + contact.handle, _FINISH, contact_id)
+            elif kind in _OFFER_ENDED:
                 # One holder's offer ended; with ring-all the others keep theirs.
-                contact.offers.pop(event.agent_id, None)
-            elif isinstance(event, (Abandoned, TimedOut, WrapUpEnded)):
+                contact.offers.pop(e.agent_id, None)
+            elif kind in _GONE:
                 # Gone (a timed-out contact left unanswered): no later abandon,
                 # callback or answer applies to it.
                 del contacts[contact_id]
-                if isinstance(event, WrapUpEnded):
-                    agent = self._agents[event.agent_id]
+                if kind is WrapUpEnded:
+                    agent = self._agents[e.agent_id]
                     if agent.leaving:
-                        self._push(event.at, _SHIFT_END, agent)
+                        self._push(e.at, _SHIFT_END, agent)
         self.metrics.observe(events)
 
     def _presence(self, event: PresenceChanged) -> None:
