@@ -192,6 +192,8 @@ POLICIES = {
     "_blocking": (),
     # its state is on the agent records (ramping, ramp_left)
     "_ramp_up": (),
+    # rebuilt from the agents' settings
+    "_queue_delays": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -201,7 +203,6 @@ REBUILT = {
     "_contact_handles",
     "_timer_seq",
     "_requirement_dicts",
-    "_delays",
     "_queue_waiting",
     "_skip_queues",
     "_rejoin_expiry",

@@ -59,6 +59,7 @@ from .core.policies import (
     ChannelBlocking,
     ChannelReservation,
     Exclusions,
+    QueueDelays,
     RampingUp,
     RejectionBar,
 )
@@ -382,8 +383,8 @@ class Router:
         # the rejection bar (docs/routing.md) and exclusions (docs/policies/exclusions.md)
         self._rejections = RejectionBar(self._agents, self._contacts, self._q)
         self._exclusions = Exclusions(self._contacts, self._agents)
-        # queue -> agent id -> delay, for agents that delay a queue
-        self._delays: dict[str, dict[str, float]] = {}
+        # agents' queue delays (docs/policies/fairness.md); None until one is given
+        self._queue_delays: QueueDelays | None = None
         self._skip_queues = 0
         # (customer, queue) -> (key, until, contact id) of an abandoned contact
         self._rejoin: dict[tuple[str, str], tuple[Key, float, str]] = {}
@@ -571,7 +572,7 @@ class Router:
             self._reservation.changed()
         for name, delay in agent.queue_delays:
             if delay > 0:
-                self._delays.setdefault(name, {})[agent.id] = delay
+                self._delay_queues().add(name, agent.id, delay)
                 self._index_queue(name)
                 # Contacts in the queue learn of the new delay: each needs a
                 # timer for it (an offered one may come back before it passes).
@@ -597,12 +598,10 @@ class Router:
         rec.live = False
         if self._reservation is not None:
             self._reservation.changed()
-        for name, _delay in rec.spec.queue_delays:
-            delays = self._delays.get(name)
-            if delays is not None:
-                delays.pop(agent_id, None)
-                if not delays:
-                    del self._delays[name]
+        queue_delays = self._queue_delays
+        if queue_delays is not None:
+            for name, _delay in rec.spec.queue_delays:
+                queue_delays.remove(name, agent_id)
         events.append(AgentRemoved(now, agent_id))
         return self._finish(now, events)
 
@@ -1346,13 +1345,10 @@ class Router:
             if before.get(name) == after.get(name):
                 continue
             if name in after:
-                self._delays.setdefault(name, {})[agent_id] = after[name]
+                self._delay_queues().add(name, agent_id, after[name])
                 self._index_queue(name)
             else:
-                delays = self._delays.get(name, {})
-                delays.pop(agent_id, None)
-                if not delays:
-                    self._delays.pop(name, None)
+                self._delay_queues().remove(name, agent_id)
             for contact in sorted(self._contacts.values(), key=lambda r: r.handle):
                 if contact.queue == name and contact.state in _IN_LINE:
                     self._schedule_delay(contact, now)
@@ -1595,7 +1591,8 @@ class Router:
         for handle, c in enumerate(state.contacts):
             self._load_contact(handle, c)
         self._contact_handles = itertools.count(len(state.contacts))
-        for name in [*queue_blocks, *self._delays]:
+        delayed = self._queue_delays.by_queue if self._queue_delays is not None else {}
+        for name in [*queue_blocks, *delayed]:
             self._index_queue(name)
         # Which agents hold work on which channel, while any blocking matrix exists.
         self._blocking = None
@@ -1656,7 +1653,7 @@ class Router:
             self._ramp_up.loaded(rec)
         for name, delay in spec.queue_delays:
             if delay > 0:
-                self._delays.setdefault(name, {})[spec.id] = delay
+                self._delay_queues().add(name, spec.id, delay)
         if rec.presence is not Presence.OFFLINE:
             for name in spec.queues:
                 self._queues[name].logged_in += 1
@@ -2639,12 +2636,9 @@ class Router:
         blocking = self._blocking
         if blocking is not None:
             barred |= blocking.barred_contacts(agent)
-        for queue, delay in agent.spec.queue_delays:
-            if delay > 0:
-                for contact_id in self._queue_waiting[queue]:
-                    rec = contacts[contact_id]
-                    if now - rec.entered_at < delay:
-                        barred.add(rec.handle)
+        queue_delays = self._queue_delays
+        if queue_delays is not None:
+            barred |= queue_delays.barred_contacts(agent, now)
         return barred
 
     def _route_contact(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
@@ -2789,7 +2783,6 @@ class Router:
     def _bars(self, rec: _ContactRec, now: float) -> dict[NotEligible, set[int]]:
         """Agents each policy keeps from this waiting contact, by policy (handles)."""
         bars: dict[NotEligible, set[int]] = {}
-        agents = self._agents
         excluded_handles = self._exclusions.barred_agents(rec)
         if excluded_handles:
             bars[NotEligible.EXCLUDED] = excluded_handles
@@ -2811,10 +2804,9 @@ class Router:
             kept = reservation.barred_agents(rec.channel, now)
             if kept:
                 bars[NotEligible.RESERVED_CHANNEL] = kept
-        delays = self._delays.get(rec.queue)
-        if delays:
-            waited = now - rec.entered_at
-            delayed = {agents[a].handle for a, d in delays.items() if waited < d}
+        queue_delays = self._queue_delays
+        if queue_delays is not None:
+            delayed = queue_delays.barred_agents(rec, now)
             if delayed:
                 bars[NotEligible.QUEUE_DELAY] = delayed
         return bars
@@ -2947,17 +2939,27 @@ class Router:
             limit = self._queues[rec.queue].config.max_wait
         if limit is not None:
             self._schedule(rec.entered_at + limit, _MAXWAIT, rec)
-        if rec.queue in self._delays:
+        queue_delays = self._queue_delays
+        if queue_delays is not None and rec.queue in queue_delays.by_queue:
             self._schedule_delay(rec, now)
 
     def _schedule_delay(self, rec: _ContactRec, now: float) -> None:
         """Wake the contact when the next agent delay of its queue passes."""
-        waited = now - rec.entered_at
-        later = [d for d in self._delays.get(rec.queue, {}).values() if d > waited]
-        if later:
-            self._schedule(rec.entered_at + min(later), _DELAY, rec)
+        queue_delays = self._queue_delays
+        due = queue_delays.next_due(rec, now) if queue_delays is not None else None
+        if due is not None:
+            self._schedule(due, _DELAY, rec)
         else:
             rec.tokens[_DELAY] += 1
+
+    def _delay_queues(self) -> QueueDelays:
+        """The queue-delay policy, built when the first agent delays a queue."""
+        queue_delays = self._queue_delays
+        if queue_delays is None:
+            queue_delays = self._queue_delays = QueueDelays(
+                self._agents, self._contacts, self._queue_waiting
+            )
+        return queue_delays
 
     def _delay_over(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         self._schedule_delay(rec, now)
@@ -3115,7 +3117,7 @@ class Router:
             self._agents,
             self._agent_by_handle,
             self._keep_free_bars,
-            lambda: bool(self._delays),
+            lambda: self._queue_delays is not None and bool(self._queue_delays.by_queue),
         )
         return reservation
 
@@ -3124,11 +3126,9 @@ class Router:
         could take it: excluded, barred by a rejection, or in a queue delay."""
         excluded = self._exclusions.barred_agents(rec)
         barred = excluded | self._rejections.barred_agents(rec, excluded)
-        delays = self._delays.get(rec.queue)
-        if delays:
-            waited = now - rec.entered_at
-            agents = self._agents
-            barred.update(agents[a].handle for a, d in delays.items() if waited < d)
+        queue_delays = self._queue_delays
+        if queue_delays is not None:
+            barred |= queue_delays.barred_agents(rec, now)
         return barred
 
     def _lift_reservations(self, now: float, events: list[Event]) -> None:

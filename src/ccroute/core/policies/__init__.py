@@ -10,8 +10,16 @@ built, and costs the hot path nothing.
 
 from .blocking import ChannelBlocking
 from .exclusions import Exclusions
+from .queue_delays import QueueDelays
 from .ramp_up import RampingUp
 from .rejection import RejectionBar
 from .reservation import ChannelReservation
 
-__all__ = ["ChannelBlocking", "ChannelReservation", "Exclusions", "RampingUp", "RejectionBar"]
+__all__ = [
+    "ChannelBlocking",
+    "ChannelReservation",
+    "Exclusions",
+    "QueueDelays",
+    "RampingUp",
+    "RejectionBar",
+]
