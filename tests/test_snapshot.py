@@ -179,7 +179,6 @@ STORED = {
     "_agents": "agents",
     "_contacts": "contacts",
     "_timers": "timers",
-    "_rejoin": "rejoins",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.
@@ -194,6 +193,7 @@ POLICIES = {
     "_ramp_up": (),
     # rebuilt from the agents' settings
     "_queue_delays": (),
+    "_rejoins": ("rejoins",),
 }
 REBUILT = {
     "_channel_ids",
@@ -205,7 +205,6 @@ REBUILT = {
     "_requirement_dicts",
     "_queue_waiting",
     "_skip_queues",
-    "_rejoin_expiry",
     "_ranks",
     "_counts",
 }

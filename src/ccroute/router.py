@@ -62,6 +62,7 @@ from .core.policies import (
     QueueDelays,
     RampingUp,
     RejectionBar,
+    Rejoins,
 )
 from .errors import (
     CCRouteError,
@@ -386,9 +387,8 @@ class Router:
         # agents' queue delays (docs/policies/fairness.md); None until one is given
         self._queue_delays: QueueDelays | None = None
         self._skip_queues = 0
-        # (customer, queue) -> (key, until, contact id) of an abandoned contact
-        self._rejoin: dict[tuple[str, str], tuple[Key, float, str]] = {}
-        self._rejoin_expiry: list[tuple[float, str, str]] = []
+        # places kept for customers who abandoned (docs/policies/rejoin.md)
+        self._rejoins = Rejoins()
         self.timed_out = 0
         """Contacts that left with :class:`~ccroute.TimedOut`."""
         # Read-side figures (position, queue_stats, channel_stats): derived,
@@ -670,7 +670,7 @@ class Router:
         base = self._requirement_dicts.get(contact.requirements)
         if base is None:
             base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
-        rejoined = self._take_rejoin(contact, config, now)
+        rejoined = self._rejoins.take(contact, config, now)
         rec = _ContactRec(
             spec=contact,
             handle=next(self._contact_handles),
@@ -824,7 +824,14 @@ class Router:
         self._queues[rec.queue].present -= 1
         self._unreserve(rec)
         self._rejections.forget(rec)
-        self._keep_place(rec, now)
+        self._rejoins.keep(
+            rec.spec.customer_id,
+            rec.queue,
+            self._queues[rec.queue].config.rejoin_window,
+            rec.key,
+            contact_id,
+            now,
+        )
         self._drop(rec)
         self.abandoned += 1
         events.append(
@@ -1437,7 +1444,9 @@ class Router:
             ),
             rejoins=tuple(
                 RejoinRecord(customer, queue, key, until, contact_id)
-                for (customer, queue), (key, until, contact_id) in sorted(self._rejoin.items())
+                for (customer, queue), (key, until, contact_id) in sorted(
+                    self._rejoins.places.items()
+                )
             ),
             # Handles of agents removed since are dropped: a lift skips them.
             kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
@@ -1616,9 +1625,7 @@ class Router:
         heapq.heapify(timers)
         self._timers = timers
         self._timer_seq = itertools.count(len(timers))
-        self._rejoin = {(r.customer, r.queue): (r.key, r.until, r.contact) for r in state.rejoins}
-        self._rejoin_expiry = [(r.until, r.customer, r.queue) for r in state.rejoins]
-        heapq.heapify(self._rejoin_expiry)
+        self._rejoins.load((r.customer, r.queue, r.key, r.until, r.contact) for r in state.rejoins)
         if state.kept_free or state.lift_pending:
             # A document may carry these without reserved channels: kept, so
             # that the lift they call for happens as it would have.
@@ -2891,38 +2898,6 @@ class Router:
             if not self._q.any_logged_in(sig, self._handles(excluded)):
                 return "no eligible agent"
         return None
-
-    def _take_rejoin(
-        self, contact: Contact, config: QueueConfig, now: float
-    ) -> tuple[Key, str] | None:
-        """The key and id of the contact this customer abandoned here within the window."""
-        self._expire_rejoins(now)
-        if contact.customer_id is None or config.rejoin_window is None:
-            return None
-        entry = self._rejoin.pop((contact.customer_id, config.name), None)
-        if entry is None:
-            return None
-        key, _until, previous = entry
-        return key, previous
-
-    def _keep_place(self, rec: _ContactRec, now: float) -> None:
-        """Remember an abandoned contact's place for its customer's return."""
-        self._expire_rejoins(now)
-        window = self._queues[rec.queue].config.rejoin_window
-        customer = rec.spec.customer_id
-        if window is None or customer is None:
-            return
-        until = now + window
-        self._rejoin[(customer, rec.queue)] = (rec.key, until, rec.spec.id)
-        heapq.heappush(self._rejoin_expiry, (until, customer, rec.queue))
-
-    def _expire_rejoins(self, now: float) -> None:
-        expiry = self._rejoin_expiry
-        while expiry and expiry[0][0] < now:
-            until, customer, queue = heapq.heappop(expiry)
-            entry = self._rejoin.get((customer, queue))
-            if entry is not None and entry[1] == until:
-                del self._rejoin[(customer, queue)]
 
     @staticmethod
     def _check_exclusion_ids(customer_id: object, agent_id: object) -> None:

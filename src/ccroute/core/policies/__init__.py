@@ -13,6 +13,7 @@ from .exclusions import Exclusions
 from .queue_delays import QueueDelays
 from .ramp_up import RampingUp
 from .rejection import RejectionBar
+from .rejoin import Rejoins
 from .reservation import ChannelReservation
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "QueueDelays",
     "RampingUp",
     "RejectionBar",
+    "Rejoins",
 ]
