@@ -194,6 +194,8 @@ POLICIES = {
     # rebuilt from the agents' settings
     "_queue_delays": (),
     "_rejoins": ("rejoins",),
+    # its settings are the queues'
+    "_admission": (),
 }
 REBUILT = {
     "_channel_ids",

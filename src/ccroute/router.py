@@ -56,6 +56,7 @@ from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
 from .core.policies import (
+    AdmissionRules,
     ChannelBlocking,
     ChannelReservation,
     Exclusions,
@@ -96,7 +97,6 @@ from .events import (
     QueueUpdated,
     RampUpEnded,
     RampUpEndReason,
-    RefusalReason,
     Refused,
     Rejected,
     Rejoined,
@@ -119,7 +119,6 @@ from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
     MIN_LEVEL,
-    Admission,
     Agent,
     Channel,
     Contact,
@@ -386,6 +385,9 @@ class Router:
         self._exclusions = Exclusions(self._contacts, self._agents)
         # agents' queue delays (docs/policies/fairness.md); None until one is given
         self._queue_delays: QueueDelays | None = None
+        # size limits and admission rules (docs/policies/admission.md); None
+        # until a queue has one
+        self._admission: AdmissionRules | None = None
         self._skip_queues = 0
         # places kept for customers who abandoned (docs/policies/rejoin.md)
         self._rejoins = Rejoins()
@@ -491,6 +493,8 @@ class Router:
                 self._index_queue(config.name)
             if config.skip_if_no_agent:
                 self._skip_queues += 1
+            if self._admission is None and AdmissionRules.needed(config):
+                self._admit()
         return self._finish(now, events)
 
     @property
@@ -661,10 +665,12 @@ class Router:
         """
         now, events, queue = self._start(lambda: self._check_submit(contact))
         config = queue.config
-        refusal = self._admission(contact, queue)
-        if refusal is not None:
-            events.append(Refused(now, contact.id, contact.queue, contact.channel, refusal))
-            return self._finish(now, events)
+        admission = self._admission
+        if admission is not None:
+            refusal = admission.refusal(contact, queue)
+            if refusal is not None:
+                events.append(Refused(now, contact.id, contact.queue, contact.channel, refusal))
+                return self._finish(now, events)
         # Contacts with the same requirements share one dict: it is never
         # changed in place (a routing step copies before changing).
         base = self._requirement_dicts.get(contact.requirements)
@@ -1057,6 +1063,8 @@ class Router:
             elif self._blocking is not None:
                 self._blocking.set_queue_matrix(name, ())
         self._skip_queues += int(config.skip_if_no_agent) - int(old.skip_if_no_agent)
+        if self._admission is None and AdmissionRules.needed(config):
+            self._admit()
         events.append(QueueUpdated(now, name, changed))
         members = sorted(
             (r for r in self._contacts.values() if r.queue == name and r.state in _IN_LINE),
@@ -1591,6 +1599,8 @@ class Router:
                 queue_blocks[config.name] = config.blocking
             if config.skip_if_no_agent:
                 self._skip_queues += 1
+            if self._admission is None and AdmissionRules.needed(config):
+                self._admit()
         self._exclusions.by_customer = {
             e.customer: set(e.agents) for e in state.exclusions if e.agents
         }
@@ -2612,13 +2622,6 @@ class Router:
 
     # ------------------------------------------------------------- routing
 
-    # ------------------------------------------------------------- routing
-
-    def _handles(self, agent_ids: Iterable[str]) -> set[int]:
-        """Handles of the known agents among ``agent_ids``."""
-        agents = self._agents
-        return {agents[a].handle for a in agent_ids if a in agents}
-
     def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
         """Handles of agents a policy keeps from this contact (see :meth:`_bars`),
         for routing, which remembers whom it kept free for a reserved channel."""
@@ -2881,23 +2884,11 @@ class Router:
         head_start = contact.priority_seconds + queue.config.priority_seconds
         return contact_key(contact.tier, now, head_start, next(self._seq))
 
-    def _admission(self, contact: Contact, queue: _QueueRec) -> RefusalReason | None:
-        """Why the queue refuses this contact, or ``None`` to admit it."""
-        config = queue.config
-        if config.max_size is not None and queue.present >= config.max_size:
-            return "queue full"
-        if config.admission is Admission.LOGGED_IN and queue.logged_in == 0:
-            return "no agent logged in"
-        if config.admission is Admission.ELIGIBLE:
-            sig = self._q.signature(
-                self._channel_ids[contact.channel],
-                [(self._skill(s), level) for s, level in contact.requirements],
-                [queue.handle],
-            )
-            excluded = self._exclusions.excluded(contact)
-            if not self._q.any_logged_in(sig, self._handles(excluded)):
-                return "no eligible agent"
-        return None
+    def _admit(self) -> None:
+        """Build the admission policy, for the first queue that can refuse anyone."""
+        self._admission = AdmissionRules(
+            self._q, self._channel_ids, self._skill, self._exclusions, self._agents
+        )
 
     @staticmethod
     def _check_exclusion_ids(customer_id: object, agent_id: object) -> None:

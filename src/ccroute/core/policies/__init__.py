@@ -8,6 +8,7 @@ queue, an agent changed); a router-wide policy that is not configured is not
 built, and costs the hot path nothing.
 """
 
+from .admission import AdmissionRules
 from .blocking import ChannelBlocking
 from .exclusions import Exclusions
 from .queue_delays import QueueDelays
@@ -17,6 +18,7 @@ from .rejoin import Rejoins
 from .reservation import ChannelReservation
 
 __all__ = [
+    "AdmissionRules",
     "ChannelBlocking",
     "ChannelReservation",
     "Exclusions",
