@@ -196,6 +196,8 @@ POLICIES = {
     "_rejoins": ("rejoins",),
     # its settings are the queues'
     "_admission": (),
+    # its state is on the contact records (overdue, fled)
+    "_waits": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -206,7 +208,6 @@ REBUILT = {
     "_timer_seq",
     "_requirement_dicts",
     "_queue_waiting",
-    "_skip_queues",
     "_ranks",
     "_counts",
 }

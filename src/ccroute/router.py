@@ -64,6 +64,7 @@ from .core.policies import (
     RampingUp,
     RejectionBar,
     Rejoins,
+    WaitLimits,
 )
 from .errors import (
     CCRouteError,
@@ -102,7 +103,6 @@ from .events import (
     Rejoined,
     StepApplied,
     TimedOut,
-    TimeoutReason,
     Transferred,
     WrapUpEnded,
 )
@@ -388,7 +388,9 @@ class Router:
         # size limits and admission rules (docs/policies/admission.md); None
         # until a queue has one
         self._admission: AdmissionRules | None = None
-        self._skip_queues = 0
+        # maximum wait, overflow and skip-if-no-agent (docs/policies/max-wait.md);
+        # None until a queue or a contact ends waits
+        self._waits: WaitLimits | None = None
         # places kept for customers who abandoned (docs/policies/rejoin.md)
         self._rejoins = Rejoins()
         self.timed_out = 0
@@ -491,8 +493,8 @@ class Router:
             if config.blocking:
                 self._block_channels().set_queue_matrix(config.name, config.blocking)
                 self._index_queue(config.name)
-            if config.skip_if_no_agent:
-                self._skip_queues += 1
+            if self._waits is not None or WaitLimits.needed(config):
+                self._wait_limits().queue_set(None, config)
             if self._admission is None and AdmissionRules.needed(config):
                 self._admit()
         return self._finish(now, events)
@@ -1062,7 +1064,8 @@ class Router:
                 self._index_queue(name)
             elif self._blocking is not None:
                 self._blocking.set_queue_matrix(name, ())
-        self._skip_queues += int(config.skip_if_no_agent) - int(old.skip_if_no_agent)
+        if self._waits is not None or WaitLimits.needed(config):
+            self._wait_limits().queue_set(old, config)
         if self._admission is None and AdmissionRules.needed(config):
             self._admit()
         events.append(QueueUpdated(now, name, changed))
@@ -1392,11 +1395,11 @@ class Router:
     def _time_max_wait(self, rec: _ContactRec) -> None:
         """Time a contact's maximum wait (its queue's, changed) from its entry."""
         rec.overdue = False
-        limit = self._queues[rec.queue].config.max_wait
-        if limit is None:
+        due = self._wait_limits().due(rec)
+        if due is None:
             rec.tokens[_MAXWAIT] += 1
         else:
-            self._schedule(rec.entered_at + limit, _MAXWAIT, rec)
+            self._schedule(due, _MAXWAIT, rec)
 
     # ============================================================ persistence
 
@@ -1597,8 +1600,8 @@ class Router:
             self._queues[config.name] = queue
             if config.blocking:
                 queue_blocks[config.name] = config.blocking
-            if config.skip_if_no_agent:
-                self._skip_queues += 1
+            if self._waits is not None or WaitLimits.needed(config):
+                self._wait_limits().queue_set(None, config)
             if self._admission is None and AdmissionRules.needed(config):
                 self._admit()
         self._exclusions.by_customer = {
@@ -2900,11 +2903,14 @@ class Router:
     def _schedule_entry_timers(self, rec: _ContactRec, now: float) -> None:
         """Timers that count from entering a queue: steps, maximum wait, agent delays."""
         self._schedule_step(rec)
-        limit = rec.spec.max_wait
-        if limit is None:
-            limit = self._queues[rec.queue].config.max_wait
-        if limit is not None:
-            self._schedule(rec.entered_at + limit, _MAXWAIT, rec)
+        waits = self._waits
+        if waits is None and rec.spec.max_wait is not None:
+            # the first contact with a maximum wait of its own
+            waits = self._wait_limits()
+        if waits is not None:
+            due = waits.due(rec)
+            if due is not None:
+                self._schedule(due, _MAXWAIT, rec)
         queue_delays = self._queue_delays
         if queue_delays is not None and rec.queue in queue_delays.by_queue:
             self._schedule_delay(rec, now)
@@ -2932,12 +2938,22 @@ class Router:
         if rec.state is _S.WAITING:
             self._route_contact(rec, now, events)
 
+    def _wait_limits(self) -> WaitLimits:
+        """The maximum-wait policy, built for the first queue or contact that
+        ends waits (no queue skipped before it, so it starts counting at 0)."""
+        waits = self._waits
+        if waits is None:
+            waits = self._waits = WaitLimits(self._queues, self._contacts, self._staffed)
+        return waits
+
+    def _staffed(self, rec: _ContactRec) -> bool:
+        """Whether a logged-in agent not excluded for the contact could ever take
+        it (load and readiness aside): the skip rule's question to the queue."""
+        return bool(self._q.any_logged_in(rec.sig, self._exclusions.barred_agents(rec)))
+
     def _max_wait_over(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        if rec.state is _S.WAITING:
+        if self._wait_limits().wait_over(rec):
             self._expire(rec, "max wait", now, events)
-        elif rec.state is _S.OFFERED:
-            # An agent is being asked: let the offer run, and leave if it comes back.
-            rec.overdue = True
 
     def _expire(
         self,
@@ -2948,29 +2964,15 @@ class Router:
         *,
         route: bool = True,
     ) -> None:
-        """A waiting contact's wait is over: overflow to the next queue, or time out.
+        """A waiting contact's wait is over: overflow to the next queue, or time
+        out, as the maximum-wait policy decides.
 
         ``route=False`` leaves an overflowed contact's routing to the caller
         (an agent freed by the same change goes first)."""
-        config = self._queues[rec.queue].config
+        waits = self._wait_limits()
+        keep_key = self._queues[rec.queue].config.overflow_keep_key
         wait = now - rec.entered_at
-        to_name = config.overflow
-        outcome: TimeoutReason = reason
-        if (
-            to_name is not None
-            and reason == "no agent"
-            and rec.fled is not None
-            and rec.fled[0] == now
-            and to_name in rec.fled[1]
-        ):
-            # Every queue on the way is unstaffed: stop going round.
-            to_name = None
-        if to_name is not None:
-            to_queue = self._queues[to_name]
-            limit = to_queue.config.max_size
-            if to_name != rec.queue and limit is not None and to_queue.present >= limit:
-                to_name = None
-                outcome = "overflow queue full"
+        to_name, outcome = waits.destination(rec, reason, now)
         rec.tokens[_MAXWAIT] += 1
         rec.overdue = False
         if to_name is None:
@@ -2984,18 +2986,12 @@ class Router:
             events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, outcome))
             return
         from_queue = rec.queue
-        if reason == "no agent":
-            fled = rec.fled[1] if rec.fled is not None and rec.fled[0] == now else frozenset()
-            rec.fled = (now, fled | {from_queue})
+        waits.overflowed(rec, reason, now)
         self._dequeue(rec)
         self._queues[from_queue].present -= 1
         to_queue = self._queues[to_name]
-        self._requeue(rec, to_queue, dict(rec.spec.requirements), config.overflow_keep_key, now)
-        events.append(
-            Overflowed(
-                now, rec.spec.id, from_queue, to_name, wait, reason, config.overflow_keep_key
-            )
-        )
+        self._requeue(rec, to_queue, dict(rec.spec.requirements), keep_key, now)
+        events.append(Overflowed(now, rec.spec.id, from_queue, to_name, wait, reason, keep_key))
         self._enqueue(rec)
         self._schedule_entry_timers(rec, now)
         if route:
@@ -3028,29 +3024,22 @@ class Router:
 
     def _check_staffed(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         """Skip ahead when no logged-in agent could ever take a waiting contact."""
-        if not rec.live or rec.state is not _S.WAITING or rec.target is not None:
+        waits = self._waits
+        if waits is None or not waits.skip_queues:
             return
-        config = self._queues[rec.queue].config
-        if not config.skip_if_no_agent:
-            return
-        if self._q.any_logged_in(rec.sig, self._exclusions.barred_agents(rec)):
-            return
-        if rec.steps_applied < len(config.steps):
+        skip = waits.skip(rec)
+        if skip == "step":
             rec.tokens[_STEP] += 1
             self._apply_step(rec, now, events)
-        else:
+        elif skip == "leave":
             self._expire(rec, "no agent", now, events)
 
     def _recheck_staffing(self, now: float, events: list[Event]) -> None:
         """After agents left: skip waiting contacts that nobody logged in can take now."""
-        if not self._skip_queues:
+        waits = self._waits
+        if waits is None or not waits.skip_queues:
             return
-        recs = [
-            r
-            for r in self._contacts.values()
-            if r.state is _S.WAITING and self._queues[r.queue].config.skip_if_no_agent
-        ]
-        for rec in sorted(recs, key=lambda r: r.key):
+        for rec in waits.to_recheck():
             self._check_staffed(rec, now, events)
 
     # ------------------------------------------------------------- ramp-up

@@ -11,6 +11,7 @@ built, and costs the hot path nothing.
 from .admission import AdmissionRules
 from .blocking import ChannelBlocking
 from .exclusions import Exclusions
+from .max_wait import WaitLimits
 from .queue_delays import QueueDelays
 from .ramp_up import RampingUp
 from .rejection import RejectionBar
@@ -26,4 +27,5 @@ __all__ = [
     "RampingUp",
     "RejectionBar",
     "Rejoins",
+    "WaitLimits",
 ]
