@@ -198,6 +198,8 @@ POLICIES = {
     "_admission": (),
     # its state is on the contact records (overdue, fled)
     "_waits": (),
+    # its state is on the contact records (target); agents' reserved is rebuilt
+    "_preferred": (),
 }
 REBUILT = {
     "_channel_ids",

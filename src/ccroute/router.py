@@ -60,6 +60,7 @@ from .core.policies import (
     ChannelBlocking,
     ChannelReservation,
     Exclusions,
+    PreferredAgents,
     QueueDelays,
     RampingUp,
     RejectionBar,
@@ -383,6 +384,8 @@ class Router:
         # the rejection bar (docs/routing.md) and exclusions (docs/policies/exclusions.md)
         self._rejections = RejectionBar(self._agents, self._contacts, self._q)
         self._exclusions = Exclusions(self._contacts, self._agents)
+        # contacts reserved for one agent (docs/routing.md, "Preferred agent")
+        self._preferred = PreferredAgents(self._agents)
         # agents' queue delays (docs/policies/fairness.md); None until one is given
         self._queue_delays: QueueDelays | None = None
         # size limits and admission rules (docs/policies/admission.md); None
@@ -702,17 +705,11 @@ class Router:
             events.append(Rejoined(now, contact.id, rejoined[1], contact.queue))
         excluded = self._exclusions.contact_added(rec)
         if contact.preferred_agent is not None and contact.preferred_wait > 0:
-            preferred = self._agents.get(contact.preferred_agent)
-            if contact.preferred_agent in excluded:
-                events.append(
-                    PreferenceExpired(now, contact.id, contact.preferred_agent, "excluded")
-                )
-            elif preferred is not None and preferred.presence is not Presence.OFFLINE:
-                self._reserve(rec, preferred, now + contact.preferred_wait)
-            else:
-                events.append(
-                    PreferenceExpired(now, contact.id, contact.preferred_agent, "not logged in")
-                )
+            due, lapsed = self._preferred.prefer(rec, excluded, now)
+            if lapsed is not None:
+                events.append(PreferenceExpired(now, contact.id, contact.preferred_agent, lapsed))
+            elif due is not None:
+                self._schedule(due, _PREFERENCE, rec)
         self._enqueue(rec)
         self._schedule_entry_timers(rec, now)
         self._route_contact(rec, now, events)
@@ -910,7 +907,8 @@ class Router:
             now,
         )
         if target is not None:
-            self._reserve(rec, target, math.inf)
+            # a transfer to an agent: reserved with no time limit
+            self._preferred.reserve(rec, target, math.inf)
         events.append(
             Transferred(
                 now,
@@ -1733,8 +1731,7 @@ class Router:
                 else:
                     agent.wrap_up.add(contact_id)
                 agent.load[rec.channel] += 1
-        if rec.target is not None:
-            self._agents[rec.target].reserved.add(contact_id)
+        self._preferred.loaded(rec)
         self._exclusions.contact_added(rec)
 
     def _rebuild_queue(self) -> None:
@@ -2466,28 +2463,22 @@ class Router:
         if rec.spec.customer_id is not None or rec.spec.excluded_agents:
             self._exclusions.contact_dropped(rec)
 
-    def _reserve(self, rec: _ContactRec, agent: _AgentRec, until: float) -> None:
-        rec.target = agent.spec.id
-        agent.reserved.add(rec.spec.id)
-        if math.isfinite(until):
-            self._schedule(until, _PREFERENCE, rec)
-
     def _unreserve(self, rec: _ContactRec) -> None:
+        """End the contact's reservation for one agent, if any, and its timer."""
         if rec.target is not None:
-            self._agents[rec.target].reserved.discard(rec.spec.id)
-            rec.target = None
+            self._preferred.release(rec)
             rec.tokens[_PREFERENCE] += 1
 
     def _lapse_reservation(
         self, rec: _ContactRec, reason: PreferenceExpiryReason, now: float, events: list[Event]
     ) -> None:
         """End a reservation for one agent; a waiting contact is re-indexed for everyone."""
-        assert rec.target is not None
-        target = rec.target
         waiting = rec.state is _S.WAITING
         if waiting:
             self._dequeue(rec)
-        self._unreserve(rec)
+        target = self._preferred.release(rec)
+        assert target is not None
+        rec.tokens[_PREFERENCE] += 1
         if waiting:
             self._enqueue(rec)
         events.append(PreferenceExpired(now, rec.spec.id, target, reason))
@@ -2519,9 +2510,9 @@ class Router:
             self._release(agent, rec.channel, now)
             if declined:
                 self._rejections.declined(rec, agent)
-                if rec.target == agent.spec.id:
+                if rec.target is not None and self._preferred.declined(rec, agent):
                     # The agent it was reserved for said no: anyone may take it now.
-                    self._unreserve(rec)
+                    rec.tokens[_PREFERENCE] += 1
                     events.append(PreferenceExpired(now, rec.spec.id, agent.spec.id, "declined"))
         self._enqueue(rec)
         if rec.overdue:
@@ -2595,7 +2586,7 @@ class Router:
             self._end_wrap_up(self._contacts[contact_id], now, events)
         # Everything the agent gave up goes back first, then is routed in key
         # order, so no contact overtakes one that was ahead of it.
-        returned = [self._contacts[c] for c in sorted(rec.reserved)]
+        returned = [self._contacts[c] for c in self._preferred.reserved_contacts(rec)]
         for contact in returned:
             self._lapse_reservation(contact, "agent logged off", now, events)
         for contact_id in sorted(rec.offered):
@@ -3304,11 +3295,10 @@ class Router:
     ) -> list[tuple[NotEligible, str]]:
         """Every reason this logged-in agent cannot be offered this waiting contact now."""
         found: list[tuple[NotEligible, str]] = []
-        if rec.target is not None:
-            if rec.target != agent.spec.id:
-                found.append((NotEligible.RESERVED_FOR_OTHER, f"reserved for {rec.target}"))
-        else:
+        if rec.target is None:
             found.extend(self._mismatch(rec, agent))
+        elif self._preferred.bars(rec, agent):
+            found.append((NotEligible.RESERVED_FOR_OTHER, f"reserved for {rec.target}"))
         ch = self._channel_ids[rec.channel]
         if agent.presence is Presence.NOT_READY:
             found.append((NotEligible.NOT_READY, ""))

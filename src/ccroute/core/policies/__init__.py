@@ -12,6 +12,7 @@ from .admission import AdmissionRules
 from .blocking import ChannelBlocking
 from .exclusions import Exclusions
 from .max_wait import WaitLimits
+from .preferred_agent import PreferredAgents
 from .queue_delays import QueueDelays
 from .ramp_up import RampingUp
 from .rejection import RejectionBar
@@ -23,6 +24,7 @@ __all__ = [
     "ChannelBlocking",
     "ChannelReservation",
     "Exclusions",
+    "PreferredAgents",
     "QueueDelays",
     "RampingUp",
     "RejectionBar",
