@@ -1209,6 +1209,8 @@ cdef class UniversalQueue:
             k.k0 = 1 if ag.total > 0 else 0
             k.k1 = ag.idle_since
         elif order == O_OCC:
+            # _queue_protocol.occupied_share, transcribed: the one least-occupied
+            # rule, which the pure twin and the router's offer reasons call.
             if ag.budget >= 0:
                 k.k0 = (<double>ag.units / <double>ag.budget) if ag.budget else 1.0
             else:

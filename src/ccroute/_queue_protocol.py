@@ -26,7 +26,23 @@ from typing import TYPE_CHECKING, Protocol
 
 from ._codes import Key
 
-__all__ = ["QueueBackend"]
+__all__ = ["QueueBackend", "occupied_share"]
+
+
+def occupied_share(units: int, budget: int, held: int, slots: int) -> float:
+    """Least-occupied's rule: the share of an agent's capacity in use, lower first.
+
+    ``units`` in use of a unit ``budget`` (``-1``: the agent has none), else
+    ``held`` contacts over ``slots``, its capacity summed over every channel.
+    A budget of 0 (the agent may hold only zero-cost work) and no slots at all
+    count as full: 1.0. This is the one statement of the rule: the pure twin
+    orders agents by it, the router's offer reasons score ``1 - share`` with
+    it, and the compiled twin's ``_key`` is its C transcription (the offer
+    reason tests hold both twins to it).
+    """
+    if budget >= 0:
+        return units / budget if budget else 1.0
+    return held / slots if slots else 1.0
 
 
 class QueueBackend(Protocol):

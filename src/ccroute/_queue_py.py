@@ -50,6 +50,7 @@ from ._codes import (
     Key,
 )
 from ._profile_index import ProfileIndex, add_profile, candidates
+from ._queue_protocol import occupied_share
 from ._values import is_int
 
 __all__ = ["UniversalQueue"]
@@ -715,9 +716,7 @@ class UniversalQueue:
 
     @staticmethod
     def _share(agent: _Agent) -> float:
-        if agent.budget >= 0:
-            return agent.units / agent.budget if agent.budget else 1.0
-        return agent.total / agent.total_cap if agent.total_cap else 1.0
+        return occupied_share(agent.units, agent.budget, agent.total, agent.total_cap)
 
     def _build_order(self, ready: dict[int, SortedList], order: int) -> SortedList:
         # Orderings are built the first time a strategy asks for them, so the

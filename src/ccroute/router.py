@@ -51,7 +51,7 @@ from ._codes import (
     contact_key,
 )
 from ._queue import UniversalQueue
-from ._queue_protocol import QueueBackend
+from ._queue_protocol import QueueBackend, occupied_share
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
@@ -3198,14 +3198,16 @@ class Router:
         return None
 
     def _occupancy_score(self, agent: _AgentRec) -> float:
-        """Least-occupied's score: the share of the agent's budget (units, or
-        slots over every channel) still free."""
-        if agent.spec.unit_budget:
+        """Least-occupied's score: ``1 -`` the share in use by the rule both
+        queue twins order agents by (:func:`~ccroute._queue_protocol.occupied_share`)."""
+        budget = agent.spec.unit_budget
+        if budget is None:
+            share = occupied_share(0, -1, sum(agent.load.values()), sum(agent.capacity.values()))
+        else:
             channels = self._channels
             units = sum(n * channels[ch].unit_cost for ch, n in agent.load.items())
-            return 1.0 - units / agent.spec.unit_budget
-        total = sum(agent.capacity.values())
-        return 1.0 - sum(agent.load.values()) / total if total else 0.0
+            share = occupied_share(units, budget, 0, 0)
+        return 1.0 - share
 
     # ============================================================ explanations
 
