@@ -44,7 +44,9 @@ from ccroute.storage_sqlite import SQLiteStorage
 pytestmark = pytest.mark.anyio
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
-TIMEOUT = 0.2
+# Long enough for a plugin that raises at once to be started on a busy 2-core
+# machine (a worker thread once took over 0.2 s to get going under load).
+TIMEOUT = 0.5
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -665,7 +667,8 @@ async def test_a_failing_plugin_is_isolated(family: str, mode: str, hang: thread
     hooks = Hooks(make_plugin_manager([bad], load_entrypoints=False), timeout=TIMEOUT)
     started = time.monotonic()
     assert await case.call(hooks) == case.fallback
-    assert time.monotonic() - started < 1.0  # a hung thread is abandoned, not awaited
+    # a hung thread (30 s) is abandoned at the time-out, not awaited
+    assert time.monotonic() - started < TIMEOUT + 1.5
     assert hooks.failures == expected_failures
     assert hooks.total_failures == 1
 
