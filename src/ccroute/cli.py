@@ -196,6 +196,8 @@ def _missed(result: Any, targets: dict[str, Any]) -> list[str]:
 
 
 def _staff(args: argparse.Namespace, out: Console) -> int:
+    if args.per_interval and args.scenario is None:
+        raise InputError("--per-interval sizes a scenario by simulation: give --scenario FILE")
     if args.scenario is not None:
         from .sizing_cli import size_scenario
 
@@ -533,7 +535,8 @@ def _parser() -> argparse.ArgumentParser:
             "TOML, see docs/scenarios.md) gives required and scheduled agents per interval, "
             "and --write-scenario writes a scenario staffed that way. A scenario: --scenario "
             "FILE finds by simulation the smallest headcount per agent group that meets every "
-            "queue's target through the real router, beside the Erlang answer."
+            "queue's target through the real router, beside the Erlang answer; with "
+            "--per-interval, per group and interval, for the contacts arriving in each."
         ),
         epilog=TARGET_HELP,
     )
@@ -588,6 +591,13 @@ def _parser() -> argparse.ArgumentParser:
         "--groups",
         metavar="NAME,...",
         help="with --scenario: the agent groups to size (default: every group)",
+    )
+    staff.add_argument(
+        "--per-interval",
+        action="store_true",
+        help="with --scenario: the smallest headcount per group in each interval its shift "
+        "covers, for the contacts arriving in that interval (each group split into one "
+        "sub-group per interval; slower: several searches in a row)",
     )
     _output_options(staff)
     plugins = sub.add_parser(
