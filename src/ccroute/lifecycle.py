@@ -86,6 +86,14 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactAction], ContactState] = {
     (_S.WRAP_UP, _A.END_WRAP_UP): _S.COMPLETED,
 }
 
+# The same table keyed by the members' identities: an Enum hashes in Python
+# (``hash(self._name_)``), twice per lookup, and the router looks up a
+# transition at every move; members live as long as the process, so their
+# ids are stable keys. Derived from CONTACT_TRANSITIONS, never edited.
+_NEXT_BY_ID: dict[tuple[int, int], ContactState] = {
+    (id(state), id(action)): after for (state, action), after in CONTACT_TRANSITIONS.items()
+}
+
 #: Presence changes an agent may make. Setting the current presence again is a no-op.
 PRESENCE_TRANSITIONS: frozenset[tuple[Presence, Presence]] = frozenset(
     {
@@ -105,14 +113,14 @@ def contact_transition(contact_id: str, state: ContactState, action: ContactActi
     The error names the contact, the action, its current state and the states
     from which the action is allowed.
     """
-    try:
-        return CONTACT_TRANSITIONS[state, action]
-    except KeyError:
+    after = _NEXT_BY_ID.get((id(state), id(action)))
+    if after is None:
         allowed = sorted(s.value for (s, a) in CONTACT_TRANSITIONS if a is action)
         raise InvalidStateError(
             f"cannot {action.value} contact {contact_id!r}: it is {state.value}, "
             f"expected one of: {', '.join(allowed)}"
-        ) from None
+        )
+    return after
 
 
 def check_presence_change(agent_id: str, old: Presence, new: Presence) -> bool:
