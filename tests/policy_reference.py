@@ -2,7 +2,7 @@
 
 :func:`reference_verdicts` answers, for one waiting contact, the question
 :meth:`Router.explain <ccroute.Router.explain>` answers, but from the
-specification (/work/POLICY_SPEC.md, docs/policies/, docs/explain.md) and the
+specification (docs/policies/, docs/routing.md, docs/explain.md) and the
 router's *public* state only: :meth:`Router.contact`, :meth:`Router.agent`,
 :attr:`Router.agent_ids`, :meth:`Router.waiting`, :meth:`Router.exclusions`,
 :attr:`Router.policy`, :meth:`Router.queue_config`, :attr:`Router.channels`

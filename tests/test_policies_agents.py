@@ -1,5 +1,5 @@
 """Routing policies that concern agents: channel blocking and reservation, ramp-up,
-ring-all and exclusions (POLICY_SPEC policies 1-4, docs/policies/).
+ring-all and exclusions (docs/policies/blocking.md, ramp-up.md, ring-all.md, exclusions.md).
 
 Each policy has a ``test_example_*`` test that reproduces the public complaint
 the policy answers and shows it cannot happen now. It is the example of the
@@ -300,7 +300,7 @@ def test_reservation_waits_for_the_agents_queue_delay() -> None:
 
 def test_reservation_lifts_when_set_capacity_lets_someone_take_the_call() -> None:
     # The call leaves the queue during set_capacity: ana, kept free for it, is
-    # routed again before the call returns (POLICY_SPEC 1, work conservation).
+    # routed again before the call returns (docs/routing.md, work conservation).
     h = RouterHarness(policy=RoutingPolicy(reserve_for={"voice"}))
     h.queue("q", offer_timeout=None)
     h.agent("ana", queues={"q"}, capacity={"chat": 3, "voice": 1}, unit_budget=100)

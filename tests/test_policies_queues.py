@@ -1,8 +1,10 @@
-"""Queue policies (POLICY_SPEC 5-9): each public complaint, reproduced, and shown not to happen.
+"""Queue policies: each public complaint, reproduced, and shown not to happen.
 
-5. max wait, overflow and skip-if-no-agent; 6. admission; 7. rejoin;
-8. cross-queue fairness (queue weight, agent queue delays); 9. custom agent
-strategies and the reasons every offer carries. The first test of each
+The rules are docs/policies/max-wait.md, admission.md, rejoin.md, fairness.md
+and custom-strategy.md.
+
+Max wait, overflow and skip-if-no-agent; admission; rejoin; cross-queue
+fairness (queue weight, agent queue delays); custom agent strategies and the reasons every offer carries. The first test of each
 section is the example of its page in docs/policies/ (plain public API, no
 harness), and ``test_docs_show_the_examples`` keeps page and test in sync.
 """

@@ -1189,7 +1189,7 @@ def test_add_exclusion_offers_the_customer_nothing() -> None:
     Router bug found by the random scenarios: add_exclusion routes the freed
     agent inside its loop over the customer's contacts, before the later ones
     are marked as excluding it, so the agent is offered ``c2`` (and then the
-    offer is rescinded as "excluded"). POLICY_SPEC 4: never offered.
+    offer is rescinded as "excluded"). docs/policies/exclusions.md: never offered.
     """
     ch = _checker()
     ch.call("add_queue", QueueConfig("q"))
