@@ -4,9 +4,9 @@ The rules are docs/policies/max-wait.md, admission.md, rejoin.md, fairness.md
 and custom-strategy.md.
 
 Max wait, overflow and skip-if-no-agent; admission; rejoin; cross-queue
-fairness (queue weight, agent queue delays); custom agent strategies and the reasons every offer carries. The first test of each
-section is the example of its page in docs/policies/ (plain public API, no
-harness), and ``test_docs_show_the_examples`` keeps page and test in sync.
+fairness (queue weight, agent queue delays); custom agent strategies and the
+reasons every offer carries. The first test of each section is the example of
+its page in docs/policies/ (plain public API, no harness), and ``test_docs_show_the_examples`` keeps page and test in sync.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import attrs
 from .errors import CCRouteError, InputError
 from .model import BUILTIN_CHANNELS
 from .sim.scenario import Scenario, parse_clock
-from .wfm import StaffingResult, staff_erlang_a, staff_erlang_c
+from .wfm import StaffingResult, staff_interval
 
 __all__ = [
     "ForecastError",
@@ -219,33 +219,19 @@ def staff_forecast(
     """
     if abandon_max is not None and all(i.patience is None for i in intervals):
         raise InputError("an abandon cap needs patience (a 'patience' column or field)")
-    results = []
-    for interval in intervals:
-        if interval.patience is None:
-            results.append(
-                staff_erlang_c(
-                    interval.rate,
-                    interval.aht,
-                    service_level=service_level,
-                    asa=asa,
-                    occupancy_max=occupancy_max,
-                    shrinkage=shrinkage,
-                )
-            )
-        else:
-            results.append(
-                staff_erlang_a(
-                    interval.rate,
-                    interval.aht,
-                    interval.patience,
-                    service_level=service_level,
-                    asa=asa,
-                    occupancy_max=occupancy_max,
-                    abandon_max=abandon_max,
-                    shrinkage=shrinkage,
-                )
-            )
-    return results
+    return [
+        staff_interval(
+            interval.rate,
+            interval.aht,
+            interval.patience,
+            service_level=service_level,
+            asa=asa,
+            occupancy_max=occupancy_max,
+            abandon_max=abandon_max,
+            shrinkage=shrinkage,
+        )
+        for interval in intervals
+    ]
 
 
 def _clock(seconds: float) -> str:
@@ -424,10 +410,9 @@ def scenario_requirements(scenario: Scenario, *, model: str = "auto") -> list[Re
             target = min(config.service_level_target, 0.999)
             sl = (target, config.service_level_threshold)
             patiences = [s.patience.expected for s in streams]
+            patience = None
             if model == "auto" and all(math.isfinite(p) for p in patiences) and rate > 0:
                 patience = sum(r * p for r, p in zip(rates, patiences, strict=True)) / rate
-                result = staff_erlang_a(rate, aht / concurrency, patience, service_level=sl)
-            else:
-                result = staff_erlang_c(rate, aht / concurrency, service_level=sl)
+            result = staff_interval(rate, aht / concurrency, patience, service_level=sl)
             out.append(Requirement(k, queue, channel, result.agents, concurrency, result))
     return out

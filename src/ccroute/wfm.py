@@ -65,6 +65,7 @@ __all__ = [
     "parse_rate",
     "staff_erlang_a",
     "staff_erlang_c",
+    "staff_interval",
 ]
 
 #: Service-level threshold ``T`` (seconds) used when no service-level target is given.
@@ -1091,31 +1092,54 @@ def interval_staffing(
     for index, interval in enumerate(intervals):
         if not isinstance(interval, Interval):
             raise InvalidValueError(f"intervals[{index}] must be an Interval, got {interval!r}")
-        if patience is None:
-            results.append(
-                staff_erlang_c(
-                    interval.rate,
-                    interval.aht,
-                    service_level=service_level,
-                    asa=asa,
-                    occupancy_max=occupancy_max,
-                    shrinkage=shrinkage,
-                )
+        results.append(
+            staff_interval(
+                interval.rate,
+                interval.aht,
+                patience,
+                service_level=service_level,
+                asa=asa,
+                occupancy_max=occupancy_max,
+                abandon_max=abandon_max,
+                shrinkage=shrinkage,
             )
-        else:
-            results.append(
-                staff_erlang_a(
-                    interval.rate,
-                    interval.aht,
-                    patience,
-                    service_level=service_level,
-                    asa=asa,
-                    occupancy_max=occupancy_max,
-                    abandon_max=abandon_max,
-                    shrinkage=shrinkage,
-                )
-            )
+        )
     return results
+
+
+def staff_interval(
+    rate: float,
+    aht: float,
+    patience: float | None = None,
+    *,
+    service_level: tuple[float, float] | None = None,
+    asa: float | None = None,
+    occupancy_max: float | None = None,
+    abandon_max: float | None = None,
+    shrinkage: float = 0.0,
+) -> StaffingResult:
+    """One interval's staffing: :func:`staff_erlang_a` when customers have a
+    ``patience``, else :func:`staff_erlang_c` (which takes no ``abandon_max``:
+    it is ignored there, as no one abandons)."""
+    if patience is None:
+        return staff_erlang_c(
+            rate,
+            aht,
+            service_level=service_level,
+            asa=asa,
+            occupancy_max=occupancy_max,
+            shrinkage=shrinkage,
+        )
+    return staff_erlang_a(
+        rate,
+        aht,
+        patience,
+        service_level=service_level,
+        asa=asa,
+        occupancy_max=occupancy_max,
+        abandon_max=abandon_max,
+        shrinkage=shrinkage,
+    )
 
 
 # ============================================================ rates
