@@ -115,7 +115,13 @@ from .explain import (
     ContactVerdict,
     NotEligible,
 )
-from .lifecycle import ContactAction, ContactState, check_presence_change, contact_transition
+from .lifecycle import (
+    TIMERS_ENDED,
+    ContactAction,
+    ContactState,
+    check_presence_change,
+    contact_transition,
+)
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -165,7 +171,7 @@ _TOKENS: Final = 7
 
 # A queue whose strategy is a custom AgentStrategy, scored in Python.
 _CUSTOM: Final = -2
-# Timer codes as a state document names them (ccroute.snapshot.TimerKind).
+# Timer codes as a state document names them (ccroute.lifecycle.TimerKind).
 _TIMER_KINDS: Final = (
     TimerKind.OFFER,
     TimerKind.WRAP_UP,
@@ -176,6 +182,13 @@ _TIMER_KINDS: Final = (
     TimerKind.RAMP_UP,
 )
 _TIMER_CODES: Final = {kind: code for code, kind in enumerate(_TIMER_KINDS)}
+# lifecycle.TIMERS_ENDED as timer codes, keyed by the action's identity (an
+# Enum hashes in Python); a final state ends every timer, by forgetting the
+# contact, so it needs no codes.
+_ENDED_CODES: Final[dict[int, tuple[int, ...]]] = {
+    id(action): tuple(sorted(_TIMER_CODES[kind] for kind in TIMERS_ENDED.get(action, ())))
+    for action in ContactAction
+}
 
 _S = ContactState
 # States in which a contact has been answered (ContactView.answered_at).
@@ -722,17 +735,13 @@ class Router:
         When the contact was offered to several agents at once (ring-all),
         the other offers are withdrawn with :class:`OfferRescinded`.
         """
-        now, events, (rec, agent) = self._start(
+        now, events, (rec, agent, after) = self._start(
             lambda: self._check_offered_to(contact_id, agent_id, _A.ACCEPT)
         )
-        rec.state = contact_transition(contact_id, rec.state, _A.ACCEPT)
         others = [a for a in self._holders(rec) if a != agent_id]
+        self._move(rec, _A.ACCEPT, after)
         rec.agent = agent_id
         rec.also = None
-        rec.tokens[_OFFER] += 1
-        rec.tokens[_STEP] += 1
-        rec.tokens[_MAXWAIT] += 1
-        rec.tokens[_DELAY] += 1
         rec.overdue = False
         self._unreserve(rec)
         self._rejections.forget(rec)
@@ -770,7 +779,7 @@ class Router:
         agent who has not rejected it could take it. When other agents still
         hold an offer of it (ring-all), it stays offered to them.
         """
-        now, events, (rec, agent) = self._start(
+        now, events, (rec, agent, after) = self._start(
             lambda: self._check_offered_to(contact_id, agent_id, _A.REJECT)
         )
         if rec.also:
@@ -778,18 +787,17 @@ class Router:
             self._withdraw(rec, agent, now, declined=True)
             self._route_agent(agent, now, events)
             return self._finish(now, events)
-        rec.state = contact_transition(contact_id, rec.state, _A.REJECT)
+        self._move(rec, _A.REJECT, after)
         events.append(Rejected(now, contact_id, agent_id))
         self._return_offer(rec, [agent], now, events, declined=True)
         return self._finish(now, events)
 
     def complete(self, contact_id: str) -> list[Event]:
         """The agent finished the contact; wrap-up begins (and may end at once)."""
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.COMPLETE))
-        rec_state = contact_transition(contact_id, rec.state, _A.COMPLETE)
+        now, events, (rec, after) = self._start(lambda: self._check_action(contact_id, _A.COMPLETE))
         assert rec.agent is not None
         agent = self._agents[rec.agent]
-        rec.state = rec_state
+        self._move(rec, _A.COMPLETE, after)
         rec.completed_at = now
         agent.in_service.discard(contact_id)
         agent.wrap_up.add(contact_id)
@@ -805,8 +813,10 @@ class Router:
 
     def end_wrap_up(self, contact_id: str) -> list[Event]:
         """End a contact's wrap-up now (the agent pressed "ready")."""
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.END_WRAP_UP))
-        self._end_wrap_up(rec, now, events)
+        now, events, (rec, after) = self._start(
+            lambda: self._check_action(contact_id, _A.END_WRAP_UP)
+        )
+        self._end_wrap_up(rec, now, events, after)
         return self._finish(now, events)
 
     def abandon(self, contact_id: str) -> list[Event]:
@@ -815,9 +825,9 @@ class Router:
         With a rejoin window on its queue, the contact's place is kept for
         the customer for that long (see docs/policies/rejoin.md).
         """
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.ABANDON))
+        now, events, (rec, after) = self._start(lambda: self._check_action(contact_id, _A.ABANDON))
         was = rec.state
-        rec.state = contact_transition(contact_id, rec.state, _A.ABANDON)
+        self._move(rec, _A.ABANDON, after)
         holders: list[_AgentRec] = []
         if was is _S.OFFERED:
             holders = [self._agents[a] for a in self._holders(rec)]
@@ -878,7 +888,7 @@ class Router:
         explicit instruction: the target queue's size limit and admission
         rule do not apply. Its maximum wait starts again.
         """
-        now, events, (rec, to_queue, base, target) = self._start(
+        now, events, (rec, after, to_queue, base, target) = self._start(
             lambda: self._check_transfer(contact_id, queue, requirements, agent, keep_key)
         )
         was = rec.state
@@ -898,7 +908,7 @@ class Router:
             rec.also = None
         if was is not _S.IN_SERVICE:
             self._queues[from_queue].present -= 1
-        rec.state = _S.WAITING
+        self._move(rec, _A.TRANSFER, after)
         self._requeue(
             rec,
             to_queue,
@@ -932,7 +942,8 @@ class Router:
     def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
         """Turn a waiting contact into a callback on ``channel``: it keeps its place in line
         while the customer hangs up, and the agent who takes it calls back."""
-        now, events, rec = self._start(lambda: self._check_callback(contact_id, channel))
+        now, events, (rec, after) = self._start(lambda: self._check_callback(contact_id, channel))
+        self._move(rec, _A.REQUEST_CALLBACK, after)
         self._dequeue(rec)
         rec.channel = channel
         self._enqueue(rec)
@@ -971,7 +982,7 @@ class Router:
                 if rec.also:
                     self._withdraw(rec, agent, now, declined=False)
                 else:
-                    rec.state = contact_transition(contact_id, rec.state, _A.RESCIND)
+                    self._move(rec, _A.RESCIND)
                     self._return_offer(rec, [agent], now, events, declined=False, route=False)
                     returned.append(rec)
                 self._route_agent(agent, now, events)
@@ -2195,10 +2206,12 @@ class Router:
         self._channel(contact.channel)
         return queue
 
-    def _check_action(self, contact_id: str, action: ContactAction) -> _ContactRec:
+    def _check_action(
+        self, contact_id: str, action: ContactAction
+    ) -> tuple[_ContactRec, ContactState]:
+        """The contact and the state ``action`` moves it to (the one check of the move)."""
         rec = self._contact(contact_id)
-        contact_transition(contact_id, rec.state, action)
-        return rec
+        return rec, contact_transition(contact_id, rec.state, action)
 
     def _check_transfer(
         self,
@@ -2207,8 +2220,8 @@ class Router:
         requirements: object,
         agent: object,
         keep_key: object,
-    ) -> tuple[_ContactRec, _QueueRec, dict[str, int] | None, _AgentRec | None]:
-        rec = self._check_action(contact_id, _A.TRANSFER)
+    ) -> tuple[_ContactRec, ContactState, _QueueRec, dict[str, int] | None, _AgentRec | None]:
+        rec, after = self._check_action(contact_id, _A.TRANSFER)
         to_queue = self._queue(queue) if queue is not None else self._queues[rec.queue]  # type: ignore[arg-type]
         base = self._check_requirements(requirements, f"transfer of contact {contact_id!r}")  # type: ignore[arg-type]
         target = None
@@ -2224,13 +2237,12 @@ class Router:
                     "the agent is excluded for this contact or its customer"
                 )
         check_bool(keep_key, f"transfer of contact {contact_id!r}: keep_key")
-        return rec, to_queue, base, target
+        return rec, after, to_queue, base, target
 
-    def _check_callback(self, contact_id: str, channel: str) -> _ContactRec:
+    def _check_callback(self, contact_id: str, channel: str) -> tuple[_ContactRec, ContactState]:
         rec = self._contact(contact_id)
         self._channel(channel)
-        contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
-        return rec
+        return rec, contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
 
     def _check_exclusion(self, customer_id: str, agent_id: str) -> None:
         self._check_exclusion_ids(customer_id, agent_id)
@@ -2275,16 +2287,16 @@ class Router:
 
     def _check_offered_to(
         self, contact_id: str, agent_id: str, action: ContactAction
-    ) -> tuple[_ContactRec, _AgentRec]:
+    ) -> tuple[_ContactRec, _AgentRec, ContactState]:
         rec = self._contact(contact_id)
         agent = self._agent(agent_id)
-        contact_transition(rec.spec.id, rec.state, action)
+        after = contact_transition(rec.spec.id, rec.state, action)
         if agent.spec.id not in self._holders(rec):
             raise InvalidStateError(
                 f"cannot {action.value} contact {rec.spec.id!r} as agent {agent.spec.id!r}: "
                 f"it is offered to {', '.join(map(repr, self._holders(rec)))}"
             )
-        return rec, agent
+        return rec, agent, after
 
     def _check_can_log_off(self, rec: _AgentRec) -> _AgentRec:
         if rec.in_service:
@@ -2295,6 +2307,19 @@ class Router:
         return rec
 
     # ---------------------------------------------------------------- timers
+
+    def _move(
+        self, rec: _ContactRec, action: ContactAction, after: ContactState | None = None
+    ) -> None:
+        """Apply ``action`` to a contact: its next state and the end of the
+        timers the action ends (:data:`~ccroute.lifecycle.TIMERS_ENDED`).
+
+        ``after`` is the state the public call's check found (the move is
+        checked once); a move the router makes itself is checked here."""
+        rec.state = contact_transition(rec.spec.id, rec.state, action) if after is None else after
+        tokens = rec.tokens
+        for code in _ENDED_CODES[id(action)]:
+            tokens[code] += 1
 
     def _schedule(self, due: float, kind: int, rec: _ContactRec | _AgentRec) -> None:
         rec.tokens[kind] += 1
@@ -2336,21 +2361,7 @@ class Router:
             ran += 1
             due, _seq, kind, rec, _token = timer
             self._now = max(self._now, due)
-            at = self._now
-            if kind == _OFFER:
-                self._time_out_offer(rec, at, events)
-            elif kind == _WRAP:
-                self._end_wrap_up(rec, at, events)
-            elif kind == _STEP:
-                self._apply_step(rec, at, events)
-            elif kind == _PREFERENCE:
-                self._expire_preference(rec, at, events)
-            elif kind == _MAXWAIT:
-                self._max_wait_over(rec, at, events)
-            elif kind == _DELAY:
-                self._delay_over(rec, at, events)
-            else:
-                self._end_ramp(rec, "time", at, events)
+            _ON_TIMER[kind](self, rec, self._now, events)
         return ran
 
     def _schedule_step(self, rec: _ContactRec) -> None:
@@ -2359,7 +2370,7 @@ class Router:
             self._schedule(rec.entered_at + steps[rec.steps_applied].after, _STEP, rec)
 
     def _apply_step(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.APPLY_STEP)
+        self._move(rec, _A.APPLY_STEP)
         index = rec.steps_applied
         step = self._queues[rec.queue].config.steps[index]
         if rec.requirements is rec.base:
@@ -2392,7 +2403,7 @@ class Router:
 
     def _time_out_offer(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         agents = [self._agents[a] for a in self._holders(rec)]
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT)
+        self._move(rec, _A.TIME_OUT)
         rona = self._queues[rec.queue].config.rona_not_ready
         for agent in agents:
             events.append(OfferTimedOut(now, rec.spec.id, agent.spec.id))
@@ -2501,8 +2512,8 @@ class Router:
         declined: bool,
         route: bool = True,
     ) -> None:
-        """Put an offered contact back in its place and free its holders' slots."""
-        rec.tokens[_OFFER] += 1
+        """Put an offered contact back in its place and free its holders' slots
+        (the caller has moved it: reject, time out or rescind)."""
         rec.agent = None
         rec.also = None
         for agent in agents:
@@ -2527,9 +2538,10 @@ class Router:
                 # a reservation that ended may have been its only prospect
                 self._check_staffed(rec, now, events)
 
-    def _end_wrap_up(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.END_WRAP_UP)
-        rec.tokens[_WRAP] += 1
+    def _end_wrap_up(
+        self, rec: _ContactRec, now: float, events: list[Event], after: ContactState | None = None
+    ) -> None:
+        self._move(rec, _A.END_WRAP_UP, after)
         assert rec.agent is not None
         agent = self._agents[rec.agent]
         agent.wrap_up.discard(rec.spec.id)
@@ -2595,7 +2607,7 @@ class Router:
             if contact.also:
                 self._withdraw(contact, rec, now, declined=False)
                 continue
-            contact.state = contact_transition(contact_id, contact.state, _A.RESCIND)
+            self._move(contact, _A.RESCIND)
             self._return_offer(contact, [rec], now, events, declined=False, route=False)
             returned.append(contact)
         # One fewer logged-in agent may also lift rejection bars: those
@@ -2749,7 +2761,7 @@ class Router:
             # ring-all: one more agent holds the same offer, with its deadline
             rec.also = [*(rec.also or ()), agent.spec.id]
         else:
-            rec.state = contact_transition(rec.spec.id, rec.state, _A.OFFER)
+            self._move(rec, _A.OFFER)
             self._dequeue(rec)
             rec.agent = agent.spec.id
             timeout = queue.config.offer_timeout
@@ -2964,12 +2976,11 @@ class Router:
         keep_key = self._queues[rec.queue].config.overflow_keep_key
         wait = now - rec.entered_at
         to_name, outcome = waits.destination(rec, reason, now)
-        rec.tokens[_MAXWAIT] += 1
         rec.overdue = False
         if to_name is None:
             self._dequeue(rec)
             self._queues[rec.queue].present -= 1
-            rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT_QUEUE)
+            self._move(rec, _A.TIME_OUT_QUEUE)
             self._unreserve(rec)
             self._rejections.forget(rec)
             self._drop(rec)
@@ -2980,6 +2991,7 @@ class Router:
         waits.overflowed(rec, reason, now)
         self._dequeue(rec)
         self._queues[from_queue].present -= 1
+        self._move(rec, _A.OVERFLOW)
         to_queue = self._queues[to_name]
         self._requeue(rec, to_queue, dict(rec.spec.requirements), keep_key, now)
         events.append(Overflowed(now, rec.spec.id, from_queue, to_name, wait, reason, keep_key))
@@ -2997,9 +3009,8 @@ class Router:
         keep_key: bool,
         now: float,
     ) -> None:
-        """Make a dequeued contact wait afresh in ``to_queue`` (transfer, overflow)."""
-        for i in (_OFFER, _STEP, _PREFERENCE, _MAXWAIT, _DELAY):
-            rec.tokens[i] += 1
+        """Make a dequeued contact wait afresh in ``to_queue`` (transfer, overflow:
+        the caller's move ended the timers of its old wait)."""
         rec.overdue = False
         self._unreserve(rec)
         self._rejections.forget(rec)
@@ -3020,7 +3031,6 @@ class Router:
             return
         skip = waits.skip(rec)
         if skip == "step":
-            rec.tokens[_STEP] += 1
             self._apply_step(rec, now, events)
         elif skip == "leave":
             self._expire(rec, "no agent", now, events)
@@ -3052,6 +3062,9 @@ class Router:
         self._cancel_ramp(agent)
         events.append(RampUpEnded(now, agent.spec.id, reason))
         self._route_agent(agent, now, events)
+
+    def _ramp_up_over(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
+        self._end_ramp(agent, "time", now, events)
 
     # ------------------------------------------------------ channel reservation
 
@@ -3346,3 +3359,18 @@ def _stepped(base: dict[str, int], steps: Iterable[RoutingStep]) -> dict[str, in
             else:
                 out[name] = level
     return out
+
+
+#: The handler each timer runs when it falls due; what a handler may do to
+#: its contact is the timer's row of lifecycle.TIMER_ACTIONS.
+_TIMER_HANDLERS: Final[dict[TimerKind, Callable[[Router, Any, float, list[Event]], None]]] = {
+    TimerKind.OFFER: Router._time_out_offer,
+    TimerKind.WRAP_UP: Router._end_wrap_up,
+    TimerKind.STEP: Router._apply_step,
+    TimerKind.PREFERENCE: Router._expire_preference,
+    TimerKind.MAX_WAIT: Router._max_wait_over,
+    TimerKind.DELAY: Router._delay_over,
+    TimerKind.RAMP_UP: Router._ramp_up_over,
+}
+# The same by timer code, for the heap's entries.
+_ON_TIMER: Final = tuple(_TIMER_HANDLERS[kind] for kind in _TIMER_KINDS)
