@@ -50,7 +50,7 @@ from ._codes import (
     Key,
     contact_key,
 )
-from ._queue import UniversalQueue
+from ._queue import new_queue
 from ._queue_protocol import QueueBackend, occupied_share
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
@@ -304,6 +304,10 @@ class Router:
         carries an :class:`~ccroute.OfferReason`. Working it out costs
         O(eligible agents) per offer; simulations and benchmarks that do not
         read it can turn it off.
+    :param queue_backend: a new, empty universal queue to route with, in
+        place of the one this installation uses (``ccroute.IMPLEMENTATION``):
+        an instance of either twin, or a reference matcher in tests. Anything
+        that implements :class:`~ccroute.QueueBackend` will do.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -318,7 +322,7 @@ class Router:
         strategies: Mapping[str, AgentStrategy] | None = None,
         policy: RoutingPolicy | None = None,
         offer_reasons: bool = True,
-        _queue: Any = None,
+        queue_backend: QueueBackend | None = None,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
         if policy is None:
@@ -348,7 +352,7 @@ class Router:
         self._now = 0.0
         self._now = self._read_clock(first=True)
         self._rng = random.Random(seed)
-        self._q: QueueBackend = _queue if _queue is not None else UniversalQueue()
+        self._q: QueueBackend = queue_backend if queue_backend is not None else new_queue()
         self._observers: list[Observer] = []
         self._channels: dict[str, Channel] = {}
         self._channel_ids: dict[str, int] = {}
@@ -1492,7 +1496,7 @@ class Router:
         clock: Clock | None = None,
         *,
         strategies: Mapping[str, AgentStrategy] | None = None,
-        _queue: Any = None,
+        queue_backend: QueueBackend | None = None,
     ) -> Router:
         """Rebuild a router from :meth:`snapshot` bytes or a :meth:`state` document.
 
@@ -1500,6 +1504,8 @@ class Router:
             behind the snapshot's time (a :class:`ManualClock` at that time
             when omitted).
         :param strategies: the custom strategies the snapshot's queues name.
+        :param queue_backend: a new, empty queue to route with, as for
+            :class:`Router`.
 
         Raises :class:`InputError` for bytes that are not a snapshot, a
         snapshot of a format this release does not read, a field of the
@@ -1524,7 +1530,7 @@ class Router:
             strategies=strategies,
             policy=state.policy,
             offer_reasons=state.offer_reasons,
-            _queue=_queue,
+            queue_backend=queue_backend,
         )
         now = router._now
         if not now >= state.now:
