@@ -358,6 +358,10 @@ class Router:
         self._channel_ids: dict[str, int] = {}
         self._queues: dict[str, _QueueRec] = {}
         self._skills: dict[str, int] = {}
+        # (channel, queue, extra queues, requirements) -> the queue's signature
+        # id. Queues, channels and skills are never renumbered and the queue
+        # interns a signature for good, so an entry never goes stale.
+        self._signatures: dict[tuple[Any, ...], int] = {}
         self._agents: dict[str, _AgentRec] = {}
         self._agent_by_handle: dict[int, _AgentRec] = {}
         self._contacts: dict[str, _ContactRec] = {}
@@ -2429,15 +2433,22 @@ class Router:
     # ---------------------------------------------------------- queue moves
 
     def _signature(self, rec: _ContactRec) -> int:
-        queues = [self._queues[rec.queue].handle]
-        queues.extend(self._queues[q].handle for q in rec.extra_queues)
-        return int(
-            self._q.signature(
-                self._channel_ids[rec.channel],
-                [(self._skill(s), level) for s, level in rec.requirements.items()],
-                queues,
+        """The queue's signature id for the contact's channel, queues and
+        requirements; building the queue's arguments is done once per
+        distinct signature, not at every enqueue."""
+        key = (rec.channel, rec.queue, rec.extra_queues, *rec.requirements.items())
+        sig = self._signatures.get(key)
+        if sig is None:
+            queues = [self._queues[rec.queue].handle]
+            queues.extend(self._queues[q].handle for q in rec.extra_queues)
+            sig = self._signatures[key] = int(
+                self._q.signature(
+                    self._channel_ids[rec.channel],
+                    [(self._skill(s), level) for s, level in rec.requirements.items()],
+                    queues,
+                )
             )
-        )
+        return sig
 
     def _enqueue(self, rec: _ContactRec) -> None:
         rec.sig = self._signature(rec)
