@@ -835,7 +835,6 @@ class Router:
         """
         now, events, (rec, after) = self._start(lambda: self._check_action(contact_id, _A.ABANDON))
         was = rec.state
-        self._move(rec, _A.ABANDON, after)
         holders: list[_AgentRec] = []
         if was is _S.OFFERED:
             holders = [self._agents[a] for a in self._holders(rec)]
@@ -845,8 +844,6 @@ class Router:
         else:
             self._dequeue(rec)
         self._queues[rec.queue].present -= 1
-        self._unreserve(rec)
-        self._rejections.forget(rec)
         self._rejoins.keep(
             rec.spec.customer_id,
             rec.queue,
@@ -855,7 +852,7 @@ class Router:
             contact_id,
             now,
         )
-        self._drop(rec)
+        self._leave(rec, _A.ABANDON, after)
         self.abandoned += 1
         events.append(
             Abandoned(
@@ -2484,8 +2481,17 @@ class Router:
         if waiting is not None:
             waiting.discard(rec.spec.id)
 
-    def _drop(self, rec: _ContactRec) -> None:
-        rec.live = False
+    def _leave(
+        self, rec: _ContactRec, action: ContactAction, after: ContactState | None = None
+    ) -> None:
+        """The contact leaves for good (completed, abandoned or timed out): its
+        final move, and the end of its reservation, its rejection bars, its
+        timers and the router's memory of it. Its agents and its place in
+        the queue are the caller's to free first."""
+        self._move(rec, action, after)
+        self._unreserve(rec)
+        self._rejections.forget(rec)
+        rec.live = False  # every timer it had is dead
         del self._contacts[rec.spec.id]
         del self._contact_by_handle[rec.handle]
         if rec.spec.customer_id is not None or rec.spec.excluded_agents:
@@ -2558,12 +2564,11 @@ class Router:
     def _end_wrap_up(
         self, rec: _ContactRec, now: float, events: list[Event], after: ContactState | None = None
     ) -> None:
-        self._move(rec, _A.END_WRAP_UP, after)
         assert rec.agent is not None
         agent = self._agents[rec.agent]
         agent.wrap_up.discard(rec.spec.id)
         self._release(agent, rec.channel, now)
-        self._drop(rec)
+        self._leave(rec, _A.END_WRAP_UP, after)
         self.completed += 1
         events.append(
             WrapUpEnded(
@@ -2997,10 +3002,7 @@ class Router:
         if to_name is None:
             self._dequeue(rec)
             self._queues[rec.queue].present -= 1
-            self._move(rec, _A.TIME_OUT_QUEUE)
-            self._unreserve(rec)
-            self._rejections.forget(rec)
-            self._drop(rec)
+            self._leave(rec, _A.TIME_OUT_QUEUE)
             self.timed_out += 1
             events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, outcome))
             return
