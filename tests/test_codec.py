@@ -361,3 +361,40 @@ def test_the_log_format_page_lists_every_command_and_tag() -> None:
     missing = [f"command {name}" for name in COMMANDS if f"| `{name}` |" not in page]
     missing += [f"tag {tag}" for tag in codec.EVENT_TAGS if f"| `{tag}` |" not in page]
     assert missing == [], f"not in docs/log-format.md: {missing}"
+
+
+# -- one encoding per record: prepare_command and EncodedRecords --------------------
+
+
+def test_a_batch_encodes_each_record_into_the_row_encode_row_makes() -> None:
+    batch = codec.EncodedRecords()
+    for record in RECORDS:
+        prepared = None if isinstance(record.command, Tick) else codec.prepare_command(record.command)
+        batch.add(record, prepared)
+    assert list(batch) == list(RECORDS)
+    assert len(batch) == len(RECORDS) and batch[0] is RECORDS[0]
+    assert list(batch.rows) == [codec.encode_row(r) for r in RECORDS]
+
+
+def test_a_prepared_command_of_another_command_is_not_used() -> None:
+    first, second = [r for r in RECORDS if r.command.name == "submit" and r.events][:2]
+    assert first.command != second.command
+    batch = codec.EncodedRecords()
+    batch.add(first, codec.prepare_command(second.command))
+    assert batch.rows[0] == codec.encode_row(first)
+
+
+def test_prepare_command_refuses_before_anything_runs() -> None:
+    with pytest.raises(InvalidValueError, match="cannot be logged"):
+        codec.prepare_command(Submit(Contact("c\ud800", "voice", "q")))
+    bad = Transfer("c", queue="q")
+    object.__setattr__(bad, "keep_key", 1)  # an int where the format logs a bool
+    with pytest.raises(InvalidValueError, match="cannot give this value back"):
+        codec.prepare_command(bad)
+
+
+def test_a_record_the_log_cannot_hold_is_not_added() -> None:
+    batch = codec.EncodedRecords()
+    with pytest.raises(InvalidValueError, match="finite numbers only"):
+        batch.add(LogRecord(1, 1.0, Tick(), (Queued(math.inf, "c", "q", "voice"),)))
+    assert len(batch) == 0 and list(batch.rows) == []

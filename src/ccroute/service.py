@@ -50,7 +50,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock, ManualClock, WallClock
-from .codec import encode_command
+from .codec import EncodedRecords, PreparedCommand, prepare_command
 from .commands import (
     Abandon,
     Accept,
@@ -499,7 +499,7 @@ class Service:
         self._durable_seq = 0
         self._snapshot_seq = 0
         # Records logged and not yet written, and the batch their callers wait on.
-        self._pending: list[LogRecord] = []
+        self._pending = EncodedRecords()
         self._batch = _Batch()
         # The batch being written now, if any.
         self._inflight: _Batch | None = None
@@ -995,11 +995,13 @@ class Service:
         recovers what was acknowledged).
         """
         router = self.router
+        prepared = None
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
-            # refused here, before the router changes: refused at append, it
+            # refused here, before the router changes: refused later, it
             # would leave the router ahead of its log and stop the service.
-            encode_command(command)
+            # The JSON made here goes into the record: the command is encoded once.
+            prepared = prepare_command(command)
         at = self._time()
         self._rclock.set(at)
         logged = False
@@ -1010,7 +1012,7 @@ class Service:
                 # refused has still moved the router on.
                 ticked = router.tick().events
                 if ticked:
-                    self._record(at, Tick(), tuple(ticked))
+                    self._log_call(at, Tick(), tuple(ticked))
                     logged = True
             events = command.apply(router)
         except CCRouteError:
@@ -1023,11 +1025,11 @@ class Service:
         if notes:
             # At the call's time, after the due timers: the log's events stay
             # in time order, so an observer (a MetricsCollector) can take them.
-            self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in notes))
+            self._log_call(at, Note(), tuple(attrs.evolve(n, at=at) for n in notes))
         # Some calls change state without an event (adding a queue, a
         # capacity): every call is logged but a tick that did nothing.
         if events or type(command) is not Tick:
-            self._record(at, command, tuple(events))
+            self._log_call(at, command, tuple(events), prepared)
             logged = True
         if logged:
             self._wake_writer.set()
@@ -1036,9 +1038,38 @@ class Service:
             self._wake_timer.set()
         return events, (self._batch if logged else None)
 
-    def _record(self, at: float, command: Command, events: tuple[Event, ...]) -> None:
-        self._seq += 1
-        self._pending.append(LogRecord(self._seq, at, command, events))
+    def _record(
+        self,
+        at: float,
+        command: Command,
+        events: tuple[Event, ...],
+        prepared: PreparedCommand | None = None,
+    ) -> None:
+        """Log a record with the next commit, encoded now (in the log format, checked).
+
+        :raises InvalidValueError: the log cannot hold it; nothing was logged.
+        """
+        record = LogRecord(self._seq + 1, at, command, events)
+        self._pending.add(record, prepared)
+        self._seq = record.seq
+
+    def _log_call(
+        self,
+        at: float,
+        command: Command,
+        events: tuple[Event, ...],
+        prepared: PreparedCommand | None = None,
+    ) -> None:
+        """:meth:`_record` for a call the router has made: a record the log
+        cannot hold (an event of a value JSON cannot give back) leaves the
+        router ahead of its log, so the service stops taking calls, as after a
+        failed write; the records logged before still become durable."""
+        try:
+            self._record(at, command, events, prepared)
+        except Exception as error:
+            self._stop_taking_calls(error, "a record the log cannot hold")
+            self._wake_writer.set()
+            raise StorageError(f"the record of this call cannot be logged: {error}") from error
 
     def _note(self, kind: Callable[..., Event], *args: Any) -> None:
         """Log one of the service's own notes, ``kind(at, *args)``, with the next
@@ -1097,7 +1128,7 @@ class Service:
                     log.exception("logging the service's notes failed")
             if not self._pending:
                 continue
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending, EncodedRecords()
             waiters, self._batch = self._batch, _Batch(event)
             last = batch[-1].seq
             # The router's snapshot covers exactly the records of this batch:
@@ -1149,7 +1180,7 @@ class Service:
 
     # ------------------------------------------------- after a commit: plugins
 
-    def _durable(self, batch: list[LogRecord]) -> None:
+    def _durable(self, batch: Sequence[LogRecord]) -> None:
         """Take a durable batch in: bookkeeping, then the plugins' work, queued.
 
         Nothing here waits: observers get the batch on their lane, each offer
@@ -1524,7 +1555,7 @@ class Service:
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
-        self._pending, self._notes, self._batch = [], [], _Batch()
+        self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
 
 
 def replay(
