@@ -104,7 +104,9 @@ class Pair:
         self.ref: Router | None = None
         if reference:
             self.ref_clock = ManualClock()
-            self.ref = Router(self.ref_clock, seed=seed, channels=channels, queue_backend=ReferenceQueue())
+            self.ref = Router(
+                self.ref_clock, seed=seed, channels=channels, queue_backend=ReferenceQueue()
+            )
         self.calls = 0
         self.history: list[str] = []
 
