@@ -513,11 +513,13 @@ def _encode_command(command: Command) -> Any:
     return encode(command)
 
 
-def _dump(value: Any, what: str) -> bytes:
+def _dump(value: Any, what: str, which: object = "") -> bytes:
+    """``value`` as JSON; refused as ``f"{what}{which} cannot be logged"`` (the
+    message is made only then: this runs for every record)."""
     try:
         return _encoder.encode(value)
     except (TypeError, ValueError, OverflowError) as error:
-        raise InvalidValueError(f"{what} cannot be logged: {error}") from None
+        raise InvalidValueError(f"{what}{which} cannot be logged: {error}") from None
 
 
 def encode_record(record: LogRecord) -> bytes:
@@ -526,7 +528,7 @@ def encode_record(record: LogRecord) -> bytes:
     :raises InvalidValueError: a value the log cannot hold exactly (see the module docs).
     """
     body = _Body(_encode_command(record.command), _encode_events(record.events))
-    return _dump(body, f"record {record.seq}")
+    return _dump(body, "record ", record.seq)
 
 
 def decode_record(seq: int, at: float, command: str, body: str | bytes) -> LogRecord:
@@ -710,7 +712,7 @@ def prepare_command(command: Command) -> PreparedCommand:
 
     :raises InvalidValueError: as :func:`encode_row`, for the command's part.
     """
-    data = _dump(_encode_command(command), f"command {command.name!r}")
+    data = _dump(_encode_command(command), "command ", repr(command.name))
     _check_parses(_command_decoders[command.name], data)
     return PreparedCommand(command, data)
 
@@ -727,16 +729,19 @@ def _row(record: LogRecord, prepared: PreparedCommand | None) -> Row:
     command = record.command
     if prepared is None or prepared.command is not command:
         prepared = prepare_command(command)
-    events = _dump(_encode_events(record.events), f"record {record.seq}")
+    seq = record.seq
+    events = _dump(_encode_events(record.events), "record ", seq)
     _check_parses(_events_decoder, events)
     # Byte for byte what encode_record writes (msgspec writes a Struct's
     # fields in order, compact): the golden rows check it.
-    body = b'{"command":%b,"events":%b}' % (prepared.json, events)
+    body = b"".join((b'{"command":', prepared.json, b',"events":', events, b"}"))
     name = command.name
     contact_id, agent_id, queue = _KEYS[type(command)](command)
     at = float(record.at)  # as the REAL column gives it back, for the checksum
-    crc = row_crc(record.seq, at, name, contact_id, agent_id, queue, FORMAT, body)
-    return Row(record.seq, at, name, contact_id, agent_id, queue, FORMAT, crc, body.decode())
+    # row_crc, inline (once per record)
+    header = _header((seq, at, name, contact_id, agent_id, queue, FORMAT))
+    crc = zlib.crc32(body, zlib.crc32(b"\n", zlib.crc32(header)))
+    return Row(seq, at, name, contact_id, agent_id, queue, FORMAT, crc, body.decode())
 
 
 def encode_row(record: LogRecord) -> Row:

@@ -333,9 +333,13 @@ class _Pool:
     """Runs plugin work in worker tasks: at most ``limit`` jobs at once, the
     rest waiting in order.
 
-    A worker is started only when every worker is busy (so a plugin that hangs
-    holds up only the workers stuck in it, not the jobs behind them) and then
-    waits for more work; in a steady state no task is created per job.
+    One worker at a time is on its way to the queue: a worker taking a job
+    while others wait behind it first wakes (or starts) another, so a job
+    that suspends (a plugin that hangs) holds up only its own worker, not the
+    jobs behind it, while jobs that finish without suspending (most offer
+    deliveries) run one after another in one worker, without a task switch
+    each. Workers wait for more work when the queue is empty; in a steady
+    state no task is created per job.
     """
 
     def __init__(self, tg: anyio.abc.TaskGroup, limit: int) -> None:
@@ -346,6 +350,8 @@ class _Pool:
         self._idle: list[anyio.Event] = []
         self._workers = 0
         self._busy = 0
+        # Workers woken (or started) that have not reached the queue yet.
+        self._waking = 0
 
     @property
     def pending(self) -> int:
@@ -354,17 +360,28 @@ class _Pool:
 
     def submit(self, job: _Job) -> None:
         self._queue.append(job)
+        if not self._waking:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Send one more worker to the queue, if the limit allows."""
         if self._idle:
+            self._waking += 1
             self._idle.pop().set()
         elif self._workers < self._limit:
+            self._waking += 1
             self._workers += 1
             self._tg.start_soon(self._work)
 
     async def _work(self) -> None:
+        self._waking -= 1
         try:
             while True:
                 while self._queue:
                     job = self._queue.popleft()
+                    if self._queue and not self._waking:
+                        # Should this job suspend, the next one is not held up.
+                        self._wake_one()
                     self._busy += 1
                     try:
                         await job()
@@ -376,6 +393,7 @@ class _Pool:
                 wake = self._event()
                 self._idle.append(wake)
                 await wake.wait()
+                self._waking -= 1
         finally:
             self._workers -= 1
 
@@ -979,7 +997,10 @@ class Service:
         self._check_running()
         events, batch = self._call(command, notes)
         if batch is not None:
-            await batch.wait()
+            # _Batch.wait, inline: one coroutine less for every call.
+            await batch.done.wait()
+            if batch.error is not None:
+                raise StorageError(f"the store failed: {batch.error}") from batch.error
         return events
 
     def _call(
