@@ -966,6 +966,12 @@ class TotalsCollector:
 
     __slots__ = ("_contacts", "_short", "_total")
 
+    #: The event classes :meth:`take` counts; it ignores every other, so a
+    #: caller may leave those out.
+    TAKES: ClassVar[frozenset[type[Event]]] = frozenset(
+        (Queued, Accepted, Completed, WrapUpEnded, Abandoned, TimedOut, Refused, Rejoined)
+    )
+
     def __init__(
         self,
         default_threshold: float = DEFAULT_SERVICE_LEVEL_THRESHOLD,
