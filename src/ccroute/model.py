@@ -770,3 +770,32 @@ class Contact:
     def requirement_levels(self) -> dict[str, int]:
         """The requirements as a new dict of skill name to minimum level."""
         return dict(self.requirements)
+
+
+def contact_with_id(template: Contact, contact_id: str) -> Contact:
+    """A contact equal to ``template`` but for its id: ``attrs.evolve(template, id=contact_id)``.
+
+    For callers that build many contacts alike (the simulator's arrival
+    streams): every field but the id comes from ``template``, which its own
+    construction validated, so only the id is checked; an id the constructor
+    would refuse goes through it, and is refused with its message.
+    """
+    if not _is_id(contact_id):
+        return attrs.evolve(template, id=contact_id)
+    # The frozen class refuses setattr; attrs' own __init__ sets the slots
+    # through object.__setattr__ the same way.
+    contact: Contact = object.__new__(Contact)
+    put = object.__setattr__
+    put(contact, "id", contact_id)
+    put(contact, "channel", template.channel)
+    put(contact, "queue", template.queue)
+    put(contact, "requirements", template.requirements)
+    put(contact, "priority_seconds", template.priority_seconds)
+    put(contact, "tier", template.tier)
+    put(contact, "customer_id", template.customer_id)
+    put(contact, "attributes", template.attributes)
+    put(contact, "preferred_agent", template.preferred_agent)
+    put(contact, "preferred_wait", template.preferred_wait)
+    put(contact, "excluded_agents", template.excluded_agents)
+    put(contact, "max_wait", template.max_wait)
+    return contact

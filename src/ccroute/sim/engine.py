@@ -37,7 +37,7 @@ from ..events import (
     WrapUpEnded,
 )
 from ..metrics import GroupStats, MetricsCollector, MetricsReport, TotalsCollector
-from ..model import Agent, Contact, Presence
+from ..model import Agent, Contact, Presence, contact_with_id
 from ..router import Router
 from .breakdown import Breakdown, BreakdownCollector
 from .scenario import AgentGroup, Scenario
@@ -201,6 +201,9 @@ class Simulation:
         self._intervals: list[IntervalStats] = []
         self._interval_count = scenario.intervals
         self._warm_end = scenario.start + scenario.warmup
+        # A contact of an arrival stream is the stream's first contact (built and
+        # validated in full) under another id: (stream index, VIP) to that contact.
+        self._templates: dict[tuple[int, bool], Contact] = {}
         # Each stream's handle time and patience draws (Distribution.sampler).
         self._draws = [
             (a.handle_time.sampler(self.rng), a.patience.sampler(self.rng))
@@ -405,8 +408,12 @@ class Simulation:
         self._register(contact_id, handle, patience, now)
         if stream.callback_after is not None and rng.random() < stream.callback_share:
             self._push(now + stream.callback_after, _CALLBACK, contact_id)
-        self.router.submit(
-            Contact(
+        template = self._templates.get((index, vip))
+        if template is not None:
+            # Every field but the id is the template's, already validated.
+            contact = contact_with_id(template, contact_id)
+        else:
+            contact = self._templates[index, vip] = Contact(
                 contact_id,
                 stream.channel,
                 stream.queue,
@@ -414,7 +421,7 @@ class Simulation:
                 priority_seconds=stream.vip_priority_seconds if vip else 0.0,
                 max_wait=stream.max_wait,
             )
-        )
+        self.router.submit(contact)
 
     def _arrive_traced(self, record: Any) -> None:
         self._serial += 1
