@@ -369,7 +369,9 @@ def test_the_log_format_page_lists_every_command_and_tag() -> None:
 def test_a_batch_encodes_each_record_into_the_row_encode_row_makes() -> None:
     batch = codec.EncodedRecords()
     for record in RECORDS:
-        prepared = None if isinstance(record.command, Tick) else codec.prepare_command(record.command)
+        prepared = (
+            None if isinstance(record.command, Tick) else codec.prepare_command(record.command)
+        )
         batch.add(record, prepared)
     assert list(batch) == list(RECORDS)
     assert len(batch) == len(RECORDS) and batch[0] is RECORDS[0]
