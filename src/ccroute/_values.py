@@ -135,6 +135,43 @@ def check_bool(value: object, where: str) -> bool:
     return value
 
 
+def is_json_scalar(value: object) -> bool:
+    """``True`` for a JSON scalar of an exact type (``str``, ``bool``, ``None``, a
+    64-bit ``int``, a finite ``float``): the common attribute value, checked
+    without building the path :func:`check_json` names in its refusal."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return MIN_JSON_INT <= value <= MAX_JSON_INT  # type: ignore[operator]
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    return False
+
+
+def is_json(value: object, depth: int = 0) -> bool:
+    """``True`` if :func:`check_json` accepts ``value`` at ``depth`` and every
+    part of it is of an exact JSON type; ``False`` sends the caller to
+    :func:`check_json` for the verdict and the message."""
+    if is_json_scalar(value):
+        return True
+    kind = type(value)
+    if kind is list or kind is tuple:
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        depth += 1
+        return all(is_json(item, depth) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        depth += 1
+        return all(
+            type(key) is str and is_json(item, depth)
+            for key, item in value.items()  # type: ignore[attr-defined]
+        )
+    return False
+
+
 def check_json(value: object, where: str, depth: int = 0) -> None:
     """A JSON value: ``str``, ``int`` in ``MIN_JSON_INT..MAX_JSON_INT``, finite
     ``float``, ``bool``, ``None``, a list (or tuple) of JSON values, or a dict
