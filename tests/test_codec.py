@@ -9,6 +9,7 @@ The committed golden files are read in tests/test_golden.py.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import math
 import sys
@@ -241,6 +242,77 @@ def contact_with(attributes: Any) -> Submit:
 )
 def test_attributes_json_cannot_give_back_are_refused(attributes: Any, message: str) -> None:
     with pytest.raises(InvalidValueError, match=message):
+        codec.encode_command(contact_with(attributes))
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    FIVE = 5
+
+
+JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=True),
+    st.text(max_size=3),
+    st.sampled_from([Colour.RED, Level.FIVE, b"x", {1, 2}, Strategy.RANDOM, object()]),
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.one_of(st.text(max_size=2), st.integers(0, 2)), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=3))
+def test_the_log_and_the_model_hold_the_same_attributes(attributes: dict[str, Any]) -> None:
+    # One rule (ccroute._values.json_fault): what the model accepts the log
+    # writes and reads back, and what it refuses the log refuses too.
+    try:
+        Contact("c1", "voice", "q", attributes=attributes)
+    except InvalidValueError:
+        with pytest.raises(InvalidValueError):
+            codec.encode_command(contact_with(attributes))
+    else:
+        command = contact_with(attributes)
+        back = codec.decode_command("submit", codec.encode_command(command))
+        assert isinstance(back, Submit)
+        assert msgspec.json.encode(dict(back.contact.attributes)) == msgspec.json.encode(attributes)
+
+
+@pytest.mark.parametrize(
+    ("value", "model", "log"),
+    [
+        (Colour.RED, r"must be a plain str, not a Colour", r"is a Colour; a logged value"),
+        (Level.FIVE, r"must be a plain int, not a Level", r"is a Level; a logged value"),
+        (
+            2**63,
+            r"must be an integer within a signed 64-bit range",
+            r"is 9223372036854775808: JSON holds 64-bit",
+        ),
+        ([[[[1]]]], None, None),
+    ],
+)
+def test_str_and_int_subclasses_are_not_json_values(
+    value: Any, model: str | None, log: str | None
+) -> None:
+    # An enum member would come back from the log as a plain str or int.
+    attributes = {"a": value}
+    if model is None:
+        Contact("c1", "voice", "q", attributes=attributes)
+        codec.encode_command(contact_with(attributes))
+        return
+    with pytest.raises(InvalidValueError, match=rf"attributes\['a'\] {model}"):
+        Contact("c1", "voice", "q", attributes=attributes)
+    with pytest.raises(InvalidValueError, match=rf"attributes\['a'\] {log}"):
         codec.encode_command(contact_with(attributes))
 
 

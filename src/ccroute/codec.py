@@ -64,6 +64,17 @@ import attrs
 import msgspec
 
 from . import commands, events
+from ._values import (
+    FAULT_DEPTH,
+    FAULT_FLOAT,
+    FAULT_INT,
+    FAULT_KEY,
+    MAX_JSON_DEPTH,
+    JsonFault,
+    json_fault,
+    json_path,
+    show,
+)
 from .commands import COMMANDS, Command
 from .errors import InputError, InvalidValueError
 from .events import Event
@@ -197,34 +208,32 @@ def _optional(inner: _Field) -> _Field:
     )
 
 
-def _json_value(value: Any, where: str, depth: int = 0) -> Any:
-    """``value`` as JSON gives it back (tuples as lists), or :class:`InvalidValueError`."""
-    kind = type(value)
-    if kind is str or kind is bool or kind is int or value is None:
-        return value
-    if kind is float:
-        if not math.isfinite(value):
-            raise InvalidValueError(f"{where} is {value!r}: JSON holds finite numbers only")
-        return value
-    if depth > 64:
-        raise InvalidValueError(f"{where}: nested more than 64 deep")
-    if kind is dict or isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise InvalidValueError(f"{where}: key {key!r} is not a string")
-            out[key] = _json_value(item, f"{where}[{key!r}]", depth + 1)
-        return out
-    if kind is list or kind is tuple:
-        return [_json_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
-    raise InvalidValueError(
-        f"{where} is a {kind.__name__}; a logged value must be a JSON value "
+def _not_json(where: str, fault: JsonFault) -> InvalidValueError:
+    """The log's refusal of a value that is not a JSON value by the model's rule
+    (:func:`ccroute._values.json_fault`): the rule is the model's, the words
+    the log's."""
+    path, what, part = fault
+    at = json_path(where, path)
+    if what == FAULT_FLOAT:
+        return InvalidValueError(f"{at} is {part!r}: JSON holds finite numbers only")
+    if what == FAULT_INT:
+        return InvalidValueError(f"{at} is {show(part)}: JSON holds 64-bit integers only")
+    if what == FAULT_KEY:
+        return InvalidValueError(f"{at}: key {show(part)} is not a string")
+    if what == FAULT_DEPTH:
+        return InvalidValueError(f"{at}: nested more than {MAX_JSON_DEPTH} deep")
+    return InvalidValueError(
+        f"{at} is a {type(part).__name__}; a logged value must be a JSON value "
         "(str, int, finite float, bool, None, list, dict with string keys)"
     )
 
 
 def _json_object(where: str) -> _Encode:
-    """The encoder of a mapping of names to JSON values (contact attributes, a CRM profile)."""
+    """The encoder of a mapping of names to JSON values (contact attributes, a CRM profile).
+
+    The mapping itself may be any mapping (a contact's is read-only); what it
+    holds must be JSON values by the model's rule, which msgspec then writes
+    as they are (a tuple as an array)."""
 
     def encode(value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
@@ -233,12 +242,14 @@ def _json_object(where: str) -> _Encode:
         for key, item in value.items():
             kind = type(item)
             if type(key) is not str:
-                raise InvalidValueError(f"{where}: key {key!r} is not a string")
-            # The common case first: flat str/int/bool/None values need no walk.
-            if kind is str or kind is int or kind is bool or item is None:
-                out[key] = item
-            else:
-                out[key] = _json_value(item, f"{where}[{key!r}]")
+                raise InvalidValueError(f"{where}: key {show(key)} is not a string")
+            # The common case first: flat str/bool/None values need no walk.
+            if kind is not str and kind is not bool and item is not None:
+                # The object is depth 0, as when the model checks it.
+                fault = json_fault(item, 1)
+                if fault is not None:
+                    raise _not_json(f"{where}[{show(key)}]", fault)
+            out[key] = item
         return out
 
     return encode
@@ -294,7 +305,14 @@ def _field(tp: Any, where: str) -> _Field:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _Field(tp, None, None)
     if tp is Any:
-        return _Field(Any, lambda v: _json_value(v, where), None)
+
+        def encode_any(value: Any) -> Any:
+            fault = json_fault(value)
+            if fault is not None:
+                raise _not_json(where, fault)
+            return value
+
+        return _Field(Any, encode_any, None)
     if typing.get_origin(tp) is typing.Literal and all(type(a) is str for a in typing.get_args(tp)):
         # An event's reason from a closed set is a string in the log, read as
         # any string, as format 2 always read it: the Literal says what the

@@ -911,7 +911,9 @@ class Contact:
     :param attributes: free-form data carried along and shown to the agent:
         JSON values only (strings, 64-bit integers, finite floats, booleans,
         ``None``, lists, and dicts with string keys, at most
-        :data:`MAX_JSON_DEPTH` deep), so that every store can log them.
+        :data:`MAX_JSON_DEPTH` deep), so that every store can log them. The
+        types are exact: a subclass (an enum member …) would come back from a
+        log or snapshot as the plain type, so it is refused.
     :param preferred_agent: an agent to wait for (sticky or last-agent routing).
     :param preferred_wait: seconds to wait for the preferred agent before any
         eligible agent may take the contact.
