@@ -78,15 +78,12 @@ from .errors import (
 )
 from .events import (
     Abandoned,
-    Accepted,
     AgentAdded,
     AgentRemoved,
     AgentUpdated,
     CallbackRequested,
-    Completed,
     ContactUpdated,
     Event,
-    Offered,
     OfferReason,
     OfferRescinded,
     OfferTimedOut,
@@ -95,7 +92,6 @@ from .events import (
     PreferenceExpired,
     PreferenceExpiryReason,
     PresenceChanged,
-    Queued,
     QueueUpdated,
     RampUpEnded,
     RampUpEndReason,
@@ -105,7 +101,11 @@ from .events import (
     StepApplied,
     TimedOut,
     Transferred,
-    WrapUpEnded,
+    _build_accepted,
+    _build_completed,
+    _build_offered,
+    _build_queued,
+    _build_wrap_up_ended,
 )
 from .explain import (
     HOLD_BACKS,
@@ -726,7 +726,7 @@ class Router:
         self._contact_by_handle[rec.handle] = rec
         self.submitted += 1
         queue.present += 1
-        events.append(Queued(now, contact.id, contact.queue, contact.channel))
+        events.append(_build_queued(now, contact.id, contact.queue, contact.channel))
         if rejoined is not None:
             events.append(Rejoined(now, contact.id, rejoined[1], contact.queue))
         excluded = self._exclusions.contact_added(rec)
@@ -751,7 +751,8 @@ class Router:
         now, events, (rec, agent, after) = self._start(
             self._check_offered_to, contact_id, agent_id, _A.ACCEPT
         )
-        others = [a for a in self._holders(rec) if a != agent_id]
+        # Only a ring-all offer has other holders (no list to build otherwise).
+        others = [a for a in self._holders(rec) if a != agent_id] if rec.also else ()
         self._move(rec, _A.ACCEPT, after)
         rec.agent = agent_id
         rec.also = None
@@ -765,7 +766,7 @@ class Router:
         self._queues[rec.queue].present -= 1
         rec.accepted_at = now
         events.append(
-            Accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
+            _build_accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
         )
         released = []
         for other_id in others:
@@ -815,7 +816,9 @@ class Router:
         agent.in_service.discard(contact_id)
         agent.wrap_up.add(contact_id)
         events.append(
-            Completed(now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at)
+            _build_completed(
+                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at
+            )
         )
         wrap = self._queues[rec.queue].config.wrap_up
         if wrap == 0:
@@ -2330,7 +2333,8 @@ class Router:
         rec = self._contact(contact_id)
         agent = self._agent(agent_id)
         after = contact_transition(rec.spec.id, rec.state, action)
-        if agent.spec.id not in self._holders(rec):
+        # the usual case, the one holder, without building the holders' list
+        if rec.agent != agent.spec.id and agent.spec.id not in self._holders(rec):
             raise InvalidStateError(
                 f"cannot {action.value} contact {rec.spec.id!r} as agent {agent.spec.id!r}: "
                 f"it is offered to {', '.join(map(repr, self._holders(rec)))}"
@@ -2603,7 +2607,7 @@ class Router:
         self._leave(rec, _A.END_WRAP_UP, after)
         self.completed += 1
         events.append(
-            WrapUpEnded(
+            _build_wrap_up_ended(
                 now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at
             )
         )
@@ -2830,7 +2834,9 @@ class Router:
         self._q.occupy(agent.handle, self._channel_ids[rec.channel])
         queue.last_agent = agent.spec.id
         events.append(
-            Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason)
+            _build_offered(
+                now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason
+            )
         )
 
     def _withdraw(self, rec: _ContactRec, agent: _AgentRec, now: float, *, declined: bool) -> None:
