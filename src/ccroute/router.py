@@ -2689,6 +2689,17 @@ class Router:
     def _barred_agents(self, rec: _ContactRec, now: float) -> set[int]:
         """Handles of agents a policy keeps from this contact (see :meth:`_bars`),
         for routing, which remembers whom it kept free for a reserved channel."""
+        if (
+            not rec.rejected_by
+            and self._ramp_up is None
+            and self._blocking is None
+            and self._reservation is None
+            and self._queue_delays is None
+            and not self._exclusions.excluded(rec.spec)
+        ):
+            # No policy that could bar anyone is in play (the usual case):
+            # what _bars would find, without building its dict and sets.
+            return set()
         bars = self._bars(rec, now)
         if not bars:
             return set()
@@ -2703,14 +2714,22 @@ class Router:
     def _barred_contacts(self, agent: _AgentRec, now: float) -> set[int]:
         """Handles of waiting contacts a policy keeps from this agent (the mirror of
         :meth:`_bars`, less the channel-wide blocks :meth:`_blocked_channels` gives)."""
+        blocking = self._blocking
+        queue_delays = self._queue_delays
+        if (
+            not agent.rejected
+            and blocking is None
+            and queue_delays is None
+            and not self._exclusions.excluding.get(agent.spec.id)
+        ):
+            # Nothing bars any contact from this agent (the usual case).
+            return set()
         contacts = self._contacts
         barred = self._rejections.barred_contacts(agent, self._exclusions.barred_agents)
         for contact_id in self._exclusions.barred_contacts(agent.spec.id):
             barred.add(contacts[contact_id].handle)
-        blocking = self._blocking
         if blocking is not None:
             barred |= blocking.barred_contacts(agent)
-        queue_delays = self._queue_delays
         if queue_delays is not None:
             barred |= queue_delays.barred_contacts(agent, now)
         return barred
