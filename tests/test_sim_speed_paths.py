@@ -140,3 +140,74 @@ def test_a_day_is_the_same_without_the_fast_paths(
     assert fast == plain
     assert fast.event_log == plain.event_log
     assert fast.breakdown == plain.breakdown
+
+
+def _busy_day(example: str) -> Any:
+    """An example day with a warm-up, and timeouts and overflows besides abandons."""
+    scenario = parse_scenario((EXAMPLES / example).read_text(), example)
+    names = [q.name for q in scenario.queues]
+    queues = tuple(
+        attrs.evolve(q, max_wait=90.0 + 30.0 * k, overflow=names[-1] if k == 0 else None)
+        for k, q in enumerate(scenario.queues)
+    )
+    return attrs.evolve(scenario, queues=queues, warmup=1.5 * scenario.interval)
+
+
+@pytest.mark.usefixtures("queue_factory")
+@pytest.mark.parametrize("example", ["contact_centre.toml", "multiskill.toml"])
+def test_the_engines_totals_are_totals_collectors_fed_by_arrival(example: str) -> None:
+    # The engine folds each event once into the interval and measured totals;
+    # TotalsCollectors fed each contact's events (attributed by its arrival,
+    # when it was queued or refused) must report the same, float for float.
+    scenario = _busy_day(example)
+    sim = Simulation(scenario, keep_events=True)
+    result = sim.run()
+    log = result.event_log
+    assert log is not None
+    kinds = {type(e).__name__ for e in log}
+    assert {"Overflowed", "Abandoned"} <= kinds
+    assert "TimedOut" in kinds or example == "multiskill.toml"
+    warm_end = scenario.start + scenario.warmup
+    intervals = [TotalsCollector() for _ in range(scenario.intervals)]
+    measured = TotalsCollector()
+    arrival: dict[str, float] = {}
+    for event in log:
+        contact_id = getattr(event, "contact_id", None)
+        if contact_id is None:
+            continue
+        at = arrival.setdefault(contact_id, event.at)
+        index = min(int((at - scenario.start) // scenario.interval), scenario.intervals - 1)
+        intervals[index].take(event)
+        if at >= warm_end:
+            measured.take(event)
+    now = result.end_time
+    for index, collector in enumerate(intervals):
+        assert sim.interval_totals(index) == collector.total(now)
+    assert result.measured == measured.total(now)
+
+
+@pytest.mark.usefixtures("queue_factory")
+@pytest.mark.parametrize("example", ["contact_centre.toml", "multiskill.toml"])
+def test_the_metrics_inlined_handlers_match_the_handlers(
+    example: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MetricsCollector.observe inlines its commonest handlers: the same events
+    # through the handler table alone give the same report and state.
+    result = Simulation(_busy_day(example), keep_events=True).run()
+    log = list(result.event_log or ())
+    fast = MetricsCollector({"sales": 30.0})
+    fast.observe(log)
+
+    def table_only(self: MetricsCollector, events: list[Any]) -> None:
+        for event in events:
+            self._last_at = event.at
+            handler = self._HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+
+    monkeypatch.setattr(MetricsCollector, "observe", table_only)
+    plain = MetricsCollector({"sales": 30.0})
+    plain.observe(log)
+    assert fast.report(result.end_time) == plain.report(result.end_time)
+    assert fast.state() == plain.state()
+    assert result.report == Simulation(_busy_day(example)).run().report

@@ -27,16 +27,27 @@ from ..clock import ManualClock
 from ..events import (
     Abandoned,
     Accepted,
+    Completed,
     Event,
     Offered,
     OfferRescinded,
     OfferTimedOut,
     PresenceChanged,
+    Queued,
+    Refused,
     Rejected,
     TimedOut,
     WrapUpEnded,
 )
-from ..metrics import GroupStats, MetricsCollector, MetricsReport, TotalsCollector
+from ..metrics import (
+    DEFAULT_SHORT_ABANDON_THRESHOLD,
+    GroupStats,
+    MetricsCollector,
+    MetricsReport,
+    TotalsCollector,
+    _Acc,
+    _Entry,
+)
 from ..model import Agent, Contact, Presence, contact_with_id
 from ..router import Router
 from .breakdown import Breakdown, BreakdownCollector
@@ -145,9 +156,21 @@ class _AgentSim:
 
 
 class _ContactSim:
-    __slots__ = ("answered", "callback", "counted", "handle", "interval", "offers")
+    __slots__ = (
+        "answered",
+        "callback",
+        "counted",
+        "entry",
+        "handle",
+        "handle_time",
+        "interval",
+        "offers",
+        "totals",
+    )
 
-    def __init__(self, handle: float, interval: int, counted: bool) -> None:
+    def __init__(
+        self, handle: float, interval: int, counted: bool, totals: tuple[_Acc, ...]
+    ) -> None:
         self.handle = handle
         self.interval = interval
         self.counted = counted
@@ -156,6 +179,14 @@ class _ContactSim:
         # Agent to the time of its open offer of this contact: a queue that
         # rings several agents at once offers one contact to each of them.
         self.offers: dict[str, float] = {}
+        # What a TotalsCollector keeps per contact, kept once here for every
+        # totals collector the contact counts in (the sums of its interval's,
+        # and of the measured one after the warm-up): its entry into the totals
+        # (None until queued, as a collector that has not seen it queued) and
+        # its handle time.
+        self.totals = totals
+        self.entry: _Entry | None = None
+        self.handle_time = 0.0
 
 
 class Simulation:
@@ -184,6 +215,17 @@ class Simulation:
         # of arrival) are totals only: a TotalsCollector each, much cheaper.
         self.measured = TotalsCollector() if scenario.warmup > 0 else None
         self._interval_totals = [TotalsCollector() for _ in range(scenario.intervals)]
+        # The engine feeds those collectors' sums itself, in one pass per
+        # event for all the collectors a contact counts in, with the updates
+        # TotalsCollector.take makes (tests/test_sim_speed_paths.py holds them
+        # equal): per interval, the sums a contact arriving in it updates
+        # (before and after the warm-up).
+        self._short = DEFAULT_SHORT_ABANDON_THRESHOLD
+        self._interval_sums = [(t._total,) for t in self._interval_totals]
+        self._counted_sums = [
+            (self.measured._total, *sums) if self.measured is not None else sums
+            for sums in self._interval_sums
+        ]
         self._heap: list[tuple[float, int, int, Any]] = []
         # Tie-breaks of the heap: 1, 2, 3 ... in push order.
         self._seq = itertools.count(1)
@@ -384,7 +426,13 @@ class Simulation:
     def _register(self, contact_id: str, handle: float, patience: float, arrival: float) -> None:
         sc = self.scenario
         interval = min(int((arrival - sc.start) // sc.interval), self._interval_count - 1)
-        self._contacts[contact_id] = _ContactSim(handle, interval, arrival >= self._warm_end)
+        counted = arrival >= self._warm_end
+        self._contacts[contact_id] = _ContactSim(
+            handle,
+            interval,
+            counted,
+            self._counted_sums[interval] if counted else self._interval_sums[interval],
+        )
         if math.isfinite(patience):
             _heappush(self._heap, (arrival + patience, _PATIENCE, next(self._seq), contact_id))
 
@@ -487,8 +535,6 @@ class Simulation:
         if self._log is not None:
             self._log.extend(events)
         contacts = self._contacts
-        measured = self.measured
-        interval_totals = self._interval_totals
         heap = self._heap
         seq = self._seq
         for event in events:
@@ -516,9 +562,52 @@ class Simulation:
                 contact = contacts.get(e.contact_id)
                 if contact is None:
                     continue
-                if measured is not None and contact.counted:
-                    measured.take(e)
-                interval_totals[contact.interval].take(e)
+                # TotalsCollector.take, once for all the contact's totals
+                # (inlined: each contact comes here four times)
+                entry = contact.entry
+                if kind is Queued:
+                    entry = contact.entry = _Entry(e.at)
+                    contact.handle_time = 0.0
+                    for acc in contact.totals:
+                        acc.offered += 1
+                        acc.live.append(entry)
+                elif kind is Accepted:
+                    if entry is not None and entry.open:
+                        entry.open = False
+                        wait = e.at - entry.at
+                        for acc in contact.totals:
+                            acc.answered += 1
+                            acc.answer_wait += wait
+                            if wait <= acc.threshold:
+                                acc.answered_within += 1
+                            live = acc.live
+                            while live and not live[0].open:
+                                live.popleft()
+                elif kind is Completed:
+                    if entry is not None:
+                        contact.handle_time = e.handle_time
+                elif kind is WrapUpEnded:
+                    if entry is not None:
+                        handle_time = contact.handle_time
+                        wrap_time = e.wrap_time
+                        for acc in contact.totals:
+                            acc.handled += 1
+                            acc.handle_time += handle_time
+                            acc.wrap_time += wrap_time
+                elif kind is Abandoned or kind is TimedOut:
+                    if entry is not None and entry.open:
+                        entry.open = False
+                        for acc in contact.totals:
+                            if kind is Abandoned:
+                                acc.abandon(e.at - entry.at, self._short)
+                            else:
+                                acc.time_out()
+                elif kind is Refused:
+                    for acc in contact.totals:
+                        acc.refused += 1
+                elif entry is not None:  # Rejoined: counted once queued
+                    for acc in contact.totals:
+                        acc.rejoined += 1
                 if kind is Accepted:
                     contact.offers.clear()
                     contact.answered = True
