@@ -167,13 +167,17 @@ class _Cell:
         "offered",
         "refused",
         "short_abandons",
+        "threshold",
         "timed_out",
         "total_answer_wait",
         "total_handle_time",
         "transferred_out",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, threshold: float) -> None:
+        # The threshold of the cell's queue, looked up once per cell rather
+        # than once per answer.
+        self.threshold = threshold
         self.offered = self.answered = self.answered_within = 0
         self.abandoned = self.short_abandons = self.timed_out = 0
         self.transferred_out = self.refused = 0
@@ -204,11 +208,15 @@ class _Cell:
 
 
 class _Entry:
-    __slots__ = ("answered", "cell", "entered", "interval", "queue")
+    __slots__ = ("answered", "cell", "channel", "entered", "interval", "queue")
 
-    def __init__(self, interval: int, queue: str, cell: _Cell, entered: float) -> None:
+    def __init__(
+        self, interval: int, queue: str, channel: str, cell: _Cell, entered: float
+    ) -> None:
         self.interval = interval
         self.queue = queue
+        # The channel the contact was queued on (a transfer keeps it).
+        self.channel = channel
         self.cell = cell
         self.entered = entered
         self.answered = False
@@ -241,7 +249,6 @@ class BreakdownCollector:
         self.end = end
         self._cells: dict[tuple[int, str, str], _Cell] = {}
         self._live: dict[str, _Entry] = {}
-        self._channel: dict[str, str] = {}
         self._presence: dict[str, Presence] = {}
         self._logged_in = 0
         self._ready = 0
@@ -256,13 +263,15 @@ class BreakdownCollector:
         key = (interval, queue, channel)
         cell = self._cells.get(key)
         if cell is None:
-            cell = self._cells[key] = _Cell()
+            cell = self._cells[key] = _Cell(
+                self.thresholds.get(queue, DEFAULT_SERVICE_LEVEL_THRESHOLD)
+            )
         return cell
 
-    def _enter(self, contact_id: str, interval: int, queue: str, at: float) -> None:
-        cell = self._cell(interval, queue, self._channel[contact_id])
+    def _enter(self, contact_id: str, interval: int, queue: str, channel: str, at: float) -> None:
+        cell = self._cell(interval, queue, channel)
         cell.offered += 1
-        self._live[contact_id] = _Entry(interval, queue, cell, at)
+        self._live[contact_id] = _Entry(interval, queue, channel, cell, at)
 
     def _integrate(self, until: float) -> None:
         """Add the agents' time from the last change up to ``until``, split by interval."""
@@ -290,17 +299,21 @@ class BreakdownCollector:
             # most frequent first, so the fields each branch reads exist
             e: Any = event
             if kind is Queued:
-                contact_id = e.contact_id
-                channel = self._channel[contact_id] = e.channel
                 # _index, _cell and _enter inlined: every contact comes here
                 at = e.at
-                interval = max(0, min(int((at - self.start) // self.interval), self.intervals - 1))
-                key = (interval, e.queue, channel)
+                queue = e.queue
+                channel = e.channel
+                interval = int((at - self.start) // self.interval)
+                if interval >= self.intervals:
+                    interval = self.intervals - 1
+                if interval < 0:
+                    interval = 0
+                key = (interval, queue, channel)
                 cell = self._cells.get(key)
                 if cell is None:
-                    cell = self._cells[key] = _Cell()
+                    cell = self._cell(interval, queue, channel)
                 cell.offered += 1
-                self._live[contact_id] = _Entry(interval, e.queue, cell, at)
+                self._live[e.contact_id] = _Entry(interval, queue, channel, cell, at)
             elif kind is Accepted:
                 entry = self._live.get(e.contact_id)
                 if entry is not None and not entry.answered:
@@ -309,7 +322,7 @@ class BreakdownCollector:
                     cell = entry.cell
                     cell.answered += 1
                     cell.total_answer_wait += wait
-                    if wait <= self.thresholds.get(entry.queue, DEFAULT_SERVICE_LEVEL_THRESHOLD):
+                    if wait <= cell.threshold:
                         cell.answered_within += 1
                     if cell.longest_wait is None or wait > cell.longest_wait:
                         cell.longest_wait = wait
@@ -322,7 +335,6 @@ class BreakdownCollector:
                 if entry is not None:
                     entry.cell.handled += 1
                     entry.cell.total_handle_time += e.wrap_time
-                self._channel.pop(e.contact_id, None)
             elif kind is PresenceChanged:
                 self._integrate(e.at)
                 old = self._presence.get(e.agent_id, Presence.OFFLINE)
@@ -341,14 +353,13 @@ class BreakdownCollector:
                         if wait < SHORT_ABANDON_SECONDS:
                             cell.short_abandons += 1
                     cell.waited(wait)
-                self._channel.pop(e.contact_id, None)
             elif kind is Transferred or kind is Overflowed:
                 entry = self._live.get(e.contact_id)
                 if entry is not None and e.to_queue != entry.queue:
                     if not entry.answered:
                         entry.cell.transferred_out += 1
                         entry.cell.waited(e.at - entry.entered)
-                    self._enter(e.contact_id, entry.interval, e.to_queue, e.at)
+                    self._enter(e.contact_id, entry.interval, e.to_queue, entry.channel, e.at)
             elif kind is Refused:
                 self._cell(self._index(e.at), e.queue, e.channel).refused += 1
 
