@@ -6,6 +6,7 @@ hook is given is its own copy to read.
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 import types
@@ -127,10 +128,22 @@ async def test_what_a_hook_is_given_is_its_own_to_read(anyio_backend: str) -> No
     assert profile == {"tier": "gold", "tags": ["a"]}
 
 
+class _Level(enum.IntEnum):
+    GOLD = 3
+
+
 @pytest.mark.parametrize(
     "profile",
-    [{"when": object()}, {1: "x"}, {"x": float("nan")}, ["not", "a", "mapping"]],
-    ids=["object", "key", "nan", "list"],
+    [
+        {"when": object()},
+        {1: "x"},
+        {"x": float("nan")},
+        ["not", "a", "mapping"],
+        # what the log could not write back as it was given (the model's rule)
+        {"n": 2**70},
+        {"level": _Level.GOLD},
+    ],
+    ids=["object", "key", "nan", "list", "huge-int", "enum-member"],
 )
 async def test_a_profile_that_is_not_json_data_is_junk(anyio_backend: str, profile: Any) -> None:
     hooks = hooks_of(

@@ -46,6 +46,7 @@ import attrs
 import pluggy
 
 from . import default_plugins, hookspecs
+from ._values import check_json
 from .errors import InvalidValueError, PluginError
 from .events import Event
 from .hooktypes import (
@@ -461,10 +462,6 @@ def _check_flow(value: object) -> str | None:
     return None if callable(getattr(value, "run", None)) else "expected an IvrFlow"
 
 
-#: The deepest nesting of lists and objects a CRM profile may have (it is logged).
-_MAX_PROFILE_DEPTH: Final = 32
-
-
 def copy_json(value: Any) -> Any:
     """A deep copy of the dicts and lists in a JSON value (other values as they are).
 
@@ -479,31 +476,6 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-def _json_problem(value: object, depth: int = 0) -> str | None:
-    """What makes ``value`` (after :func:`copy_json`) not a JSON value, or ``None``."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{value!r} is not a finite number"
-    if depth >= _MAX_PROFILE_DEPTH:
-        return f"nested deeper than {_MAX_PROFILE_DEPTH}"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"key {_short_repr.repr(key)} is not a string"
-            problem = _json_problem(item, depth + 1)
-            if problem is not None:
-                return problem
-        return None
-    if isinstance(value, list):
-        for item in value:
-            problem = _json_problem(item, depth + 1)
-            if problem is not None:
-                return problem
-        return None
-    return f"{type(value).__name__} is not a JSON value"
-
-
 def _as_profile(value: object) -> object:
     """A profile's own copy, made where the plugin runs (the plugin keeps its object)."""
     return copy_json(value) if isinstance(value, Mapping) else value
@@ -512,9 +484,13 @@ def _as_profile(value: object) -> object:
 def _check_profile(value: object) -> str | None:
     if not isinstance(value, dict):
         return "expected a mapping"
-    problem = _json_problem(value)
-    # The profile is logged with the contact, so it must be plain JSON data.
-    return None if problem is None else f"expected JSON data: {problem}"
+    # The profile is logged with the contact, so it must be JSON data by the
+    # rule the model and the log apply (ccroute._values.json_fault).
+    try:
+        check_json(value, "profile")
+    except InvalidValueError as exc:
+        return f"expected JSON data: {exc}"
+    return None
 
 
 def _check_same_contact(
