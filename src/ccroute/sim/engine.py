@@ -246,6 +246,8 @@ class Simulation:
         # A contact of an arrival stream is the stream's first contact (built and
         # validated in full) under another id: (stream index, VIP) to that contact.
         self._templates: dict[tuple[int, bool], Contact] = {}
+        # The rate of each stream with one rate all day (None for the others).
+        self._single_rates = [a.rates[0] if len(a.rates) == 1 else None for a in scenario.arrivals]
         # Each stream's handle time and patience draws (Distribution.sampler).
         self._draws = [
             (a.handle_time.sampler(self.rng), a.patience.sampler(self.rng))
@@ -440,8 +442,19 @@ class Simulation:
         sc = self.scenario
         stream = sc.arrivals[index]
         rng = self.rng
-        now = self.clock.now()
-        following = self._next_arrival(index, now)
+        # run sets the clock and _last_t together
+        now = self._last_t
+        rate = self._single_rates[index]
+        if rate is None:
+            following = self._next_arrival(index, now)
+        else:
+            # _next_arrival of a stream with one rate all day: one draw (the
+            # same), and no arrival if it falls after the end
+            following = None
+            if now < sc.end and rate > 0:
+                candidate = now + rng.expovariate(rate)
+                if candidate < sc.end:
+                    following = candidate
         if following is not None:
             _heappush(self._heap, (following, _ARRIVAL, next(self._seq), index))
         if stream.self_service_share and rng.random() < stream.self_service_share:
@@ -453,7 +466,17 @@ class Simulation:
         draw_handle, draw_patience = self._draws[index]
         handle = draw_handle()
         patience = draw_patience()
-        self._register(contact_id, handle, patience, now)
+        # _register inlined: every arrival comes here
+        interval = min(int((now - sc.start) // sc.interval), self._interval_count - 1)
+        counted = now >= self._warm_end
+        self._contacts[contact_id] = _ContactSim(
+            handle,
+            interval,
+            counted,
+            self._counted_sums[interval] if counted else self._interval_sums[interval],
+        )
+        if math.isfinite(patience):
+            _heappush(self._heap, (now + patience, _PATIENCE, next(self._seq), contact_id))
         if stream.callback_after is not None and rng.random() < stream.callback_share:
             self._push(now + stream.callback_after, _CALLBACK, contact_id)
         template = self._templates.get((index, vip))
