@@ -214,3 +214,22 @@ def test_memory_stays_flat_over_many_cycles(queue_factory: Callable[[], Any]) ->
     # A leak of even 16 bytes per cycle would show as ~3 MB here.
     assert python_growth < 256 * 1024, python_growth
     assert rss_growth < 2 * 1024 * 1024, rss_growth
+
+
+@pytest.mark.parametrize("signature_first", [True, False], ids=["signature-first", "agent-first"])
+def test_a_requirement_at_level_0_is_met_without_the_skill_in_either_order(
+    queue_factory: Callable[[], Any], signature_first: bool
+) -> None:
+    # Level 0 means any agent qualifies (docs of _twin_checks): an agent who
+    # lacks the skill is eligible whether the signature or the agent came first.
+    q = make(queue_factory)
+    if signature_first:
+        g = q.signature(0, [(7, 0)], [0])
+        ready_agent(q, 0, "ann", {1: 3})
+    else:
+        ready_agent(q, 0, "ann", {1: 3})
+        g = q.signature(0, [(7, 0)], [0])
+    q.insert(1, (0, 1.0, 1), g)
+    assert q.eligible_agents(g) == [0]
+    assert q.best_contact(0) == 1
+    q.check()

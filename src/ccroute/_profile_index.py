@@ -36,12 +36,16 @@ def candidates(
 ) -> list[int]:
     """Profiles that might serve a signature, in profile order (a superset).
 
-    Per queue, the shortest list the signature's requirements select.
+    Per queue, the shortest list the signature's requirements select. A
+    requirement at level 0 selects nothing: an agent without the skill meets
+    it too, as the profile-first path (every signature checked in full) says.
     """
     lists = []
     for q in queues:
         best = index.get((ch, q, NONE), [])
-        for s, _level in reqs:
+        for s, level in reqs:
+            if level == 0:
+                continue
             found = index.get((ch, q, s), [])
             if len(found) < len(best):
                 best = found
