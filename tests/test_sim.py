@@ -21,6 +21,7 @@ from ccroute import (
     Queued,
     RampUp,
     RampUpEnded,
+    Refused,
     RoutingPolicy,
     TimedOut,
 )
@@ -398,3 +399,19 @@ def test_the_scenario_policy_reaches_the_router() -> None:
     plain = Simulation(policy_scenario(), keep_events=True).run()
     assert plain.event_log is not None
     assert not any(isinstance(e, RampUpEnded) for e in plain.event_log)
+
+
+def test_refused_contacts_are_gone_and_never_abandon() -> None:
+    # A full queue refuses callers who would have run out of patience later:
+    # the simulation goes on, and nothing happens to a refused contact after.
+    result = Simulation(policy_scenario(max_size=2), keep_events=True).run()
+    log = result.event_log
+    assert log is not None
+    refused = {e.contact_id: e.at for e in log if isinstance(e, Refused)}
+    assert refused
+    assert not any(
+        getattr(e, "contact_id", None) in refused and e.at > refused[e.contact_id] for e in log
+    )
+    total = result.report.total
+    assert total.refused == len(refused)
+    assert total.in_flight == 0 and result.stranded == 0

@@ -73,7 +73,9 @@ _BOUNDARY = 11
 # Events that end one agent's offer of a contact, and those after which the
 # contact is gone for the simulator.
 _OFFER_ENDED: frozenset[type[Event]] = frozenset((OfferTimedOut, Rejected, OfferRescinded))
-_GONE: frozenset[type[Event]] = frozenset((Abandoned, TimedOut, WrapUpEnded))
+# Events after which the contact is gone (refused: it never queued), so its
+# patience, callback and answer timers find nothing to do.
+_GONE: frozenset[type[Event]] = frozenset((Abandoned, Refused, TimedOut, WrapUpEnded))
 _heappush = heapq.heappush
 # The events the totals collectors count: the others (Offered, most often) are
 # not handed to them at all.
@@ -638,8 +640,8 @@ class Simulation:
                         self._waited += 1
                     _heappush(heap, (e.at + contact.handle, _FINISH, next(seq), e.contact_id))
                 elif kind in _GONE:
-                    # Gone (a timed-out contact left unanswered): no later abandon,
-                    # callback or answer applies to it.
+                    # Gone (a timed-out contact left unanswered, a refused one never
+                    # queued): no later abandon, callback or answer applies to it.
                     del contacts[e.contact_id]
                     if kind is WrapUpEnded:
                         agent = self._agents[e.agent_id]
