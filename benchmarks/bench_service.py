@@ -28,7 +28,11 @@ accepts every delivery in the event loop stands in for a real one. The
 store is wrapped to count appends: *records/s* includes the service's own
 note records (offer deliveries), *batch* is records per ``append`` (one
 transaction, one sync: the group commit). *events/s* counts the router
-events the calls returned.
+events the calls returned. *CPU us/call* is the process's CPU time
+(``time.process_time``, every thread: the event loop, the writer, SQLite)
+per call, and *events/CPU s* the events per second of it: on a shared
+machine, where the wall-clock rates are mostly the share of a core the run
+got, these are the figures that compare.
 
 Table 3, recovery: a log of ``--events`` router events (default 1,000,000)
 built in-process from a :class:`~ccroute.Router` driven through the same
@@ -175,6 +179,7 @@ async def service_round(directory: Path, clients: int, seconds: float) -> dict[s
             await service.add_agent(Agent(f"a{i}", queues=("q",)), Presence.AVAILABLE)
         await service.flush()
         appends0, records0 = store.appends, store.records
+        cpu_started = time.process_time()  # every thread of the process: the writer's too
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -206,6 +211,7 @@ async def service_round(directory: Path, clients: int, seconds: float) -> dict[s
             for k in range(clients):
                 tg.start_soon(client, k)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         appends, records = store.appends - appends0, store.records - records0
     store.close()  # the application's store: the service leaves it open
     for suffix in ("", "-wal", "-shm", ".lock"):
@@ -217,6 +223,8 @@ async def service_round(directory: Path, clients: int, seconds: float) -> dict[s
         "commits_per_s": appends / elapsed,
         "mean_batch": records / appends if appends else 0.0,
         "mean_latency_ms": 1000 * elapsed * clients / calls if calls else 0.0,
+        "cpu_us_per_call": 1e6 * cpu / calls if calls else 0.0,
+        "events_per_cpu_s": events / cpu if cpu else 0.0,
     }
 
 
@@ -474,7 +482,17 @@ async def table_service(directory: Path, args: argparse.Namespace) -> dict[int, 
     print(
         table(
             "Table 2: Service on SQLite (FULL, group commit), submit/accept/complete clients",
-            ["clients", "calls/s", "records/s", "events/s", "commits/s", "batch", "ms/call"],
+            [
+                "clients",
+                "calls/s",
+                "records/s",
+                "events/s",
+                "commits/s",
+                "batch",
+                "ms/call",
+                "CPU us/call",
+                "events/CPU s",
+            ],
             [
                 [
                     k,
@@ -484,6 +502,8 @@ async def table_service(directory: Path, args: argparse.Namespace) -> dict[int, 
                     f"{s['commits_per_s']:,.0f}",
                     f"{s['mean_batch']:.1f}",
                     f"{s['mean_latency_ms']:.2f}",
+                    f"{s['cpu_us_per_call']:.1f}",
+                    f"{s['events_per_cpu_s']:,.0f}",
                 ]
                 for k, s in service.items()
             ],

@@ -64,7 +64,7 @@ Table 3, router end to end, through the public API: 1,000 agents, 20 skills,
 chat and email, as in ``workloads.build``; contacts arrive at about 90% load
 and go submit, offer, accept, complete (after a random handle time) and end
 of wrap-up (5 s later, by ``end_wrap_up``), then the run drains. The queue
-implementation is chosen with ``Router(_queue=...)``. Figures: contacts per
+implementation is chosen with ``Router(queue_backend=...)``. Figures: contacts per
 second of wall time (``--router-contacts``, default 1,000,000; rounds
 ``--router-rounds``, default 3, or 1 above 200,000 contacts), and the memory
 held per waiting contact: in a fresh subprocess per implementation and

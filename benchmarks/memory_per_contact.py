@@ -35,7 +35,7 @@ def main() -> None:
         UniversalQueue = _queue_py.UniversalQueue
     rng = random.Random(1)
     clock = ManualClock()
-    router = Router(clock, _queue=UniversalQueue())
+    router = Router(clock, queue_backend=UniversalQueue())
     queues = ("sales", "support", "billing", "retention")
     for name in queues:
         router.add_queue(QueueConfig(name, Strategy.LONGEST_IDLE))

@@ -31,7 +31,7 @@ def build(
     """
     rng = random.Random(seed)
     clock = ManualClock()
-    router = Router(clock, seed=seed, _queue=queue, **(router_options or {}))
+    router = Router(clock, seed=seed, queue_backend=queue, **(router_options or {}))
     queues = ("sales", "support", "billing", "retention")
     strategies = (
         Strategy.LONGEST_IDLE,

@@ -14,7 +14,7 @@ skipped), as yarl's and propcache's suites do.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,13 @@ from implementations import (
     IMPLEMENTATIONS,
 )
 
-from ccroute import router as router_module
+from ccroute.testing import using_queue
 
 __all__ = ["COMPILED_EXPECTED", "IMPLEMENTATIONS", "queue_factory"]
 
 
 @pytest.fixture(params=IMPLEMENTATION_IDS, ids=IMPLEMENTATION_IDS)
-def queue_factory(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[], Any]:
+def queue_factory(request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
     """A zero-argument constructor of one implementation of the universal queue.
 
     Routers created during the test use the same implementation.
@@ -48,5 +46,5 @@ def queue_factory(
             "the compiled universal queue (ccroute._fastqueue) was expected but did not "
             f"load: {FASTQUEUE_ERROR}; build it (pip install -e .) or set CCROUTE_PURE_PYTHON=1"
         )
-    monkeypatch.setattr(router_module, "UniversalQueue", factory)
-    return factory
+    with using_queue(factory):
+        yield factory

@@ -8,7 +8,7 @@ sorted structures, no caches. Every decision scans every agent or every
 waiting contact and applies the eligibility rules to each one.
 
 It is slow on purpose and exists only so that the differential tests can run
-the same scenario through ``Router(_queue=ReferenceQueue())`` and the default
+the same scenario through ``Router(queue_backend=ReferenceQueue())`` and the default
 router and demand identical events.
 
 Rules, restated here so the code can be read against them:

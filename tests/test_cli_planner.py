@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ccroute.cli import main
-from ccroute.forecast import scenario_requirements
-from ccroute.report import day_data, replications_data
+from ccroute.cli.report import day_data, replications_data
 from ccroute.sim import parse_scenario, replicate, simulate
+from ccroute.wfm.forecast import scenario_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -316,7 +316,7 @@ def test_replication_tables_name_their_figures(small: Path) -> None:
 
 def _figure(data: dict[str, Any], replications: dict[str, Any] | None = None) -> Any:
     pytest.importorskip("matplotlib")
-    from ccroute.plots import day_figure
+    from ccroute.cli.plots import day_figure
 
     return day_figure(data, replications)
 

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from ccroute.cli import main
-from ccroute.forecast import (
+from ccroute.cli.sizing import erlang_peaks
+from ccroute.sim import parse_scenario, simulate
+from ccroute.sim.sizing import size_by_simulation
+from ccroute.wfm import staff_erlang_a, staff_erlang_c
+from ccroute.wfm.forecast import (
     ForecastError,
     parse_forecast_csv,
     parse_forecast_toml,
@@ -16,10 +20,6 @@ from ccroute.forecast import (
     scenario_requirements,
     staff_forecast,
 )
-from ccroute.sim import parse_scenario, simulate
-from ccroute.sim.sizing import size_by_simulation
-from ccroute.sizing_cli import erlang_peaks
-from ccroute.wfm import staff_erlang_a, staff_erlang_c
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

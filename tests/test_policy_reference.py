@@ -51,6 +51,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
+import policy_reference
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -143,7 +144,7 @@ def policy_pair(
         channels=channels,
         policy=policy,
         strategies=strategies,
-        _queue=ReferenceQueue(),
+        queue_backend=ReferenceQueue(),
     )
     return pair
 
@@ -1302,13 +1303,9 @@ def test_custom_strategy() -> None:
 
 
 def test_checker_sees_a_wrong_explanation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An explanation that omits a reason is caught (the routing is unchanged)."""
-    original = Router._verdict
-
-    def omits_exclusion(self: Router, *args: Any) -> list[tuple[NotEligible, str]]:
-        return [f for f in original(self, *args) if f[0] is not NotEligible.EXCLUDED]
-
-    monkeypatch.setattr(Router, "_verdict", omits_exclusion)
+    """An explanation and a reference that disagree are caught (here the reference
+    forgets exclusions; the router is untouched)."""
+    monkeypatch.setattr(policy_reference._State, "excluded", lambda self, contact: frozenset())
     ch = _checker()
     ch.call("add_queue", QueueConfig("q"))
     ch.call("add_agent", Agent("a", queues={"q"}), Presence.AVAILABLE)
@@ -1316,10 +1313,19 @@ def test_checker_sees_a_wrong_explanation(monkeypatch: pytest.MonkeyPatch) -> No
         ch.call("submit", Contact("v", "voice", "q", excluded_agents={"a"}))
 
 
-def test_checker_sees_a_policy_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+class _ClaimsBlocking(Router):
+    """A router that reports a blocking matrix it does not route by."""
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(blocking={"voice": {"chat"}})
+
+
+def test_checker_sees_a_policy_ignored() -> None:
     """A router that forgets the blocking matrix when it routes is caught at the offer."""
-    monkeypatch.setattr(Router, "_blocked_channels", lambda self, agent, now: set())
-    ch = _checker(RoutingPolicy(blocking={"voice": {"chat"}}))
+    pair = policy_pair()
+    pair.real = _ClaimsBlocking(pair.clock, strategies={"custom": Scorer()})
+    ch = Checker(pair)
     ch.call("add_queue", QueueConfig("q"))
     ch.call("add_agent", Agent("a", queues={"q"}), Presence.NOT_READY)
     ch.call("submit", Contact("v", "voice", "q"))

@@ -1,7 +1,7 @@
 """Differential tests: the real universal queue against a brute-force reference.
 
 The same scripted operations run through two routers, the default one and one
-built with ``_queue=ReferenceQueue()`` (tests/reference.py: every decision a
+built with ``queue_backend=ReferenceQueue()`` (tests/reference.py: every decision a
 full scan over agents or contacts, written from the routing semantics). After
 every call both must return the same events, or raise the same
 :class:`ccroute.CCRouteError` with the same message.
@@ -104,7 +104,9 @@ class Pair:
         self.ref: Router | None = None
         if reference:
             self.ref_clock = ManualClock()
-            self.ref = Router(self.ref_clock, seed=seed, channels=channels, _queue=ReferenceQueue())
+            self.ref = Router(
+                self.ref_clock, seed=seed, channels=channels, queue_backend=ReferenceQueue()
+            )
         self.calls = 0
         self.history: list[str] = []
 
@@ -232,7 +234,7 @@ def test_pair_sees_a_divergence() -> None:
 
     pair = Pair()
     assert pair.ref is not None
-    pair.ref = Router(pair.ref_clock, _queue=Wrong())
+    pair.ref = Router(pair.ref_clock, queue_backend=Wrong())
     pair.call("add_queue", QueueConfig("q"))
     pair.call("add_agent", Agent("a", queues={"q"}), Presence.AVAILABLE)
     pair.call("add_agent", Agent("b", queues={"q"}), Presence.AVAILABLE)

@@ -212,6 +212,8 @@ REBUILT = {
     "_queue_waiting",
     "_ranks",
     "_counts",
+    # a memo of the queue's signature ids, refilled as contacts are re-queued
+    "_signatures",
 }
 # The embedding program's (clock, observers and what they did), code, the queue
 # (rebuilt), and the bookkeeping of one call.

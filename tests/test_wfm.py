@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccroute import wfm
 from ccroute.errors import InvalidValueError
 from ccroute.wfm import (
     Interval,
@@ -28,6 +27,7 @@ from ccroute.wfm import (
     staff_erlang_a,
     staff_erlang_c,
 )
+from ccroute.wfm import erlang as wfm
 
 RTOL = 1e-9
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._queue import IMPLEMENTATION
+from ._queue_protocol import QueueBackend
 from .clock import Clock, ManualClock, MonotonicClock, WallClock
 from .errors import (
     CCRouteError,
@@ -201,6 +202,7 @@ __all__ = [
     "PreferenceExpiryReason",
     "Presence",
     "PresenceChanged",
+    "QueueBackend",
     "QueueConfig",
     "QueueStats",
     "QueueUpdated",

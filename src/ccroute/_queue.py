@@ -13,9 +13,11 @@ not load on this interpreter.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import _queue_py
+from ._queue_protocol import QueueBackend
 
 #: Whether the user asked for the pure-Python implementation.
 PURE_REQUESTED = os.environ.get("CCROUTE_PURE_PYTHON", "") not in ("", "0")
@@ -36,4 +38,14 @@ else:
 #: ``"compiled"`` or ``"pure"``: which implementation of the queue is in use.
 IMPLEMENTATION: str
 
-__all__ = ["IMPLEMENTATION", "PURE_REQUESTED", "UniversalQueue"]
+#: The queue every new router gets when none is passed to it; only
+#: :func:`ccroute.testing.using_queue` changes it, for the length of a block.
+default_factory: Callable[[], QueueBackend] = UniversalQueue
+
+
+def new_queue() -> QueueBackend:
+    """A new, empty universal queue of the implementation in use."""
+    return default_factory()
+
+
+__all__ = ["IMPLEMENTATION", "PURE_REQUESTED", "UniversalQueue", "new_queue"]

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_TIER",
     "MIN_JSON_INT",
     "MIN_LEVEL",
+    "JsonFault",
 ]
 
 #: Lowest skill proficiency an agent can have or a contact can require.
@@ -135,37 +136,107 @@ def check_bool(value: object, where: str) -> bool:
     return value
 
 
-def check_json(value: object, where: str, depth: int = 0) -> None:
-    """A JSON value: ``str``, ``int`` in ``MIN_JSON_INT..MAX_JSON_INT``, finite
-    ``float``, ``bool``, ``None``, a list (or tuple) of JSON values, or a dict
-    with string keys and JSON values, nested at most :data:`MAX_JSON_DEPTH` deep.
+# ------------------------------------------------------------------ JSON values
+#
+# The one rule for "a JSON value" (contact attributes; the log and the
+# snapshot write them): the model refuses what breaks it when a contact is
+# made, and the log codec (ccroute.codec) and the snapshot refuse by the same
+# rule what was changed since, each with its own words. Types are exact: a
+# str subclass (an enum member …), an int or float subclass, a list or dict
+# subclass would come back from JSON as the plain type, another value.
 
-    The refusal names the path to the bad value, e.g. ``attributes['tags'][2]``.
+#: A part of a value that breaks the rule: the path to it (list indexes and
+#: dict keys, outermost first), what is wrong, and the part itself.
+JsonFault = tuple[tuple[int | str, ...], str, object]
+
+#: What is wrong, in a :data:`JsonFault`.
+FAULT_INT: Final = "int"  # an int beyond MIN_JSON_INT..MAX_JSON_INT
+FAULT_FLOAT: Final = "float"  # a float that is not finite
+FAULT_KEY: Final = "key"  # a dict key that is not a str (the part is the key)
+FAULT_DEPTH: Final = "depth"  # a list or dict nested MAX_JSON_DEPTH deep
+FAULT_SUBCLASS: Final = "subclass"  # a subclass of a JSON type (an enum member …)
+FAULT_TYPE: Final = "type"  # anything else (bytes, a set, a datetime …)
+
+_JSON_TYPES: Final = (str, int, float, list, tuple, dict)
+
+
+def json_fault(value: object, depth: int = 0) -> JsonFault | None:
+    """The first part of ``value`` that is not a JSON value, or ``None``.
+
+    A JSON value is ``None``, a ``bool``, a ``str``, an ``int`` in
+    ``MIN_JSON_INT..MAX_JSON_INT``, a finite ``float``, or a ``list`` or
+    ``tuple`` of JSON values, or a ``dict`` of ``str`` keys to JSON values,
+    lists and dicts nested less than :data:`MAX_JSON_DEPTH` deep (``depth``:
+    how deep ``value`` already is). Every type is exact: a subclass would come
+    back from JSON as another value. Parts are looked at in order, a dict's
+    key before its value.
     """
-    if value is None or isinstance(value, (str, bool)):
-        return
-    if isinstance(value, int):
-        if not MIN_JSON_INT <= value <= MAX_JSON_INT:
-            fail(where, "an integer within a signed 64-bit range", value)
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            fail(where, "a finite number", value)
-        return
-    if isinstance(value, (list, tuple, dict)):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return None
+    if kind is int:
+        if MIN_JSON_INT <= value <= MAX_JSON_INT:  # type: ignore[operator]
+            return None
+        return ((), FAULT_INT, value)
+    if kind is float:
+        return None if math.isfinite(value) else ((), FAULT_FLOAT, value)  # type: ignore[arg-type]
+    if kind is list or kind is tuple or kind is dict:
         if depth >= MAX_JSON_DEPTH:
-            raise InvalidValueError(f"{where}: JSON values may nest at most {MAX_JSON_DEPTH} deep")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    fail(f"{where}: key {show(key)}", "a string", key)
-                check_json(item, f"{where}[{show(key)}]", depth + 1)
-            return
-        for i, item in enumerate(value):
-            check_json(item, f"{where}[{i}]", depth + 1)
+            return ((), FAULT_DEPTH, value)
+        depth += 1
+        if kind is dict:
+            for key, item in value.items():  # type: ignore[attr-defined]
+                if type(key) is not str:
+                    return ((), FAULT_KEY, key)
+                fault = json_fault(item, depth)
+                if fault is not None:
+                    return ((key, *fault[0]), fault[1], fault[2])
+            return None
+        for index, item in enumerate(value):  # type: ignore[arg-type]
+            fault = json_fault(item, depth)
+            if fault is not None:
+                return ((index, *fault[0]), fault[1], fault[2])
+        return None
+    if isinstance(value, _JSON_TYPES):
+        return ((), FAULT_SUBCLASS, value)
+    return ((), FAULT_TYPE, value)
+
+
+def is_json(value: object, depth: int = 0) -> bool:
+    """Whether ``value`` is a JSON value at ``depth``: :func:`json_fault` finds nothing."""
+    return json_fault(value, depth) is None
+
+
+def json_path(where: str, path: tuple[int | str, ...]) -> str:
+    """``where`` and a :data:`JsonFault`'s path: ``attributes['tags'][2]``."""
+    return where + "".join(f"[{step}]" if type(step) is int else f"[{show(step)}]" for step in path)
+
+
+def check_json(value: object, where: str, depth: int = 0) -> None:
+    """Refuse a value that is not a JSON value (:func:`json_fault`), naming the
+    path to the bad part, e.g. ``attributes['tags'][2]``."""
+    fault = json_fault(value, depth)
+    if fault is None:
         return
+    path, what, part = fault
+    at = json_path(where, path)
+    if what == FAULT_INT:
+        fail(at, "an integer within a signed 64-bit range", part)
+    if what == FAULT_FLOAT:
+        fail(at, "a finite number", part)
+    if what == FAULT_KEY:
+        fail(f"{at}: key {show(part)}", "a string", part)
+    if what == FAULT_DEPTH:
+        raise InvalidValueError(f"{at}: JSON values may nest at most {MAX_JSON_DEPTH} deep")
+    if what == FAULT_SUBCLASS:
+        base = next(t for t in _JSON_TYPES if isinstance(part, t)).__name__
+        fail(
+            at,
+            f"a plain {base}, not a {type(part).__name__} (JSON gives back a plain {base})",
+            part,
+        )
     fail(
-        where,
+        at,
         "a JSON value (str, int, finite float, bool, None, list, dict with string keys)",
-        value,
+        part,
     )

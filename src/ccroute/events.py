@@ -11,8 +11,8 @@ seconds and measured from the moment the contact entered its current queue.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 import attrs
 
@@ -461,3 +461,59 @@ class HistoryRecorded(Event):
 
     contact_id: str
     outcome: str
+
+
+# ------------------------------------------------------------ fast building
+
+_E = TypeVar("_E")
+
+
+def _builder(cls: type[_E]) -> Callable[..., _E]:
+    """A function that builds a ``cls`` from all its fields, in order: the object
+    its ``__init__`` builds, for the router's use only.
+
+    attrs' ``__init__`` of a frozen slotted class sets each field through
+    ``object.__setattr__`` by name; the builder makes the instance with
+    ``object.__new__`` and stores each field through its slot's descriptor,
+    which skips the name lookup. The result is the same: same class, same
+    slots, so the same equality, hash, repr and immutability. It takes every
+    field (no defaults) and runs no validators or converters, so it is only
+    for classes that have none; :func:`_check_builder_fits` refuses others.
+    """
+    _check_builder_fits(cls)
+    names = [field.name for field in attrs.fields(cls)]  # type: ignore[arg-type]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for name in names:
+        owner = next(klass for klass in cls.__mro__ if name in vars(klass))
+        namespace[f"_set_{name}"] = vars(owner)[name].__set__
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
+    source = f"def build({', '.join(names)}):\n    self = _new(_cls)\n{body}    return self\n"
+    # Generated, as attrs generates its __init__: a loop over the fields
+    # would cost more than the __setattr__ calls it replaces.
+    exec(source, namespace)
+    build: Callable[..., _E] = namespace["build"]
+    build.__qualname__ = f"{cls.__name__}._build"
+    return build
+
+
+def _check_builder_fits(cls: type) -> None:
+    if "__slots__" not in vars(cls) or not attrs.has(cls):
+        raise TypeError(f"{cls.__name__} is not a slotted attrs class")
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None:
+            raise TypeError(f"{cls.__name__}.{field.name} has a validator or converter")
+    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        raise TypeError(f"{cls.__name__} has an init hook")
+
+
+# Builders of the events the router makes for every contact (docs: see
+# _builder). Positional, every field given.
+_build_queued: Callable[[float, str, str, str], Queued] = _builder(Queued)
+_build_offered: Callable[[float, str, str, str, str, float | None, OfferReason | None], Offered] = (
+    _builder(Offered)
+)
+_build_accepted: Callable[[float, str, str, str, str, float], Accepted] = _builder(Accepted)
+_build_completed: Callable[[float, str, str, str, str, float], Completed] = _builder(Completed)
+_build_wrap_up_ended: Callable[[float, str, str, str, str, float], WrapUpEnded] = _builder(
+    WrapUpEnded
+)

@@ -3,7 +3,10 @@
 As in h11's ``_state.py``, every allowed transition is listed here and nowhere
 else: the router asks :func:`contact_transition` and :func:`check_presence_change`
 and never decides with scattered ``if`` statements whether a move is allowed.
-The docs' state diagrams are generated from these tables.
+Beside the transitions sit the timers: which contact action each timer
+performs when it falls due (:data:`TIMER_ACTIONS`) and which pending timers
+each action ends (:data:`TIMERS_ENDED`); the router applies both tables rather
+than cancelling timers by hand. The docs' tables are generated from these.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from .model import Presence
 
 __all__ = [
     "CONTACT_TRANSITIONS",
+    "FINAL_STATES",
     "PRESENCE_TRANSITIONS",
+    "TIMERS_ENDED",
+    "TIMER_ACTIONS",
     "ContactAction",
     "ContactState",
+    "TimerKind",
     "check_presence_change",
     "contact_transition",
     "transition_table_markdown",
@@ -59,6 +66,27 @@ class ContactAction(enum.Enum):
     REQUEST_CALLBACK = "request callback"
     APPLY_STEP = "apply routing step"
     TIME_OUT_QUEUE = "time out in queue"
+    #: Its wait in the queue is over and it moves to the overflow queue.
+    OVERFLOW = "overflow"
+
+
+class TimerKind(enum.Enum):
+    """What a pending timer does when it falls due."""
+
+    #: An offer times out (no answer).
+    OFFER = "offer"
+    #: A contact's wrap-up ends.
+    WRAP_UP = "wrap-up"
+    #: The next routing step of the contact's queue applies.
+    STEP = "step"
+    #: The wait for a contact's preferred agent is over.
+    PREFERENCE = "preference"
+    #: A contact's maximum wait in its queue is over.
+    MAX_WAIT = "max-wait"
+    #: The next agent queue delay of the contact's queue has passed.
+    DELAY = "delay"
+    #: An agent's ramp-up ends (the timer of an agent, not of a contact).
+    RAMP_UP = "ramp-up"
 
 
 _S = ContactState
@@ -72,6 +100,7 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactAction], ContactState] = {
     (_S.WAITING, _A.REQUEST_CALLBACK): _S.WAITING,
     (_S.WAITING, _A.APPLY_STEP): _S.WAITING,
     (_S.WAITING, _A.TIME_OUT_QUEUE): _S.TIMED_OUT,
+    (_S.WAITING, _A.OVERFLOW): _S.WAITING,
     (_S.OFFERED, _A.ACCEPT): _S.IN_SERVICE,
     (_S.OFFERED, _A.REJECT): _S.WAITING,
     (_S.OFFERED, _A.TIME_OUT): _S.WAITING,
@@ -84,6 +113,45 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactAction], ContactState] = {
     (_S.IN_SERVICE, _A.COMPLETE): _S.WRAP_UP,
     (_S.IN_SERVICE, _A.TRANSFER): _S.WAITING,
     (_S.WRAP_UP, _A.END_WRAP_UP): _S.COMPLETED,
+}
+
+#: States a contact never leaves: the router forgets it, and every timer it had ends.
+FINAL_STATES: frozenset[ContactState] = frozenset({_S.COMPLETED, _S.ABANDONED, _S.TIMED_OUT})
+
+_T = TimerKind
+_MOVED_BACK = frozenset({_T.OFFER, _T.STEP, _T.MAX_WAIT, _T.DELAY})
+
+#: The contact's pending timers an action ends when it is applied, for the
+#: actions that do not end in a final state (those end every timer). A
+#: reservation for a preferred agent is the preferred-agent policy's to end,
+#: with its timer, whatever the action.
+TIMERS_ENDED: dict[ContactAction, frozenset[TimerKind]] = {
+    _A.OFFER: frozenset(),
+    # answered: it no longer waits, so nothing counted from its wait applies
+    _A.ACCEPT: _MOVED_BACK,
+    _A.REJECT: frozenset({_T.OFFER}),
+    _A.TIME_OUT: frozenset({_T.OFFER}),
+    _A.RESCIND: frozenset({_T.OFFER}),
+    _A.COMPLETE: frozenset(),
+    # it waits afresh in its new queue, whose timers start again
+    _A.TRANSFER: _MOVED_BACK,
+    _A.OVERFLOW: _MOVED_BACK,
+    _A.REQUEST_CALLBACK: frozenset(),
+    # the step's own timer; the next step is timed after it applies
+    _A.APPLY_STEP: frozenset({_T.STEP}),
+}
+
+#: The contact actions a timer may perform when it falls due (none: it changes
+#: only who may take the contact, or an agent's ramp-up). A maximum wait ends
+#: in an overflow or a time-out, as the queue's settings say.
+TIMER_ACTIONS: dict[TimerKind, tuple[ContactAction, ...]] = {
+    _T.OFFER: (_A.TIME_OUT,),
+    _T.WRAP_UP: (_A.END_WRAP_UP,),
+    _T.STEP: (_A.APPLY_STEP,),
+    _T.PREFERENCE: (),
+    _T.MAX_WAIT: (_A.OVERFLOW, _A.TIME_OUT_QUEUE),
+    _T.DELAY: (),
+    _T.RAMP_UP: (),
 }
 
 # The same table keyed by the members' identities: an Enum hashes in Python
@@ -144,8 +212,20 @@ def transition_table_markdown() -> str:
     ]
     for (state, action), target in CONTACT_TRANSITIONS.items():
         lines.append(f"| {state.value} | {action.value} | {target.value} |")
+    lines += ["", "| action | timers it ends |", "|---|---|"]
+    for action in ContactAction:
+        ended = TIMERS_ENDED.get(action)
+        names = "every timer (final state)" if ended is None else _timer_names(ended)
+        lines.append(f"| {action.value} | {names} |")
+    lines += ["", "| timer | actions it may perform |", "|---|---|"]
+    for kind, actions in TIMER_ACTIONS.items():
+        lines.append(f"| {kind.value} | {', '.join(a.value for a in actions) or 'none'} |")
     lines += ["", "| agent presence | may change to |", "|---|---|"]
     for old in Presence:
         targets = sorted(new.value for (o, new) in PRESENCE_TRANSITIONS if o is old)
         lines.append(f"| {old.value} | {', '.join(targets)} |")
     return "\n".join(lines) + "\n"
+
+
+def _timer_names(kinds: frozenset[TimerKind]) -> str:
+    return ", ".join(k.value for k in TimerKind if k in kinds) or "none"

@@ -423,12 +423,17 @@ class _Acc:
         while live and not live[0].open:
             live.popleft()
 
+    # The outcomes below close an entry, then prune (inlined: they run for
+    # every contact in each of its groups).
+
     def answer(self, wait: float) -> None:
         self.answered += 1
         self.answer_wait += wait
         if wait <= self.threshold:
             self.answered_within += 1
-        self.prune()
+        live = self.live
+        while live and not live[0].open:
+            live.popleft()
 
     def abandon(self, wait: float, short: float) -> None:
         self.abandoned += 1
@@ -436,11 +441,15 @@ class _Acc:
             self.abandoned_within += 1
         if wait < short:
             self.short_abandons += 1
-        self.prune()
+        live = self.live
+        while live and not live[0].open:
+            live.popleft()
 
     def time_out(self) -> None:
         self.timed_out += 1
-        self.prune()
+        live = self.live
+        while live and not live[0].open:
+            live.popleft()
 
     def finish(self, handle_time: float, wrap_time: float) -> None:
         self.handled += 1
@@ -506,21 +515,6 @@ class _AgentAcc:
     timed_out: int = 0
     rescinded: int = 0
     handled: int = 0
-
-    def accrue(self, at: float) -> None:
-        dt = at - self.since
-        self.since = at
-        if dt <= 0:
-            return
-        if self.held:
-            self.handling += dt
-        elif self.presence is Presence.AVAILABLE:
-            self.available += dt
-        elif self.presence is Presence.NOT_READY:
-            self.not_ready += dt
-        else:
-            return
-        self.logged_in += dt
 
     def stats(self, now: float) -> AgentStats:
         handling, available, not_ready, logged_in = (
@@ -665,20 +659,40 @@ class MetricsCollector:
         return acc
 
     def _agent(self, agent_id: str, at: float, presence: Presence = Presence.OFFLINE) -> _AgentAcc:
+        """The agent's record, its time accounted up to ``at`` (created if new)."""
         rec = self._agents.get(agent_id)
         if rec is None:
             rec = self._agents[agent_id] = _AgentAcc(agent_id, presence, at)
-        else:
-            rec.accrue(at)
+            return rec
+        # Time since the last event goes to the state the agent was in.
+        dt = at - rec.since
+        rec.since = at
+        if dt > 0:
+            if rec.held:
+                rec.handling += dt
+            elif rec.presence is Presence.AVAILABLE:
+                rec.available += dt
+            elif rec.presence is Presence.NOT_READY:
+                rec.not_ready += dt
+            else:
+                return rec
+            rec.logged_in += dt
         return rec
 
     def _on_queued(self, e: Queued) -> None:
+        # _Acc.enter inlined: every contact comes through here
         first = _Entry(e.at)
         entry = _Entry(e.at)
         self._contacts[e.contact_id] = _Track(e.channel, e.queue, first, entry)
-        self._queue(e.queue).enter(entry)
-        self._channel(e.channel).enter(first)
-        self._total.enter(first)
+        queue = self._queues.get(e.queue) or self._queue(e.queue)
+        queue.offered += 1
+        queue.live.append(entry)
+        channel = self._channels.get(e.channel) or self._channel(e.channel)
+        channel.offered += 1
+        channel.live.append(first)
+        total = self._total
+        total.offered += 1
+        total.live.append(first)
 
     def _on_refused(self, e: Refused) -> None:
         self._queue(e.queue).refused += 1
@@ -709,12 +723,12 @@ class MetricsCollector:
         entry = track.entry
         if entry.open:
             entry.open = False
-            self._queue(track.queue).answer(e.at - entry.at)
+            (self._queues.get(track.queue) or self._queue(track.queue)).answer(e.at - entry.at)
         first = track.first
         if first.open:
             first.open = False
             wait = e.at - first.at
-            self._channel(track.channel).answer(wait)
+            (self._channels.get(track.channel) or self._channel(track.channel)).answer(wait)
             self._total.answer(wait)
 
     def _on_abandoned(self, e: Abandoned) -> None:
@@ -791,9 +805,15 @@ class MetricsCollector:
         if track is None:
             return
         handle, wrap = track.handle_time, e.wrap_time
-        self._queue(track.queue).finish(handle, wrap)
-        self._channel(track.channel).finish(handle, wrap)
-        self._total.finish(handle, wrap)
+        # _Acc.finish inlined: every handled contact comes through here
+        for acc in (
+            self._queues.get(track.queue) or self._queue(track.queue),
+            self._channels.get(track.channel) or self._channel(track.channel),
+            self._total,
+        ):
+            acc.handled += 1
+            acc.handle_time += handle
+            acc.wrap_time += wrap
 
     def _on_presence(self, e: PresenceChanged) -> None:
         self._agent(e.agent_id, e.at, e.old).presence = e.new
@@ -966,6 +986,12 @@ class TotalsCollector:
 
     __slots__ = ("_contacts", "_short", "_total")
 
+    #: The event classes :meth:`take` counts; it ignores every other, so a
+    #: caller may leave those out.
+    TAKES: ClassVar[frozenset[type[Event]]] = frozenset(
+        (Queued, Accepted, Completed, WrapUpEnded, Abandoned, TimedOut, Refused, Rejoined)
+    )
+
     def __init__(
         self,
         default_threshold: float = DEFAULT_SERVICE_LEVEL_THRESHOLD,
@@ -979,17 +1005,23 @@ class TotalsCollector:
     def take(self, event: Event) -> None:
         """Take one event (events of other kinds than the contact's are ignored)."""
         kind = type(event)
-        # dispatched on the exact class, so every field below exists
+        # dispatched on the exact class, so every field below exists; the
+        # _Acc methods are inlined (two calls of this per event and contact in
+        # a simulation)
         e: Any = event
         if kind is Queued:
             first = _Entry(e.at)
             self._contacts[e.contact_id] = [first, 0.0]
-            self._total.enter(first)
+            total = self._total
+            total.offered += 1
+            total.live.append(first)
         elif kind is Accepted:
             track = self._contacts.get(e.contact_id)
-            if track is not None and track[0].open:
-                track[0].open = False
-                self._total.answer(e.at - track[0].at)
+            if track is not None:
+                first = track[0]
+                if first.open:
+                    first.open = False
+                    self._total.answer(e.at - first.at)
         elif kind is Completed:
             track = self._contacts.get(e.contact_id)
             if track is not None:
@@ -997,7 +1029,10 @@ class TotalsCollector:
         elif kind is WrapUpEnded:
             track = self._contacts.pop(e.contact_id, None)
             if track is not None:
-                self._total.finish(track[1], e.wrap_time)
+                total = self._total
+                total.handled += 1
+                total.handle_time += track[1]
+                total.wrap_time += e.wrap_time
         elif kind is Abandoned or kind is TimedOut:
             track = self._contacts.pop(e.contact_id, None)
             if track is not None and track[0].open:

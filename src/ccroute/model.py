@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -28,6 +28,7 @@ from ._values import (
     check_seconds,
     fail,
     is_int,
+    is_json,
     is_real,
     plain_str,
     show,
@@ -130,14 +131,17 @@ class Admission(enum.Enum):
 # with a message naming the value's owner, e.g. "contact 'c1': tier …".
 
 
+_OWNERS: Final = {
+    "Channel": ("channel", "name"),
+    "QueueConfig": ("queue", "name"),
+    "Agent": ("agent", "id"),
+    "Contact": ("contact", "id"),
+}
+
+
 def _owner(inst: object) -> str:
     """Whose value it is, for messages: ``contact 'c1'``, ``queue 'sales'`` …"""
-    kind = {
-        "Channel": ("channel", "name"),
-        "QueueConfig": ("queue", "name"),
-        "Agent": ("agent", "id"),
-        "Contact": ("contact", "id"),
-    }.get(type(inst).__name__)
+    kind = _OWNERS.get(type(inst).__name__)
     if kind is None:
         return "routing step"
     return f"{kind[0]} {show(getattr(inst, kind[1], None))}"
@@ -407,6 +411,133 @@ def _enum(enum_type: type[enum.Enum]) -> Any:
     return validate
 
 
+# ------------------------------------------------------------------ fast paths
+#
+# Contacts are made on every submit and again for every log record read (the
+# codec rebuilds them through the constructor), so Contact and Agent have an
+# __init__ of their own. A field of its common exact type (a str id, a dict of
+# str names to int levels, a dict of JSON scalars) is converted and checked
+# inline; anything else goes through the field's attrs converter, as before.
+# The inline checks accept only values the validators accept, and convert them
+# to what the converters give; when one says no, the attrs validators run, in
+# field order, as attrs' generated __init__ runs them, so the refusal is the
+# same, word for word.
+
+_put = object.__setattr__
+
+
+def _fast_levels(value: object) -> tuple[tuple[str, Any], ...] | None:
+    """Valid skill levels as the sorted pairs the converter makes, from a dict or
+    a tuple of pairs of plain ``str`` names and ``int`` levels with no name
+    twice; ``None`` for anything else."""
+    kind = type(value)
+    if kind is tuple:
+        if not value:
+            return value  # type: ignore[return-value]
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) is not tuple or len(item) != 2:
+                return None
+        items: Any = value
+    elif kind is dict:
+        items = value.items()  # type: ignore[attr-defined]
+    else:
+        return None
+    for name, level in items:
+        if (
+            type(name) is not str
+            or not 0 < len(name) <= MAX_ID_LENGTH
+            or type(level) is not int
+            or not MIN_LEVEL <= level <= MAX_LEVEL
+        ):
+            return None
+    if kind is tuple and len({name for name, _ in items}) != len(items):
+        return None  # "listed twice": the validator says so
+    # The names differ, so sorting the pairs compares names only: the
+    # converter's order (it sorts by name).
+    return tuple(sorted(items))
+
+
+def _fast_attributes(value: object) -> Mapping[str, Any] | None:
+    """Valid attributes as the read-only mapping the converter makes, from a dict
+    (or an existing read-only mapping, kept as it is) of exact JSON types;
+    ``None`` for anything else."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return _NO_ATTRIBUTES
+        frozen = _ReadOnlyMapping(value)  # type: ignore[arg-type]
+    elif kind is _ReadOnlyMapping:
+        frozen = value  # type: ignore[assignment]
+    else:
+        return None
+    for key, item in frozen._data.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        # Flat strings, booleans and None, the usual attributes, without a call.
+        if kind is not str and kind is not bool and item is not None and not is_json(item, 1):
+            return None
+    return frozen
+
+
+def _fast_names(value: object) -> frozenset[str] | None:
+    """Valid names as the frozenset the converter makes, from a frozenset, set,
+    list or tuple of plain ``str`` ids; ``None`` for anything else."""
+    kind = type(value)
+    if kind is not frozenset and kind is not set and kind is not list and kind is not tuple:
+        return None
+    for name in value:  # type: ignore[attr-defined]
+        if type(name) is not str or not 0 < len(name) <= MAX_ID_LENGTH:
+            return None
+    return value if kind is frozenset else frozenset(value)  # type: ignore[return-value,call-overload]
+
+
+def _fast_capacity(value: object) -> Mapping[str, int] | None:
+    """A valid capacity as the read-only mapping the converter makes, from a dict
+    of plain ``str`` channel ids to ``int`` counts; ``None`` for anything else."""
+    if type(value) is not dict:
+        return None
+    for channel, cap in value.items():
+        if (
+            type(channel) is not str
+            or not 0 < len(channel) <= MAX_ID_LENGTH
+            or type(cap) is not int
+            or not 0 <= cap <= MAX_COUNT
+        ):
+            return None
+    return _ReadOnlyMapping(value)
+
+
+def _fast_delays(value: object) -> tuple[tuple[str, Any], ...] | None:
+    """Valid queue delays as the sorted pairs the converter makes, from a dict of
+    plain ``str`` queue ids to ``float`` or ``int`` seconds; ``None`` for
+    anything else."""
+    kind = type(value)
+    if kind is tuple and not value:
+        return value  # type: ignore[return-value]
+    if kind is not dict:
+        return None
+    for name, delay in value.items():  # type: ignore[attr-defined]
+        if (
+            type(name) is not str
+            or not 0 < len(name) <= MAX_ID_LENGTH
+            or (type(delay) is not float and type(delay) is not int)
+            or not 0.0 <= delay <= MAX_SECONDS  # NaN fails this
+        ):
+            return None
+    return tuple(sorted(value.items()))  # type: ignore[attr-defined]
+
+
+def _validate(inst: object) -> None:
+    """Run the attrs validators of ``inst``'s fields, in field order, as attrs'
+    generated ``__init__`` does (and not while validators are disabled)."""
+    if attrs.validators.get_disabled():
+        return
+    for field in attrs.fields(type(inst)):  # type: ignore[arg-type]
+        if field.validator is not None:
+            field.validator(inst, field, getattr(inst, field.name))
+
+
 # ------------------------------------------------------------------ values
 
 
@@ -648,7 +779,7 @@ def _check_delays(inst: Agent, attribute: attrs.Attribute[Any], value: object) -
         seen.add(name)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, init=False)
 class Agent:
     """A person or bot who handles contacts.
 
@@ -690,6 +821,58 @@ class Agent:
         default=(), converter=_delays, validator=_check_delays
     )
 
+    def __init__(
+        self,
+        id: str,
+        skills: Mapping[str, int] | Iterable[tuple[str, int]] = (),
+        queues: Iterable[str] = frozenset(),
+        capacity: Mapping[str, int] | None = None,
+        unit_budget: int | None = None,
+        queue_delays: Mapping[str, float] | Iterable[tuple[str, float]] = (),
+    ) -> None:
+        """Build an agent, converting and checking its fields (see the class docs).
+
+        :raises InvalidValueError: a field is refused; the message names the
+            agent and the field.
+        """
+        # The fields' converters and validators, fused: see "fast paths".
+        ok = True
+        if type(id) is not str:
+            id = plain_str(id)
+            ok = False
+        elif not 0 < len(id) <= MAX_ID_LENGTH:
+            ok = False
+        levels = _fast_levels(skills)
+        if levels is None:
+            levels = _skill_levels(skills)
+            ok = False
+        names = _fast_names(queues)
+        if names is None:
+            names = _frozen_names(queues)
+            ok = False
+        caps: Any = None
+        if capacity is not None:
+            caps = _fast_capacity(capacity)
+            if caps is None:
+                caps = _optional_mapping(capacity)
+                ok = False
+        if unit_budget is not None and not (
+            type(unit_budget) is int and 0 <= unit_budget <= MAX_COUNT
+        ):
+            ok = False
+        delays = _fast_delays(queue_delays)
+        if delays is None:
+            delays = _delays(queue_delays)
+            ok = False
+        _put(self, "id", id)
+        _put(self, "skills", levels)
+        _put(self, "queues", names)
+        _put(self, "capacity", caps)
+        _put(self, "unit_budget", unit_budget)
+        _put(self, "queue_delays", delays)
+        if not ok:
+            _validate(self)
+
     @property
     def skill_levels(self) -> dict[str, int]:
         """The skills as a new dict of name to level."""
@@ -712,7 +895,7 @@ def _check_attributes(inst: Contact, attribute: attrs.Attribute[Any], value: obj
     check_json(value._data, where)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, init=False)
 class Contact:
     """One customer request on one channel, as the application submits it.
 
@@ -728,7 +911,9 @@ class Contact:
     :param attributes: free-form data carried along and shown to the agent:
         JSON values only (strings, 64-bit integers, finite floats, booleans,
         ``None``, lists, and dicts with string keys, at most
-        :data:`MAX_JSON_DEPTH` deep), so that every store can log them.
+        :data:`MAX_JSON_DEPTH` deep), so that every store can log them. The
+        types are exact: a subclass (an enum member …) would come back from a
+        log or snapshot as the plain type, so it is refused.
     :param preferred_agent: an agent to wait for (sticky or last-agent routing).
     :param preferred_wait: seconds to wait for the preferred agent before any
         eligible agent may take the contact.
@@ -766,7 +951,130 @@ class Contact:
         default=None, validator=_seconds(positive=True, optional=True)
     )
 
+    def __init__(
+        self,
+        id: str,
+        channel: str,
+        queue: str,
+        requirements: Mapping[str, int] | Iterable[tuple[str, int]] = (),
+        priority_seconds: float = 0.0,
+        tier: int = 0,
+        customer_id: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        preferred_agent: str | None = None,
+        preferred_wait: float = 0.0,
+        excluded_agents: Iterable[str] = frozenset(),
+        max_wait: float | None = None,
+    ) -> None:
+        """Build a contact, converting and checking its fields (see the class docs).
+
+        :raises InvalidValueError: a field is refused; the message names the
+            contact and the field.
+        """
+        # The fields' converters and validators, fused: see "fast paths".
+        ok = True
+        if type(id) is not str:
+            id = plain_str(id)
+            ok = False
+        elif not 0 < len(id) <= MAX_ID_LENGTH:
+            ok = False
+        if type(channel) is not str:
+            channel = plain_str(channel)
+            ok = False
+        elif not 0 < len(channel) <= MAX_ID_LENGTH:
+            ok = False
+        if type(queue) is not str:
+            queue = plain_str(queue)
+            ok = False
+        elif not 0 < len(queue) <= MAX_ID_LENGTH:
+            ok = False
+        levels = _fast_levels(requirements)
+        if levels is None:
+            levels = _skill_levels(requirements)
+            ok = False
+        if ok and not (
+            (type(priority_seconds) is float or type(priority_seconds) is int)
+            and -MAX_SECONDS <= priority_seconds <= MAX_SECONDS  # NaN fails this
+            and type(tier) is int
+            and -MAX_TIER <= tier <= MAX_TIER
+            and (customer_id is None or (type(customer_id) is str and _is_id(customer_id)))
+            and (
+                preferred_agent is None
+                or (type(preferred_agent) is str and _is_id(preferred_agent))
+            )
+            and (type(preferred_wait) is float or type(preferred_wait) is int)
+            and 0.0 <= preferred_wait <= MAX_SECONDS
+            and (
+                max_wait is None
+                or (
+                    (type(max_wait) is float or type(max_wait) is int)
+                    and 0 < max_wait <= MAX_SECONDS
+                )
+            )
+        ):
+            ok = False
+        # customer_id and preferred_agent: the converter is plain_str (as is for a str).
+        if type(customer_id) is not str:
+            customer_id = plain_str(customer_id)
+        if type(preferred_agent) is not str:
+            preferred_agent = plain_str(preferred_agent)
+        # None, or attrs' NOTHING as its generated __init__ took it: the factory's {}.
+        if attributes is None or attributes is attrs.NOTHING:  # type: ignore[comparison-overlap]
+            frozen: Any = _NO_ATTRIBUTES
+        else:
+            frozen = _fast_attributes(attributes)
+            if frozen is None:
+                frozen = _frozen_mapping(attributes)
+                ok = False
+        names = _fast_names(excluded_agents)
+        if names is None:
+            names = _frozen_names(excluded_agents)
+            ok = False
+        _put(self, "id", id)
+        _put(self, "channel", channel)
+        _put(self, "queue", queue)
+        _put(self, "requirements", levels)
+        _put(self, "priority_seconds", priority_seconds)
+        _put(self, "tier", tier)
+        _put(self, "customer_id", customer_id)
+        _put(self, "attributes", frozen)
+        _put(self, "preferred_agent", preferred_agent)
+        _put(self, "preferred_wait", preferred_wait)
+        _put(self, "excluded_agents", names)
+        _put(self, "max_wait", max_wait)
+        if not ok:
+            _validate(self)
+
     @property
     def requirement_levels(self) -> dict[str, int]:
         """The requirements as a new dict of skill name to minimum level."""
         return dict(self.requirements)
+
+
+def contact_with_id(template: Contact, contact_id: str) -> Contact:
+    """A contact equal to ``template`` but for its id: ``attrs.evolve(template, id=contact_id)``.
+
+    For callers that build many contacts alike (the simulator's arrival
+    streams): every field but the id comes from ``template``, which its own
+    construction validated, so only the id is checked; an id the constructor
+    would refuse goes through it, and is refused with its message.
+    """
+    if not _is_id(contact_id):
+        return attrs.evolve(template, id=contact_id)
+    # The frozen class refuses setattr; attrs' own __init__ sets the slots
+    # through object.__setattr__ the same way.
+    contact: Contact = object.__new__(Contact)
+    put = object.__setattr__
+    put(contact, "id", contact_id)
+    put(contact, "channel", template.channel)
+    put(contact, "queue", template.queue)
+    put(contact, "requirements", template.requirements)
+    put(contact, "priority_seconds", template.priority_seconds)
+    put(contact, "tier", template.tier)
+    put(contact, "customer_id", template.customer_id)
+    put(contact, "attributes", template.attributes)
+    put(contact, "preferred_agent", template.preferred_agent)
+    put(contact, "preferred_wait", template.preferred_wait)
+    put(contact, "excluded_agents", template.excluded_agents)
+    put(contact, "max_wait", template.max_wait)
+    return contact

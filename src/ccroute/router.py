@@ -47,7 +47,7 @@ from ._codes import (
     Key,
     contact_key,
 )
-from ._queue import UniversalQueue
+from ._queue import new_queue
 from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
@@ -75,15 +75,12 @@ from .errors import (
 )
 from .events import (
     Abandoned,
-    Accepted,
     AgentAdded,
     AgentRemoved,
     AgentUpdated,
     CallbackRequested,
-    Completed,
     ContactUpdated,
     Event,
-    Offered,
     OfferReason,
     OfferRescinded,
     OfferTimedOut,
@@ -92,7 +89,6 @@ from .events import (
     PreferenceExpired,
     PreferenceExpiryReason,
     PresenceChanged,
-    Queued,
     QueueUpdated,
     RampUpEnded,
     RampUpEndReason,
@@ -102,7 +98,11 @@ from .events import (
     StepApplied,
     TimedOut,
     Transferred,
-    WrapUpEnded,
+    _build_accepted,
+    _build_completed,
+    _build_offered,
+    _build_queued,
+    _build_wrap_up_ended,
 )
 from .explain import (
     HOLD_BACKS,
@@ -112,7 +112,13 @@ from .explain import (
     ContactVerdict,
     NotEligible,
 )
-from .lifecycle import ContactAction, ContactState, check_presence_change, contact_transition
+from .lifecycle import (
+    TIMERS_ENDED,
+    ContactAction,
+    ContactState,
+    check_presence_change,
+    contact_transition,
+)
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -150,6 +156,13 @@ Observer = Callable[[list[Event]], None]
 
 _T = TypeVar("_T")
 
+_INF: Final = math.inf
+
+
+def _nothing() -> None:
+    """The check of a call that has nothing to check (:meth:`Router._begin`)."""
+
+
 _OFFER: Final = 0
 _WRAP: Final = 1
 _STEP: Final = 2
@@ -162,7 +175,7 @@ _TOKENS: Final = 7
 
 # A queue whose strategy is a custom AgentStrategy, scored in Python.
 _CUSTOM: Final = -2
-# Timer codes as a state document names them (ccroute.snapshot.TimerKind).
+# Timer codes as a state document names them (ccroute.lifecycle.TimerKind).
 _TIMER_KINDS: Final = (
     TimerKind.OFFER,
     TimerKind.WRAP_UP,
@@ -173,6 +186,13 @@ _TIMER_KINDS: Final = (
     TimerKind.RAMP_UP,
 )
 _TIMER_CODES: Final = {kind: code for code, kind in enumerate(_TIMER_KINDS)}
+# lifecycle.TIMERS_ENDED as timer codes, keyed by the action's identity (an
+# Enum hashes in Python); a final state ends every timer, by forgetting the
+# contact, so it needs no codes.
+_ENDED_CODES: Final[dict[int, tuple[int, ...]]] = {
+    id(action): tuple(sorted(_TIMER_CODES[kind] for kind in TIMERS_ENDED.get(action, ())))
+    for action in ContactAction
+}
 
 _S = ContactState
 # States in which a contact has been answered (ContactView.answered_at).
@@ -288,6 +308,10 @@ class Router:
         carries an :class:`~ccroute.OfferReason`. Working it out costs
         O(eligible agents) per offer; simulations and benchmarks that do not
         read it can turn it off.
+    :param queue_backend: a new, empty universal queue to route with, in
+        place of the one this installation uses (``ccroute.IMPLEMENTATION``):
+        an instance of either twin, or a reference matcher in tests. Anything
+        that implements :class:`~ccroute.QueueBackend` will do.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -302,7 +326,7 @@ class Router:
         strategies: Mapping[str, AgentStrategy] | None = None,
         policy: RoutingPolicy | None = None,
         offer_reasons: bool = True,
-        _queue: Any = None,
+        queue_backend: QueueBackend | None = None,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
         if policy is None:
@@ -332,12 +356,16 @@ class Router:
         self._now = 0.0
         self._now = self._read_clock(first=True)
         self._rng = random.Random(seed)
-        self._q: QueueBackend = _queue if _queue is not None else UniversalQueue()
+        self._q: QueueBackend = queue_backend if queue_backend is not None else new_queue()
         self._observers: list[Observer] = []
         self._channels: dict[str, Channel] = {}
         self._channel_ids: dict[str, int] = {}
         self._queues: dict[str, _QueueRec] = {}
         self._skills: dict[str, int] = {}
+        # (channel, queue, extra queues, requirements) -> the queue's signature
+        # id. Queues, channels and skills are never renumbered and the queue
+        # interns a signature for good, so an entry never goes stale.
+        self._signatures: dict[tuple[Any, ...], int] = {}
         self._agents: dict[str, _AgentRec] = {}
         self._agent_by_handle: dict[int, _AgentRec] = {}
         self._contacts: dict[str, _ContactRec] = {}
@@ -622,9 +650,7 @@ class Router:
         while the agent has contacts in service. Setting the current presence
         again does nothing.
         """
-        now, events, (rec, change) = self._start(
-            lambda: self._check_presence(agent_id, presence, reason)
-        )
+        now, events, (rec, change) = self._start(self._check_presence, agent_id, presence, reason)
         if change:
             self._set_presence(rec, presence, reason, now, events)
         return self._finish(now, events)
@@ -665,7 +691,7 @@ class Router:
         kept. Raises :class:`DuplicateIdError` if a live contact has the same
         id, :class:`UnknownIdError` for an unknown queue or channel.
         """
-        now, events, queue = self._start(lambda: self._check_submit(contact))
+        now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
         admission = self._admission
         if admission is not None:
@@ -697,7 +723,7 @@ class Router:
         self._contact_by_handle[rec.handle] = rec
         self.submitted += 1
         queue.present += 1
-        events.append(Queued(now, contact.id, contact.queue, contact.channel))
+        events.append(_build_queued(now, contact.id, contact.queue, contact.channel))
         if rejoined is not None:
             events.append(Rejoined(now, contact.id, rejoined[1], contact.queue))
         excluded = self._exclusions.contact_added(rec)
@@ -719,17 +745,14 @@ class Router:
         When the contact was offered to several agents at once (ring-all),
         the other offers are withdrawn with :class:`OfferRescinded`.
         """
-        now, events, (rec, agent) = self._start(
-            lambda: self._check_offered_to(contact_id, agent_id, _A.ACCEPT)
+        now, events, (rec, agent, after) = self._start(
+            self._check_offered_to, contact_id, agent_id, _A.ACCEPT
         )
-        rec.state = contact_transition(contact_id, rec.state, _A.ACCEPT)
-        others = [a for a in self._holders(rec) if a != agent_id]
+        # Only a ring-all offer has other holders (no list to build otherwise).
+        others = [a for a in self._holders(rec) if a != agent_id] if rec.also else ()
+        self._move(rec, _A.ACCEPT, after)
         rec.agent = agent_id
         rec.also = None
-        rec.tokens[_OFFER] += 1
-        rec.tokens[_STEP] += 1
-        rec.tokens[_MAXWAIT] += 1
-        rec.tokens[_DELAY] += 1
         rec.overdue = False
         self._unreserve(rec)
         self._rejections.forget(rec)
@@ -740,7 +763,7 @@ class Router:
         self._queues[rec.queue].present -= 1
         rec.accepted_at = now
         events.append(
-            Accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
+            _build_accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
         )
         released = []
         for other_id in others:
@@ -767,31 +790,32 @@ class Router:
         agent who has not rejected it could take it. When other agents still
         hold an offer of it (ring-all), it stays offered to them.
         """
-        now, events, (rec, agent) = self._start(
-            lambda: self._check_offered_to(contact_id, agent_id, _A.REJECT)
+        now, events, (rec, agent, after) = self._start(
+            self._check_offered_to, contact_id, agent_id, _A.REJECT
         )
         if rec.also:
             events.append(Rejected(now, contact_id, agent_id))
             self._withdraw(rec, agent, now, declined=True)
             self._route_agent(agent, now, events)
             return self._finish(now, events)
-        rec.state = contact_transition(contact_id, rec.state, _A.REJECT)
+        self._move(rec, _A.REJECT, after)
         events.append(Rejected(now, contact_id, agent_id))
         self._return_offer(rec, [agent], now, events, declined=True)
         return self._finish(now, events)
 
     def complete(self, contact_id: str) -> list[Event]:
         """The agent finished the contact; wrap-up begins (and may end at once)."""
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.COMPLETE))
-        rec_state = contact_transition(contact_id, rec.state, _A.COMPLETE)
+        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.COMPLETE)
         assert rec.agent is not None
         agent = self._agents[rec.agent]
-        rec.state = rec_state
+        self._move(rec, _A.COMPLETE, after)
         rec.completed_at = now
         agent.in_service.discard(contact_id)
         agent.wrap_up.add(contact_id)
         events.append(
-            Completed(now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at)
+            _build_completed(
+                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at
+            )
         )
         wrap = self._queues[rec.queue].config.wrap_up
         if wrap == 0:
@@ -802,8 +826,8 @@ class Router:
 
     def end_wrap_up(self, contact_id: str) -> list[Event]:
         """End a contact's wrap-up now (the agent pressed "ready")."""
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.END_WRAP_UP))
-        self._end_wrap_up(rec, now, events)
+        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.END_WRAP_UP)
+        self._end_wrap_up(rec, now, events, after)
         return self._finish(now, events)
 
     def abandon(self, contact_id: str) -> list[Event]:
@@ -812,9 +836,8 @@ class Router:
         With a rejoin window on its queue, the contact's place is kept for
         the customer for that long (see docs/policies/rejoin.md).
         """
-        now, events, rec = self._start(lambda: self._check_action(contact_id, _A.ABANDON))
+        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.ABANDON)
         was = rec.state
-        rec.state = contact_transition(contact_id, rec.state, _A.ABANDON)
         holders: list[_AgentRec] = []
         if was is _S.OFFERED:
             holders = [self._agents[a] for a in self._holders(rec)]
@@ -824,8 +847,6 @@ class Router:
         else:
             self._dequeue(rec)
         self._queues[rec.queue].present -= 1
-        self._unreserve(rec)
-        self._rejections.forget(rec)
         self._rejoins.keep(
             rec.spec.customer_id,
             rec.queue,
@@ -834,7 +855,7 @@ class Router:
             contact_id,
             now,
         )
-        self._drop(rec)
+        self._leave(rec, _A.ABANDON, after)
         self.abandoned += 1
         events.append(
             Abandoned(
@@ -875,7 +896,7 @@ class Router:
         explicit instruction: the target queue's size limit and admission
         rule do not apply. Its maximum wait starts again.
         """
-        now, events, (rec, to_queue, base, target) = self._start(
+        now, events, (rec, after, to_queue, base, target) = self._start(
             lambda: self._check_transfer(contact_id, queue, requirements, agent, keep_key)
         )
         was = rec.state
@@ -895,7 +916,7 @@ class Router:
             rec.also = None
         if was is not _S.IN_SERVICE:
             self._queues[from_queue].present -= 1
-        rec.state = _S.WAITING
+        self._move(rec, _A.TRANSFER, after)
         self._requeue(
             rec,
             to_queue,
@@ -929,7 +950,8 @@ class Router:
     def request_callback(self, contact_id: str, channel: str = "callback") -> list[Event]:
         """Turn a waiting contact into a callback on ``channel``: it keeps its place in line
         while the customer hangs up, and the agent who takes it calls back."""
-        now, events, rec = self._start(lambda: self._check_callback(contact_id, channel))
+        now, events, (rec, after) = self._start(lambda: self._check_callback(contact_id, channel))
+        self._move(rec, _A.REQUEST_CALLBACK, after)
         self._dequeue(rec)
         rec.channel = channel
         self._enqueue(rec)
@@ -968,7 +990,7 @@ class Router:
                 if rec.also:
                     self._withdraw(rec, agent, now, declined=False)
                 else:
-                    rec.state = contact_transition(contact_id, rec.state, _A.RESCIND)
+                    self._move(rec, _A.RESCIND)
                     self._return_offer(rec, [agent], now, events, declined=False, route=False)
                     returned.append(rec)
                 self._route_agent(agent, now, events)
@@ -1003,7 +1025,7 @@ class Router:
 
     def tick(self) -> TickResult:
         """Apply every timer that fell due, and say when the next one falls due."""
-        now, events, _ = self._start(lambda: None)
+        now, events, _ = self._start(_nothing)
         self._finish(now, events)
         return TickResult(events, self.next_due())
 
@@ -1478,7 +1500,7 @@ class Router:
         clock: Clock | None = None,
         *,
         strategies: Mapping[str, AgentStrategy] | None = None,
-        _queue: Any = None,
+        queue_backend: QueueBackend | None = None,
     ) -> Router:
         """Rebuild a router from :meth:`snapshot` bytes or a :meth:`state` document.
 
@@ -1486,6 +1508,8 @@ class Router:
             behind the snapshot's time (a :class:`ManualClock` at that time
             when omitted).
         :param strategies: the custom strategies the snapshot's queues name.
+        :param queue_backend: a new, empty queue to route with, as for
+            :class:`Router`.
 
         Raises :class:`InputError` for bytes that are not a snapshot, a
         snapshot of a format this release does not read, a field of the
@@ -1510,7 +1534,7 @@ class Router:
             strategies=strategies,
             policy=state.policy,
             offer_reasons=state.offer_reasons,
-            _queue=_queue,
+            queue_backend=queue_backend,
         )
         now = router._now
         if not now >= state.now:
@@ -1949,8 +1973,13 @@ class Router:
             and -math.inf < reading < math.inf
         ):
             return reading
+        return self._check_reading(reading, first=first)
+
+    def _check_reading(self, reading: object, *, first: bool = False) -> float:
+        """A reading that is not at once a finite float not behind the router's
+        time, as a float, or :class:`ClockError`."""
         try:
-            now = float(reading) if is_real(reading) else math.nan
+            now = float(reading) if is_real(reading) else math.nan  # type: ignore[arg-type]
         except OverflowError:
             now = math.inf
         if not math.isfinite(now):
@@ -1959,19 +1988,39 @@ class Router:
             raise ClockError(f"the clock went backwards from {self._now} to {now!r}")
         return now
 
-    def _start(self, check: Callable[[], _T]) -> tuple[float, list[Event], _T]:
+    def _start(self, check: Callable[..., _T], *args: Any) -> tuple[float, list[Event], _T]:
         """Begin a public call: read the clock, check the call, then apply due timers.
 
-        ``check`` validates the call's arguments against the router as it is
-        and returns what the call needs; it changes nothing. A refused call
-        therefore leaves everything as it was, the router's time included.
-        Only then are the timers that fell due applied (their events are a
-        batch of their own, handed to observers at once); if any was, the
-        call is checked again, since a timer may have changed what it needs
-        (an offer that timed out before the accept).
+        ``check(*args)`` validates the call's arguments against the router as
+        it is and returns what the call needs; it changes nothing. A refused
+        call therefore leaves everything as it was, the router's time
+        included. Only then are the timers that fell due applied (their
+        events are a batch of their own, handed to observers at once); if any
+        was, the call is checked again, since a timer may have changed what
+        it needs (an offer that timed out before the accept).
+
+        The check is a function and its arguments, not a closure, and the
+        clock is read here rather than through :meth:`_read_clock`: this runs
+        once per public call, and those costs showed in the simulator's
+        profile.
         """
-        now = self._read_clock()
-        checked = check()
+        try:
+            now = self._clock.now()
+        except CCRouteError:
+            raise
+        except Exception as exc:
+            raise ClockError(f"the clock failed: {show(exc)}") from exc
+        # The router's time is finite, so ``now >= self._now`` also refuses
+        # NaN and minus infinity.
+        if not (type(now) is float and now >= self._now and now < _INF):
+            now = self._check_reading(now)
+        checked = check(*args)
+        timers = self._timers
+        if not timers or timers[0][0] > now:
+            # No timer due (the usual case): nothing ran, nothing to re-check.
+            self._now = now
+            self._notified = 0
+            return now, [], checked
         events: list[Event] = []
         fired = self._run_due(now, events)
         self._now = now
@@ -1979,18 +2028,20 @@ class Router:
             self._notify(events)
         self._notified = len(events)
         if fired:
-            checked = check()
+            checked = check(*args)
         return now, events, checked
 
     def _begin(self) -> tuple[float, list[Event]]:
-        now, events, _ = self._start(lambda: None)
+        now, events, _ = self._start(_nothing)
         return now, events
 
     def _finish(self, now: float, events: list[Event]) -> list[Event]:
         # Routing can schedule timers that are already due (a step at 0 s),
         # and a reserved-channel contact that left the queue frees the agents
         # it held: both run before the call returns.
-        self._run_due(now, events)
+        timers = self._timers
+        if timers and timers[0][0] <= now:
+            self._run_due(now, events)
         # Any change (an agent added or logged in, a capacity, an exclusion,
         # time passing a queue delay) can end the reason an agent was kept
         # free, not only the reserved contact leaving: look again whenever
@@ -2002,9 +2053,11 @@ class Router:
             while reservation.lift_pending:
                 self._lift_reservations(now, events)
                 self._run_due(now, events)
-        fresh = events[self._notified :]
-        if fresh:
-            self._notify(fresh)
+        notified = self._notified
+        if len(events) > notified and self._observers:
+            # _notify hands each observer a copy, so the whole list needs no
+            # slice of its own when none of it went out yet.
+            self._notify(events[notified:] if notified else events)
         self._notified = 0
         return events
 
@@ -2192,10 +2245,12 @@ class Router:
         self._channel(contact.channel)
         return queue
 
-    def _check_action(self, contact_id: str, action: ContactAction) -> _ContactRec:
+    def _check_action(
+        self, contact_id: str, action: ContactAction
+    ) -> tuple[_ContactRec, ContactState]:
+        """The contact and the state ``action`` moves it to (the one check of the move)."""
         rec = self._contact(contact_id)
-        contact_transition(contact_id, rec.state, action)
-        return rec
+        return rec, contact_transition(contact_id, rec.state, action)
 
     def _check_transfer(
         self,
@@ -2204,8 +2259,8 @@ class Router:
         requirements: object,
         agent: object,
         keep_key: object,
-    ) -> tuple[_ContactRec, _QueueRec, dict[str, int] | None, _AgentRec | None]:
-        rec = self._check_action(contact_id, _A.TRANSFER)
+    ) -> tuple[_ContactRec, ContactState, _QueueRec, dict[str, int] | None, _AgentRec | None]:
+        rec, after = self._check_action(contact_id, _A.TRANSFER)
         to_queue = self._queue(queue) if queue is not None else self._queues[rec.queue]  # type: ignore[arg-type]
         base = self._check_requirements(requirements, f"transfer of contact {contact_id!r}")  # type: ignore[arg-type]
         target = None
@@ -2221,13 +2276,12 @@ class Router:
                     "the agent is excluded for this contact or its customer"
                 )
         check_bool(keep_key, f"transfer of contact {contact_id!r}: keep_key")
-        return rec, to_queue, base, target
+        return rec, after, to_queue, base, target
 
-    def _check_callback(self, contact_id: str, channel: str) -> _ContactRec:
+    def _check_callback(self, contact_id: str, channel: str) -> tuple[_ContactRec, ContactState]:
         rec = self._contact(contact_id)
         self._channel(channel)
-        contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
-        return rec
+        return rec, contact_transition(contact_id, rec.state, _A.REQUEST_CALLBACK)
 
     def _check_exclusion(self, customer_id: str, agent_id: str) -> None:
         self._check_exclusion_ids(customer_id, agent_id)
@@ -2272,16 +2326,17 @@ class Router:
 
     def _check_offered_to(
         self, contact_id: str, agent_id: str, action: ContactAction
-    ) -> tuple[_ContactRec, _AgentRec]:
+    ) -> tuple[_ContactRec, _AgentRec, ContactState]:
         rec = self._contact(contact_id)
         agent = self._agent(agent_id)
-        contact_transition(rec.spec.id, rec.state, action)
-        if agent.spec.id not in self._holders(rec):
+        after = contact_transition(rec.spec.id, rec.state, action)
+        # the usual case, the one holder, without building the holders' list
+        if rec.agent != agent.spec.id and agent.spec.id not in self._holders(rec):
             raise InvalidStateError(
                 f"cannot {action.value} contact {rec.spec.id!r} as agent {agent.spec.id!r}: "
                 f"it is offered to {', '.join(map(repr, self._holders(rec)))}"
             )
-        return rec, agent
+        return rec, agent, after
 
     def _check_can_log_off(self, rec: _AgentRec) -> _AgentRec:
         if rec.in_service:
@@ -2292,6 +2347,19 @@ class Router:
         return rec
 
     # ---------------------------------------------------------------- timers
+
+    def _move(
+        self, rec: _ContactRec, action: ContactAction, after: ContactState | None = None
+    ) -> None:
+        """Apply ``action`` to a contact: its next state and the end of the
+        timers the action ends (:data:`~ccroute.lifecycle.TIMERS_ENDED`).
+
+        ``after`` is the state the public call's check found (the move is
+        checked once); a move the router makes itself is checked here."""
+        rec.state = contact_transition(rec.spec.id, rec.state, action) if after is None else after
+        tokens = rec.tokens
+        for code in _ENDED_CODES[id(action)]:
+            tokens[code] += 1
 
     def _schedule(self, due: float, kind: int, rec: _ContactRec | _AgentRec) -> None:
         rec.tokens[kind] += 1
@@ -2333,21 +2401,7 @@ class Router:
             ran += 1
             due, _seq, kind, rec, _token = timer
             self._now = max(self._now, due)
-            at = self._now
-            if kind == _OFFER:
-                self._time_out_offer(rec, at, events)
-            elif kind == _WRAP:
-                self._end_wrap_up(rec, at, events)
-            elif kind == _STEP:
-                self._apply_step(rec, at, events)
-            elif kind == _PREFERENCE:
-                self._expire_preference(rec, at, events)
-            elif kind == _MAXWAIT:
-                self._max_wait_over(rec, at, events)
-            elif kind == _DELAY:
-                self._delay_over(rec, at, events)
-            else:
-                self._end_ramp(rec, "time", at, events)
+            _ON_TIMER[kind](self, rec, self._now, events)
         return ran
 
     def _schedule_step(self, rec: _ContactRec) -> None:
@@ -2356,7 +2410,7 @@ class Router:
             self._schedule(rec.entered_at + steps[rec.steps_applied].after, _STEP, rec)
 
     def _apply_step(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.APPLY_STEP)
+        self._move(rec, _A.APPLY_STEP)
         index = rec.steps_applied
         step = self._queues[rec.queue].config.steps[index]
         if rec.requirements is rec.base:
@@ -2389,7 +2443,7 @@ class Router:
 
     def _time_out_offer(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
         agents = [self._agents[a] for a in self._holders(rec)]
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT)
+        self._move(rec, _A.TIME_OUT)
         rona = self._queues[rec.queue].config.rona_not_ready
         for agent in agents:
             events.append(OfferTimedOut(now, rec.spec.id, agent.spec.id))
@@ -2409,15 +2463,22 @@ class Router:
     # ---------------------------------------------------------- queue moves
 
     def _signature(self, rec: _ContactRec) -> int:
-        queues = [self._queues[rec.queue].handle]
-        queues.extend(self._queues[q].handle for q in rec.extra_queues)
-        return int(
-            self._q.signature(
-                self._channel_ids[rec.channel],
-                [(self._skill(s), level) for s, level in rec.requirements.items()],
-                queues,
+        """The queue's signature id for the contact's channel, queues and
+        requirements; building the queue's arguments is done once per
+        distinct signature, not at every enqueue."""
+        key = (rec.channel, rec.queue, rec.extra_queues, *rec.requirements.items())
+        sig = self._signatures.get(key)
+        if sig is None:
+            queues = [self._queues[rec.queue].handle]
+            queues.extend(self._queues[q].handle for q in rec.extra_queues)
+            sig = self._signatures[key] = int(
+                self._q.signature(
+                    self._channel_ids[rec.channel],
+                    [(self._skill(s), level) for s, level in rec.requirements.items()],
+                    queues,
+                )
             )
-        )
+        return sig
 
     def _enqueue(self, rec: _ContactRec) -> None:
         rec.sig = self._signature(rec)
@@ -2453,8 +2514,17 @@ class Router:
         if waiting is not None:
             waiting.discard(rec.spec.id)
 
-    def _drop(self, rec: _ContactRec) -> None:
-        rec.live = False
+    def _leave(
+        self, rec: _ContactRec, action: ContactAction, after: ContactState | None = None
+    ) -> None:
+        """The contact leaves for good (completed, abandoned or timed out): its
+        final move, and the end of its reservation, its rejection bars, its
+        timers and the router's memory of it. Its agents and its place in
+        the queue are the caller's to free first."""
+        self._move(rec, action, after)
+        self._unreserve(rec)
+        self._rejections.forget(rec)
+        rec.live = False  # every timer it had is dead
         del self._contacts[rec.spec.id]
         del self._contact_by_handle[rec.handle]
         if rec.spec.customer_id is not None or rec.spec.excluded_agents:
@@ -2498,8 +2568,8 @@ class Router:
         declined: bool,
         route: bool = True,
     ) -> None:
-        """Put an offered contact back in its place and free its holders' slots."""
-        rec.tokens[_OFFER] += 1
+        """Put an offered contact back in its place and free its holders' slots
+        (the caller has moved it: reject, time out or rescind)."""
         rec.agent = None
         rec.also = None
         for agent in agents:
@@ -2524,17 +2594,17 @@ class Router:
                 # a reservation that ended may have been its only prospect
                 self._check_staffed(rec, now, events)
 
-    def _end_wrap_up(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
-        rec.state = contact_transition(rec.spec.id, rec.state, _A.END_WRAP_UP)
-        rec.tokens[_WRAP] += 1
+    def _end_wrap_up(
+        self, rec: _ContactRec, now: float, events: list[Event], after: ContactState | None = None
+    ) -> None:
         assert rec.agent is not None
         agent = self._agents[rec.agent]
         agent.wrap_up.discard(rec.spec.id)
         self._release(agent, rec.channel, now)
-        self._drop(rec)
+        self._leave(rec, _A.END_WRAP_UP, after)
         self.completed += 1
         events.append(
-            WrapUpEnded(
+            _build_wrap_up_ended(
                 now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at
             )
         )
@@ -2592,7 +2662,7 @@ class Router:
             if contact.also:
                 self._withdraw(contact, rec, now, declined=False)
                 continue
-            contact.state = contact_transition(contact_id, contact.state, _A.RESCIND)
+            self._move(contact, _A.RESCIND)
             self._return_offer(contact, [rec], now, events, declined=False, route=False)
             returned.append(contact)
         # One fewer logged-in agent may also lift rejection bars: those
@@ -2746,7 +2816,7 @@ class Router:
             # ring-all: one more agent holds the same offer, with its deadline
             rec.also = [*(rec.also or ()), agent.spec.id]
         else:
-            rec.state = contact_transition(rec.spec.id, rec.state, _A.OFFER)
+            self._move(rec, _A.OFFER)
             self._dequeue(rec)
             rec.agent = agent.spec.id
             timeout = queue.config.offer_timeout
@@ -2761,7 +2831,9 @@ class Router:
         self._q.occupy(agent.handle, self._channel_ids[rec.channel])
         queue.last_agent = agent.spec.id
         events.append(
-            Offered(now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason)
+            _build_offered(
+                now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, rec.timeout_at, reason
+            )
         )
 
     def _withdraw(self, rec: _ContactRec, agent: _AgentRec, now: float, *, declined: bool) -> None:
@@ -2961,15 +3033,11 @@ class Router:
         keep_key = self._queues[rec.queue].config.overflow_keep_key
         wait = now - rec.entered_at
         to_name, outcome = waits.destination(rec, reason, now)
-        rec.tokens[_MAXWAIT] += 1
         rec.overdue = False
         if to_name is None:
             self._dequeue(rec)
             self._queues[rec.queue].present -= 1
-            rec.state = contact_transition(rec.spec.id, rec.state, _A.TIME_OUT_QUEUE)
-            self._unreserve(rec)
-            self._rejections.forget(rec)
-            self._drop(rec)
+            self._leave(rec, _A.TIME_OUT_QUEUE)
             self.timed_out += 1
             events.append(TimedOut(now, rec.spec.id, rec.queue, rec.channel, wait, outcome))
             return
@@ -2977,6 +3045,7 @@ class Router:
         waits.overflowed(rec, reason, now)
         self._dequeue(rec)
         self._queues[from_queue].present -= 1
+        self._move(rec, _A.OVERFLOW)
         to_queue = self._queues[to_name]
         self._requeue(rec, to_queue, dict(rec.spec.requirements), keep_key, now)
         events.append(Overflowed(now, rec.spec.id, from_queue, to_name, wait, reason, keep_key))
@@ -2994,9 +3063,8 @@ class Router:
         keep_key: bool,
         now: float,
     ) -> None:
-        """Make a dequeued contact wait afresh in ``to_queue`` (transfer, overflow)."""
-        for i in (_OFFER, _STEP, _PREFERENCE, _MAXWAIT, _DELAY):
-            rec.tokens[i] += 1
+        """Make a dequeued contact wait afresh in ``to_queue`` (transfer, overflow:
+        the caller's move ended the timers of its old wait)."""
         rec.overdue = False
         self._unreserve(rec)
         self._rejections.forget(rec)
@@ -3017,7 +3085,6 @@ class Router:
             return
         skip = waits.skip(rec)
         if skip == "step":
-            rec.tokens[_STEP] += 1
             self._apply_step(rec, now, events)
         elif skip == "leave":
             self._expire(rec, "no agent", now, events)
@@ -3049,6 +3116,9 @@ class Router:
         self._cancel_ramp(agent)
         events.append(RampUpEnded(now, agent.spec.id, reason))
         self._route_agent(agent, now, events)
+
+    def _ramp_up_over(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
+        self._end_ramp(agent, "time", now, events)
 
     # ------------------------------------------------------ channel reservation
 
@@ -3276,3 +3346,18 @@ def _stepped(base: dict[str, int], steps: Iterable[RoutingStep]) -> dict[str, in
             else:
                 out[name] = level
     return out
+
+
+#: The handler each timer runs when it falls due; what a handler may do to
+#: its contact is the timer's row of lifecycle.TIMER_ACTIONS.
+_TIMER_HANDLERS: Final[dict[TimerKind, Callable[[Router, Any, float, list[Event]], None]]] = {
+    TimerKind.OFFER: Router._time_out_offer,
+    TimerKind.WRAP_UP: Router._end_wrap_up,
+    TimerKind.STEP: Router._apply_step,
+    TimerKind.PREFERENCE: Router._expire_preference,
+    TimerKind.MAX_WAIT: Router._max_wait_over,
+    TimerKind.DELAY: Router._delay_over,
+    TimerKind.RAMP_UP: Router._ramp_up_over,
+}
+# The same by timer code, for the heap's entries.
+_ON_TIMER: Final = tuple(_TIMER_HANDLERS[kind] for kind in _TIMER_KINDS)

@@ -50,7 +50,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .clock import Clock, ManualClock, WallClock
-from .codec import encode_command
+from .codec import EncodedRecords, PreparedCommand, prepare_command
 from .commands import (
     Abandon,
     Accept,
@@ -333,9 +333,13 @@ class _Pool:
     """Runs plugin work in worker tasks: at most ``limit`` jobs at once, the
     rest waiting in order.
 
-    A worker is started only when every worker is busy (so a plugin that hangs
-    holds up only the workers stuck in it, not the jobs behind them) and then
-    waits for more work; in a steady state no task is created per job.
+    One worker at a time is on its way to the queue: a worker taking a job
+    while others wait behind it first wakes (or starts) another, so a job
+    that suspends (a plugin that hangs) holds up only its own worker, not the
+    jobs behind it, while jobs that finish without suspending (most offer
+    deliveries) run one after another in one worker, without a task switch
+    each. Workers wait for more work when the queue is empty; in a steady
+    state no task is created per job.
     """
 
     def __init__(self, tg: anyio.abc.TaskGroup, limit: int) -> None:
@@ -346,6 +350,8 @@ class _Pool:
         self._idle: list[anyio.Event] = []
         self._workers = 0
         self._busy = 0
+        # Workers woken (or started) that have not reached the queue yet.
+        self._waking = 0
 
     @property
     def pending(self) -> int:
@@ -354,17 +360,28 @@ class _Pool:
 
     def submit(self, job: _Job) -> None:
         self._queue.append(job)
+        if not self._waking:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        """Send one more worker to the queue, if the limit allows."""
         if self._idle:
+            self._waking += 1
             self._idle.pop().set()
         elif self._workers < self._limit:
+            self._waking += 1
             self._workers += 1
             self._tg.start_soon(self._work)
 
     async def _work(self) -> None:
+        self._waking -= 1
         try:
             while True:
                 while self._queue:
                     job = self._queue.popleft()
+                    if self._queue and not self._waking:
+                        # Should this job suspend, the next one is not held up.
+                        self._wake_one()
                     self._busy += 1
                     try:
                         await job()
@@ -376,6 +393,7 @@ class _Pool:
                 wake = self._event()
                 self._idle.append(wake)
                 await wake.wait()
+                self._waking -= 1
         finally:
             self._workers -= 1
 
@@ -499,7 +517,7 @@ class Service:
         self._durable_seq = 0
         self._snapshot_seq = 0
         # Records logged and not yet written, and the batch their callers wait on.
-        self._pending: list[LogRecord] = []
+        self._pending = EncodedRecords()
         self._batch = _Batch()
         # The batch being written now, if any.
         self._inflight: _Batch | None = None
@@ -979,7 +997,10 @@ class Service:
         self._check_running()
         events, batch = self._call(command, notes)
         if batch is not None:
-            await batch.wait()
+            # _Batch.wait, inline: one coroutine less for every call.
+            await batch.done.wait()
+            if batch.error is not None:
+                raise StorageError(f"the store failed: {batch.error}") from batch.error
         return events
 
     def _call(
@@ -995,11 +1016,13 @@ class Service:
         recovers what was acknowledged).
         """
         router = self.router
+        prepared = None
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
-            # refused here, before the router changes: refused at append, it
+            # refused here, before the router changes: refused later, it
             # would leave the router ahead of its log and stop the service.
-            encode_command(command)
+            # The JSON made here goes into the record: the command is encoded once.
+            prepared = prepare_command(command)
         at = self._time()
         self._rclock.set(at)
         logged = False
@@ -1010,7 +1033,7 @@ class Service:
                 # refused has still moved the router on.
                 ticked = router.tick().events
                 if ticked:
-                    self._record(at, Tick(), tuple(ticked))
+                    self._log_call(at, Tick(), tuple(ticked))
                     logged = True
             events = command.apply(router)
         except CCRouteError:
@@ -1023,11 +1046,11 @@ class Service:
         if notes:
             # At the call's time, after the due timers: the log's events stay
             # in time order, so an observer (a MetricsCollector) can take them.
-            self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in notes))
+            self._log_call(at, Note(), tuple(attrs.evolve(n, at=at) for n in notes))
         # Some calls change state without an event (adding a queue, a
         # capacity): every call is logged but a tick that did nothing.
         if events or type(command) is not Tick:
-            self._record(at, command, tuple(events))
+            self._log_call(at, command, tuple(events), prepared)
             logged = True
         if logged:
             self._wake_writer.set()
@@ -1036,9 +1059,38 @@ class Service:
             self._wake_timer.set()
         return events, (self._batch if logged else None)
 
-    def _record(self, at: float, command: Command, events: tuple[Event, ...]) -> None:
-        self._seq += 1
-        self._pending.append(LogRecord(self._seq, at, command, events))
+    def _record(
+        self,
+        at: float,
+        command: Command,
+        events: tuple[Event, ...],
+        prepared: PreparedCommand | None = None,
+    ) -> None:
+        """Log a record with the next commit, encoded now (in the log format, checked).
+
+        :raises InvalidValueError: the log cannot hold it; nothing was logged.
+        """
+        record = LogRecord(self._seq + 1, at, command, events)
+        self._pending.add(record, prepared)
+        self._seq = record.seq
+
+    def _log_call(
+        self,
+        at: float,
+        command: Command,
+        events: tuple[Event, ...],
+        prepared: PreparedCommand | None = None,
+    ) -> None:
+        """:meth:`_record` for a call the router has made: a record the log
+        cannot hold (an event of a value JSON cannot give back) leaves the
+        router ahead of its log, so the service stops taking calls, as after a
+        failed write; the records logged before still become durable."""
+        try:
+            self._record(at, command, events, prepared)
+        except Exception as error:
+            self._stop_taking_calls(error, "a record the log cannot hold")
+            self._wake_writer.set()
+            raise StorageError(f"the record of this call cannot be logged: {error}") from error
 
     def _note(self, kind: Callable[..., Event], *args: Any) -> None:
         """Log one of the service's own notes, ``kind(at, *args)``, with the next
@@ -1097,7 +1149,7 @@ class Service:
                     log.exception("logging the service's notes failed")
             if not self._pending:
                 continue
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending, EncodedRecords()
             waiters, self._batch = self._batch, _Batch(event)
             last = batch[-1].seq
             # The router's snapshot covers exactly the records of this batch:
@@ -1149,7 +1201,7 @@ class Service:
 
     # ------------------------------------------------- after a commit: plugins
 
-    def _durable(self, batch: list[LogRecord]) -> None:
+    def _durable(self, batch: Sequence[LogRecord]) -> None:
         """Take a durable batch in: bookkeeping, then the plugins' work, queued.
 
         Nothing here waits: observers get the batch on their lane, each offer
@@ -1524,7 +1576,7 @@ class Service:
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
-        self._pending, self._notes, self._batch = [], [], _Batch()
+        self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
 
 
 def replay(

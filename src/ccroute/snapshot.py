@@ -20,14 +20,13 @@ one that is not JSON or has a field of the wrong type, raises
 
 from __future__ import annotations
 
-import enum
 from typing import Final
 
 import attrs
 
 from ._values import check_json
 from .errors import InvalidValueError
-from .lifecycle import ContactState
+from .lifecycle import ContactState, TimerKind
 from .model import Agent, Channel, Contact, Presence, QueueConfig, _ReadOnlyMapping
 from .policies import RoutingPolicy
 
@@ -56,25 +55,6 @@ READABLE_FORMATS: Final = (3,)
 Key = tuple[int, float, int]
 #: Skill name and level pairs, in the order the router holds them.
 Levels = tuple[tuple[str, int], ...]
-
-
-class TimerKind(enum.Enum):
-    """What a pending timer does when it falls due."""
-
-    #: An offer times out (no answer).
-    OFFER = "offer"
-    #: A contact's wrap-up ends.
-    WRAP_UP = "wrap-up"
-    #: The next routing step of the contact's queue applies.
-    STEP = "step"
-    #: The wait for a contact's preferred agent is over.
-    PREFERENCE = "preference"
-    #: A contact's maximum wait in its queue is over.
-    MAX_WAIT = "max-wait"
-    #: The next agent queue delay of the contact's queue has passed.
-    DELAY = "delay"
-    #: An agent's ramp-up ends (the timer of an agent, not of a contact).
-    RAMP_UP = "ramp-up"
 
 
 @attrs.frozen(slots=True)

@@ -184,14 +184,18 @@ def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> lis
     return batch
 
 
-def _encode_batch(batch: Sequence[LogRecord]) -> list[Row]:
-    """The rows of a checked batch, in the log format; every body is checked to decode.
+def _encode_batch(batch: Sequence[LogRecord], records: Sequence[LogRecord]) -> list[Row]:
+    """The rows of a checked batch (``records`` as :func:`_check_batch` made a
+    list of it), in the log format; every body is checked to decode.
 
     :raises InvalidValueError: a record holds a value the log cannot hold
         exactly (the message names the record).
     """
-    from .codec import encode_row
+    from .codec import EncodedRecords, encode_row
 
+    if type(records) is EncodedRecords:
+        # Encoded (and checked) as each record was added: not again.
+        return list(records.rows)
     rows = []
     for record in batch:
         try:
@@ -318,7 +322,7 @@ class MemoryStorage:
         self._check_open()
         # Every record is checked and encoded before the first is kept: all or nothing.
         batch = _check_batch(records, self._last_seq, "the memory store")
-        self._rows.extend(_encode_batch(batch))
+        self._rows.extend(_encode_batch(batch, records))
 
     def snapshot(self, seq: int, state: bytes) -> None:
         """Keep ``state`` as the snapshot after record ``seq``, replacing the previous one,

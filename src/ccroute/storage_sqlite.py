@@ -444,7 +444,7 @@ class SQLiteStorage:
             batch = _check_batch(records, self._last_seq, self._path)
             if not batch:
                 return
-            rows = _encode_batch(batch)
+            rows = _encode_batch(batch, records)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:

@@ -26,12 +26,16 @@ imports no test framework: use it with pytest, unittest or plain asserts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
+from . import _queue
 from ._codes import Key
 from ._queue_protocol import QueueBackend
+from ._values import show
 from .clock import ManualClock
+from .errors import InvalidValueError
 from .events import Event, Offered, OfferReason
 from .model import Agent, Contact, Presence, QueueConfig
 from .router import Router
@@ -45,6 +49,7 @@ __all__ = [
     "offers",
     "queue_entries",
     "snapshot",
+    "using_queue",
     "watch_offers",
 ]
 
@@ -93,6 +98,26 @@ class RouterHarness:
     def offers(self, events: Iterable[Event] | None = None) -> list[tuple[str, str]]:
         """:func:`offers` of ``events``, or of every event so far."""
         return offers(self.events if events is None else events)
+
+
+@contextlib.contextmanager
+def using_queue(factory: Callable[[], QueueBackend]) -> Iterator[None]:
+    """Within the block, every new :class:`~ccroute.Router` routes with a queue
+    made by ``factory``: those made by a service, a simulation or a restore
+    too, which a ``queue_backend`` argument cannot reach.
+
+    For running one test against each queue twin (``ccroute._fastqueue`` and
+    ``ccroute._queue_py``), or against a reference matcher. Not thread-safe:
+    it changes a process-wide default, restored when the block ends.
+    """
+    if not callable(factory):
+        raise InvalidValueError(f"using_queue expects a factory of queues, got {show(factory)}")
+    previous = _queue.default_factory
+    _queue.default_factory = factory
+    try:
+        yield
+    finally:
+        _queue.default_factory = previous
 
 
 def of_type(events: Iterable[Event], cls: type[E]) -> list[E]:

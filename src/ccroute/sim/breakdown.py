@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 
@@ -282,62 +283,74 @@ class BreakdownCollector:
         """Take a batch of events, in the order the router emitted them."""
         taken = _TAKEN
         for event in events:
-            if type(event) not in taken:
+            kind = type(event)
+            if kind not in taken:
                 continue
-            if isinstance(event, PresenceChanged):
-                self._integrate(event.at)
-                old = self._presence.get(event.agent_id, Presence.OFFLINE)
-                self._presence[event.agent_id] = event.new
-                self._logged_in += (event.new is not Presence.OFFLINE) - (
-                    old is not Presence.OFFLINE
-                )
-                self._ready += (event.new is Presence.AVAILABLE) - (old is Presence.AVAILABLE)
-            elif isinstance(event, Queued):
-                self._channel[event.contact_id] = event.channel
-                self._enter(event.contact_id, self._index(event.at), event.queue, event.at)
-            elif isinstance(event, Accepted):
-                entry = self._live.get(event.contact_id)
+            # dispatched on the exact class (only those of _TAKEN get here),
+            # most frequent first, so the fields each branch reads exist
+            e: Any = event
+            if kind is Queued:
+                contact_id = e.contact_id
+                channel = self._channel[contact_id] = e.channel
+                # _index, _cell and _enter inlined: every contact comes here
+                at = e.at
+                interval = max(0, min(int((at - self.start) // self.interval), self.intervals - 1))
+                key = (interval, e.queue, channel)
+                cell = self._cells.get(key)
+                if cell is None:
+                    cell = self._cells[key] = _Cell()
+                cell.offered += 1
+                self._live[contact_id] = _Entry(interval, e.queue, cell, at)
+            elif kind is Accepted:
+                entry = self._live.get(e.contact_id)
                 if entry is not None and not entry.answered:
                     entry.answered = True
-                    wait = event.at - entry.entered
+                    wait = e.at - entry.entered
                     cell = entry.cell
                     cell.answered += 1
                     cell.total_answer_wait += wait
                     if wait <= self.thresholds.get(entry.queue, DEFAULT_SERVICE_LEVEL_THRESHOLD):
                         cell.answered_within += 1
-                    cell.waited(wait)
-            elif isinstance(event, (Abandoned, TimedOut)):
-                entry = self._live.pop(event.contact_id, None)
+                    if cell.longest_wait is None or wait > cell.longest_wait:
+                        cell.longest_wait = wait
+            elif kind is Completed:
+                entry = self._live.get(e.contact_id)
+                if entry is not None:
+                    entry.cell.total_handle_time += e.handle_time
+            elif kind is WrapUpEnded:
+                entry = self._live.pop(e.contact_id, None)
+                if entry is not None:
+                    entry.cell.handled += 1
+                    entry.cell.total_handle_time += e.wrap_time
+                self._channel.pop(e.contact_id, None)
+            elif kind is PresenceChanged:
+                self._integrate(e.at)
+                old = self._presence.get(e.agent_id, Presence.OFFLINE)
+                self._presence[e.agent_id] = e.new
+                self._logged_in += (e.new is not Presence.OFFLINE) - (old is not Presence.OFFLINE)
+                self._ready += (e.new is Presence.AVAILABLE) - (old is Presence.AVAILABLE)
+            elif kind is Abandoned or kind is TimedOut:
+                entry = self._live.pop(e.contact_id, None)
                 if entry is not None and not entry.answered:
-                    wait = event.at - entry.entered
+                    wait = e.at - entry.entered
                     cell = entry.cell
-                    if isinstance(event, TimedOut):
+                    if kind is TimedOut:
                         cell.timed_out += 1
                     else:
                         cell.abandoned += 1
                         if wait < SHORT_ABANDON_SECONDS:
                             cell.short_abandons += 1
                     cell.waited(wait)
-                self._channel.pop(event.contact_id, None)
-            elif isinstance(event, (Transferred, Overflowed)):
-                entry = self._live.get(event.contact_id)
-                if entry is not None and event.to_queue != entry.queue:
+                self._channel.pop(e.contact_id, None)
+            elif kind is Transferred or kind is Overflowed:
+                entry = self._live.get(e.contact_id)
+                if entry is not None and e.to_queue != entry.queue:
                     if not entry.answered:
                         entry.cell.transferred_out += 1
-                        entry.cell.waited(event.at - entry.entered)
-                    self._enter(event.contact_id, entry.interval, event.to_queue, event.at)
-            elif isinstance(event, Completed):
-                entry = self._live.get(event.contact_id)
-                if entry is not None:
-                    entry.cell.total_handle_time += event.handle_time
-            elif isinstance(event, WrapUpEnded):
-                entry = self._live.pop(event.contact_id, None)
-                if entry is not None:
-                    entry.cell.handled += 1
-                    entry.cell.total_handle_time += event.wrap_time
-                self._channel.pop(event.contact_id, None)
-            elif isinstance(event, Refused):
-                self._cell(self._index(event.at), event.queue, event.channel).refused += 1
+                        entry.cell.waited(e.at - entry.entered)
+                    self._enter(e.contact_id, entry.interval, e.to_queue, e.at)
+            elif kind is Refused:
+                self._cell(self._index(e.at), e.queue, e.channel).refused += 1
 
     def result(self, now: float) -> Breakdown:
         """The breakdown up to ``now``; entries still waiting count their wait so far."""

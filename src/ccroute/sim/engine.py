@@ -15,6 +15,7 @@ Everything random comes from one :class:`random.Random` seeded by the scenario
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from ..events import (
     WrapUpEnded,
 )
 from ..metrics import GroupStats, MetricsCollector, MetricsReport, TotalsCollector
-from ..model import Agent, Contact, Presence
+from ..model import Agent, Contact, Presence, contact_with_id
 from ..router import Router
 from .breakdown import Breakdown, BreakdownCollector
 from .scenario import AgentGroup, Scenario
@@ -62,6 +63,10 @@ _BOUNDARY = 11
 # contact is gone for the simulator.
 _OFFER_ENDED: frozenset[type[Event]] = frozenset((OfferTimedOut, Rejected, OfferRescinded))
 _GONE: frozenset[type[Event]] = frozenset((Abandoned, TimedOut, WrapUpEnded))
+_heappush = heapq.heappush
+# The events the totals collectors count: the others (Offered, most often) are
+# not handed to them at all.
+_TOTALS: frozenset[type[Event]] = TotalsCollector.TAKES
 
 #: Seconds an agent stays not-ready after letting an offer time out ("RONA").
 RONA_RECOVERY_SECONDS = 30.0
@@ -180,7 +185,8 @@ class Simulation:
         self.measured = TotalsCollector() if scenario.warmup > 0 else None
         self._interval_totals = [TotalsCollector() for _ in range(scenario.intervals)]
         self._heap: list[tuple[float, int, int, Any]] = []
-        self._seq = 0
+        # Tie-breaks of the heap: 1, 2, 3 ... in push order.
+        self._seq = itertools.count(1)
         self._agents: dict[str, _AgentSim] = {}
         self._contacts: dict[str, _ContactSim] = {}
         self._log: list[Event] | None = [] if keep_events else None
@@ -193,18 +199,29 @@ class Simulation:
         self._interval_index = 0
         self._team_mark = (0.0, 0.0)
         self._intervals: list[IntervalStats] = []
-        self.router.observe(self._on_events)
+        self._interval_count = scenario.intervals
+        self._warm_end = scenario.start + scenario.warmup
+        # A contact of an arrival stream is the stream's first contact (built and
+        # validated in full) under another id: (stream index, VIP) to that contact.
+        self._templates: dict[tuple[int, bool], Contact] = {}
+        # Each stream's handle time and patience draws (Distribution.sampler).
+        self._draws = [
+            (a.handle_time.sampler(self.rng), a.patience.sampler(self.rng))
+            for a in scenario.arrivals
+        ]
         self.breakdown = BreakdownCollector(
             thresholds, scenario.start, scenario.interval, scenario.intervals, scenario.end
         )
-        self.router.observe(self.breakdown.observe)
+        # One observer feeds the breakdown too (after the simulator's own
+        # bookkeeping and the metrics, as two observers would): one copy of
+        # each batch instead of two.
+        self.router.observe(self._on_events)
         self._setup()
 
     # ------------------------------------------------------------------ setup
 
     def _push(self, when: float, kind: int, payload: Any) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (when, kind, self._seq, payload))
+        _heappush(self._heap, (when, kind, next(self._seq), payload))
 
     def _setup(self) -> None:
         sc = self.scenario
@@ -267,21 +284,48 @@ class Simulation:
         sc = self.scenario
         router = self.router
         heap = self._heap
+        heappop = heapq.heappop
+        next_due = router.next_due
+        set_clock = self.clock.set
+        handle = self._handle
+        contacts = self._contacts
         hard_stop = sc.end + 7 * 24 * 3600.0
         span = sc.end - sc.start
         step = 0
+        # The clock moves only here, so the last time set is the clock's reading
+        # (_advance inlined: it runs for every step).
+        last = self._last_t
         while True:
-            due = router.next_due()
+            due = next_due()
             if heap and (due is None or heap[0][0] < due):
-                when, kind, _seq, payload = heapq.heappop(heap)
-                self._advance(when)
-                self._handle(kind, payload)
+                when, kind, _seq, payload = heappop(heap)
+                if when > last:
+                    self._area += len(router) * (when - last)
+                    self._last_t = last = when
+                    set_clock(when)
+                # Every contact has an answer and a finish: those two are
+                # handled here, the rarer kinds by _handle.
+                if kind == _FINISH:
+                    if payload in contacts:
+                        router.complete(payload)
+                elif kind == _ANSWER:
+                    contact_id, agent_id, offered_at = payload
+                    contact = contacts.get(contact_id)
+                    # Only the offer the answer was scheduled for: not one that was
+                    # rescinded, rejected or timed out meanwhile, nor a later one.
+                    if contact is not None and contact.offers.get(agent_id) == offered_at:
+                        router.accept(contact_id, agent_id)
+                else:
+                    handle(kind, payload)
             elif due is not None:
-                self._advance(due)
+                if due > last:
+                    self._area += len(router) * (due - last)
+                    self._last_t = last = due
+                    set_clock(due)
                 router.tick()
             else:
                 break
-            if self.clock.now() > hard_stop:
+            if last > hard_stop:
                 break
             step += 1
             if progress is not None and step % 4096 == 0:
@@ -315,39 +359,23 @@ class Simulation:
             breakdown=breakdown,
         )
 
-    def _advance(self, when: float) -> None:
-        if when > self._last_t:
-            self._area += len(self.router) * (when - self._last_t)
-            self._last_t = when
-            self.clock.set(when)
-
     # --------------------------------------------------------------- handlers
 
     def _handle(self, kind: int, payload: Any) -> None:
-        router = self.router
+        """What the outside world does, but answers and finishes (run handles those)."""
         if kind == _ARRIVAL:
             self._arrive(payload)
-        elif kind == _TRACE:
-            self._arrive_traced(payload)
-        elif kind == _ANSWER:
-            contact_id, agent_id, offered_at = payload
-            contact = self._contacts.get(contact_id)
-            # Only the offer the answer was scheduled for: not one that was
-            # rescinded, rejected or timed out meanwhile, nor a later one.
-            if contact is not None and contact.offers.get(agent_id) == offered_at:
-                router.accept(contact_id, agent_id)
-        elif kind == _FINISH:
-            if payload in self._contacts:
-                router.complete(payload)
         elif kind == _PATIENCE:
             contact = self._contacts.get(payload)
             if contact is not None and not contact.answered and not contact.callback:
-                router.abandon(payload)
+                self.router.abandon(payload)
         elif kind == _CALLBACK:
             contact = self._contacts.get(payload)
             if contact is not None and not contact.answered and not contact.offers:
                 contact.callback = True
-                router.request_callback(payload)
+                self.router.request_callback(payload)
+        elif kind == _TRACE:
+            self._arrive_traced(payload)
         elif kind == _BOUNDARY:
             self._close_interval(payload)
         else:
@@ -355,10 +383,10 @@ class Simulation:
 
     def _register(self, contact_id: str, handle: float, patience: float, arrival: float) -> None:
         sc = self.scenario
-        interval = min(int((arrival - sc.start) // sc.interval), sc.intervals - 1)
-        self._contacts[contact_id] = _ContactSim(handle, interval, arrival >= sc.start + sc.warmup)
+        interval = min(int((arrival - sc.start) // sc.interval), self._interval_count - 1)
+        self._contacts[contact_id] = _ContactSim(handle, interval, arrival >= self._warm_end)
         if math.isfinite(patience):
-            self._push(arrival + patience, _PATIENCE, contact_id)
+            _heappush(self._heap, (arrival + patience, _PATIENCE, next(self._seq), contact_id))
 
     def _arrive(self, index: int) -> None:
         sc = self.scenario
@@ -367,20 +395,25 @@ class Simulation:
         now = self.clock.now()
         following = self._next_arrival(index, now)
         if following is not None:
-            self._push(following, _ARRIVAL, index)
+            _heappush(self._heap, (following, _ARRIVAL, next(self._seq), index))
         if stream.self_service_share and rng.random() < stream.self_service_share:
             self._self_served += 1
             return
         self._serial += 1
         contact_id = f"{stream.name}-{self._serial}"
         vip = stream.vip_share > 0 and rng.random() < stream.vip_share
-        handle = stream.handle_time.sample(rng)
-        patience = stream.patience.sample(rng)
+        draw_handle, draw_patience = self._draws[index]
+        handle = draw_handle()
+        patience = draw_patience()
         self._register(contact_id, handle, patience, now)
         if stream.callback_after is not None and rng.random() < stream.callback_share:
             self._push(now + stream.callback_after, _CALLBACK, contact_id)
-        self.router.submit(
-            Contact(
+        template = self._templates.get((index, vip))
+        if template is not None:
+            # Every field but the id is the template's, already validated.
+            contact = contact_with_id(template, contact_id)
+        else:
+            contact = self._templates[index, vip] = Contact(
                 contact_id,
                 stream.channel,
                 stream.queue,
@@ -388,7 +421,7 @@ class Simulation:
                 priority_seconds=stream.vip_priority_seconds if vip else 0.0,
                 max_wait=stream.max_wait,
             )
-        )
+        self.router.submit(contact)
 
     def _arrive_traced(self, record: Any) -> None:
         self._serial += 1
@@ -456,54 +489,62 @@ class Simulation:
         contacts = self._contacts
         measured = self.measured
         interval_totals = self._interval_totals
+        heap = self._heap
+        seq = self._seq
         for event in events:
             kind = type(event)
             # dispatched on the exact class (the router makes no subclasses),
             # so the fields each branch reads exist
             e: Any = event
-            if kind is PresenceChanged:
-                self._presence(e)
-                continue
-            contact_id = getattr(e, "contact_id", None)
-            if contact_id is None:
-                continue
-            contact = contacts.get(contact_id)
-            if contact is None:
-                continue
-            if measured is not None and contact.counted:
-                measured.take(e)
-            interval_totals[contact.interval].take(e)
             if kind is Offered:
-                contact.offers[e.agent_id] = e.at
-                group = self._agents[e.agent_id].group
+                contact_id = e.contact_id
+                contact = contacts.get(contact_id)
+                if contact is None:
+                    continue
+                agent_id = e.agent_id
+                at = e.at
+                contact.offers[agent_id] = at
+                group = self._agents[agent_id].group
                 if not (
                     group.no_answer_probability and self.rng.random() < group.no_answer_probability
                 ):
-                    self._push(e.at + group.answer_seconds, _ANSWER, (contact_id, e.agent_id, e.at))
-            elif kind is Accepted:
-                contact.offers.clear()
-                contact.answered = True
-                if contact.counted and e.wait > 0:
-                    self._waited += 1
-                self._push(e.at + contact.handle, _FINISH, contact_id)
+                    _heappush(
+                        heap,
+                        (at + group.answer_seconds, _ANSWER, next(seq), (contact_id, agent_id, at)),
+                    )
+            elif kind in _TOTALS:
+                contact = contacts.get(e.contact_id)
+                if contact is None:
+                    continue
+                if measured is not None and contact.counted:
+                    measured.take(e)
+                interval_totals[contact.interval].take(e)
+                if kind is Accepted:
+                    contact.offers.clear()
+                    contact.answered = True
+                    if contact.counted and e.wait > 0:
+                        self._waited += 1
+                    _heappush(heap, (e.at + contact.handle, _FINISH, next(seq), e.contact_id))
+                elif kind in _GONE:
+                    # Gone (a timed-out contact left unanswered): no later abandon,
+                    # callback or answer applies to it.
+                    del contacts[e.contact_id]
+                    if kind is WrapUpEnded:
+                        agent = self._agents[e.agent_id]
+                        if agent.leaving:
+                            self._push(e.at, _SHIFT_END, agent)
+            elif kind is PresenceChanged:
+                agent = self._agents[e.agent_id]
+                agent.presence = e.new
+                if e.reason == "rona":
+                    self._push(e.at + RONA_RECOVERY_SECONDS, _READY, agent)
             elif kind in _OFFER_ENDED:
                 # One holder's offer ended; with ring-all the others keep theirs.
-                contact.offers.pop(e.agent_id, None)
-            elif kind in _GONE:
-                # Gone (a timed-out contact left unanswered): no later abandon,
-                # callback or answer applies to it.
-                del contacts[contact_id]
-                if kind is WrapUpEnded:
-                    agent = self._agents[e.agent_id]
-                    if agent.leaving:
-                        self._push(e.at, _SHIFT_END, agent)
+                contact = contacts.get(e.contact_id)
+                if contact is not None:
+                    contact.offers.pop(e.agent_id, None)
         self.metrics.observe(events)
-
-    def _presence(self, event: PresenceChanged) -> None:
-        agent = self._agents[event.agent_id]
-        agent.presence = event.new
-        if event.reason == "rona":
-            self._push(event.at + RONA_RECOVERY_SECONDS, _READY, agent)
+        self.breakdown.observe(events)
 
     def _close_interval(self, index: int) -> None:
         sc = self.scenario

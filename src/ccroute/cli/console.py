@@ -1,6 +1,6 @@
 """Where the ``ccroute`` command prints: tables in a format, lines, errors, a progress bar.
 
-Text tables are laid out by :mod:`ccroute.tables` for the width of the
+Text tables are laid out by :mod:`ccroute.cli.tables` for the width of the
 terminal (or ``COLUMNS``, or 80 columns in a file or a pipe), so a file gets
 exactly what a terminal of that width shows. rich, when installed, adds
 colour to marked cells and a progress bar on a terminal, and nothing else:

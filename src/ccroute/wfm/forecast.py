@@ -22,10 +22,10 @@ from typing import Any
 
 import attrs
 
-from .errors import CCRouteError, InputError
-from .model import BUILTIN_CHANNELS
-from .sim.scenario import Scenario, parse_clock
-from .wfm import StaffingResult, staff_interval
+from ..errors import CCRouteError, InputError
+from ..model import BUILTIN_CHANNELS
+from ..sim.scenario import Scenario, parse_clock
+from .erlang import StaffingResult, staff_interval
 
 __all__ = [
     "ForecastError",

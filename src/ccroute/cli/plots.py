@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 from .report import band
 
 __all__ = ["FORMATS", "check_plot_path", "day_figure", "save"]
@@ -61,9 +61,9 @@ def _series(rows: list[dict[str, Any]], key: str, scale: float = 1.0) -> list[fl
 
 
 def day_figure(data: dict[str, Any], replications: dict[str, Any] | None = None) -> Any:
-    """The figure of a day (``data``: :func:`ccroute.report.day_data`).
+    """The figure of a day (``data``: :func:`ccroute.cli.report.day_data`).
 
-    With ``replications`` (:func:`ccroute.report.replications_data`), service
+    With ``replications`` (:func:`ccroute.cli.report.replications_data`), service
     levels are means with their 95% band and volumes and agents are means.
     """
     import matplotlib

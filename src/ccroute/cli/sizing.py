@@ -19,13 +19,13 @@ import math
 import time
 from typing import Any
 
+from ..errors import InputError
+from ..sim import parse_scenario
+from ..sim.sizing import IntervalSizingResult, SizingResult, size_by_simulation, size_per_interval
+from ..targets import format_service_level
+from ..wfm.forecast import Requirement, scenario_requirements
 from .console import Console
-from .errors import InputError
-from .forecast import Requirement, scenario_requirements
-from .sim import parse_scenario
-from .sim.sizing import IntervalSizingResult, SizingResult, size_by_simulation, size_per_interval
 from .tables import Cell, Table
-from .targets import format_service_level
 
 __all__ = ["erlang_peaks", "erlang_per_interval", "interval_data", "size_scenario", "sizing_data"]
 

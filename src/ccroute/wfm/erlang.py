@@ -50,7 +50,7 @@ from typing import Any
 
 import attrs
 
-from .errors import InvalidValueError
+from ..errors import InvalidValueError
 
 __all__ = [
     "DEFAULT_THRESHOLD_SECONDS",

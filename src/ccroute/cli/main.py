@@ -7,9 +7,9 @@ Erlang A, for one rate or for a day's forecast; ``ccroute plugins`` lists the
 plugins a service here would load, and their hooks.
 
 This module parses arguments and runs commands: the figures come from
-:mod:`ccroute.report`, tables are laid out by :mod:`ccroute.tables` and
-printed by :mod:`ccroute.console`, plots drawn by :mod:`ccroute.plots`,
-forecasts read by :mod:`ccroute.forecast`. Every target follows one
+:mod:`ccroute.cli.report`, tables are laid out by :mod:`ccroute.cli.tables` and
+printed by :mod:`ccroute.cli.console`, plots drawn by :mod:`ccroute.cli.plots`,
+forecasts read by :mod:`ccroute.wfm.forecast`. Every target follows one
 convention (:mod:`ccroute.targets`): a service level is ``80/20`` (percent /
 seconds) or ``80%/20s``; a share is ``0.85`` or ``85%``.
 """
@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import CCRouteError, InputError
+from ..targets import parse_service_level, parse_share
 from .console import Console, Format, make_console
-from .errors import CCRouteError, InputError
 from .tables import Cell, Table
-from .targets import parse_service_level, parse_share
 
 __all__ = ["main"]
 
@@ -65,7 +65,7 @@ def _print_json(data: Any) -> None:
 
 
 def _load_scenario(args: argparse.Namespace) -> Any:
-    from .sim import parse_scenario, parse_trace
+    from ..sim import parse_scenario, parse_trace
 
     scenario = parse_scenario(_read(args.scenario, "scenario"), str(args.scenario))
     if getattr(args, "trace", None):
@@ -75,9 +75,9 @@ def _load_scenario(args: argparse.Namespace) -> Any:
 
 
 def _simulate(args: argparse.Namespace, out: Console) -> int:
-    from .forecast import scenario_requirements
+    from ..sim import replicate, simulate
+    from ..wfm.forecast import scenario_requirements
     from .report import day_data, day_tables, replication_tables, replications_data
-    from .sim import replicate, simulate
 
     if args.replications < 1:
         raise InputError("--replications must be at least 1")
@@ -199,12 +199,12 @@ def _staff(args: argparse.Namespace, out: Console) -> int:
     if args.per_interval and args.scenario is None:
         raise InputError("--per-interval sizes a scenario by simulation: give --scenario FILE")
     if args.scenario is not None:
-        from .sizing_cli import size_scenario
+        from .sizing import size_scenario
 
         return size_scenario(args, out)
     if args.forecast is not None:
         return _staff_forecast(args, out)
-    from .wfm import (
+    from ..wfm import (
         StaffingResult,
         erlang_a_metrics,
         erlang_c_metrics,
@@ -292,7 +292,7 @@ def _staff(args: argparse.Namespace, out: Console) -> int:
 
 
 def _staff_forecast(args: argparse.Namespace, out: Console) -> int:
-    from .forecast import parse_forecast, plan_scenario, staff_forecast
+    from ..wfm.forecast import parse_forecast, plan_scenario, staff_forecast
 
     if args.rate is not None or args.agents is not None:
         raise InputError("--forecast plans a whole day: leave out --rate and --agents")
@@ -439,7 +439,7 @@ def _clock(seconds: float) -> str:
 
 def _plugins(args: argparse.Namespace, out: Console) -> int:
     # Imported here: only this subcommand needs pluggy and anyio.
-    from .plugins import LOAD_PLUGINS_ENV, describe_plugins, make_plugin_manager
+    from ..plugins import LOAD_PLUGINS_ENV, describe_plugins, make_plugin_manager
 
     infos = describe_plugins(make_plugin_manager())
     if args.json:

@@ -4,7 +4,7 @@
 JSON-ready data; :func:`replications_data` summarises several runs with
 means and 95% confidence intervals per queue and per interval;
 :func:`day_tables` and :func:`replication_tables` lay them out as
-:class:`~ccroute.tables.Table` values. Every service level is measured
+:class:`~ccroute.cli.tables.Table` values. Every service level is measured
 against the threshold of the queue the contact waited in; rows that pool
 queues (channels, intervals, the total) pool those per-queue measurements.
 """
@@ -15,12 +15,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .forecast import Requirement, scenario_requirements
-from .sim import Scenario, SimulationResult
-from .sim.breakdown import Tally
-from .sim.replications import estimate
+from ..sim import Scenario, SimulationResult
+from ..sim.breakdown import Tally
+from ..sim.replications import estimate
+from ..targets import format_service_level
+from ..wfm.forecast import Requirement, scenario_requirements
 from .tables import Cell, Table
-from .targets import format_service_level
 
 __all__ = [
     "MISSED",
@@ -88,7 +88,7 @@ def day_data(
 ) -> dict[str, Any]:
     """Every figure of a simulated day as JSON-ready data (what ``--json`` prints).
 
-    ``requirements`` (default: :func:`~ccroute.forecast.scenario_requirements`)
+    ``requirements`` (default: :func:`~ccroute.wfm.forecast.scenario_requirements`)
     gives the Erlang answer per interval shown beside the agents staffed.
     """
     breakdown = result.breakdown
