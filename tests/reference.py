@@ -267,6 +267,24 @@ class ReferenceQueue:
         found = sorted((agent.id, a) for a, agent in self._eligible_agents(g, barred))
         return [a for _id, a in found]
 
+    def offer_figures(
+        self,
+        g: int,
+        strategy: int,
+        winner: int,
+        now: float,
+        target: int = NONE,
+        barred: Collection[int] = (),
+    ) -> tuple[int, float | None, float | None]:
+        """Every eligible agent counted and scored, one by one (docs/explain.md's scores)."""
+        if target != NONE:
+            eligible = [target] if self._target_ok(g, target, barred) else []
+        else:
+            eligible = [a for a, _agent in self._eligible_agents(g, barred)]
+        scores = {a: self._score(strategy, g, self._agents[a], now) for a in eligible}
+        others = [score for a, score in scores.items() if a != winner and score is not None]
+        return len(eligible), scores.get(winner), max(others) if others else None
+
     def any_logged_in(self, g: int, exclude: Collection[int] = ()) -> bool:
         ch, reqs, queues = self._sigs[g]
         for a, agent in self._agents.items():
@@ -344,6 +362,19 @@ class ReferenceQueue:
     def _target_ok(self, g: int, target: int, barred: Collection[int]) -> bool:
         agent = self._agents.get(target)
         return agent is not None and target not in barred and self._spare(agent, self._sigs[g][0])
+
+    def _score(self, strategy: int, g: int, agent: _RefAgent, now: float) -> float | None:
+        """The agent's score under ``strategy``, higher wins; None for round robin and random."""
+        if strategy == LONGEST_IDLE:
+            return now - agent.idle_since  # seconds idle
+        if strategy == MOST_SKILLED:
+            # its levels over the required skills, 0 for one it lacks
+            return float(sum(agent.skills.get(s, 0) for s, _level in self._sigs[g][1]))
+        if strategy == LEAST_OCCUPIED:
+            return 1.0 - self._share(agent)
+        if strategy == FEWEST_HANDLED:
+            return float(-agent.handled)
+        return None
 
     def _share(self, agent: _RefAgent) -> float:
         if agent.budget >= 0:

@@ -7,7 +7,8 @@ inserted, removed and re-indexed under new signatures and reservations) and
 requires identical answers at every step from every query: best contact for
 an agent (with rejection bars and blocked channels), best agent for a
 signature under every strategy (with round robin's last agent and rejection
-bars), eligible agents, any logged in, spare capacity, the head of a
+bars), eligible agents, an offer reason's figures (eligible count, winner's
+score, best other score), any logged in, spare capacity, the head of a
 signature, and the waiting set. Both structures' internal invariants are
 checked after every step. A best contact with blocked channels must also be
 the best contact with every contact on those channels barred instead.
@@ -40,6 +41,7 @@ from ccroute._codes import (
     LONGEST_IDLE,
     MOST_SKILLED,
     NONE,
+    RANDOM,
     ROUND_ROBIN,
 )
 
@@ -324,9 +326,23 @@ class QueuePair(RuleBasedStateMachine):
         """Every decision the state allows: each signature under each strategy, each agent."""
         for g in range(self.sigs):
             for strategy in STRATEGIES:
-                self.both("best_agent", g, strategy)
+                best = self.both("best_agent", g, strategy)
+                self.both("offer_figures", g, strategy, best, self.now + 1.0)
         for a in sorted(self.agents):
             self.both("best_contact", a)
+
+    @precondition(lambda self: self.sigs)
+    @rule(
+        data=st.data(),
+        strategy=st.sampled_from([*STRATEGIES, RANDOM]),
+        later=st.sampled_from([0.0, 1.5]),
+    )
+    def offer_figures(self, data: st.DataObject, strategy: int, later: float) -> None:
+        g = data.draw(st.integers(0, self.sigs - 1))
+        winner = data.draw(st.sampled_from([NONE, *sorted(self.agents)]))
+        target = self.draw_target(data)
+        barred = data.draw(st.sets(st.sampled_from(sorted(self.agents) or [0])))
+        self.both("offer_figures", g, strategy, winner, self.now + later, target, barred)
 
     @precondition(lambda self: self.sigs)
     @rule(data=st.data())

@@ -318,6 +318,37 @@ cdef inline uint64_t _prefix(str text):
     return out
 
 
+# The rules of ccroute._queue_protocol, transcribed: least occupied's share
+# (which _key orders agents by) and the four scores offer reasons report.
+# tests/test_queue_scores.py holds this twin's answers to those functions.
+
+cdef inline double _occupied_share(
+    long long units, long long budget, long long held, long long slots
+) noexcept:
+    """_queue_protocol.occupied_share: the share of an agent's capacity in use."""
+    if budget >= 0:
+        return (<double>units / <double>budget) if budget else 1.0
+    return (<double>held / <double>slots) if slots else 1.0
+
+
+cdef inline double _idle_score(double idle_since, double now) noexcept:
+    """_queue_protocol.idle_score: seconds since the agent last became idle."""
+    return now - idle_since
+
+
+cdef inline double _occupancy_score(
+    long long units, long long budget, long long held, long long slots
+) noexcept:
+    """_queue_protocol.occupancy_score: 1 - the share in use."""
+    return 1.0 - _occupied_share(units, budget, held, slots)
+
+
+cdef inline double _handled_score(long long handled) noexcept:
+    """_queue_protocol.handled_score: minus the contacts handled (negated as an
+    integer, so 0 handled is 0.0, not -0.0)."""
+    return <double>(-handled)
+
+
 cdef class UniversalQueue:
     """Every waiting contact in one structure, and the agents that can take them."""
 
@@ -1020,6 +1051,104 @@ cdef class UniversalQueue:
         found.sort()
         return [a for _id, a in found]
 
+    def offer_figures(self, g, strategy, winner, now, target=NONE, barred=()):
+        """An offer reason's figures: ``(eligible, score, runner_up)``.
+
+        ``eligible`` is how many agents :meth:`eligible_agents` would list for
+        the same ``g``, ``target`` and ``barred``; ``score`` is ``winner``'s
+        score under ``strategy`` at time ``now`` (``None`` when the winner is
+        not among them) and ``runner_up`` the best score of the others
+        (``None`` when there are none), by the score functions of
+        ``ccroute._queue_protocol`` as transcribed above. Round robin and
+        random have no score: ``None`` for both. One C pass over the ready
+        agents of the compatible profiles, creating no Python object per
+        agent. Cost: O(P + E + |barred|) for P compatible profiles and E
+        eligible agents.
+        """
+        cdef int g_c = self._sig(g)
+        cdef int strategy_c
+        if _is_int(strategy) and 0 <= strategy <= RANDOM:
+            strategy_c = strategy
+        else:
+            strategy_c = _check.strategy(strategy)
+        cdef long long winner_c = _target(winner)
+        cdef double now_c = _time(now, "now")
+        cdef long long target_c = _target(target)
+        barred = _handle_set(barred, "barred")
+        cdef int ch = self._sig_channel[g_c]
+        cdef bint scored = strategy_c != ROUND_ROBIN and strategy_c != RANDOM
+        cdef long long count = 0
+        cdef double score, mine = 0, best = 0
+        cdef bint have_mine = False, have_best = False
+        cdef AgentC *ag
+        if target_c != NONE:
+            ag = self._find(target_c)
+            if ag == NULL or not self._spare(ag, ch) or (barred is not None and target_c in barred):
+                return 0, None, None
+            if not scored:
+                return 1, None, None
+            # A reserved contact's target need not have the skills: its most-
+            # skilled score is summed here rather than read off a profile link.
+            score = self._agent_score(ag, strategy_c, self._skill_sum(ag.profile, g_c), now_c)
+            if target_c == winner_c:
+                return 1, score, None
+            return 1, None, score
+        cdef unordered_set[long long] bar
+        cdef bint barring = False
+        if barred is not None:
+            barring = True
+            for x in barred:
+                if 0 <= x <= MAX_HANDLE_OBJ:
+                    bar.insert(<long long>x)
+        cdef vector[pair[int, int]] *profiles = &self._sig_profiles[g_c]
+        cdef size_t i
+        cdef int p
+        cdef double skill
+        cdef AgentSet *by_id
+        cdef AgentSet.iterator it
+        for i in range(profiles.size()):
+            p = deref(profiles)[i].first
+            if not self._ready_n[p * self._stride + ch]:
+                continue
+            # A compatible profile's link score is its most-skilled score.
+            skill = <double>deref(profiles)[i].second
+            by_id = self._prof_ready[p][ch * NORDERS + O_ID]
+            it = by_id.begin()
+            while it != by_id.end():
+                if not barring or not bar.count(deref(it).a):
+                    count += 1
+                    if scored:
+                        score = self._agent_score(
+                            &self._agents[deref(it).slot], strategy_c, skill, now_c
+                        )
+                        if deref(it).a == winner_c:
+                            mine = score
+                            have_mine = True
+                        elif not have_best or score > best:
+                            best = score
+                            have_best = True
+                inc(it)
+        return count, (mine if have_mine else None), (best if have_best else None)
+
+    cdef inline double _agent_score(
+        self, AgentC *ag, int strategy, double skill, double now
+    ) noexcept:
+        """Agent ``ag``'s score under a scored strategy; ``skill`` is its most-skilled score."""
+        if strategy == LONGEST_IDLE:
+            return _idle_score(ag.idle_since, now)
+        if strategy == MOST_SKILLED:
+            return skill
+        if strategy == LEAST_OCCUPIED:
+            return _occupancy_score(ag.units, ag.budget, ag.total, ag.total_cap)
+        return _handled_score(ag.handled)
+
+    cdef double _skill_sum(self, int p, int g) except? -1.0:
+        """_queue_protocol.skill_score for profile ``p`` and signature ``g``'s requirements."""
+        cdef long long total = 0
+        for s, _level in self._sig_meta[g][1]:
+            total += self._level(p, s)
+        return <double>total
+
     def any_logged_in(self, g, exclude=()):
         """Whether some logged-in agent not in ``exclude`` could ever take signature ``g``.
 
@@ -1209,12 +1338,8 @@ cdef class UniversalQueue:
             k.k0 = 1 if ag.total > 0 else 0
             k.k1 = ag.idle_since
         elif order == O_OCC:
-            # _queue_protocol.occupied_share, transcribed: the one least-occupied
-            # rule, which the pure twin and the router's offer reasons call.
-            if ag.budget >= 0:
-                k.k0 = (<double>ag.units / <double>ag.budget) if ag.budget else 1.0
-            else:
-                k.k0 = (<double>ag.total / <double>ag.total_cap) if ag.total_cap else 1.0
+            # The one least-occupied rule (_queue_protocol.occupied_share).
+            k.k0 = _occupied_share(ag.units, ag.budget, ag.total, ag.total_cap)
         elif order == O_HANDLED:
             k.k0 = <double>ag.handled
         return k

@@ -11,6 +11,11 @@ in ``tests/test_queue_protocol.py``; the twins' extra methods (``reindex``,
 ``first``, ``iter_waiting``, ``check`` …) serve the tests and are not part of
 it.
 
+It also states, once, the rules the twins rank agents by and score them
+with for offer reasons: :func:`occupied_share` and the four scores
+(:func:`idle_score`, :func:`skill_score`, :func:`occupancy_score`,
+:func:`handled_score`), which the compiled twin transcribes in C.
+
 Every parameter is positional-only because the router passes every argument
 by position: an implementation may name its parameters as it likes. The
 interface speaks small integers only (docs/implementation.md): channel,
@@ -26,7 +31,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from ._codes import Key
 
-__all__ = ["QueueBackend", "occupied_share"]
+__all__ = [
+    "QueueBackend",
+    "handled_score",
+    "idle_score",
+    "occupancy_score",
+    "occupied_share",
+    "skill_score",
+]
 
 
 def occupied_share(units: int, budget: int, held: int, slots: int) -> float:
@@ -36,13 +48,51 @@ def occupied_share(units: int, budget: int, held: int, slots: int) -> float:
     ``held`` contacts over ``slots``, its capacity summed over every channel.
     A budget of 0 (the agent may hold only zero-cost work) and no slots at all
     count as full: 1.0. This is the one statement of the rule: the pure twin
-    orders agents by it, the router's offer reasons score ``1 - share`` with
-    it, and the compiled twin's ``_key`` is its C transcription (the offer
-    reason tests hold both twins to it).
+    orders agents by it, offer reasons score ``1 - share`` with it
+    (:func:`occupancy_score`), and the compiled twin's ``_share`` is its C
+    transcription (tests/test_queue_scores.py holds both twins to it).
     """
     if budget >= 0:
         return units / budget if budget else 1.0
     return held / slots if slots else 1.0
+
+
+# The scores an offer reason reports (docs/explain.md; higher wins), one
+# function per built-in strategy. They are stated here once: the pure twin
+# calls them in ``offer_figures``, the compiled twin's ``_idle_score`` …
+# ``_handled_score`` are their C transcriptions, and tests/test_queue_scores.py
+# holds both twins (and the brute-force reference) to these functions. Each
+# score is monotone in the quantity the twins order agents by (with rounding,
+# too: ``fl(now - x)`` and ``fl(1 - x)`` never increase as ``x`` grows), so the
+# best score among some agents is the score of the agent first in that order;
+# the twins still order by the exact quantities, never by the scores, whose
+# rounding could tie agents the quantities tell apart.
+
+
+def idle_score(idle_since: float, now: float) -> float:
+    """Longest idle's score: seconds since the agent last became idle."""
+    return now - idle_since
+
+
+def skill_score(levels: Mapping[int, int], requirements: Iterable[tuple[int, int]]) -> float:
+    """Most skilled's score: the sum of the agent's ``levels`` (skill -> level)
+    over the contact's required skills, 0 for a skill it lacks; the required
+    levels themselves do not count."""
+    return float(sum(levels.get(s, 0) for s, _level in requirements))
+
+
+def occupancy_score(units: int, budget: int, held: int, slots: int) -> float:
+    """Least occupied's score: ``1 -`` :func:`occupied_share` (0 for a full agent)."""
+    return 1.0 - occupied_share(units, budget, held, slots)
+
+
+def handled_score(handled: int) -> float:
+    """Fewest handled's score: minus the contacts the agent accepted.
+
+    Negated as an integer first, so 0 handled scores ``0.0``, never ``-0.0``
+    (which would compare equal but print differently in an event).
+    """
+    return float(-handled)
 
 
 class QueueBackend(Protocol):
@@ -119,6 +169,26 @@ class QueueBackend(Protocol):
         self, g: int, target: int = -1, barred: Collection[int] = (), /
     ) -> list[int]:
         """Every agent that may take a contact of signature ``g`` now, in agent-id order."""
+
+    def offer_figures(
+        self,
+        g: int,
+        strategy: int,
+        winner: int,
+        now: float,
+        target: int = -1,
+        barred: Collection[int] = (),
+        /,
+    ) -> tuple[int, float | None, float | None]:
+        """An offer reason's figures: ``(eligible, score, runner_up)``.
+
+        ``eligible`` counts the agents :meth:`eligible_agents` would list for
+        the same ``g``, ``target`` and ``barred``; ``score`` is ``winner``'s
+        score under ``strategy`` (``None`` when it is not among them) and
+        ``runner_up`` the best score of the others (``None`` when there are
+        none). Strategies without a score (round robin, random) give ``None``
+        for both.
+        """
 
     def any_logged_in(self, g: int, exclude: Collection[int] = (), /) -> bool:
         """Whether a logged-in agent not in ``exclude`` could ever take signature ``g``."""

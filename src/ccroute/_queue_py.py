@@ -50,7 +50,13 @@ from ._codes import (
     Key,
 )
 from ._profile_index import ProfileIndex, add_profile, candidates
-from ._queue_protocol import occupied_share
+from ._queue_protocol import (
+    handled_score,
+    idle_score,
+    occupancy_score,
+    occupied_share,
+    skill_score,
+)
 from ._values import is_int
 
 __all__ = ["UniversalQueue"]
@@ -136,8 +142,8 @@ class _Signature:
         self.channel = channel
         self.requirements = requirements
         self.queues = queues
-        # compatible profiles as (profile, skill score), in profile order
-        self.profiles: list[tuple[int, int]] = []
+        # compatible profiles as (profile, most-skilled score), in profile order
+        self.profiles: list[tuple[int, float]] = []
         self.profile_set: set[int] = set()
         self.items: SortedList = SortedList()  # (neg tier, time, seq, contact)
 
@@ -387,7 +393,7 @@ class UniversalQueue:
                 profile = self._profiles[p]
                 skills = profile.skills
                 if all(skills.get(s, 0) >= level for s, level in reqs):
-                    sig.profiles.append((p, self._score(profile, sig)))
+                    sig.profiles.append((p, skill_score(profile.skills, sig.requirements)))
                     sig.profile_set.add(p)
                     profile.signatures.append(g)
                     # a new signature has no contacts yet: nothing to activate
@@ -639,6 +645,82 @@ class UniversalQueue:
         found.sort()
         return [a for _id, a in found]
 
+    def offer_figures(
+        self,
+        g: int,
+        strategy: int,
+        winner: int,
+        now: float,
+        target: int = NONE,
+        barred: Collection[int] = (),
+    ) -> tuple[int, float | None, float | None]:
+        """An offer reason's figures: ``(eligible, score, runner_up)``.
+
+        ``eligible`` is how many agents :meth:`eligible_agents` would list for
+        the same ``g``, ``target`` and ``barred``; ``score`` is ``winner``'s
+        score under ``strategy`` at time ``now`` (``None`` when the winner is
+        not among them) and ``runner_up`` the best score of the others
+        (``None`` when there are none), by the score functions of
+        :mod:`ccroute._queue_protocol`. Round robin and random have no score:
+        ``None`` for both. Cost: O(P + E) for P compatible profiles and E
+        eligible agents.
+        """
+        sig = self._sigs[self._sig(g)]
+        strategy = check.strategy(strategy)
+        winner = check.target(winner)
+        now = check.time(now, "now")
+        target = check.target(target)
+        barred = check.handle_set(barred, "barred")
+        agents = self._agents
+        # (agent, its profile's most-skilled score) for every eligible agent
+        found: list[tuple[int, float]]
+        if target != NONE:
+            agent = agents.get(target)
+            if agent is None or not self._spare(agent, sig.channel) or target in barred:
+                return 0, None, None
+            skills = self._profiles[agent.profile].skills
+            found = [(target, skill_score(skills, sig.requirements))]
+        else:
+            found = []
+            for p, skill in sig.profiles:
+                found.extend(
+                    (a, skill)
+                    for _id, a in self._profiles[p].ready[sig.channel][_BY_ID]
+                    if a not in barred
+                )
+        others = [entry for entry in found if entry[0] != winner]
+        mine = agents[winner] if len(others) < len(found) else None
+        # Each score is monotone in the quantity compared here, so the best
+        # other score is the score of the other agent with the extreme one.
+        if strategy == LONGEST_IDLE:
+            first = min(others, key=lambda e: agents[e[0]].idle_since, default=None)
+            return (
+                len(found),
+                None if mine is None else idle_score(mine.idle_since, now),
+                None if first is None else idle_score(agents[first[0]].idle_since, now),
+            )
+        if strategy == MOST_SKILLED:
+            return (
+                len(found),
+                None if mine is None else next(skill for a, skill in found if a == winner),
+                max((skill for _a, skill in others), default=None),
+            )
+        if strategy == LEAST_OCCUPIED:
+            first = min(others, key=lambda e: self._share(agents[e[0]]), default=None)
+            return (
+                len(found),
+                None if mine is None else self._occupancy(mine),
+                None if first is None else self._occupancy(agents[first[0]]),
+            )
+        if strategy == FEWEST_HANDLED:
+            first = min(others, key=lambda e: agents[e[0]].handled, default=None)
+            return (
+                len(found),
+                None if mine is None else handled_score(mine.handled),
+                None if first is None else handled_score(agents[first[0]].handled),
+            )
+        return len(found), None, None
+
     def any_logged_in(self, g: int, exclude: Collection[int] = ()) -> bool:
         """Whether some logged-in agent not in ``exclude`` could ever take signature ``g``.
 
@@ -699,10 +781,6 @@ class UniversalQueue:
             return False
         return agent.budget < 0 or agent.units + self._cost[ch] <= agent.budget
 
-    @staticmethod
-    def _score(profile: _Profile, sig: _Signature) -> int:
-        return sum(profile.skills.get(s, 0) for s, _level in sig.requirements)
-
     def _key(self, agent: _Agent, a: int, order: int) -> tuple[object, ...]:
         if order == _BY_ID:
             return (agent.id, a)
@@ -717,6 +795,10 @@ class UniversalQueue:
     @staticmethod
     def _share(agent: _Agent) -> float:
         return occupied_share(agent.units, agent.budget, agent.total, agent.total_cap)
+
+    @staticmethod
+    def _occupancy(agent: _Agent) -> float:
+        return occupancy_score(agent.units, agent.budget, agent.total, agent.total_cap)
 
     def _build_order(self, ready: dict[int, SortedList], order: int) -> SortedList:
         # Orderings are built the first time a strategy asks for them, so the
@@ -783,7 +865,7 @@ class UniversalQueue:
             for g, sig in enumerate(self._sigs):
                 if _compatible(profile, sig):
                     profile.signatures.append(g)
-                    sig.profiles.append((p, self._score(profile, sig)))
+                    sig.profiles.append((p, skill_score(profile.skills, sig.requirements)))
                     sig.profile_set.add(p)
                     if sig.items:
                         profile.active.add(g)

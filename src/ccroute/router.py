@@ -33,7 +33,7 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -41,17 +41,14 @@ from sortedcontainers import SortedList
 
 from . import _codes
 from ._codes import (
-    FEWEST_HANDLED,
-    LEAST_OCCUPIED,
     LONGEST_IDLE,
-    MOST_SKILLED,
     NONE,
     RANDOM,
     Key,
     contact_key,
 )
 from ._queue import new_queue
-from ._queue_protocol import QueueBackend, occupied_share
+from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
@@ -3200,12 +3197,16 @@ class Router:
         now: float,
     ) -> OfferReason:
         target = NONE if rec.target is None else self._agents[rec.target].handle
-        eligible = self._q.eligible_agents(rec.sig, target, barred)
-        if scores is None:
-            score, runner_up = self._winner_and_runner_up(
-                queue.strategy, rec, eligible, winner, now
-            )
-        else:
+        # The queue backend counts the eligible agents and scores them as it
+        # ranks them (_queue_protocol's score functions; in C for the compiled
+        # twin): no loop over agents here, no second copy of their state. A
+        # custom strategy's scores are the plugin's, so the backend only counts
+        # for it (random has no score).
+        code = RANDOM if queue.strategy == _CUSTOM else queue.strategy
+        eligible, score, runner_up = self._q.offer_figures(
+            rec.sig, code, winner, now, target, barred
+        )
+        if scores is not None:
             others = [s for a, s in scores.items() if a != winner]
             score, runner_up = scores.get(winner), (max(others) if others else None)
         held: list[str] = []
@@ -3220,83 +3221,12 @@ class Router:
         return OfferReason(
             strategy=strategy if isinstance(strategy, str) else strategy.value,
             trigger=trigger,
-            eligible=len(eligible),
+            eligible=eligible,
             score=score,
             runner_up=runner_up,
             step=rec.steps_applied,
             held_back=tuple(held),
         )
-
-    def _winner_and_runner_up(
-        self, code: int, rec: _ContactRec, eligible: Sequence[int], winner: int, now: float
-    ) -> tuple[float | None, float | None]:
-        """The winner's score and the best score among the other eligible agents,
-        both as :meth:`_score` gives them. Cost: O(eligible), once per offer, so
-        the common strategies are scored inline rather than agent by agent."""
-        by_handle = self._agent_by_handle
-        others = [by_handle[a] for a in eligible if a != winner]
-        mine = by_handle[winner] if len(others) < len(eligible) else None
-        if code == LONGEST_IDLE:
-            # now - idle is monotone in idle, so the best score is now - the earliest idle
-            return (
-                None if mine is None else now - mine.idle_since,
-                now - min(a.idle_since for a in others) if others else None,
-            )
-        if code == FEWEST_HANDLED:
-            return (
-                None if mine is None else float(-mine.handled),
-                float(-min(a.handled for a in others)) if others else None,
-            )
-        if code == MOST_SKILLED:
-            required = tuple(rec.requirements)
-            if len(required) == 1:
-                (skill,) = required
-                best = max((a.levels.get(skill, 0) for a in others), default=None)
-            else:
-                best = max(
-                    (sum(a.levels.get(s, 0) for s in required) for a in others), default=None
-                )
-            return (
-                None if mine is None else float(sum(mine.levels.get(s, 0) for s in required)),
-                None if best is None else float(best),
-            )
-        if code == LEAST_OCCUPIED:
-            scores = [self._occupancy_score(a) for a in others]
-            return (
-                None if mine is None else self._occupancy_score(mine),
-                max(scores) if scores else None,
-            )
-        runner_up: float | None = None
-        for agent in others:
-            score = self._score(code, rec, agent, now)
-            if score is not None and (runner_up is None or score > runner_up):
-                runner_up = score
-        return (None if mine is None else self._score(code, rec, mine, now)), runner_up
-
-    def _score(self, code: int, rec: _ContactRec, agent: _AgentRec, now: float) -> float | None:
-        """An agent's score under a built-in strategy: higher wins (see docs/explain.md)."""
-        if code == LONGEST_IDLE:
-            return now - agent.idle_since
-        if code == MOST_SKILLED:
-            levels = agent.levels
-            return float(sum(levels.get(s, 0) for s in rec.requirements))
-        if code == LEAST_OCCUPIED:
-            return self._occupancy_score(agent)
-        if code == FEWEST_HANDLED:
-            return float(-agent.handled)
-        return None
-
-    def _occupancy_score(self, agent: _AgentRec) -> float:
-        """Least-occupied's score: ``1 -`` the share in use by the rule both
-        queue twins order agents by (:func:`~ccroute._queue_protocol.occupied_share`)."""
-        budget = agent.spec.unit_budget
-        if budget is None:
-            share = occupied_share(0, -1, sum(agent.load.values()), sum(agent.capacity.values()))
-        else:
-            channels = self._channels
-            units = sum(n * channels[ch].unit_cost for ch, n in agent.load.items())
-            share = occupied_share(units, budget, 0, 0)
-        return 1.0 - share
 
     # ============================================================ explanations
 
