@@ -184,30 +184,3 @@ def test_the_engines_totals_are_totals_collectors_fed_by_arrival(example: str) -
     for index, collector in enumerate(intervals):
         assert sim.interval_totals(index) == collector.total(now)
     assert result.measured == measured.total(now)
-
-
-@pytest.mark.usefixtures("queue_factory")
-@pytest.mark.parametrize("example", ["contact_centre.toml", "multiskill.toml"])
-def test_the_metrics_inlined_handlers_match_the_handlers(
-    example: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # MetricsCollector.observe inlines its commonest handlers: the same events
-    # through the handler table alone give the same report and state.
-    result = Simulation(_busy_day(example), keep_events=True).run()
-    log = list(result.event_log or ())
-    fast = MetricsCollector({"sales": 30.0})
-    fast.observe(log)
-
-    def table_only(self: MetricsCollector, events: list[Any]) -> None:
-        for event in events:
-            self._last_at = event.at
-            handler = self._HANDLERS.get(type(event))
-            if handler is not None:
-                handler(self, event)
-
-    monkeypatch.setattr(MetricsCollector, "observe", table_only)
-    plain = MetricsCollector({"sales": 30.0})
-    plain.observe(log)
-    assert fast.report(result.end_time) == plain.report(result.end_time)
-    assert fast.state() == plain.state()
-    assert result.report == Simulation(_busy_day(example)).run().report

@@ -642,77 +642,9 @@ class MetricsCollector:
                     f"events out of order: {type(event).__name__} at {at} after an event at {last}"
                 )
             last = self._last_at = at
-            kind = type(event)
-            # Every contact is queued, offered, accepted, completed and wrapped
-            # up: those handlers are inlined (the same updates in the same
-            # order), the other kinds go through _HANDLERS.
-            e: Any = event
-            if kind is Offered:
-                self._agent(e.agent_id, at).offers += 1
-            elif kind is Accepted:
-                contact_id = e.contact_id
-                agent = self._agent(e.agent_id, at)
-                agent.accepted += 1
-                agent.held.add(contact_id)
-                track = self._contacts.get(contact_id)
-                if track is None:
-                    continue
-                entry = track.entry
-                if entry.open:
-                    entry.open = False
-                    (self._queues.get(track.queue) or self._queue(track.queue)).answer(
-                        at - entry.at
-                    )
-                first = track.first
-                if first.open:
-                    first.open = False
-                    wait = at - first.at
-                    (self._channels.get(track.channel) or self._channel(track.channel)).answer(wait)
-                    self._total.answer(wait)
-            elif kind is Completed:
-                track = self._contacts.get(e.contact_id)
-                if track is not None:
-                    track.handle_time = e.handle_time
-            elif kind is Queued:
-                # _on_queued, with _Acc.enter inlined
-                first = _Entry(at)
-                entry = _Entry(at)
-                self._contacts[e.contact_id] = _Track(e.channel, e.queue, first, entry)
-                queue = self._queues.get(e.queue) or self._queue(e.queue)
-                queue.offered += 1
-                queue.live.append(entry)
-                channel = self._channels.get(e.channel) or self._channel(e.channel)
-                channel.offered += 1
-                channel.live.append(first)
-                total = self._total
-                total.offered += 1
-                total.live.append(first)
-            elif kind is WrapUpEnded:
-                # _on_wrap_up_ended, with _Acc.finish inlined for each group
-                contact_id = e.contact_id
-                agent = self._agent(e.agent_id, at)
-                agent.held.discard(contact_id)
-                agent.handled += 1
-                track = self._contacts.pop(contact_id, None)
-                if track is None:
-                    continue
-                handle, wrap = track.handle_time, e.wrap_time
-                acc = self._queues.get(track.queue) or self._queue(track.queue)
-                acc.handled += 1
-                acc.handle_time += handle
-                acc.wrap_time += wrap
-                acc = self._channels.get(track.channel) or self._channel(track.channel)
-                acc.handled += 1
-                acc.handle_time += handle
-                acc.wrap_time += wrap
-                acc = self._total
-                acc.handled += 1
-                acc.handle_time += handle
-                acc.wrap_time += wrap
-            else:
-                handler = handlers.get(kind)
-                if handler is not None:
-                    handler(self, event)
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(self, event)
 
     def _queue(self, name: str) -> _Acc:
         acc = self._queues.get(name)
