@@ -254,6 +254,13 @@ cdef inline long long _target(object x) except -2:
     return -2
 
 
+cdef inline int _strategy(object x) except -1:
+    """A built-in strategy code (0..RANDOM), or refused as _twin_checks.strategy does."""
+    if _is_int(x) and 0 <= x <= RANDOM:
+        return x
+    return _check.strategy(x)
+
+
 cdef inline double _time(object x, str what) except? -1.0:
     """A finite time as a double, or refused as _twin_checks.time does."""
     cdef double d
@@ -915,11 +922,7 @@ cdef class UniversalQueue:
         :meth:`eligible_agents`).
         """
         cdef int g_c = self._sig(g)
-        cdef int strategy_c
-        if _is_int(strategy) and 0 <= strategy <= RANDOM:
-            strategy_c = strategy
-        else:
-            strategy_c = _check.strategy(strategy)
+        cdef int strategy_c = _strategy(strategy)
         cdef long long target_c = _target(target)
         if rr_after is not None and type(rr_after) is not str:
             rr_after = _check.rr_after(rr_after)
@@ -1066,11 +1069,7 @@ cdef class UniversalQueue:
         eligible agents.
         """
         cdef int g_c = self._sig(g)
-        cdef int strategy_c
-        if _is_int(strategy) and 0 <= strategy <= RANDOM:
-            strategy_c = strategy
-        else:
-            strategy_c = _check.strategy(strategy)
+        cdef int strategy_c = _strategy(strategy)
         cdef long long winner_c = _target(winner)
         cdef double now_c = _time(now, "now")
         cdef long long target_c = _target(target)
