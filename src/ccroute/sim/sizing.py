@@ -33,8 +33,10 @@ the same seeds, bisection and early stop (docs/scenarios.md describes it).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -96,7 +98,19 @@ class SizingResult:
     seeds: tuple[int, ...]
 
 
-class _Evaluator:
+class _Evaluated(Protocol):
+    @property
+    def runs(self) -> int: ...
+
+
+C = TypeVar("C", bound=_Evaluated)
+K = TypeVar("K", bound=Hashable)
+
+
+class _Runs(Generic[C]):
+    """Every candidate's runs: the same seeds, counted for ``progress``, stopped
+    early once the answer is clear, and each distinct candidate kept once."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -108,18 +122,37 @@ class _Evaluator:
         self.seeds = seeds
         self.strict = strict
         self.targets = {q.name: q.service_level_target for q in scenario.queues}
-        self.cache: dict[tuple[tuple[str, int], ...], Candidate] = {}
-        self.order: list[Candidate] = []
+        self.cache: dict[Hashable, C] = {}
+        self.order: list[C] = []
         self.runs = 0
         self.progress = progress
 
-    def __call__(self, counts: Mapping[str, int], *, full: bool = False) -> Candidate:
-        key = tuple(sorted(counts.items()))
-        cached = self.cache.get(key)
-        if cached is not None and (not full or cached.runs == len(self.seeds)):
-            return cached
-        scenario = with_counts(self.scenario, counts)
-        samples: dict[str, list[float]] = {q: [] for q in self.targets}
+    def cached(self, key: Hashable, full: bool) -> C | None:
+        """The candidate already evaluated under ``key``, when it has runs enough."""
+        found = self.cache.get(key)
+        if found is not None and (not full or found.runs == len(self.seeds)):
+            return found
+        return None
+
+    def keep(self, key: Hashable, candidate: C) -> C:
+        """Remember ``candidate`` (a full evaluation replaces an early-stopped one)."""
+        if key not in self.cache:
+            self.order.append(candidate)
+        self.cache[key] = candidate
+        return candidate
+
+    def levels(
+        self,
+        scenario: Scenario,
+        cells: Mapping[K, Mapping[str, Any]],
+        targets: Mapping[K, float],
+        full: bool,
+    ) -> tuple[dict[K, Estimate], bool, int]:
+        """Run ``scenario`` with the seeds; each cell's service level (the
+        breakdown selected by its keywords) over the runs, whether every cell
+        reaches its target, and the runs made. Without ``full`` the runs stop
+        after :data:`EARLY_STOP_RUNS` once the verdict is clear."""
+        samples: dict[K, list[float]] = {c: [] for c in cells}
         verdict: bool | None = None
         runs = 0
         for seed in self.seeds:
@@ -129,37 +162,96 @@ class _Evaluator:
             if self.progress is not None:
                 self.progress(self.runs)
             assert result.breakdown is not None
-            for queue in self.targets:
-                level = result.breakdown.select(queue=queue).service_level()
+            for cell, selection in cells.items():
+                level = result.breakdown.select(**selection).service_level()
                 if level is not None:
-                    samples[queue].append(level)
+                    samples[cell].append(level)
             if not full and runs >= EARLY_STOP_RUNS and runs < len(self.seeds):
-                verdict = self._clear(samples)
+                verdict = _clear(samples, targets)
                 if verdict is not None:
                     break
-        levels = {q: estimate(v) for q, v in samples.items() if v}
-        met = all(
-            (e.low if self.strict else e.mean) >= self.targets[q] * (1 - 1e-12)
-            for q, e in levels.items()
-        )
-        if verdict is not None:
-            met = verdict
-        candidate = Candidate(dict(counts), levels, met, runs)
-        if cached is None:
-            self.order.append(candidate)
-        self.cache[key] = candidate
-        return candidate
+        levels = {c: estimate(v) for c, v in samples.items() if v}
+        if verdict is None:
+            verdict = all(_reaches(e, targets[c], self.strict) for c, e in levels.items())
+        return levels, verdict, runs
 
-    def _clear(self, samples: Mapping[str, list[float]]) -> bool | None:
-        """Met or missed beyond doubt after a few runs; ``None`` while it is not clear."""
-        levels = {q: estimate(v) for q, v in samples.items() if len(v) >= 2}
-        if any(e.high < self.targets[q] for q, e in levels.items()):
-            return False
-        if len(levels) == sum(1 for v in samples.values() if v) and all(
-            e.low >= self.targets[q] for q, e in levels.items()
-        ):
-            return True
-        return None
+
+class _Evaluator(_Runs[Candidate]):
+    """A day's headcount per group to its candidate: every queue's level for the day."""
+
+    def __call__(self, counts: Mapping[str, int], *, full: bool = False) -> Candidate:
+        key = tuple(sorted(counts.items()))
+        found = self.cached(key, full)
+        if found is not None:
+            return found
+        cells = {q: {"queue": q} for q in self.targets}
+        scenario = with_counts(self.scenario, counts)
+        levels, met, runs = self.levels(scenario, cells, self.targets, full)
+        return self.keep(key, Candidate(dict(counts), levels, met, runs))
+
+
+def _clear(samples: Mapping[K, list[float]], targets: Mapping[K, float]) -> bool | None:
+    """Met or missed beyond doubt after a few runs; ``None`` while it is not clear."""
+    levels = {c: estimate(v) for c, v in samples.items() if len(v) >= 2}
+    if any(e.high < targets[c] for c, e in levels.items()):
+        return False
+    if len(levels) == sum(1 for v in samples.values() if v) and all(
+        e.low >= targets[c] for c, e in levels.items()
+    ):
+        return True
+    return None
+
+
+def _reaches(level: Estimate, target: float, strict: bool) -> bool:
+    return (level.low if strict else level.mean) >= target * (1 - 1e-12)
+
+
+def _smallest(high: int, meets: Callable[[int], bool]) -> int:
+    """The smallest count from 0 to ``high`` (which meets) that ``meets``, by bisection."""
+    low = -1  # below anything tried
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _shrink(
+    names: Sequence[str],
+    count: Callable[[str], int],
+    meets: Callable[[str, int], bool],
+    assign: Callable[[str, int], None],
+) -> None:
+    """Bisect each group down, largest first, the others held; a second pass
+    if the first changed anything (a smaller group may let another shrink)."""
+    for _ in range(2):
+        changed = False
+        for name in sorted(names, key=lambda n: (-count(n), n)):
+            least = _smallest(count(name), functools.partial(meets, name))
+            if least != count(name):
+                assign(name, least)
+                changed = True
+        if not changed:
+            return
+
+
+def _sizing_inputs(
+    scenario: Scenario, groups: Sequence[str] | None, replications: int, seed: int | None
+) -> tuple[list[str], tuple[int, ...]]:
+    """The groups to size and the seeds, checked."""
+    names = [g.name for g in scenario.agents]
+    sized = list(names if groups is None else groups)
+    for name in sized:
+        if name not in names:
+            raise InputError(f"unknown agent group {name!r}; the scenario has {', '.join(names)}")
+    if not sized:
+        raise InputError("no agent group to size")
+    if replications < 1:
+        raise InputError("replications must be at least 1")
+    first = scenario.seed if seed is None else seed
+    return sized, tuple(range(first, first + replications))
 
 
 def size_by_simulation(
@@ -179,17 +271,7 @@ def size_by_simulation(
     Raises :class:`~ccroute.InputError` for an unknown group, fewer than one
     replication, or targets no headcount up to the growth limit meets.
     """
-    names = [g.name for g in scenario.agents]
-    sized = list(names if groups is None else groups)
-    for name in sized:
-        if name not in names:
-            raise InputError(f"unknown agent group {name!r}; the scenario has {', '.join(names)}")
-    if not sized:
-        raise InputError("no agent group to size")
-    if replications < 1:
-        raise InputError("replications must be at least 1")
-    first = scenario.seed if seed is None else seed
-    seeds = tuple(range(first, first + replications))
+    sized, seeds = _sizing_inputs(scenario, groups, replications, seed)
     evaluate = _Evaluator(scenario, seeds, strict, progress)
     original = {g.name: g.count for g in scenario.agents}
     counts = dict(original)
@@ -209,21 +291,12 @@ def size_by_simulation(
             )
         for name in sized:
             counts[name] = max(counts[name] + 1, math.ceil(counts[name] * 1.5))
-    for _ in range(2):
-        changed = False
-        for name in sorted(sized, key=lambda n: (-counts[n], n)):
-            low, high = -1, counts[name]  # high meets; low is below anything tried
-            while high - low > 1:
-                middle = (low + high) // 2
-                if evaluate({**counts, name: middle}).met:
-                    high = middle
-                else:
-                    low = middle
-            if high != counts[name]:
-                counts[name] = high
-                changed = True
-        if not changed:
-            break
+    _shrink(
+        sized,
+        counts.__getitem__,
+        lambda name, middle: evaluate({**counts, name: middle}).met,
+        counts.__setitem__,
+    )
     answer = evaluate(counts, full=True)
     steps = 0
     while not answer.met:
@@ -350,75 +423,21 @@ def _plan_key(plan: Plan) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple(sorted(plan.items()))
 
 
-def _reaches(level: Estimate, target: float, strict: bool) -> bool:
-    return (level.low if strict else level.mean) >= target * (1 - 1e-12)
-
-
-class _PlanEvaluator:
-    def __init__(
-        self,
-        scenario: Scenario,
-        seeds: Sequence[int],
-        strict: bool,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        self.scenario = scenario
-        self.seeds = seeds
-        self.strict = strict
-        self.targets = {q.name: q.service_level_target for q in scenario.queues}
-        self.cache: dict[object, PlanCandidate] = {}
-        self.order: list[PlanCandidate] = []
-        self.runs = 0
-        self.progress = progress
+class _PlanEvaluator(_Runs[PlanCandidate]):
+    """A plan and the intervals to check to its candidate: every queue's level
+    in each interval checked."""
 
     def __call__(self, plan: Plan, checked: Sequence[int], *, full: bool = False) -> PlanCandidate:
         check = tuple(sorted(checked))
         key = (_plan_key(plan), check)
-        cached = self.cache.get(key)
-        if cached is not None and (not full or cached.runs == len(self.seeds)):
-            return cached
-        scenario = split_plan(self.scenario, plan)
-        cells = [(k, q) for k in check for q in self.targets]
-        samples: dict[Cell, list[float]] = {c: [] for c in cells}
+        found = self.cached(key, full)
+        if found is not None:
+            return found
+        cells = {(k, q): {"interval": k, "queue": q} for k in check for q in self.targets}
         targets = {c: self.targets[c[1]] for c in cells}
-        verdict: bool | None = None
-        runs = 0
-        for seed in self.seeds:
-            result = simulate(scenario, seed=seed)
-            runs += 1
-            self.runs += 1
-            if self.progress is not None:
-                self.progress(self.runs)
-            assert result.breakdown is not None
-            for k, queue in cells:
-                level = result.breakdown.select(interval=k, queue=queue).service_level()
-                if level is not None:
-                    samples[(k, queue)].append(level)
-            if not full and runs >= EARLY_STOP_RUNS and runs < len(self.seeds):
-                verdict = _clear(samples, targets)
-                if verdict is not None:
-                    break
-        levels = {c: estimate(v) for c, v in samples.items() if v}
-        met = all(_reaches(e, targets[c], self.strict) for c, e in levels.items())
-        if verdict is not None:
-            met = verdict
-        candidate = PlanCandidate(dict(plan), levels, check, met, runs)
-        if cached is None:
-            self.order.append(candidate)
-        self.cache[key] = candidate
-        return candidate
-
-
-def _clear(samples: Mapping[Cell, list[float]], targets: Mapping[Cell, float]) -> bool | None:
-    """Met or missed beyond doubt after a few runs; ``None`` while it is not clear."""
-    levels = {c: estimate(v) for c, v in samples.items() if len(v) >= 2}
-    if any(e.high < targets[c] for c, e in levels.items()):
-        return False
-    if len(levels) == sum(1 for v in samples.values() if v) and all(
-        e.low >= targets[c] for c, e in levels.items()
-    ):
-        return True
-    return None
+        scenario = split_plan(self.scenario, plan)
+        levels, met, runs = self.levels(scenario, cells, targets, full)
+        return self.keep(key, PlanCandidate(dict(plan), levels, check, met, runs))
 
 
 def _shortfall(
@@ -474,15 +493,7 @@ def size_per_interval(
     :func:`size_by_simulation` does, naming the interval and queue that fall
     short when no plan up to the growth limit meets every interval.
     """
-    names = [g.name for g in scenario.agents]
-    wanted = list(names if groups is None else groups)
-    for name in wanted:
-        if name not in names:
-            raise InputError(f"unknown agent group {name!r}; the scenario has {', '.join(names)}")
-    if not wanted:
-        raise InputError("no agent group to size")
-    if replications < 1:
-        raise InputError("replications must be at least 1")
+    wanted, seeds = _sizing_inputs(scenario, groups, replications, seed)
     byname = {g.name: g for g in scenario.agents}
     covered = {
         name: _covered(scenario, byname[name].shift_start, byname[name].shift_end)
@@ -491,8 +502,6 @@ def size_per_interval(
     sized = tuple(name for name in wanted if covered[name])
     if not sized:
         raise InputError("no agent group to size: the shifts of those named miss the day")
-    first = scenario.seed if seed is None else seed
-    seeds = tuple(range(first, first + replications))
     evaluate = _PlanEvaluator(scenario, seeds, strict, progress)
     starts = tuple(scenario.start + k * scenario.interval for k in range(scenario.intervals))
     every = tuple(range(scenario.intervals))
@@ -520,26 +529,25 @@ def size_per_interval(
     def frozen(p: Mapping[str, list[int]]) -> dict[str, tuple[int, ...]]:
         return {n: tuple(v) for n, v in p.items()}
 
-    for k in every:
-        here = [n for n in sized if k in covered[n]]
+    def search(k: int) -> None:
+        """Bisect interval ``k``'s headcounts, earlier intervals fixed, later held."""
         checked = every[: k + 1]
-        for _ in range(2):
-            changed = False
-            for name in sorted(here, key=lambda n: (-plan[n][k], n)):
-                low, high = -1, plan[name][k]  # high meets; low is below anything tried
-                while high - low > 1:
-                    middle = (low + high) // 2
-                    trial = {n: list(v) for n, v in plan.items()}
-                    trial[name][k] = middle
-                    if evaluate(frozen(trial), checked).met:
-                        high = middle
-                    else:
-                        low = middle
-                if high != plan[name][k]:
-                    plan[name][k] = high
-                    changed = True
-            if not changed:
-                break
+
+        def count(name: str) -> int:
+            return plan[name][k]
+
+        def meets(name: str, middle: int) -> bool:
+            trial = frozen(plan)
+            trial[name] = (*trial[name][:k], middle, *trial[name][k + 1 :])
+            return evaluate(trial, checked).met
+
+        def assign(name: str, least: int) -> None:
+            plan[name][k] = least
+
+        _shrink([n for n in sized if k in covered[n]], count, meets, assign)
+
+    for k in every:
+        search(k)
     answer = evaluate(frozen(plan), every, full=True)
     steps = 0
     turn = 0
