@@ -2542,7 +2542,8 @@ class Router:
         that the queue delays ending then run first, in key order: a delay
         only changes eligibility, which holds from that instant on, so those
         contacts are routed before any other timer of the instant routes
-        (docs/routing.md, "Time")."""
+        (docs/routing.md, "Time"); and scheduled callbacks due then enter
+        in key order (docs/business-hours.md)."""
         timers = self._timers
         ran = 0
         while timers and timers[0][0] <= now:
@@ -2554,6 +2555,12 @@ class Router:
                 delays = sorted((t for t in batch if t[2] == _DELAY), key=lambda t: t[3].key)
                 if delays:
                     batch = delays + [t for t in batch if t[2] != _DELAY]
+                # Callbacks entering at one instant enter in key order, each
+                # routed as it enters: the most deserving takes a free agent.
+                entering = sorted((t for t in batch if t[2] == _CALLBACK), key=lambda t: t[3].key)
+                if len(entering) > 1:
+                    ordered = iter(entering)
+                    batch = [next(ordered) if t[2] == _CALLBACK else t for t in batch]
             ran += self._run_batch(batch, events)
         return ran
 
