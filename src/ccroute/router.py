@@ -50,7 +50,16 @@ from ._codes import (
 from ._queue import new_queue
 from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
-from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_SECONDS,
+    check_bool,
+    check_id,
+    is_int,
+    is_real,
+    show,
+)
 from .business_hours import WhenClosed
 from .clock import Clock, ManualClock
 from .core.policies import (
@@ -1040,15 +1049,15 @@ class Router:
         no one (its state is ``scheduled``); :meth:`abandon` cancels it. Its
         queue's admission rules and size limit do not apply when it enters (an
         appointment, like a transfer). Raises, changing nothing:
-        :class:`InvalidValueError` for an ``at`` that is not a finite number
-        or is before the router's time, or that falls when the queue's
+        :class:`InvalidValueError` for an ``at`` that is not a number from
+        the router's time to ``MAX_SECONDS`` later, or that falls when the queue's
         calendar is closed (the message gives the next opening); and what
         :meth:`submit` raises for the contact. Events:
         :class:`~ccroute.CallbackScheduled` (reason ``"requested"``), later
         :class:`~ccroute.Queued` at ``at``. Cost: O(log n).
         """
-        now, events, queue = self._start(self._check_schedule, contact, at)
-        self._hold(contact, queue, float(at), "requested", now, events)
+        now, events, (queue, due) = self._start(self._check_schedule, contact, at)
+        self._hold(contact, queue, due, "requested", now, events)
         return self._finish(now, events)
 
     def callback_unanswered(self, contact_id: str) -> list[Event]:
@@ -2430,18 +2439,21 @@ class Router:
         action = _A.CANCEL_CALLBACK if rec.state is _S.SCHEDULED else _A.ABANDON
         return rec, contact_transition(contact_id, rec.state, action)
 
-    def _check_schedule(self, contact: object, at: object) -> _QueueRec:
+    def _check_schedule(self, contact: object, at: object) -> tuple[_QueueRec, float]:
         queue = self._check_submit(contact)
         assert isinstance(contact, Contact)
-        if not is_real(at) or not self._now <= at < _INF:  # type: ignore[operator]
+        now = self._now
+        # Compared as given: an int beyond float range is simply out of bounds.
+        if not is_real(at) or not now <= at <= now + MAX_SECONDS:  # type: ignore[operator]
             raise InvalidValueError(
                 f"cannot schedule callback {contact.id!r}: at must be a finite router time "
-                f"not before now ({self._now:g}), got {show(at)}"
+                f"from now ({now:g}) to {MAX_SECONDS:g} s later, got {show(at)}"
             )
+        due = float(at)  # type: ignore[arg-type]
         hours = self._hours
         if hours is not None:
-            hours.check_time(queue.config, contact.id, float(at))  # type: ignore[arg-type]
-        return queue
+            hours.check_time(queue.config, contact.id, due)
+        return queue, due
 
     def _check_callback(self, contact_id: str, channel: str) -> tuple[_ContactRec, ContactState]:
         rec = self._contact(contact_id)
