@@ -21,6 +21,7 @@ import datetime as dt
 import enum
 import functools
 import itertools
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
@@ -189,7 +190,8 @@ def _check_timezone(inst: object, attribute: attrs.Attribute[Any], value: object
         ) from None
 
 
-@attrs.frozen(slots=True)
+# The hash is cached: the parsed form is looked up by the value on every query.
+@attrs.frozen(slots=True, cache_hash=True)
 class BusinessHours:
     """A queue's opening hours: weekly ranges, holidays and special days, in one time zone.
 
@@ -272,10 +274,13 @@ class BusinessHours:
     def is_open(self, at: float) -> bool:
         """Whether the calendar is open at Unix time ``at``.
 
-        Cost: O(ranges of two days), the first query of a date parses it
-        (cached per calendar)."""
+        Cost: O(1) while the answer holds since the last query (the router
+        asks at every submission, with time moving forward); else O(ranges
+        of two days), plus a search for the next opening when closed, as
+        :meth:`next_open`. Each local date is converted once (cached per
+        calendar)."""
         t = _check_at(at)
-        return _compiled(self).containing(t) is not None
+        return _compiled(self).is_open(t)
 
     def next_open(self, at: float) -> float | None:
         """The first moment at or after Unix time ``at`` when the calendar is
@@ -337,6 +342,8 @@ class _Compiled:
         self.last_override = max(overrides) if overrides else dt.date.min
         self.open_specials = sorted(day for day, ranges in self.special.items() if ranges)
         self._days: dict[dt.date, tuple[tuple[float, float], ...]] = {}
+        # [lo, hi) over which the last is_open answer holds, and that answer
+        self._window: tuple[float, float, bool] = (0.0, -1.0, False)
 
     def ranges_of(self, date: dt.date) -> tuple[tuple[int, int], ...]:
         ranges = self.special.get(date)
@@ -378,6 +385,19 @@ class _Compiled:
                 if a <= t < b:
                     return a, b
         return None
+
+    def is_open(self, t: float) -> bool:
+        lo, hi, answer = self._window
+        if lo <= t < hi:
+            return answer
+        found = self.containing(t)
+        if found is not None:
+            self._window = (found[0], found[1], True)
+            return True
+        opens = self.next_open(t)
+        # Closed from t until it opens: as long as the router's time moves on.
+        self._window = (t, math.inf if opens is None else opens, False)
+        return False
 
     def _dates_from(self, first: dt.date) -> Iterator[dt.date]:
         """Local dates on which an opening may start, from ``first`` on, ending a
