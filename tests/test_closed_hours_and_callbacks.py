@@ -374,3 +374,29 @@ def test_offers_of_entering_callbacks_carry_no_surprise() -> None:
     h.submit("c")
     (offer,) = of_type(h.advance(NINE), Offered)
     assert offer.reason is not None and offer.reason.trigger == "contact"
+
+
+def test_metrics_count_each_attempt_as_an_entry_and_free_the_agent_at_once() -> None:
+    from ccroute.metrics import MetricsCollector
+
+    h = centre(callback_retries=(60,), offer_timeout=None)
+    metrics = MetricsCollector.attach(h.router)
+    h.advance(NINE)
+    ready(h)
+    h.router.schedule_callback(Contact("cb", "callback", "q"), NINE + 10)
+    h.submit("w")  # open now: queued, offered to "a" at once
+    h.router.accept("w", "a")
+    h.router.complete("w")
+    h.advance(10)
+    h.router.accept("cb", "a")
+    h.advance(5)
+    h.router.callback_unanswered("cb")
+    h.advance(30)
+    report = metrics.report(h.router.now)
+    queue = report.queues["q"]
+    # the callback's first attempt: offered and answered, not handled
+    assert (queue.offered, queue.answered, queue.handled) == (2, 2, 1)
+    # the agent handled for 5 s, then was free: no handling time since
+    assert report.agents["a"].handling_time == 5.0
+    h.advance(60)
+    assert metrics.report(h.router.now).queues["q"].offered == 3
