@@ -265,6 +265,7 @@ def test_a_calendar_loads_from_toml() -> None:
         ({"timezone": "UTC", "weekly": {"mun": "09:00-17:00"}}, "'mun' is not a weekday"),
         ({"timezone": "UTC", "weekly": {"mon": "9-17"}}, "weekly['mon'][0]: '9-17' is not a range"),
         ({"timezone": "UTC", "weekly": {"mon": "09:00-25:00"}}, "outside 00:00..24:00"),
+        ({"timezone": "UTC", "weekly": {"mon": "09:00-17:00\n"}}, "is not a range"),
         ({"timezone": "UTC", "weekly": {"mon": "09:00-09:00"}}, "is empty"),
         ({"timezone": "UTC", "weekly": {"mon": "24:00-02:00"}}, "starts at 24:00"),
         (
@@ -275,6 +276,7 @@ def test_a_calendar_loads_from_toml() -> None:
         ({"timezone": "UTC", "weekly": ["mon"]}, "weekly must be a mapping"),
         ({"timezone": "UTC", "holidays": ["2026-02-30"]}, "holidays[0]: '2026-02-30' is not"),
         ({"timezone": "UTC", "holidays": "2026-12-25"}, "holidays must be a list of dates"),
+        ({"timezone": "UTC", "holidays": ["2026-12-25\n"]}, "holidays[0] must be a date"),
         ({"timezone": "UTC", "special": {"12/24": []}}, "special date must be a date"),
         (
             {"timezone": "UTC", "holidays": ["2026-12-25"], "special": {"2026-12-25": []}},

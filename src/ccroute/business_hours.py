@@ -39,8 +39,8 @@ DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_INDEX: Final = {name: i for names in (DAYS, _FULL) for i, name in enumerate(names)}
 
-_RANGE: Final = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$")
-_DATE: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_RANGE: Final = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})")
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAY_MINUTES: Final = 24 * 60
 # Moments a query takes: a year-2 .. year-9998 window, so that the local
 # dates around any of them exist for the datetime module.
@@ -79,7 +79,7 @@ def _parse_range(text: object, where: str) -> tuple[int, int]:
     at or before the start is on the next day (an overnight range)."""
     if not isinstance(text, str):
         raise InvalidValueError(f"{where} must be a string 'HH:MM-HH:MM', got {show(text)}")
-    found = _RANGE.match(text)
+    found = _RANGE.fullmatch(text)
     if found is None:
         raise InvalidValueError(f"{where}: {text!r} is not a range 'HH:MM-HH:MM'")
     start = _minutes(found[1], found[2], text, where)
@@ -94,7 +94,9 @@ def _parse_range(text: object, where: str) -> tuple[int, int]:
 
 
 def _format(start: int, end: int) -> str:
-    end %= _DAY_MINUTES if end > _DAY_MINUTES else _DAY_MINUTES + 1
+    """A parsed range as text: an overnight end is the next day's time (24:00 stays)."""
+    if end > _DAY_MINUTES:
+        end -= _DAY_MINUTES
     return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
 
 
@@ -146,7 +148,7 @@ def _weekly(value: object) -> tuple[tuple[str, Ranges], ...]:
 
 
 def _date(text: object, where: str) -> dt.date:
-    if not isinstance(text, str) or _DATE.match(text) is None:
+    if not isinstance(text, str) or _DATE.fullmatch(text) is None:
         raise InvalidValueError(f"{where} must be a date 'YYYY-MM-DD', got {show(text)}")
     try:
         date = dt.date.fromisoformat(text)
