@@ -22,6 +22,12 @@ import pytest
 import ccroute
 from ccroute import (
     Admission,
+    BusinessHours,
+    CallbackClosed,
+    CallbackClosedReason,
+    CallbackScheduled,
+    CallbackScheduleReason,
+    Contact,
     InputError,
     Overflowed,
     OverflowReason,
@@ -36,6 +42,7 @@ from ccroute import (
     RoutingPolicy,
     TimedOut,
     TimeoutReason,
+    WhenClosed,
     codec,
 )
 from ccroute import events as events_module
@@ -50,6 +57,8 @@ ALIASES: dict[tuple[type[Event], str], object] = {
     (Overflowed, "reason"): OverflowReason,
     (RampUpEnded, "reason"): RampUpEndReason,
     (PreferenceExpired, "reason"): PreferenceExpiryReason,
+    (CallbackScheduled, "reason"): CallbackScheduleReason,
+    (CallbackClosed, "reason"): CallbackClosedReason,
 }
 
 
@@ -187,7 +196,53 @@ def preference_declined(h: RouterHarness) -> None:
     h.router.reject("c1", "a")
 
 
+# Open from 00:01 to 01:00 on the epoch's day (a Thursday, UTC): closed at 0.
+MINUTE_ONE = BusinessHours("UTC", {"thu": "00:01-01:00"})
+
+
+def refused_closed(h: RouterHarness) -> None:
+    h.queue("q", calendar=MINUTE_ONE)
+    h.submit("c1")
+
+
+def scheduled_requested(h: RouterHarness) -> None:
+    h.queue("q")
+    h.router.schedule_callback(Contact("c1", "callback", "q"), 30.0)
+
+
+def scheduled_closed(h: RouterHarness) -> None:
+    h.queue("q", calendar=MINUTE_ONE, when_closed=WhenClosed.HOLD)
+    h.submit("c1")
+
+
+def unanswered(h: RouterHarness, retries: tuple[float, ...]) -> None:
+    h.queue("q", callback_retries=retries)
+    h.agent("a", queues={"q"})
+    h.submit("c1")
+    h.router.accept("c1", "a")
+    h.router.callback_unanswered("c1")
+
+
+def scheduled_retry(h: RouterHarness) -> None:
+    unanswered(h, (60.0,))
+
+
+def closed_unreached(h: RouterHarness) -> None:
+    unanswered(h, ())
+
+
+def closed_cancelled(h: RouterHarness) -> None:
+    scheduled_requested(h)
+    h.router.abandon("c1")
+
+
 SCENARIOS: dict[tuple[type[Event], str], Callable[[RouterHarness], None]] = {
+    (Refused, "closed"): refused_closed,
+    (CallbackScheduled, "requested"): scheduled_requested,
+    (CallbackScheduled, "closed"): scheduled_closed,
+    (CallbackScheduled, "retry"): scheduled_retry,
+    (CallbackClosed, "unreached"): closed_unreached,
+    (CallbackClosed, "cancelled"): closed_cancelled,
     (Refused, "queue full"): refused_queue_full,
     (Refused, "no agent logged in"): refused_no_agent_logged_in,
     (Refused, "no eligible agent"): refused_no_eligible_agent,

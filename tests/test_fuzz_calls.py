@@ -37,6 +37,7 @@ from implementations import COMPILED_EXPECTED, IMPLEMENTATIONS
 from ccroute import (
     Admission,
     Agent,
+    BusinessHours,
     CCRouteError,
     Channel,
     ChannelKind,
@@ -56,6 +57,7 @@ from ccroute import (
     Strategy,
     Transferred,
     UnknownIdError,
+    WhenClosed,
 )
 from ccroute.model import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, MAX_SECONDS, MAX_TIER, MIN_LEVEL
 from ccroute.testing import RouterHarness, check_queue, queue_entries, snapshot
@@ -97,7 +99,7 @@ BAD_REQUIREMENTS: list[Any] = [
 
 AGENTS = ["a0", "a1", "a2", "a3"]
 CONTACTS = [f"c{i}" for i in range(8)]
-QUEUES = ["q", "r"]
+QUEUES = ["q", "r", "h"]
 CHANNELS = ["voice", "chat", "email"]
 CUSTOMERS = ["k0", "k1"]
 
@@ -212,6 +214,14 @@ def calls() -> st.SearchStrategy[tuple[str, tuple[Any, ...], dict[str, Any]]]:
             keep_key=flag,
         ),
         call("request_callback", contact_id, channel),
+        call(
+            "schedule_callback",
+            maybe_bad(contacts, BAD_OBJECTS),
+            maybe_bad(st.sampled_from([0.0, 3.0, 70.0, 150.0, 250.0]), BAD_SECONDS),
+        ),
+        call("callback_unanswered", contact_id),
+        call("is_open", queue),
+        call("next_open", queue),
         call("add_exclusion", customer, agent_id),
         call("remove_exclusion", customer, agent_id),
         call("exclusions", customer),
@@ -247,6 +257,14 @@ def new_harness() -> RouterHarness:
     h.router.observe(failing_observer)
     h.queue("q", offer_timeout=5, wrap_up=2)
     h.queue("r", strategy=Strategy.MOST_SKILLED, ring=2, max_wait=8, overflow="q")
+    # open 00:01-00:03 and 00:04-00:06 on the epoch's day (a Thursday, UTC):
+    # the fuzzer's clock crosses openings and closings
+    h.queue(
+        "h",
+        calendar=BusinessHours("UTC", {"thu": ["00:01-00:03", "00:04-00:06"]}),
+        when_closed=WhenClosed.HOLD,
+        callback_retries=(3.0,),
+    )
     h.agent("a0", queues={"q", "r"}, skills={"en": 5}, capacity={"voice": 1, "chat": 2})
     h.agent("a1", queues={"q"}, presence=Presence.NOT_READY)
     h.agent("a2", queues={"q", "r"}, capacity={"voice": 1, "chat": 1, "email": 2})
@@ -255,6 +273,7 @@ def new_harness() -> RouterHarness:
     h.submit("c2", channel="email")
     h.submit("c3", customer_id="k1")
     h.submit("c4", channel="chat", queue="r")
+    h.submit("c5", queue="h")  # held until 00:01
     offered = dict(h.offers())
     h.router.accept("c0", offered["c0"])
     h.router.accept("c2", offered["c2"])

@@ -179,6 +179,7 @@ STORED = {
     "_agents": "agents",
     "_contacts": "contacts",
     "_timers": "timers",
+    "_epoch": "epoch",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.
@@ -200,6 +201,8 @@ POLICIES = {
     "_waits": (),
     # its state is on the contact records (target); agents' reserved is rebuilt
     "_preferred": (),
+    # its settings are the queues' calendars and the router's epoch
+    "_hours": (),
 }
 REBUILT = {
     "_channel_ids",
@@ -231,8 +234,10 @@ RECORD_FIELDS = {
     "_ContactRec": (
         {"spec", "state", "queue", "channel", "base", "requirements", "extra_queues", "key"}
         | {"arrived_at", "entered_at", "steps_applied", "agent", "target", "rejected_by"}
-        | {"accepted_at", "completed_at", "also", "timeout_at", "overdue", "fled"},
-        {"handle", "sig", "tokens", "live"},
+        | {"accepted_at", "completed_at", "also", "timeout_at", "overdue", "fled"}
+        | {"attempts"},
+        # due: a scheduled callback's, read from its timer
+        {"handle", "sig", "tokens", "live", "due"},
     ),
     "_AgentRec": (
         {"spec", "capacity", "presence", "rejected", "idle_since", "handled", "ramping"}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ._queue import IMPLEMENTATION
 from ._queue_protocol import QueueBackend
+from .business_hours import BusinessHours, WhenClosed
 from .clock import Clock, ManualClock, MonotonicClock, WallClock
 from .errors import (
     CCRouteError,
@@ -36,7 +37,12 @@ from .events import (
     AgentAdded,
     AgentRemoved,
     AgentUpdated,
+    CallbackClosed,
+    CallbackClosedReason,
     CallbackRequested,
+    CallbackScheduled,
+    CallbackScheduleReason,
+    CallbackUnanswered,
     Completed,
     ContactUpdated,
     CustomerEnriched,
@@ -156,7 +162,13 @@ __all__ = [
     "AgentView",
     "BUILTIN_CHANNELS",
     "CCRouteError",
+    "BusinessHours",
+    "CallbackClosed",
+    "CallbackClosedReason",
     "CallbackRequested",
+    "CallbackScheduleReason",
+    "CallbackScheduled",
+    "CallbackUnanswered",
     "Channel",
     "ChannelKind",
     "ChannelStats",
@@ -234,6 +246,7 @@ __all__ = [
     "UnknownIdError",
     "UsageError",
     "WallClock",
+    "WhenClosed",
     "WrapUpEnded",
     "hookimpl",
     "__version__",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Container, Iterable
 from typing import Any, Final, TypeVar
 
 from ._values import MAX_COUNT, MAX_TIER
+from .business_hours import BusinessHours, WhenClosed
 from .errors import InputError, InvalidValueError
 from .lifecycle import ContactState
 from .model import (
@@ -190,6 +191,11 @@ def _key(value: object, where: str) -> Key:
     )
 
 
+#: Fields of the state's records added after format 3 was first written:
+#: a document without them takes the record's default.
+_ADDED: Final = frozenset({"attempts", "epoch"})
+
+
 def _fields(
     value: object, where: str, readers: dict[str, Reader[Any]], *, required: bool = True
 ) -> dict[str, Any]:
@@ -205,7 +211,7 @@ def _fields(
     for name, read in readers.items():
         if name in value:
             out[name] = read(value[name], f"{where}.{name}")
-        elif required:
+        elif required and name not in _ADDED:
             raise InputError(f"router snapshot: {where} has no field {name!r}")
     return out
 
@@ -238,6 +244,13 @@ _STEP: Final[dict[str, Reader[Any]]] = {
     "queues": _names,
 }
 _BLOCKING: Final = _tuple(_pair(_str, _names))
+_HOURS: Final = _tuple(_pair(_str, _tuple(_str)))
+_CALENDAR: Final[dict[str, Reader[Any]]] = {
+    "timezone": _str,
+    "weekly": _HOURS,
+    "holidays": _names,
+    "special": _HOURS,
+}
 _QUEUE_CONFIG: Final[dict[str, Reader[Any]]] = {
     "name": _str,
     # read apart: a Strategy value or a custom strategy's name (QueueRecord.custom_strategy)
@@ -258,6 +271,9 @@ _QUEUE_CONFIG: Final[dict[str, Reader[Any]]] = {
     "admission": _enum(Admission),
     "rejoin_window": _optional(_float),
     "priority_seconds": _float,
+    "calendar": _optional(_model(BusinessHours, _CALENDAR)),
+    "when_closed": _enum(WhenClosed),
+    "callback_retries": _tuple(_float),
 }
 _LEVELS: Final = _tuple(_pair(_str, _int))
 _AGENT: Final[dict[str, Reader[Any]]] = {
@@ -301,6 +317,7 @@ MODEL_FIELDS: Final[dict[type, dict[str, Reader[Any]]]] = {
     Contact: _CONTACT,
     RampUp: _RAMP_UP,
     RoutingPolicy: _POLICY,
+    BusinessHours: _CALENDAR,
 }
 
 
@@ -349,6 +366,7 @@ _READ_CONTACT: Final[dict[str, Reader[Any]]] = {
     "timeout_at": _optional(_float),
     "overdue": _bool,
     "fled": _optional(_pair(_float, _tuple(_str))),
+    "attempts": _int,
 }
 _READ_TIMER: Final[dict[str, Reader[Any]]] = {
     "due": _float,
@@ -395,6 +413,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "rejoins": _tuple(_record(RejoinRecord, _READ_REJOIN)),
     "kept_free": _tuple(_str),
     "lift_pending": _bool,
+    "epoch": _float,
 }
 
 
@@ -471,7 +490,7 @@ def check_references(state: RouterState) -> None:
         known(holders, agents, f"{where} holder (agent)")
         if contact.target is not None:
             known([contact.target], agents, f"{where} target (agent)")
-        if contact.state is ContactState.WAITING:
+        if contact.state in (ContactState.WAITING, ContactState.SCHEDULED):
             if holders:
                 raise InputError(f"router snapshot: {where} is waiting but held by {holders}")
         elif contact.state in held:
@@ -503,6 +522,11 @@ def check_references(state: RouterState) -> None:
         if owner in owners:
             raise InputError(f"router snapshot: two {timer.kind.value} timers of {owner[1]!r}")
         owners.add(owner)
+    for contact in state.contacts:
+        due = ("contact", contact.spec.id, TimerKind.CALLBACK)
+        if contact.state is ContactState.SCHEDULED and due not in owners:
+            raise InputError(f"router snapshot: contact {contact.spec.id!r} is scheduled, no timer")
+        _bounded(contact.attempts, 0, MAX_COUNT, f"contact {contact.spec.id!r} attempts")
     _unique((e.customer for e in state.exclusions), "exclusion customer")
     _unique((f"{r.customer}/{r.queue}" for r in state.rejoins), "rejoin place")
     known(state.kept_free, agents, "kept_free (agent)")
@@ -521,6 +545,8 @@ def _bounded(value: int, low: int, high: int, what: str) -> None:
 
 
 def _timer_fits(kind: TimerKind, contact: ContactRecord, config: QueueConfig) -> bool:
+    if (kind is TimerKind.CALLBACK) != (contact.state is ContactState.SCHEDULED):
+        return False
     if kind is TimerKind.OFFER:
         return contact.state is ContactState.OFFERED
     if kind is TimerKind.WRAP_UP:

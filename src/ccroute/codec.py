@@ -133,6 +133,9 @@ EVENT_TAGS: Final[Mapping[str, type[Event]]] = types.MappingProxyType(
         "step_applied": events.StepApplied,
         "preference_expired": events.PreferenceExpired,
         "callback_requested": events.CallbackRequested,
+        "callback_scheduled": events.CallbackScheduled,
+        "callback_unanswered": events.CallbackUnanswered,
+        "callback_closed": events.CallbackClosed,
         "presence_changed": events.PresenceChanged,
         "agent_added": events.AgentAdded,
         "agent_removed": events.AgentRemoved,
@@ -633,7 +636,7 @@ _KeyColumns = tuple[str | None, str | None, str | None]
 
 def _keys_of(cls: type[Command]) -> Callable[[Any], _KeyColumns]:
     """Which of a command's fields fill the ``contact_id``, ``agent_id`` and ``queue`` columns."""
-    if cls is commands.Submit:
+    if cls is commands.Submit or cls is commands.ScheduleCallback:
         return lambda c: (c.contact.id, None, c.contact.queue)
     if cls is commands.AddAgent:
         return lambda c: (None, c.agent.id, None)

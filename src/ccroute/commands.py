@@ -36,12 +36,14 @@ __all__ = [
     "AddQueues",
     "Command",
     "Complete",
+    "CallbackUnansweredCall",
     "EndWrapUp",
     "Note",
     "Reject",
     "RemoveAgent",
     "RemoveExclusion",
     "RequestCallback",
+    "ScheduleCallback",
     "SetCapacity",
     "SetPresence",
     "Submit",
@@ -332,6 +334,31 @@ class RequestCallback(Command):
 
     def apply(self, router: Router) -> list[Event]:
         return router.request_callback(self.contact_id, self.channel)
+
+
+@_command
+@attrs.frozen(slots=True)
+class ScheduleCallback(Command):
+    """:meth:`Router.schedule_callback`: hold a callback until ``at`` (router time)."""
+
+    name: ClassVar[str] = "schedule_callback"
+    contact: Contact
+    at: float
+
+    def apply(self, router: Router) -> list[Event]:
+        return router.schedule_callback(self.contact, self.at)
+
+
+@_command
+@attrs.frozen(slots=True)
+class CallbackUnansweredCall(Command):
+    """:meth:`Router.callback_unanswered`: the agent's call was not answered."""
+
+    name: ClassVar[str] = "callback_unanswered"
+    contact_id: str
+
+    def apply(self, router: Router) -> list[Event]:
+        return router.callback_unanswered(self.contact_id)
 
 
 # --------------------------------------------------------- runtime changes

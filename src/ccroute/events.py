@@ -24,7 +24,12 @@ __all__ = [
     "AgentAdded",
     "AgentRemoved",
     "AgentUpdated",
+    "CallbackClosed",
+    "CallbackClosedReason",
     "CallbackRequested",
+    "CallbackScheduleReason",
+    "CallbackScheduled",
+    "CallbackUnanswered",
     "Completed",
     "ContactUpdated",
     "CustomerEnriched",
@@ -61,8 +66,9 @@ __all__ = [
 
 #: Why a submitted contact was refused (:attr:`Refused.reason`): the queue
 #: holds its ``max_size``, or its admission rule found no agent logged in or
-#: none that could ever take the contact (docs/policies/admission.md).
-RefusalReason = Literal["queue full", "no agent logged in", "no eligible agent"]
+#: none that could ever take the contact (docs/policies/admission.md), or
+#: its calendar is closed and it refuses while closed (docs/business-hours.md).
+RefusalReason = Literal["queue full", "no agent logged in", "no eligible agent", "closed"]
 
 #: Why a waiting contact left unanswered (:attr:`TimedOut.reason`): it waited
 #: its queue's ``max_wait``, the queue skips when no agent could take it, or
@@ -83,6 +89,17 @@ RampUpEndReason = Literal["time", "accepted"]
 PreferenceExpiryReason = Literal[
     "excluded", "not logged in", "wait over", "agent logged off", "declined"
 ]
+
+
+#: Why a callback was scheduled (:attr:`CallbackScheduled.reason`): the
+#: customer asked for a time, the queue was closed and holds arrivals until
+#: it opens, or a call went unanswered and a retry is due (docs/business-hours.md).
+CallbackScheduleReason = Literal["requested", "closed", "retry"]
+
+#: How a scheduled callback ended without being handled
+#: (:attr:`CallbackClosed.reason`): its calls went unanswered until its
+#: retries ran out, or it was cancelled before its time.
+CallbackClosedReason = Literal["unreached", "cancelled"]
 
 
 @attrs.frozen(slots=True)
@@ -339,6 +356,49 @@ class CallbackRequested(Event):
 
     contact_id: str
     channel: str
+
+
+@attrs.frozen(slots=True)
+class CallbackScheduled(Event):
+    """A callback is held until ``due`` (clock time), when it enters ``queue``.
+
+    Held, it is not in the queue and not counted as waiting. ``attempt`` is
+    the call it will be (1 for the first); ``reason`` says why it was
+    scheduled (:data:`CallbackScheduleReason`). It is scheduled again, with
+    the same attempt, when it falls due while its queue is closed.
+    """
+
+    contact_id: str
+    queue: str
+    channel: str
+    due: float
+    attempt: int
+    reason: CallbackScheduleReason
+
+
+@attrs.frozen(slots=True)
+class CallbackUnanswered(Event):
+    """The agent's call for a callback was not answered (the ``attempt``-th call);
+    the agent is free again, without wrap-up. A :class:`CallbackScheduled`
+    (a retry) or a :class:`CallbackClosed` follows."""
+
+    contact_id: str
+    agent_id: str
+    queue: str
+    channel: str
+    attempt: int
+
+
+@attrs.frozen(slots=True)
+class CallbackClosed(Event):
+    """A scheduled callback ended without being handled: ``reason``
+    (:data:`CallbackClosedReason`) says how, ``attempts`` how many calls were made."""
+
+    contact_id: str
+    queue: str
+    channel: str
+    attempts: int
+    reason: CallbackClosedReason
 
 
 @attrs.frozen(slots=True)

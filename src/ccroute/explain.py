@@ -114,12 +114,21 @@ class ContactExplanation:
     eligible: tuple[str, ...]
     not_eligible: tuple[AgentVerdict, ...]
     held_back: tuple[NotEligible, ...]
+    #: Whether its queue is open now by its calendar (docs/business-hours.md;
+    #: always ``True`` without one). A closed queue keeps its contacts.
+    queue_open: bool = True
+    #: When a scheduled callback enters its queue (``None`` unless scheduled).
+    callback_due: float | None = None
 
     def __str__(self) -> str:
         lines = [
             f"contact {self.contact_id} ({self.channel}, queue {self.queue}) is "
             f"{self.state.value}, waited {self.waited:g} s, step {self.step}"
         ]
+        if not self.queue_open:
+            lines.append(f"  queue {self.queue} is closed now (business hours)")
+        if self.callback_due is not None:
+            lines.append(f"  callback due at {self.callback_due:g}")
         if self.agents:
             lines.append(f"  held by: {', '.join(self.agents)}")
         lines.append(f"  eligible now: {', '.join(self.eligible) or 'nobody'}")

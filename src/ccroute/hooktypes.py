@@ -88,7 +88,7 @@ class OfferDelivery:
 
 
 #: What a :class:`CustomerUpdate` tells the customer side.
-UpdateKind = Literal["queued", "answered", "closed"]
+UpdateKind = Literal["queued", "answered", "closed", "scheduled"]
 
 
 @attrs.frozen(slots=True)
@@ -99,7 +99,9 @@ class CustomerUpdate:
     ``estimated_wait`` seconds to go (``None`` while no estimate is possible).
     ``answered``: ``agent_id`` took it. ``closed``: it left the centre;
     ``reason`` says how (``completed``, ``abandoned``, ``refused: …``,
-    ``timed out: …``, ``self-service``).
+    ``timed out: …``, ``self-service``, ``callback unreached``, ``callback
+    cancelled``). ``scheduled``: it is a callback held until ``estimated_wait``
+    seconds from ``at``; ``reason`` says why (``requested``, ``closed``, ``retry``).
     """
 
     kind: UpdateKind
@@ -115,7 +117,9 @@ class CustomerUpdate:
 
 
 #: How a contact ended, as recorded in the CRM history.
-Outcome = Literal["completed", "abandoned", "refused", "self-service", "timed-out"]
+Outcome = Literal[
+    "completed", "abandoned", "refused", "self-service", "timed-out", "unreached", "cancelled"
+]
 
 
 @attrs.frozen(slots=True)

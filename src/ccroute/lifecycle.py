@@ -49,6 +49,11 @@ class ContactState(enum.Enum):
     #: It waited its maximum (or no agent could take it) and had nowhere to
     #: overflow to. Final.
     TIMED_OUT = "timed-out"
+    #: A callback held until its time (asked for, the queue's next opening, or
+    #: a retry): not in the queue, not counted as waiting.
+    SCHEDULED = "scheduled"
+    #: A callback whose calls went unanswered until its retries ran out. Final.
+    UNREACHED = "unreached"
 
 
 class ContactAction(enum.Enum):
@@ -68,6 +73,17 @@ class ContactAction(enum.Enum):
     TIME_OUT_QUEUE = "time out in queue"
     #: Its wait in the queue is over and it moves to the overflow queue.
     OVERFLOW = "overflow"
+    #: A scheduled callback's time came: it enters its queue.
+    ENTER_QUEUE = "enter queue"
+    #: A scheduled callback's time came while its queue is closed: it waits
+    #: for the next opening.
+    DEFER_CALLBACK = "defer callback"
+    #: The agent's call was not answered and a retry is left: held again.
+    RETRY_CALLBACK = "retry callback"
+    #: The agent's call was not answered and no retry is left.
+    CLOSE_UNREACHED = "close unreached"
+    #: The customer cancels a scheduled callback before its time (abandon).
+    CANCEL_CALLBACK = "cancel callback"
 
 
 class TimerKind(enum.Enum):
@@ -87,6 +103,8 @@ class TimerKind(enum.Enum):
     DELAY = "delay"
     #: An agent's ramp-up ends (the timer of an agent, not of a contact).
     RAMP_UP = "ramp-up"
+    #: A scheduled callback's time comes.
+    CALLBACK = "callback"
 
 
 _S = ContactState
@@ -113,10 +131,19 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactAction], ContactState] = {
     (_S.IN_SERVICE, _A.COMPLETE): _S.WRAP_UP,
     (_S.IN_SERVICE, _A.TRANSFER): _S.WAITING,
     (_S.WRAP_UP, _A.END_WRAP_UP): _S.COMPLETED,
+    # A callback the agent called without an answer (docs/business-hours.md).
+    (_S.IN_SERVICE, _A.RETRY_CALLBACK): _S.SCHEDULED,
+    (_S.IN_SERVICE, _A.CLOSE_UNREACHED): _S.UNREACHED,
+    (_S.SCHEDULED, _A.ENTER_QUEUE): _S.WAITING,
+    (_S.SCHEDULED, _A.DEFER_CALLBACK): _S.SCHEDULED,
+    # the customer cancels a callback not yet due (Router.abandon)
+    (_S.SCHEDULED, _A.CANCEL_CALLBACK): _S.ABANDONED,
 }
 
 #: States a contact never leaves: the router forgets it, and every timer it had ends.
-FINAL_STATES: frozenset[ContactState] = frozenset({_S.COMPLETED, _S.ABANDONED, _S.TIMED_OUT})
+FINAL_STATES: frozenset[ContactState] = frozenset(
+    {_S.COMPLETED, _S.ABANDONED, _S.TIMED_OUT, _S.UNREACHED}
+)
 
 _T = TimerKind
 _MOVED_BACK = frozenset({_T.OFFER, _T.STEP, _T.MAX_WAIT, _T.DELAY})
@@ -139,6 +166,11 @@ TIMERS_ENDED: dict[ContactAction, frozenset[TimerKind]] = {
     _A.REQUEST_CALLBACK: frozenset(),
     # the step's own timer; the next step is timed after it applies
     _A.APPLY_STEP: frozenset({_T.STEP}),
+    # the callback's own timer (a deferred one is timed again)
+    _A.ENTER_QUEUE: frozenset({_T.CALLBACK}),
+    _A.DEFER_CALLBACK: frozenset({_T.CALLBACK}),
+    # answered, so nothing of its wait is left; its next attempt is timed anew
+    _A.RETRY_CALLBACK: frozenset(),
 }
 
 #: The contact actions a timer may perform when it falls due (none: it changes
@@ -152,6 +184,7 @@ TIMER_ACTIONS: dict[TimerKind, tuple[ContactAction, ...]] = {
     _T.MAX_WAIT: (_A.OVERFLOW, _A.TIME_OUT_QUEUE),
     _T.DELAY: (),
     _T.RAMP_UP: (),
+    _T.CALLBACK: (_A.ENTER_QUEUE, _A.DEFER_CALLBACK),
 }
 
 # The same table keyed by the members' identities: an Enum hashes in Python

@@ -54,6 +54,7 @@ from .events import (
     Accepted,
     AgentAdded,
     AgentRemoved,
+    CallbackUnanswered,
     Completed,
     Event,
     Offered,
@@ -815,6 +816,12 @@ class MetricsCollector:
             acc.handle_time += handle
             acc.wrap_time += wrap
 
+    def _on_callback_unanswered(self, e: CallbackUnanswered) -> None:
+        # The agent's call found nobody: the agent is free, and the contact's
+        # entry ends answered but not handled; a retry enters afresh (Queued).
+        self._agent(e.agent_id, e.at).held.discard(e.contact_id)
+        self._contacts.pop(e.contact_id, None)
+
     def _on_presence(self, e: PresenceChanged) -> None:
         self._agent(e.agent_id, e.at, e.old).presence = e.new
 
@@ -969,6 +976,7 @@ MetricsCollector._HANDLERS = {
     PresenceChanged: MetricsCollector._on_presence,
     AgentAdded: MetricsCollector._on_agent_added,
     AgentRemoved: MetricsCollector._on_agent_removed,
+    CallbackUnanswered: MetricsCollector._on_callback_unanswered,
 }
 
 

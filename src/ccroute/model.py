@@ -33,6 +33,7 @@ from ._values import (
     plain_str,
     show,
 )
+from .business_hours import BusinessHours, WhenClosed
 from .errors import InvalidValueError
 
 __all__ = [
@@ -650,6 +651,36 @@ def _check_strategy(inst: QueueConfig, attribute: attrs.Attribute[Any], value: o
         )
 
 
+def _calendar(value: object) -> object:
+    # The shape a TOML table or JSON object gives (docs/business-hours.md).
+    return BusinessHours.from_mapping(value) if isinstance(value, Mapping) else value
+
+
+def _check_calendar(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, BusinessHours):
+        fail(f"{_owner(inst)}: calendar", "a BusinessHours, a mapping or None", value)
+
+
+#: The most retries a queue's callbacks may have.
+MAX_CALLBACK_RETRIES: Final = 100
+
+
+def _retries(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return value
+
+
+def _check_retries(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
+    where = f"{_owner(inst)}: callback_retries"
+    if not isinstance(value, tuple):
+        fail(where, "a list of seconds", value)
+    if len(value) > MAX_CALLBACK_RETRIES:
+        fail(where, f"at most {MAX_CALLBACK_RETRIES} delays", f"{len(value)} delays")
+    for i, delay in enumerate(value):
+        check_seconds(delay, f"{where}[{i}]", positive=True)
+
+
 @attrs.frozen(slots=True)
 class QueueConfig:
     """A line of business (sales, support …) and its routing policy.
@@ -702,6 +733,18 @@ class QueueConfig:
         every contact of this queue: it shifts the queue against others in
         the order an agent serving several queues sees (cross-queue weight);
         within ``±MAX_SECONDS``.
+    :param calendar: the queue's business hours (a :class:`~ccroute.BusinessHours`,
+        or the mapping :meth:`~ccroute.BusinessHours.from_mapping` takes);
+        ``None``: always open. See docs/business-hours.md.
+    :param when_closed: what a contact submitted while the calendar is
+        closed meets: :attr:`WhenClosed.REFUSE <ccroute.WhenClosed.REFUSE>`
+        (a :class:`~ccroute.Refused` event, reason ``"closed"``), ``HOLD``
+        (a scheduled callback that enters when the queue opens) or
+        ``ACCEPT`` (queued as usual).
+    :param callback_retries: seconds to wait before each new attempt at a
+        callback whose call was not answered
+        (:meth:`Router.callback_unanswered <ccroute.Router.callback_unanswered>`),
+        one per retry; when they run out the callback closes unreached.
     """
 
     name: str = attrs.field(converter=plain_str, validator=_id)
@@ -734,6 +777,13 @@ class QueueConfig:
     admission: Admission = attrs.field(default=Admission.ALWAYS, validator=_enum(Admission))
     rejoin_window: float | None = attrs.field(default=None, validator=_seconds(optional=True))
     priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
+    calendar: BusinessHours | None = attrs.field(
+        default=None, converter=_calendar, validator=_check_calendar
+    )
+    when_closed: WhenClosed = attrs.field(default=WhenClosed.REFUSE, validator=_enum(WhenClosed))
+    callback_retries: tuple[float, ...] = attrs.field(
+        default=(), converter=_retries, validator=_check_retries
+    )
 
     @service_level_target.validator
     def _check_target(self, attribute: attrs.Attribute[float], value: object) -> None:

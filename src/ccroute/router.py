@@ -50,13 +50,24 @@ from ._codes import (
 from ._queue import new_queue
 from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
-from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_SECONDS,
+    check_bool,
+    check_id,
+    is_int,
+    is_real,
+    show,
+)
+from .business_hours import WhenClosed
 from .clock import Clock, ManualClock
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
     ChannelReservation,
     Exclusions,
+    OpeningHours,
     PreferredAgents,
     QueueDelays,
     RampingUp,
@@ -78,7 +89,11 @@ from .events import (
     AgentAdded,
     AgentRemoved,
     AgentUpdated,
+    CallbackClosed,
     CallbackRequested,
+    CallbackScheduled,
+    CallbackScheduleReason,
+    CallbackUnanswered,
     ContactUpdated,
     Event,
     OfferReason,
@@ -171,7 +186,8 @@ _MAXWAIT: Final = 4
 _DELAY: Final = 5
 # An agent's timer (its records carry tokens too).
 _RAMP: Final = 6
-_TOKENS: Final = 7
+_CALLBACK: Final = 7
+_TOKENS: Final = 8
 
 # A queue whose strategy is a custom AgentStrategy, scored in Python.
 _CUSTOM: Final = -2
@@ -184,6 +200,7 @@ _TIMER_KINDS: Final = (
     TimerKind.MAX_WAIT,
     TimerKind.DELAY,
     TimerKind.RAMP_UP,
+    TimerKind.CALLBACK,
 )
 _TIMER_CODES: Final = {kind: code for code, kind in enumerate(_TIMER_KINDS)}
 # lifecycle.TIMERS_ENDED as timer codes, keyed by the action's identity (an
@@ -195,6 +212,8 @@ _ENDED_CODES: Final[dict[int, tuple[int, ...]]] = {
 }
 
 _S = ContactState
+# The key of a scheduled callback until its entry is timed (at once).
+_NO_KEY: Final = (0, 0.0, 0)
 # States in which a contact has been answered (ContactView.answered_at).
 _ANSWERED: Final = frozenset({ContactState.IN_SERVICE, ContactState.WRAP_UP})
 # Contacts that never gained queues through a routing step share this one.
@@ -237,6 +256,10 @@ class _ContactRec:
     # (time, queues) it left at that time because no agent could take it:
     # stops an overflow cycle between unstaffed queues
     fled: tuple[float, frozenset[str]] | None = None
+    # a scheduled callback: when it enters its queue (None otherwise), and
+    # the calls made for it that went unanswered
+    due: float | None = None
+    attempts: int = 0
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -312,6 +335,11 @@ class Router:
         place of the one this installation uses (``ccroute.IMPLEMENTATION``):
         an instance of either twin, or a reference matcher in tests. Anything
         that implements :class:`~ccroute.QueueBackend` will do.
+    :param epoch: the Unix time of the router's time zero, which queues'
+        business-hours calendars are read in: wall time is ``epoch + now``.
+        0 (the default) for a router on a wall clock
+        (:class:`~ccroute.WallClock` reads Unix time); a simulation that
+        starts at 0 gives its start date-time (docs/business-hours.md).
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -327,8 +355,13 @@ class Router:
         policy: RoutingPolicy | None = None,
         offer_reasons: bool = True,
         queue_backend: QueueBackend | None = None,
+        epoch: float = 0.0,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
+        if not is_real(epoch) or not math.isfinite(epoch):
+            raise InvalidValueError(
+                f"epoch must be a finite number (Unix seconds), got {show(epoch)}"
+            )
         if policy is None:
             policy = RoutingPolicy()
         elif not isinstance(policy, RoutingPolicy):
@@ -421,6 +454,10 @@ class Router:
         self._waits: WaitLimits | None = None
         # places kept for customers who abandoned (docs/policies/rejoin.md)
         self._rejoins = Rejoins()
+        # queues' business hours (docs/business-hours.md); None until a queue
+        # has a calendar
+        self._epoch = float(epoch)
+        self._hours: OpeningHours | None = None
         self.timed_out = 0
         """Contacts that left with :class:`~ccroute.TimedOut`."""
         # Read-side figures (position, queue_stats, channel_stats): derived,
@@ -525,7 +562,29 @@ class Router:
                 self._wait_limits().queue_set(None, config)
             if self._admission is None and AdmissionRules.needed(config):
                 self._admit()
+            if self._hours is None and OpeningHours.needed(config):
+                self._hours = OpeningHours(self._epoch)
         return self._finish(now, events)
+
+    @property
+    def epoch(self) -> float:
+        """The Unix time of the router's time zero (business hours read ``epoch + now``)."""
+        return self._epoch
+
+    def is_open(self, queue: str) -> bool:
+        """Whether ``queue`` is open at the router's time (:attr:`now`) by its
+        calendar; ``True`` for a queue without one. Cost: O(1) without a
+        calendar, else :meth:`BusinessHours.is_open <ccroute.BusinessHours.is_open>`'s."""
+        rec = self._queue(queue)
+        hours = self._hours
+        return hours is None or hours.is_open(rec.config, self._now)
+
+    def next_open(self, queue: str) -> float | None:
+        """The router time at which ``queue`` next opens (:attr:`now` while it is
+        open, or always without a calendar), or ``None`` if it never opens again."""
+        rec = self._queue(queue)
+        hours = self._hours
+        return self._now if hours is None else hours.next_open(rec.config, self._now)
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -693,6 +752,18 @@ class Router:
         """
         now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
+        hours = self._hours
+        if hours is not None:
+            closed = hours.closed(config, now)
+            if closed is not None and closed is not WhenClosed.ACCEPT:
+                due = hours.next_open(config, now) if closed is WhenClosed.HOLD else None
+                if due is None:
+                    events.append(
+                        Refused(now, contact.id, contact.queue, contact.channel, "closed")
+                    )
+                else:
+                    self._hold(contact, queue, due, "closed", now, events)
+                return self._finish(now, events)
         admission = self._admission
         if admission is not None:
             refusal = admission.refusal(contact, queue)
@@ -834,10 +905,20 @@ class Router:
         """The customer left before being answered (waiting or while offered).
 
         With a rejoin window on its queue, the contact's place is kept for
-        the customer for that long (see docs/policies/rejoin.md).
+        the customer for that long (see docs/policies/rejoin.md). A
+        scheduled callback not yet due is cancelled: it ends with
+        :class:`~ccroute.CallbackClosed` (reason ``"cancelled"``), not
+        :class:`~ccroute.Abandoned`, and is not counted in :attr:`abandoned`.
         """
-        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.ABANDON)
+        now, events, (rec, after) = self._start(self._check_abandon, contact_id)
         was = rec.state
+        if was is _S.SCHEDULED:
+            # A callback cancelled before its time: it never waited.
+            self._leave(rec, _A.CANCEL_CALLBACK, after)
+            events.append(
+                CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "cancelled")
+            )
+            return self._finish(now, events)
         holders: list[_AgentRec] = []
         if was is _S.OFFERED:
             holders = [self._agents[a] for a in self._holders(rec)]
@@ -960,6 +1041,66 @@ class Router:
         self._check_staffed(rec, now, events)
         return self._finish(now, events)
 
+    def schedule_callback(self, contact: Contact, at: float) -> list[Event]:
+        """Hold ``contact`` as a callback until router time ``at``, when it
+        enters its queue as if submitted then, with its priority and tier.
+
+        Held, it is not in the queue, not counted as waiting and offered to
+        no one (its state is ``scheduled``); :meth:`abandon` cancels it. Its
+        queue's admission rules and size limit do not apply when it enters (an
+        appointment, like a transfer). Raises, changing nothing:
+        :class:`InvalidValueError` for an ``at`` that is not a number from
+        the router's time to ``MAX_SECONDS`` later, or that falls when the queue's
+        calendar is closed (the message gives the next opening); and what
+        :meth:`submit` raises for the contact. Events:
+        :class:`~ccroute.CallbackScheduled` (reason ``"requested"``), later
+        :class:`~ccroute.Queued` at ``at``. Cost: O(log n).
+        """
+        now, events, (queue, due) = self._start(self._check_schedule, contact, at)
+        self._hold(contact, queue, due, "requested", now, events)
+        return self._finish(now, events)
+
+    def callback_unanswered(self, contact_id: str) -> list[Event]:
+        """The agent serving ``contact_id`` called the customer back and nobody answered.
+
+        The agent is freed at once (no wrap-up) and routed. The contact is
+        held again for its queue's next ``callback_retries`` delay (moved to
+        the next opening if its calendar is closed then), and enters the
+        queue again with its priority, as a new attempt; when no retry is
+        left it ends, ``unreached``. Events: :class:`~ccroute.CallbackUnanswered`,
+        then :class:`~ccroute.CallbackScheduled` (reason ``"retry"``) or
+        :class:`~ccroute.CallbackClosed` (reason ``"unreached"``). Allowed
+        for a contact in service only (:class:`InvalidStateError` otherwise).
+        """
+        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.RETRY_CALLBACK)
+        queue = self._queues[rec.queue]
+        config = queue.config
+        assert rec.agent is not None
+        agent = self._agents[rec.agent]
+        agent.in_service.discard(contact_id)
+        self._release(agent, rec.channel, now)
+        rec.agent = None
+        rec.attempts += 1
+        events.append(
+            CallbackUnanswered(now, contact_id, agent.spec.id, rec.queue, rec.channel, rec.attempts)
+        )
+        due: float | None = None
+        if rec.attempts <= len(config.callback_retries):
+            due = now + config.callback_retries[rec.attempts - 1]
+            hours = self._hours
+            if hours is not None:
+                due = hours.entry_time(config, due)
+        if due is None:
+            self._leave(rec, _A.CLOSE_UNREACHED)
+            events.append(
+                CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "unreached")
+            )
+        else:
+            self._move(rec, _A.RETRY_CALLBACK, after)
+            self._time_callback(rec, queue, due, "retry", now, events)
+        self._route_agent(agent, now, events)
+        return self._finish(now, events)
+
     def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
         """Never offer this customer's contacts to this agent, not even as a last resort.
 
@@ -1053,7 +1194,10 @@ class Router:
         entry (its requirements become those of the steps due by now, with no
         :class:`StepApplied` event, and the next step is timed from its
         entry). Contacts that became routable are offered, in key order.
-        ``max_size`` and ``admission`` apply to arrivals only.
+        ``max_size`` and ``admission`` apply to arrivals only, and so do
+        ``calendar`` and ``when_closed``: contacts in the queue stay, and
+        callbacks already scheduled keep their times (one that falls due
+        while the queue is closed waits for its next opening).
 
         A config equal to the queue's is a no-op (``[]``, not even due
         timers run). Its first event, after those of due timers, is
@@ -1085,6 +1229,8 @@ class Router:
             self._wait_limits().queue_set(old, config)
         if self._admission is None and AdmissionRules.needed(config):
             self._admit()
+        if self._hours is None and OpeningHours.needed(config):
+            self._hours = OpeningHours(self._epoch)
         events.append(QueueUpdated(now, name, changed))
         members = sorted(
             (r for r in self._contacts.values() if r.queue == name and r.state in _IN_LINE),
@@ -1479,6 +1625,7 @@ class Router:
             # Handles of agents removed since are dropped: a lift skips them.
             kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
             lift_pending=reservation is not None and reservation.lift_pending,
+            epoch=self._epoch,
         )
 
     def snapshot(self) -> bytes:
@@ -1535,6 +1682,7 @@ class Router:
             policy=state.policy,
             offer_reasons=state.offer_reasons,
             queue_backend=queue_backend,
+            epoch=state.epoch,
         )
         now = router._now
         if not now >= state.now:
@@ -1588,6 +1736,7 @@ class Router:
             timeout_at=rec.timeout_at,
             overdue=rec.overdue,
             fled=None if rec.fled is None else (rec.fled[0], tuple(sorted(rec.fled[1]))),
+            attempts=rec.attempts,
         )
 
     def _load(self, state: RouterState) -> None:
@@ -1623,6 +1772,8 @@ class Router:
                 self._wait_limits().queue_set(None, config)
             if self._admission is None and AdmissionRules.needed(config):
                 self._admit()
+            if self._hours is None and OpeningHours.needed(config):
+                self._hours = OpeningHours(self._epoch)
         self._exclusions.by_customer = {
             e.customer: set(e.agents) for e in state.exclusions if e.agents
         }
@@ -1653,6 +1804,8 @@ class Router:
             else:
                 assert timer.contact is not None
                 rec = self._contacts[timer.contact]
+                if kind == _CALLBACK:
+                    rec.due = timer.due
             timers.append((timer.due, n, kind, rec, rec.tokens[kind]))
         heapq.heapify(timers)
         self._timers = timers
@@ -1727,6 +1880,7 @@ class Router:
             timeout_at=c.timeout_at,
             overdue=c.overdue,
             fled=None if c.fled is None else (c.fled[0], frozenset(c.fled[1])),
+            attempts=c.attempts,
         )
         self._contacts[spec.id] = rec
         self._contact_by_handle[handle] = rec
@@ -1809,6 +1963,7 @@ class Router:
             customer_id=rec.spec.customer_id,
             attributes=rec.spec.attributes,
             answered_at=rec.accepted_at if rec.state in _ANSWERED else None,
+            callback_due=rec.due,
         )
 
     def agent(self, agent_id: str) -> AgentView:
@@ -2278,6 +2433,28 @@ class Router:
         check_bool(keep_key, f"transfer of contact {contact_id!r}: keep_key")
         return rec, after, to_queue, base, target
 
+    def _check_abandon(self, contact_id: str) -> tuple[_ContactRec, ContactState]:
+        rec = self._contact(contact_id)
+        # A scheduled callback is cancelled; anything else is abandoned.
+        action = _A.CANCEL_CALLBACK if rec.state is _S.SCHEDULED else _A.ABANDON
+        return rec, contact_transition(contact_id, rec.state, action)
+
+    def _check_schedule(self, contact: object, at: object) -> tuple[_QueueRec, float]:
+        queue = self._check_submit(contact)
+        assert isinstance(contact, Contact)
+        now = self._now
+        # Compared as given: an int beyond float range is simply out of bounds.
+        if not is_real(at) or not now <= at <= now + MAX_SECONDS:  # type: ignore[operator]
+            raise InvalidValueError(
+                f"cannot schedule callback {contact.id!r}: at must be a finite router time "
+                f"from now ({now:g}) to {MAX_SECONDS:g} s later, got {show(at)}"
+            )
+        due = float(at)  # type: ignore[arg-type]
+        hours = self._hours
+        if hours is not None:
+            hours.check_time(queue.config, contact.id, due)
+        return queue, due
+
     def _check_callback(self, contact_id: str, channel: str) -> tuple[_ContactRec, ContactState]:
         rec = self._contact(contact_id)
         self._channel(channel)
@@ -2377,7 +2554,8 @@ class Router:
         that the queue delays ending then run first, in key order: a delay
         only changes eligibility, which holds from that instant on, so those
         contacts are routed before any other timer of the instant routes
-        (docs/routing.md, "Time")."""
+        (docs/routing.md, "Time"); and scheduled callbacks due then enter
+        in key order (docs/business-hours.md)."""
         timers = self._timers
         ran = 0
         while timers and timers[0][0] <= now:
@@ -2389,6 +2567,12 @@ class Router:
                 delays = sorted((t for t in batch if t[2] == _DELAY), key=lambda t: t[3].key)
                 if delays:
                     batch = delays + [t for t in batch if t[2] != _DELAY]
+                # Callbacks entering at one instant enter in key order, each
+                # routed as it enters: the most deserving takes a free agent.
+                entering = sorted((t for t in batch if t[2] == _CALLBACK), key=lambda t: t[3].key)
+                if len(entering) > 1:
+                    ordered = iter(entering)
+                    batch = [next(ordered) if t[2] == _CALLBACK else t for t in batch]
             ran += self._run_batch(batch, events)
         return ran
 
@@ -3116,6 +3300,89 @@ class Router:
         for rec in waits.to_recheck():
             self._check_staffed(rec, now, events)
 
+    # ----------------------------------------------------- scheduled callbacks
+
+    def _hold(
+        self,
+        contact: Contact,
+        queue: _QueueRec,
+        due: float,
+        reason: CallbackScheduleReason,
+        now: float,
+        events: list[Event],
+    ) -> None:
+        """Take a contact in as a callback held until ``due`` (docs/business-hours.md)."""
+        base = self._requirement_dicts.get(contact.requirements)
+        if base is None:
+            base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
+        rec = _ContactRec(
+            spec=contact,
+            handle=next(self._contact_handles),
+            state=_S.SCHEDULED,
+            queue=contact.queue,
+            channel=contact.channel,
+            base=base,
+            requirements=base,
+            extra_queues=_NO_QUEUES,
+            key=_NO_KEY,
+            arrived_at=now,
+            entered_at=now,
+        )
+        self._contacts[contact.id] = rec
+        self._contact_by_handle[rec.handle] = rec
+        self.submitted += 1
+        self._exclusions.contact_added(rec)
+        self._time_callback(rec, queue, due, reason, now, events)
+
+    def _time_callback(
+        self,
+        rec: _ContactRec,
+        queue: _QueueRec,
+        due: float,
+        reason: CallbackScheduleReason,
+        now: float,
+        events: list[Event],
+    ) -> None:
+        """Time a scheduled callback's entry; its key is the one it would get
+        if submitted at ``due``, so it enters with its priority."""
+        rec.due = due
+        rec.key = self._new_key(rec.spec, queue, due)
+        self._schedule(due, _CALLBACK, rec)
+        events.append(
+            CallbackScheduled(
+                now, rec.spec.id, rec.queue, rec.channel, due, rec.attempts + 1, reason
+            )
+        )
+
+    def _callback_due(self, rec: _ContactRec, now: float, events: list[Event]) -> None:
+        """A scheduled callback's time came: it enters its queue, or, the queue
+        being closed then (its calendar changed), waits for its next opening."""
+        queue = self._queues[rec.queue]
+        hours = self._hours
+        if hours is not None:
+            entry = hours.entry_time(queue.config, now)
+            # A calendar that never opens again does not strand it: it enters.
+            if entry is not None and entry > now:
+                self._move(rec, _A.DEFER_CALLBACK)
+                self._time_callback(rec, queue, entry, "closed", now, events)
+                return
+        self._move(rec, _A.ENTER_QUEUE)
+        rec.due = None
+        rec.entered_at = now
+        queue.present += 1
+        contact = rec.spec
+        events.append(_build_queued(now, contact.id, rec.queue, rec.channel))
+        if contact.preferred_agent is not None and contact.preferred_wait > 0:
+            due, lapsed = self._preferred.prefer(rec, self._exclusions.excluded(contact), now)
+            if lapsed is not None:
+                events.append(PreferenceExpired(now, contact.id, contact.preferred_agent, lapsed))
+            elif due is not None:
+                self._schedule(due, _PREFERENCE, rec)
+        self._enqueue(rec)
+        self._schedule_entry_timers(rec, now)
+        self._route_contact(rec, now, events)
+        self._check_staffed(rec, now, events)
+
     # ------------------------------------------------------------- ramp-up
 
     def _start_ramp(self, agent: _AgentRec, now: float) -> None:
@@ -3264,6 +3531,8 @@ class Router:
             eligible=tuple(eligible),
             not_eligible=tuple(verdicts),
             held_back=tuple(r for r in NotEligible if r in held),
+            queue_open=self.is_open(rec.queue),
+            callback_due=rec.due,
         )
 
     def explain_agent(self, agent_id: str) -> AgentExplanation:
@@ -3377,6 +3646,7 @@ _TIMER_HANDLERS: Final[dict[TimerKind, Callable[[Router, Any, float, list[Event]
     TimerKind.MAX_WAIT: Router._max_wait_over,
     TimerKind.DELAY: Router._delay_over,
     TimerKind.RAMP_UP: Router._ramp_up_over,
+    TimerKind.CALLBACK: Router._callback_due,
 }
 # The same by timer code, for the heap's entries.
 _ON_TIMER: Final = tuple(_TIMER_HANDLERS[kind] for kind in _TIMER_KINDS)

@@ -59,6 +59,7 @@ from .commands import (
     AddExclusion,
     AddQueue,
     AddQueues,
+    CallbackUnansweredCall,
     Command,
     Complete,
     EndWrapUp,
@@ -67,6 +68,7 @@ from .commands import (
     RemoveAgent,
     RemoveExclusion,
     RequestCallback,
+    ScheduleCallback,
     SetCapacity,
     SetPresence,
     Submit,
@@ -80,7 +82,9 @@ from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError,
 from .events import (
     Abandoned,
     Accepted,
+    CallbackClosed,
     CallbackRequested,
+    CallbackScheduled,
     Completed,
     ContactUpdated,
     CustomerEnriched,
@@ -845,6 +849,15 @@ class Service:
         """:meth:`Router.request_callback`, durably."""
         return await self._apply(RequestCallback(contact_id, channel))
 
+    async def schedule_callback(self, contact: Contact, at: float) -> list[Event]:
+        """:meth:`Router.schedule_callback`, durably (``at`` in router time: Unix
+        seconds on the service's wall clock)."""
+        return await self._apply(ScheduleCallback(contact, at))
+
+    async def callback_unanswered(self, contact_id: str) -> list[Event]:
+        """:meth:`Router.callback_unanswered`, durably."""
+        return await self._apply(CallbackUnansweredCall(contact_id))
+
     async def add_exclusion(self, customer_id: str, agent_id: str) -> list[Event]:
         """:meth:`Router.add_exclusion`, durably."""
         return await self._apply(AddExclusion(customer_id, agent_id))
@@ -1230,7 +1243,9 @@ class Service:
                     if dispatch:
                         self._offer(e)
                 elif isinstance(e, Queued):
-                    live = contacts[e.contact_id] = self._arrival(record, e.at, e.channel)
+                    # A scheduled callback entering its queue is known since it was held.
+                    live = contacts.get(e.contact_id) or self._arrival(record, e.at, e.channel)
+                    contacts[e.contact_id] = live
                     if updates:
                         self._queued(e.contact_id, e.queue, e.at, live)
                 elif isinstance(e, Accepted):
@@ -1262,6 +1277,19 @@ class Service:
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
+                elif isinstance(e, CallbackScheduled):
+                    found = contacts.get(e.contact_id)
+                    if found is None:
+                        found = contacts[e.contact_id] = self._arrival(record, e.at, e.channel)
+                    found.answered = None
+                    if updates:
+                        self._update(
+                            "scheduled", e, found, reason=e.reason, wait=max(0.0, e.due - e.at)
+                        )
+                elif isinstance(e, CallbackClosed):
+                    outcome: Outcome = "unreached" if e.reason == "unreached" else "cancelled"
+                    closed = f"callback {e.reason}" if updates else None
+                    self._end(e, outcome, history, closed=closed)
                 elif isinstance(e, CallbackRequested):
                     found = contacts.get(e.contact_id)
                     if found is not None:
@@ -1281,13 +1309,13 @@ class Service:
     def _arrival(record: LogRecord, at: float, channel: str) -> _Live:
         """A contact the router took in (or refused) at ``at``, from its submit."""
         command = record.command
-        if isinstance(command, Submit):
+        if isinstance(command, (Submit, ScheduleCallback)):
             return _Live(command.contact.customer_id, command.contact.attributes, at, channel)
         return _Live(None, {}, at, channel)
 
     def _end(
         self,
-        e: WrapUpEnded | Abandoned | TimedOut | Refused,
+        e: WrapUpEnded | Abandoned | TimedOut | Refused | CallbackClosed,
         outcome: Outcome,
         history: bool,
         *,
@@ -1437,13 +1465,23 @@ class Service:
     def _update(
         self,
         kind: UpdateKind,
-        e: Accepted | Completed | WrapUpEnded | Abandoned | TimedOut | Refused,
+        e: Accepted
+        | Completed
+        | WrapUpEnded
+        | Abandoned
+        | TimedOut
+        | Refused
+        | CallbackScheduled
+        | CallbackClosed,
         live: _Live | None,
         *,
         agent_id: str | None = None,
         reason: str | None = None,
+        wait: float | None = None,
     ) -> None:
-        update = self._customer_update(kind, e.contact_id, e.at, live, agent_id, reason)
+        update = self._customer_update(
+            kind, e.contact_id, e.at, live, agent_id, reason, estimated_wait=wait
+        )
         self._lane(e.contact_id, functools.partial(self._send_update, update))
 
     def _queued(self, contact_id: str, queue: str, at: float, live: _Live) -> None:

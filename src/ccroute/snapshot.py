@@ -153,6 +153,8 @@ class ContactRecord:
         if the offer comes back.
     :param fled: ``(time, queues)``: the queues it left at that time because
         no agent could take it there (stops an overflow cycle), or ``None``.
+    :param attempts: calls made for it as a callback that went unanswered
+        (when it is due is its ``callback`` timer).
     """
 
     spec: Contact
@@ -175,6 +177,7 @@ class ContactRecord:
     timeout_at: float | None
     overdue: bool
     fled: tuple[float, tuple[str, ...]] | None
+    attempts: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -262,6 +265,8 @@ class RouterState:
     :param lift_pending: a reserved-channel contact stopped waiting during a
         call that then raised, so the next call routes the agents it kept
         free (always false after a call that returned).
+    :param epoch: the Unix time of the router's time zero, in which queues'
+        calendars are read (0 when missing: a document written before it).
     """
 
     format: int
@@ -285,6 +290,7 @@ class RouterState:
     rejoins: tuple[RejoinRecord, ...]
     kept_free: tuple[str, ...]
     lift_pending: bool
+    epoch: float = 0.0
 
     def to_bytes(self) -> bytes:
         """The document as JSON (UTF-8), what :meth:`Router.snapshot

@@ -65,6 +65,9 @@ class ContactView:
     #: When an agent accepted it, while it is in service or in wrap-up
     #: (``None`` otherwise). Kept by the router, so it survives a snapshot.
     answered_at: float | None = None
+    #: When a scheduled callback enters its queue (``None`` unless it is
+    #: ``scheduled``; docs/business-hours.md).
+    callback_due: float | None = None
 
 
 @attrs.frozen(slots=True)

@@ -27,6 +27,7 @@ from ..clock import ManualClock
 from ..events import (
     Abandoned,
     Accepted,
+    CallbackScheduled,
     Completed,
     Event,
     Offered,
@@ -206,7 +207,9 @@ class Simulation:
         self.seed = scenario.seed if seed is None else seed
         self.rng = random.Random(self.seed)
         self.clock = ManualClock(scenario.start)
-        self.router = Router(self.clock, seed=self.seed, policy=scenario.policy)
+        self.router = Router(
+            self.clock, seed=self.seed, policy=scenario.policy, epoch=scenario.epoch
+        )
         for channel in scenario.channels:
             self.router.add_channel(channel)
         self.router.add_queues(scenario.queues)
@@ -417,7 +420,12 @@ class Simulation:
                 self.router.abandon(payload)
         elif kind == _CALLBACK:
             contact = self._contacts.get(payload)
-            if contact is not None and not contact.answered and not contact.offers:
+            if (
+                contact is not None
+                and not contact.answered
+                and not contact.offers
+                and not contact.callback
+            ):
                 contact.callback = True
                 self.router.request_callback(payload)
         elif kind == _TRACE:
@@ -647,6 +655,12 @@ class Simulation:
                         agent = self._agents[e.agent_id]
                         if agent.leaving:
                             self._push(e.at, _SHIFT_END, agent)
+            elif kind is CallbackScheduled:
+                # Held until its queue opens: the customer is called back, so
+                # it no longer abandons (as after a callback request).
+                contact = contacts.get(e.contact_id)
+                if contact is not None:
+                    contact.callback = True
             elif kind is PresenceChanged:
                 agent = self._agents[e.agent_id]
                 agent.presence = e.new

@@ -13,11 +13,13 @@ import csv
 import datetime
 import math
 import tomllib
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from ..business_hours import BusinessHours, WhenClosed
 from ..errors import CCRouteError, InputError
 from ..model import Admission, Channel, ChannelKind, QueueConfig, RoutingStep, Strategy
 from ..policies import RampUp, RoutingPolicy
@@ -124,6 +126,9 @@ class Scenario:
     timed out or stranded (no agent left who could take it). ``policy`` is
     the router-wide :class:`~ccroute.RoutingPolicy` (the ``[routing]`` table).
     ``days`` is the declared horizon: times run up to ``days`` x 24:00.
+    ``epoch`` is the Unix time of the scenario's time 0 (midnight of its
+    ``date`` in its ``timezone``), in which queues' business-hours calendars
+    are read (docs/business-hours.md).
     """
 
     start: float
@@ -139,6 +144,7 @@ class Scenario:
     name: str = "scenario"
     policy: RoutingPolicy | None = None
     days: int = 1
+    epoch: float = 0.0
 
     @property
     def intervals(self) -> int:
@@ -402,10 +408,72 @@ _QUEUE_POLICIES = (
     "rejoin_window",
     "priority_seconds",
     "blocking",
+    "calendar",
+    "when_closed",
+    "callback_retries",
 )
 
 
-def _queue(table: _Table, known: set[str], channels: set[str]) -> QueueConfig:
+def _calendars(table: _Table | None) -> dict[str, BusinessHours]:
+    """The ``[calendars.NAME]`` tables: business hours queues name."""
+    if table is None:
+        return {}
+    out = {}
+    for name, value in table.data.items():
+        table.used.add(name)
+        out[name] = _calendar(value, table.field(name))
+    return out
+
+
+def _calendar(value: object, where: str) -> BusinessHours:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{where}: expected a table of business hours")
+    try:
+        return BusinessHours.from_mapping(value)
+    except CCRouteError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def _closed_hours(table: _Table, calendars: Mapping[str, BusinessHours]) -> dict[str, Any]:
+    """A queue's ``calendar`` (a name of ``[calendars]`` or a table), ``when_closed``
+    and ``callback_retries``."""
+    value = table.get("calendar")
+    calendar = None
+    if isinstance(value, str):
+        calendar = calendars.get(value)
+        if calendar is None:
+            known = ", ".join(sorted(calendars)) or "none"
+            raise ScenarioError(
+                f"{table.field('calendar')}: unknown calendar {value!r} ([calendars]: {known})"
+            )
+    elif value is not None:
+        calendar = _calendar(value, table.field("calendar"))
+    mode = table.string("when_closed", "refuse")
+    try:
+        when_closed = WhenClosed(mode)
+    except ValueError:
+        choices = ", ".join(w.value for w in WhenClosed)
+        raise ScenarioError(
+            f"{table.field('when_closed')}: unknown behaviour {mode!r}, expected one of {choices}"
+        ) from None
+    retries = table.get("callback_retries", [])
+    if not isinstance(retries, list) or not all(
+        isinstance(r, (int, float)) and not isinstance(r, bool) for r in retries
+    ):
+        raise ScenarioError(f"{table.field('callback_retries')}: expected a list of seconds")
+    return {
+        "calendar": calendar,
+        "when_closed": when_closed,
+        "callback_retries": tuple(float(r) for r in retries),
+    }
+
+
+def _queue(
+    table: _Table,
+    known: set[str],
+    channels: set[str],
+    calendars: Mapping[str, BusinessHours] | None = None,
+) -> QueueConfig:
     """One [[queues]] table; ``known`` holds every queue name of the scenario."""
     name = table.string("name", required=True)
     strategy_name = table.string("strategy", "longest-idle")
@@ -478,6 +546,7 @@ def _queue(table: _Table, known: set[str], channels: set[str]) -> QueueConfig:
         "rejoin_window": _optional_seconds(table, "rejoin_window", positive=True),
         "priority_seconds": table.number("priority_seconds", 0.0, minimum=-math.inf),
         "blocking": _blocking_matrix(table, "blocking", channels) or {},
+        **_closed_hours(table, calendars or {}),
     }
     rona = _flag(table, "rona_not_ready", True)
     table.finish()
@@ -685,6 +754,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
             f"{sim.field('warmup_minutes')}: the warm-up must be shorter than the day"
         )
     name = sim.string("name", source)
+    epoch = _epoch(sim)
     sim.finish()
 
     channels = []
@@ -717,7 +787,11 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     for item, queue_name in zip(queue_tables, queue_names, strict=True):
         if queue_names.count(queue_name) > 1:
             raise ScenarioError(f"{item.field('name')}: duplicate queue {queue_name!r}")
-    queues = [_queue(item, known, channel_names) for item in queue_tables]
+    calendar_table = root.table("calendars")
+    if calendar_table is not None:
+        calendar_table.where = f"{source} [calendars]"
+    calendars = _calendars(calendar_table)
+    queues = [_queue(item, known, channel_names, calendars) for item in queue_tables]
     if not queues:
         raise ScenarioError(f"{source}: at least one [[queues]] table is required")
     _check_overflow_cycles(queues, source)
@@ -750,7 +824,30 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         name=name,
         policy=policy,
         days=days,
+        epoch=epoch,
     )
+
+
+def _epoch(sim: _Table) -> float:
+    """The Unix time of midnight of ``date`` in ``timezone`` (0 without a date)."""
+    zone_name = sim.string("timezone", "UTC")
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ScenarioError(
+            f"{sim.field('timezone')}: {zone_name!r} is not a known IANA time zone"
+        ) from None
+    value = sim.get("date")
+    if value is None:
+        return 0.0
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise ScenarioError(f'{sim.field("date")}: expected a date like "2026-12-07"')
+    return datetime.datetime(value.year, value.month, value.day, tzinfo=zone).timestamp()
 
 
 def _check_overflow_cycles(queues: Sequence[QueueConfig], source: str) -> None:

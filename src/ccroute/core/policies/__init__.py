@@ -10,6 +10,7 @@ built, and costs the hot path nothing.
 
 from .admission import AdmissionRules
 from .blocking import ChannelBlocking
+from .business_hours import OpeningHours
 from .exclusions import Exclusions
 from .max_wait import WaitLimits
 from .preferred_agent import PreferredAgents
@@ -24,6 +25,7 @@ __all__ = [
     "ChannelBlocking",
     "ChannelReservation",
     "Exclusions",
+    "OpeningHours",
     "PreferredAgents",
     "QueueDelays",
     "RampingUp",
