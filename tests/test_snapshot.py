@@ -231,7 +231,8 @@ RECORD_FIELDS = {
     "_ContactRec": (
         {"spec", "state", "queue", "channel", "base", "requirements", "extra_queues", "key"}
         | {"arrived_at", "entered_at", "steps_applied", "agent", "target", "rejected_by"}
-        | {"accepted_at", "completed_at", "also", "timeout_at", "overdue", "fled"},
+        | {"accepted_at", "completed_at", "also", "timeout_at", "overdue", "fled"}
+        | {"disposition"},
         {"handle", "sig", "tokens", "live"},
     ),
     "_AgentRec": (

@@ -191,11 +191,16 @@ def _key(value: object, where: str) -> Key:
 
 
 def _fields(
-    value: object, where: str, readers: dict[str, Reader[Any]], *, required: bool = True
+    value: object,
+    where: str,
+    readers: dict[str, Reader[Any]],
+    *,
+    required: bool = True,
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Read a JSON object field by field; unknown fields are refused, and
-    missing ones too unless ``required`` is false (then they keep the
-    constructor's default)."""
+    missing ones too unless ``required`` is false or they are ``optional``
+    (then they keep the constructor's default)."""
     if type(value) is not dict:
         raise _wrong(where, "an object", value)
     for name in value:
@@ -205,7 +210,7 @@ def _fields(
     for name, read in readers.items():
         if name in value:
             out[name] = read(value[name], f"{where}.{name}")
-        elif required:
+        elif required and name not in optional:
             raise InputError(f"router snapshot: {where} has no field {name!r}")
     return out
 
@@ -258,6 +263,8 @@ _QUEUE_CONFIG: Final[dict[str, Reader[Any]]] = {
     "admission": _enum(Admission),
     "rejoin_window": _optional(_float),
     "priority_seconds": _float,
+    "dispositions": _tuple(_str),
+    "disposition_required": _bool,
 }
 _LEVELS: Final = _tuple(_pair(_str, _int))
 _AGENT: Final[dict[str, Reader[Any]]] = {
@@ -349,6 +356,7 @@ _READ_CONTACT: Final[dict[str, Reader[Any]]] = {
     "timeout_at": _optional(_float),
     "overdue": _bool,
     "fled": _optional(_pair(_float, _tuple(_str))),
+    "disposition": _optional(_str),
 }
 _READ_TIMER: Final[dict[str, Reader[Any]]] = {
     "due": _float,
@@ -366,9 +374,14 @@ _READ_REJOIN: Final[dict[str, Reader[Any]]] = {
 }
 
 
-def _record(cls: Callable[..., _T], readers: dict[str, Reader[Any]]) -> Reader[_T]:
+def _record(
+    cls: Callable[..., _T], readers: dict[str, Reader[Any]], optional: frozenset[str] = frozenset()
+) -> Reader[_T]:
+    """A record whose fields are all required but the ``optional`` ones (added
+    later, with a default: a document written before them still reads)."""
+
     def read_record(value: object, where: str) -> _T:
-        return cls(**_fields(value, where, readers))
+        return cls(**_fields(value, where, readers, optional=optional))
 
     return read_record
 
@@ -389,7 +402,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "skills": _tuple(_str),
     "queues": _tuple(_read_queue),
     "agents": _tuple(_record(AgentRecord, _READ_AGENT)),
-    "contacts": _tuple(_record(ContactRecord, _READ_CONTACT)),
+    "contacts": _tuple(_record(ContactRecord, _READ_CONTACT, frozenset({"disposition"}))),
     "timers": _tuple(_record(TimerRecord, _READ_TIMER)),
     "exclusions": _tuple(_record(Exclusion, _READ_EXCLUSION)),
     "rejoins": _tuple(_record(RejoinRecord, _READ_REJOIN)),

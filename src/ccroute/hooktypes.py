@@ -277,12 +277,12 @@ class ServiceHandle(Protocol):
         """The agent declined the offer."""
         ...
 
-    async def complete(self, contact_id: str) -> Sequence[Event]:
-        """The conversation is over (wrap-up starts)."""
+    async def complete(self, contact_id: str, disposition: str | None = None) -> Sequence[Event]:
+        """The conversation is over (wrap-up starts), with a wrap-up code or none."""
         ...
 
-    async def end_wrap_up(self, contact_id: str) -> Sequence[Event]:
-        """The agent finished the wrap-up early."""
+    async def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> Sequence[Event]:
+        """The agent finished the wrap-up early, with a wrap-up code or none."""
         ...
 
     async def abandon(self, contact_id: str) -> Sequence[Event]:

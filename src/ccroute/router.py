@@ -52,6 +52,7 @@ from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
 from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
 from .clock import Clock, ManualClock
+from .core.dispositions import check_disposition
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
@@ -237,6 +238,8 @@ class _ContactRec:
     # (time, queues) it left at that time because no agent could take it:
     # stops an overflow cycle between unstaffed queues
     fled: tuple[float, frozenset[str]] | None = None
+    # the wrap-up code given at completion, carried to WrapUpEnded
+    disposition: str | None = None
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -803,18 +806,27 @@ class Router:
         self._return_offer(rec, [agent], now, events, declined=True)
         return self._finish(now, events)
 
-    def complete(self, contact_id: str) -> list[Event]:
-        """The agent finished the contact; wrap-up begins (and may end at once)."""
-        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.COMPLETE)
+    def complete(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """The agent finished the contact; wrap-up begins (and may end at once).
+
+        ``disposition`` is a wrap-up code from the queue's
+        :attr:`~ccroute.QueueConfig.dispositions` (docs/crm.md); an unknown
+        one is refused with :class:`~ccroute.InvalidValueError` and changes
+        nothing.
+        """
+        now, events, (rec, after, code) = self._start(
+            self._check_wrap_up, contact_id, _A.COMPLETE, disposition
+        )
         assert rec.agent is not None
         agent = self._agents[rec.agent]
         self._move(rec, _A.COMPLETE, after)
         rec.completed_at = now
+        rec.disposition = code
         agent.in_service.discard(contact_id)
         agent.wrap_up.add(contact_id)
         events.append(
             _build_completed(
-                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at
+                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at, code
             )
         )
         wrap = self._queues[rec.queue].config.wrap_up
@@ -824,9 +836,16 @@ class Router:
             self._schedule(now + wrap, _WRAP, rec)
         return self._finish(now, events)
 
-    def end_wrap_up(self, contact_id: str) -> list[Event]:
-        """End a contact's wrap-up now (the agent pressed "ready")."""
-        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.END_WRAP_UP)
+    def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """End a contact's wrap-up now (the agent pressed "ready").
+
+        ``disposition`` (a code of the queue's list) replaces the one given
+        with :meth:`complete`, if any.
+        """
+        now, events, (rec, after, code) = self._start(
+            self._check_wrap_up, contact_id, _A.END_WRAP_UP, disposition
+        )
+        rec.disposition = code
         self._end_wrap_up(rec, now, events, after)
         return self._finish(now, events)
 
@@ -1588,6 +1607,7 @@ class Router:
             timeout_at=rec.timeout_at,
             overdue=rec.overdue,
             fled=None if rec.fled is None else (rec.fled[0], tuple(sorted(rec.fled[1]))),
+            disposition=rec.disposition,
         )
 
     def _load(self, state: RouterState) -> None:
@@ -1727,6 +1747,7 @@ class Router:
             timeout_at=c.timeout_at,
             overdue=c.overdue,
             fled=None if c.fled is None else (c.fled[0], frozenset(c.fled[1])),
+            disposition=c.disposition,
         )
         self._contacts[spec.id] = rec
         self._contact_by_handle[handle] = rec
@@ -2252,6 +2273,18 @@ class Router:
         rec = self._contact(contact_id)
         return rec, contact_transition(contact_id, rec.state, action)
 
+    def _check_wrap_up(
+        self, contact_id: str, action: ContactAction, disposition: object
+    ) -> tuple[_ContactRec, ContactState, str | None]:
+        """:meth:`_check_action`, and the disposition the contact ends with."""
+        rec, after = self._check_action(contact_id, action)
+        config = self._queues[rec.queue].config
+        ends = action is _A.END_WRAP_UP or config.wrap_up == 0
+        code = check_disposition(
+            config, contact_id, disposition, given=rec.disposition, ends_work=ends
+        )
+        return rec, after, code
+
     def _check_transfer(
         self,
         contact_id: str,
@@ -2605,7 +2638,13 @@ class Router:
         self.completed += 1
         events.append(
             _build_wrap_up_ended(
-                now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at
+                now,
+                rec.spec.id,
+                agent.spec.id,
+                rec.queue,
+                rec.channel,
+                now - rec.completed_at,
+                rec.disposition,
             )
         )
         self._route_agent(agent, now, events)

@@ -809,13 +809,13 @@ class Service:
         """:meth:`Router.reject`, durably."""
         return await self._apply(Reject(contact_id, agent_id))
 
-    async def complete(self, contact_id: str) -> list[Event]:
-        """:meth:`Router.complete`, durably."""
-        return await self._apply(Complete(contact_id))
+    async def complete(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """:meth:`Router.complete`, durably (with its wrap-up code, if any)."""
+        return await self._apply(Complete(contact_id, disposition))
 
-    async def end_wrap_up(self, contact_id: str) -> list[Event]:
-        """:meth:`Router.end_wrap_up`, durably."""
-        return await self._apply(EndWrapUp(contact_id))
+    async def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """:meth:`Router.end_wrap_up`, durably (with its wrap-up code, if any)."""
+        return await self._apply(EndWrapUp(contact_id, disposition))
 
     async def abandon(self, contact_id: str) -> list[Event]:
         """:meth:`Router.abandon`, durably."""

@@ -153,6 +153,8 @@ class ContactRecord:
         if the offer comes back.
     :param fled: ``(time, queues)``: the queues it left at that time because
         no agent could take it there (stops an overflow cycle), or ``None``.
+    :param disposition: the wrap-up code given when it was completed, or
+        ``None`` (its wrap-up carries it on to :class:`~ccroute.WrapUpEnded`).
     """
 
     spec: Contact
@@ -175,6 +177,7 @@ class ContactRecord:
     timeout_at: float | None
     overdue: bool
     fled: tuple[float, tuple[str, ...]] | None
+    disposition: str | None = None
 
 
 @attrs.frozen(slots=True)
