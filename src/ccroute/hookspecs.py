@@ -195,6 +195,19 @@ def ccroute_crm_enrich(contact: Contact, profile: Mapping[str, Any]) -> Contact 
     """
 
 
+@hookspec(firstresult=True)
+def ccroute_crm_history(customer_id: str) -> Sequence[HistoryRecord] | None:
+    """The customer's recent finished contacts, newest first, for the screen pop.
+
+    Called by the service before it delivers an offer of a contact with a
+    ``customer_id``; the records go to the adapter in
+    :attr:`OfferDelivery.history <ccroute.OfferDelivery.history>`. The
+    implementation decides how many (the built-in CRM: its
+    ``history_limit``). First result. Fallback: no history (an empty tuple);
+    a result that is not a sequence of :class:`~ccroute.HistoryRecord` is junk.
+    """
+
+
 @hookspec
 def ccroute_crm_record(record: HistoryRecord) -> None:
     """Record a finished contact in the customer's history.
