@@ -20,9 +20,7 @@ from ccroute.hooktypes import HistoryTransfer
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CRMStore]:
-    made: CRMStore = (
-        MemoryCRM() if request.param == "memory" else SQLiteCRM(tmp_path / "crm.db")
-    )
+    made: CRMStore = MemoryCRM() if request.param == "memory" else SQLiteCRM(tmp_path / "crm.db")
     yield made
     made.close()
 
@@ -61,7 +59,11 @@ def test_a_profile_is_stored_replaced_and_copied(store: CRMStore) -> None:
     assert got == {"tier": "gold", "langs": ["fr", "en"], "case": {"owner": "bob"}}
     assert got is not None
     got["tier"] = "changed"
-    assert store.profile("cust") == {"tier": "gold", "langs": ["fr", "en"], "case": {"owner": "bob"}}
+    assert store.profile("cust") == {
+        "tier": "gold",
+        "langs": ["fr", "en"],
+        "case": {"owner": "bob"},
+    }
     store.put_profile("cust", {"tier": "silver"})
     assert store.profile("cust") == {"tier": "silver"}
 
@@ -158,9 +160,7 @@ def test_the_last_agent_is_the_latest_answered_one(store: CRMStore) -> None:
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    st.lists(
-        st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 5), st.booleans()), max_size=25
-    ),
+    st.lists(st.tuples(st.sampled_from(["x", "y"]), st.integers(0, 5), st.booleans()), max_size=25),
     st.integers(1, 8),
 )
 def test_history_is_the_newest_records_of_the_customer(
@@ -172,7 +172,9 @@ def test_history_is_the_newest_records_of_the_customer(
     for order, (customer, ended, served) in enumerate(records):
         contact = f"{tag}-{order % 7}"
         agent = "ann" if served else None
-        store.record(rec(contact, customer_id=f"{tag}{customer}", ended_at=float(ended), agent_id=agent))
+        store.record(
+            rec(contact, customer_id=f"{tag}{customer}", ended_at=float(ended), agent_id=agent)
+        )
         kept[(contact, float(ended))] = (order, customer)
     for customer in ("x", "y"):
         mine = [(key, order) for key, (order, c) in kept.items() if c == customer]

@@ -121,7 +121,7 @@ def test_without_wrap_up_complete_must_carry_a_required_code() -> None:
     router, _ = centre(wrap_up=0.0, required=True)
     in_service(router)
     before = snapshot(router)
-    with pytest.raises(InvalidStateError, match="'c1'.*'sales' requires a disposition"):
+    with pytest.raises(InvalidStateError, match=r"'c1'.*'sales' requires a disposition"):
         router.complete("c1")
     assert snapshot(router) == before
     assert of_type(router.complete("c1", "sale"), WrapUpEnded)[0].disposition == "sale"
