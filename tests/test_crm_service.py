@@ -297,6 +297,7 @@ async def test_an_external_crm_answers_first_and_its_enrichment_takes_precedence
         assert service.router.contact("a").key[1] == -300.0
         # ... unless the external CRM enriched the contact itself
         assert service.router.contact("m").key[1] == -1.0
+        await service.drain()
         assert desk_of(service).shown("a").profile == {"tier": "gold", "source": "external"}
 
 
@@ -313,6 +314,7 @@ async def test_the_offer_carries_profile_history_ivr_answers_and_intent(
         await service.set_presence("ann", Presence.AVAILABLE)
         for i in range(3):
             await service.inbound(Contact(f"old{i}", "chat", "support", customer_id="alice"))
+            await service.drain()  # the offer is shown before it is answered
             await service.accept(f"old{i}", "ann")
             clock.advance(10)
             await service.complete(f"old{i}", "sale")
@@ -325,8 +327,8 @@ async def test_the_offer_carries_profile_history_ivr_answers_and_intent(
     assert shown.history[0].disposition == "sale"
     assert shown.ivr["account"] == "4711"
     assert shown.intent == "billing"
-    first = desk_of(service).shown("old0")
-    assert first.history == ()
+    assert desk_of(service).shown("old0").history == ()
+    assert [r.contact_id for r in desk_of(service).shown("old2").history] == ["old1", "old0"]
 
 
 # ------------------------------------------------------------- dispositions
