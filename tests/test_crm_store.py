@@ -247,3 +247,21 @@ def test_sqlite_has_the_documented_schema(tmp_path: Path) -> None:
         meta = dict(db.execute("SELECT key, value FROM crm_meta").fetchall())
     assert intent == ("billing",)
     assert meta == {"magic": "ccroute crm", "format": "1"}
+
+
+def test_the_crm_package_loads_sqlite3_only_for_the_sqlite_store() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from ccroute import EnrichmentRules, MemoryCRM\n"
+        "from ccroute.crm import LastServed, predicted_intent\n"
+        "before = sorted(m for m in ('anyio', 'pluggy', 'sqlite3') if m in sys.modules)\n"
+        "from ccroute.crm import SQLiteCRM\n"
+        "print(before, 'sqlite3' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[] True"

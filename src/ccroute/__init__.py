@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from ._queue import IMPLEMENTATION
 from ._queue_protocol import QueueBackend
 from .clock import Clock, ManualClock, MonotonicClock, WallClock
+from .crm.rules import EnrichmentRules
+from .crm.store import CRMStore, LastServed, MemoryCRM
 from .errors import (
     CCRouteError,
     ClockError,
@@ -78,6 +80,7 @@ from .hooktypes import (
     AgentStrategy,
     CustomerUpdate,
     HistoryRecord,
+    HistoryTransfer,
     IvrFlow,
     OfferDelivery,
     RouterView,
@@ -156,6 +159,7 @@ __all__ = [
     "AgentView",
     "BUILTIN_CHANNELS",
     "CCRouteError",
+    "CRMStore",
     "CallbackRequested",
     "Channel",
     "ChannelKind",
@@ -172,19 +176,23 @@ __all__ = [
     "CustomerEnriched",
     "CustomerUpdate",
     "DuplicateIdError",
+    "EnrichmentRules",
     "Event",
     "FlowFinished",
     "HistoryRecord",
     "HistoryRecorded",
+    "HistoryTransfer",
     "IMPLEMENTATION",
     "InputError",
     "InvalidStateError",
     "InvalidValueError",
     "IvrFlow",
+    "LastServed",
     "LogRecord",
     "MAX_LEVEL",
     "MIN_LEVEL",
     "ManualClock",
+    "MemoryCRM",
     "MemoryStorage",
     "MonotonicClock",
     "NotEligible",
