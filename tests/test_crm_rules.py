@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccroute import (
     Agent,
@@ -247,3 +249,43 @@ def test_rules_never_lower_what_the_contact_has() -> None:
     )
     profile = {"tier": "gold", "language": "fr", "open_case": {"owner": "cat"}}
     assert rules().apply(contact, profile) is contact
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tier=st.sampled_from([None, "gold", "GOLD", "platinum", "bronze", 3, True]),
+    language=st.sampled_from([None, "fr", "de", "xx", 5]),
+    priority=st.floats(-1000, 1000),
+    level=st.integers(1, 10),
+    owner=st.sampled_from([None, "cat", "zoe"]),
+    served_days_ago=st.one_of(st.none(), st.floats(0, 30)),
+)
+def test_rules_only_raise_and_applying_twice_changes_nothing_more(
+    tier: object,
+    language: object,
+    priority: float,
+    level: int,
+    owner: str | None,
+    served_days_ago: float | None,
+) -> None:
+    now = 100 * DAY
+    profile = {"tier": tier, "language": language, "open_case": {"owner": owner}}
+    last = (
+        None
+        if served_days_ago is None
+        else LastServed("bob", "old", "support", now - served_days_ago * DAY)
+    )
+    contact = Contact(
+        "c1", "voice", "support", requirements={"french": level}, priority_seconds=priority
+    )
+    once = rules().apply(contact, profile, last, now)
+    assert once.priority_seconds >= contact.priority_seconds
+    assert once.tier >= contact.tier
+    assert all(dict(once.requirements).get(s, 0) >= n for s, n in contact.requirements)
+    assert rules().apply(once, profile, last, now) is once
+    if owner is not None:
+        assert once.preferred_agent == owner
+    elif served_days_ago is not None and served_days_ago <= 7:
+        assert once.preferred_agent == "bob"
+    else:
+        assert once.preferred_agent is None

@@ -74,6 +74,9 @@ _COLUMNS: Final = (
 )
 
 
+_NAMES: Final = tuple(name.strip() for name in _COLUMNS.split(","))
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
 
@@ -254,8 +257,7 @@ class SQLiteCRM:
                 raise
 
     def _read(self, row: Sequence[Any]) -> HistoryRecord:
-        names = [name.strip() for name in _COLUMNS.split(",")]
-        data = dict(zip(names, row, strict=True))
+        data = dict(zip(_NAMES, row, strict=True))
         where = f"{self._path}: history of contact {show(data['contact_id'])}"
         for name in ("transfers", "attributes"):
             try:
