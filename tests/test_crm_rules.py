@@ -22,7 +22,7 @@ from ccroute import (
     QueueConfig,
     Router,
 )
-from ccroute.crm import EnrichmentRules, LastServed
+from ccroute.crm import EnrichmentRules, LastServed, load_rules
 from ccroute.testing import offers
 
 pytestmark = pytest.mark.usefixtures("queue_factory")
@@ -131,15 +131,15 @@ def test_rule_names_are_unique_and_the_shape_is_checked() -> None:
 def test_toml_files_are_read_and_their_errors_name_the_file(tmp_path: Path) -> None:
     good = tmp_path / "rules.toml"
     good.write_text(RULES)
-    loaded = EnrichmentRules.load(good)
+    loaded = load_rules(good)
     assert [r.name for r in loaded.rules] == ["vip", "language#1", "open_case#2", "last_agent#3"]
     assert loaded == rules()
     bad = tmp_path / "bad.toml"
     bad.write_text("[[rules]]\nkind = \n")
     with pytest.raises(InputError, match=r"bad\.toml.*not valid TOML"):
-        EnrichmentRules.load(bad)
+        load_rules(bad)
     with pytest.raises(InputError, match="cannot read"):
-        EnrichmentRules.load(tmp_path / "missing.toml")
+        load_rules(tmp_path / "missing.toml")
 
 
 # ---------------------------------------------------------- through the router

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .context import IVR_KEY, ivr_answers, predicted_intent
-    from .plugin import BuiltinCRM, crm_from_settings
+    from .plugin import BuiltinCRM, crm_from_settings, load_rules
     from .rules import (
         EnrichmentRules,
         LanguageRule,
@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "predicted_intent": ".context",
     "BuiltinCRM": ".plugin",
     "crm_from_settings": ".plugin",
+    "load_rules": ".plugin",
     "EnrichmentRules": ".rules",
     "LanguageRule": ".rules",
     "LastAgentRule": ".rules",
@@ -82,5 +83,6 @@ __all__ = [
     "TierRule",
     "crm_from_settings",
     "ivr_answers",
+    "load_rules",
     "predicted_intent",
 ]

@@ -23,14 +23,14 @@ from typing import Any, Final, TypeVar
 
 from .._values import show
 from ..clock import Clock, WallClock
-from ..errors import InvalidValueError
+from ..errors import InputError, InvalidValueError
 from ..hookspecs import hookimpl
 from ..hooktypes import HistoryRecord
 from ..model import Contact
 from .rules import EnrichmentRules
 from .store import CRMStore, MemoryCRM, check_limit
 
-__all__ = ["DEFAULT_SCREEN_POP_HISTORY", "BuiltinCRM", "crm_from_settings"]
+__all__ = ["DEFAULT_SCREEN_POP_HISTORY", "BuiltinCRM", "crm_from_settings", "load_rules"]
 
 #: Finished contacts the screen pop shows, by default.
 DEFAULT_SCREEN_POP_HISTORY: Final = 5
@@ -125,6 +125,24 @@ class BuiltinCRM:
         self.store.close()
 
 
+def load_rules(path: str | os.PathLike[str]) -> EnrichmentRules:
+    """Enrichment rules from a TOML file (:meth:`EnrichmentRules.from_toml`).
+
+    :raises InputError: the file cannot be read or is not TOML (naming it).
+    :raises InvalidValueError: a rule is refused (naming the file, the rule
+        and the field).
+    """
+    where = os.fspath(path)
+    try:
+        text = Path(where).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"enrichment rules: cannot read {where!r}: {error}") from None
+    try:
+        return EnrichmentRules.from_toml(text)
+    except (InputError, InvalidValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
+
+
 def crm_path(log_path: str) -> str:
     """Where the CRM file goes beside a log: ``centre.db`` → ``centre-crm.db``."""
     path = Path(log_path)
@@ -167,7 +185,7 @@ def crm_from_settings(settings: Mapping[str, Any], clock: Clock | None = None) -
         )
     rules = value.get("rules")
     if isinstance(rules, str | os.PathLike):
-        rules = EnrichmentRules.load(rules)
+        rules = load_rules(rules)
     limit = value.get("history_limit", DEFAULT_SCREEN_POP_HISTORY)
     store: CRMStore
     if kind == "memory":

@@ -34,7 +34,6 @@ Validation happens once, when the rules are built: an error names the rule
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeAlias
@@ -289,8 +288,8 @@ def _open_owner(rule: OpenCaseRule, value: object) -> str | None:
 
 @attrs.frozen(slots=True)
 class EnrichmentRules:
-    """An ordered, validated rule set (build it with :meth:`from_data`,
-    :meth:`from_toml` or :meth:`load`).
+    """An ordered, validated rule set (build it with :meth:`from_data` or
+    :meth:`from_toml`; :func:`ccroute.crm.load_rules` reads a TOML file).
 
     :meth:`apply` is pure: the same contact, profile, last agent and time
     give the same contact.
@@ -328,21 +327,6 @@ class EnrichmentRules:
         except tomllib.TOMLDecodeError as error:
             raise InputError(f"enrichment rules: not valid TOML: {error}") from None
         return cls.from_data(data)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> EnrichmentRules:
-        """Rules from a TOML file (see :meth:`from_toml`)."""
-        try:
-            with open(path, encoding="utf-8") as file:
-                text = file.read()
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(
-                f"enrichment rules: cannot read {os.fspath(path)!r}: {error}"
-            ) from None
-        try:
-            return cls.from_toml(text)
-        except (InputError, InvalidValueError) as error:
-            raise type(error)(f"{os.fspath(path)}: {error}") from None
 
     @property
     def needs_history(self) -> bool:
