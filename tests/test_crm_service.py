@@ -435,3 +435,33 @@ async def test_a_foreign_crm_file_stops_the_start(anyio_backend: str, tmp_path: 
     with pytest.raises(StorageError):
         await service.start()
     await anyio.sleep(0)
+
+
+class SelfService:
+    """Resolves every contact itself (a balance check)."""
+
+    class Flow:
+        async def run(self, contact: Contact) -> None:
+            return None
+
+    @hookimpl
+    def ccroute_ivr_flow(self, contact: Contact) -> Any:
+        return self.Flow()
+
+
+async def test_a_contact_the_ivr_resolved_is_in_the_history(anyio_backend: str) -> None:
+    clock = ManualClock(50.0)
+    async with crm_service(clock, SelfService()) as service:
+        await centre(service)
+        attributes = {"ivr": {"intent": "balance", "account": "4711"}}
+        await service.inbound(
+            Contact("s1", "chat", "support", customer_id="alice", attributes=attributes)
+        )
+        (record,) = await history(service, "alice")
+    assert (record.outcome, record.agent_id, record.arrived_at, record.ended_at) == (
+        "self-service",
+        None,
+        50.0,
+        50.0,
+    )
+    assert record.ivr == {"intent": "balance", "account": "4711"}
