@@ -29,8 +29,10 @@ CASES: list[tuple[type[Event], Callable[..., Event], tuple[Any, ...]]] = [
     (Offered, events._build_offered, (2.0, "c1", "a1", "sales", "voice", 32.0, REASON)),
     (Offered, events._build_offered, (2.0, "c1", "a1", "sales", "voice", None, None)),
     (Accepted, events._build_accepted, (3.0, "c1", "a1", "sales", "voice", 1.0)),
-    (Completed, events._build_completed, (9.0, "c1", "a1", "sales", "voice", 6.0)),
-    (WrapUpEnded, events._build_wrap_up_ended, (9.5, "c1", "a1", "sales", "voice", 0.5)),
+    (Completed, events._build_completed, (9.0, "c1", "a1", "sales", "voice", 6.0, None)),
+    (Completed, events._build_completed, (9.0, "c1", "a1", "sales", "voice", 6.0, "sale")),
+    (WrapUpEnded, events._build_wrap_up_ended, (9.5, "c1", "a1", "sales", "voice", 0.5, None)),
+    (WrapUpEnded, events._build_wrap_up_ended, (9.5, "c1", "a1", "sales", "voice", 0.5, "sale")),
 ]
 
 

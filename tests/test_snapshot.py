@@ -235,7 +235,7 @@ RECORD_FIELDS = {
         {"spec", "state", "queue", "channel", "base", "requirements", "extra_queues", "key"}
         | {"arrived_at", "entered_at", "steps_applied", "agent", "target", "rejected_by"}
         | {"accepted_at", "completed_at", "also", "timeout_at", "overdue", "fled"}
-        | {"attempts"},
+        | {"attempts", "disposition"},
         # due: a scheduled callback's, read from its timer
         {"handle", "sig", "tokens", "live", "due"},
     ),

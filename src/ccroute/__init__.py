@@ -18,6 +18,8 @@ from ._queue import IMPLEMENTATION
 from ._queue_protocol import QueueBackend
 from .business_hours import BusinessHours, WhenClosed
 from .clock import Clock, ManualClock, MonotonicClock, WallClock
+from .crm.rules import EnrichmentRules
+from .crm.store import CRMStore, LastServed, MemoryCRM
 from .errors import (
     CCRouteError,
     ClockError,
@@ -84,6 +86,7 @@ from .hooktypes import (
     AgentStrategy,
     CustomerUpdate,
     HistoryRecord,
+    HistoryTransfer,
     IvrFlow,
     OfferDelivery,
     RouterView,
@@ -165,6 +168,7 @@ __all__ = [
     "BusinessHours",
     "CallbackClosed",
     "CallbackClosedReason",
+    "CRMStore",
     "CallbackRequested",
     "CallbackScheduleReason",
     "CallbackScheduled",
@@ -184,19 +188,23 @@ __all__ = [
     "CustomerEnriched",
     "CustomerUpdate",
     "DuplicateIdError",
+    "EnrichmentRules",
     "Event",
     "FlowFinished",
     "HistoryRecord",
     "HistoryRecorded",
+    "HistoryTransfer",
     "IMPLEMENTATION",
     "InputError",
     "InvalidStateError",
     "InvalidValueError",
     "IvrFlow",
+    "LastServed",
     "LogRecord",
     "MAX_LEVEL",
     "MIN_LEVEL",
     "ManualClock",
+    "MemoryCRM",
     "MemoryStorage",
     "MonotonicClock",
     "NotEligible",

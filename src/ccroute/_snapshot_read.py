@@ -73,7 +73,7 @@ def read_state(data: object) -> RouterState:
     if not isinstance(doc, dict) or "format" not in doc:
         raise InputError("not a ccroute router snapshot: not a JSON object with a format")
     check_format(doc["format"])
-    return _record(RouterState, _READ_STATE)(doc, "snapshot")
+    return _record(RouterState, _READ_STATE, _STATE_ADDED)(doc, "snapshot")
 
 
 def check_format(found: object) -> None:
@@ -191,17 +191,17 @@ def _key(value: object, where: str) -> Key:
     )
 
 
-#: Fields of the state's records added after format 3 was first written:
-#: a document without them takes the record's default.
-_ADDED: Final = frozenset({"attempts", "epoch"})
-
-
 def _fields(
-    value: object, where: str, readers: dict[str, Reader[Any]], *, required: bool = True
+    value: object,
+    where: str,
+    readers: dict[str, Reader[Any]],
+    *,
+    required: bool = True,
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Read a JSON object field by field; unknown fields are refused, and
-    missing ones too unless ``required`` is false (then they keep the
-    constructor's default)."""
+    missing ones too unless ``required`` is false or they are ``optional``
+    (then they keep the constructor's default)."""
     if type(value) is not dict:
         raise _wrong(where, "an object", value)
     for name in value:
@@ -211,7 +211,7 @@ def _fields(
     for name, read in readers.items():
         if name in value:
             out[name] = read(value[name], f"{where}.{name}")
-        elif required and name not in _ADDED:
+        elif required and name not in optional:
             raise InputError(f"router snapshot: {where} has no field {name!r}")
     return out
 
@@ -274,6 +274,8 @@ _QUEUE_CONFIG: Final[dict[str, Reader[Any]]] = {
     "calendar": _optional(_model(BusinessHours, _CALENDAR)),
     "when_closed": _enum(WhenClosed),
     "callback_retries": _tuple(_float),
+    "dispositions": _tuple(_str),
+    "disposition_required": _bool,
 }
 _LEVELS: Final = _tuple(_pair(_str, _int))
 _AGENT: Final[dict[str, Reader[Any]]] = {
@@ -367,6 +369,7 @@ _READ_CONTACT: Final[dict[str, Reader[Any]]] = {
     "overdue": _bool,
     "fled": _optional(_pair(_float, _tuple(_str))),
     "attempts": _int,
+    "disposition": _optional(_str),
 }
 _READ_TIMER: Final[dict[str, Reader[Any]]] = {
     "due": _float,
@@ -384,9 +387,20 @@ _READ_REJOIN: Final[dict[str, Reader[Any]]] = {
 }
 
 
-def _record(cls: Callable[..., _T], readers: dict[str, Reader[Any]]) -> Reader[_T]:
+#: Fields added to the state document after it was first written, with a
+#: default: a document written before them still reads.
+_STATE_ADDED: Final = frozenset({"epoch"})
+_CONTACT_ADDED: Final = frozenset({"attempts", "disposition"})
+
+
+def _record(
+    cls: Callable[..., _T], readers: dict[str, Reader[Any]], optional: frozenset[str] = frozenset()
+) -> Reader[_T]:
+    """A record whose fields are all required but the ``optional`` ones (added
+    later, with a default: a document written before them still reads)."""
+
     def read_record(value: object, where: str) -> _T:
-        return cls(**_fields(value, where, readers))
+        return cls(**_fields(value, where, readers, optional=optional))
 
     return read_record
 
@@ -407,7 +421,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "skills": _tuple(_str),
     "queues": _tuple(_read_queue),
     "agents": _tuple(_record(AgentRecord, _READ_AGENT)),
-    "contacts": _tuple(_record(ContactRecord, _READ_CONTACT)),
+    "contacts": _tuple(_record(ContactRecord, _READ_CONTACT, _CONTACT_ADDED)),
     "timers": _tuple(_record(TimerRecord, _READ_TIMER)),
     "exclusions": _tuple(_record(Exclusion, _READ_EXCLUSION)),
     "rejoins": _tuple(_record(RejoinRecord, _READ_REJOIN)),

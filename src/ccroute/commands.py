@@ -256,9 +256,10 @@ class Complete(Command):
 
     name: ClassVar[str] = "complete"
     contact_id: str
+    disposition: str | None = None
 
     def apply(self, router: Router) -> list[Event]:
-        return router.complete(self.contact_id)
+        return router.complete(self.contact_id, self.disposition)
 
 
 @_command
@@ -268,9 +269,10 @@ class EndWrapUp(Command):
 
     name: ClassVar[str] = "end_wrap_up"
     contact_id: str
+    disposition: str | None = None
 
     def apply(self, router: Router) -> list[Event]:
-        return router.end_wrap_up(self.contact_id)
+        return router.end_wrap_up(self.contact_id, self.disposition)
 
 
 @_command

@@ -222,7 +222,9 @@ class Accepted(Event):
 class Completed(Event):
     """The agent finished the contact; wrap-up (after-contact work) begins.
 
-    ``handle_time`` is the time from acceptance to completion.
+    ``handle_time`` is the time from acceptance to completion; ``disposition``
+    the wrap-up code given with :meth:`Router.complete <ccroute.Router.complete>`,
+    if any.
     """
 
     contact_id: str
@@ -230,17 +232,24 @@ class Completed(Event):
     queue: str
     channel: str
     handle_time: float
+    disposition: str | None = None
 
 
 @attrs.frozen(slots=True)
 class WrapUpEnded(Event):
-    """Wrap-up of a contact ended; the agent's slot for it is free again."""
+    """Wrap-up of a contact ended; the agent's slot for it is free again.
+
+    ``disposition`` is the contact's wrap-up code in the end: the one given
+    with :meth:`Router.end_wrap_up <ccroute.Router.end_wrap_up>`, else the
+    one given with ``complete``, else ``None``.
+    """
 
     contact_id: str
     agent_id: str
     queue: str
     channel: str
     wrap_time: float
+    disposition: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -573,7 +582,9 @@ _build_offered: Callable[[float, str, str, str, str, float | None, OfferReason |
     _builder(Offered)
 )
 _build_accepted: Callable[[float, str, str, str, str, float], Accepted] = _builder(Accepted)
-_build_completed: Callable[[float, str, str, str, str, float], Completed] = _builder(Completed)
-_build_wrap_up_ended: Callable[[float, str, str, str, str, float], WrapUpEnded] = _builder(
-    WrapUpEnded
+_build_completed: Callable[[float, str, str, str, str, float, str | None], Completed] = _builder(
+    Completed
+)
+_build_wrap_up_ended: Callable[[float, str, str, str, str, float, str | None], WrapUpEnded] = (
+    _builder(WrapUpEnded)
 )

@@ -180,7 +180,8 @@ def ccroute_crm_lookup(customer_id: str) -> Mapping[str, Any] | None:
     Called by :meth:`~ccroute.Service.inbound` for a contact with a
     ``customer_id``, after the IVR. First result: the profile is passed to
     :func:`ccroute_crm_enrich` and shown with the agent's offer. Fallback: no
-    CRM data (an empty profile).
+    CRM data (an empty profile). The built-in CRM (``settings["crm"]``,
+    docs/crm.md) answers with its stored profile after every other plugin.
     """
 
 
@@ -192,6 +193,21 @@ def ccroute_crm_enrich(contact: Contact, profile: Mapping[str, Any]) -> Contact 
     Called right after :func:`ccroute_crm_lookup` with the profile it found
     (empty when none). First result: the returned contact (same id) is the one
     routed. Fallback: the contact unchanged; a contact with another id is junk.
+    The built-in CRM's enrichment rules (docs/crm.md) are asked after every
+    other plugin: a plugin that returns a contact takes precedence over them.
+    """
+
+
+@hookspec(firstresult=True)
+def ccroute_crm_history(customer_id: str) -> Sequence[HistoryRecord] | None:
+    """The customer's recent finished contacts, newest first, for the screen pop.
+
+    Called by the service before it delivers an offer of a contact with a
+    ``customer_id``; the records go to the adapter in
+    :attr:`OfferDelivery.history <ccroute.OfferDelivery.history>`. The
+    implementation decides how many (the built-in CRM: its
+    ``history_limit``). First result. Fallback: no history (an empty tuple);
+    a result that is not a sequence of :class:`~ccroute.HistoryRecord` is junk.
     """
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 
 import attrs
 
+from .crm.context import ivr_answers, predicted_intent
 from .events import Event, Offered
 from .model import Channel, Contact, Presence, QueueConfig
 from .views import AgentView, ChannelStats, ContactView, QueueStats
@@ -28,6 +29,7 @@ __all__ = [
     "AgentStrategy",
     "CustomerUpdate",
     "HistoryRecord",
+    "HistoryTransfer",
     "IvrFlow",
     "OfferDelivery",
     "RouterView",
@@ -68,23 +70,37 @@ class IvrFlow(Protocol):
 
 @attrs.frozen(slots=True)
 class OfferDelivery:
-    """An offer on its way to the agent's side, with the context to show there.
+    """An offer on its way to the agent's side, with the context to show there
+    (the "screen pop", docs/crm.md).
 
     :param offer: the :class:`~ccroute.Offered` event.
     :param contact: the contact as the router holds it at the offer.
     :param agent: the agent it is offered to.
     :param profile: what the CRM knew of the customer (empty without a CRM).
+    :param history: the customer's recent finished contacts, newest first
+        (``ccroute_crm_history``; empty without a customer or a history).
     """
 
     offer: Offered
     contact: ContactView
     agent: AgentView
     profile: Mapping[str, Any] = attrs.field(factory=dict)
+    history: Sequence[HistoryRecord] = ()
 
     @property
     def channel(self) -> str:
         """The contact's channel: the adapter of this channel delivers the offer."""
         return self.offer.channel
+
+    @property
+    def ivr(self) -> Mapping[str, Any]:
+        """The answers the IVR flow collected (the contact's ``attributes["ivr"]``)."""
+        return ivr_answers(self.contact.attributes)
+
+    @property
+    def intent(self) -> str | None:
+        """The intent the IVR predicted, or ``None`` (see :func:`ccroute.crm.predicted_intent`)."""
+        return predicted_intent(self.contact.attributes)
 
 
 #: What a :class:`CustomerUpdate` tells the customer side.
@@ -121,13 +137,36 @@ Outcome = Literal[
     "completed", "abandoned", "refused", "self-service", "timed-out", "unreached", "cancelled"
 ]
 
+#: How a contact moved between queues or agents.
+TransferKind = Literal["transfer", "overflow"]
+
+
+@attrs.frozen(slots=True)
+class HistoryTransfer:
+    """One move of a contact on its way (a :class:`~ccroute.Transferred` or an
+    :class:`~ccroute.Overflowed` event), as the CRM history keeps it."""
+
+    at: float
+    kind: TransferKind
+    from_queue: str
+    to_queue: str
+    from_agent: str | None = None
+    to_agent: str | None = None
+
 
 @attrs.frozen(slots=True)
 class HistoryRecord:
-    """A finished contact, as the CRM history keeps it.
+    """A finished contact, as the CRM history keeps it (docs/crm.md, "History").
 
-    Times are router clock times; ``answered_at`` and ``agent_id`` are
-    ``None`` for a contact no agent answered.
+    Times are router clock times: ``arrived_at`` when it was queued (or
+    refused, or resolved by self-service), ``answered_at`` when an agent
+    accepted it last, ``completed_at`` when the conversation ended (wrap-up
+    began), ``ended_at`` when it left (wrap-up over, abandoned, refused,
+    timed out). ``answered_at``, ``completed_at`` and ``agent_id`` are
+    ``None`` for a contact no agent answered. ``queue`` is the queue it ended
+    in; ``transfers`` the moves that brought it there, in order;
+    ``disposition`` the wrap-up code (:class:`~ccroute.WrapUpEnded`).
+    ``attributes`` are the contact's, the IVR's answers included.
     """
 
     contact_id: str
@@ -140,6 +179,19 @@ class HistoryRecord:
     answered_at: float | None = None
     agent_id: str | None = None
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    completed_at: float | None = None
+    disposition: str | None = None
+    transfers: tuple[HistoryTransfer, ...] = ()
+
+    @property
+    def queued_at(self) -> float:
+        """When the contact was queued: ``arrived_at``."""
+        return self.arrived_at
+
+    @property
+    def ivr(self) -> Mapping[str, Any]:
+        """The answers the IVR flow collected (``attributes["ivr"]``; empty when none)."""
+        return ivr_answers(self.attributes)
 
 
 # ------------------------------------------------------------- the service side
@@ -281,12 +333,12 @@ class ServiceHandle(Protocol):
         """The agent declined the offer."""
         ...
 
-    async def complete(self, contact_id: str) -> Sequence[Event]:
-        """The conversation is over (wrap-up starts)."""
+    async def complete(self, contact_id: str, disposition: str | None = None) -> Sequence[Event]:
+        """The conversation is over (wrap-up starts), with a wrap-up code or none."""
         ...
 
-    async def end_wrap_up(self, contact_id: str) -> Sequence[Event]:
-        """The agent finished the wrap-up early."""
+    async def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> Sequence[Event]:
+        """The agent finished the wrap-up early, with a wrap-up code or none."""
         ...
 
     async def abandon(self, contact_id: str) -> Sequence[Event]:

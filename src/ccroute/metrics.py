@@ -194,6 +194,10 @@ class GroupStats:
     total_wrap_time: float = 0.0
     #: ``now - entry time`` of the oldest in-flight entry; ``None`` when there is none.
     longest_current_wait: float | None = None
+    #: Handled contacts per wrap-up code (``WrapUpEnded.disposition``), counted
+    #: where ``handled`` counts them; a contact that ended without a code is
+    #: not in it.
+    dispositions: Mapping[str, int] = attrs.field(factory=dict, hash=False)
 
     @property
     def asa(self) -> float | None:
@@ -412,6 +416,7 @@ class _Acc:
     handle_time: float = 0.0
     wrap_time: float = 0.0
     live: deque[_Entry] = attrs.Factory(deque)
+    dispositions: dict[str, int] = attrs.Factory(dict)
 
     def enter(self, entry: _Entry) -> None:
         self.offered += 1
@@ -482,6 +487,7 @@ class _Acc:
             total_handle_time=self.handle_time,
             total_wrap_time=self.wrap_time,
             longest_current_wait=now - self.live[0].at if self.live else None,
+            dispositions=MappingProxyType(dict(sorted(self.dispositions.items()))),
         )
 
 
@@ -805,7 +811,7 @@ class MetricsCollector:
         track = self._contacts.pop(e.contact_id, None)
         if track is None:
             return
-        handle, wrap = track.handle_time, e.wrap_time
+        handle, wrap, code = track.handle_time, e.wrap_time, e.disposition
         # _Acc.finish inlined: every handled contact comes through here
         for acc in (
             self._queues.get(track.queue) or self._queue(track.queue),
@@ -815,6 +821,8 @@ class MetricsCollector:
             acc.handled += 1
             acc.handle_time += handle
             acc.wrap_time += wrap
+            if code is not None:
+                acc.dispositions[code] = acc.dispositions.get(code, 0) + 1
 
     def _on_callback_unanswered(self, e: CallbackUnanswered) -> None:
         # The agent's call found nobody: the agent is free, and the contact's
@@ -853,6 +861,7 @@ class MetricsCollector:
                 "threshold": value.threshold,
                 "sums": sums,
                 "live": [ref(e) for e in value.live],
+                "dispositions": dict(value.dispositions),
             }
 
         def agent(value: _AgentAcc) -> dict[str, Any]:
@@ -899,6 +908,10 @@ class MetricsCollector:
                 for name, number in zip(_ACC_SUMS, data["sums"], strict=True):
                     setattr(value, name, number)
                 value.live.extend(entries[i] for i in data["live"])
+                # Absent from a state saved before dispositions were counted.
+                value.dispositions = {
+                    str(code): int(n) for code, n in data.get("dispositions", {}).items()
+                }
                 return value
 
             def agent(agent_id: str, data: Mapping[str, Any]) -> _AgentAcc:
@@ -951,7 +964,9 @@ class MetricsCollector:
 
 _STATE_FORMAT = 1
 # The running sums of a group and of an agent, in the order MetricsCollector.state lists them.
-_ACC_SUMS = tuple(f.name for f in attrs.fields(_Acc) if f.name not in ("threshold", "live"))
+_ACC_SUMS = tuple(
+    f.name for f in attrs.fields(_Acc) if f.name not in ("threshold", "live", "dispositions")
+)
 _AGENT_SUMS = tuple(
     f.name
     for f in attrs.fields(_AgentAcc)

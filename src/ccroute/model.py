@@ -681,6 +681,25 @@ def _check_retries(inst: QueueConfig, attribute: attrs.Attribute[Any], value: ob
         check_seconds(delay, f"{where}[{i}]", positive=True)
 
 
+def _codes(value: Any) -> Any:
+    # A lone string is refused by the validator, not split into letters.
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return value
+    return tuple(plain_str(v) for v in value)
+
+
+def _check_codes(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
+    where = f"queue {show(inst.name)}: dispositions"
+    if not isinstance(value, tuple):
+        fail(where, "a sequence of disposition codes", value)
+    seen: set[str] = set()
+    for code in value:
+        check_id(code, f"{where}: code")
+        if code in seen:
+            raise InvalidValueError(f"{where}: code {code!r} is listed twice")
+        seen.add(code)
+
+
 @attrs.frozen(slots=True)
 class QueueConfig:
     """A line of business (sales, support …) and its routing policy.
@@ -745,6 +764,14 @@ class QueueConfig:
         callback whose call was not answered
         (:meth:`Router.callback_unanswered <ccroute.Router.callback_unanswered>`),
         one per retry; when they run out the callback closes unreached.
+    :param dispositions: the wrap-up codes an agent may give a contact of
+        this queue (:meth:`Router.complete`, :meth:`Router.end_wrap_up`);
+        any other code is refused. See docs/crm.md.
+    :param disposition_required: whether the agent must give a code before
+        the contact's work ends: ``end_wrap_up`` without one (and none given
+        at ``complete``) is refused, and so is ``complete`` without one when
+        the wrap-up ends with it (``wrap_up=0``). A wrap-up that a timer or a
+        log-off ends goes without. Needs ``dispositions``.
     """
 
     name: str = attrs.field(converter=plain_str, validator=_id)
@@ -784,6 +811,17 @@ class QueueConfig:
     callback_retries: tuple[float, ...] = attrs.field(
         default=(), converter=_retries, validator=_check_retries
     )
+    dispositions: tuple[str, ...] = attrs.field(
+        default=(), converter=_codes, validator=_check_codes
+    )
+    disposition_required: bool = attrs.field(default=False, validator=_flag)
+
+    @disposition_required.validator
+    def _check_required(self, attribute: attrs.Attribute[bool], value: object) -> None:
+        if value is True and not self.dispositions:
+            raise InvalidValueError(
+                f"queue {show(self.name)}: disposition_required needs a list of dispositions"
+            )
 
     @service_level_target.validator
     def _check_target(self, attribute: attrs.Attribute[float], value: object) -> None:

@@ -114,14 +114,20 @@ _short_repr.maxother = 60
 
 
 def make_plugin_manager(
-    plugins: Iterable[object] = (), *, load_entrypoints: bool = True
+    plugins: Iterable[object] = (),
+    *,
+    load_entrypoints: bool = True,
+    builtins: Iterable[tuple[str, object]] = (),
 ) -> pluggy.PluginManager:
     """Create the plugin manager of project ``"ccroute"`` with every plugin loaded.
 
     Plugins are registered in this order:
 
     1. the built-in defaults, module :mod:`ccroute.default_plugins`, under the
-       name ``"ccroute.default"``, exactly as a third-party plugin would be;
+       name ``"ccroute.default"``, exactly as a third-party plugin would be,
+       then the optional built-ins the application turned on (``builtins``:
+       ``(name, plugin)`` pairs, such as the built-in CRM the service makes
+       from ``settings["crm"]``);
     2. third-party plugins from the ``ccroute`` entry-point group, each under
        its entry-point name, sorted by distribution name and then entry-point
        name so that the order does not depend on ``sys.path``;
@@ -162,6 +168,9 @@ def make_plugin_manager(
     _origins[pm] = origins
     _register(pm, default_plugins, DEFAULT_PLUGIN_NAME, "built-in")
     origins[DEFAULT_PLUGIN_NAME] = _Origin("built-in", "ccroute", _ccroute_version())
+    for name, plugin in builtins:
+        _register(pm, plugin, name, "built-in")
+        origins[name] = _Origin("built-in", "ccroute", _ccroute_version())
     if load_entrypoints:
         for dist, entry_point in _selected_entry_points():
             origin = f"entry point {entry_point.value!r} of distribution {dist!r}"
@@ -491,6 +500,19 @@ def _check_profile(value: object) -> str | None:
     except InvalidValueError as exc:
         return f"expected JSON data: {exc}"
     return None
+
+
+def _as_history(value: object) -> object:
+    """A history result as a tuple, made where the plugin runs (a generator runs plugin code)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return value
+    return tuple(value)
+
+
+def _check_history(value: object) -> str | None:
+    if isinstance(value, tuple) and all(isinstance(item, HistoryRecord) for item in value):
+        return None
+    return "expected a sequence of HistoryRecord"
 
 
 def _check_same_contact(
@@ -966,6 +988,17 @@ class Hooks:
                 enriched: Contact = found[0][1]
                 return enriched
         return contact
+
+    async def crm_history(self, customer_id: str) -> tuple[HistoryRecord, ...]:
+        """Call ``ccroute_crm_history``: the first valid history, or an empty tuple.
+
+        A result that is not a sequence of :class:`~ccroute.HistoryRecord` is
+        junk and the next implementation is asked.
+        """
+        found = await self._first(
+            "ccroute_crm_history", {"customer_id": customer_id}, _check_history, _as_history
+        )
+        return () if found is None else found[1]
 
     async def crm_record(self, record: HistoryRecord) -> None:
         """Call every ``ccroute_crm_record``; failures are isolated, not retried."""

@@ -62,6 +62,7 @@ from ._values import (
 )
 from .business_hours import WhenClosed
 from .clock import Clock, ManualClock
+from .core.dispositions import check_disposition
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
@@ -260,6 +261,8 @@ class _ContactRec:
     # the calls made for it that went unanswered
     due: float | None = None
     attempts: int = 0
+    # the wrap-up code given at completion, carried to WrapUpEnded
+    disposition: str | None = None
 
 
 @attrs.define(slots=True, eq=False, on_setattr=attrs.setters.NO_OP)
@@ -874,18 +877,27 @@ class Router:
         self._return_offer(rec, [agent], now, events, declined=True)
         return self._finish(now, events)
 
-    def complete(self, contact_id: str) -> list[Event]:
-        """The agent finished the contact; wrap-up begins (and may end at once)."""
-        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.COMPLETE)
+    def complete(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """The agent finished the contact; wrap-up begins (and may end at once).
+
+        ``disposition`` is a wrap-up code from the queue's
+        :attr:`~ccroute.QueueConfig.dispositions` (docs/crm.md); an unknown
+        one is refused with :class:`~ccroute.InvalidValueError` and changes
+        nothing.
+        """
+        now, events, (rec, after, code) = self._start(
+            self._check_wrap_up, contact_id, _A.COMPLETE, disposition
+        )
         assert rec.agent is not None
         agent = self._agents[rec.agent]
         self._move(rec, _A.COMPLETE, after)
         rec.completed_at = now
+        rec.disposition = code
         agent.in_service.discard(contact_id)
         agent.wrap_up.add(contact_id)
         events.append(
             _build_completed(
-                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at
+                now, contact_id, agent.spec.id, rec.queue, rec.channel, now - rec.accepted_at, code
             )
         )
         wrap = self._queues[rec.queue].config.wrap_up
@@ -895,9 +907,16 @@ class Router:
             self._schedule(now + wrap, _WRAP, rec)
         return self._finish(now, events)
 
-    def end_wrap_up(self, contact_id: str) -> list[Event]:
-        """End a contact's wrap-up now (the agent pressed "ready")."""
-        now, events, (rec, after) = self._start(self._check_action, contact_id, _A.END_WRAP_UP)
+    def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """End a contact's wrap-up now (the agent pressed "ready").
+
+        ``disposition`` (a code of the queue's list) replaces the one given
+        with :meth:`complete`, if any.
+        """
+        now, events, (rec, after, code) = self._start(
+            self._check_wrap_up, contact_id, _A.END_WRAP_UP, disposition
+        )
+        rec.disposition = code
         self._end_wrap_up(rec, now, events, after)
         return self._finish(now, events)
 
@@ -1737,6 +1756,7 @@ class Router:
             overdue=rec.overdue,
             fled=None if rec.fled is None else (rec.fled[0], tuple(sorted(rec.fled[1]))),
             attempts=rec.attempts,
+            disposition=rec.disposition,
         )
 
     def _load(self, state: RouterState) -> None:
@@ -1881,6 +1901,7 @@ class Router:
             overdue=c.overdue,
             fled=None if c.fled is None else (c.fled[0], frozenset(c.fled[1])),
             attempts=c.attempts,
+            disposition=c.disposition,
         )
         self._contacts[spec.id] = rec
         self._contact_by_handle[handle] = rec
@@ -2407,6 +2428,18 @@ class Router:
         rec = self._contact(contact_id)
         return rec, contact_transition(contact_id, rec.state, action)
 
+    def _check_wrap_up(
+        self, contact_id: str, action: ContactAction, disposition: object
+    ) -> tuple[_ContactRec, ContactState, str | None]:
+        """:meth:`_check_action`, and the disposition the contact ends with."""
+        rec, after = self._check_action(contact_id, action)
+        config = self._queues[rec.queue].config
+        ends = action is _A.END_WRAP_UP or config.wrap_up == 0
+        code = check_disposition(
+            config, contact_id, disposition, given=rec.disposition, ends_work=ends
+        )
+        return rec, after, code
+
     def _check_transfer(
         self,
         contact_id: str,
@@ -2789,7 +2822,13 @@ class Router:
         self.completed += 1
         events.append(
             _build_wrap_up_ended(
-                now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at
+                now,
+                rec.spec.id,
+                agent.spec.id,
+                rec.queue,
+                rec.channel,
+                now - rec.completed_at,
+                rec.disposition,
             )
         )
         self._route_agent(agent, now, events)

@@ -78,6 +78,7 @@ from .commands import (
     UpdateContact,
     UpdateQueue,
 )
+from .crm.plugin import BuiltinCRM, crm_from_settings
 from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError, UnknownIdError
 from .events import (
     Abandoned,
@@ -97,9 +98,17 @@ from .events import (
     Queued,
     Refused,
     TimedOut,
+    Transferred,
     WrapUpEnded,
 )
-from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome, UpdateKind
+from .hooktypes import (
+    CustomerUpdate,
+    HistoryRecord,
+    HistoryTransfer,
+    OfferDelivery,
+    Outcome,
+    UpdateKind,
+)
 from .lifecycle import ContactState
 from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
@@ -200,6 +209,10 @@ class _Live:
     channel: str
     #: (time, agent) of its last acceptance, if any.
     answered: tuple[float, str] | None = None
+    #: When it was last completed (wrap-up began), if it was.
+    completed_at: float | None = None
+    #: Its transfers and overflows so far, in order (for the CRM history).
+    transfers: list[HistoryTransfer] | None = None
 
 
 class _Book:
@@ -257,6 +270,17 @@ class _Book:
             },
             "handle_times": {queue: list(times) for queue, times in self.handle_times.items()},
             "metrics": None if self.metrics is None else self.metrics.state(),
+            # What the CRM history of a live contact needs and the router forgets.
+            "completed": {
+                contact_id: live.completed_at
+                for contact_id, live in self.contacts.items()
+                if live.completed_at is not None
+            },
+            "transfers": {
+                contact_id: [attrs.astuple(t) for t in live.transfers]
+                for contact_id, live in self.contacts.items()
+                if live.transfers
+            },
         }
 
     def load(self, router: Router, saved: Mapping[str, Any]) -> None:
@@ -264,6 +288,8 @@ class _Book:
         self.contacts.clear()
         self.profiles = {str(k): dict(v) for k, v in dict(saved.get("profiles", {})).items()}
         answered = dict(saved.get("answered", {}))
+        completed = dict(saved.get("completed", {}))
+        transfers = dict(saved.get("transfers", {}))
         self.handle_times = {
             str(queue): deque((float(t) for t in times), maxlen=HANDLE_TIME_WINDOW)
             for queue, times in dict(saved.get("handle_times", {})).items()
@@ -287,9 +313,23 @@ class _Book:
                 answer = (view.answered_at, view.agent_id)
             else:
                 answer = None
+            done = completed.get(contact_id)
+            moves = [HistoryTransfer(*t) for t in transfers.get(contact_id, ())]
             self.contacts[contact_id] = _Live(
-                view.customer_id, view.attributes, view.arrived_at, view.channel, answer
+                view.customer_id,
+                view.attributes,
+                view.arrived_at,
+                view.channel,
+                answer,
+                None if done is None else float(done),
+                moves or None,
             )
+
+
+def _moved(live: _Live, transfer: HistoryTransfer) -> None:
+    if live.transfers is None:
+        live.transfers = []
+    live.transfers.append(transfer)
 
 
 def _frame(router_state: bytes, book: Mapping[str, Any]) -> bytes:
@@ -543,10 +583,12 @@ class Service:
         self._observed_seq = 0
         # Which hooks anyone implements (the service skips work nobody reads).
         self._want_offers = self._want_updates = self._want_history = False
+        self._want_crm_history = False
         self.task_failures: Counter[str] = Counter()
         """Background tasks (:meth:`start_soon`) that raised, by task name."""
         self.recovery_problem: str | None = None
         """What was wrong with the log at the last start (``None``: nothing)."""
+        self._crm: BuiltinCRM | None = None
 
     # ================================================================ lifecycle
 
@@ -569,7 +611,11 @@ class Service:
             raise ServiceError("the service is already running")
         stack = AsyncExitStack()
         try:
-            pm = make_plugin_manager(self._plugins, load_entrypoints=self._load_entrypoints)
+            self._crm = crm_from_settings(self.settings, self._clock)
+            builtins = () if self._crm is None else ((self._crm.plugin_name, self._crm),)
+            pm = make_plugin_manager(
+                self._plugins, load_entrypoints=self._load_entrypoints, builtins=builtins
+            )
             log_plugins(pm)
             hooks = self._hooks = Hooks(pm, timeout=self._hook_timeout, logger=log)
             storage = self._given_storage
@@ -594,6 +640,7 @@ class Service:
                 )
             self._want_updates = hooks.has("ccroute_customer_update")
             self._want_history = hooks.has("ccroute_crm_record")
+            self._want_crm_history = hooks.has("ccroute_crm_history")
             for channel in await hooks.channels():
                 if channel.name not in {c.name for c in self.router.channels}:
                     self._call(AddChannel(channel))
@@ -621,6 +668,7 @@ class Service:
             self._stack = None
             self._tg = None
             self._close_storage()
+            self._close_crm()
             raise
 
     async def stop(self) -> None:
@@ -654,6 +702,15 @@ class Service:
             self._lanes.clear()
             self._offers.clear()
             self._close_storage()
+            self._close_crm()
+
+    def _close_crm(self) -> None:
+        crm, self._crm = self._crm, None
+        if crm is not None:
+            try:
+                crm.close()
+            except Exception:
+                log.exception("closing the CRM store failed")
 
     def _close_storage(self) -> None:
         # A store the application passed in is the application's to close.
@@ -683,6 +740,19 @@ class Service:
     def running(self) -> bool:
         """Whether the service takes calls."""
         return self._running
+
+    @property
+    def crm(self) -> BuiltinCRM:
+        """The built-in CRM that ``settings["crm"]`` turned on (docs/crm.md), while
+        the service runs: its ``store`` holds the profiles and the history.
+
+        :raises ServiceError: the service is not running, or has no built-in CRM.
+        """
+        if self._crm is None:
+            raise ServiceError(
+                'no built-in CRM: turn it on with settings={"crm": ...} (and start the service)'
+            )
+        return self._crm
 
     @property
     def hook_failures(self) -> Counter[tuple[str, str, str]]:
@@ -813,13 +883,13 @@ class Service:
         """:meth:`Router.reject`, durably."""
         return await self._apply(Reject(contact_id, agent_id))
 
-    async def complete(self, contact_id: str) -> list[Event]:
-        """:meth:`Router.complete`, durably."""
-        return await self._apply(Complete(contact_id))
+    async def complete(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """:meth:`Router.complete`, durably (with its wrap-up code, if any)."""
+        return await self._apply(Complete(contact_id, disposition))
 
-    async def end_wrap_up(self, contact_id: str) -> list[Event]:
-        """:meth:`Router.end_wrap_up`, durably."""
-        return await self._apply(EndWrapUp(contact_id))
+    async def end_wrap_up(self, contact_id: str, disposition: str | None = None) -> list[Event]:
+        """:meth:`Router.end_wrap_up`, durably (with its wrap-up code, if any)."""
+        return await self._apply(EndWrapUp(contact_id, disposition))
 
     async def abandon(self, contact_id: str) -> list[Event]:
         """:meth:`Router.abandon`, durably."""
@@ -1256,6 +1326,9 @@ class Service:
                         self._update("answered", e, found, agent_id=e.agent_id)
                 elif isinstance(e, Completed):
                     book.handled(e.queue, e.handle_time)
+                    found = contacts.get(e.contact_id)
+                    if found is not None:
+                        found.completed_at = e.at
                     if updates:
                         self._update("closed", e, contacts.get(e.contact_id), reason="completed")
                 elif isinstance(e, WrapUpEnded):
@@ -1272,8 +1345,24 @@ class Service:
                 elif isinstance(e, Overflowed):
                     # Waiting again, in the overflow queue: a new position and estimate.
                     found = contacts.get(e.contact_id)
+                    if found is not None:
+                        _moved(found, HistoryTransfer(e.at, "overflow", e.from_queue, e.to_queue))
                     if updates and found is not None:
                         self._queued(e.contact_id, e.to_queue, e.at, found)
+                elif isinstance(e, Transferred):
+                    found = contacts.get(e.contact_id)
+                    if found is not None:
+                        _moved(
+                            found,
+                            HistoryTransfer(
+                                e.at,
+                                "transfer",
+                                e.from_queue,
+                                e.to_queue,
+                                e.from_agent,
+                                e.to_agent,
+                            ),
+                        )
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
@@ -1339,6 +1428,9 @@ class Service:
                 answered_at=None if live is None or live.answered is None else live.answered[0],
                 agent_id=None if live is None or live.answered is None else live.answered[1],
                 attributes={} if live is None else live.attributes,
+                completed_at=None if live is None else live.completed_at,
+                disposition=e.disposition if isinstance(e, WrapUpEnded) else None,
+                transfers=() if live is None or not live.transfers else tuple(live.transfers),
             )
             self._lane(contact_id, functools.partial(self._record_history, record))
 
@@ -1377,6 +1469,13 @@ class Service:
         try:
             if again or self._offers.get(key) is offer:
                 delivery = self._delivery(offer)
+                customer = None if delivery is None else delivery.contact.customer_id
+                if customer is not None and self._want_crm_history:
+                    history = await hooks.crm_history(customer)
+                    # Looked up while the offer may have been answered: ask again.
+                    delivery = self._delivery(offer)
+                    if delivery is not None:
+                        delivery = attrs.evolve(delivery, history=history)
                 if delivery is not None:
                     delivered = await hooks.deliver_offer(delivery)
                     if not delivered:

@@ -155,6 +155,8 @@ class ContactRecord:
         no agent could take it there (stops an overflow cycle), or ``None``.
     :param attempts: calls made for it as a callback that went unanswered
         (when it is due is its ``callback`` timer).
+    :param disposition: the wrap-up code given when it was completed, or
+        ``None`` (its wrap-up carries it on to :class:`~ccroute.WrapUpEnded`).
     """
 
     spec: Contact
@@ -178,6 +180,7 @@ class ContactRecord:
     overdue: bool
     fled: tuple[float, tuple[str, ...]] | None
     attempts: int = 0
+    disposition: str | None = None
 
 
 @attrs.frozen(slots=True)
