@@ -374,7 +374,7 @@ class FlowSession:
 
     @staticmethod
     def _next(node: Node) -> str:
-        target = getattr(node, "next", None)
+        target = node.otherwise if isinstance(node, ConditionNode) else getattr(node, "next", None)
         assert isinstance(target, str)  # the load-time checks refuse dead ends
         return target
 
