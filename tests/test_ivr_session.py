@@ -729,3 +729,33 @@ def test_abandon_ends_the_session() -> None:
     step = s.abandon(now=3)
     assert isinstance(step, Resolution) and step.outcome == "abandoned"
     assert s.finished and s.next_due is None
+
+
+class BrokenProfiles(FixedFlowContext):
+    """A context whose CRM is down (a bug, not a CCRouteError): the call must change nothing."""
+
+    def profile(self, customer_id: str | None) -> dict[str, Any]:
+        raise RuntimeError("CRM down")
+
+
+def test_a_call_that_raises_changes_nothing() -> None:
+    flow = make_flow(
+        {
+            "m": {"kind": "menu", "prompt": "?", "options": [{"digit": "1", "next": "s"}]},
+            "s": {"kind": "set", "queue": "vip", "attributes": {"x": 1}, "next": "c"},
+            "c": {
+                "kind": "condition",
+                "rules": [{"fact": "profile.tier", "op": "eq", "value": "gold", "next": "t"}],
+                "otherwise": "t",
+            },
+            "t": TRANSFER,
+        }
+    )
+    s = session(flow, BrokenProfiles())
+    prompt = s.start(contact(), now=0)
+    with pytest.raises(RuntimeError, match="CRM down"):
+        s.input("1", now=5)
+    assert s.step is prompt and s.path == ("m",) and s.node == "m"
+    assert s.next_due == 10  # the prompt's deadline, from the start at 0
+    with pytest.raises(RuntimeError):
+        s.input("1", now=4)  # time did not move to 5

@@ -18,9 +18,11 @@ ends in the flow's fallback (a :class:`~ccroute.ivr.RoutingDecision` with
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -65,6 +67,37 @@ _DTMF = re.compile(r"[0-9*#]+")
 _DIGIT_SEPARATORS = re.compile(r"[\s\-]+")
 
 
+#: The session's fields a call changes (the flow, context and predictor never change).
+_STATE = (
+    "_answers",
+    "_attempt",
+    "_attributes",
+    "_contact",
+    "_deadline",
+    "_intent",
+    "_last",
+    "_node",
+    "_path",
+    "_pending",
+    "_preferred",
+    "_priority",
+    "_queue",
+    "_requirements",
+    "_result",
+    "_sensitive",
+    "_started",
+    "_step",
+    "_steps",
+    "_tier",
+    "_treatment",
+)
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of a mutable container of the session's state; other values are immutable."""
+    return copy.copy(value) if isinstance(value, (dict, list, set)) else value
+
+
 def _found(word: str, text: str) -> bool:
     """Whether ``word`` (a word or phrase) occurs in ``text`` as whole words, ignoring case."""
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is not None
@@ -84,30 +117,10 @@ class FlowSession:
     """
 
     __slots__ = (
-        "_answers",
-        "_attempt",
-        "_attributes",
-        "_contact",
+        *_STATE,
         "_context",
-        "_deadline",
         "_flow",
-        "_intent",
-        "_last",
-        "_node",
-        "_path",
-        "_pending",
         "_predict",
-        "_preferred",
-        "_priority",
-        "_queue",
-        "_requirements",
-        "_result",
-        "_sensitive",
-        "_started",
-        "_step",
-        "_steps",
-        "_tier",
-        "_treatment",
     )
 
     def __init__(
@@ -207,16 +220,17 @@ class FlowSession:
             raise InvalidStateError(f"flow {self._flow.name!r}: the session has started already")
         if not isinstance(contact, Contact):
             raise InvalidValueError(f"contact must be a Contact, got {type(contact).__name__}")
-        at = self._time(now)
-        self._contact = contact
-        self._queue = contact.queue
-        self._requirements = dict(contact.requirements)
-        self._priority = contact.priority_seconds
-        self._tier = contact.tier
-        self._attributes = dict(contact.attributes)
-        self._preferred = (contact.preferred_agent, contact.preferred_wait)
-        self._started = at
-        return self._enter(self._flow.start, at)
+        with self._atomic():
+            at = self._time(now)
+            self._contact = contact
+            self._queue = contact.queue
+            self._requirements = dict(contact.requirements)
+            self._priority = contact.priority_seconds
+            self._tier = contact.tier
+            self._attributes = dict(contact.attributes)
+            self._preferred = (contact.preferred_agent, contact.preferred_wait)
+            self._started = at
+            return self._enter(self._flow.start, at)
 
     def input(
         self, value: str, *, now: float | None = None, intent: IntentPrediction | None = None
@@ -238,17 +252,18 @@ class FlowSession:
             raise InvalidValueError(
                 f"intent must be an IntentPrediction or None, got {type(intent).__name__}"
             )
-        at = self._time(now)
-        late = self._over_time(at)
-        if late is not None:
-            return late
-        node = self._flow.nodes[prompt.node]
-        if isinstance(node, MenuNode):
-            return self._menu_input(node, value, intent, at)
-        if isinstance(node, CollectNode):
-            return self._collect_input(node, value, at)
-        assert isinstance(node, CallbackNode)
-        return self._callback_input(node, value, at)
+        with self._atomic():
+            at = self._time(now)
+            late = self._over_time(at)
+            if late is not None:
+                return late
+            node = self._flow.nodes[prompt.node]
+            if isinstance(node, MenuNode):
+                return self._menu_input(node, value, intent, at)
+            if isinstance(node, CollectNode):
+                return self._collect_input(node, value, at)
+            assert isinstance(node, CallbackNode)
+            return self._callback_input(node, value, at)
 
     def action_result(self, result: Mapping[str, Any] | None, *, now: float | None = None) -> Step:
         """The result of the requested self-service action: the next step.
@@ -269,27 +284,28 @@ class FlowSession:
             raise InvalidValueError(
                 f"an action result must be a mapping with string keys or None, got {result!r:.80}"
             )
-        at = self._time(now)
-        late = self._over_time(at)
-        if late is not None:
-            return late
-        node = self._flow.nodes[request.node]
-        assert isinstance(node, ActionNode)
-        if result is None:
-            return self._action_failed(node, at)
-        if result.get("resolved") is True:
-            outcome = result.get("outcome")
-            return self._resolve(
-                node.id,
-                outcome if isinstance(outcome, str) and outcome else "self-service",
-                result.get("message") if isinstance(result.get("message"), str) else None,
-            )
-        self._result = dict(result)
-        message = result.get("message")
-        if isinstance(message, str) and message:
-            self._say(message)
-        target = self._first_rule(node.rules)
-        return self._enter(target if target is not None else self._next(node), at)
+        with self._atomic():
+            at = self._time(now)
+            late = self._over_time(at)
+            if late is not None:
+                return late
+            node = self._flow.nodes[request.node]
+            assert isinstance(node, ActionNode)
+            if result is None:
+                return self._action_failed(node, at)
+            message = result.get("message")
+            if result.get("resolved") is True:
+                outcome = result.get("outcome")
+                return self._resolve(
+                    node.id,
+                    outcome if isinstance(outcome, str) and outcome else "self-service",
+                    message if isinstance(message, str) else None,
+                )
+            self._result = dict(result)
+            if isinstance(message, str) and message:
+                self._say(message)
+            target = self._first_rule(node.rules)
+            return self._enter(target if target is not None else self._next(node), at)
 
     def tick(self, now: float | None = None) -> Step | None:
         """Tell the session the time: the next step if something fell due, else ``None``.
@@ -298,18 +314,19 @@ class FlowSession:
         asks again (a retry) or gives up. Past an action's timeout: the
         action failed. Nothing due, not started or finished: ``None``.
         """
-        at = self._time(now)
-        if self._step is None or self._step.final:
-            return None
-        late = self._over_time(at)
-        if late is not None:
-            return late
-        if at < self._deadline:
-            return None
-        node = self._flow.nodes[self._node]
-        if isinstance(node, ActionNode):
-            return self._action_failed(node, at)
-        return self._retry(node, at)
+        with self._atomic():
+            at = self._time(now)
+            if self._step is None or self._step.final:
+                return None
+            late = self._over_time(at)
+            if late is not None:
+                return late
+            if at < self._deadline:
+                return None
+            node = self._flow.nodes[self._node]
+            if isinstance(node, ActionNode):
+                return self._action_failed(node, at)
+            return self._retry(node, at)
 
     def abandon(self, *, now: float | None = None) -> Resolution:
         """The customer left (hung up, closed the chat): a resolution ``"abandoned"``.
@@ -318,10 +335,23 @@ class FlowSession:
         """
         if self._step is None or self._step.final:
             raise InvalidStateError(f"flow {self._flow.name!r}: no session in progress to abandon")
-        self._time(now)
-        return self._resolve(self._node, "abandoned", None)
+        with self._atomic():
+            self._time(now)
+            return self._resolve(self._node, "abandoned", None)
 
     # ----------------------------------------------------------------- internal
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """Put the session back as it was if the call raises (a context or a
+        predictor that fails): a call happens whole or not at all."""
+        saved = [(name, _snapshot(getattr(self, name))) for name in _STATE]
+        try:
+            yield
+        except BaseException:
+            for name, value in saved:
+                setattr(self, name, value)
+            raise
 
     def _waiting(self, kind: type[Step], what: str) -> Any:
         step = self._step
