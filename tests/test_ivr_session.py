@@ -24,6 +24,7 @@ from ccroute.ivr import (
     ActionRequest,
     CallbackDecision,
     FixedFlowContext,
+    FlowContext,
     IntentPrediction,
     Prompt,
     Resolution,
@@ -254,9 +255,7 @@ def condition_flow(*rules: dict[str, Any]) -> Any:
     )
 
 
-def decide(
-    rule: dict[str, Any], context: FixedFlowContext | None = None, **contact_fields: Any
-) -> str:
+def decide(rule: dict[str, Any], context: FlowContext | None = None, **contact_fields: Any) -> str:
     s = session(condition_flow({**rule, "next": "yes"}), context)
     return routed_to(s.start(contact(**contact_fields), now=0))
 
@@ -339,12 +338,12 @@ def test_conditions_on_a_real_router_and_an_unknown_queue() -> None:
     ctx = RouterFlowContext(router, is_open=lambda q: q != "general", estimated_wait=lambda q: 9.0)
     assert ctx.now == router.now
     rule = {"fact": "stats.general.available", "op": "eq", "value": 1}
-    assert decide(rule, ctx) == "yes"  # type: ignore[arg-type]
-    assert decide({"fact": "open", "op": "eq", "value": False}, ctx) == "yes"  # type: ignore[arg-type]
-    assert decide({"fact": "wait", "op": "eq", "value": 9.0}, ctx) == "yes"  # type: ignore[arg-type]
+    assert decide(rule, ctx) == "yes"
+    assert decide({"fact": "open", "op": "eq", "value": False}, ctx) == "yes"
+    assert decide({"fact": "wait", "op": "eq", "value": 9.0}, ctx) == "yes"
     # The router raises UnknownIdError for the queue: the fact is missing, not an error.
-    assert decide({"fact": "stats.nope.waiting", "op": "missing"}, ctx) == "yes"  # type: ignore[arg-type]
-    assert decide({"fact": "stats.nope.waiting", "op": "ge", "value": 0}, ctx) == "no"  # type: ignore[arg-type]
+    assert decide({"fact": "stats.nope.waiting", "op": "missing"}, ctx) == "yes"
+    assert decide({"fact": "stats.nope.waiting", "op": "ge", "value": 0}, ctx) == "no"
 
 
 # -------------------------------------------------------------------- set
@@ -517,7 +516,7 @@ def test_an_action_that_times_out_has_failed() -> None:
 def test_an_action_result_must_be_a_mapping() -> None:
     s, request = to_action(action_flow())
     with pytest.raises(InvalidValueError, match="mapping"):
-        s.action_result(["resolved"], now=2)  # type: ignore[arg-type]
+        s.action_result(["resolved"], now=2)
     assert s.step is request  # nothing changed
 
 
@@ -717,7 +716,7 @@ def test_calls_out_of_order_are_refused() -> None:
     with pytest.raises(InvalidStateError, match="waits for input"):
         s.action_result({}, now=0)
     with pytest.raises(InvalidValueError, match="string"):
-        s.input(1, now=0)  # type: ignore[arg-type]
+        s.input(1, now=0)
     s.input("1", now=1)
     with pytest.raises(InvalidStateError, match="finished"):
         s.input("1", now=2)
@@ -759,3 +758,18 @@ def test_a_call_that_raises_changes_nothing() -> None:
     assert s.next_due == 10  # the prompt's deadline, from the start at 0
     with pytest.raises(RuntimeError):
         s.input("1", now=4)  # time did not move to 5
+
+
+def test_a_router_context_defaults_to_no_profile_open_queues_and_an_unknown_wait() -> None:
+    router = Router(ManualClock(7.0))
+    router.add_queue(QueueConfig("general"))
+    ctx = RouterFlowContext(router)
+    assert (ctx.now, dict(ctx.profile("k1")), ctx.is_open("general")) == (7.0, {}, True)
+    assert ctx.estimated_wait("general") is None
+    assert ctx.queue_stats("general") == router.queue_stats("general")
+    profiles = {"k1": {"tier": "gold"}}
+    ctx2 = RouterFlowContext(router, profiles=lambda c: profiles.get(c or "", {}))
+    assert (
+        decide({"fact": "profile.tier", "op": "eq", "value": "gold"}, ctx2, customer_id="k1")
+        == "yes"
+    )
