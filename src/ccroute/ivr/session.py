@@ -48,6 +48,7 @@ from .nodes import (
     SetNode,
     TransferNode,
     Treatment,
+    fill,
 )
 from .steps import (
     ActionRequest,
@@ -433,7 +434,8 @@ class FlowSession:
                 return self._resolve(node.id, node.outcome, node.message)
             else:
                 return self._ask(node, at)
-        raise AssertionError("a loop without input passed the load-time checks")
+        # Unreachable after the load-time checks; never leave a caller stuck all the same.
+        return self._fallback("loop without input")
 
     def _ask(self, node: Node, at: float, retry_text: str | None = None) -> Step:
         """Issue the prompt or action request of an interactive node."""
@@ -464,9 +466,7 @@ class FlowSession:
             intents = tuple(dict.fromkeys(o.intent for o in node.options if o.intent))
         elif isinstance(node, CallbackNode):
             wait = self._fact("wait" if node.queue is None else f"wait.{node.queue}")
-            text = Treatment(message=text, period=1.0).render(
-                None, None if wait is MISSING else wait
-            )
+            text = fill(text, position=None, estimated_wait=None if wait is MISSING else wait)
             choices = tuple(a for a in (*node.accept, *node.decline) if _DTMF.fullmatch(a))
         if retry_text:
             text = f"{retry_text} {text}"
