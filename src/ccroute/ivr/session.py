@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import operator
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -94,9 +95,10 @@ _STATE = (
 )
 
 
-def _snapshot(value: Any) -> Any:
-    """A copy of a mutable container of the session's state; other values are immutable."""
-    return copy.copy(value) if isinstance(value, (dict, list, set)) else value
+#: The containers among them, which a call changes in place.
+_CONTAINERS = ("_answers", "_attributes", "_path", "_requirements", "_sensitive")
+_read_state = operator.attrgetter(*_STATE)
+_read_containers = operator.attrgetter(*_CONTAINERS)
 
 
 def _found(word: str, text: str) -> bool:
@@ -346,11 +348,14 @@ class FlowSession:
     def _atomic(self) -> Iterator[None]:
         """Put the session back as it was if the call raises (a context or a
         predictor that fails): a call happens whole or not at all."""
-        saved = [(name, _snapshot(getattr(self, name))) for name in _STATE]
+        state = _read_state(self)
+        containers = [copy.copy(c) for c in _read_containers(self)]
         try:
             yield
         except BaseException:
-            for name, value in saved:
+            for name, value in zip(_STATE, state, strict=True):
+                setattr(self, name, value)
+            for name, value in zip(_CONTAINERS, containers, strict=True):
                 setattr(self, name, value)
             raise
 
