@@ -14,6 +14,7 @@ __all__ = [
     "CCRouteError",
     "ClockError",
     "DuplicateIdError",
+    "FlowError",
     "InputError",
     "InvalidStateError",
     "InvalidValueError",
@@ -109,3 +110,25 @@ class StorageError(CCRouteError):
 
 class ServiceError(UsageError):
     """The service is not in a state to take the call (not started, stopping, stopped)."""
+
+
+class FlowError(InputError):
+    """An IVR or chatbot flow (:mod:`ccroute.ivr`) is refused when it is loaded.
+
+    ``node`` is the id of the node at fault (``None`` for a flow-wide field
+    such as ``start``), ``field`` the field within it (``"options[1].next"``),
+    when there is one; the message names both. Raised for a malformed field,
+    a reference to an unknown node, an unreachable node, a dead end, a loop
+    without exit and a loop that takes no input (docs/ivr-flows.md).
+    """
+
+    def __init__(self, message: str, *, node: str | None = None, field: str | None = None) -> None:
+        self.node = node
+        self.field = field
+        where = []
+        if node is not None:
+            where.append(f"node {_cut(node)}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"flow: {prefix}: {message}" if prefix else f"flow: {message}")

@@ -38,6 +38,7 @@ from .hooktypes import (
     OfferDelivery,
     ServiceHandle,
 )
+from .ivr.intent import IntentPrediction
 from .model import Channel, Contact
 
 if TYPE_CHECKING:
@@ -167,6 +168,49 @@ def ccroute_ivr_flow(contact: Contact) -> IvrFlow | None:
     priority, or resolves the request (self-service). Fallback (no flow, or a
     choice or a run that fails, returns junk or times out): the default flow,
     which routes the contact as the adapter submitted it.
+    """
+
+
+@hookspec(firstresult=True)
+def ccroute_predict_intent(
+    text: str, intents: Sequence[str], contact: Contact
+) -> IntentPrediction | None:
+    """Predict what a customer's words in an IVR or chatbot flow are about.
+
+    Called by the driver of a :class:`~ccroute.ivr.FlowSession` (the
+    service) when the session's :class:`~ccroute.ivr.Prompt` offers intents
+    (``prompt.intents``, a menu with intent options) and the customer answered
+    with text (speech as text, a chat message), before the answer is fed to
+    the session. ``text`` is the answer, ``intents`` the names the menu takes,
+    ``contact`` the contact as the adapter submitted it. First result: an
+    :class:`~ccroute.ivr.IntentPrediction` (one of ``intents``, with a
+    confidence in 0..1) passed to :meth:`FlowSession.input
+    <ccroute.ivr.FlowSession.input>` as ``intent=``; the menu takes it at or
+    above its threshold. ``None``: no idea, the next plugin is asked.
+    Fallback (no prediction, or a failure): the session's default
+    :class:`~ccroute.ivr.KeywordIntentMatcher`, from the flow's ``[intents]``.
+    """
+
+
+@hookspec(firstresult=True)
+def ccroute_self_service(
+    action: str, arguments: Mapping[str, Any], contact: Contact
+) -> Mapping[str, Any] | None:
+    """Run a self-service action of an IVR flow (a balance check, an order status, …).
+
+    Called by the driver of a :class:`~ccroute.ivr.FlowSession` (the
+    service) when the session returns an :class:`~ccroute.ivr.ActionRequest`:
+    ``action`` is its name, ``arguments`` its raw arguments (sensitive
+    answers unmasked: this is the one hook that sees them; never log them),
+    ``contact`` the contact as the adapter submitted it. First result: a
+    mapping of JSON values fed to :meth:`FlowSession.action_result
+    <ccroute.ivr.FlowSession.action_result>`. ``resolved = true`` resolves the
+    contact without an agent (``outcome``, default ``"self-service"``;
+    ``message``: what to tell the customer); otherwise its fields are the
+    facts ``result.<field>`` the action node's rules branch on, and its
+    ``message`` is said before the next prompt. ``None``: not this plugin's
+    action, the next plugin is asked. Fallback (no plugin runs the action, or
+    it fails or times out): the node's ``on_error``, or the flow's fallback.
     """
 
 
