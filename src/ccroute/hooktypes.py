@@ -23,6 +23,7 @@ from .views import AgentView, ChannelStats, ContactView, QueueStats
 
 if TYPE_CHECKING:
     from .explain import AgentExplanation, ContactExplanation
+    from .ivr.live import LiveFlows
 
 __all__ = [
     "AgentStrategy",
@@ -263,6 +264,11 @@ class ServiceHandle(Protocol):
 
     async def inbound(self, contact: Contact) -> Sequence[Event]:
         """Take a contact through IVR, CRM and routing (what adapters call)."""
+        ...
+
+    @property
+    def flows(self) -> LiveFlows:
+        """IVR and chatbot flows run live: ``await service.flows.start(flow, contact, send)``."""
         ...
 
     async def submit(self, contact: Contact) -> Sequence[Event]:
