@@ -635,3 +635,123 @@ async def test_a_failing_send_is_counted_and_the_session_goes_on(
         await live.input("1")
         assert (await live.wait()).outcome == "routed"
         assert service.flows.send_failures == 5  # 2 prompts, a message, the end, an announcement
+
+
+async def test_a_decision_the_router_refuses_goes_to_the_fallback(anyio_backend: str) -> None:
+    flow = make_flow({"out": {"kind": "transfer", "queue": "nowhere"}})
+    async with service_for() as service:
+        await centre(service)
+        live = await service.flows.start(flow, Contact("c1", "voice", "general"), Caller())
+        result = await live.wait()
+        assert result.outcome == "fallback"
+        view = service.router.contact("c1")
+        assert view.queue == "general"
+        assert "nowhere" in view.attributes["ivr"]["fallback"]
+        assert [f.outcome for f in notes(service, FlowFinished)] == ["fallback"]
+
+
+async def test_a_message_exit_tells_the_adapter_and_leaves_the_contact_in_line(
+    anyio_backend: str,
+) -> None:
+    flow = make_flow(
+        {
+            "treat": {
+                "kind": "announce",
+                "message": "You are number {position}. Press 8 to leave a message.",
+                "period": 30,
+                "exit_digit": "8",
+                "exit": "message",
+                "next": "out",
+            },
+            "out": {"kind": "transfer", "queue": "billing"},
+        }
+    )
+    async with service_for() as service:
+        await centre(service)
+        caller = Caller()
+        live = await service.flows.start(flow, Contact("c1", "voice", "general"), caller)
+        assert caller.said("announcement") == ["You are number 1. Press 8 to leave a message."]
+        await live.input("8")
+        assert caller.outputs[-1] == FlowOutput(contact_id="c1", kind="exit", outcome="message")
+        view = service.router.contact("c1")
+        assert (view.channel, view.state) == ("voice", ContactState.WAITING)
+        with pytest.raises(InvalidStateError):
+            await live.input("8")  # the treatment is over
+
+
+async def test_resolve_and_inbound_refuse_bad_notes_and_profiles(anyio_backend: str) -> None:
+    async with service_for() as service:
+        await centre(service)
+        contact = Contact("c1", "voice", "general", customer_id="cust")
+        with pytest.raises(InvalidValueError):
+            await service.resolve(contact, "self-service")  # type: ignore[arg-type]
+        with pytest.raises(InvalidValueError, match="'c2'"):
+            await service.resolve(contact, FlowFinished(0.0, "c2", "f", "self-service"))
+        with pytest.raises(InvalidValueError, match="profile"):
+            await service.inbound(contact, profile={"tier": object()})
+        assert not notes(service, FlowFinished)  # refused: nothing logged
+        events = await service.inbound(
+            contact, flow=FlowFinished(0.0, "c1", "f", "routed"), profile={"tier": "gold"}
+        )
+        assert [type(e).__name__ for e in events][:2] == ["FlowFinished", "CustomerEnriched"]
+
+
+# ------------------------------------------------- the two hooks' wrappers
+
+
+async def hooks_of(*plugins: object, timeout: float = 1.0) -> Any:
+    from ccroute.plugins import Hooks, make_plugin_manager
+
+    return Hooks(make_plugin_manager(plugins, load_entrypoints=False), timeout=timeout)
+
+
+async def test_self_service_arguments_are_read_only_and_results_checked(
+    anyio_backend: str,
+) -> None:
+    class Meddler:
+        @hookimpl
+        def ccroute_self_service(self, arguments: Any) -> Any:
+            arguments["account"] = "changed"
+            return {"resolved": True}
+
+    class Junk:
+        @hookimpl
+        def ccroute_self_service(self) -> Any:
+            return {"when": object()}
+
+    class Good:
+        def __init__(self) -> None:
+            self.seen: list[dict[str, Any]] = []
+
+        @hookimpl
+        def ccroute_self_service(self, arguments: Mapping[str, Any]) -> Any:
+            self.seen.append(dict(arguments))
+            return {"balance": 1.0}
+
+    good = Good()
+    # Asked last registered first: the meddler, then the junk, then the good one.
+    hooks = await hooks_of(good, Junk(), Meddler())
+    contact = Contact("c1", "voice", "general")
+    result = await hooks.self_service("balance", {"account": CARD}, contact)
+    assert result == {"balance": 1.0}
+    assert good.seen == [{"account": CARD}]
+    assert {(k[0], k[2]) for k in hooks.failures} == {
+        ("ccroute_self_service", "raised"),
+        ("ccroute_self_service", "junk"),
+    }
+    assert await (await hooks_of()).self_service("balance", {}, contact) is None
+
+
+async def test_an_actions_own_timeout_shortens_the_hook_timeout(anyio_backend: str) -> None:
+    class Slow:
+        @hookimpl
+        async def ccroute_self_service(self) -> Any:
+            await anyio.sleep(0.5)
+            return {"resolved": True}
+
+    hooks = await hooks_of(Slow(), timeout=5.0)
+    contact = Contact("c1", "voice", "general")
+    with anyio.fail_after(2):
+        assert await hooks.self_service("x", {}, contact, timeout=0.05) is None
+    assert [k[2] for k in hooks.failures] == ["timeout"]
+    assert await hooks.self_service("x", {}, contact, timeout=60) == {"resolved": True}

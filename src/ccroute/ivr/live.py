@@ -51,7 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import attrs
 
-from ..errors import CCRouteError, InvalidStateError, InvalidValueError, UnknownIdError
+from ..errors import (
+    CCRouteError,
+    InvalidStateError,
+    InvalidValueError,
+    ServiceError,
+    UnknownIdError,
+)
 from ..events import Event, FlowFinished
 from ..lifecycle import ContactState
 from ..model import Contact
@@ -223,8 +229,6 @@ class LiveFlows:
             raise InvalidValueError(f"send must be callable or None, got {send!r:.80}")
         service = self._service
         if not service.running or self._closing:
-            from ..errors import ServiceError
-
             raise ServiceError("the service is not running: no flow can start")
         router = service.router
         if contact.id in self._sessions:
