@@ -195,6 +195,10 @@ FIELD_CASES: list[tuple[str, Any, str | None, str | None, str]] = [
     ("nodes/fast/attributes", {"ivr": 1}, "fast", "attributes", "session's own record"),
     ("nodes/cb/prompt", "Wait {hours} h?", "cb", "prompt", "unknown placeholder {hours}"),
     ("nodes/cb/prompt", "Wait {", "cb", "prompt", "not a valid template"),
+    ("nodes/cb/prompt", "Wait {wait:.1f} s", "cb", "prompt", "no format spec"),
+    ("nodes/ann/message", "At {position!r}", "ann", "message", "no format spec"),
+    ("nodes/ann/message", "At {position[0]}", "ann", "message", "unknown placeholder"),
+    ("nodes/main/kind", _DELETE, "main", "kind", "is required: one of menu"),
     ("nodes/cb/accept", ["1", "2"], "cb", "decline", "'2' is also an accept answer"),
     ("nodes/cb/above", -5, "cb", "above", "at least 0"),
     ("nodes/ann/period", 0, "ann", "period", "above 0"),
@@ -334,6 +338,24 @@ def test_a_loop_that_takes_no_input_is_refused() -> None:
     error = refused(data)
     assert error.node == "a"
     assert "loop that takes no input" in str(error)
+
+
+def test_a_loop_through_a_callback_offer_that_may_pass_silently_is_refused() -> None:
+    # With a short wait the offer passes on without a word: set -> offer -> set spins.
+    data = flow_data(
+        {
+            "main": menu("offer", "out"),
+            "offer": {"kind": "callback", "prompt": "?", "above": 60, "next": "again"},
+            "again": {"kind": "set", "attributes": {"x": 1}, "next": "offer"},
+            "out": {"kind": "transfer"},
+        }
+    )
+    error = refused(data)
+    assert error.node == "offer"
+    assert "loop that takes no input" in str(error)
+    # Without a wait limit the offer always asks: the same loop takes input.
+    del data["nodes"]["offer"]["above"]
+    parse_flow(data)
 
 
 def test_a_flow_built_by_hand_is_checked_too() -> None:

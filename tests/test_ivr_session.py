@@ -331,6 +331,7 @@ def test_the_first_rule_that_holds_wins() -> None:
     assert routed_to(s.start(contact(customer_id="k1"), now=0)) == "no"
 
 
+@pytest.mark.usefixtures("queue_factory")
 def test_conditions_on_a_real_router_and_an_unknown_queue() -> None:
     router = Router(ManualClock(50.0))
     router.add_queue(QueueConfig("general"))
@@ -760,6 +761,7 @@ def test_a_call_that_raises_changes_nothing() -> None:
         s.input("1", now=4)  # time did not move to 5
 
 
+@pytest.mark.usefixtures("queue_factory")
 def test_a_router_context_defaults_to_no_profile_open_queues_and_an_unknown_wait() -> None:
     router = Router(ManualClock(7.0))
     router.add_queue(QueueConfig("general"))

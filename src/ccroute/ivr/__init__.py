@@ -43,6 +43,7 @@ from .nodes import (
     Test,
     TransferNode,
     Treatment,
+    fill,
 )
 from .session import IVR_KEY, FlowSession
 from .steps import (
@@ -96,6 +97,7 @@ __all__ = [
     "load_flow",
     "loads_flow",
     "luhn_valid",
+    "fill",
     "mask",
     "parse_flow",
 ]

@@ -11,7 +11,8 @@ Run by :class:`~ccroute.ivr.Flow` when it is made, in this order:
 4. no loop without exit: from every node, some node that ends the flow
    (transfer, end, callback) can be reached through the references;
 5. no loop that takes no input: a cycle of set, condition and announce
-   nodes would pass round forever within one call.
+   nodes (and callback offers with a wait limit, which pass on silently
+   when the wait is short) would pass round forever within one call.
 
 Only references count as ways on: the fallback a session takes when
 retries run out is a safety net, not a way through the flow. Cost: O(nodes
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import FlowError
-from .nodes import ConditionNode, Flow, MenuNode, Node
+from .nodes import CallbackNode, ConditionNode, Flow, MenuNode, Node
 
 __all__ = ["check_flow"]
 
@@ -96,15 +97,25 @@ def check_flow(flow: Flow) -> None:
     _check_instant_loops(flow)
 
 
+def _silent_edges(node: Node) -> list[str]:
+    """The targets a node may pass on to within one call, without input."""
+    if node.automatic:
+        return [target for _, target in node.edges()]
+    if isinstance(node, CallbackNode) and node.above is not None and node.next is not None:
+        return [node.next]  # the wait is short: on to next without a word
+    return []
+
+
 def _check_instant_loops(flow: Flow) -> None:
-    """Refuse a cycle of automatic nodes (it would spin within one call)."""
+    """Refuse a cycle of nodes passed without input (it would spin within one call)."""
     nodes = flow.nodes
-    automatic = {node_id for node_id, node in nodes.items() if node.automatic}
+    silent = {node_id: _silent_edges(node) for node_id, node in nodes.items()}
+    automatic = {node_id for node_id, targets in silent.items() if targets}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     for root in nodes:  # declaration order: the same flow names the same node
         if root not in automatic or root in state:
             continue
-        path = [(root, iter(_auto_targets(nodes[root], automatic)))]
+        path = [(root, iter(_auto_targets(silent[root], automatic)))]
         state[root] = 1
         while path:
             node_id, targets = path[-1]
@@ -114,14 +125,14 @@ def _check_instant_loops(flow: Flow) -> None:
                 path.pop()
             elif state.get(target) == 1:
                 raise FlowError(
-                    "loop that takes no input: set, condition and announce nodes lead back "
-                    "to it without a prompt or an action between",
+                    "loop that takes no input: set, condition, announce or callback nodes "
+                    "lead back to it without a prompt or an action between",
                     node=target,
                 )
             elif target not in state:
                 state[target] = 1
-                path.append((target, iter(_auto_targets(nodes[target], automatic))))
+                path.append((target, iter(_auto_targets(silent[target], automatic))))
 
 
-def _auto_targets(node: Node, automatic: set[str]) -> list[str]:
-    return [target for _, target in node.edges() if target in automatic]
+def _auto_targets(targets: list[str], automatic: set[str]) -> list[str]:
+    return [target for target in targets if target in automatic]

@@ -192,9 +192,13 @@ def _template(table: _Table, name: str, *, required: bool) -> Any:
     if value is None:
         return None
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        parts = list(string.Formatter().parse(value))
     except ValueError as error:
         raise table.fail(name, f"is not a valid template: {error}") from None
+    for _, field, spec, conversion in parts:
+        if field is not None and (spec or conversion):
+            raise table.fail(name, f"placeholder {{{field}}} takes no format spec or conversion")
+    fields = {field for _, field, _, _ in parts if field is not None}
     unknown = sorted(fields - PLACEHOLDERS)
     if unknown:
         raise table.fail(
@@ -499,6 +503,8 @@ def _node(node_id: object, data: object) -> Node:
         raise FlowError(f"node ids must be non-empty strings, got {node_id!r:.60}", field="nodes")
     table = _Table(data, node_id)
     kind = table.get("kind")
+    if kind is None:
+        raise table.fail("kind", f"is required: one of {', '.join(_READERS)}")
     reader = _READERS.get(kind) if isinstance(kind, str) else None
     if reader is None:
         raise table.fail("kind", f"unknown node kind {kind!r:.60}; one of {', '.join(_READERS)}")

@@ -38,6 +38,7 @@ __all__ = [
     "Test",
     "TransferNode",
     "Treatment",
+    "fill",
 ]
 
 #: What input a prompt expects: DTMF digits only, text (speech as text, or
@@ -305,15 +306,25 @@ class Treatment:
     exit: Literal["callback", "message"] = "callback"
 
     def render(self, position: int | None, estimated_wait: float | None) -> str:
-        """The message with position and wait filled in (``"unknown"`` when not known)."""
-        minutes = "unknown" if estimated_wait is None else str(-int(-estimated_wait // 60))
-        return self.message.format_map(
-            {
-                "position": "unknown" if position is None else position,
-                "wait": "unknown" if estimated_wait is None else round(estimated_wait),
-                "minutes": minutes,
-            }
-        )
+        """The message with position and wait filled in (see :func:`fill`)."""
+        return fill(self.message, position=position, estimated_wait=estimated_wait)
+
+
+def fill(template: str, *, position: int | None, estimated_wait: float | None) -> str:
+    """``template`` with ``{position}``, ``{wait}`` (seconds) and ``{minutes}``
+    (rounded up) filled in; ``"unknown"`` for what is not known.
+
+    The loader accepts only these placeholders, without format specs, in the
+    templates it fills (a callback offer's prompt, an announcement).
+    """
+    unknown = "unknown"
+    return template.format_map(
+        {
+            "position": unknown if position is None else position,
+            "wait": unknown if estimated_wait is None else round(estimated_wait),
+            "minutes": unknown if estimated_wait is None else -int(-estimated_wait // 60),
+        }
+    )
 
 
 @attrs.frozen(slots=True, kw_only=True)

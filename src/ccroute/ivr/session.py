@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import operator
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -48,6 +49,7 @@ from .nodes import (
     SetNode,
     TransferNode,
     Treatment,
+    fill,
 )
 from .steps import (
     ActionRequest,
@@ -93,9 +95,10 @@ _STATE = (
 )
 
 
-def _snapshot(value: Any) -> Any:
-    """A copy of a mutable container of the session's state; other values are immutable."""
-    return copy.copy(value) if isinstance(value, (dict, list, set)) else value
+#: The containers among them, which a call changes in place.
+_CONTAINERS = ("_answers", "_attributes", "_path", "_requirements", "_sensitive")
+_read_state = operator.attrgetter(*_STATE)
+_read_containers = operator.attrgetter(*_CONTAINERS)
 
 
 def _found(word: str, text: str) -> bool:
@@ -362,11 +365,14 @@ class FlowSession:
     def _atomic(self) -> Iterator[None]:
         """Put the session back as it was if the call raises (a context or a
         predictor that fails): a call happens whole or not at all."""
-        saved = [(name, _snapshot(getattr(self, name))) for name in _STATE]
+        state = _read_state(self)
+        containers = [copy.copy(c) for c in _read_containers(self)]
         try:
             yield
         except BaseException:
-            for name, value in saved:
+            for name, value in zip(_STATE, state, strict=True):
+                setattr(self, name, value)
+            for name, value in zip(_CONTAINERS, containers, strict=True):
                 setattr(self, name, value)
             raise
 
@@ -450,7 +456,8 @@ class FlowSession:
                 return self._resolve(node.id, node.outcome, node.message)
             else:
                 return self._ask(node, at)
-        raise AssertionError("a loop without input passed the load-time checks")
+        # Unreachable after the load-time checks; never leave a caller stuck all the same.
+        return self._fallback("loop without input")
 
     def _ask(self, node: Node, at: float, retry_text: str | None = None) -> Step:
         """Issue the prompt or action request of an interactive node."""
@@ -481,9 +488,7 @@ class FlowSession:
             intents = tuple(dict.fromkeys(o.intent for o in node.options if o.intent))
         elif isinstance(node, CallbackNode):
             wait = self._fact("wait" if node.queue is None else f"wait.{node.queue}")
-            text = Treatment(message=text, period=1.0).render(
-                None, None if wait is MISSING else wait
-            )
+            text = fill(text, position=None, estimated_wait=None if wait is MISSING else wait)
             choices = tuple(a for a in (*node.accept, *node.decline) if _DTMF.fullmatch(a))
         if retry_text:
             text = f"{retry_text} {text}"
