@@ -20,7 +20,8 @@
   service's own bookkeeping with it (CRM profiles, answer times, handle
   times, and the metrics of :attr:`Service.metrics`);
 - it runs the inbound pipeline for adapters: IVR flow, CRM lookup and
-  enrichment, then routing.
+  enrichment, then routing; and flows as data run live for them
+  (:attr:`Service.flows`, :mod:`ccroute.ivr.live`).
 
 Every hook call goes through :class:`~ccroute.plugins.Hooks`, which isolates
 plugin faults; background tasks started with :meth:`Service.start_soon` are
