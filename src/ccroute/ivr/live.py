@@ -661,5 +661,6 @@ class LiveSession:
     def _forget(self) -> None:
         """Nothing more to do: out of the live sessions, its task ends."""
         self._gone = True
+        self._wake.set()  # the timer task sees it and ends now
         if self._flows._sessions.get(self.contact_id) is self:
             del self._flows._sessions[self.contact_id]
