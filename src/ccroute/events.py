@@ -490,7 +490,11 @@ class FlowFinished(Event):
     ``flow`` names the flow's plugin (``None``: no flow chose it, the default
     flow); ``outcome`` is ``"routed"`` (the contact goes on to an agent),
     ``"self-service"`` (the flow resolved it) or ``"default"`` (the flow failed,
-    and the contact goes on as the adapter submitted it).
+    and the contact goes on as the adapter submitted it). For a flow run live
+    (:attr:`Service.flows <ccroute.Service.flows>`), ``flow`` is the flow's
+    name and ``outcome`` is ``"routed"``, ``"fallback"``, ``"callback"`` or
+    the resolution's outcome (``"self-service"``, ``"closed"``,
+    ``"abandoned"``, an end node's own).
     """
 
     contact_id: str

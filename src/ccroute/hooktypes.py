@@ -24,6 +24,7 @@ from .views import AgentView, ChannelStats, ContactView, QueueStats
 
 if TYPE_CHECKING:
     from .explain import AgentExplanation, ContactExplanation
+    from .ivr.live import LiveFlows
 
 __all__ = [
     "AgentStrategy",
@@ -260,6 +261,10 @@ class RouterView(Protocol):
         """Contacts waiting and offered, members logged in and available, in ``queue``."""
         ...
 
+    def is_open(self, queue: str, at: float | None = None) -> bool:
+        """Whether ``queue`` is within its business hours at router time ``at``."""
+        ...
+
     def channel_stats(self, channel: str) -> ChannelStats:
         """Agents logged in and available with capacity on ``channel``."""
         ...
@@ -319,6 +324,11 @@ class ServiceHandle(Protocol):
 
     async def inbound(self, contact: Contact) -> Sequence[Event]:
         """Take a contact through IVR, CRM and routing (what adapters call)."""
+        ...
+
+    @property
+    def flows(self) -> LiveFlows:
+        """IVR and chatbot flows run live: ``await service.flows.start(flow, contact, send)``."""
         ...
 
     async def submit(self, contact: Contact) -> Sequence[Event]:

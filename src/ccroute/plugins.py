@@ -37,6 +37,7 @@ import re
 import reprlib
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import anyio
@@ -57,6 +58,7 @@ from .hooktypes import (
     OfferDelivery,
     ServiceHandle,
 )
+from .ivr.intent import IntentPrediction
 from .model import Channel, Contact
 from .storage import Storage
 
@@ -515,6 +517,27 @@ def _check_history(value: object) -> str | None:
     return "expected a sequence of HistoryRecord"
 
 
+def _check_result(value: object) -> str | None:
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        return "expected a mapping with string keys"
+    try:
+        check_json(value, "result")
+    except InvalidValueError as exc:
+        return f"expected JSON data: {exc}"
+    return None
+
+
+def _check_prediction(intents: Sequence[str]) -> _Check:
+    def check(value: object) -> str | None:
+        if not isinstance(value, IntentPrediction):
+            return "expected an IntentPrediction"
+        if value.intent not in intents:
+            return f"expected one of the intents {', '.join(map(repr, intents))}"
+        return None
+
+    return check
+
+
 def _check_same_contact(
     contact: Contact, usable: Callable[[Contact], str | None] | None = None
 ) -> _Check:
@@ -749,9 +772,12 @@ class Hooks:
         args: Sequence[object],
         convert: Callable[[object], object] | None = None,
         is_async: bool | None = None,
+        timeout: float | None = None,
     ) -> tuple[bool, Any]:
         """Call one implementation: ``(True, result)``, or ``(False, None)`` once
-        its failure is logged and counted.
+        its failure is logged and counted. ``timeout`` (seconds, at most
+        :attr:`timeout`) shortens the call's time for a caller with a deadline
+        of its own.
 
         Only a real cancellation of the caller passes (see
         :func:`_cancel_requested`); every other exception the call raises,
@@ -759,10 +785,11 @@ class Hooks:
         """
         if is_async is None:
             is_async = inspect.iscoroutinefunction(function)
+        limit = self.timeout if timeout is None else min(timeout, self.timeout)
         result: object = None
         finished = False
         try:
-            with anyio.move_on_after(self.timeout):
+            with anyio.move_on_after(limit):
                 result = await _invoke(plugin, function, args, convert, is_async)
                 finished = True
         except BaseException as error:
@@ -773,7 +800,7 @@ class Hooks:
             self._fail(hook, plugin, "raised", error)
             return False, None
         if not finished:
-            self._fail(hook, plugin, "timeout", f"no result within {self.timeout:g} s")
+            self._fail(hook, plugin, "timeout", f"no result within {limit:g} s")
             return False, None
         return True, result
 
@@ -786,6 +813,7 @@ class Hooks:
         *,
         first: bool = False,
         impls: Iterable[_Impl] | None = None,
+        timeout: float | None = None,
     ) -> list[tuple[str, Any]]:
         """Each valid non-None result with its plugin, in call order (only the
         first when ``first``); failures and junk are counted and skipped."""
@@ -793,7 +821,7 @@ class Hooks:
         for impl in self._impls(hook) if impls is None else impls:
             args = [kwargs[name] for name in impl.argnames]
             ok, value = await self._run(
-                hook, impl.plugin, impl.function, args, convert, impl.is_async
+                hook, impl.plugin, impl.function, args, convert, impl.is_async, timeout
             )
             if not ok or value is None:
                 continue
@@ -822,9 +850,10 @@ class Hooks:
         kwargs: Mapping[str, object],
         check: _Check,
         convert: Callable[[object], object] | None = None,
+        timeout: float | None = None,
     ) -> tuple[str, Any] | None:
         """The first valid non-None result and its plugin; a failure asks the next one."""
-        found = await self._results(hook, kwargs, check, convert, first=True)
+        found = await self._results(hook, kwargs, check, convert, first=True, timeout=timeout)
         return found[0] if found else None
 
     # -------------------------------------------------------------- providing
@@ -950,6 +979,51 @@ class Hooks:
             return contact, True
         routed: Contact = value
         return routed, False
+
+    async def predict_intent(
+        self, text: str, intents: Sequence[str], contact: Contact
+    ) -> IntentPrediction | None:
+        """Call ``ccroute_predict_intent``: the first valid prediction, or ``None``.
+
+        A result that is not an :class:`~ccroute.ivr.IntentPrediction` of one
+        of ``intents`` is junk and the next implementation is asked. ``None``
+        (no plugin knows, or every one failed): the caller uses its default
+        matcher.
+        """
+        wanted = tuple(intents)
+        found = await self._first(
+            "ccroute_predict_intent",
+            {"text": text, "intents": wanted, "contact": contact},
+            _check_prediction(wanted),
+        )
+        return None if found is None else found[1]
+
+    async def self_service(
+        self,
+        action: str,
+        arguments: Mapping[str, Any],
+        contact: Contact,
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, Any] | None:
+        """Call ``ccroute_self_service``: the first valid result of ``action``, or ``None``.
+
+        The implementations get ``arguments`` read-only (raw: sensitive values
+        included; this is the one hook that sees them). A result that is not a
+        mapping of JSON data (string keys) is junk and the next implementation
+        is asked; the result is a copy made where the plugin ran. ``None`` (no
+        plugin runs the action, or every one failed): the action failed.
+        ``timeout`` shortens each call's time (the action's own deadline), never
+        past :attr:`timeout`.
+        """
+        found = await self._first(
+            "ccroute_self_service",
+            {"action": action, "arguments": MappingProxyType(dict(arguments)), "contact": contact},
+            _check_result,
+            _as_profile,
+            timeout,
+        )
+        return None if found is None else found[1]
 
     # --------------------------------------------------------------------- CRM
 

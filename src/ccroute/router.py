@@ -33,6 +33,7 @@ import heapq
 import itertools
 import math
 import random
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -56,6 +57,7 @@ from ._values import (
     MAX_SECONDS,
     check_bool,
     check_id,
+    fail,
     is_int,
     is_real,
     show,
@@ -574,13 +576,25 @@ class Router:
         """The Unix time of the router's time zero (business hours read ``epoch + now``)."""
         return self._epoch
 
-    def is_open(self, queue: str) -> bool:
-        """Whether ``queue`` is open at the router's time (:attr:`now`) by its
-        calendar; ``True`` for a queue without one. Cost: O(1) without a
-        calendar, else :meth:`BusinessHours.is_open <ccroute.BusinessHours.is_open>`'s."""
+    def is_open(self, queue: str, at: float | None = None) -> bool:
+        """Whether ``queue`` is open by its calendar at router time ``at``
+        (default: the router's time, :attr:`now`; a live service passes its own
+        time, which runs ahead of the router's between calls); ``True`` for a
+        queue without one. Cost: O(1) without a calendar, else
+        :meth:`BusinessHours.is_open <ccroute.BusinessHours.is_open>`'s.
+
+        :raises UnknownIdError: for an unknown queue.
+        :raises InvalidValueError: for an ``at`` that is not a finite number.
+        """
         rec = self._queue(queue)
+        when = self._now
+        if at is not None:
+            # Any finite time: a service asks at its own (Unix) time.
+            if not is_real(at) or not -sys.float_info.max <= at <= sys.float_info.max:
+                fail("is_open: 'at'", "a finite number (router time)", at)
+            when = float(at)
         hours = self._hours
-        return hours is None or hours.is_open(rec.config, self._now)
+        return hours is None or hours.is_open(rec.config, when)
 
     def next_open(self, queue: str) -> float | None:
         """The router time at which ``queue`` next opens (:attr:`now` while it is

@@ -20,7 +20,8 @@
   service's own bookkeeping with it (CRM profiles, answer times, handle
   times, and the metrics of :attr:`Service.metrics`);
 - it runs the inbound pipeline for adapters: IVR flow, CRM lookup and
-  enrichment, then routing.
+  enrichment, then routing; and flows as data run live for them
+  (:attr:`Service.flows`, :mod:`ccroute.ivr.live`).
 
 Every hook call goes through :class:`~ccroute.plugins.Hooks`, which isolates
 plugin faults; background tasks started with :meth:`Service.start_soon` are
@@ -39,7 +40,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import anyio
 import anyio.abc
@@ -49,6 +50,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._values import check_json
 from .clock import Clock, ManualClock, WallClock
 from .codec import EncodedRecords, PreparedCommand, prepare_command
 from .commands import (
@@ -123,6 +125,9 @@ from .plugins import (
 from .policies import RoutingPolicy
 from .router import Router
 from .storage import LogRecord, Storage
+
+if TYPE_CHECKING:
+    from .ivr.live import LiveFlows
 
 __all__ = ["Service"]
 
@@ -546,6 +551,8 @@ class Service:
         self._snapshot_every = snapshot_every
         self._hook_concurrency = hook_concurrency
         self._hooks: Hooks | None = None
+        # The flows run live (Service.flows), made when first asked for.
+        self._flows: LiveFlows | None = None
         self._router: Router | None = None
         self._rclock = ManualClock()
         self._storage: Storage | None = None
@@ -677,6 +684,10 @@ class Service:
         timeout), stop the channel adapters, and close the store."""
         if self._stack is None:
             return
+        if self._flows is not None and self._failure is None:
+            # Callers still in a flow go on to its fallback while calls are taken.
+            with anyio.move_on_after(self._hook_timeout * 2):
+                await self._flows.aclose()
         self._running = False
         try:
             if self._failure is None:
@@ -701,6 +712,7 @@ class Service:
             self._observe_send = None
             self._lanes.clear()
             self._offers.clear()
+            self._flows = None
             self._close_storage()
             self._close_crm()
 
@@ -753,6 +765,29 @@ class Service:
                 'no built-in CRM: turn it on with settings={"crm": ...} (and start the service)'
             )
         return self._crm
+
+    @property
+    def now(self) -> float:
+        """The service's time now, in router clock seconds: its clock, never
+        behind the router's."""
+        return self._time()
+
+    @property
+    def flows(self) -> LiveFlows:
+        """The IVR and chatbot flows run live for channel adapters
+        (:class:`~ccroute.ivr.live.LiveFlows`, docs/ivr-flows.md): one per run
+        of the service. Sessions still in a flow when the service stops end in
+        their flow's fallback (routed, durably) before it stops taking calls.
+
+        :raises ServiceError: the service is not running.
+        """
+        if self._flows is None:
+            self._check_running()
+            from .ivr.live import LiveFlows
+
+            assert self._hooks is not None
+            self._flows = LiveFlows(self, self._hooks)
+        return self._flows
 
     @property
     def hook_failures(self) -> Counter[tuple[str, str, str]]:
@@ -962,9 +997,20 @@ class Service:
         """Apply the timers that fell due now (the service also does this by itself)."""
         return await self._apply(Tick())
 
-    async def inbound(self, contact: Contact) -> list[Event]:
+    async def inbound(
+        self,
+        contact: Contact,
+        *,
+        flow: FlowFinished | None = None,
+        profile: Mapping[str, Any] | None = None,
+    ) -> list[Event]:
         """Take a contact from a channel adapter through the pipeline:
         IVR flow, CRM lookup and enrichment, then routing.
+
+        ``flow``: the contact has been through a flow its caller ran (the
+        live flows of :attr:`flows`): no ``ccroute_ivr_flow`` hook; this note
+        is logged (at the call's time) instead. ``profile``: the CRM profile
+        its caller looked up already: no ``ccroute_crm_lookup`` call.
 
         Returns the events of the whole pipeline, durable on return. A contact
         the IVR resolved ends with :class:`~ccroute.FlowFinished` (outcome
@@ -976,11 +1022,18 @@ class Service:
         self._check_running()
         if not isinstance(contact, Contact):
             raise InvalidValueError(f"inbound expects a Contact, got {contact!r}")
+        _check_flow_note(contact, flow)
+        if profile is not None:
+            if not isinstance(profile, Mapping):
+                raise InvalidValueError(f"profile must be a mapping, got {profile!r:.80}")
+            check_json(profile, "profile")
         hooks = self._hooks
         assert hooks is not None
         notes: list[Event] = []
         at = self._time()
-        choice = await hooks.ivr_flow(contact)
+        choice = None if flow is not None else await hooks.ivr_flow(contact)
+        if flow is not None:
+            notes.append(attrs.evolve(flow, at=at))
         if choice is not None:
             result, failed = await hooks.run_flow_outcome(choice, contact, self._usable(contact))
             if result is None:
@@ -993,7 +1046,10 @@ class Service:
             notes.append(FlowFinished(at, contact.id, choice.plugin, outcome))
             contact = result
         if contact.customer_id is not None:
-            profile = await hooks.crm_lookup(contact.customer_id)
+            if profile is None:
+                profile = await hooks.crm_lookup(contact.customer_id)
+            else:
+                profile = copy_json(profile)
             enriched = await hooks.crm_enrich(contact, profile, self._usable(contact))
             notes.append(
                 CustomerEnriched(
@@ -1010,6 +1066,28 @@ class Service:
         # a refused submit logs neither.
         events = await self._apply(Submit(contact), notes=notes)
         return notes + events
+
+    async def resolve(self, contact: Contact, flow: FlowFinished) -> list[Event]:
+        """A contact a flow its caller ran (:attr:`flows`) ended without an agent:
+        log the ``flow`` note (at the call's time), then tell the customer side
+        (a ``closed`` update, reason the flow's outcome) and the CRM history
+        (outcome ``abandoned`` for an ``abandoned`` flow, else
+        ``self-service``), as :meth:`inbound` does for a contact its IVR
+        resolved. The contact never reaches the router. Returns the note,
+        durable on return.
+        """
+        self._check_running()
+        if not isinstance(contact, Contact):
+            raise InvalidValueError(f"resolve expects a Contact, got {contact!r}")
+        if flow is None:
+            raise InvalidValueError("resolve needs the flow's FlowFinished note")
+        _check_flow_note(contact, flow)
+        at = self._time()
+        notes: list[Event] = [attrs.evolve(flow, at=at)]
+        await self._log_notes(notes)
+        if self._want_updates or self._want_history:
+            self._lane(contact.id, functools.partial(self._self_served, contact, at, flow.outcome))
+        return notes
 
     def _usable(self, before: Contact) -> Callable[[Contact], str | None]:
         """What makes a hook's contact unroutable: a queue or channel the router
@@ -1634,11 +1712,13 @@ class Service:
         await self._hooks.crm_record(record)
         self._note(HistoryRecorded, record.contact_id, record.outcome)
 
-    async def _self_served(self, contact: Contact, at: float) -> None:
+    async def _self_served(
+        self, contact: Contact, at: float, outcome: str = "self-service"
+    ) -> None:
         live = _Live(contact.customer_id, contact.attributes, at, contact.channel)
         if self._want_updates:
             await self._send_update(
-                self._customer_update("closed", contact.id, at, live, reason="self-service")
+                self._customer_update("closed", contact.id, at, live, reason=outcome)
             )
         if self._want_history:
             await self._record_history(
@@ -1647,7 +1727,7 @@ class Service:
                     customer_id=contact.customer_id,
                     channel=contact.channel,
                     queue=contact.queue,
-                    outcome="self-service",
+                    outcome="abandoned" if outcome == "abandoned" else "self-service",
                     arrived_at=at,
                     ended_at=at,
                     attributes=contact.attributes,
@@ -1714,6 +1794,18 @@ class Service:
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
         self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
+
+
+def _check_flow_note(contact: Contact, flow: object) -> None:
+    """Refuse a flow note that is not a :class:`~ccroute.FlowFinished` of ``contact``."""
+    if flow is None:
+        return
+    if not isinstance(flow, FlowFinished):
+        raise InvalidValueError(f"flow must be a FlowFinished note, got {flow!r:.80}")
+    if flow.contact_id != contact.id:
+        raise InvalidValueError(
+            f"the flow note is of contact {flow.contact_id!r}, not of {contact.id!r}"
+        )
 
 
 def replay(

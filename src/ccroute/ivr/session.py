@@ -342,6 +342,23 @@ class FlowSession:
             self._time(now)
             return self._resolve(self._node, "abandoned", None)
 
+    def fall_back(self, reason: str, *, now: float | None = None) -> RoutingDecision:
+        """End the session in the flow's fallback now, for ``reason`` (its driver
+        is stopping, say): a :class:`~ccroute.ivr.RoutingDecision` with
+        ``fallback`` true, as when a bound is passed.
+
+        :raises InvalidStateError: the session has not started or is finished.
+        """
+        if self._step is None or self._step.final:
+            raise InvalidStateError(f"flow {self._flow.name!r}: no session in progress to end")
+        if not isinstance(reason, str) or not reason:
+            raise InvalidValueError(f"a fallback reason must be a non-empty string, got {reason!r}")
+        with self._atomic():
+            self._time(now)
+            step = self._fallback(reason)
+            assert isinstance(step, RoutingDecision)
+            return step
+
     # ----------------------------------------------------------------- internal
 
     @contextlib.contextmanager
