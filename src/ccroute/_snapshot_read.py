@@ -193,7 +193,7 @@ def _key(value: object, where: str) -> Key:
 
 #: Fields of the state's records added after format 3 was first written:
 #: a document without them takes the record's default.
-_ADDED: Final = frozenset({"attempts", "epoch"})
+_ADDED: Final = frozenset({"attempts", "epoch", "unreached"})
 
 
 def _fields(
@@ -414,6 +414,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "kept_free": _tuple(_str),
     "lift_pending": _bool,
     "epoch": _float,
+    "unreached": _int,
 }
 
 
