@@ -225,6 +225,7 @@ def test_an_unanswered_callback_is_retried_on_schedule_then_closed() -> None:
     events = h.router.callback_unanswered("cb")
     assert events[-1] == CallbackClosed(now + 360, "cb", "q", "callback", 3, "unreached")
     assert "cb" not in h.router.contact_ids
+    assert (h.router.submitted, h.router.unreached) == (1, 1)
     # nothing is left to fire
     assert h.router.next_due() is None
 
@@ -267,7 +268,7 @@ def test_cancelling_a_scheduled_callback_ends_it_and_its_timer() -> None:
     h.submit("c")
     events = h.router.abandon("c")
     assert events == [CallbackClosed(0.0, "c", "q", "voice", 0, "cancelled")]
-    assert h.router.contact_ids == [] and h.router.abandoned == 0
+    assert h.router.contact_ids == [] and h.router.abandoned == 1
     ready(h)
     assert not of_type(h.advance(NINE), Queued)
     # a cancelled callback's id is free again
@@ -362,6 +363,7 @@ def test_a_document_written_before_epoch_and_attempts_still_reads() -> None:
     h.submit("c")
     doc = json.loads(h.router.snapshot())
     del doc["epoch"]
+    del doc["unreached"]
     for contact in doc["contacts"]:
         del contact["attempts"]
     again = Router.restore(json.dumps(doc).encode())

@@ -180,6 +180,7 @@ STORED = {
     "_contacts": "contacts",
     "_timers": "timers",
     "_epoch": "epoch",
+    "unreached": "unreached",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.

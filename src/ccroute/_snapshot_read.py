@@ -389,7 +389,7 @@ _READ_REJOIN: Final[dict[str, Reader[Any]]] = {
 
 #: Fields added to the state document after it was first written, with a
 #: default: a document written before them still reads.
-_STATE_ADDED: Final = frozenset({"epoch"})
+_STATE_ADDED: Final = frozenset({"epoch", "unreached"})
 _CONTACT_ADDED: Final = frozenset({"attempts", "disposition"})
 
 
@@ -428,6 +428,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "kept_free": _tuple(_str),
     "lift_pending": _bool,
     "epoch": _float,
+    "unreached": _int,
 }
 
 

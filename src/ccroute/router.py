@@ -465,6 +465,10 @@ class Router:
         self._hours: OpeningHours | None = None
         self.timed_out = 0
         """Contacts that left with :class:`~ccroute.TimedOut`."""
+        self.unreached = 0
+        """Callbacks closed unreached (:class:`~ccroute.CallbackClosed`, reason
+        ``"unreached"``): with the live contacts, :attr:`completed`,
+        :attr:`abandoned` and :attr:`timed_out`, they add up to :attr:`submitted`."""
         # Read-side figures (position, queue_stats, channel_stats): derived,
         # never in a snapshot, built on first use and kept up to date after.
         # queue -> keys of its waiting contacts, in order
@@ -941,13 +945,16 @@ class Router:
         the customer for that long (see docs/policies/rejoin.md). A
         scheduled callback not yet due is cancelled: it ends with
         :class:`~ccroute.CallbackClosed` (reason ``"cancelled"``), not
-        :class:`~ccroute.Abandoned`, and is not counted in :attr:`abandoned`.
+        :class:`~ccroute.Abandoned` (it never waited, so no abandon rate
+        counts it); :attr:`abandoned` counts it.
         """
         now, events, (rec, after) = self._start(self._check_abandon, contact_id)
         was = rec.state
         if was is _S.SCHEDULED:
-            # A callback cancelled before its time: it never waited.
+            # A callback cancelled before its time: it never waited (no
+            # Abandoned event, no abandon in the metrics), but it is abandoned.
             self._leave(rec, _A.CANCEL_CALLBACK, after)
+            self.abandoned += 1
             events.append(
                 CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "cancelled")
             )
@@ -1125,6 +1132,7 @@ class Router:
                 due = hours.entry_time(config, due)
         if due is None:
             self._leave(rec, _A.CLOSE_UNREACHED)
+            self.unreached += 1
             events.append(
                 CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "unreached")
             )
@@ -1626,6 +1634,7 @@ class Router:
             completed=self.completed,
             abandoned=self.abandoned,
             timed_out=self.timed_out,
+            unreached=self.unreached,
             strategy_failures=self.strategy_failures,
             offer_reasons=self._offer_reasons,
             random=RandomState(version, tuple(internal), gauss_next),
@@ -1789,6 +1798,7 @@ class Router:
         self.completed = state.completed
         self.abandoned = state.abandoned
         self.timed_out = state.timed_out
+        self.unreached = state.unreached
         self.strategy_failures = state.strategy_failures
         self._skills = {name: i for i, name in enumerate(state.skills)}
         queue_blocks: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {}

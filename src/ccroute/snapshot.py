@@ -247,6 +247,8 @@ class RouterState:
     :param completed: :attr:`Router.completed <ccroute.Router.completed>`.
     :param abandoned: :attr:`Router.abandoned <ccroute.Router.abandoned>`.
     :param timed_out: :attr:`Router.timed_out <ccroute.Router.timed_out>`.
+    :param unreached: :attr:`Router.unreached <ccroute.Router.unreached>` (0
+        when missing: a document written before it).
     :param strategy_failures: :attr:`Router.strategy_failures
         <ccroute.Router.strategy_failures>`.
     :param offer_reasons: whether offers carry an :class:`~ccroute.OfferReason`.
@@ -294,6 +296,7 @@ class RouterState:
     kept_free: tuple[str, ...]
     lift_pending: bool
     epoch: float = 0.0
+    unreached: int = 0
 
     def to_bytes(self) -> bytes:
         """The document as JSON (UTF-8), what :meth:`Router.snapshot
