@@ -22,7 +22,10 @@ from ccroute.ivr import (
     load_flow,
 )
 
-FLOW = load_flow(Path(__file__).resolve().parent.parent / "examples" / "flows" / "inbound.toml")
+with (Path(__file__).resolve().parent.parent / "examples" / "flows" / "inbound.toml").open(
+    "rb"
+) as f:
+    FLOW = load_flow(f)
 CARD = "4111111111111111"
 
 Action = Callable[[str, Mapping[str, Any]], Mapping[str, Any] | None]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from ..errors import FlowError
 from .context import FixedFlowContext, FlowContext, RouterFlowContext
 from .intent import IntentPrediction, IntentPredictor, KeywordIntentMatcher
-from .loader import load_flow, loads_flow, parse_flow
+from .loader import Readable, load_flow, loads_flow, parse_flow
 from .masking import mask
 from .nodes import (
     ActionNode,
@@ -84,6 +84,7 @@ __all__ = [
     "Option",
     "Pattern",
     "Prompt",
+    "Readable",
     "Resolution",
     "RouterFlowContext",
     "RoutingDecision",

@@ -8,20 +8,19 @@ fill, queue names, skills, priorities and attributes exactly as a
 :class:`~ccroute.FlowError` naming the node and the field. The graph checks
 follow when the :class:`~ccroute.ivr.Flow` is made
 (:mod:`ccroute.ivr.checks`). Nothing read can run code: TOML and JSON are
-parsed as data, and patterns are only compiled.
+parsed as data, and patterns are only compiled. The library opens no file:
+:func:`load_flow` reads a file the caller opened, as :func:`tomllib.load` does.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import string
 import tomllib
 from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .._values import MAX_ID_LENGTH, MAX_SECONDS
 from ..errors import FlowError, InvalidValueError
@@ -47,7 +46,7 @@ from .nodes import (
 )
 from .validators import Length, Luhn, Pattern, Validator
 
-__all__ = ["load_flow", "loads_flow", "parse_flow"]
+__all__ = ["Readable", "load_flow", "loads_flow", "parse_flow"]
 
 #: The most retries a node may allow (a caller asked more than this is lost anyway).
 MAX_RETRIES = 20
@@ -579,17 +578,29 @@ def loads_flow(text: str, format: Literal["toml", "json"] = "toml") -> Flow:
     return parse_flow(data)
 
 
-def load_flow(path: str | os.PathLike[str]) -> Flow:
-    """A checked flow from a ``.toml`` or ``.json`` file (see :func:`parse_flow`).
+class Readable(Protocol):
+    """What :func:`load_flow` reads: an open file, binary (UTF-8) or text."""
 
-    :raises FlowError: the file cannot be read, has another suffix, or the flow is refused.
+    def read(self) -> str | bytes:
+        """The whole content."""
+        ...
+
+
+def load_flow(file: Readable, format: Literal["toml", "json"] = "toml") -> Flow:
+    """A checked flow read from an open file (see :func:`parse_flow`), as
+    :func:`tomllib.load` reads one: the caller opens it, so the library does no
+    I/O of its own.
+
+    ``with open("examples/flows/inbound.toml", "rb") as file: flow = load_flow(file)``
+
+    :raises FlowError: the content is not UTF-8, not valid TOML or JSON, or
+        the flow is refused.
     """
-    file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in (".toml", ".json"):
-        raise FlowError(f"{file.name}: a flow file ends in .toml or .json")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise FlowError(f"{file}: cannot read: {error}") from None
-    return loads_flow(text, "toml" if suffix == ".toml" else "json")
+    content = file.read()
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            name = getattr(file, "name", "the flow")
+            raise FlowError(f"{name}: not UTF-8 text: {error}") from None
+    return loads_flow(content, format)
