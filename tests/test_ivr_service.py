@@ -60,7 +60,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def inbound() -> Flow:
-    return load_flow(INBOUND)
+    with INBOUND.open("rb") as file:
+        return load_flow(file)
 
 
 class Centre:

@@ -104,7 +104,8 @@ async def test_a_card_number_reaches_only_the_self_service_hook(
     recorder, balance = Recorder(), Balance()
     outputs: list[FlowOutput] = []
     path = tmp_path / "centre.db"
-    flow = load_flow(INBOUND)
+    with INBOUND.open("rb") as file:
+        flow = load_flow(file)
     async with Service(
         path=path, plugins=[recorder, balance], load_entrypoints=False, sync="OFF"
     ) as service:

@@ -29,7 +29,8 @@ from ccroute import (
 )
 from ccroute.ivr import load_flow
 
-FLOW = load_flow(Path(__file__).parent.parent / "examples" / "flows" / "inbound.toml")
+with (Path(__file__).parent.parent / "examples" / "flows" / "inbound.toml").open("rb") as _file:
+    FLOW = load_flow(_file)
 QUEUES = ("general", "billing", "technical", "retention")
 WORDS = (
     "1",
