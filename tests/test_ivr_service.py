@@ -490,7 +490,7 @@ async def test_timers_run_by_themselves_on_the_real_clock(anyio_backend: str) ->
             },
             "out": {"kind": "transfer", "queue": "billing"},
         },
-        input_timeout=0.3,
+        input_timeout=1.0,
     )
     # The hook timeout is far shorter than the flow: a session is not bounded by it.
     async with Service(load_entrypoints=False, hook_timeout=0.05) as service:
