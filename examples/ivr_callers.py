@@ -37,10 +37,11 @@ from ccroute import (
     Service,
     hookimpl,
 )
-from ccroute.ivr import loads_flow
+from ccroute.ivr import load_flow
 from ccroute.ivr.live import FlowOutput, LiveSession
 
-FLOW = Path(__file__).parent / "flows" / "inbound.toml"
+with (Path(__file__).parent / "flows" / "inbound.toml").open("rb") as _file:
+    INBOUND = load_flow(_file)  # checked once, at start-up
 QUEUES = ("general", "billing", "technical", "retention")
 OPEN, CLOSE = 8 * 3600, 20 * 3600  # the centre's opening hours, seconds into the day
 
@@ -102,9 +103,7 @@ class Line:
         self.heard.append(output)
 
     async def call(self, service: Service, *words: str, hang_up: bool = False) -> None:
-        self.session = await service.flows.start(
-            loads_flow(FLOW.read_text("utf-8")), self.contact, self
-        )
+        self.session = await service.flows.start(INBOUND, self.contact, self)
         for said in words:
             await self.session.input(said)
         if hang_up:

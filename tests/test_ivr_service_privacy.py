@@ -25,7 +25,7 @@ from ccroute import (
     Service,
     hookimpl,
 )
-from ccroute.ivr import IntentPrediction, RoutingDecision, loads_flow
+from ccroute.ivr import IntentPrediction, RoutingDecision, load_flow
 from ccroute.ivr.live import FlowOutput
 
 pytestmark = pytest.mark.anyio
@@ -104,7 +104,8 @@ async def test_a_card_number_reaches_only_the_self_service_hook(
     recorder, balance = Recorder(), Balance()
     outputs: list[FlowOutput] = []
     path = tmp_path / "centre.db"
-    flow = loads_flow(INBOUND.read_text("utf-8"))
+    with INBOUND.open("rb") as file:
+        flow = load_flow(file)
     async with Service(
         path=path, plugins=[recorder, balance], load_entrypoints=False, sync="OFF"
     ) as service:

@@ -27,11 +27,10 @@ from ccroute import (
     UnknownIdError,
     hookimpl,
 )
-from ccroute.ivr import loads_flow
+from ccroute.ivr import load_flow
 
-FLOW = loads_flow(
-    (Path(__file__).parent.parent / "examples" / "flows" / "inbound.toml").read_text("utf-8")
-)
+with (Path(__file__).parent.parent / "examples" / "flows" / "inbound.toml").open("rb") as _file:
+    FLOW = load_flow(_file)
 QUEUES = ("general", "billing", "technical", "retention")
 WORDS = (
     "1",

@@ -33,6 +33,7 @@ in-queue announcement, the end), and feeds it the customer's answers with
   the contact's position and estimated wait at once and then every period
   while it waits, and its exit digit turns the contact into a callback.
 
+The driver logs through the service's logger (``ccroute.service``).
 Sensitive answers reach only the ``ccroute_self_service`` hook: the driver
 never logs an answer, never passes one to another hook, and the contact it
 routes carries them masked (docs/ivr-flows.md).
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -79,8 +79,6 @@ if TYPE_CHECKING:
     from ..service import Service
 
 __all__ = ["FlowOutput", "FlowOutputKind", "FlowResult", "LiveFlows", "LiveSession", "Send"]
-
-log = logging.getLogger("ccroute.ivr.live")
 
 #: What a :class:`FlowOutput` asks of the adapter: ``"prompt"`` (say ``text``
 #: and take the customer's answer: ``prompt`` says how), ``"message"`` (say
@@ -279,7 +277,9 @@ class LiveFlows:
             try:
                 await live._stop()
             except CCRouteError:
-                log.exception("ending the flow of contact %r at stop failed", live.contact_id)
+                self._hooks.logger.exception(
+                    "ending the flow of contact %r at stop failed", live.contact_id
+                )
 
     # ------------------------------------------------------------- internals
 
@@ -314,7 +314,7 @@ class LiveFlows:
             self.send_failures += 1
             # The output's kind only: a prompt's answer is never in an output,
             # but the adapter's error is its own to describe.
-            log.warning(
+            self._hooks.logger.warning(
                 "sending a %s to the adapter for contact %r failed: %r",
                 output.kind,
                 output.contact_id,
@@ -540,7 +540,7 @@ class LiveSession:
                 fallback.requirements
             ):
                 raise
-            log.warning(
+            self._flows._hooks.logger.warning(
                 "flow %r: the router refused contact %r (%s); it goes to the fallback queue %r",
                 name,
                 contact.id,
