@@ -39,7 +39,11 @@ After every step it checks, from public views (and events) only:
   the reasons that hold, recomputed here; in particular an agent that the
   plain routing rules would make eligible is named with a policy holding the
   contact back;
-* counts are conserved: submitted = live + completed + abandoned + timed out;
+* a scheduled callback (held, or a closed queue's hold) waits for a time
+  still to come, in no agent's hands, and enters at it (or at the next
+  opening);
+* counts are conserved: submitted = live + completed + abandoned + timed out
+  + unreached;
 * a bad call raises a CCRouteError and changes nothing;
 
 and at the end that replaying the same calls on a fresh router gives the same events.
@@ -69,6 +73,9 @@ from ccroute import (
     Admission,
     Agent,
     AgentRemoved,
+    BusinessHours,
+    CallbackClosed,
+    CallbackScheduled,
     CCRouteError,
     Contact,
     ContactState,
@@ -96,6 +103,7 @@ from ccroute import (
     Strategy,
     TimedOut,
     UnknownIdError,
+    WhenClosed,
     WrapUpEnded,
 )
 from ccroute.explain import HOLD_BACKS
@@ -145,6 +153,11 @@ some_policy = st.builds(
 policies = st.one_of(st.just(RoutingPolicy()), some_policy, some_policy)
 
 
+# Router time 0 is Thursday 1 January 1970, 00:00 UTC (epoch 0): openings and
+# closings within the first hours, which runs reach.
+HOURS = BusinessHours("UTC", {"thu": ["00:02-00:10", "00:12-01:00", "01:05-03:00"]})
+
+
 def queue_configs() -> st.SearchStrategy[list[QueueConfig]]:
     return st.tuples(*(queue_config(q) for q in QUEUES)).map(list)
 
@@ -182,6 +195,9 @@ def queue_config(name: str) -> st.SearchStrategy[QueueConfig]:
         ),
         rejoin_window=st.sampled_from([None, None, 30.0, 120.0]),
         priority_seconds=st.sampled_from([0.0, 0.0, 15.0, -10.0]),
+        calendar=st.sampled_from([None, None, HOURS]),
+        when_closed=st.sampled_from(list(WhenClosed)),
+        callback_retries=st.sampled_from([(), (), (5.0,), (3.0, 20.0)]),
     )
 
 
@@ -367,8 +383,10 @@ class RouterMachine(RuleBasedStateMachine):
         self.spec_excluded: dict[str, frozenset[str]] = {}
         self.max_wait: dict[str, float | None] = {}
         self.delays: dict[str, dict[str, float]] = {}
-        # contacts the test knows are live (from Queued / WrapUpEnded / Abandoned / TimedOut)
+        # contacts the test knows are live (from Queued / WrapUpEnded / Abandoned /
+        # TimedOut, CallbackScheduled / CallbackClosed), and those held as callbacks
         self.live: set[str] = set()
+        self.held: set[str] = set()
         # agent -> [ramp start, contacts accepted since], from events
         self.ramps: dict[str, list[float]] = {}
         self.offered_before: dict[str, int] = {}
@@ -450,8 +468,17 @@ class RouterMachine(RuleBasedStateMachine):
                 assert e.reason is not None, f"{e} carries no reason"
                 assert e.reason.eligible >= 1, f"{e}: the winner is eligible"
             elif isinstance(e, Queued):
-                assert e.contact_id not in self.live
+                assert e.contact_id not in self.live or e.contact_id in self.held
                 self.live.add(e.contact_id)
+                self.held.discard(e.contact_id)
+            elif isinstance(e, CallbackScheduled):
+                assert e.due >= e.at, e
+                self.live.add(e.contact_id)
+                self.held.add(e.contact_id)
+            elif isinstance(e, CallbackClosed):
+                assert e.contact_id in self.live, f"{e} for a contact not live"
+                self.live.discard(e.contact_id)
+                self.held.discard(e.contact_id)
             elif isinstance(e, WrapUpEnded | Abandoned | TimedOut):
                 assert e.contact_id in self.live, f"{e} for a contact not live"
                 self.live.discard(e.contact_id)
@@ -895,6 +922,23 @@ class RouterMachine(RuleBasedStateMachine):
         self.call("tick")
         config = router.queue_config(contact.queue)
         now = self.clock.now()
+        self.spec_excluded[contact.id] = contact.excluded_agents
+        self.max_wait[contact.id] = contact.max_wait
+        if not router.is_open(contact.queue) and config.when_closed is not WhenClosed.ACCEPT:
+            # Closed (docs/business-hours.md): refused, or held until it opens.
+            opens = router.next_open(contact.queue)
+            events = self.call("submit", contact)
+            if config.when_closed is WhenClosed.REFUSE or opens is None:
+                assert events == [
+                    Refused(now, contact.id, contact.queue, contact.channel, "closed")
+                ]
+            else:
+                assert events == [
+                    CallbackScheduled(
+                        now, contact.id, contact.queue, contact.channel, opens, 1, "closed"
+                    )
+                ], events
+            return
         # Admission, worked out beforehand.
         present = sum(
             1
@@ -927,8 +971,6 @@ class RouterMachine(RuleBasedStateMachine):
             place = self.places.get((contact.customer_id, contact.queue))
             if place is not None and not now <= place[1]:
                 place = None
-        self.spec_excluded[contact.id] = contact.excluded_agents
-        self.max_wait[contact.id] = contact.max_wait
         events = self.call("submit", contact)
         refused = [e for e in events if isinstance(e, Refused)]
         if refusal is not None:
@@ -1072,7 +1114,8 @@ class RouterMachine(RuleBasedStateMachine):
         """Move one contact along its happy path (the most common thing in a real centre)."""
         assert self.router is not None
         self.call("tick")
-        live = [c for c in self.ids() if self.router.contact(c).state is not ContactState.WAITING]
+        waiting = (ContactState.WAITING, ContactState.SCHEDULED)
+        live = [c for c in self.ids() if self.router.contact(c).state not in waiting]
         if not live:
             return
         contact = self.router.contact(data.draw(st.sampled_from(live)))
@@ -1117,7 +1160,9 @@ class RouterMachine(RuleBasedStateMachine):
         view = router.contact(data.draw(st.sampled_from(live)))
         if self.expect_error("abandon", view.id):
             window = router.queue_config(view.queue).rejoin_window
-            if view.customer_id is not None and window is not None:
+            # a cancelled callback never waited: no place to keep
+            scheduled = view.state is ContactState.SCHEDULED
+            if view.customer_id is not None and window is not None and not scheduled:
                 now = self.clock.now()
                 self.places[(view.customer_id, view.queue)] = (view.key, now + window, view.id)
 
@@ -1164,6 +1209,40 @@ class RouterMachine(RuleBasedStateMachine):
         live = self.ids()
         if live:
             self.expect_error("request_callback", data.draw(st.sampled_from(live)))
+
+    @precondition(lambda self: self.router is not None)
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        delay=st.sampled_from([0.0, 4.0, 30.0, 200.0]),
+        priority=st.sampled_from([0.0, 0.0, 30.0]),
+        customer=customers,
+    )
+    def schedule_callback(
+        self, queue: str, delay: float, priority: float, customer: str | None
+    ) -> None:
+        """A customer asks to be called back later; refused when the queue is closed then."""
+        router = self.router
+        assert router is not None
+        contact = Contact(
+            self.fresh_id("c"), "callback", queue, priority_seconds=priority, customer_id=customer
+        )
+        at = self.clock.now() + delay
+        if self.expect_error("schedule_callback", contact, at):
+            if delay > 0:
+                view = router.contact(contact.id)
+                assert view.state is ContactState.SCHEDULED and view.callback_due == at
+        else:
+            hours = router.queue_config(queue).calendar
+            assert hours is not None and not hours.is_open(at), f"callback at {at} refused"
+
+    @precondition(lambda self: self.router is not None)
+    @rule(data=st.data())
+    def callback_unanswered(self, data: st.DataObject) -> None:
+        """The agent serving a contact called and nobody answered."""
+        self.call("tick")
+        in_service = self.ids(ContactState.IN_SERVICE)
+        if in_service:
+            self.call("callback_unanswered", data.draw(st.sampled_from(in_service)))
 
     @precondition(lambda self: self.router is not None)
     @rule(data=st.data(), customer=st.sampled_from(CUSTOMERS), holder=st.booleans())
@@ -1270,7 +1349,13 @@ class RouterMachine(RuleBasedStateMachine):
         holders: dict[str, tuple[str, ...]] = {}
         for c, view in contacts.items():
             found = router.explain(c).agents
-            if view.state is ContactState.WAITING:
+            if view.state is ContactState.SCHEDULED:
+                # held for a time still to come, by no one
+                assert view.callback_due is not None and view.callback_due > router.now, view
+                assert c in self.held
+            else:
+                assert view.callback_due is None and c not in self.held, view
+            if view.state in (ContactState.WAITING, ContactState.SCHEDULED):
                 assert found == () and view.agent_id is None
             else:
                 assert found and found[0] == view.agent_id and len(set(found)) == len(found), (
@@ -1282,7 +1367,7 @@ class RouterMachine(RuleBasedStateMachine):
                 assert len(found) <= ring, (c, found)
                 if view.reserved_for is not None:
                     assert found == (view.reserved_for,), f"{c} reserved, offered to {found}"
-            elif view.state is not ContactState.WAITING:
+            elif view.state not in (ContactState.WAITING, ContactState.SCHEDULED):
                 assert len(found) == 1, f"{c} {view.state.value} by {found}"
             holders[c] = found
         for agent in agents.values():
@@ -1334,8 +1419,10 @@ class RouterMachine(RuleBasedStateMachine):
                 assert router.now < view.entered_at + limit, f"{view.id} waits past {limit} s"
         self.work_conserving(router, agents, waiting)
         # conservation of counts
-        assert router.submitted == (
-            len(contacts) + router.completed + router.abandoned + router.timed_out
+        assert (
+            router.submitted
+            == (len(contacts) + router.completed + router.abandoned + router.timed_out)
+            + router.unreached
         )
 
     def work_conserving(
