@@ -756,3 +756,25 @@ async def test_an_actions_own_timeout_shortens_the_hook_timeout(anyio_backend: s
         assert await hooks.self_service("x", {}, contact, timeout=0.05) is None
     assert [k[2] for k in hooks.failures] == ["timeout"]
     assert await hooks.self_service("x", {}, contact, timeout=60) == {"resolved": True}
+
+
+async def test_a_hanging_action_holds_up_only_its_own_session(
+    anyio_backend: str, inbound: Flow
+) -> None:
+    async with service_for(Hanging(), hook_timeout=2.0) as service:
+        await centre(service)
+        slow = await service.flows.start(inbound, Contact("slow", "voice", "general"), Caller())
+        await slow.input("1")
+        await slow.input("2")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow.input, CARD)  # its action hangs for the hook timeout
+            await anyio.sleep(0.05)
+            with anyio.fail_after(1.0):
+                quick = await service.flows.start(
+                    inbound, Contact("quick", "voice", "general"), Caller()
+                )
+                await quick.input("1")
+                await quick.input("1")
+                assert (await quick.wait()).outcome == "routed"
+            assert slow.result is None  # still waiting for its action
+        assert slow.result is not None and slow.result.step.contact.queue == "billing"
