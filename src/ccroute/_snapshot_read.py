@@ -12,6 +12,7 @@ Every refusal is an :class:`~ccroute.InputError` naming the field, e.g.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Container, Iterable
 from typing import Any, Final, TypeVar
 
@@ -35,6 +36,7 @@ from .snapshot import (
     AgentRecord,
     ContactRecord,
     Exclusion,
+    HandleTimeRecord,
     Key,
     QueueRecord,
     RandomState,
@@ -72,6 +74,8 @@ def read_state(data: object) -> RouterState:
     if not isinstance(doc, dict) or "format" not in doc:
         raise InputError("not a ccroute router snapshot: not a JSON object with a format")
     check_format(doc["format"])
+    # Documents written before the estimated wait learned handle times have none.
+    doc.setdefault("handle_times", [])
     return _record(RouterState, _READ_STATE)(doc, "snapshot")
 
 
@@ -365,6 +369,13 @@ _READ_REJOIN: Final[dict[str, Reader[Any]]] = {
     "contact": _str,
 }
 
+_READ_HANDLE_TIME: Final[dict[str, Reader[Any]]] = {
+    "queue": _str,
+    "channel": _str,
+    "count": _int,
+    "mean": _float,
+}
+
 
 def _record(cls: Callable[..., _T], readers: dict[str, Reader[Any]]) -> Reader[_T]:
     def read_record(value: object, where: str) -> _T:
@@ -395,6 +406,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "rejoins": _tuple(_record(RejoinRecord, _READ_REJOIN)),
     "kept_free": _tuple(_str),
     "lift_pending": _bool,
+    "handle_times": _tuple(_record(HandleTimeRecord, _READ_HANDLE_TIME)),
 }
 
 
@@ -506,6 +518,14 @@ def check_references(state: RouterState) -> None:
     _unique((e.customer for e in state.exclusions), "exclusion customer")
     _unique((f"{r.customer}/{r.queue}" for r in state.rejoins), "rejoin place")
     known(state.kept_free, agents, "kept_free (agent)")
+    _unique((f"{r.queue}/{r.channel}" for r in state.handle_times), "handle time of")
+    for record in state.handle_times:
+        where = f"handle time of {record.queue!r} on {record.channel!r}"
+        known([record.queue], queues, f"{where} (queue)")
+        known([record.channel], channels, f"{where} (channel)")
+        _bounded(record.count, 1, _MAX_SEQ, f"{where}: count")
+        if not 0 <= record.mean < math.inf:
+            raise InputError(f"router snapshot: {where}: mean {record.mean!r} is not finite and >= 0")
     _bounded(state.seq, 0, _MAX_SEQ, "seq")
     for key in [c.key for c in state.contacts] + [r.key for r in state.rejoins]:
         _bounded(key[0], -MAX_TIER, MAX_TIER, "a key's -tier")

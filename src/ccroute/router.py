@@ -50,8 +50,20 @@ from ._codes import (
 from ._queue import new_queue
 from ._queue_protocol import QueueBackend
 from ._snapshot_read import check_references
-from ._values import MAX_COUNT, MAX_ID_LENGTH, check_bool, check_id, is_int, is_real, show
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_TIER,
+    check_bool,
+    check_id,
+    check_int,
+    check_seconds,
+    is_int,
+    is_real,
+    show,
+)
 from .clock import Clock, ManualClock
+from .core.estimated_wait import HandleTimes, WaitEstimator
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
@@ -136,6 +148,7 @@ from .snapshot import (
     AgentRecord,
     ContactRecord,
     Exclusion,
+    HandleTimeRecord,
     QueueRecord,
     RandomState,
     RejoinRecord,
@@ -428,6 +441,13 @@ class Router:
         # queue -> keys of its waiting contacts, in order
         self._ranks: dict[str, SortedList] = {}
         self._counts: _Counts | None = None
+        # the estimated wait (docs/estimated-wait.md): handle times learned
+        # from completions (in the snapshot), and the estimator reading them
+        self._handle_times = HandleTimes()
+        self._estimator = WaitEstimator(
+            self._agents, self._contacts, self._queues, self._q, self._channel_ids,
+            self._handle_times,
+        )
 
     # ================================================================ observers
 
@@ -1479,6 +1499,7 @@ class Router:
             # Handles of agents removed since are dropped: a lift skips them.
             kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
             lift_pending=reservation is not None and reservation.lift_pending,
+            handle_times=tuple(HandleTimeRecord(*r) for r in self._handle_times.records()),
         )
 
     def snapshot(self) -> bytes:
@@ -1658,6 +1679,7 @@ class Router:
         self._timers = timers
         self._timer_seq = itertools.count(len(timers))
         self._rejoins.load((r.customer, r.queue, r.key, r.until, r.contact) for r in state.rejoins)
+        self._handle_times.load((r.queue, r.channel, r.count, r.mean) for r in state.handle_times)
         if state.kept_free or state.lift_pending:
             # A document may carry these without reserved channels: kept, so
             # that the lift they call for happens as it would have.
@@ -1885,6 +1907,66 @@ class Router:
                 if r.state is _S.WAITING and r.queue == rec.queue
             )
         return int(ranks.bisect_left(rec.key)) + 1
+
+    def estimated_wait(self, contact_id: str) -> float | None:
+        """Seconds a waiting contact has still to wait, as of :attr:`now`
+        (docs/estimated-wait.md): 0 once it is offered, or while an agent who
+        could take it has room; ``None`` while no estimate is possible (no
+        handle time learned on its channel yet, or no agent could ever take
+        it). Changes nothing.
+
+        Raises :class:`UnknownIdError` for an unknown contact and
+        :class:`InvalidStateError` for one already answered.
+        Cost: O(C + S x A) for C live contacts, S distinct requirement sets
+        among the contacts ahead and A agents, once more per routing step
+        still to come.
+        """
+        rec = self._contact(contact_id)
+        if rec.state is not _S.WAITING and rec.state is not _S.OFFERED:
+            raise InvalidStateError(
+                f"contact {contact_id!r} is {rec.state.value}, expected waiting or offered"
+            )
+        return self._estimator.for_contact(rec, self._now)
+
+    def estimate_wait(
+        self,
+        queue: str,
+        channel: str,
+        requirements: Mapping[str, int] | None = None,
+        *,
+        priority_seconds: float = 0.0,
+        tier: int = 0,
+    ) -> float | None:
+        """Seconds a contact submitted now to ``queue`` on ``channel`` (with these
+        ``requirements``, ``priority_seconds`` and ``tier``) would wait, before it
+        is submitted: for an IVR's condition or a callback offer. It would sort
+        behind every contact waiting with the same key; otherwise as
+        :meth:`estimated_wait` (0 when an agent who could take it has room now).
+        Changes nothing.
+
+        Raises :class:`UnknownIdError` for an unknown queue or channel and
+        :class:`InvalidValueError` for bad requirements, priority or tier.
+        Cost: as :meth:`estimated_wait`.
+        """
+        self._queue(queue)
+        self._channel(channel)
+        reqs = self._check_requirements(requirements, f"estimate for queue {queue!r}") or {}
+        check_seconds(priority_seconds, "estimate: priority_seconds", signed=True)
+        check_int(tier, "estimate: tier", -MAX_TIER, MAX_TIER)
+        key = (-tier, self._now - priority_seconds, math.inf)
+        return self._estimator.for_prospect(queue, channel, reqs, key, self._now)
+
+    def handle_time(self, queue: str, channel: str) -> float | None:
+        """The handle time (acceptance to the end of wrap-up) the router has
+        learned for ``queue`` on ``channel``, in seconds: the estimated wait's
+        input (docs/estimated-wait.md). Before the queue's first completion on
+        that channel, the channel's over all queues; ``None`` before the
+        channel's first. Kept in snapshots. Cost: O(1) (O(queues) for the
+        channel's).
+        """
+        self._queue(queue)
+        self._channel(channel)
+        return self._handle_times.mean(queue, channel)
 
     def queue_size(self, queue: str) -> int:
         """Number of contacts waiting (not offered) in ``queue``. Cost: O(1)."""
@@ -2603,6 +2685,7 @@ class Router:
         self._release(agent, rec.channel, now)
         self._leave(rec, _A.END_WRAP_UP, after)
         self.completed += 1
+        self._handle_times.learn(rec.queue, rec.channel, now - rec.accepted_at)
         events.append(
             _build_wrap_up_ended(
                 now, rec.spec.id, agent.spec.id, rec.queue, rec.channel, now - rec.completed_at

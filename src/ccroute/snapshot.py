@@ -36,6 +36,7 @@ __all__ = [
     "AgentRecord",
     "ContactRecord",
     "Exclusion",
+    "HandleTimeRecord",
     "QueueRecord",
     "RandomState",
     "RejoinRecord",
@@ -226,6 +227,25 @@ class RejoinRecord:
 
 
 @attrs.frozen(slots=True)
+class HandleTimeRecord:
+    """A handle time the router learned (the estimated wait's input; see
+    docs/estimated-wait.md).
+
+    :param queue: the queue.
+    :param channel: the channel.
+    :param count: the contacts of that queue and channel completed so far.
+    :param mean: their mean handle time in seconds (acceptance to the end of
+        wrap-up), weighted towards the latest ones after the first
+        :data:`~ccroute.core.estimated_wait.HANDLE_TIME_WINDOW`.
+    """
+
+    queue: str
+    channel: str
+    count: int
+    mean: float
+
+
+@attrs.frozen(slots=True)
 class RouterState:
     """Everything that decides a router's future routing, as plain values.
 
@@ -262,6 +282,8 @@ class RouterState:
     :param lift_pending: a reserved-channel contact stopped waiting during a
         call that then raised, so the next call routes the agents it kept
         free (always false after a call that returned).
+    :param handle_times: the handle times learned per queue and channel, by
+        queue and channel (a document without them starts learning afresh).
     """
 
     format: int
@@ -285,6 +307,7 @@ class RouterState:
     rejoins: tuple[RejoinRecord, ...]
     kept_free: tuple[str, ...]
     lift_pending: bool
+    handle_times: tuple[HandleTimeRecord, ...] = ()
 
     def to_bytes(self) -> bytes:
         """The document as JSON (UTF-8), what :meth:`Router.snapshot

@@ -1,0 +1,377 @@
+"""The estimated wait time (EWT): how long a waiting contact has still to wait.
+
+Two parts, both owned by the :class:`~ccroute.Router` (docs/estimated-wait.md):
+
+- :class:`HandleTimes` learns, from the router's own completions, how long
+  a contact holds an agent's slot: from its acceptance to the end of its
+  wrap-up (talk + wrap-up), per queue and channel, as a running mean over
+  the first :data:`HANDLE_TIME_WINDOW` contacts and an exponentially
+  weighted mean (weight ``1/HANDLE_TIME_WINDOW``) from then on. Learning is
+  deterministic (the same calls give the same figures), the figures are in
+  the router's state document (:class:`~ccroute.snapshot.HandleTimeRecord`)
+  and a replay of the log learns them again.
+- :class:`WaitEstimator` answers the question, reading the router's records
+  and nothing else; it changes nothing a routing decision reads.
+
+The method, for a contact ``c`` waiting with key ``k``:
+
+1. Its *pool* is the agents who could take it: available (not-ready and
+   offline agents are not counted), members of its queue or of a queue a
+   routing step added, with every required skill at the required level and
+   capacity on its channel. When one of them has room for it now
+   (the queue's ``has_spare``), the estimate is 0.
+2. Each pool agent frees a slot at a rate ``r(a)``: the sum of
+   ``1 / H(queue, channel)`` over the contacts it holds (offered, in
+   service, in wrap-up), ``H`` the learned handle time. This is where
+   concurrency (a chat agent holding three chats frees slots three times as
+   often), wrap-up (``H`` includes it) and a queue mix (an agent shared with
+   a slower queue frees slots more slowly) come in. The pool frees slots at
+   ``R = sum r(a)``.
+3. Every slot the pool frees goes to the waiting contact with the smallest
+   key that agent may take: ``c`` or a contact ahead of it, of any queue.
+   A contact ``j`` ahead (key below ``k``) whose own pool ``P(j)`` overlaps
+   ``c``'s takes a slot of ``c``'s pool with weight
+   ``w(j) = R(P(j) & P(c)) / R(P(j))``: all of it when only ``c``'s pool
+   serves it, a share when other agents serve it too. ``c`` is served once
+   ``W + 1`` slots are freed, ``W = sum w(j)``, and slots free at ``R``:
+   the estimate is ``(W + 1) / R`` (exact for exponential handle times: a
+   contact at position ``p`` among ``N`` busy agents waits ``p H / N`` on
+   average).
+4. A routing step of ``c``'s queue that is still to come changes its pool
+   (and so ``R`` and ``W``) at a known time: the estimate is worked out
+   piece by piece, the share of ``W + 1`` served before the step carrying
+   over to the pool after it; a pool that gains an agent with room at the
+   step's time ends the wait then.
+
+``None`` means no estimate is possible: the router has not yet learned any
+handle time on the contact's channel, or no agent could ever take it (an
+empty pool at every step).
+
+What it leaves out (docs/estimated-wait.md, "Limits"): arrivals to come
+(a VIP that will overtake ``c``), abandonment of the contacts ahead, offers
+that will be declined or time out, and the policies that hold a contact back
+from a free agent (queue delays, reservation, exclusions): with one of those
+the estimate may be 0 while the contact still waits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Final
+
+from ..lifecycle import ContactState
+from ..model import Presence
+
+if TYPE_CHECKING:
+    from .._codes import Key
+    from .._queue_protocol import QueueBackend
+    from ..model import QueueConfig
+    from ..router import _AgentRec, _ContactRec, _QueueRec
+
+__all__ = ["HANDLE_TIME_WINDOW", "HandleTimes", "WaitEstimator"]
+
+#: The number of completed contacts the learned handle time averages over: a
+#: running mean over the first ones of a queue and channel, then an
+#: exponentially weighted mean with weight ``1 / HANDLE_TIME_WINDOW``.
+HANDLE_TIME_WINDOW: Final = 200
+
+# The shortest handle time the estimate divides by, in seconds.
+_SHORTEST: Final = 1e-3
+
+_WAITING: Final = ContactState.WAITING
+_OFFERED: Final = ContactState.OFFERED
+_AVAILABLE: Final = Presence.AVAILABLE
+
+
+class HandleTimes:
+    """The learned mean handle time (talk + wrap-up) per queue and channel.
+
+    ``means[(queue, channel)]`` is ``(count, mean)``: the contacts learned
+    from and their mean. Cost: O(1) per completion.
+    """
+
+    __slots__ = ("means",)
+
+    def __init__(self) -> None:
+        self.means: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def learn(self, queue: str, channel: str, seconds: float) -> None:
+        """A contact of ``queue`` on ``channel`` held its slot ``seconds`` (acceptance
+        to the end of wrap-up)."""
+        key = (queue, channel)
+        count, mean = self.means.get(key, (0, 0.0))
+        count += 1
+        self.means[key] = (count, mean + (seconds - mean) / min(count, HANDLE_TIME_WINDOW))
+
+    def mean(self, queue: str, channel: str) -> float | None:
+        """The learned handle time of ``queue`` on ``channel``; before its first
+        completion, the channel's over every queue (each queue's mean weighted
+        by its count, up to the window); ``None`` before the channel's first.
+        Cost: O(1), or O(queues learned) for the channel's.
+        """
+        found = self.means.get((queue, channel))
+        if found is not None:
+            return found[1]
+        return self.channel_mean(channel)
+
+    def channel_mean(self, channel: str) -> float | None:
+        """The handle time on ``channel`` over every queue, or ``None``. Cost: O(queues learned)."""
+        total = weight = 0.0
+        for (_queue, ch), (count, mean) in self.means.items():
+            if ch == channel:
+                n = min(count, HANDLE_TIME_WINDOW)
+                total += n * mean
+                weight += n
+        return total / weight if weight else None
+
+    def load(self, records: Iterable[tuple[str, str, int, float]]) -> None:
+        """Start again from ``(queue, channel, count, mean)`` records (a restore)."""
+        self.means = {(q, ch): (count, mean) for q, ch, count, mean in records}
+
+    def records(self) -> list[tuple[str, str, int, float]]:
+        """``(queue, channel, count, mean)`` per queue and channel, sorted (a snapshot)."""
+        return [(q, ch, count, mean) for (q, ch), (count, mean) in sorted(self.means.items())]
+
+
+class _Unknown(Exception):
+    """A handle time the estimate needs has not been learned yet."""
+
+
+class WaitEstimator:
+    """Answers the router's estimated-wait questions (see the module documentation).
+
+    It reads the router's records, the queue's ``has_spare`` and the learned
+    handle times, and changes nothing. Both queue twins give the same numbers:
+    the only question put to the queue is ``has_spare``, which they answer
+    alike.
+
+    :param agents: the router's agents by id.
+    :param contacts: the router's live contacts by id.
+    :param queues: the router's queues by name.
+    :param queue: the universal queue.
+    :param channel_ids: the router's channel numbers by name.
+    :param handle_times: the learned handle times.
+    """
+
+    __slots__ = ("_agents", "_channel_ids", "_contacts", "_queue", "_queues", "handle_times")
+
+    def __init__(
+        self,
+        agents: Mapping[str, _AgentRec],
+        contacts: Mapping[str, _ContactRec],
+        queues: Mapping[str, _QueueRec],
+        queue: QueueBackend,
+        channel_ids: Mapping[str, int],
+        handle_times: HandleTimes,
+    ) -> None:
+        self._agents = agents
+        self._contacts = contacts
+        self._queues = queues
+        self._queue = queue
+        self._channel_ids = channel_ids
+        self.handle_times = handle_times
+
+    # ------------------------------------------------------------ questions
+
+    def for_contact(self, rec: _ContactRec, now: float) -> float | None:
+        """The estimate for a live contact: 0 once offered, else as the module
+        says. Cost: O(C + S x A x R) for C live contacts, S distinct
+        (requirements, queues) among the waiting ones ahead, A agents and R
+        required skills, times one more for each routing step to come.
+        """
+        if rec.state is _OFFERED:
+            return 0.0
+        config = self._queues[rec.queue].config
+        return self._estimate(
+            rec.channel,
+            rec.queue,
+            rec.requirements,
+            rec.extra_queues,
+            rec.target,
+            rec.key,
+            rec.spec.id,
+            config,
+            rec.steps_applied,
+            rec.entered_at,
+            now,
+        )
+
+    def for_prospect(
+        self,
+        queue: str,
+        channel: str,
+        requirements: Mapping[str, int],
+        key: Key | tuple[int, float, float],
+        now: float,
+        ahead: int | None = None,
+    ) -> float | None:
+        """The estimate for a contact that would enter ``queue`` now with
+        ``requirements`` and sort ``key``, behind every contact waiting with
+        the same key; ``ahead``, when given, replaces the contacts ahead of it
+        by that many of its own kind. Cost: as :meth:`for_contact`.
+        """
+        config = self._queues[queue].config
+        return self._estimate(
+            channel, queue, requirements, frozenset(), None, key, None, config, 0, now, now, ahead
+        )
+
+    # ------------------------------------------------------------ the method
+
+    def _estimate(
+        self,
+        channel: str,
+        queue: str,
+        requirements: Mapping[str, int],
+        extra: frozenset[str],
+        target: str | None,
+        key: Key | tuple[int, float, float],
+        own_id: str | None,
+        config: QueueConfig,
+        steps_applied: int,
+        entered_at: float,
+        now: float,
+        ahead: int | None = None,
+    ) -> float | None:
+        try:
+            # The pools at each stage: now, then after each routing step to come.
+            stages: list[tuple[float, frozenset[str], dict[str, int]]] = [
+                (now, frozenset({queue}) | extra, dict(requirements))
+            ]
+            if target is None:
+                reqs = dict(requirements)
+                queues = stages[0][1]
+                for step in config.steps[steps_applied:]:
+                    for name, level in step.requirements:
+                        if level is None:
+                            reqs.pop(name, None)
+                        else:
+                            reqs[name] = level
+                    queues = queues | step.queues
+                    stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
+            rates: dict[str, float] = {}
+            pools: dict[tuple[object, ...], dict[str, float]] = {}
+            ahead_recs = (
+                []
+                if ahead is not None
+                else [
+                    r
+                    for r in self._contacts.values()
+                    if r.state is _WAITING and r.key < key and r.spec.id != own_id
+                ]
+            )
+            left = 1.0  # the share of the work still to do
+            for index, (start, queues, reqs) in enumerate(stages):
+                last = index + 1 == len(stages)
+                end = math.inf if last else stages[index + 1][0]
+                if end <= start:
+                    continue  # a later step applies at the same instant
+                pool = self._pool(channel, queues, reqs, target, rates, pools)
+                if pool is None:
+                    return start - now  # someone has room for it then
+                total = sum(pool.values())
+                if total <= 0.0:
+                    if last:
+                        return None
+                    continue
+                work = 1.0 + (
+                    ahead if ahead is not None else self._ahead(pool, ahead_recs, rates, pools)
+                )
+                needed = left * work / total
+                if start + needed <= end:
+                    return (start - now) + needed
+                left -= (end - start) * total / work
+            return None
+        except _Unknown:
+            return None
+
+    def _ahead(
+        self,
+        pool: dict[str, float],
+        ahead: list[_ContactRec],
+        rates: dict[str, float],
+        pools: dict[tuple[object, ...], dict[str, float]],
+    ) -> float:
+        """The slots of ``pool`` the contacts ``ahead`` take, each weighted by the
+        share of its own pool's rate that ``pool`` holds."""
+        weights: dict[tuple[object, ...], float] = {}
+        work = 0.0
+        for r in ahead:
+            group = (r.channel, r.queue, r.extra_queues, r.target, r.sig)
+            w = weights.get(group)
+            if w is None:
+                own = self._pool(
+                    r.channel,
+                    frozenset({r.queue}) | r.extra_queues,
+                    r.requirements,
+                    r.target,
+                    rates,
+                    pools,
+                    spare=False,
+                )
+                assert own is not None
+                mine = sum(own.values())
+                shared = sum(rate for a, rate in own.items() if a in pool)
+                w = weights[group] = shared / mine if mine > 0 else 0.0
+            work += w
+        return work
+
+    def _pool(
+        self,
+        channel: str,
+        queues: frozenset[str],
+        reqs: Mapping[str, int],
+        target: str | None,
+        rates: dict[str, float],
+        pools: dict[tuple[object, ...], dict[str, float]],
+        *,
+        spare: bool = True,
+    ) -> dict[str, float] | None:
+        """The agents who could take such a contact and the rate each frees slots
+        at, or ``None`` (with ``spare``) when one of them has room now."""
+        cache_key = (channel, queues, tuple(sorted(reqs.items())), target, spare)
+        found = pools.get(cache_key, False)
+        if found is not False:
+            return found  # type: ignore[return-value]
+        ch = self._channel_ids[channel]
+        pool: dict[str, float] | None = {}
+        candidates = (
+            self._agents.values()
+            if target is None
+            else [self._agents[target]]
+            if target in self._agents
+            else []
+        )
+        for agent in candidates:
+            if (
+                agent.presence is not _AVAILABLE
+                or agent.capacity.get(channel, 0) <= 0
+                or queues.isdisjoint(agent.spec.queues)
+                or any(agent.levels.get(s, 0) < level for s, level in reqs.items())
+            ):
+                continue
+            if spare and self._queue.has_spare(agent.handle, ch):
+                pool = None
+                break
+            assert pool is not None
+            rate = rates.get(agent.spec.id)
+            if rate is None:
+                rate = rates[agent.spec.id] = self._rate(agent)
+            pool[agent.spec.id] = rate
+        pools[cache_key] = pool
+        return pool
+
+    def _rate(self, agent: _AgentRec) -> float:
+        """Slots per second ``agent`` frees: the sum of 1 / handle time over what it holds."""
+        rate = 0.0
+        contacts = self._contacts
+        mean = self.handle_times.mean
+        for held in (agent.offered, agent.in_service, agent.wrap_up):
+            for contact_id in held:
+                rec = contacts[contact_id]
+                h = mean(rec.queue, rec.channel)
+                if h is None:
+                    raise _Unknown
+                # a handle time of 0 (work ended at once) counts as a millisecond
+                rate += 1.0 / max(h, _SHORTEST)
+        return rate
