@@ -134,6 +134,29 @@ class HandleTimes:
         return [(q, ch, count, mean) for (q, ch), (count, mean) in sorted(self.means.items())]
 
 
+def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
+    """The time ``T`` at which a pool freeing slots at ``rate`` has served the
+    contact and the contacts ahead of it that fall to the pool: ``rate x T =
+    left x (1 + sum over groups of max(0, count - drain x T / left))``, where a
+    group's ``drain`` is the rate agents outside the pool take it at (``left``:
+    the share of the work still to do, after earlier stages). Cost:
+    O(G log G) for G groups.
+    """
+    active = sorted(
+        ((left * n / d if d > 0 else math.inf), left * n, d) for n, d in groups if n > 0
+    )
+    work = left + math.fsum(n for _t, n, _d in active)
+    speed = rate + math.fsum(d for _t, _n, d in active)
+    while True:
+        t = work / speed
+        if not active or t <= active[0][0]:
+            return t
+        # the outside agents finish that group first: it takes nothing more of the pool
+        _t, n, d = active.pop(0)
+        work -= n
+        speed -= d
+
+
 class _Unknown(Exception):
     """A handle time the estimate needs has not been learned yet."""
 
@@ -274,13 +297,15 @@ class WaitEstimator:
                     if last:
                         return None
                     continue
-                work = 1.0 + (
-                    ahead if ahead is not None else self._ahead(pool, ahead_recs, rates, pools)
+                groups = (
+                    [(float(ahead), 0.0)]
+                    if ahead is not None
+                    else self._ahead(pool, ahead_recs, rates, pools)
                 )
-                needed = left * work / total
+                needed = _time_to_serve(left, total, groups)
                 if start + needed <= end:
                     return (start - now) + needed
-                left -= (end - start) * total / work
+                left *= 1.0 - (end - start) / needed
             return None
         except _Unknown:
             return None
@@ -291,30 +316,47 @@ class WaitEstimator:
         ahead: list[_ContactRec],
         rates: dict[str, float],
         pools: dict[tuple[object, ...], dict[str, float]],
-    ) -> float:
-        """The slots of ``pool`` the contacts ``ahead`` take, each weighted by the
-        share of its own pool's rate that ``pool`` holds."""
-        weights: dict[tuple[object, ...], float] = {}
-        work = 0.0
+    ) -> list[tuple[float, float]]:
+        """The contacts ``ahead`` that ``pool`` could take, as ``(count, drain)``
+        per group of contacts alike (channel, queues, requirements, target):
+        ``drain`` is the rate at which agents outside ``pool`` take the group's
+        contacts, each such agent's rate split between the groups ahead it
+        serves by their counts."""
+        counts: dict[tuple[object, ...], int] = {}
+        owners: dict[tuple[object, ...], dict[str, float]] = {}
         for r in ahead:
-            group = (r.channel, r.queue, r.extra_queues, r.target, r.sig)
-            w = weights.get(group)
-            if w is None:
-                own = self._pool(
-                    r.channel,
-                    frozenset({r.queue}) | r.extra_queues,
-                    r.requirements,
-                    r.target,
-                    rates,
-                    pools,
-                    spare=False,
-                )
-                assert own is not None
-                mine = sum(own.values())
-                shared = sum(rate for a, rate in own.items() if a in pool)
-                w = weights[group] = shared / mine if mine > 0 else 0.0
-            work += w
-        return work
+            group = (r.sig, r.target)
+            if group in counts:
+                counts[group] += 1
+                continue
+            own = self._pool(
+                r.channel,
+                frozenset({r.queue}) | r.extra_queues,
+                r.requirements,
+                r.target,
+                rates,
+                pools,
+                spare=False,
+            )
+            assert own is not None
+            counts[group] = 1
+            owners[group] = own
+        # How many contacts ahead each outside agent could take, over every group.
+        load: dict[str, int] = {}
+        for group, own in owners.items():
+            for a in own:
+                if a not in pool:
+                    load[a] = load.get(a, 0) + counts[group]
+        out: list[tuple[float, float]] = []
+        for group, own in owners.items():
+            if pool.keys().isdisjoint(own):
+                continue  # no agent of the pool could take them
+            n = counts[group]
+            drain = math.fsum(
+                rate * n / load[a] for a, rate in own.items() if a not in pool
+            )
+            out.append((float(n), drain))
+        return out
 
     def _pool(
         self,
