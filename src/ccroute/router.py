@@ -1936,33 +1936,38 @@ class Router:
         *,
         priority_seconds: float = 0.0,
         tier: int = 0,
+        position: int | None = None,
     ) -> float | None:
         """Seconds a contact submitted now to ``queue`` on ``channel`` (with these
         ``requirements``, ``priority_seconds`` and ``tier``) would wait, before it
         is submitted: for an IVR's condition or a callback offer. It would sort
         behind every contact waiting with the same key; otherwise as
         :meth:`estimated_wait` (0 when an agent who could take it has room now).
-        Changes nothing.
+        With ``position`` (1 = next), the contacts waiting are not looked at:
+        ``position - 1`` contacts like it are ahead of it. Changes nothing.
 
         Raises :class:`UnknownIdError` for an unknown queue or channel and
-        :class:`InvalidValueError` for bad requirements, priority or tier.
-        Cost: as :meth:`estimated_wait`.
+        :class:`InvalidValueError` for bad requirements, priority, tier or
+        position. Cost: as :meth:`estimated_wait` (O(A) with ``position``).
         """
         self._queue(queue)
         self._channel(channel)
         reqs = self._check_requirements(requirements, f"estimate for queue {queue!r}") or {}
         check_seconds(priority_seconds, "estimate: priority_seconds", signed=True)
         check_int(tier, "estimate: tier", -MAX_TIER, MAX_TIER)
+        if position is not None:
+            check_int(position, "estimate: position", 1, MAX_COUNT)
         key = (-tier, self._now - priority_seconds, math.inf)
-        return self._estimator.for_prospect(queue, channel, reqs, key, self._now)
+        ahead = None if position is None else position - 1
+        return self._estimator.for_prospect(queue, channel, reqs, key, self._now, ahead)
 
     def handle_time(self, queue: str, channel: str) -> float | None:
         """The handle time (acceptance to the end of wrap-up) the router has
         learned for ``queue`` on ``channel``, in seconds: the estimated wait's
         input (docs/estimated-wait.md). Before the queue's first completion on
-        that channel, the channel's over all queues; ``None`` before the
-        channel's first. Kept in snapshots. Cost: O(1) (O(queues) for the
-        channel's).
+        that channel, the channel's over all queues, then every channel's;
+        ``None`` before the router's first completion. Kept in snapshots.
+        Cost: O(1) (O(queues x channels) for a fallback).
         """
         self._queue(queue)
         self._channel(channel)

@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -49,6 +50,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
 from .codec import EncodedRecords, PreparedCommand, prepare_command
 from .commands import (
@@ -439,6 +441,11 @@ class Service:
         at most one hook call at a time, so plugins that hang can hold up new
         work only once this many calls hang at once (each for at most
         ``hook_timeout``).
+    :param wait_update_every: seconds between the ``queued`` customer
+        updates of a waiting contact (its position and
+        :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` again);
+        ``None`` (the default) sends one only when it enters a queue. See
+        docs/estimated-wait.md.
     """
 
     def __init__(
@@ -457,8 +464,10 @@ class Service:
         snapshot_every: int = 10_000,
         metrics: bool = True,
         hook_concurrency: int = DEFAULT_HOOK_CONCURRENCY,
+        wait_update_every: float | None = None,
     ) -> None:
         _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
+        period = check_period(wait_update_every)
         if sync not in _SYNC_MODES:
             raise InvalidValueError(f"sync must be one of {', '.join(_SYNC_MODES)}, got {sync!r}")
         if (
@@ -501,6 +510,9 @@ class Service:
         self._hook_timeout = hook_timeout
         self._snapshot_every = snapshot_every
         self._hook_concurrency = hook_concurrency
+        # customers due another "queued" update (None: only on queue entry)
+        self._wait_updates = None if period is None else WaitUpdates(period)
+        self._wake_wait_updates = anyio.Event()
         self._hooks: Hooks | None = None
         self._router: Router | None = None
         self._rclock = ManualClock()
@@ -605,6 +617,8 @@ class Service:
             self._running = True
             tg.start_soon(self._writer)
             tg.start_soon(self._timer)
+            if self._wait_updates is not None and self._want_updates:
+                tg.start_soon(self._wait_update_loop)
             self._stack = stack
             await self.flush()
             await hooks.start_channel(self)
@@ -719,19 +733,30 @@ class Service:
         in ``queue`` (``None`` before the first). Survives restarts."""
         return self._book.mean_handle_time(queue)
 
-    def estimated_wait(self, queue: str, position: int) -> float | None:
-        """About how long a contact at ``position`` (1 = next) in ``queue`` waits:
-        ``position`` x the queue's mean handle time / its logged-in agents.
+    def estimated_wait(self, contact_id: str, position: int | None = None) -> float | None:
+        """Seconds a waiting contact has still to wait:
+        :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` (what the
+        customer's ``queued`` updates carry; docs/estimated-wait.md).
 
-        ``None`` until the queue has completed a contact, or while no agent of
-        it is logged in: an estimate from nothing would mislead the customer.
-        Cost: O(1).
+        Deprecated: ``estimated_wait(queue, position)``, the form before the
+        router estimated, is :meth:`Router.estimate_wait
+        <ccroute.Router.estimate_wait>` for a contact at ``position`` in
+        ``queue`` on the channel the queue has learned most about (voice
+        first); it warns with :class:`DeprecationWarning`.
         """
-        mean = self._book.mean_handle_time(queue)
-        if mean is None:
-            return None
-        logged_in = self.router.queue_stats(queue).logged_in
-        return position * mean / logged_in if logged_in else None
+        if position is None:
+            return self.router.estimated_wait(contact_id)
+        warnings.warn(
+            "Service.estimated_wait(queue, position) is deprecated: use "
+            "Service.estimated_wait(contact_id) or Router.estimate_wait(queue, channel, "
+            "position=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        router = self.router
+        learned = [c.name for c in router.channels if router.handle_time(contact_id, c.name)]
+        channel = "voice" if "voice" in learned or not learned else learned[0]
+        return router.estimate_wait(contact_id, channel, position=position)
 
     def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:
         """Run ``fn(*args)`` in the service's task group (cancelled when it stops).
@@ -876,8 +901,11 @@ class Service:
         )
 
     async def tick(self) -> list[Event]:
-        """Apply the timers that fell due now (the service also does this by itself)."""
-        return await self._apply(Tick())
+        """Apply the timers that fell due now, and send the periodic customer
+        updates due (the service also does both by itself)."""
+        events = await self._apply(Tick())
+        self._send_wait_updates()
+        return events
 
     async def inbound(self, contact: Contact) -> list[Event]:
         """Take a contact from a channel adapter through the pipeline:
@@ -1233,6 +1261,7 @@ class Service:
                     live = contacts[e.contact_id] = self._arrival(record, e.at, e.channel)
                     if updates:
                         self._queued(e.contact_id, e.queue, e.at, live)
+                        self._schedule_wait_update(e.contact_id, e.at)
                 elif isinstance(e, Accepted):
                     found = contacts.get(e.contact_id)
                     if found is not None:
@@ -1259,6 +1288,7 @@ class Service:
                     found = contacts.get(e.contact_id)
                     if updates and found is not None:
                         self._queued(e.contact_id, e.to_queue, e.at, found)
+                        self._schedule_wait_update(e.contact_id, e.at)
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
@@ -1485,7 +1515,7 @@ class Service:
             view = router.contact(contact_id)
             if view.state is ContactState.WAITING and view.queue == queue:
                 position = router.position(contact_id)
-                estimate = self.estimated_wait(queue, position)
+                estimate = router.estimated_wait(contact_id)
         except UnknownIdError:
             pass  # gone already
         await self._send_update(
@@ -1516,6 +1546,46 @@ class Service:
                     attributes=contact.attributes,
                 )
             )
+
+    # ------------------------------------------------- periodic wait updates
+
+    def _schedule_wait_update(self, contact_id: str, at: float) -> None:
+        updates = self._wait_updates
+        if updates is not None:
+            first = updates.next_due()
+            updates.schedule(contact_id, at)
+            if updates.next_due() < first:
+                self._wake_wait_updates.set()
+
+    def _send_wait_updates(self) -> None:
+        """Send the ``queued`` updates due now to the contacts still waiting."""
+        updates = self._wait_updates
+        if updates is None or not self._want_updates:
+            return
+        router = self.router
+        for due, contact_id in updates.due(self._clock.now()):
+            live = self._book.contacts.get(contact_id)
+            if live is None:
+                continue
+            try:
+                view = router.contact(contact_id)
+            except UnknownIdError:
+                continue  # gone: no more updates
+            if view.state is ContactState.WAITING:
+                self._queued(contact_id, view.queue, due, live)
+                updates.schedule(contact_id, due)
+
+    async def _wait_update_loop(self) -> None:
+        """Wake when the next periodic ``queued`` update falls due, and send it."""
+        assert self._wait_updates is not None
+        while True:
+            self._wake_wait_updates = anyio.Event()
+            delay = self._wait_updates.next_due() - self._clock.now()
+            if delay > 0:
+                with anyio.move_on_after(delay):
+                    await self._wake_wait_updates.wait()
+                continue
+            self._send_wait_updates()
 
     # ---------------------------------------------------------------- timer
 

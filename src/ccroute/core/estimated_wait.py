@@ -106,20 +106,25 @@ class HandleTimes:
 
     def mean(self, queue: str, channel: str) -> float | None:
         """The learned handle time of ``queue`` on ``channel``; before its first
-        completion, the channel's over every queue (each queue's mean weighted
-        by its count, up to the window); ``None`` before the channel's first.
-        Cost: O(1), or O(queues learned) for the channel's.
+        completion, the channel's over every queue, or before the channel's
+        first, every channel's (each mean weighted by its count, up to the
+        window); ``None`` before the router's first completion.
+        Cost: O(1), or O(queues x channels learned) for a fallback.
         """
         found = self.means.get((queue, channel))
         if found is not None:
             return found[1]
-        return self.channel_mean(channel)
+        mean = self.pooled(channel)
+        return mean if mean is not None else self.pooled(None)
 
-    def channel_mean(self, channel: str) -> float | None:
-        """The handle time on ``channel`` over every queue, or ``None``. Cost: O(queues learned)."""
+    def pooled(self, channel: str | None) -> float | None:
+        """The handle time on ``channel`` over every queue (``None``: over every
+        channel too), or ``None`` before a completion there. Cost: O(queues x
+        channels learned).
+        """
         total = weight = 0.0
         for (_queue, ch), (count, mean) in self.means.items():
-            if ch == channel:
+            if channel is None or ch == channel:
                 n = min(count, HANDLE_TIME_WINDOW)
                 total += n * mean
                 weight += n
