@@ -519,13 +519,13 @@ def check_references(state: RouterState) -> None:
     _unique((f"{r.customer}/{r.queue}" for r in state.rejoins), "rejoin place")
     known(state.kept_free, agents, "kept_free (agent)")
     _unique((f"{r.queue}/{r.channel}" for r in state.handle_times), "handle time of")
-    for record in state.handle_times:
-        where = f"handle time of {record.queue!r} on {record.channel!r}"
-        known([record.queue], queues, f"{where} (queue)")
-        known([record.channel], channels, f"{where} (channel)")
-        _bounded(record.count, 1, _MAX_SEQ, f"{where}: count")
-        if not 0 <= record.mean < math.inf:
-            raise InputError(f"router snapshot: {where}: mean {record.mean!r} is not finite and >= 0")
+    for learned in state.handle_times:
+        where = f"handle time of {learned.queue!r} on {learned.channel!r}"
+        known([learned.queue], queues, f"{where} (queue)")
+        known([learned.channel], channels, f"{where} (channel)")
+        _bounded(learned.count, 1, _MAX_SEQ, f"{where}: count")
+        if not 0 <= learned.mean < math.inf:
+            raise InputError(f"router snapshot: {where}: mean {learned.mean!r} is not >= 0")
     _bounded(state.seq, 0, _MAX_SEQ, "seq")
     for key in [c.key for c in state.contacts] + [r.key for r in state.rejoins]:
         _bounded(key[0], -MAX_TIER, MAX_TIER, "a key's -tier")

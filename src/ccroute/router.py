@@ -445,7 +445,11 @@ class Router:
         # from completions (in the snapshot), and the estimator reading them
         self._handle_times = HandleTimes()
         self._estimator = WaitEstimator(
-            self._agents, self._contacts, self._queues, self._q, self._channel_ids,
+            self._agents,
+            self._contacts,
+            self._queues,
+            self._q,
+            self._channel_ids,
             self._handle_times,
         )
 

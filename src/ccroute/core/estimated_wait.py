@@ -79,6 +79,9 @@ HANDLE_TIME_WINDOW: Final = 200
 # The shortest handle time the estimate divides by, in seconds.
 _SHORTEST: Final = 1e-3
 
+# Pools already worked out in one estimate, by what decides them.
+_Pools = dict[tuple[object, ...], "dict[str, float] | None"]
+
 _WAITING: Final = ContactState.WAITING
 _OFFERED: Final = ContactState.OFFERED
 _AVAILABLE: Final = Presence.AVAILABLE
@@ -278,7 +281,7 @@ class WaitEstimator:
                     queues = queues | step.queues
                     stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
             rates: dict[str, float] = {}
-            pools: dict[tuple[object, ...], dict[str, float]] = {}
+            pools: _Pools = {}
             ahead_recs = (
                 []
                 if ahead is not None
@@ -320,15 +323,15 @@ class WaitEstimator:
         pool: dict[str, float],
         ahead: list[_ContactRec],
         rates: dict[str, float],
-        pools: dict[tuple[object, ...], dict[str, float]],
+        pools: _Pools,
     ) -> list[tuple[float, float]]:
         """The contacts ``ahead`` that ``pool`` could take, as ``(count, drain)``
         per group of contacts alike (channel, queues, requirements, target):
         ``drain`` is the rate at which agents outside ``pool`` take the group's
         contacts, each such agent's rate split between the groups ahead it
         serves by their counts."""
-        counts: dict[tuple[object, ...], int] = {}
-        owners: dict[tuple[object, ...], dict[str, float]] = {}
+        counts: dict[tuple[int, str | None], int] = {}
+        owners: dict[tuple[int, str | None], dict[str, float]] = {}
         for r in ahead:
             group = (r.sig, r.target)
             if group in counts:
@@ -357,9 +360,7 @@ class WaitEstimator:
             if pool.keys().isdisjoint(own):
                 continue  # no agent of the pool could take them
             n = counts[group]
-            drain = math.fsum(
-                rate * n / load[a] for a, rate in own.items() if a not in pool
-            )
+            drain = math.fsum(rate * n / load[a] for a, rate in own.items() if a not in pool)
             out.append((float(n), drain))
         return out
 
@@ -370,16 +371,15 @@ class WaitEstimator:
         reqs: Mapping[str, int],
         target: str | None,
         rates: dict[str, float],
-        pools: dict[tuple[object, ...], dict[str, float]],
+        pools: _Pools,
         *,
         spare: bool = True,
     ) -> dict[str, float] | None:
         """The agents who could take such a contact and the rate each frees slots
         at, or ``None`` (with ``spare``) when one of them has room now."""
         cache_key = (channel, queues, tuple(sorted(reqs.items())), target, spare)
-        found = pools.get(cache_key, False)
-        if found is not False:
-            return found  # type: ignore[return-value]
+        if cache_key in pools:
+            return pools[cache_key]
         ch = self._channel_ids[channel]
         pool: dict[str, float] | None = {}
         candidates = (

@@ -417,7 +417,9 @@ class Simulation:
             end_time=now,
             event_log=None if self._log is None else tuple(self._log),
             breakdown=breakdown,
-            waits=None if self.wait_recorder is None else tuple(self.wait_recorder.records.values()),
+            waits=None
+            if self.wait_recorder is None
+            else tuple(self.wait_recorder.records.values()),
         )
 
     # --------------------------------------------------------------- handlers
