@@ -66,7 +66,7 @@ from ..model import Presence
 if TYPE_CHECKING:
     from .._codes import Key
     from .._queue_protocol import QueueBackend
-    from ..model import QueueConfig
+    from ..model import QueueConfig, RoutingStep
     from ..router import _AgentRec, _ContactRec, _QueueRec
 
 __all__ = ["HANDLE_TIME_WINDOW", "HandleTimes", "WaitEstimator"]
@@ -125,13 +125,14 @@ class HandleTimes:
         channel too), or ``None`` before a completion there. Cost: O(queues x
         channels learned).
         """
-        total = weight = 0.0
-        for (_queue, ch), (count, mean) in self.means.items():
-            if channel is None or ch == channel:
-                n = min(count, HANDLE_TIME_WINDOW)
-                total += n * mean
-                weight += n
-        return total / weight if weight else None
+        # fsum: the same figures in any order (a restored router's) give the same mean
+        found = [
+            (min(count, HANDLE_TIME_WINDOW), mean)
+            for (_queue, ch), (count, mean) in self.means.items()
+            if channel is None or ch == channel
+        ]
+        weight = sum(n for n, _mean in found)
+        return math.fsum(n * mean for n, mean in found) / weight if weight else None
 
     def load(self, records: Iterable[tuple[str, str, int, float]]) -> None:
         """Start again from ``(queue, channel, count, mean)`` records (a restore)."""
@@ -140,6 +141,62 @@ class HandleTimes:
     def records(self) -> list[tuple[str, str, int, float]]:
         """``(queue, channel, count, mean)`` per queue and channel, sorted (a snapshot)."""
         return [(q, ch, count, mean) for (q, ch), (count, mean) in sorted(self.means.items())]
+
+
+def _stepped(
+    requirements: Mapping[str, int], queues: frozenset[str], steps: Iterable[RoutingStep]
+) -> tuple[dict[str, int], frozenset[str]]:
+    """Requirements and queues after ``steps`` (as the router applies a step)."""
+    reqs = dict(requirements)
+    for step in steps:
+        for name, level in step.requirements:
+            if level is None:
+                reqs.pop(name, None)
+            else:
+                reqs[name] = level
+        queues = queues | step.queues
+    return reqs, queues
+
+
+def _stage_time(
+    left: float, pool: dict[str, float], groups: list[tuple[int, dict[str, float]]]
+) -> float:
+    """The time the agents of ``pool`` take to reach the contact, given the
+    ``groups`` of contacts ahead (count and pool of each): the shortest
+    :func:`_time_to_serve` over the parts of ``pool`` that serve the same
+    groups ahead or fewer (the whole pool among them), each part working
+    through the groups it overlaps while the agents outside it drain them
+    too. A part whose agents serve none of the groups ahead reaches the
+    contact at its first free slot. ``inf`` when no agent of the pool frees
+    slots at all. Cost: O(P x (P + G log G)) for P agents in the pool and G
+    groups.
+    """
+    # How many contacts ahead each agent could take, over every group: an
+    # agent splits its slots between the groups by their counts.
+    load: dict[str, int] = {}
+    for n, own in groups:
+        for a in own:
+            load[a] = load.get(a, 0) + n
+    served = {
+        a: frozenset(i for i, (_n, own) in enumerate(groups) if a in own)
+        for a, rate in pool.items()
+        if rate > 0
+    }
+    best = math.inf
+    for sigma in set(served.values()) | {frozenset(range(len(groups)))}:
+        part = [a for a, mine in served.items() if mine <= sigma]
+        rate = math.fsum(pool[a] for a in part)
+        if rate <= 0:
+            continue
+        inside = set(part)
+        overlapping = []
+        for n, own in groups:
+            if inside.isdisjoint(own):
+                continue  # no agent of the part could take them
+            drain = math.fsum(r * n / load[a] for a, r in own.items() if a not in inside)
+            overlapping.append((float(n), drain))
+        best = min(best, _time_to_serve(left, rate, overlapping))
+    return best
 
 
 def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
@@ -270,15 +327,10 @@ class WaitEstimator:
                 (now, frozenset({queue}) | extra, dict(requirements))
             ]
             if target is None:
-                reqs = dict(requirements)
+                reqs: Mapping[str, int] = requirements
                 queues = stages[0][1]
                 for step in config.steps[steps_applied:]:
-                    for name, level in step.requirements:
-                        if level is None:
-                            reqs.pop(name, None)
-                        else:
-                            reqs[name] = level
-                    queues = queues | step.queues
+                    reqs, queues = _stepped(reqs, queues, (step,))
                     stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
             rates: dict[str, float] = {}
             pools: _Pools = {}
@@ -300,17 +352,16 @@ class WaitEstimator:
                 pool = self._pool(channel, queues, reqs, target, rates, pools)
                 if pool is None:
                     return start - now  # someone has room for it then
-                total = sum(pool.values())
-                if total <= 0.0:
+                groups = (
+                    [(ahead, pool)]
+                    if ahead is not None
+                    else self._groups(ahead_recs, start, rates, pools)
+                )
+                needed = _stage_time(left, pool, groups)
+                if math.isinf(needed):
                     if last:
                         return None
                     continue
-                groups = (
-                    [(float(ahead), 0.0)]
-                    if ahead is not None
-                    else self._ahead(pool, ahead_recs, rates, pools)
-                )
-                needed = _time_to_serve(left, total, groups)
                 if start + needed <= end:
                     return (start - now) + needed
                 left *= 1.0 - (end - start) / needed
@@ -318,51 +369,40 @@ class WaitEstimator:
         except _Unknown:
             return None
 
-    def _ahead(
-        self,
-        pool: dict[str, float],
-        ahead: list[_ContactRec],
-        rates: dict[str, float],
-        pools: _Pools,
-    ) -> list[tuple[float, float]]:
-        """The contacts ``ahead`` that ``pool`` could take, as ``(count, drain)``
-        per group of contacts alike (channel, queues, requirements, target):
-        ``drain`` is the rate at which agents outside ``pool`` take the group's
-        contacts, each such agent's rate split between the groups ahead it
-        serves by their counts."""
-        counts: dict[tuple[int, str | None], int] = {}
-        owners: dict[tuple[int, str | None], dict[str, float]] = {}
+    def _groups(
+        self, ahead: list[_ContactRec], at: float, rates: dict[str, float], pools: _Pools
+    ) -> list[tuple[int, dict[str, float]]]:
+        """The contacts ``ahead`` in groups alike at time ``at`` (signature,
+        target and the routing steps they will have taken by then): each
+        group's count and its pool (the agents who could take them and their
+        rates). Cost: O(C) plus O(A x R) per group."""
+        counts: dict[tuple[int, str | None, int], int] = {}
+        owners: dict[tuple[int, str | None, int], dict[str, float]] = {}
+        queues = self._queues
         for r in ahead:
-            group = (r.sig, r.target)
+            steps = queues[r.queue].config.steps
+            more = 0
+            if r.target is None:
+                while (
+                    r.steps_applied + more < len(steps)
+                    and r.entered_at + steps[r.steps_applied + more].after <= at
+                ):
+                    more += 1
+            group = (r.sig, r.target, more)
             if group in counts:
                 counts[group] += 1
                 continue
-            own = self._pool(
-                r.channel,
-                frozenset({r.queue}) | r.extra_queues,
-                r.requirements,
-                r.target,
-                rates,
-                pools,
-                spare=False,
-            )
+            reqs: Mapping[str, int] = r.requirements
+            served = frozenset({r.queue}) | r.extra_queues
+            if more:
+                reqs, served = _stepped(
+                    reqs, served, steps[r.steps_applied : r.steps_applied + more]
+                )
+            own = self._pool(r.channel, served, reqs, r.target, rates, pools, spare=False)
             assert own is not None
             counts[group] = 1
             owners[group] = own
-        # How many contacts ahead each outside agent could take, over every group.
-        load: dict[str, int] = {}
-        for group, own in owners.items():
-            for a in own:
-                if a not in pool:
-                    load[a] = load.get(a, 0) + counts[group]
-        out: list[tuple[float, float]] = []
-        for group, own in owners.items():
-            if pool.keys().isdisjoint(own):
-                continue  # no agent of the pool could take them
-            n = counts[group]
-            drain = math.fsum(rate * n / load[a] for a, rate in own.items() if a not in pool)
-            out.append((float(n), drain))
-        return out
+        return [(counts[group], own) for group, own in owners.items()]
 
     def _pool(
         self,
@@ -410,7 +450,7 @@ class WaitEstimator:
 
     def _rate(self, agent: _AgentRec) -> float:
         """Slots per second ``agent`` frees: the sum of 1 / handle time over what it holds."""
-        rate = 0.0
+        parts = []
         contacts = self._contacts
         mean = self.handle_times.mean
         for held in (agent.offered, agent.in_service, agent.wrap_up):
@@ -420,5 +460,6 @@ class WaitEstimator:
                 if h is None:
                     raise _Unknown
                 # a handle time of 0 (work ended at once) counts as a millisecond
-                rate += 1.0 / max(h, _SHORTEST)
-        return rate
+                parts.append(1.0 / max(h, _SHORTEST))
+        # fsum: sets iterate in another order in a restored router
+        return math.fsum(parts)
