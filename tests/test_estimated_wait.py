@@ -259,6 +259,39 @@ def test_an_unknown_handle_time_falls_back_to_the_channel_then_every_channel() -
     assert h.router.handle_time("new", "chat") == 100.0
 
 
+def test_contacts_ahead_that_abandon_shorten_the_wait() -> None:
+    h = staffed(1)
+    ids = fill(h, 5)
+    before = h.router.estimated_wait(ids[-1])
+    assert before == pytest.approx(500.0)
+    # customers of this queue abandon after 100 s on average: one in two
+    # contacts that left did, after waiting 100 s each
+    for i in range(2):
+        h.submit(f"gone-{i}")
+    h.advance(100)
+    h.router.abandon("gone-0")
+    h.router.abandon("gone-1")
+    (learned,) = h.router.state().abandonment
+    assert (learned.queue, learned.channel) == ("q", "voice")
+    assert learned.waited == pytest.approx(200.0, rel=0.01)
+    after = h.router.estimated_wait(ids[-1])
+    assert after is not None and 100.0 < after < before
+    # the next in line has nobody ahead to abandon: one handle time still
+    assert h.router.estimated_wait(ids[0]) == pytest.approx(100.0)
+
+
+def test_abandonment_is_learned_from_waits_answered_and_abandoned() -> None:
+    from ccroute.core.estimated_wait import PATIENCE_WINDOW, Patience
+
+    patience = Patience()
+    assert patience.rate("q", "voice") == 0.0
+    patience.left("q", "voice", 30.0, True)
+    patience.left("q", "voice", 90.0, False)
+    keep = 1 - 1 / PATIENCE_WINDOW
+    assert patience.rate("q", "voice") == pytest.approx(keep / (30 * keep + 90))
+    assert patience.rate("q", "chat") == 0.0
+
+
 # ============================================================ properties
 
 
@@ -409,9 +442,11 @@ def test_a_document_without_handle_times_reads_and_learns_afresh() -> None:
     h = staffed(2)
     doc = json.loads(h.router.snapshot())
     del doc["handle_times"]
+    del doc["abandonment"]
     restored = Router.restore(json.dumps(doc).encode(), ManualClock(h.clock.now()))
     assert restored.handle_time("q", "voice") is None
     assert restored.state().handle_times == ()
+    assert restored.state().abandonment == ()
 
 
 @pytest.mark.parametrize(
@@ -431,6 +466,25 @@ def test_a_bad_handle_time_record_is_refused_naming_it(
     h = staffed(1)
     doc = json.loads(h.router.snapshot())
     doc["handle_times"] = [record]
+    with pytest.raises(InputError, match=message):
+        Router.restore(json.dumps(doc).encode(), ManualClock(h.clock.now()))
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"queue": "nope", "channel": "voice", "abandoned": 1.0, "waited": 1.0}, "unknown 'nope'"),
+        ({"queue": "q", "channel": "voice", "abandoned": -1.0, "waited": 1.0}, "abandoned -1.0"),
+        ({"queue": "q", "channel": "voice", "abandoned": 1.0, "waited": -5.0}, "waited -5.0"),
+        ({"queue": "q", "channel": "voice", "abandoned": 1.0}, "no field 'waited'"),
+    ],
+)
+def test_a_bad_abandonment_record_is_refused_naming_it(
+    record: dict[str, Any], message: str
+) -> None:
+    h = staffed(1)
+    doc = json.loads(h.router.snapshot())
+    doc["abandonment"] = [record]
     with pytest.raises(InputError, match=message):
         Router.restore(json.dumps(doc).encode(), ManualClock(h.clock.now()))
 

@@ -181,6 +181,7 @@ STORED = {
     "_timers": "timers",
     # the estimated wait's learned handle times (docs/estimated-wait.md)
     "_handle_times": "handle_times",
+    "_patience": "abandonment",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.

@@ -33,6 +33,7 @@ from .model import (
 from .policies import RampUp, RoutingPolicy
 from .snapshot import (
     READABLE_FORMATS,
+    AbandonmentRecord,
     AgentRecord,
     ContactRecord,
     Exclusion,
@@ -74,8 +75,9 @@ def read_state(data: object) -> RouterState:
     if not isinstance(doc, dict) or "format" not in doc:
         raise InputError("not a ccroute router snapshot: not a JSON object with a format")
     check_format(doc["format"])
-    # Documents written before the estimated wait learned handle times have none.
+    # Documents written before the estimated wait learned have neither.
     doc.setdefault("handle_times", [])
+    doc.setdefault("abandonment", [])
     return _record(RouterState, _READ_STATE)(doc, "snapshot")
 
 
@@ -376,6 +378,13 @@ _READ_HANDLE_TIME: Final[dict[str, Reader[Any]]] = {
     "mean": _float,
 }
 
+_READ_ABANDONMENT: Final[dict[str, Reader[Any]]] = {
+    "queue": _str,
+    "channel": _str,
+    "abandoned": _float,
+    "waited": _float,
+}
+
 
 def _record(cls: Callable[..., _T], readers: dict[str, Reader[Any]]) -> Reader[_T]:
     def read_record(value: object, where: str) -> _T:
@@ -407,6 +416,7 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "kept_free": _tuple(_str),
     "lift_pending": _bool,
     "handle_times": _tuple(_record(HandleTimeRecord, _READ_HANDLE_TIME)),
+    "abandonment": _tuple(_record(AbandonmentRecord, _READ_ABANDONMENT)),
 }
 
 
@@ -526,6 +536,15 @@ def check_references(state: RouterState) -> None:
         _bounded(learned.count, 1, _MAX_SEQ, f"{where}: count")
         if not 0 <= learned.mean < math.inf:
             raise InputError(f"router snapshot: {where}: mean {learned.mean!r} is not >= 0")
+    _unique((f"{r.queue}/{r.channel}" for r in state.abandonment), "abandonment of")
+    for learned_rate in state.abandonment:
+        where = f"abandonment of {learned_rate.queue!r} on {learned_rate.channel!r}"
+        known([learned_rate.queue], queues, f"{where} (queue)")
+        known([learned_rate.channel], channels, f"{where} (channel)")
+        for name in ("abandoned", "waited"):
+            value = getattr(learned_rate, name)
+            if not 0 <= value < math.inf:
+                raise InputError(f"router snapshot: {where}: {name} {value!r} is not >= 0")
     _bounded(state.seq, 0, _MAX_SEQ, "seq")
     for key in [c.key for c in state.contacts] + [r.key for r in state.rejoins]:
         _bounded(key[0], -MAX_TIER, MAX_TIER, "a key's -tier")

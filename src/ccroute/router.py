@@ -63,7 +63,7 @@ from ._values import (
     show,
 )
 from .clock import Clock, ManualClock
-from .core.estimated_wait import HandleTimes, WaitEstimator
+from .core.estimated_wait import HandleTimes, Patience, WaitEstimator
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
@@ -145,6 +145,7 @@ from .model import (
 from .policies import RoutingPolicy
 from .snapshot import FORMAT as SNAPSHOT_FORMAT
 from .snapshot import (
+    AbandonmentRecord,
     AgentRecord,
     ContactRecord,
     Exclusion,
@@ -442,8 +443,10 @@ class Router:
         self._ranks: dict[str, SortedList] = {}
         self._counts: _Counts | None = None
         # the estimated wait (docs/estimated-wait.md): handle times learned
-        # from completions (in the snapshot), and the estimator reading them
+        # from completions and abandonment from waits (both in the snapshot),
+        # and the estimator reading them
         self._handle_times = HandleTimes()
+        self._patience = Patience()
         self._estimator = WaitEstimator(
             self._agents,
             self._contacts,
@@ -451,6 +454,7 @@ class Router:
             self._q,
             self._channel_ids,
             self._handle_times,
+            self._patience,
         )
 
     # ================================================================ observers
@@ -786,6 +790,7 @@ class Router:
         self._q.count_handled(agent.handle)
         self._queues[rec.queue].present -= 1
         rec.accepted_at = now
+        self._patience.left(rec.queue, rec.channel, now - rec.entered_at, False)
         events.append(
             _build_accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
         )
@@ -881,6 +886,7 @@ class Router:
         )
         self._leave(rec, _A.ABANDON, after)
         self.abandoned += 1
+        self._patience.left(rec.queue, rec.channel, now - rec.entered_at, True)
         events.append(
             Abandoned(
                 now,
@@ -1504,6 +1510,7 @@ class Router:
             kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
             lift_pending=reservation is not None and reservation.lift_pending,
             handle_times=tuple(HandleTimeRecord(*r) for r in self._handle_times.records()),
+            abandonment=tuple(AbandonmentRecord(*r) for r in self._patience.records()),
         )
 
     def snapshot(self) -> bytes:
@@ -1684,6 +1691,7 @@ class Router:
         self._timer_seq = itertools.count(len(timers))
         self._rejoins.load((r.customer, r.queue, r.key, r.until, r.contact) for r in state.rejoins)
         self._handle_times.load((r.queue, r.channel, r.count, r.mean) for r in state.handle_times)
+        self._patience.load((r.queue, r.channel, r.abandoned, r.waited) for r in state.abandonment)
         if state.kept_free or state.lift_pending:
             # A document may carry these without reserved channels: kept, so
             # that the lift they call for happens as it would have.
@@ -3145,6 +3153,8 @@ class Router:
         wait = now - rec.entered_at
         to_name, outcome = waits.destination(rec, reason, now)
         rec.overdue = False
+        # it waited this long without abandoning (the estimated wait's learning)
+        self._patience.left(rec.queue, rec.channel, wait, False)
         if to_name is None:
             self._dequeue(rec)
             self._queues[rec.queue].present -= 1

@@ -32,6 +32,7 @@ from .policies import RoutingPolicy
 
 __all__ = [
     "FORMAT",
+    "AbandonmentRecord",
     "READABLE_FORMATS",
     "AgentRecord",
     "ContactRecord",
@@ -246,6 +247,25 @@ class HandleTimeRecord:
 
 
 @attrs.frozen(slots=True)
+class AbandonmentRecord:
+    """How fast a queue's waiting contacts on a channel abandon, as the router
+    learned it (the estimated wait's input; see docs/estimated-wait.md).
+
+    :param queue: the queue.
+    :param channel: the channel.
+    :param abandoned: the contacts that abandoned, weighted towards the latest
+        (:data:`~ccroute.core.estimated_wait.PATIENCE_WINDOW`).
+    :param waited: the seconds every contact that left the queue (answered or
+        abandoned) had waited, weighted alike.
+    """
+
+    queue: str
+    channel: str
+    abandoned: float
+    waited: float
+
+
+@attrs.frozen(slots=True)
 class RouterState:
     """Everything that decides a router's future routing, as plain values.
 
@@ -284,6 +304,8 @@ class RouterState:
         free (always false after a call that returned).
     :param handle_times: the handle times learned per queue and channel, by
         queue and channel (a document without them starts learning afresh).
+    :param abandonment: the abandonment learned per queue and channel, by
+        queue and channel (likewise).
     """
 
     format: int
@@ -308,6 +330,7 @@ class RouterState:
     kept_free: tuple[str, ...]
     lift_pending: bool
     handle_times: tuple[HandleTimeRecord, ...] = ()
+    abandonment: tuple[AbandonmentRecord, ...] = ()
 
     def to_bytes(self) -> bytes:
         """The document as JSON (UTF-8), what :meth:`Router.snapshot

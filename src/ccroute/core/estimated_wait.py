@@ -69,15 +69,24 @@ if TYPE_CHECKING:
     from ..model import QueueConfig, RoutingStep
     from ..router import _AgentRec, _ContactRec, _QueueRec
 
-__all__ = ["HANDLE_TIME_WINDOW", "HandleTimes", "WaitEstimator"]
+__all__ = ["HANDLE_TIME_WINDOW", "PATIENCE_WINDOW", "HandleTimes", "Patience", "WaitEstimator"]
 
 #: The number of completed contacts the learned handle time averages over: a
 #: running mean over the first ones of a queue and channel, then an
 #: exponentially weighted mean with weight ``1 / HANDLE_TIME_WINDOW``.
 HANDLE_TIME_WINDOW: Final = 200
 
+#: About how many contacts that left a queue (answered or abandoned) the
+#: learned abandonment rate weighs: each new one counts ``1 / PATIENCE_WINDOW``
+#: of the sums, the older ones ``1 - 1 / PATIENCE_WINDOW`` less each time.
+PATIENCE_WINDOW: Final = 1000
+
 # The shortest handle time the estimate divides by, in seconds.
 _SHORTEST: Final = 1e-3
+
+# A group of contacts ahead: how many, their pool (agent -> rate), and how
+# fast they abandon (per second).
+_Group = tuple[int, dict[str, float], float]
 
 # Pools already worked out in one estimate, by what decides them.
 _Pools = dict[tuple[object, ...], "dict[str, float] | None"]
@@ -158,11 +167,10 @@ def _stepped(
     return reqs, queues
 
 
-def _stage_time(
-    left: float, pool: dict[str, float], groups: list[tuple[int, dict[str, float]]]
-) -> float:
+def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> float:
     """The time the agents of ``pool`` take to reach the contact, given the
-    ``groups`` of contacts ahead (count and pool of each): the shortest
+    ``groups`` of contacts ahead (count, pool and abandonment rate of each),
+    who may abandon on the way (:func:`_abandoning`): the shortest
     :func:`_time_to_serve` over the parts of ``pool`` that serve the same
     groups ahead or fewer (the whole pool among them), each part working
     through the groups it overlaps while the agents outside it drain them
@@ -174,11 +182,11 @@ def _stage_time(
     # How many contacts ahead each agent could take, over every group: an
     # agent splits its slots between the groups by their counts.
     load: dict[str, int] = {}
-    for n, own in groups:
+    for n, own, _theta in groups:
         for a in own:
             load[a] = load.get(a, 0) + n
     served = {
-        a: frozenset(i for i, (_n, own) in enumerate(groups) if a in own)
+        a: frozenset(i for i, (_n, own, _theta) in enumerate(groups) if a in own)
         for a, rate in pool.items()
         if rate > 0
     }
@@ -190,12 +198,12 @@ def _stage_time(
             continue
         inside = set(part)
         overlapping = []
-        for n, own in groups:
+        for n, own, theta in groups:
             if inside.isdisjoint(own):
                 continue  # no agent of the part could take them
             drain = math.fsum(r * n / load[a] for a, r in own.items() if a not in inside)
-            overlapping.append((float(n), drain))
-        best = min(best, _time_to_serve(left, rate, overlapping))
+            overlapping.append((float(n), drain, theta))
+        best = min(best, _abandoning(left, rate, overlapping))
     return best
 
 
@@ -222,6 +230,77 @@ def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) 
         speed -= d
 
 
+class Patience:
+    """How fast the waiting contacts of each queue and channel abandon.
+
+    ``sums[(queue, channel)]`` is ``(abandoned, waited)``: the contacts that
+    abandoned and the seconds every contact that left the queue (answered or
+    abandoned) had waited there, both weighted towards the latest
+    (:data:`PATIENCE_WINDOW`). Their ratio is the abandonment rate per second
+    of waiting (the maximum-likelihood rate of an exponential patience).
+    Cost: O(1) per contact.
+    """
+
+    __slots__ = ("sums",)
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def left(self, queue: str, channel: str, waited: float, abandoned: bool) -> None:
+        """A contact of ``queue`` on ``channel`` left it after ``waited`` seconds,
+        answered or ``abandoned``."""
+        key = (queue, channel)
+        gone, total = self.sums.get(key, (0.0, 0.0))
+        keep = 1.0 - 1.0 / PATIENCE_WINDOW
+        self.sums[key] = (gone * keep + (1.0 if abandoned else 0.0), total * keep + waited)
+
+    def rate(self, queue: str, channel: str) -> float:
+        """Abandonments per second of waiting (0 before any, or with no time waited)."""
+        gone, total = self.sums.get((queue, channel), (0.0, 0.0))
+        return gone / total if total > 0 else 0.0
+
+    def load(self, records: Iterable[tuple[str, str, float, float]]) -> None:
+        """Start again from ``(queue, channel, abandoned, waited)`` records (a restore)."""
+        self.sums = {(q, ch): (gone, total) for q, ch, gone, total in records}
+
+    def records(self) -> list[tuple[str, str, float, float]]:
+        """``(queue, channel, abandoned, waited)`` per queue and channel, sorted (a snapshot)."""
+        return [(q, ch, gone, total) for (q, ch), (gone, total) in sorted(self.sums.items())]
+
+
+def _abandoning(left: float, rate: float, groups: list[tuple[float, float, float]]) -> float:
+    """:func:`_time_to_serve` when the contacts ahead abandon: a group of
+    ``count`` contacts abandoning at ``theta`` per second counts as
+    ``count x (1 - exp(-theta T)) / (theta T)`` (its contacts' chance of
+    still waiting, averaged over the time ``T`` it takes to reach ours),
+    solved for ``T`` by bisection. Cost: O(G log G) per step, 50 steps.
+    """
+
+    def served(t: float) -> float:
+        shrunk = [(n * _survival(theta * t), drain) for n, drain, theta in groups]
+        return _time_to_serve(left, rate, shrunk)
+
+    high = served(0.0)  # nobody abandons: the longest it can take
+    if not any(theta > 0 for _n, _d, theta in groups):
+        return high
+    low = 0.0
+    # served(t) falls as t grows: the fixed point t = served(t) lies in [0, high]
+    for _ in range(50):
+        mid = (low + high) / 2
+        if served(mid) > mid:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def _survival(x: float) -> float:
+    """The mean of ``exp(-u)`` for ``u`` in ``[0, x]``."""
+    if x < 1e-9:
+        return 1.0
+    return -math.expm1(-x) / x
+
+
 class _Unknown(Exception):
     """A handle time the estimate needs has not been learned yet."""
 
@@ -240,9 +319,18 @@ class WaitEstimator:
     :param queue: the universal queue.
     :param channel_ids: the router's channel numbers by name.
     :param handle_times: the learned handle times.
+    :param patience: the learned abandonment rates.
     """
 
-    __slots__ = ("_agents", "_channel_ids", "_contacts", "_queue", "_queues", "handle_times")
+    __slots__ = (
+        "_agents",
+        "_channel_ids",
+        "_contacts",
+        "_queue",
+        "_queues",
+        "handle_times",
+        "patience",
+    )
 
     def __init__(
         self,
@@ -252,6 +340,7 @@ class WaitEstimator:
         queue: QueueBackend,
         channel_ids: Mapping[str, int],
         handle_times: HandleTimes,
+        patience: Patience,
     ) -> None:
         self._agents = agents
         self._contacts = contacts
@@ -259,6 +348,7 @@ class WaitEstimator:
         self._queue = queue
         self._channel_ids = channel_ids
         self.handle_times = handle_times
+        self.patience = patience
 
     # ------------------------------------------------------------ questions
 
@@ -353,7 +443,7 @@ class WaitEstimator:
                 if pool is None:
                     return start - now  # someone has room for it then
                 groups = (
-                    [(ahead, pool)]
+                    [(ahead, pool, self.patience.rate(queue, channel))]
                     if ahead is not None
                     else self._groups(ahead_recs, start, rates, pools)
                 )
@@ -371,13 +461,13 @@ class WaitEstimator:
 
     def _groups(
         self, ahead: list[_ContactRec], at: float, rates: dict[str, float], pools: _Pools
-    ) -> list[tuple[int, dict[str, float]]]:
-        """The contacts ``ahead`` in groups alike at time ``at`` (signature,
-        target and the routing steps they will have taken by then): each
-        group's count and its pool (the agents who could take them and their
-        rates). Cost: O(C) plus O(A x R) per group."""
-        counts: dict[tuple[int, str | None, int], int] = {}
-        owners: dict[tuple[int, str | None, int], dict[str, float]] = {}
+    ) -> list[_Group]:
+        """The contacts ``ahead`` in groups alike at time ``at`` (queue,
+        signature, target and the routing steps they will have taken by then):
+        each group's count, its pool (the agents who could take them and their
+        rates) and its abandonment rate. Cost: O(C) plus O(A x R) per group."""
+        counts: dict[tuple[str, str, int, str | None, int], int] = {}
+        owners: dict[tuple[str, str, int, str | None, int], dict[str, float]] = {}
         queues = self._queues
         for r in ahead:
             steps = queues[r.queue].config.steps
@@ -388,7 +478,7 @@ class WaitEstimator:
                     and r.entered_at + steps[r.steps_applied + more].after <= at
                 ):
                     more += 1
-            group = (r.sig, r.target, more)
+            group = (r.queue, r.channel, r.sig, r.target, more)
             if group in counts:
                 counts[group] += 1
                 continue
@@ -402,7 +492,8 @@ class WaitEstimator:
             assert own is not None
             counts[group] = 1
             owners[group] = own
-        return [(counts[group], own) for group, own in owners.items()]
+        rate = self.patience.rate
+        return [(counts[group], own, rate(group[0], group[1])) for group, own in owners.items()]
 
     def _pool(
         self,
