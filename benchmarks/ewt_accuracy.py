@@ -155,7 +155,8 @@ def cases(load: float = 0.9) -> dict[str, Scenario]:
             (_group("a", 5, ("q",), {"chat": 3}),),
             (_stream("chats", "q", 81, 600, "chat"),),
         ),
-        # sales (240 s) and service (180 s): 4 agents each, 6 serving both
+        # sales (240 s) and service (180 s), 108 calls an hour each (12.6
+        # Erlangs): 4 agents each, 6 serving both
         "two queues sharing agents": _day(
             "shared",
             (_voice("sales"), _voice("service")),
@@ -164,7 +165,7 @@ def cases(load: float = 0.9) -> dict[str, Scenario]:
                 _group("service", 4, ("service",)),
                 _group("both", 6, ("sales", "service")),
             ),
-            (_stream("sales", "sales", 120, 240), _stream("service", "service", 120, 180)),
+            (_stream("sales", "sales", 108, 240), _stream("service", "service", 108, 180)),
         ),
         # 10 ready agents and 5 members logged in but not ready all day
         "5 not-ready members": _day(
