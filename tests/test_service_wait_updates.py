@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import anyio
 import pytest
@@ -145,3 +148,28 @@ async def test_the_queue_and_position_form_is_deprecated_and_asks_the_router(
         with pytest.warns(DeprecationWarning, match="estimated_wait"):
             estimate = service.estimated_wait("q", 3)
         assert estimate == service.router.estimate_wait("q", "voice", position=3) == 180.0
+
+
+@pytest.mark.parametrize("replay_all", [False, True])
+async def test_a_restarted_service_estimates_as_before(
+    anyio_backend: str, tmp_path: Path, replay_all: bool
+) -> None:
+    """From the snapshot's learned figures, or learned again by replaying the log."""
+    path = tmp_path / "centre.db"
+    clock = ManualClock(0.0)
+    async with Service(path=path, clock=clock, load_entrypoints=False, snapshot_every=3) as service:
+        await one_busy_agent(service, clock)
+        await service.submit(Contact("gone", "voice", "q"))
+        clock.advance(40)
+        await service.abandon("gone")
+        before = [service.estimated_wait(c) for c in ("c2", "c3")]
+        learned = (service.router.state().handle_times, service.router.state().abandonment)
+    # one abandon learned: c3 counts on c2 perhaps abandoning before its turn
+    assert before[0] == 60.0 and before[1] is not None and 60.0 < before[1] < 120.0
+    assert learned[1]
+    if replay_all:
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("DELETE FROM snapshots")
+    async with Service(path=path, clock=clock, load_entrypoints=False) as again:
+        assert [again.estimated_wait(c) for c in ("c2", "c3")] == before
+        assert (again.router.state().handle_times, again.router.state().abandonment) == learned

@@ -1,57 +1,56 @@
 """The estimated wait time (EWT): how long a waiting contact has still to wait.
 
-Two parts, both owned by the :class:`~ccroute.Router` (docs/estimated-wait.md):
+Three parts, all owned by the :class:`~ccroute.Router` (docs/estimated-wait.md):
 
 - :class:`HandleTimes` learns, from the router's own completions, how long
   a contact holds an agent's slot: from its acceptance to the end of its
   wrap-up (talk + wrap-up), per queue and channel, as a running mean over
   the first :data:`HANDLE_TIME_WINDOW` contacts and an exponentially
-  weighted mean (weight ``1/HANDLE_TIME_WINDOW``) from then on. Learning is
-  deterministic (the same calls give the same figures), the figures are in
-  the router's state document (:class:`~ccroute.snapshot.HandleTimeRecord`)
-  and a replay of the log learns them again.
+  weighted mean (weight ``1/HANDLE_TIME_WINDOW``) from then on.
+- :class:`Patience` learns how fast each queue's waiting contacts abandon:
+  abandonments over seconds waited, weighted towards the latest.
 - :class:`WaitEstimator` answers the question, reading the router's records
-  and nothing else; it changes nothing a routing decision reads.
+  and the two learners; it changes nothing a routing decision reads.
 
-The method, for a contact ``c`` waiting with key ``k``:
+Learning is deterministic (the same calls give the same figures), the
+figures are in the router's state document
+(:class:`~ccroute.snapshot.HandleTimeRecord`,
+:class:`~ccroute.snapshot.AbandonmentRecord`) and a replay of the log learns
+them again.
+
+The method, for a contact ``c`` waiting with key ``k`` (the documentation
+page says it at length):
 
 1. Its *pool* is the agents who could take it: available (not-ready and
    offline agents are not counted), members of its queue or of a queue a
    routing step added, with every required skill at the required level and
-   capacity on its channel. When one of them has room for it now
-   (the queue's ``has_spare``), the estimate is 0.
-2. Each pool agent frees a slot at a rate ``r(a)``: the sum of
-   ``1 / H(queue, channel)`` over the contacts it holds (offered, in
-   service, in wrap-up), ``H`` the learned handle time. This is where
-   concurrency (a chat agent holding three chats frees slots three times as
-   often), wrap-up (``H`` includes it) and a queue mix (an agent shared with
-   a slower queue frees slots more slowly) come in. The pool frees slots at
-   ``R = sum r(a)``.
-3. Every slot the pool frees goes to the waiting contact with the smallest
-   key that agent may take: ``c`` or a contact ahead of it, of any queue.
-   A contact ``j`` ahead (key below ``k``) whose own pool ``P(j)`` overlaps
-   ``c``'s takes a slot of ``c``'s pool with weight
-   ``w(j) = R(P(j) & P(c)) / R(P(j))``: all of it when only ``c``'s pool
-   serves it, a share when other agents serve it too. ``c`` is served once
-   ``W + 1`` slots are freed, ``W = sum w(j)``, and slots free at ``R``:
-   the estimate is ``(W + 1) / R`` (exact for exponential handle times: a
-   contact at position ``p`` among ``N`` busy agents waits ``p H / N`` on
-   average).
-4. A routing step of ``c``'s queue that is still to come changes its pool
-   (and so ``R`` and ``W``) at a known time: the estimate is worked out
-   piece by piece, the share of ``W + 1`` served before the step carrying
-   over to the pool after it; a pool that gains an agent with room at the
-   step's time ends the wait then.
+   capacity on its channel. When one of them has room for it now (the
+   queue's ``has_spare``), the estimate is 0.
+2. Each pool agent frees slots at the sum of ``1 / H(queue, channel)`` over
+   the contacts it holds (offered, in service, in wrap-up), ``H`` the
+   learned handle time: wrap-up is in ``H``, concurrency in the count, a
+   slower queue's contacts in their ``H``.
+3. The contacts ahead (key below ``k``, any queue) are grouped by what they
+   require; agents outside the pool drain the groups they could take too.
+4. The pool reaches ``c`` when it has freed one slot more than the contacts
+   ahead it must take itself, less those who abandon on the way
+   (:func:`_abandoning`, :func:`_time_to_serve`); this is worked out for
+   the whole pool and for each part of it that serves fewer of the groups
+   ahead, and the soonest counts (:func:`_stage_time`). With exponential
+   handle times and one queue, a contact at position ``p`` among ``N`` busy
+   agents gets ``p H / N``, its mean wait.
+5. Routing steps still to come (``c``'s and those of the contacts ahead)
+   change the pools at known times: the estimate goes stage by stage.
 
 ``None`` means no estimate is possible: the router has not yet learned any
-handle time on the contact's channel, or no agent could ever take it (an
-empty pool at every step).
+handle time, or no agent could ever take the contact (an empty pool at
+every stage).
 
 What it leaves out (docs/estimated-wait.md, "Limits"): arrivals to come
-(a VIP that will overtake ``c``), abandonment of the contacts ahead, offers
-that will be declined or time out, and the policies that hold a contact back
-from a free agent (queue delays, reservation, exclusions): with one of those
-the estimate may be 0 while the contact still waits.
+(a VIP that will overtake ``c``), offers that will be declined or time out,
+and the policies that hold a contact back from a free agent (queue delays,
+reservation, exclusions): with one of those the estimate may be 0 while the
+contact still waits.
 """
 
 from __future__ import annotations
