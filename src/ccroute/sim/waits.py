@@ -18,6 +18,7 @@ import attrs
 
 from ..errors import CCRouteError
 from ..events import Abandoned, Accepted, Event, Queued, TimedOut
+from ..lifecycle import ContactState
 from ..router import Router
 
 __all__ = ["WaitRecord", "WaitRecorder"]
@@ -84,7 +85,7 @@ class WaitRecorder:
                 position: int | None = None
                 try:
                     estimate = router.estimated_wait(event.contact_id)
-                    if router.contact(event.contact_id).state.value == "waiting":
+                    if router.contact(event.contact_id).state is ContactState.WAITING:
                         position = router.position(event.contact_id)
                 except CCRouteError:  # it left in the same call
                     estimate = None
