@@ -173,3 +173,25 @@ async def test_a_restarted_service_estimates_as_before(
     async with Service(path=path, clock=clock, load_entrypoints=False) as again:
         assert [again.estimated_wait(c) for c in ("c2", "c3")] == before
         assert (again.router.state().handle_times, again.router.state().abandonment) == learned
+
+
+async def test_after_a_restart_waiting_customers_keep_hearing(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "centre.db"
+    clock = ManualClock(0.0)
+    async with Service(path=path, clock=clock, load_entrypoints=False) as service:
+        await one_busy_agent(service, clock)
+    customers = Customers()
+    async with Service(
+        path=path,
+        clock=clock,
+        plugins=[customers],
+        load_entrypoints=False,
+        wait_update_every=20,
+    ) as again:
+        clock.advance(20)
+        await again.tick()
+        await again.drain()
+        assert customers.queued("c2") == [(80.0, 1, 60.0)]
+        assert customers.queued("c3") == [(80.0, 2, 120.0)]

@@ -618,6 +618,10 @@ class Service:
             tg.start_soon(self._writer)
             tg.start_soon(self._timer)
             if self._wait_updates is not None and self._want_updates:
+                # contacts still waiting from before a restart hear again too
+                now = self._clock.now()
+                for view in self.router.waiting():
+                    self._wait_updates.schedule(view.id, now)
                 tg.start_soon(self._wait_update_loop)
             self._stack = stack
             await self.flush()
