@@ -744,9 +744,9 @@ class Service:
 
         Deprecated: ``estimated_wait(queue, position)``, the form before the
         router estimated, is :meth:`Router.estimate_wait
-        <ccroute.Router.estimate_wait>` for a contact at ``position`` in
-        ``queue`` on the channel the queue has learned most about (voice
-        first); it warns with :class:`DeprecationWarning`.
+        <ccroute.Router.estimate_wait>` for a voice contact (the router's first
+        channel without voice) at ``position`` in ``queue``; it warns with
+        :class:`DeprecationWarning`.
         """
         if position is None:
             return self.router.estimated_wait(contact_id)
@@ -758,8 +758,8 @@ class Service:
             stacklevel=2,
         )
         router = self.router
-        learned = [c.name for c in router.channels if router.handle_time(contact_id, c.name)]
-        channel = "voice" if "voice" in learned or not learned else learned[0]
+        channels = [c.name for c in router.channels]
+        channel = "voice" if "voice" in channels else channels[0]
         return router.estimate_wait(contact_id, channel, position=position)
 
     def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:
