@@ -181,6 +181,9 @@ STORED = {
     "_timers": "timers",
     "_epoch": "epoch",
     "unreached": "unreached",
+    # the estimated wait's learned handle times (docs/estimated-wait.md)
+    "_handle_times": "handle_times",
+    "_patience": "abandonment",
 }
 # The policy objects (ccroute.core.policies): the document fields their state
 # is stored in; the rest of it is rebuilt on restore.
@@ -218,6 +221,8 @@ REBUILT = {
     "_counts",
     # a memo of the queue's signature ids, refilled as contacts are re-queued
     "_signatures",
+    # the estimated wait's estimator: reads the records, holds nothing of its own
+    "_estimator",
 }
 # The embedding program's (clock, observers and what they did), code, the queue
 # (rebuilt), and the bookkeeping of one call.

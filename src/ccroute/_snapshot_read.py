@@ -12,6 +12,7 @@ Every refusal is an :class:`~ccroute.InputError` naming the field, e.g.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Container, Iterable
 from typing import Any, Final, TypeVar
 
@@ -33,9 +34,11 @@ from .model import (
 from .policies import RampUp, RoutingPolicy
 from .snapshot import (
     READABLE_FORMATS,
+    AbandonmentRecord,
     AgentRecord,
     ContactRecord,
     Exclusion,
+    HandleTimeRecord,
     Key,
     QueueRecord,
     RandomState,
@@ -386,10 +389,24 @@ _READ_REJOIN: Final[dict[str, Reader[Any]]] = {
     "contact": _str,
 }
 
+_READ_HANDLE_TIME: Final[dict[str, Reader[Any]]] = {
+    "queue": _str,
+    "channel": _str,
+    "count": _int,
+    "mean": _float,
+}
+
+_READ_ABANDONMENT: Final[dict[str, Reader[Any]]] = {
+    "queue": _str,
+    "channel": _str,
+    "abandoned": _float,
+    "waited": _float,
+}
+
 
 #: Fields added to the state document after it was first written, with a
 #: default: a document written before them still reads.
-_STATE_ADDED: Final = frozenset({"epoch", "unreached"})
+_STATE_ADDED: Final = frozenset({"epoch", "unreached", "handle_times", "abandonment"})
 _CONTACT_ADDED: Final = frozenset({"attempts", "disposition"})
 
 
@@ -429,6 +446,8 @@ _READ_STATE: Final[dict[str, Reader[Any]]] = {
     "lift_pending": _bool,
     "epoch": _float,
     "unreached": _int,
+    "handle_times": _tuple(_record(HandleTimeRecord, _READ_HANDLE_TIME)),
+    "abandonment": _tuple(_record(AbandonmentRecord, _READ_ABANDONMENT)),
 }
 
 
@@ -545,6 +564,23 @@ def check_references(state: RouterState) -> None:
     _unique((e.customer for e in state.exclusions), "exclusion customer")
     _unique((f"{r.customer}/{r.queue}" for r in state.rejoins), "rejoin place")
     known(state.kept_free, agents, "kept_free (agent)")
+    _unique((f"{r.queue}/{r.channel}" for r in state.handle_times), "handle time of")
+    for learned in state.handle_times:
+        where = f"handle time of {learned.queue!r} on {learned.channel!r}"
+        known([learned.queue], queues, f"{where} (queue)")
+        known([learned.channel], channels, f"{where} (channel)")
+        _bounded(learned.count, 1, _MAX_SEQ, f"{where}: count")
+        if not 0 <= learned.mean < math.inf:
+            raise InputError(f"router snapshot: {where}: mean {learned.mean!r} is not >= 0")
+    _unique((f"{r.queue}/{r.channel}" for r in state.abandonment), "abandonment of")
+    for learned_rate in state.abandonment:
+        where = f"abandonment of {learned_rate.queue!r} on {learned_rate.channel!r}"
+        known([learned_rate.queue], queues, f"{where} (queue)")
+        known([learned_rate.channel], channels, f"{where} (channel)")
+        for name in ("abandoned", "waited"):
+            value = getattr(learned_rate, name)
+            if not 0 <= value < math.inf:
+                raise InputError(f"router snapshot: {where}: {name} {value!r} is not >= 0")
     _bounded(state.seq, 0, _MAX_SEQ, "seq")
     for key in [c.key for c in state.contacts] + [r.key for r in state.rejoins]:
         _bounded(key[0], -MAX_TIER, MAX_TIER, "a key's -tier")

@@ -55,8 +55,11 @@ from ._values import (
     MAX_COUNT,
     MAX_ID_LENGTH,
     MAX_SECONDS,
+    MAX_TIER,
     check_bool,
     check_id,
+    check_int,
+    check_seconds,
     fail,
     is_int,
     is_real,
@@ -65,6 +68,7 @@ from ._values import (
 from .business_hours import WhenClosed
 from .clock import Clock, ManualClock
 from .core.dispositions import check_disposition
+from .core.estimated_wait import HandleTimes, Patience, WaitEstimator
 from .core.policies import (
     AdmissionRules,
     ChannelBlocking,
@@ -151,9 +155,11 @@ from .model import (
 from .policies import RoutingPolicy
 from .snapshot import FORMAT as SNAPSHOT_FORMAT
 from .snapshot import (
+    AbandonmentRecord,
     AgentRecord,
     ContactRecord,
     Exclusion,
+    HandleTimeRecord,
     QueueRecord,
     RandomState,
     RejoinRecord,
@@ -474,6 +480,20 @@ class Router:
         # queue -> keys of its waiting contacts, in order
         self._ranks: dict[str, SortedList] = {}
         self._counts: _Counts | None = None
+        # the estimated wait (docs/estimated-wait.md): handle times learned
+        # from completions and abandonment from waits (both in the snapshot),
+        # and the estimator reading them
+        self._handle_times = HandleTimes()
+        self._patience = Patience()
+        self._estimator = WaitEstimator(
+            self._agents,
+            self._contacts,
+            self._queues,
+            self._q,
+            self._channel_ids,
+            self._handle_times,
+            self._patience,
+        )
 
     # ================================================================ observers
 
@@ -854,6 +874,7 @@ class Router:
         self._q.count_handled(agent.handle)
         self._queues[rec.queue].present -= 1
         rec.accepted_at = now
+        self._patience.left(rec.queue, rec.channel, now - rec.entered_at, False)
         events.append(
             _build_accepted(now, contact_id, agent_id, rec.queue, rec.channel, now - rec.entered_at)
         )
@@ -978,6 +999,7 @@ class Router:
         )
         self._leave(rec, _A.ABANDON, after)
         self.abandoned += 1
+        self._patience.left(rec.queue, rec.channel, now - rec.entered_at, True)
         events.append(
             Abandoned(
                 now,
@@ -1668,6 +1690,8 @@ class Router:
             kept_free=tuple(sorted(agents[h].spec.id for h in held if h in agents)),
             lift_pending=reservation is not None and reservation.lift_pending,
             epoch=self._epoch,
+            handle_times=tuple(HandleTimeRecord(*r) for r in self._handle_times.records()),
+            abandonment=tuple(AbandonmentRecord(*r) for r in self._patience.records()),
         )
 
     def snapshot(self) -> bytes:
@@ -1855,6 +1879,8 @@ class Router:
         self._timers = timers
         self._timer_seq = itertools.count(len(timers))
         self._rejoins.load((r.customer, r.queue, r.key, r.until, r.contact) for r in state.rejoins)
+        self._handle_times.load((r.queue, r.channel, r.count, r.mean) for r in state.handle_times)
+        self._patience.load((r.queue, r.channel, r.abandoned, r.waited) for r in state.abandonment)
         if state.kept_free or state.lift_pending:
             # A document may carry these without reserved channels: kept, so
             # that the lift they call for happens as it would have.
@@ -2085,6 +2111,71 @@ class Router:
                 if r.state is _S.WAITING and r.queue == rec.queue
             )
         return int(ranks.bisect_left(rec.key)) + 1
+
+    def estimated_wait(self, contact_id: str) -> float | None:
+        """Seconds a waiting contact has still to wait, as of :attr:`now`
+        (docs/estimated-wait.md): 0 once it is offered, or while an agent who
+        could take it has room; ``None`` while no estimate is possible (no
+        handle time learned on its channel yet, or no agent could ever take
+        it). Changes nothing.
+
+        Raises :class:`UnknownIdError` for an unknown contact and
+        :class:`InvalidStateError` for one already answered.
+        Cost: O(C + S x A) for C live contacts, S distinct requirement sets
+        among the contacts ahead and A agents, once more per routing step
+        still to come.
+        """
+        rec = self._contact(contact_id)
+        if rec.state is not _S.WAITING and rec.state is not _S.OFFERED:
+            raise InvalidStateError(
+                f"contact {contact_id!r} is {rec.state.value}, expected waiting or offered"
+            )
+        return self._estimator.for_contact(rec, self._now)
+
+    def estimate_wait(
+        self,
+        queue: str,
+        channel: str,
+        requirements: Mapping[str, int] | None = None,
+        *,
+        priority_seconds: float = 0.0,
+        tier: int = 0,
+        position: int | None = None,
+    ) -> float | None:
+        """Seconds a contact submitted now to ``queue`` on ``channel`` (with these
+        ``requirements``, ``priority_seconds`` and ``tier``) would wait, before it
+        is submitted: for an IVR's condition or a callback offer. It would sort
+        behind every contact waiting with the same key; otherwise as
+        :meth:`estimated_wait` (0 when an agent who could take it has room now).
+        With ``position`` (1 = next), the contacts waiting are not looked at:
+        ``position - 1`` contacts like it are ahead of it. Changes nothing.
+
+        Raises :class:`UnknownIdError` for an unknown queue or channel and
+        :class:`InvalidValueError` for bad requirements, priority, tier or
+        position. Cost: as :meth:`estimated_wait` (O(A) with ``position``).
+        """
+        self._queue(queue)
+        self._channel(channel)
+        reqs = self._check_requirements(requirements, f"estimate for queue {queue!r}") or {}
+        check_seconds(priority_seconds, "estimate: priority_seconds", signed=True)
+        check_int(tier, "estimate: tier", -MAX_TIER, MAX_TIER)
+        if position is not None:
+            check_int(position, "estimate: position", 1, MAX_COUNT)
+        key = (-tier, self._now - priority_seconds, math.inf)
+        ahead = None if position is None else position - 1
+        return self._estimator.for_prospect(queue, channel, reqs, key, self._now, ahead)
+
+    def handle_time(self, queue: str, channel: str) -> float | None:
+        """The handle time (acceptance to the end of wrap-up) the router has
+        learned for ``queue`` on ``channel``, in seconds: the estimated wait's
+        input (docs/estimated-wait.md). Before the queue's first completion on
+        that channel, the channel's over all queues, then every channel's;
+        ``None`` before the router's first completion. Kept in snapshots.
+        Cost: O(1) (O(queues x channels) for a fallback).
+        """
+        self._queue(queue)
+        self._channel(channel)
+        return self._handle_times.mean(queue, channel)
 
     def queue_size(self, queue: str) -> int:
         """Number of contacts waiting (not offered) in ``queue``. Cost: O(1)."""
@@ -2844,6 +2935,7 @@ class Router:
         self._release(agent, rec.channel, now)
         self._leave(rec, _A.END_WRAP_UP, after)
         self.completed += 1
+        self._handle_times.learn(rec.queue, rec.channel, now - rec.accepted_at)
         events.append(
             _build_wrap_up_ended(
                 now,
@@ -3300,6 +3392,8 @@ class Router:
         wait = now - rec.entered_at
         to_name, outcome = waits.destination(rec, reason, now)
         rec.overdue = False
+        # it waited this long without abandoning (the estimated wait's learning)
+        self._patience.left(rec.queue, rec.channel, wait, False)
         if to_name is None:
             self._dequeue(rec)
             self._queues[rec.queue].present -= 1

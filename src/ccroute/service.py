@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -51,6 +52,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._values import check_json
+from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
 from .codec import EncodedRecords, PreparedCommand, prepare_command
 from .commands import (
@@ -488,6 +490,11 @@ class Service:
         at most one hook call at a time, so plugins that hang can hold up new
         work only once this many calls hang at once (each for at most
         ``hook_timeout``).
+    :param wait_update_every: seconds between the ``queued`` customer
+        updates of a waiting contact (its position and
+        :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` again);
+        ``None`` (the default) sends one only when it enters a queue. See
+        docs/estimated-wait.md.
     """
 
     def __init__(
@@ -506,8 +513,10 @@ class Service:
         snapshot_every: int = 10_000,
         metrics: bool = True,
         hook_concurrency: int = DEFAULT_HOOK_CONCURRENCY,
+        wait_update_every: float | None = None,
     ) -> None:
         _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
+        period = check_period(wait_update_every)
         if sync not in _SYNC_MODES:
             raise InvalidValueError(f"sync must be one of {', '.join(_SYNC_MODES)}, got {sync!r}")
         if (
@@ -550,6 +559,9 @@ class Service:
         self._hook_timeout = hook_timeout
         self._snapshot_every = snapshot_every
         self._hook_concurrency = hook_concurrency
+        # customers due another "queued" update (None: only on queue entry)
+        self._wait_updates = None if period is None else WaitUpdates(period)
+        self._wake_wait_updates = anyio.Event()
         self._hooks: Hooks | None = None
         # The flows run live (Service.flows), made when first asked for.
         self._flows: LiveFlows | None = None
@@ -663,6 +675,12 @@ class Service:
             self._running = True
             tg.start_soon(self._writer)
             tg.start_soon(self._timer)
+            if self._wait_updates is not None and self._want_updates:
+                # contacts still waiting from before a restart hear again too
+                now = self._clock.now()
+                for view in self.router.waiting():
+                    self._wait_updates.schedule(view.id, now)
+                tg.start_soon(self._wait_update_loop)
             self._stack = stack
             await self.flush()
             await hooks.start_channel(self)
@@ -828,19 +846,30 @@ class Service:
         in ``queue`` (``None`` before the first). Survives restarts."""
         return self._book.mean_handle_time(queue)
 
-    def estimated_wait(self, queue: str, position: int) -> float | None:
-        """About how long a contact at ``position`` (1 = next) in ``queue`` waits:
-        ``position`` x the queue's mean handle time / its logged-in agents.
+    def estimated_wait(self, contact_id: str, position: int | None = None) -> float | None:
+        """Seconds a waiting contact has still to wait:
+        :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` (what the
+        customer's ``queued`` updates carry; docs/estimated-wait.md).
 
-        ``None`` until the queue has completed a contact, or while no agent of
-        it is logged in: an estimate from nothing would mislead the customer.
-        Cost: O(1).
+        Deprecated: ``estimated_wait(queue, position)``, the form before the
+        router estimated, is :meth:`Router.estimate_wait
+        <ccroute.Router.estimate_wait>` for a voice contact (the router's first
+        channel without voice) at ``position`` in ``queue``; it warns with
+        :class:`DeprecationWarning`.
         """
-        mean = self._book.mean_handle_time(queue)
-        if mean is None:
-            return None
-        logged_in = self.router.queue_stats(queue).logged_in
-        return position * mean / logged_in if logged_in else None
+        if position is None:
+            return self.router.estimated_wait(contact_id)
+        warnings.warn(
+            "Service.estimated_wait(queue, position) is deprecated: use "
+            "Service.estimated_wait(contact_id) or Router.estimate_wait(queue, channel, "
+            "position=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        router = self.router
+        channels = [c.name for c in router.channels]
+        channel = "voice" if "voice" in channels else channels[0]
+        return router.estimate_wait(contact_id, channel, position=position)
 
     def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:
         """Run ``fn(*args)`` in the service's task group (cancelled when it stops).
@@ -994,8 +1023,11 @@ class Service:
         )
 
     async def tick(self) -> list[Event]:
-        """Apply the timers that fell due now (the service also does this by itself)."""
-        return await self._apply(Tick())
+        """Apply the timers that fell due now, and send the periodic customer
+        updates due (the service also does both by itself)."""
+        events = await self._apply(Tick())
+        self._send_wait_updates()
+        return events
 
     async def inbound(
         self,
@@ -1396,6 +1428,7 @@ class Service:
                     contacts[e.contact_id] = live
                     if updates:
                         self._queued(e.contact_id, e.queue, e.at, live)
+                        self._schedule_wait_update(e.contact_id, e.at)
                 elif isinstance(e, Accepted):
                     found = contacts.get(e.contact_id)
                     if found is not None:
@@ -1427,6 +1460,7 @@ class Service:
                         _moved(found, HistoryTransfer(e.at, "overflow", e.from_queue, e.to_queue))
                     if updates and found is not None:
                         self._queued(e.contact_id, e.to_queue, e.at, found)
+                        self._schedule_wait_update(e.contact_id, e.at)
                 elif isinstance(e, Transferred):
                     found = contacts.get(e.contact_id)
                     if found is not None:
@@ -1700,7 +1734,7 @@ class Service:
             view = router.contact(contact_id)
             if view.state is ContactState.WAITING and view.queue == queue:
                 position = router.position(contact_id)
-                estimate = self.estimated_wait(queue, position)
+                estimate = router.estimated_wait(contact_id)
         except UnknownIdError:
             pass  # gone already
         await self._send_update(
@@ -1733,6 +1767,46 @@ class Service:
                     attributes=contact.attributes,
                 )
             )
+
+    # ------------------------------------------------- periodic wait updates
+
+    def _schedule_wait_update(self, contact_id: str, at: float) -> None:
+        updates = self._wait_updates
+        if updates is not None:
+            first = updates.next_due()
+            updates.schedule(contact_id, at)
+            if updates.next_due() < first:
+                self._wake_wait_updates.set()
+
+    def _send_wait_updates(self) -> None:
+        """Send the ``queued`` updates due now to the contacts still waiting."""
+        updates = self._wait_updates
+        if updates is None or not self._want_updates:
+            return
+        router = self.router
+        for due, contact_id in updates.due(self._clock.now()):
+            live = self._book.contacts.get(contact_id)
+            if live is None:
+                continue
+            try:
+                view = router.contact(contact_id)
+            except UnknownIdError:
+                continue  # gone: no more updates
+            if view.state is ContactState.WAITING:
+                self._queued(contact_id, view.queue, due, live)
+                updates.schedule(contact_id, due)
+
+    async def _wait_update_loop(self) -> None:
+        """Wake when the next periodic ``queued`` update falls due, and send it."""
+        assert self._wait_updates is not None
+        while True:
+            self._wake_wait_updates = anyio.Event()
+            delay = self._wait_updates.next_due() - self._clock.now()
+            if delay > 0:
+                with anyio.move_on_after(delay):
+                    await self._wake_wait_updates.wait()
+                continue
+            self._send_wait_updates()
 
     # ---------------------------------------------------------------- timer
 

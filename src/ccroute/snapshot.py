@@ -32,10 +32,12 @@ from .policies import RoutingPolicy
 
 __all__ = [
     "FORMAT",
+    "AbandonmentRecord",
     "READABLE_FORMATS",
     "AgentRecord",
     "ContactRecord",
     "Exclusion",
+    "HandleTimeRecord",
     "QueueRecord",
     "RandomState",
     "RejoinRecord",
@@ -232,6 +234,44 @@ class RejoinRecord:
 
 
 @attrs.frozen(slots=True)
+class HandleTimeRecord:
+    """A handle time the router learned (the estimated wait's input; see
+    docs/estimated-wait.md).
+
+    :param queue: the queue.
+    :param channel: the channel.
+    :param count: the contacts of that queue and channel completed so far.
+    :param mean: their mean handle time in seconds (acceptance to the end of
+        wrap-up), weighted towards the latest ones after the first
+        :data:`~ccroute.core.estimated_wait.HANDLE_TIME_WINDOW`.
+    """
+
+    queue: str
+    channel: str
+    count: int
+    mean: float
+
+
+@attrs.frozen(slots=True)
+class AbandonmentRecord:
+    """How fast a queue's waiting contacts on a channel abandon, as the router
+    learned it (the estimated wait's input; see docs/estimated-wait.md).
+
+    :param queue: the queue.
+    :param channel: the channel.
+    :param abandoned: the contacts that abandoned, weighted towards the latest
+        (:data:`~ccroute.core.estimated_wait.PATIENCE_WINDOW`).
+    :param waited: the seconds every contact that left the queue (answered or
+        abandoned) had waited, weighted alike.
+    """
+
+    queue: str
+    channel: str
+    abandoned: float
+    waited: float
+
+
+@attrs.frozen(slots=True)
 class RouterState:
     """Everything that decides a router's future routing, as plain values.
 
@@ -272,6 +312,10 @@ class RouterState:
         free (always false after a call that returned).
     :param epoch: the Unix time of the router's time zero, in which queues'
         calendars are read (0 when missing: a document written before it).
+    :param handle_times: the handle times learned per queue and channel, by
+        queue and channel (a document without them starts learning afresh).
+    :param abandonment: the abandonment learned per queue and channel, by
+        queue and channel (likewise).
     """
 
     format: int
@@ -297,6 +341,8 @@ class RouterState:
     lift_pending: bool
     epoch: float = 0.0
     unreached: int = 0
+    handle_times: tuple[HandleTimeRecord, ...] = ()
+    abandonment: tuple[AbandonmentRecord, ...] = ()
 
     def to_bytes(self) -> bytes:
         """The document as JSON (UTF-8), what :meth:`Router.snapshot

@@ -61,10 +61,6 @@ def _no_profile(customer_id: str | None) -> Mapping[str, Any]:
     return {}
 
 
-def _always_open(queue: str) -> bool:
-    return True
-
-
 def _unknown_wait(queue: str) -> float | None:
     return None
 
@@ -76,13 +72,14 @@ class RouterFlowContext:
 
     :param router: the router whose queues the flow routes to.
     :param profiles: customer id to profile; default: no profiles.
-    :param is_open: queue to whether it is open; default: always open.
+    :param is_open: queue to whether it is open; default: the router's
+        business hours (:meth:`Router.is_open <ccroute.Router.is_open>`).
     :param estimated_wait: queue to its estimated wait; default: unknown.
     """
 
     router: Router
     profiles: Callable[[str | None], Mapping[str, Any]] = _no_profile
-    open_hours: Callable[[str], bool] = attrs.field(default=_always_open, alias="is_open")
+    open_hours: Callable[[str], bool] | None = attrs.field(default=None, alias="is_open")
     wait: Callable[[str], float | None] = attrs.field(default=_unknown_wait, alias="estimated_wait")
 
     @property
@@ -95,7 +92,9 @@ class RouterFlowContext:
         return self.profiles(customer_id)
 
     def is_open(self, queue: str) -> bool:
-        """``is_open(queue)`` as given (default: open)."""
+        """``is_open(queue)`` as given (default: the router's calendar for it)."""
+        if self.open_hours is None:
+            return self.router.is_open(queue)
         return self.open_hours(queue)
 
     def estimated_wait(self, queue: str) -> float | None:

@@ -148,21 +148,20 @@ class FlowResult:
     events: tuple[Event, ...]
 
 
-def _estimated_wait(service: Service, queue: str, contact_id: str | None = None) -> float | None:
+def _estimated_wait(
+    service: Service, queue: str, channel: str, contact_id: str | None = None
+) -> float | None:
     """The estimated wait of ``contact_id`` (waiting in ``queue``), or of a contact
-    entering ``queue`` now: the one place the driver takes its estimate from.
+    on ``channel`` entering ``queue`` now: the one place the driver takes its
+    estimate from (:meth:`Router.estimated_wait <ccroute.Router.estimated_wait>`,
+    :meth:`Router.estimate_wait <ccroute.Router.estimate_wait>`).
 
-    :meth:`Service.estimated_wait <ccroute.Service.estimated_wait>` at the
-    contact's position (a newcomer's: behind every contact waiting there).
-
-    :raises UnknownIdError: for an unknown queue.
+    :raises UnknownIdError: for an unknown queue or channel.
     """
     router = service.router
     if contact_id is not None:
-        position = router.position(contact_id)
-    else:
-        position = router.queue_stats(queue).waiting + 1
-    return service.estimated_wait(queue, position)
+        return router.estimated_wait(contact_id)
+    return router.estimate_wait(queue, channel)
 
 
 def _queue_is_open(service: Service, queue: str) -> bool:
@@ -295,7 +294,7 @@ class LiveFlows:
             return hours(queue) if hours is not None else _queue_is_open(service, queue)
 
         def wait(queue: str) -> float | None:
-            return _estimated_wait(service, queue)
+            return _estimated_wait(service, queue, contact.channel)
 
         return RouterFlowContext(
             service.router, profiles=profiles, is_open=is_open, estimated_wait=wait
@@ -591,7 +590,7 @@ class LiveSession:
             return
         view = service.router.contact(self.contact_id)
         position = service.router.position(self.contact_id)
-        wait = _estimated_wait(service, view.queue, self.contact_id)
+        wait = _estimated_wait(service, view.queue, view.channel, self.contact_id)
         await self._say(
             FlowOutput(
                 contact_id=self.contact_id,

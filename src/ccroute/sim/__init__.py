@@ -23,6 +23,7 @@ from .scenario import (
     parse_scenario,
     parse_trace,
 )
+from .waits import WaitRecord, WaitRecorder
 
 __all__ = [
     "AgentGroup",
@@ -36,6 +37,8 @@ __all__ = [
     "Simulation",
     "SimulationResult",
     "TraceRecord",
+    "WaitRecord",
+    "WaitRecorder",
     "parse_clock",
     "parse_scenario",
     "parse_trace",

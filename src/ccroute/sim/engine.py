@@ -53,6 +53,7 @@ from ..model import Agent, Contact, Presence, contact_with_id
 from ..router import Router
 from .breakdown import Breakdown, BreakdownCollector
 from .scenario import AgentGroup, Scenario
+from .waits import WaitRecord, WaitRecorder
 
 __all__ = ["IntervalStats", "Simulation", "SimulationResult", "simulate"]
 
@@ -138,6 +139,9 @@ class SimulationResult:
     #: Per interval x queue x channel, against each queue's own threshold, with
     #: the longest waits and the agents staffed per interval (sim/breakdown.py).
     breakdown: Breakdown | None = attrs.field(default=None, eq=False, repr=False)
+    #: Each queued contact's estimated and actual wait, in the order they
+    #: queued, when the simulation was asked to record them (sim/waits.py).
+    waits: tuple[WaitRecord, ...] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def probability_of_waiting(self) -> float | None:
@@ -198,10 +202,19 @@ class Simulation:
     :param scenario: the day to simulate.
     :param seed: overrides the scenario's seed.
     :param keep_events: keep every router event in the result (for tests).
+    :param record_waits: record each contact's estimated wait at queue entry
+        (:meth:`Router.estimated_wait <ccroute.Router.estimated_wait>`) and its
+        actual wait in :attr:`SimulationResult.waits`; costs one estimate per
+        contact.
     """
 
     def __init__(
-        self, scenario: Scenario, *, seed: int | None = None, keep_events: bool = False
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        keep_events: bool = False,
+        record_waits: bool = False,
     ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
@@ -265,6 +278,7 @@ class Simulation:
         # bookkeeping and the metrics, as two observers would): one copy of
         # each batch instead of two.
         self.router.observe(self._on_events)
+        self.wait_recorder = WaitRecorder(self.router) if record_waits else None
         self._setup()
 
     # ------------------------------------------------------------------ setup
@@ -406,6 +420,9 @@ class Simulation:
             end_time=now,
             event_log=None if self._log is None else tuple(self._log),
             breakdown=breakdown,
+            waits=None
+            if self.wait_recorder is None
+            else tuple(self.wait_recorder.records.values()),
         )
 
     # --------------------------------------------------------------- handlers
