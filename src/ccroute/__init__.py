@@ -84,6 +84,7 @@ from .hooktypes import (
     ServiceHandle,
 )
 from .lifecycle import ContactState
+from .masking import Masking
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -185,6 +186,7 @@ __all__ = [
     "MAX_LEVEL",
     "MIN_LEVEL",
     "ManualClock",
+    "Masking",
     "MemoryStorage",
     "MonotonicClock",
     "NotEligible",

@@ -119,6 +119,7 @@ from .lifecycle import (
     check_presence_change,
     contact_transition,
 )
+from .masking import Masking, masking_for
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -312,6 +313,13 @@ class Router:
         place of the one this installation uses (``ccroute.IMPLEMENTATION``):
         an instance of either twin, or a reference matcher in tests. Anything
         that implements :class:`~ccroute.QueueBackend` will do.
+    :param masking: the rules that mask sensitive data in contacts'
+        attributes where they enter (:meth:`submit`, :meth:`update_contact`,
+        :meth:`restore`), so that events, views and snapshots never hold
+        the raw value: :class:`~ccroute.Masking` (card numbers, SSNs and
+        sensitive field names) by default; ``Masking(enabled=False)``
+        switches it off. Routing reads no attributes, so masking changes
+        no decision. See docs/masking.md.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -327,8 +335,10 @@ class Router:
         policy: RoutingPolicy | None = None,
         offer_reasons: bool = True,
         queue_backend: QueueBackend | None = None,
+        masking: Masking | None = None,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
+        masking = masking_for(masking, None)
         if policy is None:
             policy = RoutingPolicy()
         elif not isinstance(policy, RoutingPolicy):
@@ -391,6 +401,8 @@ class Router:
             self._add_channel(channel)
         self._policy = policy
         self._offer_reasons = offer_reasons
+        # sensitive data masking (docs/masking.md); None when switched off
+        self._masking: Masking | None = masking if masking.enabled else None
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -689,8 +701,11 @@ class Router:
         A contact the queue does not admit (full, or its admission rule
         refuses it) gets a :class:`Refused` event with the reason and is not
         kept. Raises :class:`DuplicateIdError` if a live contact has the same
-        id, :class:`UnknownIdError` for an unknown queue or channel.
+        id, :class:`UnknownIdError` for an unknown queue or channel. Its
+        attributes are masked first (``masking``).
         """
+        if self._masking is not None:
+            contact = self._masking.contact(contact)
         now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
         admission = self._admission
@@ -1208,6 +1223,9 @@ class Router:
         contact when its requirements change.
         """
 
+        if attributes is not None and self._masking is not None:
+            attributes = self._masking.value(attributes)
+
         def check() -> tuple[_ContactRec, Contact, tuple[str, ...]]:
             return self._check_update_contact(
                 contact_id, priority_seconds, tier, requirements, attributes
@@ -1501,6 +1519,7 @@ class Router:
         *,
         strategies: Mapping[str, AgentStrategy] | None = None,
         queue_backend: QueueBackend | None = None,
+        masking: Masking | None = None,
     ) -> Router:
         """Rebuild a router from :meth:`snapshot` bytes or a :meth:`state` document.
 
@@ -1510,6 +1529,9 @@ class Router:
         :param strategies: the custom strategies the snapshot's queues name.
         :param queue_backend: a new, empty queue to route with, as for
             :class:`Router`.
+        :param masking: the masking rules, as for :class:`Router` (they are
+            not part of the state); the restored contacts' attributes are
+            masked by them.
 
         Raises :class:`InputError` for bytes that are not a snapshot, a
         snapshot of a format this release does not read, a field of the
@@ -1535,6 +1557,7 @@ class Router:
             policy=state.policy,
             offer_reasons=state.offer_reasons,
             queue_backend=queue_backend,
+            masking=masking,
         )
         now = router._now
         if not now >= state.now:
@@ -1543,6 +1566,10 @@ class Router:
             router._load(state)
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
             raise InputError(f"router snapshot does not load: {exc!r}") from exc
+        if router._masking is not None:
+            # A snapshot taken without masking (or under fewer rules) holds raw values.
+            for rec in router._contacts.values():
+                rec.spec = router._masking.contact(rec.spec)
         return router
 
     def _peek(self, name: str) -> int:

@@ -97,6 +97,7 @@ from .events import (
 )
 from .hooktypes import CustomerUpdate, HistoryRecord, OfferDelivery, Outcome, UpdateKind
 from .lifecycle import ContactState
+from .masking import Masking, MaskingFilter, masking_for
 from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
 from .plugins import (
@@ -439,6 +440,13 @@ class Service:
         at most one hook call at a time, so plugins that hang can hold up new
         work only once this many calls hang at once (each for at most
         ``hook_timeout``).
+    :param masking: the rules that mask sensitive data (card numbers, SSNs,
+        sensitive field names) before anything is logged, stored, shown in
+        an offer or handed to a plugin; when omitted, ``settings["masking"]``
+        (a :class:`~ccroute.Masking`, or a table for
+        :meth:`Masking.from_settings <ccroute.Masking.from_settings>`), else
+        the default rules. ``Masking(enabled=False)`` (or ``{"enabled":
+        false}``) switches masking off. See docs/masking.md.
     """
 
     def __init__(
@@ -457,8 +465,11 @@ class Service:
         snapshot_every: int = 10_000,
         metrics: bool = True,
         hook_concurrency: int = DEFAULT_HOOK_CONCURRENCY,
+        masking: Masking | None = None,
     ) -> None:
         _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
+        self._masking = masking_for(masking, settings)
+        self._log_filter: MaskingFilter | None = None
         if sync not in _SYNC_MODES:
             raise InvalidValueError(f"sync must be one of {', '.join(_SYNC_MODES)}, got {sync!r}")
         if (
@@ -564,6 +575,7 @@ class Service:
         if self._running or self._stack is not None:
             raise ServiceError("the service is already running")
         stack = AsyncExitStack()
+        self._filter_log(True)
         try:
             pm = make_plugin_manager(self._plugins, load_entrypoints=self._load_entrypoints)
             log_plugins(pm)
@@ -617,6 +629,7 @@ class Service:
             self._stack = None
             self._tg = None
             self._close_storage()
+            self._filter_log(False)
             raise
 
     async def stop(self) -> None:
@@ -650,6 +663,17 @@ class Service:
             self._lanes.clear()
             self._offers.clear()
             self._close_storage()
+            self._filter_log(False)
+
+    def _filter_log(self, on: bool) -> None:
+        """Mask the service's log lines (a plugin's junk, an exception's text)
+        while it runs, unless masking is off."""
+        if on and self._masking.enabled and self._log_filter is None:
+            self._log_filter = MaskingFilter(self._masking)
+            log.addFilter(self._log_filter)
+        elif not on and self._log_filter is not None:
+            log.removeFilter(self._log_filter)
+            self._log_filter = None
 
     def _close_storage(self) -> None:
         # A store the application passed in is the application's to close.
@@ -893,6 +917,8 @@ class Service:
         self._check_running()
         if not isinstance(contact, Contact):
             raise InvalidValueError(f"inbound expects a Contact, got {contact!r}")
+        # Masked before any hook sees it (and again after each hook that may add data).
+        contact = self._masking.contact(contact)
         hooks = self._hooks
         assert hooks is not None
         notes: list[Event] = []
@@ -908,9 +934,9 @@ class Service:
                 return notes
             outcome = "default" if failed else "routed"
             notes.append(FlowFinished(at, contact.id, choice.plugin, outcome))
-            contact = result
+            contact = self._masking.contact(result)
         if contact.customer_id is not None:
-            profile = await hooks.crm_lookup(contact.customer_id)
+            profile = self._masking.value(await hooks.crm_lookup(contact.customer_id))
             enriched = await hooks.crm_enrich(contact, profile, self._usable(contact))
             notes.append(
                 CustomerEnriched(
@@ -1017,6 +1043,10 @@ class Service:
         """
         router = self.router
         prepared = None
+        if self._masking.enabled:
+            # Nothing raw reaches the log, the router or the plugins.
+            command = self._masking.fields_of(command)
+            notes = [self._masking.fields_of(note) for note in notes]
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
             # refused here, before the router changes: refused later, it
@@ -1113,13 +1143,15 @@ class Service:
     def _flush_notes(self) -> None:
         notes, self._notes = self._notes, []
         at = self._note_time()
-        self._record(at, Note(), tuple(kind(at, *args) for kind, args in notes))
+        mask = self._masking.fields_of
+        self._record(at, Note(), tuple(mask(kind(at, *args)) for kind, args in notes))
 
     async def _log_notes(self, events: Sequence[Event]) -> None:
         """Log notes as one record now (at this time) and wait until they are durable."""
         self._check_running()
         at = self._note_time()
-        self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in events))
+        mask = self._masking.fields_of
+        self._record(at, Note(), tuple(mask(attrs.evolve(n, at=at)) for n in events))
         batch = self._batch
         self._wake_writer.set()
         await batch.wait()
@@ -1557,7 +1589,7 @@ class Service:
         book = self._book = _Book(self._metrics)
         if recovered.snapshot is not None:
             state, saved = _unframe(recovered.snapshot)
-            router = Router.restore(state, strategies=strategies)
+            router = Router.restore(state, strategies=strategies, masking=self._masking)
             clock = router.clock
             assert isinstance(clock, ManualClock)
             self._rclock = clock
@@ -1565,7 +1597,11 @@ class Service:
         else:
             self._rclock = ManualClock()
             router = Router(
-                self._rclock, seed=self._seed, strategies=strategies, policy=self._policy
+                self._rclock,
+                seed=self._seed,
+                strategies=strategies,
+                policy=self._policy,
+                masking=self._masking,
             )
         try:
             replay(router, self._rclock, recovered.records, self._fold)
