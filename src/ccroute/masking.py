@@ -197,6 +197,9 @@ def _check_fields(inst: Masking, attribute: attrs.Attribute[Any], value: object)
     for name in sorted(value, key=repr):
         if type(name) is not str or not name.strip():
             fail("masking field name", "a non-empty string", name)
+        if MASK in name:
+            # A key masked by a pattern must not turn into a sensitive name.
+            fail(f"masking field name {show(name)}", f"a name without {MASK!r}", name)
         if any(not _normalise(part) for part in name.split(".")):
             fail(
                 f"masking field name {show(name)}",
