@@ -131,9 +131,7 @@ scalars = st.one_of(
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
     max_leaves=20,
 )
 rules = st.builds(
@@ -249,7 +247,12 @@ def test_card_numbers_keep_their_last_four_and_their_layout() -> None:
 def test_numbers_that_are_not_cards_are_left_alone() -> None:
     masking = Masking()
     # 16 digits failing Luhn (an order number), 12 digits, a 20-digit run
-    for text in ("order 4111111111111112", "123456789012", "41111111111111111111", "+44 20 7946 0958"):
+    for text in (
+        "order 4111111111111112",
+        "123456789012",
+        "41111111111111111111",
+        "+44 20 7946 0958",
+    ):
         assert masking.text(text) is text
     assert masking.value(4111111111111112) == 4111111111111112
 
