@@ -103,6 +103,8 @@ _SSN: Final = re.compile(r"(?<![0-9])([0-9]{3})([- ])([0-9]{2})\2([0-9]{4})(?![0
 _MASKED: Final = re.compile(r"[* -]*\*[* -]*[0-9]{0,4}")
 _SEPARATORS: Final = re.compile(r"[\s_-]+")
 _MIN_CARD: Final = 13
+# The shortest string that can hold a card number or an SSN (nine digits).
+_MIN_MATCH: Final = 9
 _MAX_CARD: Final = 19
 # Integers of 13 digits or more may be card numbers.
 _CARD_INT: Final = 10 ** (_MIN_CARD - 1)
@@ -425,14 +427,22 @@ class Masking:
     def _walk_dict(
         self, value: Any, items: Iterable[tuple[Any, Any]], paths: tuple[tuple[str, ...], ...]
     ) -> Any:
+        # The hot loop of masking a contact: flat strings, booleans and None
+        # are handled here, without a call, when nothing can match them.
         bare = self._bare
+        by_name = bool(bare or paths)
+        quick = not self._compiled
+        search = _CANDIDATE.search
         pairs: list[tuple[Any, Any]] = []
         changed = False
         for key, item in items:
+            key_kind = type(key)
             sub: tuple[tuple[str, ...], ...] = ()
             sensitive = False
-            if type(key) is str and (bare or paths):
-                name = _normalise(key)
+            if by_name and key_kind is str:
+                name = _NORMALISED.get(key)
+                if name is None:
+                    name = _normalise(key)
                 sensitive = name in bare
                 if paths and not sensitive:
                     for path in paths:
@@ -441,8 +451,23 @@ class Masking:
                                 sensitive = True
                                 break
                             sub += (path[1:],)
-            new = self._redact(item) if sensitive else self._walk(item, sub)
-            new_key = self._text(key) if type(key) is str else key
+            if sensitive:
+                new = self._redact(item)
+            else:
+                kind = type(item)
+                if kind is str:
+                    if quick and (len(item) < _MIN_MATCH or search(item) is None):
+                        new = item
+                    else:
+                        new = self._text(item)
+                elif kind is bool or item is None or kind is float:
+                    new = item
+                else:
+                    new = self._walk(item, sub)
+            if key_kind is str and not (quick and (len(key) < _MIN_MATCH or search(key) is None)):
+                new_key = self._text(key)
+            else:
+                new_key = key
             if new is not item or new_key is not key:
                 changed = True
             pairs.append((new_key, new))
@@ -485,27 +510,30 @@ class Masking:
         return value  # bool, None, anything else
 
     def _text(self, text: str) -> str:
-        compiled = self._compiled
-        if not compiled and _CANDIDATE.search(text) is None:
+        if not self._compiled and _CANDIDATE.search(text) is None:
             return text
+        # To a fixed point: a pass may leave a card's last four beside
+        # digits that, with them, make another card; each pass that changes
+        # the text masks one more character, so this ends.
         current = text
         while True:
             new = self._pass(current)
-            if new == current:
+            if new is current or new == current:
                 return current
             current = new
 
     def _pass(self, text: str) -> str:
-        """One pass of every rule over ``text``."""
+        """One pass of every rule over ``text``: the same object when nothing matched."""
         keep = self.keep_last
-        if self.ssns:
+        if self.ssns and _SSN.search(text) is not None:
             text = _SSN.sub(lambda m: _ssn_masked(m, keep), text)
         if self.cards:
             pieces: list[str] = []
             done = 0
             for match in _RUN.finditer(text):
                 run = match.group()
-                if len(run) < _MIN_CARD:
+                # Fewer than 13 digits (separators aside): no card.
+                if len(run) - run.count(" ") - run.count("-") < _MIN_CARD:
                     continue
                 base = match.start()
                 for start, end in _card_spans(run):
@@ -516,7 +544,8 @@ class Masking:
                 pieces.append(text[done:])
                 text = "".join(pieces)
         for pattern in self._compiled:
-            text = pattern.sub(lambda m: MASK * len(m.group()), text)
+            if pattern.search(text) is not None:
+                text = pattern.sub(lambda m: MASK * len(m.group()), text)
         return text
 
 
