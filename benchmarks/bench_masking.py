@@ -71,7 +71,9 @@ def main() -> None:
         print(f"  {name:52} {median_us(lambda c=contact: masking.contact(c), rounds, number):8.2f}")
     print("Masking.fields_of (the service, every call)")
     for name, command in (("Accept", Accept("c", "a")), ("Submit, typical", Submit(typical))):
-        print(f"  {name:52} {median_us(lambda c=command: masking.fields_of(c), rounds, number):8.2f}")
+        print(
+            f"  {name:52} {median_us(lambda c=command: masking.fields_of(c), rounds, number):8.2f}"
+        )
     print("Router.submit + abandon, typical contact: masking on / off, rounds interleaved")
     on = router_submit(masking, TYPICAL)
     off = router_submit(Masking(enabled=False), TYPICAL)
