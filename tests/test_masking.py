@@ -472,3 +472,31 @@ def test_a_typical_contact_costs_little_and_an_empty_one_nothing() -> None:
     assert masking.contact(attrs.evolve(contact, attributes={"card": CARD})).attributes == {
         "card": "************1111"
     }
+
+
+def test_commands_and_notes_are_masked_field_by_field() -> None:
+    from ccroute import CustomerEnriched
+    from ccroute.commands import Accept, Submit, UpdateContact
+    from ccroute.storage import LogRecord
+
+    masking = Masking()
+    accept = Accept("c1", "alice")
+    assert masking.fields_of(accept) is accept
+    submit = Submit(Contact("c1", "voice", "q", attributes={"card": CARD}))
+    assert masking.fields_of(submit).contact.attributes == {"card": "************1111"}
+    update = UpdateContact("c1", attributes={"x": [SSN]})
+    assert masking.fields_of(update).attributes == {"x": ["***-**-9999"]}
+    note = CustomerEnriched(1.0, "c1", "vip", True, False, {"password": "hunter2"})
+    masked_note = masking.fields_of(note)
+    assert masked_note.profile == {"password": "*******"}
+    assert (masked_note.at, masked_note.contact_id) == (1.0, "c1")
+    record = LogRecord(3, 1.0, submit, (note,))
+    masked = masking.log_record(record)
+    assert (masked.seq, masked.command, masked.events) == (
+        3,
+        masking.fields_of(submit),
+        (masked_note,),
+    )
+    assert masked.command.contact.attributes == {"card": "************1111"}
+    assert masking.log_record(masked) is masked
+    assert Masking(enabled=False).fields_of(submit) is submit

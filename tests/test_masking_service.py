@@ -24,12 +24,14 @@ from ccroute import (
     HistoryRecord,
     InvalidValueError,
     Masking,
+    MemoryStorage,
     OfferDelivery,
     Presence,
     QueueConfig,
     Service,
     hookimpl,
 )
+from ccroute.storage import LogRecord
 from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +258,50 @@ async def test_masking_is_configured_once(anyio_backend: str) -> None:
         Service(settings={"masking": True})
     with pytest.raises(InvalidValueError, match="masking settings: unknown key 'feilds'"):
         Service(settings={"masking": {"feilds": ["x"]}})
+
+
+class Tape(MemoryStorage):
+    """A memory store that also keeps every record appended, for a log without snapshot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tape: list[LogRecord] = []
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        super().append(records)
+        self.tape.extend(records)
+
+
+async def test_a_log_written_without_masking_is_masked_as_it_is_read(anyio_backend: str) -> None:
+    old = Tape()
+    async with Service(
+        storage=old, plugins=[Recorder()], load_entrypoints=False, masking=Masking(enabled=False)
+    ) as service:
+        await service.add_queue(QueueConfig("support"))
+        await service.add_agent(Agent("alice", queues=("support",)), Presence.AVAILABLE)
+        # offered to alice, and still open when the service stops
+        await service.inbound(
+            Contact("c1", "voice", "support", customer_id="vip", attributes=ATTRIBUTES)
+        )
+    assert any(CARD_SPACED in dump(record) for record in old.tape)
+    replayed = MemoryStorage()
+    replayed.append(old.tape)
+    # from the records alone (replay), and from the snapshot the stop took (restore)
+    for storage in (replayed, old):
+        recorder = Recorder()
+        async with Service(
+            storage=storage,
+            plugins=[recorder],
+            load_entrypoints=False,
+            settings={"masking": {"fields": ["mothers_maiden_name"]}},
+        ) as again:
+            # the open offer is delivered again, masked, with the profile masked
+            (delivery,) = recorder.arguments("deliver_offer")[0]
+            assert delivery.contact.attributes["card"] == "**** **** **** 1111"
+            assert delivery.profile["password"] == "*" * len(PASSWORD)
+            assert_no_raw(dump(again.router.contact("c1")), "the router's view")
+            await again.abandon("c1")
+            await again.drain()
+        for name, args in recorder.calls:
+            assert_no_raw(dump(args), f"the arguments of {name}")
+        assert recorder.arguments("crm_record")

@@ -1594,6 +1594,8 @@ class Service:
             assert isinstance(clock, ManualClock)
             self._rclock = clock
             book.load(router, saved)
+            # A snapshot written without masking (or under fewer rules) holds raw profiles.
+            book.profiles = {k: self._masking.value(v) for k, v in book.profiles.items()}
         else:
             self._rclock = ManualClock()
             router = Router(
@@ -1604,7 +1606,8 @@ class Service:
                 masking=self._masking,
             )
         try:
-            replay(router, self._rclock, recovered.records, self._fold)
+            records = map(self._masking.log_record, recovered.records)
+            replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
             raise StorageError(f"recovering from {self._storage!r}: {error}") from error
