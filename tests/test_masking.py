@@ -500,3 +500,15 @@ def test_commands_and_notes_are_masked_field_by_field() -> None:
     assert masked.command.contact.attributes == {"card": "************1111"}
     assert masking.log_record(masked) is masked
     assert Masking(enabled=False).fields_of(submit) is submit
+
+
+def test_the_docs_page_runs_and_names_the_defaults() -> None:
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "masking.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted >= 1 and result.failed == 0
+    text = page.read_text()
+    for name in DEFAULT_SENSITIVE_FIELDS:
+        assert f"`{name}`" in text, name
