@@ -512,3 +512,19 @@ def test_the_docs_page_runs_and_names_the_defaults() -> None:
     text = page.read_text()
     for name in DEFAULT_SENSITIVE_FIELDS:
         assert f"`{name}`" in text, name
+
+
+@pytest.mark.usefixtures("queue_factory")
+def test_attributes_that_are_not_json_are_refused_not_masked() -> None:
+    router = centre()
+    router.submit(Contact("c1", "voice", "support"))
+    cycle: list[Any] = [CARD]
+    cycle.append(cycle)
+    deep: Any = CARD
+    for _ in range(40):
+        deep = [deep]
+    for bad in ({"x": cycle}, {"x": deep}, {"x": {CARD, SSN}}):
+        with pytest.raises(InvalidValueError, match="contact 'c1'"):
+            router.update_contact("c1", attributes=bad)
+        Masking().value(bad)  # ends (no RecursionError) and leaves the refusal to the model
+    assert router.contact("c1").attributes == {}

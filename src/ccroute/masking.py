@@ -52,7 +52,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from ._values import fail, show
+from ._values import MAX_JSON_DEPTH, fail, show
 from .errors import InvalidValueError
 from .model import Contact, _ReadOnlyMapping
 
@@ -319,7 +319,7 @@ class Masking:
         if not self.enabled or type(contact) is not Contact or not contact.attributes:
             return contact
         attributes = contact.attributes
-        masked = self._walk(attributes, self._paths)
+        masked = self._walk(attributes, self._paths, 0)
         if masked is attributes:
             return contact
         return attrs.evolve(contact, attributes=masked)
@@ -332,7 +332,7 @@ class Masking:
         Cost: O(size)."""
         if not self.enabled:
             return value
-        return self._walk(value, self._paths)  # type: ignore[no-any-return]
+        return self._walk(value, self._paths, 0)  # type: ignore[no-any-return]
 
     def text(self, text: str) -> str:
         """A free text (a log line) with its card numbers, SSNs and custom
@@ -348,7 +348,7 @@ class Masking:
         documentation); a value that already looks masked is left alone."""
         if not self.enabled:
             return value
-        return self._redact(value)  # type: ignore[no-any-return]
+        return self._redact(value, 0)  # type: ignore[no-any-return]
 
     def fields_of(self, record: _T) -> _T:
         """An attrs record (a command, an event) with every contact and
@@ -382,7 +382,7 @@ class Masking:
                     and isinstance(held, Mapping)
                 )
             ):
-                masked = self._walk(held, self._paths)
+                masked = self._walk(held, self._paths, 0)
             else:
                 continue
             if masked is not held:
@@ -410,18 +410,20 @@ class Masking:
 
     # ---------------------------------------------------------- internals
 
-    def _walk(self, value: Any, paths: tuple[tuple[str, ...], ...]) -> Any:
+    def _walk(self, value: Any, paths: tuple[tuple[str, ...], ...], depth: int) -> Any:
         kind = type(value)
         if kind is str:
             return self._text(value)
         if kind is _ReadOnlyMapping:
-            return self._walk_dict(value, value._data.items(), paths)
+            return self._walk_dict(value, value._data.items(), paths, depth)
         if kind is dict:
-            return self._walk_dict(value, value.items(), paths)
+            return self._walk_dict(value, value.items(), paths, depth)
         if kind is list or kind is tuple:
+            if depth > MAX_JSON_DEPTH:
+                return value  # too deep to be JSON (or a cycle): refused by its taker
             out: list[Any] | None = None
             for index, item in enumerate(value):
-                new = self._walk(item, paths)
+                new = self._walk(item, paths, depth + 1)
                 if new is not item:
                     if out is None:
                         out = list(value)
@@ -442,12 +444,18 @@ class Masking:
                 items = list(value.items())
             except Exception:  # a mapping that cannot be read: refused by its taker
                 return value
-            return self._walk_dict(value, items, paths)
+            return self._walk_dict(value, items, paths, depth)
         return value
 
     def _walk_dict(
-        self, value: Any, items: Iterable[tuple[Any, Any]], paths: tuple[tuple[str, ...], ...]
+        self,
+        value: Any,
+        items: Iterable[tuple[Any, Any]],
+        paths: tuple[tuple[str, ...], ...],
+        depth: int,
     ) -> Any:
+        if depth > MAX_JSON_DEPTH:
+            return value  # too deep to be JSON (or a cycle): refused by its taker
         # The hot loop of masking a contact: flat strings, booleans and None
         # are handled here, without a call, when nothing can match them.
         bare = self._bare
@@ -473,7 +481,7 @@ class Masking:
                                 break
                             sub += (path[1:],)
             if sensitive:
-                new = self._redact(item)
+                new = self._redact(item, depth + 1)
             else:
                 kind = type(item)
                 if kind is str:
@@ -484,7 +492,7 @@ class Masking:
                 elif kind is bool or item is None or kind is float:
                     new = item
                 else:
-                    new = self._walk(item, sub)
+                    new = self._walk(item, sub, depth + 1)
             if key_kind is str and not (quick and (len(key) < _MIN_MATCH or search(key) is None)):
                 new_key = self._text(key)
             else:
@@ -497,7 +505,7 @@ class Masking:
         # Two keys masked alike (two card numbers as keys): the later one's value stays.
         return dict(pairs)
 
-    def _redact(self, value: Any) -> Any:
+    def _redact(self, value: Any, depth: int) -> Any:
         kind = type(value)
         if kind is str:
             if not value or _MASKED.fullmatch(value):
@@ -505,8 +513,10 @@ class Masking:
             return MASK * len(value)
         if kind is int or kind is float:
             return MASK * len(repr(value))
+        if depth > MAX_JSON_DEPTH:
+            return value  # too deep to be JSON (or a cycle): refused by its taker
         if kind is list or kind is tuple:
-            items = [self._redact(item) for item in value]
+            items = [self._redact(item, depth + 1) for item in value]
             if all(new is old for new, old in zip(items, value, strict=True)):
                 return value
             return items if kind is list else tuple(items)
@@ -520,7 +530,7 @@ class Masking:
             except Exception:  # refused by its taker
                 return value
             out = {
-                (self._text(key) if type(key) is str else key): self._redact(item)
+                (self._text(key) if type(key) is str else key): self._redact(item, depth + 1)
                 for key, item in pairs
             }
             if len(out) == len(pairs) and all(

@@ -1223,9 +1223,6 @@ class Router:
         contact when its requirements change.
         """
 
-        if attributes is not None and self._masking is not None:
-            attributes = self._masking.value(attributes)
-
         def check() -> tuple[_ContactRec, Contact, tuple[str, ...]]:
             return self._check_update_contact(
                 contact_id, priority_seconds, tier, requirements, attributes
@@ -1333,6 +1330,8 @@ class Router:
             raise
         except (TypeError, ValueError) as exc:
             raise InvalidValueError(f"contact {contact_id!r}: {exc}") from None
+        if attributes is not None and self._masking is not None:
+            spec = self._masking.contact(spec)  # checked first: masking takes JSON values
         return rec, spec, _changed(rec.spec, spec)
 
     def _redeclared_agent(self, agent: object, presence: object) -> bool:
