@@ -44,8 +44,8 @@ a contact without attributes costs one test.
 
 from __future__ import annotations
 
-import logging
 import re
+import traceback
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
@@ -156,19 +156,28 @@ def _hide_digits(text: str, keep: int) -> str:
 def _card_spans(run: str) -> list[tuple[int, int]]:
     """The card numbers in a run of digit groups, as (start, end) in ``run``:
     from each group on (left to right, skipping what a card took), the
-    longest sequence of whole groups with 13-19 digits that passes Luhn."""
+    longest sequence of whole groups with 13-19 digits that passes Luhn.
+
+    Cost: O(19) per group. The Luhn sum is kept as digits are added on the
+    right: each addition flips which digits are doubled, so both sums are
+    kept (``plain``: the last digit not doubled, as Luhn reads it;
+    ``flipped``: every digit the other way).
+    """
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
     spans: list[tuple[int, int]] = []
     first = 0
     while first < len(groups):
         best = -1
-        digits = ""
+        count = plain = flipped = 0
         for last in range(first, len(groups)):
             start, end = groups[last]
-            digits += run[start:end]
-            if len(digits) > _MAX_CARD:
+            count += end - start
+            if count > _MAX_CARD:
                 break
-            if len(digits) >= _MIN_CARD and luhn_valid(digits):
+            for index in range(start, end):
+                digit = ord(run[index]) - 48
+                plain, flipped = digit + flipped, _DOUBLED[digit] + plain
+            if count >= _MIN_CARD and plain % 10 == 0:
                 best = last
         if best >= 0:
             spans.append((groups[first][0], groups[best][1]))
@@ -176,6 +185,10 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
         else:
             first += 1
     return spans
+
+
+# A digit doubled as Luhn doubles it (the digits of 2d, summed).
+_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 def _names(value: Iterable[str] | str) -> frozenset[str]:
@@ -592,21 +605,24 @@ def _ssn_masked(match: re.Match[str], keep: int) -> str:
     return _hide_digits(match.group(), keep)
 
 
-class MaskingFilter(logging.Filter):
+class MaskingFilter:
     """A logging filter that masks card numbers, SSNs and custom patterns in
     every record it sees (the message with its arguments, and the
-    traceback's text). The service puts one on its logger while it runs.
+    traceback's text). The service puts one on its logger while it runs:
+    ``logger.addFilter(MaskingFilter(masking))``.
+
+    It is a plain object with logging's ``filter(record)`` method, so that
+    this module (part of the pure core) does not import logging.
 
     Cost: formatting the message (as a handler would) and one
     :meth:`Masking.text` per record.
     """
 
     def __init__(self, masking: Masking) -> None:
-        super().__init__()
         self.masking = masking
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Mask the record in place; never drops it."""
+    def filter(self, record: Any) -> bool:
+        """Mask the ``logging.LogRecord`` in place; never drops it."""
         masking = self.masking
         try:
             message = record.getMessage()
@@ -616,8 +632,10 @@ class MaskingFilter(logging.Filter):
         if masked is not message:
             record.msg = masked
             record.args = None
-        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
+        exc_info = record.exc_info
+        if exc_info and exc_info[1] is not None and not record.exc_text:
+            # What logging.Formatter.formatException writes, masked.
+            text = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
             record.exc_text = masking.text(text)
         if record.stack_info:
             record.stack_info = masking.text(record.stack_info)
