@@ -528,3 +528,18 @@ def test_attributes_that_are_not_json_are_refused_not_masked() -> None:
             router.update_contact("c1", attributes=bad)
         Masking().value(bad)  # ends (no RecursionError) and leaves the refusal to the model
     assert router.contact("c1").attributes == {}
+
+
+def test_a_record_holding_several_contacts_has_each_masked() -> None:
+    @attrs.frozen
+    class Batch:
+        contacts: tuple[Contact, ...]
+        note: str = "x"
+
+    masking = Masking()
+    plain = Batch((Contact("a", "voice", "q"), Contact("b", "voice", "q")))
+    assert masking.fields_of(plain) is plain
+    raw = Batch((Contact("a", "voice", "q"), Contact("b", "voice", "q", attributes={"c": CARD})))
+    masked = masking.fields_of(raw)
+    assert masked.contacts[0] is raw.contacts[0]
+    assert masked.contacts[1].attributes == {"c": "************1111"}
