@@ -1,20 +1,36 @@
 """What masking costs (docs/masking.md): ``Masking.contact`` on typical contacts,
-the router's submit with masking on and off, and the service's per-call check.
+the router's submit with masking on and off, the service's per-call check, and
+a service's submit and abandon (memory store, manual clock) on and off.
 
 Run: ``python benchmarks/bench_masking.py [--rounds 7] [--number 20000]``.
-Prints the median of the rounds, in microseconds per call; the router's two
-settings are measured with their rounds interleaved.
+Prints the median of the rounds, in microseconds per call (CPU time for the
+service); the two settings are measured with their rounds interleaved. A CPU
+reference (``sum(range(1000))``) scales a run against another.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
+import time
 import timeit
 from collections.abc import Callable
 from typing import Any
 
-from ccroute import Agent, Contact, Masking, Presence, QueueConfig, Router
+import anyio
+
+from ccroute import (
+    Agent,
+    Contact,
+    ManualClock,
+    Masking,
+    MemoryStorage,
+    Presence,
+    QueueConfig,
+    Router,
+    Service,
+)
 from ccroute.commands import Accept, Submit
 
 TYPICAL = {
@@ -50,6 +66,23 @@ def router_submit(masking: Masking, attributes: dict[str, Any]) -> Callable[[], 
     return run
 
 
+async def service_pairs(masking: Masking, attributes: dict[str, Any], pairs: int) -> float:
+    """CPU us per submit + abandon through a service (memory store, no plugins)."""
+    async with Service(
+        storage=MemoryStorage(),
+        load_entrypoints=False,
+        masking=masking,
+        metrics=False,
+        clock=ManualClock(0.0),
+    ) as service:
+        await service.add_queue(QueueConfig("q"))
+        start = time.process_time()
+        for i in range(pairs):
+            await service.submit(Contact(f"c{i}", "chat", "q", attributes=attributes))
+            await service.abandon(f"c{i}")
+        return (time.process_time() - start) / pairs * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
@@ -83,6 +116,20 @@ def main() -> None:
             times[name].append(timeit.timeit(fn, number=number) / number * 1e6)
     on_us, off_us = statistics.median(times["on"]), statistics.median(times["off"])
     print(f"  on {on_us:.2f} us, off {off_us:.2f} us: masking adds {on_us - off_us:.2f} us")
+    logging.getLogger("ccroute.service").setLevel(logging.ERROR)  # "no plugin delivers offers"
+    pairs = max(number // 10, 100)
+    print(f"Service submit + abandon, CPU us per pair ({pairs} pairs a round)")
+    for label, attributes in (("typical contact", TYPICAL), ("no attributes", {})):
+        found: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(rounds):
+            for name, rules in (("on", masking), ("off", Masking(enabled=False))):
+                found[name].append(anyio.run(service_pairs, rules, attributes, pairs))
+        on_us, off_us = statistics.median(found["on"]), statistics.median(found["off"])
+        print(
+            f"  {label}: on {on_us:.1f} us, off {off_us:.1f} us: masking adds {on_us - off_us:.1f} us"
+        )
+    reference = median_us(lambda: sum(range(1000)), rounds, 2000)
+    print(f"CPU reference, sum(range(1000)): {reference:.2f} us")
 
 
 if __name__ == "__main__":

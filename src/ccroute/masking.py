@@ -481,9 +481,9 @@ class Masking:
         by_name = bool(bare or paths)
         quick = not self._compiled
         search = _CANDIDATE.search
-        pairs: list[tuple[Any, Any]] = []
-        changed = False
-        for key, item in items:
+        # Nothing is copied (nothing allocated) until something changes.
+        pairs: list[tuple[Any, Any]] | None = None
+        for index, (key, item) in enumerate(items):
             key_kind = type(key)
             sub: tuple[tuple[str, ...], ...] = ()
             sensitive = False
@@ -516,10 +516,13 @@ class Masking:
                 new_key = self._text(key)
             else:
                 new_key = key
-            if new is not item or new_key is not key:
-                changed = True
-            pairs.append((new_key, new))
-        if not changed:
+            if pairs is not None:
+                pairs.append((new_key, new))
+            elif new is not item or new_key is not key:
+                # The first change: the pairs before it, as they were.
+                pairs = [pair for pair, _ in zip(items, range(index), strict=False)]
+                pairs.append((new_key, new))
+        if pairs is None:
             return value
         # Two keys masked alike (two card numbers as keys): the later one's value stays.
         return dict(pairs)
