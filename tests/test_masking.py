@@ -543,3 +543,9 @@ def test_a_record_holding_several_contacts_has_each_masked() -> None:
     masked = masking.fields_of(raw)
     assert masked.contacts[0] is raw.contacts[0]
     assert masked.contacts[1].attributes == {"c": "************1111"}
+
+
+def test_a_card_after_other_digit_groups_is_a_documented_limit() -> None:
+    # docs/masking.md, "Limits": the longest Luhn-valid run from the first group wins
+    assert Masking().text("14 4111 1111 1111 1111") == "** **** **** 1111 1111"
+    assert Masking().text("14, 4111 1111 1111 1111") == "14, **** **** **** 1111"
