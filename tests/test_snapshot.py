@@ -234,6 +234,8 @@ NOT_STATE = {
     "_strategies",
     "_q",
     "_notified",
+    # the masking rules: the embedding program's, given again to restore
+    "_masking",
 }
 RECORD_FIELDS = {
     # stored in the document | rebuilt on restore

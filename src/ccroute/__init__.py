@@ -94,6 +94,7 @@ from .hooktypes import (
     ServiceHandle,
 )
 from .lifecycle import ContactState
+from .masking import Masking
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -206,6 +207,7 @@ __all__ = [
     "MAX_LEVEL",
     "MIN_LEVEL",
     "ManualClock",
+    "Masking",
     "MemoryCRM",
     "MemoryStorage",
     "MonotonicClock",

@@ -141,6 +141,7 @@ from .lifecycle import (
     check_presence_change,
     contact_transition,
 )
+from .masking import Masking, masking_for
 from .model import (
     BUILTIN_CHANNELS,
     MAX_LEVEL,
@@ -351,6 +352,13 @@ class Router:
         0 (the default) for a router on a wall clock
         (:class:`~ccroute.WallClock` reads Unix time); a simulation that
         starts at 0 gives its start date-time (docs/business-hours.md).
+    :param masking: the rules that mask sensitive data in contacts'
+        attributes where they enter (:meth:`submit`, :meth:`update_contact`,
+        :meth:`restore`), so that events, views and snapshots never hold
+        the raw value: :class:`~ccroute.Masking` (card numbers, SSNs and
+        sensitive field names) by default; ``Masking(enabled=False)``
+        switches it off. Routing reads no attributes, so masking changes
+        no decision. See docs/masking.md.
 
     Every mutating method returns the list of events it caused. See the
     module documentation for the order in which a call does things.
@@ -367,12 +375,14 @@ class Router:
         offer_reasons: bool = True,
         queue_backend: QueueBackend | None = None,
         epoch: float = 0.0,
+        masking: Masking | None = None,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
         if not is_real(epoch) or not math.isfinite(epoch):
             raise InvalidValueError(
                 f"epoch must be a finite number (Unix seconds), got {show(epoch)}"
             )
+        masking = masking_for(masking, None)
         if policy is None:
             policy = RoutingPolicy()
         elif not isinstance(policy, RoutingPolicy):
@@ -435,6 +445,8 @@ class Router:
             self._add_channel(channel)
         self._policy = policy
         self._offer_reasons = offer_reasons
+        # sensitive data masking (docs/masking.md); None when switched off
+        self._masking: Masking | None = masking if masking.enabled else None
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -789,8 +801,11 @@ class Router:
         A contact the queue does not admit (full, or its admission rule
         refuses it) gets a :class:`Refused` event with the reason and is not
         kept. Raises :class:`DuplicateIdError` if a live contact has the same
-        id, :class:`UnknownIdError` for an unknown queue or channel.
+        id, :class:`UnknownIdError` for an unknown queue or channel. Its
+        attributes are masked first (``masking``).
         """
+        if self._masking is not None:
+            contact = self._masking.contact(contact)
         now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
         hours = self._hours
@@ -1116,8 +1131,11 @@ class Router:
         calendar is closed (the message gives the next opening); and what
         :meth:`submit` raises for the contact. Events:
         :class:`~ccroute.CallbackScheduled` (reason ``"requested"``), later
-        :class:`~ccroute.Queued` at ``at``. Cost: O(log n).
+        :class:`~ccroute.Queued` at ``at``. Its attributes are masked first
+        (``masking``), as :meth:`submit`'s are. Cost: O(log n).
         """
+        if self._masking is not None:
+            contact = self._masking.contact(contact)
         now, events, (queue, due) = self._start(self._check_schedule, contact, at)
         self._hold(contact, queue, due, "requested", now, events)
         return self._finish(now, events)
@@ -1524,6 +1542,8 @@ class Router:
             raise
         except (TypeError, ValueError) as exc:
             raise InvalidValueError(f"contact {contact_id!r}: {exc}") from None
+        if attributes is not None and self._masking is not None:
+            spec = self._masking.contact(spec)  # checked first: masking takes JSON values
         return rec, spec, _changed(rec.spec, spec)
 
     def _redeclared_agent(self, agent: object, presence: object) -> bool:
@@ -1714,6 +1734,7 @@ class Router:
         *,
         strategies: Mapping[str, AgentStrategy] | None = None,
         queue_backend: QueueBackend | None = None,
+        masking: Masking | None = None,
     ) -> Router:
         """Rebuild a router from :meth:`snapshot` bytes or a :meth:`state` document.
 
@@ -1723,6 +1744,9 @@ class Router:
         :param strategies: the custom strategies the snapshot's queues name.
         :param queue_backend: a new, empty queue to route with, as for
             :class:`Router`.
+        :param masking: the masking rules, as for :class:`Router` (they are
+            not part of the state); the restored contacts' attributes are
+            masked by them.
 
         Raises :class:`InputError` for bytes that are not a snapshot, a
         snapshot of a format this release does not read, a field of the
@@ -1749,6 +1773,7 @@ class Router:
             offer_reasons=state.offer_reasons,
             queue_backend=queue_backend,
             epoch=state.epoch,
+            masking=masking,
         )
         now = router._now
         if not now >= state.now:
@@ -1757,6 +1782,10 @@ class Router:
             router._load(state)
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
             raise InputError(f"router snapshot does not load: {exc!r}") from exc
+        if router._masking is not None:
+            # A snapshot taken without masking (or under fewer rules) holds raw values.
+            for rec in router._contacts.values():
+                rec.spec = router._masking.contact(rec.spec)
         return router
 
     def _peek(self, name: str) -> int:

@@ -114,6 +114,7 @@ from .hooktypes import (
     UpdateKind,
 )
 from .lifecycle import ContactState
+from .masking import Masking, MaskingFilter, masking_for
 from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
 from .plugins import (
@@ -495,6 +496,13 @@ class Service:
         :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` again);
         ``None`` (the default) sends one only when it enters a queue. See
         docs/estimated-wait.md.
+    :param masking: the rules that mask sensitive data (card numbers, SSNs,
+        sensitive field names) before anything is logged, stored, shown in
+        an offer or handed to a plugin; when omitted, ``settings["masking"]``
+        (a :class:`~ccroute.Masking`, or a table for
+        :meth:`Masking.from_settings <ccroute.Masking.from_settings>`), else
+        the default rules. ``Masking(enabled=False)`` (or ``{"enabled":
+        false}``) switches masking off. See docs/masking.md.
     """
 
     def __init__(
@@ -514,9 +522,12 @@ class Service:
         metrics: bool = True,
         hook_concurrency: int = DEFAULT_HOOK_CONCURRENCY,
         wait_update_every: float | None = None,
+        masking: Masking | None = None,
     ) -> None:
         _check_arguments(storage, path, settings, plugins, clock, seed, load_entrypoints)
         period = check_period(wait_update_every)
+        self._masking = masking_for(masking, settings)
+        self._log_filter: MaskingFilter | None = None
         if sync not in _SYNC_MODES:
             raise InvalidValueError(f"sync must be one of {', '.join(_SYNC_MODES)}, got {sync!r}")
         if (
@@ -629,6 +640,7 @@ class Service:
         if self._running or self._stack is not None:
             raise ServiceError("the service is already running")
         stack = AsyncExitStack()
+        self._filter_log(True)
         try:
             self._crm = crm_from_settings(self.settings, self._clock)
             builtins = () if self._crm is None else ((self._crm.plugin_name, self._crm),)
@@ -694,6 +706,7 @@ class Service:
             self._tg = None
             self._close_storage()
             self._close_crm()
+            self._filter_log(False)
             raise
 
     async def stop(self) -> None:
@@ -733,6 +746,7 @@ class Service:
             self._flows = None
             self._close_storage()
             self._close_crm()
+            self._filter_log(False)
 
     def _close_crm(self) -> None:
         crm, self._crm = self._crm, None
@@ -741,6 +755,16 @@ class Service:
                 crm.close()
             except Exception:
                 log.exception("closing the CRM store failed")
+
+    def _filter_log(self, on: bool) -> None:
+        """Mask the service's log lines (a plugin's junk, an exception's text)
+        while it runs, unless masking is off."""
+        if on and self._masking.enabled and self._log_filter is None:
+            self._log_filter = MaskingFilter(self._masking)
+            log.addFilter(self._log_filter)
+        elif not on and self._log_filter is not None:
+            log.removeFilter(self._log_filter)
+            self._log_filter = None
 
     def _close_storage(self) -> None:
         # A store the application passed in is the application's to close.
@@ -1059,6 +1083,8 @@ class Service:
             if not isinstance(profile, Mapping):
                 raise InvalidValueError(f"profile must be a mapping, got {profile!r:.80}")
             check_json(profile, "profile")
+        # Masked before any hook sees it (and again after each hook that may add data).
+        contact = self._masking.contact(contact)
         hooks = self._hooks
         assert hooks is not None
         notes: list[Event] = []
@@ -1076,12 +1102,13 @@ class Service:
                 return notes
             outcome = "default" if failed else "routed"
             notes.append(FlowFinished(at, contact.id, choice.plugin, outcome))
-            contact = result
+            contact = self._masking.contact(result)
         if contact.customer_id is not None:
             if profile is None:
                 profile = await hooks.crm_lookup(contact.customer_id)
             else:
                 profile = copy_json(profile)
+            profile = self._masking.value(profile)
             enriched = await hooks.crm_enrich(contact, profile, self._usable(contact))
             notes.append(
                 CustomerEnriched(
@@ -1114,6 +1141,8 @@ class Service:
         if flow is None:
             raise InvalidValueError("resolve needs the flow's FlowFinished note")
         _check_flow_note(contact, flow)
+        # Its history and the customer's update carry its attributes: masked.
+        contact = self._masking.contact(contact)
         at = self._time()
         notes: list[Event] = [attrs.evolve(flow, at=at)]
         await self._log_notes(notes)
@@ -1210,6 +1239,10 @@ class Service:
         """
         router = self.router
         prepared = None
+        if self._masking.enabled:
+            # Nothing raw reaches the log, the router or the plugins.
+            command = self._masking.fields_of(command)
+            notes = [self._masking.fields_of(note) for note in notes]
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
             # refused here, before the router changes: refused later, it
@@ -1306,13 +1339,15 @@ class Service:
     def _flush_notes(self) -> None:
         notes, self._notes = self._notes, []
         at = self._note_time()
-        self._record(at, Note(), tuple(kind(at, *args) for kind, args in notes))
+        mask = self._masking.fields_of
+        self._record(at, Note(), tuple(mask(kind(at, *args)) for kind, args in notes))
 
     async def _log_notes(self, events: Sequence[Event]) -> None:
         """Log notes as one record now (at this time) and wait until they are durable."""
         self._check_running()
         at = self._note_time()
-        self._record(at, Note(), tuple(attrs.evolve(n, at=at) for n in events))
+        mask = self._masking.fields_of
+        self._record(at, Note(), tuple(mask(attrs.evolve(n, at=at)) for n in events))
         batch = self._batch
         self._wake_writer.set()
         await batch.wait()
@@ -1848,18 +1883,25 @@ class Service:
         book = self._book = _Book(self._metrics)
         if recovered.snapshot is not None:
             state, saved = _unframe(recovered.snapshot)
-            router = Router.restore(state, strategies=strategies)
+            router = Router.restore(state, strategies=strategies, masking=self._masking)
             clock = router.clock
             assert isinstance(clock, ManualClock)
             self._rclock = clock
             book.load(router, saved)
+            # A snapshot written without masking (or under fewer rules) holds raw profiles.
+            book.profiles = {k: self._masking.value(v) for k, v in book.profiles.items()}
         else:
             self._rclock = ManualClock()
             router = Router(
-                self._rclock, seed=self._seed, strategies=strategies, policy=self._policy
+                self._rclock,
+                seed=self._seed,
+                strategies=strategies,
+                policy=self._policy,
+                masking=self._masking,
             )
         try:
-            replay(router, self._rclock, recovered.records, self._fold)
+            records = map(self._masking.log_record, recovered.records)
+            replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
             raise StorageError(f"recovering from {self._storage!r}: {error}") from error

@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ..masking import luhn_valid
+
 __all__ = ["Length", "Luhn", "Pattern", "Validator", "luhn_valid"]
 
 
@@ -24,26 +26,6 @@ class Validator(Protocol):
     def check(self, value: str) -> str | None:
         """``None`` when ``value`` passes, else why it does not (without the value)."""
         ...
-
-
-def luhn_valid(digits: str) -> bool:
-    """Whether ``digits`` (ASCII digits only, at least two) passes the Luhn check.
-
-    The check digit scheme of card numbers (ISO/IEC 7812) and many account
-    numbers: from the right, every second digit is doubled (minus 9 when
-    above 9) and the sum must end in 0. Cost: O(len(digits)).
-    """
-    if len(digits) < 2 or not (digits.isascii() and digits.isdigit()):
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 @attrs.frozen(slots=True)
