@@ -176,10 +176,14 @@ def test_golden_files_cover_every_command_and_every_event_class() -> None:
         for record in golden(version).RECORDS:
             commands.add(record.name)
             classes.update(type(e) for e in record.events)
-    # Format 2's golden log holds every command and event class of format 2.
-    current = golden(2).RECORDS
-    assert {r.name for r in current} >= FORMAT_2_COMMANDS
-    assert {codec.tag_of(type(e)) for r in current for e in r.events} >= FORMAT_2_TAGS
+    # Format 2's golden log holds every command and event class of format 2,
+    # and the current format's every one of its own.
+    second = golden(2).RECORDS
+    assert {r.name for r in second} >= FORMAT_2_COMMANDS
+    assert {codec.tag_of(type(e)) for r in second for e in r.events} >= FORMAT_2_TAGS
+    current = golden(codec.FORMAT).RECORDS
+    assert {r.name for r in current} >= set(COMMANDS)
+    assert {codec.tag_of(type(e)) for r in current for e in r.events} >= set(codec.EVENT_TAGS)
     missing_commands = sorted(set(COMMANDS) - commands)
     missing_events = sorted(tag for tag, cls in codec.EVENT_TAGS.items() if cls not in classes)
     assert (missing_commands, missing_events) == ([], []), (

@@ -49,12 +49,17 @@ from ccroute import (
     SQLiteStorage,
     Storage,
 )
-from ccroute.codec import row_crc, snapshot_crc
+from ccroute.codec import FORMAT, READABLE_FORMATS, row_crc, snapshot_crc
 from ccroute.commands import Accept, Command, SetPresence, Submit, Tick, Transfer
 from ccroute.errors import StorageError
 from ccroute.events import OfferReason
 from ccroute.storage import DEFAULT_RETENTION
 from ccroute.storage_sqlite import migrate_v1
+
+#: The log format this release writes, the next one (which it calls newer),
+#: and the formats it reads as its messages list them.
+NEWER = FORMAT + 1
+READS = ", ".join(map(str, READABLE_FORMATS))
 
 STORE_KINDS = ["memory", "sqlite"]
 V1 = Path(__file__).resolve().parent / "golden" / "v1"
@@ -573,11 +578,12 @@ def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     ("found", "message"),
     [
         (
-            "3",
-            r"ccroute log in format '3', written by a newer ccroute; this release reads format 2",
+            str(NEWER),
+            rf"ccroute log in format '{NEWER}', written by a newer ccroute; "
+            rf"this release reads format {READS}",
         ),
-        ("12", r"format '12', written by a newer ccroute; this release reads format 2"),
-        ("x", r"ccroute log in format 'x'; this release reads format 2"),
+        ("12", rf"format '12', written by a newer ccroute; this release reads format {READS}"),
+        ("x", rf"ccroute log in format 'x'; this release reads format {READS}"),
     ],
 )
 def test_sqlite_refuses_a_log_in_another_format_and_leaves_it_untouched(
@@ -603,18 +609,20 @@ def test_a_later_release_opens_an_older_format_it_reads_and_marks_the_file(
     path = tmp_path / "centre.db"
     with SQLiteStorage(path) as opened:
         opened.append(records(1, 2))
-    # As a release of format 3 that still reads format 2 would open it.
-    monkeypatch.setattr(codec, "FORMAT", 3)
-    monkeypatch.setattr(codec, "READABLE_FORMATS", (2, 3))
-    monkeypatch.setattr(storage_sqlite, "_FORMAT", 3)
+    # As a later release, which writes the next format and still reads this
+    # one, would open it.
+    monkeypatch.setattr(codec, "FORMAT", NEWER)
+    monkeypatch.setattr(codec, "READABLE_FORMATS", (*READABLE_FORMATS, NEWER))
+    monkeypatch.setattr(storage_sqlite, "_FORMAT", NEWER)
     with SQLiteStorage(path) as opened:
-        assert opened.load().records == tuple(records(1, 2))  # the format-2 rows read
+        assert opened.load().records == tuple(records(1, 2))  # this format's rows read
     with direct(path) as other:
-        assert other.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == ("3",)
-        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(2,)}
-    # And a release that reads only format 2 now refuses the file, untouched.
+        format_row = other.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        assert format_row == (str(NEWER),)
+        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(FORMAT,)}
+    # And this release, which does not read the next format, now refuses the file.
     monkeypatch.undo()
-    with pytest.raises(StorageError, match=r"format '3', written by a newer ccroute"):
+    with pytest.raises(StorageError, match=rf"format '{NEWER}', written by a newer ccroute"):
         SQLiteStorage(path)
 
 
@@ -626,7 +634,7 @@ def test_sqlite_refuses_a_format_1_log_and_says_how_to_migrate(tmp_path: Path) -
         SQLiteStorage(path)
     message = str(raised.value)
     assert f"{path} is a ccroute log in format 1 (pickles)" in message
-    assert "it reads format 2" in message
+    assert f"it reads format {READS}" in message
     assert "left untouched" in message
     assert f"python -m ccroute.storage_sqlite migrate {path} NEW.db" in message
     assert path.read_bytes() == before
@@ -730,7 +738,7 @@ def test_the_log_reads_with_plain_sql(tmp_path: Path) -> None:
             (6, 42.0, "tick", None, None, None),
             (7, 43.0, "transfer", "c2", "a2", "vip"),
         ]
-        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(2,)}
+        assert set(other.execute("SELECT DISTINCT version FROM log")) == {(FORMAT,)}
         # JSON functions see the body.
         (events,) = other.execute("SELECT json_extract(body, '$.events') FROM log WHERE seq = 1")
         assert '"type":"queued"' in events[0]
@@ -960,7 +968,7 @@ def test_a_damaged_middle_record_sets_aside_everything_from_it(ten: Path) -> Non
             r"columns disagree with the body: \(contact_id, agent_id, queue\) are "
             r"\('someone else', None, 'sales'\), the body says \('c6', None, 'sales'\)",
         ),
-        ({"version": 1}, r"version 1 in a format-2 log"),
+        ({"version": 1}, rf"version 1 in a format-{FORMAT} log"),
         ({"at": "noon"}, r"at or command is of the wrong type"),
         ({"body": b"{}"}, r"body is a bytes, not text"),
     ],
@@ -1053,12 +1061,12 @@ def test_a_gap_in_seq_ends_the_good_prefix(ten: Path) -> None:
 
 def test_a_row_in_a_newer_format_is_refused_and_nothing_changes(ten: Path) -> None:
     flip_body(ten, "log", 9)  # damage after it is not set aside either
-    rewrite_row(ten, 7, version=3)
+    rewrite_row(ten, 7, version=NEWER)
     with SQLiteStorage(ten) as opened, pytest.raises(StorageError) as raised:
         opened.load()
     message = str(raised.value)
-    assert f"record 7 in {ten} is in format 3, written by a newer ccroute" in message
-    assert "this release reads format 2" in message
+    assert f"record 7 in {ten} is in format {NEWER}, written by a newer ccroute" in message
+    assert f"this release reads format {READS}" in message
     assert "nothing was changed" in message
     assert log_seqs(ten) == list(range(1, 11))
     assert quarantine(ten) == []
@@ -1069,10 +1077,10 @@ def test_a_snapshot_in_a_newer_format_is_refused(ten: Path) -> None:
         opened.snapshot(5, b"five")
     with direct(ten) as other:
         other.execute(
-            "UPDATE snapshots SET version = 3, crc = ? WHERE seq = 5",
-            (snapshot_crc(5, 3, b"five"),),
+            "UPDATE snapshots SET version = ?, crc = ? WHERE seq = 5",
+            (NEWER, snapshot_crc(5, NEWER, b"five")),
         )
-    with SQLiteStorage(ten) as opened, pytest.raises(StorageError, match="in format 3"):
+    with SQLiteStorage(ten) as opened, pytest.raises(StorageError, match=f"in format {NEWER}"):
         opened.load()
     assert snapshot_seqs(ten) == [5]
 
@@ -1334,7 +1342,7 @@ def test_a_format_1_log_migrates_to_format_2_and_replays(tmp_path: Path, fixture
     assert (migration.records, migration.set_aside, migration.snapshots) == (34, 0, 2)
     assert migration.problem is None
     assert str(migration) == (
-        f"{source} -> {target}: 34 records migrated to format 2, 0 set aside, "
+        f"{source} -> {target}: 34 records migrated to format {FORMAT}, 0 set aside, "
         "2 format-1 snapshots not carried over"
     )
     assert source.read_bytes() == before
@@ -1459,7 +1467,7 @@ def test_migration_refuses_an_existing_target_and_a_log_that_is_not_format_1(
     assert (tmp_path / "taken.db").read_bytes() == b"mine"
     with SQLiteStorage(tmp_path / "v2.db") as opened:
         opened.append(records(1, 2))
-    with pytest.raises(StorageError, match="in format '2', not 1"):
+    with pytest.raises(StorageError, match=f"in format '{FORMAT}', not 1"):
         migrate_v1(tmp_path / "v2.db", tmp_path / "new.db")
     assert not (tmp_path / "new.db").exists()
 
@@ -1475,7 +1483,7 @@ def test_migration_from_the_command_line(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "34 records migrated to format 2" in done.stdout
+    assert f"34 records migrated to format {FORMAT}" in done.stdout
     again = subprocess.run(
         [sys.executable, "-m", "ccroute.storage_sqlite", "migrate", str(source), "new.db"],
         cwd=tmp_path,

@@ -1,4 +1,4 @@
-"""The durable encoding of log records: commands and events as JSON, format 2.
+"""The durable encoding of log records: commands and events as JSON, format 3.
 
 This module is the log format (docs/log-format.md): what the stores write
 for a :class:`~ccroute.storage.LogRecord` and how they read it back. It is
@@ -106,10 +106,12 @@ __all__ = [
 ]
 
 #: The log format this module writes: the ``version`` of every row it makes.
-FORMAT: Final = 2
+FORMAT: Final = 3
 #: The formats this release reads (format 1, pickles, is migrated, never read:
-#: see :func:`ccroute.storage_sqlite.migrate_v1`).
-READABLE_FORMATS: Final = (2,)
+#: see :func:`ccroute.storage_sqlite.migrate_v1`). Format 2 is format 3 without
+#: what business hours, scheduled callbacks and dispositions added: a field it
+#: lacks takes its default (docs/log-format.md, "Versions").
+READABLE_FORMATS: Final = (2, 3)
 
 #: Every event class by its tag in the log. Part of the format: a tag is
 #: never renamed nor given to another class; a new event class adds a tag.

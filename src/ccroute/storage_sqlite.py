@@ -1,7 +1,7 @@
 """The durable default store: an event log and snapshots in one SQLite file.
 
 :class:`SQLiteStorage` keeps the log on the standard library's :mod:`sqlite3`
-in WAL journal mode, in log format 2 (JSON; see :mod:`ccroute.codec` and
+in WAL journal mode, in log format 3 (JSON; see :mod:`ccroute.codec` and
 docs/log-format.md, which has the schema and examples of reading a log with
 the ``sqlite3`` command line). One database file holds four tables:
 
