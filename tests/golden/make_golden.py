@@ -25,6 +25,10 @@ Format 2's files were written from the sources of commit b15212c (format 2
 complete, with the ``update_*`` commands, before any release wrote it), with
 ``--snapshot`` a router snapshot of that day (a JSON document): the store
 keeps snapshot bytes as given, so the file checks the store, not the router.
+
+Format 3's files were written from the sources of commit 776ffe6 (the merge
+of business hours, scheduled callbacks, dispositions, the estimated wait and
+masking) with the format raised to 3, and the default router snapshot.
 """
 
 from __future__ import annotations
