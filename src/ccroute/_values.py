@@ -15,11 +15,13 @@ whose value it is (``where``) and what was expected.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Final, NoReturn
 
 from .errors import InvalidValueError
 
 __all__ = [
+    "copy_json",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_JSON_DEPTH",
@@ -240,3 +242,17 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
         "a JSON value (str, int, finite float, bool, None, list, dict with string keys)",
         part,
     )
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of the dicts and lists in a JSON value (other values as they are).
+
+    Every hook call that is handed a profile gets its own copy, so a plugin
+    that changes what it was given changes nothing anyone else sees. A
+    mapping becomes a ``dict``, a tuple a ``list``.
+    """
+    if isinstance(value, Mapping):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_json(item) for item in value]
+    return value

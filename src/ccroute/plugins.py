@@ -47,7 +47,7 @@ import attrs
 import pluggy
 
 from . import default_plugins, hookspecs
-from ._values import check_json
+from ._values import check_json, copy_json
 from .errors import InvalidValueError, PluginError
 from .events import Event
 from .hooktypes import (
@@ -471,20 +471,6 @@ def _check_bool(value: object) -> str | None:
 
 def _check_flow(value: object) -> str | None:
     return None if callable(getattr(value, "run", None)) else "expected an IvrFlow"
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of the dicts and lists in a JSON value (other values as they are).
-
-    Every hook call that is handed a profile gets its own copy, so a plugin
-    that changes what it was given changes nothing anyone else sees. A
-    mapping becomes a ``dict``, a tuple a ``list``.
-    """
-    if isinstance(value, Mapping):
-        return {key: copy_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [copy_json(item) for item in value]
-    return value
 
 
 def _as_profile(value: object) -> object:

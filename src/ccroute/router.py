@@ -826,29 +826,9 @@ class Router:
             if refusal is not None:
                 events.append(Refused(now, contact.id, contact.queue, contact.channel, refusal))
                 return self._finish(now, events)
-        # Contacts with the same requirements share one dict: it is never
-        # changed in place (a routing step copies before changing).
-        base = self._requirement_dicts.get(contact.requirements)
-        if base is None:
-            base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
         rejoined = self._rejoins.take(contact, config, now)
-        rec = _ContactRec(
-            spec=contact,
-            handle=next(self._contact_handles),
-            state=_S.WAITING,
-            queue=contact.queue,
-            channel=contact.channel,
-            base=base,
-            # shared with base until a routing step changes it (copy on write)
-            requirements=base,
-            extra_queues=_NO_QUEUES,
-            key=self._new_key(contact, queue, now) if rejoined is None else rejoined[0],
-            arrived_at=now,
-            entered_at=now,
-        )
-        self._contacts[contact.id] = rec
-        self._contact_by_handle[rec.handle] = rec
-        self.submitted += 1
+        key = self._new_key(contact, queue, now) if rejoined is None else rejoined[0]
+        rec = self._take_in(contact, _S.WAITING, key, now)
         queue.present += 1
         events.append(_build_queued(now, contact.id, contact.queue, contact.channel))
         if rejoined is not None:
@@ -3486,6 +3466,33 @@ class Router:
         for rec in waits.to_recheck():
             self._check_staffed(rec, now, events)
 
+    def _take_in(self, contact: Contact, state: ContactState, key: Key, now: float) -> _ContactRec:
+        """A new contact's record, kept and counted as submitted: the one place
+        a contact comes in (a submit, or a callback held for later)."""
+        # Contacts with the same requirements share one dict: it is never
+        # changed in place (a routing step copies before changing).
+        base = self._requirement_dicts.get(contact.requirements)
+        if base is None:
+            base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
+        rec = _ContactRec(
+            spec=contact,
+            handle=next(self._contact_handles),
+            state=state,
+            queue=contact.queue,
+            channel=contact.channel,
+            base=base,
+            # shared with base until a routing step changes it (copy on write)
+            requirements=base,
+            extra_queues=_NO_QUEUES,
+            key=key,
+            arrived_at=now,
+            entered_at=now,
+        )
+        self._contacts[contact.id] = rec
+        self._contact_by_handle[rec.handle] = rec
+        self.submitted += 1
+        return rec
+
     # ----------------------------------------------------- scheduled callbacks
 
     def _hold(
@@ -3498,25 +3505,7 @@ class Router:
         events: list[Event],
     ) -> None:
         """Take a contact in as a callback held until ``due`` (docs/business-hours.md)."""
-        base = self._requirement_dicts.get(contact.requirements)
-        if base is None:
-            base = self._requirement_dicts[contact.requirements] = dict(contact.requirements)
-        rec = _ContactRec(
-            spec=contact,
-            handle=next(self._contact_handles),
-            state=_S.SCHEDULED,
-            queue=contact.queue,
-            channel=contact.channel,
-            base=base,
-            requirements=base,
-            extra_queues=_NO_QUEUES,
-            key=_NO_KEY,
-            arrived_at=now,
-            entered_at=now,
-        )
-        self._contacts[contact.id] = rec
-        self._contact_by_handle[rec.handle] = rec
-        self.submitted += 1
+        rec = self._take_in(contact, _S.SCHEDULED, _NO_KEY, now)
         self._exclusions.contact_added(rec)
         self._time_callback(rec, queue, due, reason, now, events)
 

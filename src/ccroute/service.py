@@ -51,7 +51,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._values import check_json
+from ._values import check_json, copy_json
 from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
 from .codec import EncodedRecords, PreparedCommand, prepare_command
@@ -121,7 +121,6 @@ from .plugins import (
     Hooks,
     _cancel_requested,
     _is_cancellation,
-    copy_json,
     log_plugins,
     make_plugin_manager,
 )

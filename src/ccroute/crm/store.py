@@ -27,7 +27,7 @@ from typing import Any, Final, Protocol, get_args, runtime_checkable
 
 import attrs
 
-from .._values import check_id, check_json, show
+from .._values import check_id, check_json, copy_json, show
 from ..errors import InputError, InvalidValueError
 from ..hooktypes import HistoryRecord, HistoryTransfer, Outcome
 
@@ -127,7 +127,7 @@ def checked_profile(customer_id: object, profile: object) -> tuple[str, dict[str
         raise InvalidValueError(
             f"profile of customer {customer!r} must be a mapping, got {show(profile)}"
         )
-    copy = _copy(dict(profile))
+    copy = copy_json(dict(profile))
     check_json(copy, f"profile of customer {customer!r}")
     return customer, copy
 
@@ -138,14 +138,6 @@ def checked_record(record: object) -> HistoryRecord:
         raise InvalidValueError(f"expected a HistoryRecord, got {show(record)}")
     check_json(dict(record.attributes), f"history record {record.contact_id!r}: attributes")
     return record
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(item) for item in value]
-    return value
 
 
 def record_to_json(record: HistoryRecord) -> dict[str, Any]:
@@ -163,7 +155,7 @@ def record_to_json(record: HistoryRecord) -> dict[str, Any]:
         "agent_id": record.agent_id,
         "disposition": record.disposition,
         "transfers": [transfer_to_json(t) for t in record.transfers],
-        "attributes": _copy(dict(record.attributes)),
+        "attributes": copy_json(dict(record.attributes)),
     }
 
 
@@ -274,7 +266,7 @@ class MemoryCRM:
     def profile(self, customer_id: str) -> dict[str, Any] | None:
         """The customer's profile (a copy), or ``None``."""
         found = self._profiles.get(check_customer(customer_id))
-        return None if found is None else _copy(found)
+        return None if found is None else copy_json(found)
 
     def put_profile(self, customer_id: str, profile: Mapping[str, Any]) -> None:
         """Store (replace) the customer's profile."""
