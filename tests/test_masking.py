@@ -225,9 +225,16 @@ def _leaves(value: Any) -> Iterator[Any]:
 
 
 @settings(max_examples=300)
-@given(st.text("0123456789", min_size=1, max_size=25))
+@given(st.text("0123456789", min_size=2, max_size=25))
 def test_luhn_agrees_with_the_textbook_check(digits: str) -> None:
     assert luhn_valid(digits) == oracle_luhn(digits)
+
+
+@pytest.mark.parametrize("text", ["", "0", "5", "4111 1111 1111 1111", "٣٣", "12a4"])
+def test_luhn_needs_a_check_digit_and_a_payload_in_ascii_digits(text: str) -> None:
+    # One Luhn check serves masking and IVR validation: a lone digit is not a
+    # number with a check digit, and anything but ASCII digits is no number.
+    assert not luhn_valid(text)
 
 
 # ------------------------------------------------------------------ examples
