@@ -2,10 +2,11 @@
 
 Run: python examples/ivr_callers.py
 
-The service runs with SQLite in a temporary directory and a manual clock (so
-the run is the same every time and takes a second), the flow is
-examples/flows/inbound.toml, and three agents answer. Eight callers phone in
-between 07:55 and 08:20: one before the lines open, one in French on chat,
+The service runs with SQLite in a temporary directory and a manual clock set
+to Monday 7 December 2026 in Unix time (so the run is the same every time and
+takes a second), the flow is examples/flows/inbound.toml, its queues open
+08:00-20:00 on weekdays in New York by their business-hours calendar, and
+two agents answer. Eight callers phone in between 07:55 and 08:20: one before the lines open, one in French on chat,
 one who checks a balance by themselves (a bad account number first), three
 billing callers of whom a VIP jumps the queue, one who takes the callback
 offer when the wait is long, and one who hangs up. The program prints each
@@ -19,6 +20,7 @@ flow says through the `send` callable. The demo plugins are `Bank` (the
 
 from __future__ import annotations
 
+import datetime
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -29,12 +31,14 @@ import anyio
 
 from ccroute import (
     Agent,
+    BusinessHours,
     Contact,
     ManualClock,
     OfferDelivery,
     Presence,
     QueueConfig,
     Service,
+    WhenClosed,
     hookimpl,
 )
 from ccroute.ivr import load_flow
@@ -43,12 +47,24 @@ from ccroute.ivr.live import FlowOutput, LiveSession
 with (Path(__file__).parent / "flows" / "inbound.toml").open("rb") as _file:
     INBOUND = load_flow(_file)  # checked once, at start-up
 QUEUES = ("general", "billing", "technical", "retention")
-OPEN, CLOSE = 8 * 3600, 20 * 3600  # the centre's opening hours, seconds into the day
+#: The centre's opening hours: every queue's calendar.
+HOURS = BusinessHours(
+    "America/New_York",
+    weekly={day: ("08:00-20:00",) for day in ("mon", "tue", "wed", "thu", "fri")},
+    holidays={"2026-12-25"},
+)
+#: Monday 7 December 2026, midnight in New York, in Unix time (EST is UTC-5).
+DAY = datetime.datetime(2026, 12, 7, 5, tzinfo=datetime.UTC).timestamp()
 
 
 def clock_time(hhmm: str) -> float:
     hours, minutes = hhmm.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
+    return DAY + int(hours) * 3600 + int(minutes) * 60
+
+
+def local_time(now: float) -> str:
+    seconds = int(now - DAY)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 class Bank:
@@ -138,15 +154,21 @@ async def run(db: Path) -> list[Line]:
         await service.accept(offered.contact.id, agent)
         line = lines[offered.contact.id]
         line.answered_by = agent
-        line.answered_at = f"{int(clock.now()) // 3600:02d}:{int(clock.now()) % 3600 // 60:02d}"
+        line.answered_at = local_time(clock.now())
 
     def caller(name: str, channel: str = "voice", customer: str | None = None) -> Line:
         line = lines[name.lower()] = Line(name, channel, customer)
         return line
 
     async with service:
-        await service.add_queues([QueueConfig(q, wrap_up=0) for q in QUEUES])
-        service.flows.hours = lambda queue: OPEN <= clock.now() % 86400 < CLOSE
+        # Closed, a queue still takes what a flow routes to it: the flow itself
+        # tells callers the hours and offers a callback (flows/inbound.toml).
+        await service.add_queues(
+            [
+                QueueConfig(q, wrap_up=0, calendar=HOURS, when_closed=WhenClosed.ACCEPT)
+                for q in QUEUES
+            ]
+        )
 
         # 07:55 the lines are closed: Olive declines the callback and hangs up.
         await caller("Olive").call(service, "2")

@@ -11,6 +11,7 @@ from ivr_helpers import contact, make_flow, session
 from ccroute import (
     Agent,
     ClockError,
+    Contact,
     InvalidStateError,
     InvalidValueError,
     ManualClock,
@@ -759,6 +760,45 @@ def test_a_call_that_raises_changes_nothing() -> None:
     assert s.next_due == 10  # the prompt's deadline, from the start at 0
     with pytest.raises(RuntimeError):
         s.input("1", now=4)  # time did not move to 5
+
+
+@pytest.mark.usefixtures("queue_factory")
+def test_a_router_context_estimates_the_wait_of_the_contact_as_the_flow_would_route_it() -> None:
+    clock = ManualClock()
+    router = Router(clock)
+    router.add_queue(QueueConfig("billing", wrap_up=0))
+    router.add_agent(Agent("ann", skills={"billing": 5}, queues={"billing"}), Presence.AVAILABLE)
+    router.add_agent(Agent("bob", queues={"billing"}), Presence.AVAILABLE)
+    billing = {"billing": 1}
+    # Ann, the only one with the skill, takes 300 s a call and is busy now.
+    router.submit(Contact("c0", "voice", "billing", requirements=billing))
+    router.accept("c0", "ann")
+    clock.advance(300)
+    router.complete("c0")
+    router.submit(Contact("c1", "voice", "billing", requirements=billing))
+    router.accept("c1", "ann")
+    ctx = RouterFlowContext(router)
+    needs_ann = ctx.estimated_wait(
+        "billing", Contact("new", "voice", "billing", requirements=billing)
+    )
+    assert needs_ann is not None and needs_ann > 0
+    # Without the skill requirement Bob, who is free, takes it at once.
+    assert ctx.estimated_wait("billing", Contact("new", "voice", "billing")) == 0
+    # And a flow's wait condition asks with the requirements its set nodes chose.
+    flow = make_flow(
+        {
+            "start": {"kind": "set", "requirements": billing, "next": "check"},
+            "check": {
+                "kind": "condition",
+                "rules": [{"fact": "wait", "op": "gt", "value": 60, "next": "long"}],
+                "otherwise": "short",
+            },
+            "long": {"kind": "end", "outcome": "long"},
+            "short": {"kind": "end", "outcome": "short"},
+        }
+    )
+    step = session(flow, ctx).start(contact(queue="billing"), now=clock.now())
+    assert isinstance(step, Resolution) and step.outcome == "long"
 
 
 @pytest.mark.usefixtures("queue_factory")

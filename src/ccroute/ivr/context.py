@@ -20,6 +20,7 @@ import attrs
 from ..views import QueueStats
 
 if TYPE_CHECKING:
+    from ..model import Contact
     from ..router import Router
 
 __all__ = ["FixedFlowContext", "FlowContext", "RouterFlowContext"]
@@ -48,8 +49,10 @@ class FlowContext(Protocol):
         """Whether ``queue`` is within its business hours now."""
         ...
 
-    def estimated_wait(self, queue: str) -> float | None:
-        """Seconds a contact entering ``queue`` now should wait, or ``None`` when unknown."""
+    def estimated_wait(self, queue: str, contact: Contact | None = None) -> float | None:
+        """Seconds a contact entering ``queue`` now should wait, or ``None`` when
+        unknown. ``contact`` is the caller's contact as the flow would route it
+        to ``queue`` now (its channel, requirements, priority and tier)."""
         ...
 
     def queue_stats(self, queue: str) -> QueueStats:
@@ -61,10 +64,6 @@ def _no_profile(customer_id: str | None) -> Mapping[str, Any]:
     return {}
 
 
-def _unknown_wait(queue: str) -> float | None:
-    return None
-
-
 @attrs.define(slots=True)
 class RouterFlowContext:
     """A :class:`FlowContext` that reads a :class:`~ccroute.Router`: its time
@@ -74,13 +73,16 @@ class RouterFlowContext:
     :param profiles: customer id to profile; default: no profiles.
     :param is_open: queue to whether it is open; default: the router's
         business hours (:meth:`Router.is_open <ccroute.Router.is_open>`).
-    :param estimated_wait: queue to its estimated wait; default: unknown.
+    :param estimated_wait: queue to its estimated wait; default: the
+        router's estimate for the caller's contact as the flow would route it
+        (:meth:`Router.estimate_wait <ccroute.Router.estimate_wait>`; unknown
+        without a contact).
     """
 
     router: Router
     profiles: Callable[[str | None], Mapping[str, Any]] = _no_profile
     open_hours: Callable[[str], bool] | None = attrs.field(default=None, alias="is_open")
-    wait: Callable[[str], float | None] = attrs.field(default=_unknown_wait, alias="estimated_wait")
+    wait: Callable[[str], float | None] | None = attrs.field(default=None, alias="estimated_wait")
 
     @property
     def now(self) -> float:
@@ -97,9 +99,20 @@ class RouterFlowContext:
             return self.router.is_open(queue)
         return self.open_hours(queue)
 
-    def estimated_wait(self, queue: str) -> float | None:
-        """``estimated_wait(queue)`` as given (default: ``None``)."""
-        return self.wait(queue)
+    def estimated_wait(self, queue: str, contact: Contact | None = None) -> float | None:
+        """``estimated_wait(queue)`` as given; by default the router's estimate
+        for ``contact`` in ``queue`` (``None`` without a contact)."""
+        if self.wait is not None:
+            return self.wait(queue)
+        if contact is None:
+            return None
+        return self.router.estimate_wait(
+            queue,
+            contact.channel,
+            dict(contact.requirements),
+            priority_seconds=contact.priority_seconds,
+            tier=contact.tier,
+        )
 
     def queue_stats(self, queue: str) -> QueueStats:
         """``router.queue_stats(queue)`` (raises ``UnknownIdError`` for an unknown queue)."""
@@ -131,8 +144,8 @@ class FixedFlowContext:
         """Whether ``queue`` is not in ``closed``."""
         return queue not in self.closed
 
-    def estimated_wait(self, queue: str) -> float | None:
-        """``waits[queue]``, or ``None``."""
+    def estimated_wait(self, queue: str, contact: Contact | None = None) -> float | None:
+        """``waits[queue]``, or ``None`` (whatever the contact)."""
         return self.waits.get(queue)
 
     def queue_stats(self, queue: str) -> QueueStats:

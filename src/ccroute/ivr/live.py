@@ -148,20 +148,11 @@ class FlowResult:
     events: tuple[Event, ...]
 
 
-def _estimated_wait(
-    service: Service, queue: str, channel: str, contact_id: str | None = None
-) -> float | None:
-    """The estimated wait of ``contact_id`` (waiting in ``queue``), or of a contact
-    on ``channel`` entering ``queue`` now: the one place the driver takes its
-    estimate from (:meth:`Router.estimated_wait <ccroute.Router.estimated_wait>`,
-    :meth:`Router.estimate_wait <ccroute.Router.estimate_wait>`).
-
-    :raises UnknownIdError: for an unknown queue or channel.
-    """
-    router = service.router
-    if contact_id is not None:
-        return router.estimated_wait(contact_id)
-    return router.estimate_wait(queue, channel)
+def _estimated_wait(service: Service, contact_id: str) -> float | None:
+    """The estimated wait of ``contact_id``, waiting in its queue: the one place
+    the driver's announcements take it from
+    (:meth:`Router.estimated_wait <ccroute.Router.estimated_wait>`)."""
+    return service.router.estimated_wait(contact_id)
 
 
 def _queue_is_open(service: Service, queue: str) -> bool:
@@ -293,12 +284,8 @@ class LiveFlows:
             hours = self.hours
             return hours(queue) if hours is not None else _queue_is_open(service, queue)
 
-        def wait(queue: str) -> float | None:
-            return _estimated_wait(service, queue, contact.channel)
-
-        return RouterFlowContext(
-            service.router, profiles=profiles, is_open=is_open, estimated_wait=wait
-        )
+        # Estimates: the router's for the contact as the flow would route it.
+        return RouterFlowContext(service.router, profiles=profiles, is_open=is_open)
 
     async def _send(self, send: Send | None, output: FlowOutput) -> None:
         """Hand ``output`` to the adapter, isolated: its failure is counted, never raised."""
@@ -588,9 +575,8 @@ class LiveSession:
         self._announce_at = now + treatment.period
         if state is not ContactState.WAITING:
             return
-        view = service.router.contact(self.contact_id)
         position = service.router.position(self.contact_id)
-        wait = _estimated_wait(service, view.queue, view.channel, self.contact_id)
+        wait = _estimated_wait(service, self.contact_id)
         await self._say(
             FlowOutput(
                 contact_id=self.contact_id,

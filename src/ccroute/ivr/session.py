@@ -648,7 +648,7 @@ class FlowSession:
             if head == "open":
                 return bool(context.is_open(rest or self._queue))
             if head == "wait":
-                wait = context.estimated_wait(rest or self._queue)
+                wait = context.estimated_wait(rest or self._queue, self._prospect(rest))
                 return MISSING if wait is None else wait
             if head == "stats":
                 queue, _, figure = rest.rpartition(".")
@@ -705,6 +705,23 @@ class FlowSession:
             attributes={**self._attributes, IVR_KEY: self._record(reason)},
             preferred_agent=agent,
             preferred_wait=wait,
+        )
+
+    def _prospect(self, queue: str) -> Contact:
+        """The caller's contact as the flow would route it to ``queue`` now, for
+        an estimate: the requirements set so far are for the flow's own queue."""
+        contact = self._contact
+        assert contact is not None
+        if not queue or queue == self._queue:
+            return attrs.evolve(
+                contact,
+                queue=self._queue,
+                requirements=self._requirements,
+                priority_seconds=self._priority,
+                tier=self._tier,
+            )
+        return attrs.evolve(
+            contact, queue=queue, requirements={}, priority_seconds=self._priority, tier=self._tier
         )
 
     def _transfer(self, node: TransferNode) -> Step:
