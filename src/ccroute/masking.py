@@ -161,9 +161,13 @@ def _hide_digits(text: str, keep: int) -> str:
 
 
 def _card_spans(run: str) -> list[tuple[int, int]]:
-    """The card numbers in a run of digit groups, as (start, end) in ``run``:
-    from each group on (left to right, skipping what a card took), the
-    longest sequence of whole groups with 13-19 digits that passes Luhn.
+    """What to mask as card numbers in a run of digit groups, as (start, end)
+    in ``run``: every sequence of whole groups with 13-19 digits that passes
+    Luhn, from every group on, and those that share a group merged into one
+    span. Which of two overlapping sequences is the card cannot be told
+    (``14 4111 1111 1111 1111``: the first four groups pass Luhn, and so do
+    the last four), so their union is masked, keeping only its last digits:
+    never more of a card than its last four.
 
     Cost: O(19) per group. The Luhn sum is kept as digits are added on the
     right: each addition flips which digits are doubled, so both sums are
@@ -171,10 +175,8 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     ``flipped``: every digit the other way).
     """
     groups = [(m.start(), m.end()) for m in _GROUP.finditer(run)]
-    spans: list[tuple[int, int]] = []
-    first = 0
-    while first < len(groups):
-        best = -1
+    spans: list[tuple[int, int]] = []  # as group indices, first and last
+    for first in range(len(groups)):
         count = plain = flipped = 0
         for last in range(first, len(groups)):
             start, end = groups[last]
@@ -185,13 +187,11 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
                 digit = ord(run[index]) - 48
                 plain, flipped = digit + flipped, _DOUBLED[digit] + plain
             if count >= _MIN_CARD and plain % 10 == 0:
-                best = last
-        if best >= 0:
-            spans.append((groups[first][0], groups[best][1]))
-            first = best + 1
-        else:
-            first += 1
-    return spans
+                if spans and first <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+                else:
+                    spans.append((first, last))
+    return [(groups[first][0], groups[last][1]) for first, last in spans]
 
 
 # A digit doubled as Luhn doubles it (the digits of 2d, summed).
