@@ -138,8 +138,8 @@ async def test_metrics_history_profiles_and_estimates_are_as_before_a_restart(
         # the wallboard fed by ccroute_events agrees with the service's own figures
         assert desk.wallboard.report(now) == before
         assert before.total.offered == 7 and before.total.abandoned == 1
-        estimate = service.estimated_wait("support", 1)
-        assert estimate is not None
+        estimate = service.router.estimate_wait("support", "voice", position=1)
+        assert estimate is not None and estimate > 0  # learned from the calls above
         assert service.router.contact("vip-call").state is ContactState.OFFERED
         state = snapshot(service.router)
 
@@ -160,7 +160,7 @@ async def test_metrics_history_profiles_and_estimates_are_as_before_a_restart(
         async with Service(path=path, clock=clock, plugins=[desk], load_entrypoints=False) as again:
             assert snapshot(again.router) == {**state, "now": again.router.now}
             assert again.metrics.report(now) == before
-            assert again.estimated_wait("support", 1) == estimate
+            assert again.router.estimate_wait("support", "voice", position=1) == estimate
             # the open offer reaches the agent again, with the CRM profile beside it
             (delivery,) = [d for d in desk.offers if d.offer.contact_id == "vip-call"]
             assert delivery.profile == {"tier": "gold", "tags": ["a", "b"]}
@@ -177,7 +177,7 @@ async def test_metrics_history_profiles_and_estimates_are_as_before_a_restart(
                 state = snapshot(again.router)
                 now = clock.now()
                 before = again.metrics.report(now)
-                estimate = again.estimated_wait("support", 1)
+                estimate = again.router.estimate_wait("support", "voice", position=1)
 
 
 # ------------------------------------------------------ a service at random
