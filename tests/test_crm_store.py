@@ -4,6 +4,7 @@ refused, damaged rows are bad input."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,10 @@ def test_the_last_agent_is_the_latest_answered_one(store: CRMStore) -> None:
     assert store.last_agent("nobody") is None
 
 
+#: Numbers the examples of a property test that share one store.
+_EXAMPLES = itertools.count()
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -166,8 +171,9 @@ def test_the_last_agent_is_the_latest_answered_one(store: CRMStore) -> None:
 def test_history_is_the_newest_records_of_the_customer(
     store: CRMStore, records: list[tuple[str, int, bool]], limit: int
 ) -> None:
-    # A fresh customer per example: the store outlives the examples.
-    tag = f"k{id(records)}-{limit}-{len(records)}"
+    # A fresh customer per example: the store outlives the examples (an
+    # object's id may come back once it is freed, so a counter names them).
+    tag = f"k{next(_EXAMPLES)}"
     kept: dict[tuple[str, float], tuple[int, str | None]] = {}
     for order, (customer, ended, served) in enumerate(records):
         contact = f"{tag}-{order % 7}"
