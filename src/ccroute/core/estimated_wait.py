@@ -56,7 +56,7 @@ contact still waits.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from ..lifecycle import ContactState
@@ -86,9 +86,6 @@ _SHORTEST: Final = 1e-3
 # A group of contacts ahead: how many, their pool (agent -> rate), and how
 # fast they abandon (per second).
 _Group = tuple[int, dict[str, float], float]
-
-# Pools already worked out in one estimate, by what decides them.
-_Pools = dict[tuple[object, ...], "dict[str, float] | None"]
 
 _WAITING: Final = ContactState.WAITING
 _OFFERED: Final = ContactState.OFFERED
@@ -175,32 +172,48 @@ def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> fl
     through the groups it overlaps while the agents outside it drain them
     too. A part whose agents serve none of the groups ahead reaches the
     contact at its first free slot. ``inf`` when no agent of the pool frees
-    slots at all. Cost: O(P x (P + G log G)) for P agents in the pool and G
-    groups.
+    slots at all. Cost: O(K x G x A) set operations (done in C) for K parts,
+    G groups and A agents, and O(K x G log G) besides.
     """
-    # How many contacts ahead each agent could take, over every group: an
-    # agent splits its slots between the groups by their counts.
+    busy = {a for a, rate in pool.items() if rate > 0}
+    # The agents split into classes by the groups ahead they serve: a group
+    # every agent of the pool serves splits nothing.
+    everyone = frozenset(i for i, (_n, own, _t) in enumerate(groups) if busy <= own.keys())
+    classes: dict[frozenset[int], set[str]] = {}
+    partial = [i for i, (_n, own, _t) in enumerate(groups) if i not in everyone]
+    if partial:
+        member: dict[str, set[int]] = {}
+        for i in partial:
+            for a in busy & groups[i][1].keys():
+                member.setdefault(a, set()).add(i)
+        for a in busy:
+            classes.setdefault(everyone | member.get(a, set()), set()).add(a)
+    elif busy:
+        classes[everyone] = busy
+    # How many contacts ahead an agent outside a part could take, over every
+    # group: it splits its slots between them by their counts.
     load: dict[str, int] = {}
-    for n, own, _theta in groups:
-        for a in own:
-            load[a] = load.get(a, 0) + n
-    served = {
-        a: frozenset(i for i, (_n, own, _theta) in enumerate(groups) if a in own)
-        for a, rate in pool.items()
-        if rate > 0
-    }
+
+    def load_of(agent: str) -> int:
+        found = load.get(agent)
+        if found is None:
+            found = load[agent] = sum(n for n, own, _t in groups if agent in own)
+        return found
+
     best = math.inf
-    for sigma in set(served.values()) | {frozenset(range(len(groups)))}:
-        part = [a for a, mine in served.items() if mine <= sigma]
-        rate = math.fsum(pool[a] for a in part)
-        if rate <= 0:
+    for sigma in {*classes, frozenset(range(len(groups)))}:
+        inside: set[str] = set()
+        for served, agents in classes.items():
+            if served <= sigma:
+                inside |= agents
+        if not inside:
             continue
-        inside = set(part)
+        rate = math.fsum(pool[a] for a in inside)
         overlapping = []
         for n, own, theta in groups:
             if inside.isdisjoint(own):
                 continue  # no agent of the part could take them
-            drain = math.fsum(r * n / load[a] for a, r in own.items() if a not in inside)
+            drain = math.fsum(own[a] * n / load_of(a) for a in own.keys() - inside)
             overlapping.append((float(n), drain, theta))
         best = min(best, _abandoning(left, rate, overlapping))
     return best
@@ -319,14 +332,20 @@ class WaitEstimator:
     :param channel_ids: the router's channel numbers by name.
     :param handle_times: the learned handle times.
     :param patience: the learned abandonment rates.
+    :param version: the router's count of changes to agents and their work:
+        the pools and rates worked out are kept while it stays the same.
     """
 
     __slots__ = (
         "_agents",
         "_channel_ids",
         "_contacts",
+        "_pools",
         "_queue",
         "_queues",
+        "_rates",
+        "_seen",
+        "_version",
         "handle_times",
         "patience",
     )
@@ -340,6 +359,7 @@ class WaitEstimator:
         channel_ids: Mapping[str, int],
         handle_times: HandleTimes,
         patience: Patience,
+        version: Callable[[], int],
     ) -> None:
         self._agents = agents
         self._contacts = contacts
@@ -348,6 +368,12 @@ class WaitEstimator:
         self._channel_ids = channel_ids
         self.handle_times = handle_times
         self.patience = patience
+        self._version = version
+        self._seen = -1
+        # pools by (channel, queues, requirements, target): the agents and
+        # their rates, and whether one has room now; and each agent's rate
+        self._pools: dict[tuple[object, ...], tuple[dict[str, float], bool]] = {}
+        self._rates: dict[str, float] = {}
 
     # ------------------------------------------------------------ questions
 
@@ -421,8 +447,12 @@ class WaitEstimator:
                 for step in config.steps[steps_applied:]:
                     reqs, queues = _stepped(reqs, queues, (step,))
                     stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
-            rates: dict[str, float] = {}
-            pools: _Pools = {}
+            version = self._version()
+            if version != self._seen:
+                # an agent or a contact's work changed: the pools and rates with it
+                self._pools.clear()
+                self._rates.clear()
+                self._seen = version
             ahead_recs = (
                 []
                 if ahead is not None
@@ -438,13 +468,13 @@ class WaitEstimator:
                 end = math.inf if last else stages[index + 1][0]
                 if end <= start:
                     continue  # a later step applies at the same instant
-                pool = self._pool(channel, queues, reqs, target, rates, pools)
+                pool = self._pool(channel, queues, reqs, target)
                 if pool is None:
                     return start - now  # someone has room for it then
                 groups = (
                     [(ahead, pool, self.patience.rate(queue, channel))]
                     if ahead is not None
-                    else self._groups(ahead_recs, start, rates, pools)
+                    else self._groups(ahead_recs, start)
                 )
                 needed = _stage_time(left, pool, groups)
                 if math.isinf(needed):
@@ -458,9 +488,7 @@ class WaitEstimator:
         except _Unknown:
             return None
 
-    def _groups(
-        self, ahead: list[_ContactRec], at: float, rates: dict[str, float], pools: _Pools
-    ) -> list[_Group]:
+    def _groups(self, ahead: list[_ContactRec], at: float) -> list[_Group]:
         """The contacts ``ahead`` in groups alike at time ``at`` (queue,
         signature, target and the routing steps they will have taken by then):
         each group's count, its pool (the agents who could take them and their
@@ -487,7 +515,7 @@ class WaitEstimator:
                 reqs, served = _stepped(
                     reqs, served, steps[r.steps_applied : r.steps_applied + more]
                 )
-            own = self._pool(r.channel, served, reqs, r.target, rates, pools, spare=False)
+            own = self._pool(r.channel, served, reqs, r.target, spare=False)
             assert own is not None
             counts[group] = 1
             owners[group] = own
@@ -500,18 +528,26 @@ class WaitEstimator:
         queues: frozenset[str],
         reqs: Mapping[str, int],
         target: str | None,
-        rates: dict[str, float],
-        pools: _Pools,
         *,
         spare: bool = True,
     ) -> dict[str, float] | None:
         """The agents who could take such a contact and the rate each frees slots
-        at, or ``None`` (with ``spare``) when one of them has room now."""
-        cache_key = (channel, queues, tuple(sorted(reqs.items())), target, spare)
-        if cache_key in pools:
-            return pools[cache_key]
+        at, or ``None`` (with ``spare``) when one of them has room now. Kept
+        until an agent or a contact's work changes. Cost: O(A x R), or O(R)
+        when kept."""
+        cache_key = (channel, queues, tuple(sorted(reqs.items())), target)
+        found = self._pools.get(cache_key)
+        if found is None:
+            found = self._pools[cache_key] = self._find_pool(channel, queues, reqs, target)
+        pool, room = found
+        return None if spare and room else pool
+
+    def _find_pool(
+        self, channel: str, queues: frozenset[str], reqs: Mapping[str, int], target: str | None
+    ) -> tuple[dict[str, float], bool]:
         ch = self._channel_ids[channel]
-        pool: dict[str, float] | None = {}
+        pool: dict[str, float] = {}
+        room = False
         candidates = (
             self._agents.values()
             if target is None
@@ -519,6 +555,7 @@ class WaitEstimator:
             if target in self._agents
             else []
         )
+        rates = self._rates
         for agent in candidates:
             if (
                 agent.presence is not _AVAILABLE
@@ -527,16 +564,13 @@ class WaitEstimator:
                 or any(agent.levels.get(s, 0) < level for s, level in reqs.items())
             ):
                 continue
-            if spare and self._queue.has_spare(agent.handle, ch):
-                pool = None
-                break
-            assert pool is not None
+            if not room and self._queue.has_spare(agent.handle, ch):
+                room = True
             rate = rates.get(agent.spec.id)
             if rate is None:
                 rate = rates[agent.spec.id] = self._rate(agent)
             pool[agent.spec.id] = rate
-        pools[cache_key] = pool
-        return pool
+        return pool, room
 
     def _rate(self, agent: _AgentRec) -> float:
         """Slots per second ``agent`` frees: the sum of 1 / handle time over what it holds."""
