@@ -148,100 +148,6 @@ class HandleTimes:
         return [(q, ch, count, mean) for (q, ch), (count, mean) in sorted(self.means.items())]
 
 
-def _stepped(
-    requirements: Mapping[str, int], queues: frozenset[str], steps: Iterable[RoutingStep]
-) -> tuple[dict[str, int], frozenset[str]]:
-    """Requirements and queues after ``steps`` (as the router applies a step)."""
-    reqs = dict(requirements)
-    for step in steps:
-        for name, level in step.requirements:
-            if level is None:
-                reqs.pop(name, None)
-            else:
-                reqs[name] = level
-        queues = queues | step.queues
-    return reqs, queues
-
-
-def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> float:
-    """The time the agents of ``pool`` take to reach the contact, given the
-    ``groups`` of contacts ahead (count, pool and abandonment rate of each),
-    who may abandon on the way (:func:`_abandoning`): the shortest
-    :func:`_time_to_serve` over the parts of ``pool`` that serve the same
-    groups ahead or fewer (the whole pool among them), each part working
-    through the groups it overlaps while the agents outside it drain them
-    too. A part whose agents serve none of the groups ahead reaches the
-    contact at its first free slot. ``inf`` when no agent of the pool frees
-    slots at all. Cost: O(K x G x A) set operations (done in C) for K parts,
-    G groups and A agents, and O(K x G log G) besides.
-    """
-    busy = {a for a, rate in pool.items() if rate > 0}
-    # The agents split into classes by the groups ahead they serve: a group
-    # every agent of the pool serves splits nothing.
-    everyone = frozenset(i for i, (_n, own, _t) in enumerate(groups) if busy <= own.keys())
-    classes: dict[frozenset[int], set[str]] = {}
-    partial = [i for i, (_n, own, _t) in enumerate(groups) if i not in everyone]
-    if partial:
-        member: dict[str, set[int]] = {}
-        for i in partial:
-            for a in busy & groups[i][1].keys():
-                member.setdefault(a, set()).add(i)
-        for a in busy:
-            classes.setdefault(everyone | member.get(a, set()), set()).add(a)
-    elif busy:
-        classes[everyone] = busy
-    # How many contacts ahead an agent outside a part could take, over every
-    # group: it splits its slots between them by their counts.
-    load: dict[str, int] = {}
-
-    def load_of(agent: str) -> int:
-        found = load.get(agent)
-        if found is None:
-            found = load[agent] = sum(n for n, own, _t in groups if agent in own)
-        return found
-
-    best = math.inf
-    for sigma in {*classes, frozenset(range(len(groups)))}:
-        inside: set[str] = set()
-        for served, agents in classes.items():
-            if served <= sigma:
-                inside |= agents
-        if not inside:
-            continue
-        rate = math.fsum(pool[a] for a in inside)
-        overlapping = []
-        for n, own, theta in groups:
-            if inside.isdisjoint(own):
-                continue  # no agent of the part could take them
-            drain = math.fsum(own[a] * n / load_of(a) for a in own.keys() - inside)
-            overlapping.append((float(n), drain, theta))
-        best = min(best, _abandoning(left, rate, overlapping))
-    return best
-
-
-def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
-    """The time ``T`` at which a pool freeing slots at ``rate`` has served the
-    contact and the contacts ahead of it that fall to the pool: ``rate x T =
-    left x (1 + sum over groups of max(0, count - drain x T / left))``, where a
-    group's ``drain`` is the rate agents outside the pool take it at (``left``:
-    the share of the work still to do, after earlier stages). Cost:
-    O(G log G) for G groups.
-    """
-    active = sorted(
-        ((left * n / d if d > 0 else math.inf), left * n, d) for n, d in groups if n > 0
-    )
-    work = left + math.fsum(n for _t, n, _d in active)
-    speed = rate + math.fsum(d for _t, _n, d in active)
-    while True:
-        t = work / speed
-        if not active or t <= active[0][0]:
-            return t
-        # the outside agents finish that group first: it takes nothing more of the pool
-        _t, n, d = active.pop(0)
-        work -= n
-        speed -= d
-
-
 class Patience:
     """How fast the waiting contacts of each queue and channel abandon.
 
@@ -278,43 +184,6 @@ class Patience:
     def records(self) -> list[tuple[str, str, float, float]]:
         """``(queue, channel, abandoned, waited)`` per queue and channel, sorted (a snapshot)."""
         return [(q, ch, gone, total) for (q, ch), (gone, total) in sorted(self.sums.items())]
-
-
-def _abandoning(left: float, rate: float, groups: list[tuple[float, float, float]]) -> float:
-    """:func:`_time_to_serve` when the contacts ahead abandon: a group of
-    ``count`` contacts abandoning at ``theta`` per second counts as
-    ``count x (1 - exp(-theta T)) / (theta T)`` (its contacts' chance of
-    still waiting, averaged over the time ``T`` it takes to reach ours),
-    solved for ``T`` by bisection. Cost: O(G log G) per step, 50 steps.
-    """
-
-    def served(t: float) -> float:
-        shrunk = [(n * _survival(theta * t), drain) for n, drain, theta in groups]
-        return _time_to_serve(left, rate, shrunk)
-
-    high = served(0.0)  # nobody abandons: the longest it can take
-    if not any(theta > 0 for _n, _d, theta in groups):
-        return high
-    low = 0.0
-    # served(t) falls as t grows: the fixed point t = served(t) lies in [0, high]
-    for _ in range(50):
-        mid = (low + high) / 2
-        if served(mid) > mid:
-            low = mid
-        else:
-            high = mid
-    return high
-
-
-def _survival(x: float) -> float:
-    """The mean of ``exp(-u)`` for ``u`` in ``[0, x]``."""
-    if x < 1e-9:
-        return 1.0
-    return -math.expm1(-x) / x
-
-
-class _Unknown(Exception):
-    """A handle time the estimate needs has not been learned yet."""
 
 
 class WaitEstimator:
@@ -587,3 +456,134 @@ class WaitEstimator:
                 parts.append(1.0 / max(h, _SHORTEST))
         # fsum: sets iterate in another order in a restored router
         return math.fsum(parts)
+
+
+class _Unknown(Exception):
+    """A handle time the estimate needs has not been learned yet."""
+
+
+def _stepped(
+    requirements: Mapping[str, int], queues: frozenset[str], steps: Iterable[RoutingStep]
+) -> tuple[dict[str, int], frozenset[str]]:
+    """Requirements and queues after ``steps`` (as the router applies a step)."""
+    reqs = dict(requirements)
+    for step in steps:
+        for name, level in step.requirements:
+            if level is None:
+                reqs.pop(name, None)
+            else:
+                reqs[name] = level
+        queues = queues | step.queues
+    return reqs, queues
+
+
+def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> float:
+    """The time the agents of ``pool`` take to reach the contact, given the
+    ``groups`` of contacts ahead (count, pool and abandonment rate of each),
+    who may abandon on the way (:func:`_abandoning`): the shortest
+    :func:`_time_to_serve` over the parts of ``pool`` that serve the same
+    groups ahead or fewer (the whole pool among them), each part working
+    through the groups it overlaps while the agents outside it drain them
+    too. A part whose agents serve none of the groups ahead reaches the
+    contact at its first free slot. ``inf`` when no agent of the pool frees
+    slots at all. Cost: O(K x G x A) set operations (done in C) for K parts,
+    G groups and A agents, and O(K x G log G) besides.
+    """
+    busy = {a for a, rate in pool.items() if rate > 0}
+    # The agents split into classes by the groups ahead they serve: a group
+    # every agent of the pool serves splits nothing.
+    everyone = frozenset(i for i, (_n, own, _t) in enumerate(groups) if busy <= own.keys())
+    classes: dict[frozenset[int], set[str]] = {}
+    partial = [i for i, (_n, own, _t) in enumerate(groups) if i not in everyone]
+    if partial:
+        member: dict[str, set[int]] = {}
+        for i in partial:
+            for a in busy & groups[i][1].keys():
+                member.setdefault(a, set()).add(i)
+        for a in busy:
+            classes.setdefault(everyone | member.get(a, set()), set()).add(a)
+    elif busy:
+        classes[everyone] = busy
+    # How many contacts ahead an agent outside a part could take, over every
+    # group: it splits its slots between them by their counts.
+    load: dict[str, int] = {}
+
+    def load_of(agent: str) -> int:
+        found = load.get(agent)
+        if found is None:
+            found = load[agent] = sum(n for n, own, _t in groups if agent in own)
+        return found
+
+    best = math.inf
+    for sigma in {*classes, frozenset(range(len(groups)))}:
+        inside: set[str] = set()
+        for served, agents in classes.items():
+            if served <= sigma:
+                inside |= agents
+        if not inside:
+            continue
+        rate = math.fsum(pool[a] for a in inside)
+        overlapping = []
+        for n, own, theta in groups:
+            if inside.isdisjoint(own):
+                continue  # no agent of the part could take them
+            drain = math.fsum(own[a] * n / load_of(a) for a in own.keys() - inside)
+            overlapping.append((float(n), drain, theta))
+        best = min(best, _abandoning(left, rate, overlapping))
+    return best
+
+
+def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
+    """The time ``T`` at which a pool freeing slots at ``rate`` has served the
+    contact and the contacts ahead of it that fall to the pool: ``rate x T =
+    left x (1 + sum over groups of max(0, count - drain x T / left))``, where a
+    group's ``drain`` is the rate agents outside the pool take it at (``left``:
+    the share of the work still to do, after earlier stages). Cost:
+    O(G log G) for G groups.
+    """
+    active = sorted(
+        ((left * n / d if d > 0 else math.inf), left * n, d) for n, d in groups if n > 0
+    )
+    work = left + math.fsum(n for _t, n, _d in active)
+    speed = rate + math.fsum(d for _t, _n, d in active)
+    while True:
+        t = work / speed
+        if not active or t <= active[0][0]:
+            return t
+        # the outside agents finish that group first: it takes nothing more of the pool
+        _t, n, d = active.pop(0)
+        work -= n
+        speed -= d
+
+
+def _abandoning(left: float, rate: float, groups: list[tuple[float, float, float]]) -> float:
+    """:func:`_time_to_serve` when the contacts ahead abandon: a group of
+    ``count`` contacts abandoning at ``theta`` per second counts as
+    ``count x (1 - exp(-theta T)) / (theta T)`` (its contacts' chance of
+    still waiting, averaged over the time ``T`` it takes to reach ours),
+    solved for ``T`` by bisection. Cost: O(G log G) per step, 50 steps.
+    """
+
+    def served(t: float) -> float:
+        shrunk = [(n * _survival(theta * t), drain) for n, drain, theta in groups]
+        return _time_to_serve(left, rate, shrunk)
+
+    high = served(0.0)  # nobody abandons: the longest it can take
+    if not any(theta > 0 for _n, _d, theta in groups):
+        return high
+    low = 0.0
+    # served(t) falls as t grows: the fixed point t = served(t) lies in [0, high]
+    for _ in range(50):
+        mid = (low + high) / 2
+        if served(mid) > mid:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def _survival(x: float) -> float:
+    """The mean of ``exp(-u)`` for ``u`` in ``[0, x]``."""
+    if x < 1e-9:
+        return 1.0
+    return -math.expm1(-x) / x
