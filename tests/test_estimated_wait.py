@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from implementations import IMPLEMENTATIONS
 
 from ccroute import (
+    Agent,
+    CCRouteError,
     InputError,
     InvalidStateError,
     InvalidValueError,
@@ -425,6 +427,63 @@ def test_a_restored_router_estimates_the_same(h: RouterHarness) -> None:
         for channel in ("voice", "chat"):
             assert restored.handle_time(queue, channel) == h.router.handle_time(queue, channel)
             assert restored.estimate_wait(queue, channel) == h.router.estimate_wait(queue, channel)
+
+
+@property_settings
+@given(h=centres(), data=st.data())
+def test_estimates_kept_between_calls_are_never_stale(
+    h: RouterHarness, data: st.DataObject
+) -> None:
+    """The estimator keeps agent pools until an agent or some work changes:
+    after any call, its answers are those of a router rebuilt from scratch."""
+    router = h.router
+    agents = list(router.agent_ids)
+
+    def check() -> None:
+        fresh = Router.restore(router.snapshot(), ManualClock(h.clock.now()))
+        for view in router.waiting():
+            assert router.estimated_wait(view.id) == fresh.estimated_wait(view.id)
+        assert router.estimate_wait("q", "voice") == fresh.estimate_wait("q", "voice")
+
+    check()
+    for step in range(12):
+        live = [c for c in router.contact_ids]
+        action = data.draw(
+            st.sampled_from(["submit", "presence", "capacity", "agent", "work", "time"])
+        )
+        try:
+            if action == "submit":
+                h.submit(f"n{step}", data.draw(st.sampled_from(["voice", "chat"])), "q")
+            elif action == "presence":
+                router.set_presence(
+                    data.draw(st.sampled_from(agents)),
+                    data.draw(st.sampled_from([Presence.AVAILABLE, Presence.NOT_READY])),
+                )
+            elif action == "capacity":
+                router.set_capacity(
+                    data.draw(st.sampled_from(agents)), "chat", data.draw(st.integers(0, 3))
+                )
+            elif action == "agent":
+                agent = router.agent(data.draw(st.sampled_from(agents)))
+                router.update_agent(
+                    Agent(agent.id, queues=("q", "r"), skills={"x": data.draw(st.integers(1, 9))})
+                )
+            elif action == "work" and live:
+                contact_id = data.draw(st.sampled_from(live))
+                view = router.contact(contact_id)
+                if view.state.value == "offered" and view.agent_id is not None:
+                    router.accept(contact_id, view.agent_id)
+                elif view.state.value == "in-service":
+                    router.complete(contact_id)
+                elif view.state.value == "wrap-up":
+                    router.end_wrap_up(contact_id)
+                elif view.state.value == "waiting":
+                    router.abandon(contact_id)
+            else:
+                h.advance(data.draw(st.sampled_from([1, 30])))
+        except CCRouteError:
+            pass  # refused: it changed nothing
+        check()
 
 
 # ============================================================ durability

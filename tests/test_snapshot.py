@@ -221,8 +221,10 @@ REBUILT = {
     "_counts",
     # a memo of the queue's signature ids, refilled as contacts are re-queued
     "_signatures",
-    # the estimated wait's estimator: reads the records, holds nothing of its own
+    # the estimated wait's estimator: reads the records, keeps pools as a cache
     "_estimator",
+    # the count of agent changes that tells that cache when to start again
+    "_agents_version",
 }
 # The embedding program's (clock, observers and what they did), code, the queue
 # (rebuilt), and the bookkeeping of one call.

@@ -56,7 +56,7 @@ contact still waits.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from ..lifecycle import ContactState
@@ -86,9 +86,6 @@ _SHORTEST: Final = 1e-3
 # A group of contacts ahead: how many, their pool (agent -> rate), and how
 # fast they abandon (per second).
 _Group = tuple[int, dict[str, float], float]
-
-# Pools already worked out in one estimate, by what decides them.
-_Pools = dict[tuple[object, ...], "dict[str, float] | None"]
 
 _WAITING: Final = ContactState.WAITING
 _OFFERED: Final = ContactState.OFFERED
@@ -151,84 +148,6 @@ class HandleTimes:
         return [(q, ch, count, mean) for (q, ch), (count, mean) in sorted(self.means.items())]
 
 
-def _stepped(
-    requirements: Mapping[str, int], queues: frozenset[str], steps: Iterable[RoutingStep]
-) -> tuple[dict[str, int], frozenset[str]]:
-    """Requirements and queues after ``steps`` (as the router applies a step)."""
-    reqs = dict(requirements)
-    for step in steps:
-        for name, level in step.requirements:
-            if level is None:
-                reqs.pop(name, None)
-            else:
-                reqs[name] = level
-        queues = queues | step.queues
-    return reqs, queues
-
-
-def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> float:
-    """The time the agents of ``pool`` take to reach the contact, given the
-    ``groups`` of contacts ahead (count, pool and abandonment rate of each),
-    who may abandon on the way (:func:`_abandoning`): the shortest
-    :func:`_time_to_serve` over the parts of ``pool`` that serve the same
-    groups ahead or fewer (the whole pool among them), each part working
-    through the groups it overlaps while the agents outside it drain them
-    too. A part whose agents serve none of the groups ahead reaches the
-    contact at its first free slot. ``inf`` when no agent of the pool frees
-    slots at all. Cost: O(P x (P + G log G)) for P agents in the pool and G
-    groups.
-    """
-    # How many contacts ahead each agent could take, over every group: an
-    # agent splits its slots between the groups by their counts.
-    load: dict[str, int] = {}
-    for n, own, _theta in groups:
-        for a in own:
-            load[a] = load.get(a, 0) + n
-    served = {
-        a: frozenset(i for i, (_n, own, _theta) in enumerate(groups) if a in own)
-        for a, rate in pool.items()
-        if rate > 0
-    }
-    best = math.inf
-    for sigma in set(served.values()) | {frozenset(range(len(groups)))}:
-        part = [a for a, mine in served.items() if mine <= sigma]
-        rate = math.fsum(pool[a] for a in part)
-        if rate <= 0:
-            continue
-        inside = set(part)
-        overlapping = []
-        for n, own, theta in groups:
-            if inside.isdisjoint(own):
-                continue  # no agent of the part could take them
-            drain = math.fsum(r * n / load[a] for a, r in own.items() if a not in inside)
-            overlapping.append((float(n), drain, theta))
-        best = min(best, _abandoning(left, rate, overlapping))
-    return best
-
-
-def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
-    """The time ``T`` at which a pool freeing slots at ``rate`` has served the
-    contact and the contacts ahead of it that fall to the pool: ``rate x T =
-    left x (1 + sum over groups of max(0, count - drain x T / left))``, where a
-    group's ``drain`` is the rate agents outside the pool take it at (``left``:
-    the share of the work still to do, after earlier stages). Cost:
-    O(G log G) for G groups.
-    """
-    active = sorted(
-        ((left * n / d if d > 0 else math.inf), left * n, d) for n, d in groups if n > 0
-    )
-    work = left + math.fsum(n for _t, n, _d in active)
-    speed = rate + math.fsum(d for _t, _n, d in active)
-    while True:
-        t = work / speed
-        if not active or t <= active[0][0]:
-            return t
-        # the outside agents finish that group first: it takes nothing more of the pool
-        _t, n, d = active.pop(0)
-        work -= n
-        speed -= d
-
-
 class Patience:
     """How fast the waiting contacts of each queue and channel abandon.
 
@@ -267,43 +186,6 @@ class Patience:
         return [(q, ch, gone, total) for (q, ch), (gone, total) in sorted(self.sums.items())]
 
 
-def _abandoning(left: float, rate: float, groups: list[tuple[float, float, float]]) -> float:
-    """:func:`_time_to_serve` when the contacts ahead abandon: a group of
-    ``count`` contacts abandoning at ``theta`` per second counts as
-    ``count x (1 - exp(-theta T)) / (theta T)`` (its contacts' chance of
-    still waiting, averaged over the time ``T`` it takes to reach ours),
-    solved for ``T`` by bisection. Cost: O(G log G) per step, 50 steps.
-    """
-
-    def served(t: float) -> float:
-        shrunk = [(n * _survival(theta * t), drain) for n, drain, theta in groups]
-        return _time_to_serve(left, rate, shrunk)
-
-    high = served(0.0)  # nobody abandons: the longest it can take
-    if not any(theta > 0 for _n, _d, theta in groups):
-        return high
-    low = 0.0
-    # served(t) falls as t grows: the fixed point t = served(t) lies in [0, high]
-    for _ in range(50):
-        mid = (low + high) / 2
-        if served(mid) > mid:
-            low = mid
-        else:
-            high = mid
-    return high
-
-
-def _survival(x: float) -> float:
-    """The mean of ``exp(-u)`` for ``u`` in ``[0, x]``."""
-    if x < 1e-9:
-        return 1.0
-    return -math.expm1(-x) / x
-
-
-class _Unknown(Exception):
-    """A handle time the estimate needs has not been learned yet."""
-
-
 class WaitEstimator:
     """Answers the router's estimated-wait questions (see the module documentation).
 
@@ -319,14 +201,20 @@ class WaitEstimator:
     :param channel_ids: the router's channel numbers by name.
     :param handle_times: the learned handle times.
     :param patience: the learned abandonment rates.
+    :param version: the router's count of changes to agents and their work:
+        the pools and rates worked out are kept while it stays the same.
     """
 
     __slots__ = (
         "_agents",
         "_channel_ids",
         "_contacts",
+        "_pools",
         "_queue",
         "_queues",
+        "_rates",
+        "_seen",
+        "_version",
         "handle_times",
         "patience",
     )
@@ -340,6 +228,7 @@ class WaitEstimator:
         channel_ids: Mapping[str, int],
         handle_times: HandleTimes,
         patience: Patience,
+        version: Callable[[], int],
     ) -> None:
         self._agents = agents
         self._contacts = contacts
@@ -348,6 +237,12 @@ class WaitEstimator:
         self._channel_ids = channel_ids
         self.handle_times = handle_times
         self.patience = patience
+        self._version = version
+        self._seen = -1
+        # pools by (channel, queues, requirements, target): the agents and
+        # their rates, and whether one has room now; and each agent's rate
+        self._pools: dict[tuple[object, ...], tuple[dict[str, float], bool]] = {}
+        self._rates: dict[str, float] = {}
 
     # ------------------------------------------------------------ questions
 
@@ -421,8 +316,12 @@ class WaitEstimator:
                 for step in config.steps[steps_applied:]:
                     reqs, queues = _stepped(reqs, queues, (step,))
                     stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
-            rates: dict[str, float] = {}
-            pools: _Pools = {}
+            version = self._version()
+            if version != self._seen:
+                # an agent or a contact's work changed: the pools and rates with it
+                self._pools.clear()
+                self._rates.clear()
+                self._seen = version
             ahead_recs = (
                 []
                 if ahead is not None
@@ -438,13 +337,13 @@ class WaitEstimator:
                 end = math.inf if last else stages[index + 1][0]
                 if end <= start:
                     continue  # a later step applies at the same instant
-                pool = self._pool(channel, queues, reqs, target, rates, pools)
+                pool = self._pool(channel, queues, reqs, target)
                 if pool is None:
                     return start - now  # someone has room for it then
                 groups = (
                     [(ahead, pool, self.patience.rate(queue, channel))]
                     if ahead is not None
-                    else self._groups(ahead_recs, start, rates, pools)
+                    else self._groups(ahead_recs, start)
                 )
                 needed = _stage_time(left, pool, groups)
                 if math.isinf(needed):
@@ -458,9 +357,7 @@ class WaitEstimator:
         except _Unknown:
             return None
 
-    def _groups(
-        self, ahead: list[_ContactRec], at: float, rates: dict[str, float], pools: _Pools
-    ) -> list[_Group]:
+    def _groups(self, ahead: list[_ContactRec], at: float) -> list[_Group]:
         """The contacts ``ahead`` in groups alike at time ``at`` (queue,
         signature, target and the routing steps they will have taken by then):
         each group's count, its pool (the agents who could take them and their
@@ -487,7 +384,7 @@ class WaitEstimator:
                 reqs, served = _stepped(
                     reqs, served, steps[r.steps_applied : r.steps_applied + more]
                 )
-            own = self._pool(r.channel, served, reqs, r.target, rates, pools, spare=False)
+            own = self._pool(r.channel, served, reqs, r.target, spare=False)
             assert own is not None
             counts[group] = 1
             owners[group] = own
@@ -500,18 +397,26 @@ class WaitEstimator:
         queues: frozenset[str],
         reqs: Mapping[str, int],
         target: str | None,
-        rates: dict[str, float],
-        pools: _Pools,
         *,
         spare: bool = True,
     ) -> dict[str, float] | None:
         """The agents who could take such a contact and the rate each frees slots
-        at, or ``None`` (with ``spare``) when one of them has room now."""
-        cache_key = (channel, queues, tuple(sorted(reqs.items())), target, spare)
-        if cache_key in pools:
-            return pools[cache_key]
+        at, or ``None`` (with ``spare``) when one of them has room now. Kept
+        until an agent or a contact's work changes. Cost: O(A x R), or O(R)
+        when kept."""
+        cache_key = (channel, queues, tuple(sorted(reqs.items())), target)
+        found = self._pools.get(cache_key)
+        if found is None:
+            found = self._pools[cache_key] = self._find_pool(channel, queues, reqs, target)
+        pool, room = found
+        return None if spare and room else pool
+
+    def _find_pool(
+        self, channel: str, queues: frozenset[str], reqs: Mapping[str, int], target: str | None
+    ) -> tuple[dict[str, float], bool]:
         ch = self._channel_ids[channel]
-        pool: dict[str, float] | None = {}
+        pool: dict[str, float] = {}
+        room = False
         candidates = (
             self._agents.values()
             if target is None
@@ -519,6 +424,7 @@ class WaitEstimator:
             if target in self._agents
             else []
         )
+        rates = self._rates
         for agent in candidates:
             if (
                 agent.presence is not _AVAILABLE
@@ -527,16 +433,13 @@ class WaitEstimator:
                 or any(agent.levels.get(s, 0) < level for s, level in reqs.items())
             ):
                 continue
-            if spare and self._queue.has_spare(agent.handle, ch):
-                pool = None
-                break
-            assert pool is not None
+            if not room and self._queue.has_spare(agent.handle, ch):
+                room = True
             rate = rates.get(agent.spec.id)
             if rate is None:
                 rate = rates[agent.spec.id] = self._rate(agent)
             pool[agent.spec.id] = rate
-        pools[cache_key] = pool
-        return pool
+        return pool, room
 
     def _rate(self, agent: _AgentRec) -> float:
         """Slots per second ``agent`` frees: the sum of 1 / handle time over what it holds."""
@@ -553,3 +456,134 @@ class WaitEstimator:
                 parts.append(1.0 / max(h, _SHORTEST))
         # fsum: sets iterate in another order in a restored router
         return math.fsum(parts)
+
+
+class _Unknown(Exception):
+    """A handle time the estimate needs has not been learned yet."""
+
+
+def _stepped(
+    requirements: Mapping[str, int], queues: frozenset[str], steps: Iterable[RoutingStep]
+) -> tuple[dict[str, int], frozenset[str]]:
+    """Requirements and queues after ``steps`` (as the router applies a step)."""
+    reqs = dict(requirements)
+    for step in steps:
+        for name, level in step.requirements:
+            if level is None:
+                reqs.pop(name, None)
+            else:
+                reqs[name] = level
+        queues = queues | step.queues
+    return reqs, queues
+
+
+def _stage_time(left: float, pool: dict[str, float], groups: list[_Group]) -> float:
+    """The time the agents of ``pool`` take to reach the contact, given the
+    ``groups`` of contacts ahead (count, pool and abandonment rate of each),
+    who may abandon on the way (:func:`_abandoning`): the shortest
+    :func:`_time_to_serve` over the parts of ``pool`` that serve the same
+    groups ahead or fewer (the whole pool among them), each part working
+    through the groups it overlaps while the agents outside it drain them
+    too. A part whose agents serve none of the groups ahead reaches the
+    contact at its first free slot. ``inf`` when no agent of the pool frees
+    slots at all. Cost: O(K x G x A) set operations (done in C) for K parts,
+    G groups and A agents, and O(K x G log G) besides.
+    """
+    busy = {a for a, rate in pool.items() if rate > 0}
+    # The agents split into classes by the groups ahead they serve: a group
+    # every agent of the pool serves splits nothing.
+    everyone = frozenset(i for i, (_n, own, _t) in enumerate(groups) if busy <= own.keys())
+    classes: dict[frozenset[int], set[str]] = {}
+    partial = [i for i, (_n, own, _t) in enumerate(groups) if i not in everyone]
+    if partial:
+        member: dict[str, set[int]] = {}
+        for i in partial:
+            for a in busy & groups[i][1].keys():
+                member.setdefault(a, set()).add(i)
+        for a in busy:
+            classes.setdefault(everyone | member.get(a, set()), set()).add(a)
+    elif busy:
+        classes[everyone] = busy
+    # How many contacts ahead an agent outside a part could take, over every
+    # group: it splits its slots between them by their counts.
+    load: dict[str, int] = {}
+
+    def load_of(agent: str) -> int:
+        found = load.get(agent)
+        if found is None:
+            found = load[agent] = sum(n for n, own, _t in groups if agent in own)
+        return found
+
+    best = math.inf
+    for sigma in {*classes, frozenset(range(len(groups)))}:
+        inside: set[str] = set()
+        for served, agents in classes.items():
+            if served <= sigma:
+                inside |= agents
+        if not inside:
+            continue
+        rate = math.fsum(pool[a] for a in inside)
+        overlapping = []
+        for n, own, theta in groups:
+            if inside.isdisjoint(own):
+                continue  # no agent of the part could take them
+            drain = math.fsum(own[a] * n / load_of(a) for a in own.keys() - inside)
+            overlapping.append((float(n), drain, theta))
+        best = min(best, _abandoning(left, rate, overlapping))
+    return best
+
+
+def _time_to_serve(left: float, rate: float, groups: list[tuple[float, float]]) -> float:
+    """The time ``T`` at which a pool freeing slots at ``rate`` has served the
+    contact and the contacts ahead of it that fall to the pool: ``rate x T =
+    left x (1 + sum over groups of max(0, count - drain x T / left))``, where a
+    group's ``drain`` is the rate agents outside the pool take it at (``left``:
+    the share of the work still to do, after earlier stages). Cost:
+    O(G log G) for G groups.
+    """
+    active = sorted(
+        ((left * n / d if d > 0 else math.inf), left * n, d) for n, d in groups if n > 0
+    )
+    work = left + math.fsum(n for _t, n, _d in active)
+    speed = rate + math.fsum(d for _t, _n, d in active)
+    while True:
+        t = work / speed
+        if not active or t <= active[0][0]:
+            return t
+        # the outside agents finish that group first: it takes nothing more of the pool
+        _t, n, d = active.pop(0)
+        work -= n
+        speed -= d
+
+
+def _abandoning(left: float, rate: float, groups: list[tuple[float, float, float]]) -> float:
+    """:func:`_time_to_serve` when the contacts ahead abandon: a group of
+    ``count`` contacts abandoning at ``theta`` per second counts as
+    ``count x (1 - exp(-theta T)) / (theta T)`` (its contacts' chance of
+    still waiting, averaged over the time ``T`` it takes to reach ours),
+    solved for ``T`` by bisection. Cost: O(G log G) per step, 50 steps.
+    """
+
+    def served(t: float) -> float:
+        shrunk = [(n * _survival(theta * t), drain) for n, drain, theta in groups]
+        return _time_to_serve(left, rate, shrunk)
+
+    high = served(0.0)  # nobody abandons: the longest it can take
+    if not any(theta > 0 for _n, _d, theta in groups):
+        return high
+    low = 0.0
+    # served(t) falls as t grows: the fixed point t = served(t) lies in [0, high]
+    for _ in range(50):
+        mid = (low + high) / 2
+        if served(mid) > mid:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def _survival(x: float) -> float:
+    """The mean of ``exp(-u)`` for ``u`` in ``[0, x]``."""
+    if x < 1e-9:
+        return 1.0
+    return -math.expm1(-x) / x
