@@ -183,7 +183,7 @@ def test_the_script_draws_the_recorded_scenarios_again(version: int) -> None:
     (version 1's commands are written today with the log format's newer fields
     at their defaults, so its bytes would differ): the generator of either
     version has not drifted from what was recorded."""
-    held = [s for s in scenarios() if s.version == version][:12]
+    held = [s for s in scenarios() if s.version == version][::25]
     for recorded in held:
         made = Builder(recorded.scenario, version).build()
         assert difference(recorded, made) is None, recorded.scenario

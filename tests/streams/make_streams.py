@@ -661,7 +661,7 @@ class Builder:
         return self.rng.choice([None, None, *known, *known, "bogus"])
 
     def op_abandon(self) -> None:
-        states = (_S.WAITING, _S.OFFERED)
+        states: tuple[ContactState, ...] = (_S.WAITING, _S.OFFERED)
         if self.version >= 2:
             states = (*states, _S.SCHEDULED)
         contact_id = self.pick(self.live(*states))
