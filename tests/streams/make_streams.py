@@ -13,15 +13,17 @@ only); version 2 draws those and the calls and settings added since:
 business hours read through an epoch, scheduled callbacks and their retries,
 dispositions, masking, and the router's answers (estimated waits, handle
 times, opening hours).
+
 A scenario sets up a router (channels, a routing policy, custom strategies
 from ``streams_format.STRATEGIES``, queues, exclusions, agents), makes a few
 dozen random calls (every tenth scenario: a few hundred, with up to 30
 agents) of every command of ``ccroute.commands``, clock moves and ticks,
 refused calls of every kind and explanations, and lets its timers run out;
-every outcome is recorded. The same code and router give the same bytes
-(version 1's bytes are no longer those of its file: the log format has
-fields since that its commands write; its scenarios are the same values,
-which ``tests/test_recorded_streams.py`` checks).
+every outcome is recorded. The same code, router and log format give the
+same bytes (so version 1's are no longer those of its file: the log format
+has gained fields since, which its commands are written with; its
+scenarios are the same values, which ``tests/test_recorded_streams.py``
+checks).
 
 Recording needs the compiled twin. Before writing, the script replays the
 recorded scenarios in two subprocesses, on the compiled twin and on the pure
@@ -31,8 +33,8 @@ something other than a ``CCRouteError``, is left out of the fixture and
 listed (a bug to report). It prints what the scenarios cover.
 
 Regenerate only when a routing change is intended, and say why in the
-commit (docs/testing.md). ``--show N`` prints scenario ``N`` of the fixture,
-a call a line.
+commit (docs/testing.md). ``--show N`` prints scenario ``N`` of the fixtures
+(version 2's are numbered from 10,000), a call a line.
 """
 
 from __future__ import annotations
