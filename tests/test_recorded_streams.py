@@ -111,8 +111,8 @@ def _events(scenario: Scenario) -> list[Any]:
 def test_version_2_records_the_decisions_of_the_features_added_since() -> None:
     """What issue 16 added is decided in the recorded streams: closed queues refuse
     and hold, callbacks are scheduled, retried, left unreached and cancelled,
-    dispositions are kept, attributes are masked (and not, with masking off),
-    and waits and opening hours are answered."""
+    dispositions are kept, and waits, opening hours and explanations of closed
+    queues and scheduled callbacks are answered."""
     v2 = [s for s in scenarios() if s.version == 2]
     reasons: set[tuple[str, str]] = set()
     dispositions: set[str] = set()
@@ -147,6 +147,14 @@ def test_version_2_records_the_decisions_of_the_features_added_since() -> None:
     assert None in answers["handle_time"] and any(answers["handle_time"])
     assert set(answers["is_open"]) == {True, False}
     assert all(isinstance(at, float) for at in answers["next_open"])
+    explained = [
+        msgspec.json.decode(bytes(call.result))
+        for scenario in v2
+        for call in scenario.calls
+        if call.call == "explain" and call.result is not msgspec.UNSET
+    ]
+    assert {e["queue_open"] for e in explained} == {True, False}
+    assert any(e["callback_due"] is not None for e in explained)
 
 
 #: Raw sensitive values the version-2 scenarios put in contacts' attributes.

@@ -331,7 +331,7 @@ class Builder:
     # ------------------------------------------------------------- recording
 
     def perform(self, request: Call) -> Outcome | None:
-        outcome = perform(self.router, self.clock, request)
+        outcome = perform(self.router, self.clock, request, self.version)
         if outcome is None:
             self.calls.append(request)
             return None
@@ -1194,6 +1194,10 @@ def coverage(scenarios: Sequence[Scenario]) -> dict[str, Counter[str]]:
                 if call.call in QUERIES:
                     _answer(call.call, result, evidence)
                 else:
+                    if result.get("queue_open") is False:
+                        evidence[f"{call.call}: queue closed"] += 1
+                    if result.get("callback_due") is not None:
+                        evidence[f"{call.call}: a scheduled callback"] += 1
                     for verdict in result.get("not_eligible", result.get("contacts", [])):
                         for reason in verdict[1]:
                             evidence[f"{call.call}: {reason}"] += 1

@@ -333,9 +333,10 @@ def _plain(value: Any) -> Any:
     raise NotImplementedError(f"no JSON for {type(value).__name__}")
 
 
-def explanation(e: ContactExplanation) -> dict[str, Any]:
-    """The fields of :meth:`Router.explain`'s answer (its ``contact_id`` is the call's)."""
-    return {
+def explanation(e: ContactExplanation, version: int = 1) -> dict[str, Any]:
+    """The fields of :meth:`Router.explain`'s answer (its ``contact_id`` is the call's);
+    from ``version`` 2 on also whether its queue is open and its callback's time."""
+    fields: dict[str, Any] = {
         "state": e.state.value,
         "queue": e.queue,
         "channel": e.channel,
@@ -348,6 +349,10 @@ def explanation(e: ContactExplanation) -> dict[str, Any]:
         ],
         "held_back": [r.value for r in e.held_back],
     }
+    if version >= 2:
+        fields["queue_open"] = e.queue_open
+        fields["callback_due"] = e.callback_due
+    return fields
 
 
 def agent_explanation(e: AgentExplanation) -> dict[str, Any]:
@@ -493,8 +498,9 @@ class Outcome:
         return out
 
 
-def perform(router: Router, clock: ScriptedClock, call: Call) -> Outcome | None:
-    """Make ``call`` on ``router``: its outcome, or ``None`` for a ``clock`` call.
+def perform(router: Router, clock: ScriptedClock, call: Call, version: int = 1) -> Outcome | None:
+    """Make ``call`` (of a scenario of format ``version``) on ``router``: its
+    outcome, or ``None`` for a ``clock`` call.
 
     Any exception the router raises is an outcome (its class name and message).
     """
@@ -520,7 +526,7 @@ def perform(router: Router, clock: ScriptedClock, call: Call) -> Outcome | None:
             return Outcome(events=tuple(result.events), next_due=result.next_due)
         assert isinstance(call.id, str), call
         if name == "explain":
-            return Outcome(result=_json(explanation(router.explain(call.id))))
+            return Outcome(result=_json(explanation(router.explain(call.id), version)))
         return Outcome(result=_json(agent_explanation(router.explain_agent(call.id))))
     except Exception as error:
         return Outcome(raised=(type(error).__name__, str(error)))
@@ -568,7 +574,7 @@ def replay(scenario: Scenario, *, context: int = 3) -> Mismatch | None:
     router = scenario.router.router(clock)
     calls = scenario.calls
     for index, call in enumerate(calls):
-        got = perform(router, clock, call.request())
+        got = perform(router, clock, call.request(), scenario.version)
         if got is None:
             continue
         expected = Outcome.recorded(call)
