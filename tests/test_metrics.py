@@ -874,9 +874,10 @@ def _recorded_event_batches() -> list[list[list[Any]]]:
 
 @pytest.mark.parametrize("subset", ["every contact", "every other contact"])
 def test_totals_collector_agrees_with_the_metrics_collectors_total(subset: str) -> None:
-    # Over the 1,000 recorded streams (every event the router makes: transfers,
-    # overflows, rejoins, refusals, time-outs ...), fed all the events or only
-    # those of a subset of the contacts, as the simulator feeds one interval.
+    # Over the recorded streams of both files (every event the router makes:
+    # transfers, overflows, rejoins, refusals, time-outs, callbacks,
+    # dispositions ...), fed all the events or only those of a subset of the
+    # contacts, as the simulator feeds one interval.
     from ccroute.metrics import TotalsCollector
 
     def chosen(event: Any) -> bool:
@@ -898,3 +899,25 @@ def test_totals_collector_agrees_with_the_metrics_collectors_total(subset: str) 
                 assert totals.total(now) == full.report(now).total
                 checked += 1
     assert checked > 5_000
+
+
+def test_totals_collector_counts_dispositions_as_the_metrics_collector_does() -> None:
+    from ccroute.events import Accepted, Completed, Queued, WrapUpEnded
+    from ccroute.metrics import TotalsCollector
+
+    events = [
+        Queued(0.0, "c1", "q", "voice"),
+        Queued(0.0, "c2", "q", "voice"),
+        Accepted(1.0, "c1", "ann", "q", "voice", 1.0),
+        Accepted(1.0, "c2", "bob", "q", "voice", 1.0),
+        Completed(5.0, "c1", "ann", "q", "voice", 4.0, "sale"),
+        Completed(5.0, "c2", "bob", "q", "voice", 4.0),
+        WrapUpEnded(6.0, "c1", "ann", "q", "voice", 1.0, "sale"),
+        WrapUpEnded(6.0, "c2", "bob", "q", "voice", 1.0, None),
+    ]
+    totals = TotalsCollector()
+    totals.observe(events)
+    full = MetricsCollector({})
+    full.observe(events)
+    assert dict(totals.total(6.0).dispositions) == {"sale": 1}
+    assert totals.total(6.0) == full.report(6.0).total

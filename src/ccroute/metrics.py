@@ -1056,6 +1056,9 @@ class TotalsCollector:
                 total.handled += 1
                 total.handle_time += track[1]
                 total.wrap_time += e.wrap_time
+                code = e.disposition
+                if code is not None:
+                    total.dispositions[code] = total.dispositions.get(code, 0) + 1
         elif kind is Abandoned or kind is TimedOut:
             track = self._contacts.pop(e.contact_id, None)
             if track is not None and track[0].open:

@@ -1,17 +1,29 @@
 """Record the router's event streams on random scenarios. Run by a person, never by the tests.
 
-    .venv/bin/python tests/streams/make_streams.py [--count N] [--source TEXT]
+    .venv/bin/python tests/streams/make_streams.py [--version 1|2] [--count N] [--source TEXT]
 
-It writes ``tests/streams/streams-v1.jsonl.gz`` (the format is in
-``streams_format.py``): ``--count`` scenarios (1,000 by default), scenario
-``n`` generated from ``random.Random(n)`` (not hypothesis: the same code
-gives the same scenarios on every run), each run on the router as it is.
+It writes ``tests/streams/streams-v{version}.jsonl.gz`` (the format is in
+``streams_format.py``; version 2 by default): ``--count`` scenarios (1,000
+for version 1, 400 for version 2 by default), numbered from 0 (version 1) or
+10,000 (version 2), scenario ``n`` generated from ``random.Random(n)`` (not
+hypothesis: the same code gives the same scenarios on every run), each run
+on the router as it is. Version 1 draws exactly what it drew when
+``streams-v1.jsonl.gz`` was recorded (the settings and calls of that time
+only); version 2 draws those and the calls and settings added since:
+business hours read through an epoch, scheduled callbacks and their retries,
+dispositions, masking, and the router's answers (estimated waits, handle
+times, opening hours).
+
 A scenario sets up a router (channels, a routing policy, custom strategies
 from ``streams_format.STRATEGIES``, queues, exclusions, agents), makes a few
 dozen random calls (every tenth scenario: a few hundred, with up to 30
 agents) of every command of ``ccroute.commands``, clock moves and ticks,
 refused calls of every kind and explanations, and lets its timers run out;
-every outcome is recorded. The same code and router give the same bytes.
+every outcome is recorded. The same code, router and log format give the
+same bytes (so version 1's are no longer those of its file: the log format
+has gained fields since, which its commands are written with; its
+scenarios are the same values, which ``tests/test_recorded_streams.py``
+checks).
 
 Recording needs the compiled twin. Before writing, the script replays the
 recorded scenarios in two subprocesses, on the compiled twin and on the pure
@@ -21,8 +33,8 @@ something other than a ``CCRouteError``, is left out of the fixture and
 listed (a bug to report). It prints what the scenarios cover.
 
 Regenerate only when a routing change is intended, and say why in the
-commit (docs/testing.md). ``--show N`` prints scenario ``N`` of the fixture,
-a call a line.
+commit (docs/testing.md). ``--show N`` prints scenario ``N`` of the fixtures
+(version 2's are numbered from 10,000), a call a line.
 """
 
 from __future__ import annotations
@@ -37,8 +49,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import msgspec
@@ -46,14 +60,18 @@ from streams_format import (
     FIXTURES,
     HERE,
     KIND,
+    QUERIES,
     STRATEGIES,
     VERSION,
+    VERSIONS,
     Call,
     Header,
+    MaskingData,
     Outcome,
     Scenario,
     ScriptedClock,
     Setup,
+    file_name,
     perform,
     read,
     replay_all,
@@ -66,6 +84,7 @@ from ccroute import (
     BUILTIN_CHANNELS,
     Admission,
     Agent,
+    BusinessHours,
     Channel,
     ChannelKind,
     Contact,
@@ -77,6 +96,7 @@ from ccroute import (
     RoutingPolicy,
     RoutingStep,
     Strategy,
+    WhenClosed,
     codec,
     errors,
 )
@@ -89,6 +109,7 @@ from ccroute.commands import (
     AddExclusion,
     AddQueue,
     AddQueues,
+    CallbackUnansweredCall,
     Command,
     Complete,
     EndWrapUp,
@@ -97,6 +118,7 @@ from ccroute.commands import (
     RemoveAgent,
     RemoveExclusion,
     RequestCallback,
+    ScheduleCallback,
     SetCapacity,
     SetPresence,
     Submit,
@@ -106,10 +128,12 @@ from ccroute.commands import (
     UpdateQueue,
 )
 from ccroute.events import Event, Offered
-from ccroute.model import MAX_TIER
+from ccroute.model import MAX_SECONDS, MAX_TIER
 
-OUT = HERE / f"streams-v{VERSION}.jsonl.gz"
-COUNT = 1000
+#: How many scenarios each version records by default.
+COUNT = {1: 1000, 2: 400}
+#: The number of each version's first scenario: numbers are unique over the files.
+FIRST = {1: 0, 2: 10_000}
 #: Every LARGE-th scenario is a large one: more agents, many more calls.
 LARGE = 10
 
@@ -175,15 +199,99 @@ OPERATIONS: dict[str, float] = {
 
 _S = ContactState
 
+#: The queue settings version 1 draws (QueueConfig's fields when it was
+#: recorded, in their order): its draws must stay what they were.
+V1_QUEUE_FIELDS = (
+    "strategy",
+    "service_level_threshold",
+    "steps",
+    "max_size",
+    "offer_timeout",
+    "wrap_up",
+    "rona_not_ready",
+    "blocking",
+    "ring",
+    "max_wait",
+    "overflow",
+    "overflow_keep_key",
+    "skip_if_no_agent",
+    "admission",
+    "rejoin_window",
+    "priority_seconds",
+)
+#: And those version 2 draws besides (business hours, dispositions).
+V2_QUEUE_FIELDS = (
+    *V1_QUEUE_FIELDS,
+    "calendar",
+    "when_closed",
+    "callback_retries",
+    "dispositions",
+    "disposition_required",
+)
+
+# ------------------------------------------------- version 2: what it adds
+
+#: Version 2's further operations and their weights.
+OPERATIONS_V2: dict[str, float] = {
+    **OPERATIONS,
+    "schedule": 1.5,
+    "unanswered": 1.5,
+    "leap": 1.0,
+    "to_opening": 1.2,
+    "query": 3.0,
+    "contact_query": 0.7,
+}
+#: Where a scenario's day starts, in wall time: a zone and a local date (all
+#: away from daylight-saving changes), at 08:58 local time there; its
+#: queues' calendars open and close in the minutes around it, each in a zone
+#: of its own.
+HOME_DAYS = (
+    ("Europe/Paris", date(2026, 3, 10)),
+    ("America/New_York", date(2026, 7, 3)),
+    ("UTC", date(2026, 12, 24)),
+    ("Asia/Kolkata", date(2026, 11, 2)),
+)
+ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Asia/Tokyo")
+#: Opening ranges, minutes after the day's start (negative: before it).
+OPENINGS = (
+    ((-10, 3), (6, 40)),  # open; closes in 3 minutes, opens again 3 minutes later
+    ((2, 30),),  # closed; opens in 2 minutes
+    ((-60, 120),),  # open all through
+    ((-2, 1), (3, 5), (8, 60)),  # open and closed by turns
+    ((15, 45),),  # opens a quarter of an hour in
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Dispositions of a queue that has them.
+DISPOSITIONS = ("sale", "no-sale", "callback")
+#: Attributes with sensitive data, for the masking rules.
+SENSITIVE_ATTRIBUTES: tuple[dict[str, Any], ...] = (
+    {"card": "4111 1111 1111 1111", "note": "vip"},
+    {"message": "my ssn is 219-09-9999, call me"},
+    {"password": "hunter2", "Security-Code": 737, "pin": "2468"},
+    {"profile": {"billing": [{"pan": 4111111111111111, "iban": "FR76 3000"}], "tags": ["a"]}},
+    {"order": "ORD-12345", "account": "acc-991", "phone": "+33 6 12 34 56 78"},
+    {"chat": ["hi", "card 5500-0000-0000-0004 exp 12/26", {"ssn": 123456789}]},
+)
+#: The masking rules a version-2 scenario's router is given (``None``: the default).
+MASKINGS = (
+    None,
+    None,
+    None,
+    MaskingData(enabled=False),
+    MaskingData(more_fields=["account", "profile.billing"], patterns=[r"ORD-\d+"], keep_last=2),
+)
+
 
 # ------------------------------------------------------------- the generator
 
 
 class Builder:
-    """Generates and records one scenario: ``random.Random(number)`` draws every choice."""
+    """Generates and records one scenario of format ``version``:
+    ``random.Random(number)`` draws every choice."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, version: int = 1) -> None:
         self.number = number
+        self.version = version
         self.large = number % LARGE == LARGE - 1
         rng = self.rng = random.Random(number)
         channels = rng.choice([BUILTIN_CHANNELS, BUILTIN_CHANNELS, EXCLUSIVE_VOICE, OWN_CHANNELS])
@@ -195,6 +303,19 @@ class Builder:
             strategies=sorted(STRATEGIES),
             offer_reasons=rng.random() < 0.9,
         )
+        #: the wall time (Unix seconds) the scenario's day starts at
+        self.day_start = 0.0
+        if version >= 2:
+            zone, day = rng.choice(HOME_DAYS)
+            self.day_start = datetime(
+                day.year, day.month, day.day, 8, 58, tzinfo=ZoneInfo(zone)
+            ).timestamp()
+            # The router's time 0 at the day's start, a little before it, or a
+            # router on Unix time (as a service's): the calendars read the same.
+            clock = rng.choice([0.0, 0.0, 12.25, self.day_start])
+            self.setup = msgspec.structs.replace(
+                self.setup, clock=clock, epoch=self.day_start - clock, masking=rng.choice(MASKINGS)
+            )
         self.clock = ScriptedClock(self.setup.clock)
         self.router: Router = self.setup.router(self.clock)
         self.calls: list[Call] = []
@@ -210,7 +331,7 @@ class Builder:
     # ------------------------------------------------------------- recording
 
     def perform(self, request: Call) -> Outcome | None:
-        outcome = perform(self.router, self.clock, request)
+        outcome = perform(self.router, self.clock, request, self.version)
         if outcome is None:
             self.calls.append(request)
             return None
@@ -239,6 +360,16 @@ class Builder:
 
     def explain_agent(self, agent_id: str) -> None:
         self.perform(Call("explain_agent", id=agent_id))
+
+    def query(self, name: str, **arguments: Any) -> None:
+        """Ask the router ``name`` (:data:`streams_format.QUERIES`) with these arguments."""
+        assert name in QUERIES
+        self.perform(Call(name, args=msgspec.Raw(msgspec.json.encode(arguments))))
+
+    def ask(self, name: str, contact_id: str) -> None:
+        """Ask the router ``name`` about a contact."""
+        assert name in QUERIES
+        self.perform(Call(name, id=contact_id))
 
     # ---------------------------------------------------------------- values
 
@@ -306,15 +437,51 @@ class Builder:
             ),
             "rejoin_window": lambda: rng.choice([None, None, 20.0]),
             "priority_seconds": lambda: rng.choice([0.0, 0.0, 15.0, -10.0]),
+            "calendar": lambda: self.calendar() if rng.random() < 0.6 else None,
+            "when_closed": lambda: rng.choice(list(WhenClosed)),
+            "callback_retries": lambda: rng.choice([(), (30.0,), (20.0, 60.0), (5.0, 5.0, 5.0)]),
+            "dispositions": lambda: rng.choice([(), (), DISPOSITIONS]),
+            "disposition_required": lambda: rng.random() < 0.5,
         }
         return choices[field]()
 
+    def queue_fields(self) -> tuple[str, ...]:
+        return V1_QUEUE_FIELDS if self.version == 1 else V2_QUEUE_FIELDS
+
     def queue_config(self, name: str, names: Sequence[str]) -> QueueConfig:
-        fields = [f.name for f in attrs.fields(QueueConfig) if f.name != "name"]
-        values = {
-            f: self.queue_field(name, f, names) for f in fields if f != "service_level_target"
-        }
-        return QueueConfig(name, **values)
+        values = {f: self.queue_field(name, f, names) for f in self.queue_fields()}
+        return QueueConfig(name, **_consistent(values))
+
+    def calendar(self) -> BusinessHours | dict[str, Any]:
+        """Opening hours that open and close in the minutes around the day's start,
+        in a zone of their own; now and then closed that day (a holiday) or open
+        other hours (a special day), and open the next day too. As a value or as
+        the mapping a TOML file gives."""
+        rng = self.rng
+        zone = ZoneInfo(rng.choice(ZONES))
+
+        def local(minutes: float) -> datetime:
+            return datetime.fromtimestamp(self.day_start + 60 * minutes, zone)
+
+        def hours(ranges: Sequence[tuple[int, int]]) -> dict[str, list[str]]:
+            days: dict[str, list[str]] = {}
+            for start, end in ranges:
+                first, last = local(start), local(end)
+                days.setdefault(WEEKDAYS[first.weekday()], []).append(f"{first:%H:%M}-{last:%H:%M}")
+            return days
+
+        weekly = hours(rng.choice(OPENINGS))
+        today = local(0).date()
+        if rng.random() < 0.5:
+            tomorrow = WEEKDAYS[(today + timedelta(days=1)).weekday()]
+            weekly.setdefault(tomorrow, ["08:00-18:00"])
+        mapping: dict[str, Any] = {"timezone": zone.key, "weekly": weekly}
+        draw = rng.random()
+        if draw < 0.15:
+            mapping["holidays"] = [today.isoformat()]
+        elif draw < 0.3:
+            mapping["special"] = {today.isoformat(): next(iter(hours([(5, 25)]).values()))}
+        return mapping if rng.random() < 0.5 else BusinessHours.from_mapping(mapping)
 
     def agent_spec(self, agent_id: str) -> Agent:
         rng = self.rng
@@ -356,7 +523,7 @@ class Builder:
             "priority_seconds": rng.choice([0.0, 0.0, 0.0, 10.0, -5.0]),
             "tier": rng.choice([0] * 8 + [1, -1]),
             "customer_id": rng.choice([None, *CUSTOMERS]),
-            "attributes": rng.choice([{}, {}, {}, {"note": "vip", "n": 3, "tags": ["a", "b"]}]),
+            "attributes": rng.choice(self.attribute_choices()),
             "preferred_agent": preferred,
             "preferred_wait": rng.choice([0.0, 5.0, 20.0]) if preferred else 0.0,
             "excluded_agents": set(rng.sample(AGENT_NAMES, rng.choice([0, 0, 0, 1, 2]))),
@@ -365,6 +532,10 @@ class Builder:
         contact_id = fixed.pop("id", None) or self.new_contact_id()
         values.update(fixed)
         return Contact(contact_id, **values)
+
+    def attribute_choices(self) -> list[dict[str, Any]]:
+        plain: list[dict[str, Any]] = [{}, {}, {}, {"note": "vip", "n": 3, "tags": ["a", "b"]}]
+        return plain if self.version == 1 else [*plain, *SENSITIVE_ATTRIBUTES]
 
     # ----------------------------------------------------------------- views
 
@@ -412,19 +583,38 @@ class Builder:
     def build(self) -> Scenario:
         rng = self.rng
         self.set_up()
-        kinds = list(OPERATIONS)
-        weights = list(OPERATIONS.values())
+        operations = OPERATIONS if self.version == 1 else OPERATIONS_V2
+        kinds = list(operations)
+        weights = list(operations.values())
         for _ in range(rng.randint(120, 250) if self.large else rng.randint(15, 60)):
             kind = rng.choices(kinds, weights)[0]
             getattr(self, f"op_{kind}")()
         self.explain_some(3)
+        if self.version >= 2:
+            self.ask_some(3)
         # Let every timer run out.
         for _ in range(4):
             self.set_clock(self.clock.at + 25.0)
             self.tick()
         self.explain_some(1)
-        summary = msgspec.Raw(msgspec.json.encode(summarise(self.router)))
-        return Scenario(self.number, self.number, self.setup, self.calls, summary)
+        if self.version >= 2:
+            self.ask_some(1)
+        summary = msgspec.Raw(msgspec.json.encode(summarise(self.router, self.version)))
+        return Scenario(
+            self.number, self.number, self.setup, self.calls, summary, version=self.version
+        )
+
+    def ask_some(self, contacts: int) -> None:
+        """Ask about every queue's hours and handle time, and the first waiting
+        contacts' estimated waits."""
+        router = self.router
+        for queue in router.queues:
+            self.query("is_open", queue=queue)
+            self.query("next_open", queue=queue)
+            self.query("handle_time", queue=queue, channel=self.channels[0])
+        for contact in router.waiting()[:contacts]:
+            self.ask("estimated_wait", contact.id)
+            self.query("estimate_wait", queue=contact.queue, channel=contact.channel, position=2)
 
     def explain_some(self, contacts: int) -> None:
         """Explain the first waiting contacts and the first logged-in agent."""
@@ -457,15 +647,26 @@ class Builder:
     def op_complete(self) -> None:
         contact_id = self.pick(self.live(_S.IN_SERVICE))
         if contact_id is not None:
-            self.command(Complete(contact_id))
+            self.command(Complete(contact_id, self.disposition(contact_id)))
 
     def op_end_wrap_up(self) -> None:
         contact_id = self.pick(self.live(_S.WRAP_UP))
         if contact_id is not None:
-            self.command(EndWrapUp(contact_id))
+            self.command(EndWrapUp(contact_id, self.disposition(contact_id)))
+
+    def disposition(self, contact_id: str) -> str | None:
+        """Version 2: none, one of the contact's queue's, or an unknown one."""
+        if self.version == 1:
+            return None
+        config = self.router.queue_config(self.router.contact(contact_id).queue)
+        known = list(config.dispositions)
+        return self.rng.choice([None, None, *known, *known, "bogus"])
 
     def op_abandon(self) -> None:
-        contact_id = self.pick(self.live(_S.WAITING, _S.OFFERED))
+        states: tuple[ContactState, ...] = (_S.WAITING, _S.OFFERED)
+        if self.version >= 2:
+            states = (*states, _S.SCHEDULED)
+        contact_id = self.pick(self.live(*states))
         if contact_id is not None:
             self.command(Abandon(contact_id))
 
@@ -557,13 +758,12 @@ class Builder:
         if draw < 0.4:
             config = self.queue_config(name, self.queue_names)
         elif draw < 0.8:
-            fields = [f.name for f in attrs.fields(QueueConfig)]
-            fields = [f for f in fields if f not in ("name", "service_level_target")]
+            fields = list(self.queue_fields())
             changes = {
                 f: self.queue_field(name, f, self.queue_names)
                 for f in rng.sample(fields, rng.randint(1, 2))
             }
-            config = attrs.evolve(held, **changes)
+            config = attrs.evolve(held, **_consistent(changes, held))
         elif draw < 0.9:
             config = held  # the same settings: nothing happens
         else:
@@ -599,7 +799,11 @@ class Builder:
                 priority_seconds=rng.choice([None, None, 0.0, 30.0, -20.0]),
                 tier=rng.choice([None, None, 0, 1, -1]),
                 requirements=rng.choice([None, None, self.requirements()]),
-                attributes=rng.choice([None, None, {"note": "vip"}]),
+                attributes=rng.choice(
+                    [None, None, {"note": "vip"}]
+                    if self.version == 1
+                    else [None, None, {"note": "vip"}, *SENSITIVE_ATTRIBUTES]
+                ),
             )
         )
 
@@ -622,6 +826,110 @@ class Builder:
 
     def op_note(self) -> None:
         self.command(Note())
+
+    # ------------------------------------------------- version 2's operations
+
+    def op_schedule(self) -> None:
+        """A callback at a time: soon, later, at the queue's next opening, or a time
+        refused (while the queue is closed, past, too far)."""
+        rng = self.rng
+        queue = rng.choice(self.queue_names)
+        channel = rng.choice(["callback", "callback", "voice", "chat"])
+        now = self.clock.at
+        kind = rng.choice(["soon", "soon", "later", "opening", "closed", "past", "far"])
+        at: float | None = now + rng.choice([0.0, 5.0, 20.0, 45.0])
+        if kind == "later":
+            at = now + rng.choice([120.0, 600.0, 3600.0])
+        elif kind == "opening":
+            at = self.opening(queue, closing=False)
+        elif kind == "closed":
+            at = self.opening(queue, closing=True)
+        elif kind == "past":
+            at = self.router.now - rng.choice([0.5, 30.0])
+        elif kind == "far":
+            at = now + MAX_SECONDS * 1.5
+        if at is not None:
+            self.command(ScheduleCallback(self.contact(queue=queue, channel=channel), at))
+
+    def opening(self, queue: str, *, closing: bool) -> float | None:
+        """The router time ``queue``'s calendar next opens (or closes) from the
+        clock's time on, if it has one and that comes within three days."""
+        calendar = self.router.queue_config(queue).calendar
+        if calendar is None:
+            return None
+        wall = self.setup.epoch + self.clock.at
+        found = calendar.next_close(wall) if closing else calendar.next_open(wall)
+        if found is None or found - wall > 3 * 86_400:
+            return None
+        return found - self.setup.epoch
+
+    def op_unanswered(self) -> None:
+        """The customer of a callback (or of any contact in service) does not answer."""
+        serving = self.live(_S.IN_SERVICE)
+        callbacks = [c for c in serving if self.router.contact(c).channel == "callback"]
+        contact_id = self.pick(callbacks if callbacks and self.rng.random() < 0.8 else serving)
+        if contact_id is None:
+            # Refused: not in service.
+            contact_id = self.pick(self.live(_S.WAITING, _S.SCHEDULED, _S.WRAP_UP)) or "zz"
+        self.command(CallbackUnansweredCall(contact_id))
+
+    def op_leap(self) -> None:
+        """Minutes pass: queues open and close, callbacks fall due."""
+        self.set_clock(self.clock.at + self.rng.choice([60.0, 150.0, 400.0, 900.0, 2400.0]))
+        if self.rng.random() < 0.8:
+            self.tick()
+
+    def op_to_opening(self) -> None:
+        """To a queue's next opening or closing: exactly, or just before or after."""
+        rng = self.rng
+        queue = rng.choice(self.queue_names)
+        closing = not self.router.is_open(queue, self.clock.at)
+        at = self.opening(queue, closing=closing)
+        if at is None:
+            return
+        at += rng.choice([0.0, 0.0, -0.5, 0.5])
+        if at >= self.clock.at:
+            self.set_clock(at)
+            if rng.random() < 0.6:
+                self.tick()
+
+    def op_query(self) -> None:
+        """Ask the router a question: a wait, a handle time, the hours."""
+        rng = self.rng
+        queue = rng.choice([*self.queue_names, *(["nowhere"] if rng.random() < 0.05 else [])])
+        channel = rng.choice([*self.channels, *(["fax"] if rng.random() < 0.05 else [])])
+        kind = rng.choice(
+            ["estimated_wait", "estimate_wait", "handle_time", "is_open", "next_open"]
+        )
+        if kind == "estimated_wait":
+            waiting = self.live(_S.WAITING, _S.OFFERED)
+            contact_id = self.pick(waiting if waiting and rng.random() < 0.85 else self.live_ids())
+            self.ask(kind, contact_id or "zz")
+        elif kind == "estimate_wait":
+            self.query(
+                kind,
+                queue=queue,
+                channel=channel,
+                requirements=self.requirements(rng.choice([7, 12])),
+                priority_seconds=rng.choice([0.0, 0.0, 20.0]),
+                tier=rng.choice([0, 0, 1, MAX_TIER + 1]),
+                position=rng.choice([None, None, 1, 3, 0]),
+            )
+        elif kind == "handle_time":
+            self.query(kind, queue=queue, channel=channel)
+        elif kind == "is_open":
+            at = rng.choice(
+                [None, None, self.clock.at + rng.choice([-30.0, 90.0, 7200.0, 86400.0])]
+            )
+            self.query(kind, queue=queue, at=at)
+        else:
+            self.query(kind, queue=queue)
+
+    def op_contact_query(self) -> None:
+        """What the router holds of a contact: its attributes as masked, its callback."""
+        contact_id = self.pick(self.live_ids())
+        if contact_id is not None:
+            self.ask("contact", contact_id)
 
     def step(self) -> float:
         return self.rng.choice([0.5, 1.0, 4.0, 7.0, 13.0, 31.0])
@@ -754,7 +1062,57 @@ class Builder:
             one_of([*offered, *serving], lambda c: RequestCallback(c)),
             lambda: None if (a := busy_agent()) is None else SetPresence(a, Presence.OFFLINE),
             lambda: None if (a := busy_agent()) is None else RemoveAgent(a),
+            *(self.bad_calls_v2(queue) if self.version >= 2 else []),
         ]
+
+    def bad_calls_v2(self, queue: str) -> list[Callable[[], Command | None]]:
+        """Version 2's refused calls: callbacks at wrong times or in wrong states,
+        dispositions unknown or missing."""
+        rng = self.rng
+        live = self.live_ids()
+        scheduled = self.live(_S.SCHEDULED)
+        serving = self.live(_S.IN_SERVICE)
+        wrapping = self.live(_S.WRAP_UP)
+
+        def schedule(at: float | None) -> Command | None:
+            return None if at is None else ScheduleCallback(self.contact(queue=queue), at)
+
+        def one_of(ids: list[str], make: Callable[[str], Command]) -> Callable[[], Command | None]:
+            return lambda: None if not ids else make(rng.choice(ids))
+
+        def without_disposition(
+            ids: list[str], make: Callable[[str], Command]
+        ) -> Callable[[], Command | None]:
+            required = [
+                c
+                for c in ids
+                if self.router.queue_config(self.router.contact(c).queue).disposition_required
+            ]
+            return one_of(required, make)
+
+        return [
+            lambda: schedule(self.router.now - 1.0),
+            lambda: schedule(self.opening(queue, closing=True)),
+            lambda: CallbackUnansweredCall("zz"),
+            one_of(live, lambda c: ScheduleCallback(self.contact(id=c), self.clock.at + 10.0)),
+            one_of(scheduled, lambda c: Transfer(c, queue=queue)),
+            one_of(scheduled, lambda c: RequestCallback(c)),
+            one_of(scheduled, lambda c: CallbackUnansweredCall(c)),
+            one_of(serving, lambda c: Complete(c, "bogus")),
+            one_of(wrapping, lambda c: EndWrapUp(c, "bogus")),
+            without_disposition(serving, lambda c: Complete(c)),
+            without_disposition(wrapping, lambda c: EndWrapUp(c)),
+        ]
+
+
+def _consistent(values: dict[str, Any], held: QueueConfig | None = None) -> dict[str, Any]:
+    """Queue settings drawn one by one, made valid together: a disposition is
+    required only of a queue that has a list of them."""
+    dispositions = values.get("dispositions", () if held is None else held.dispositions)
+    required = values.get("disposition_required", held is not None and held.disposition_required)
+    if required and not dispositions:
+        values["disposition_required"] = False
+    return values
 
 
 # ---------------------------------------------------------- twins and checks
@@ -816,6 +1174,11 @@ def coverage(scenarios: Sequence[Scenario]) -> dict[str, Counter[str]]:
         for raw in scenario.router.channels:
             if msgspec.json.decode(bytes(raw))["channel"]["exclusive"]:
                 used.add("exclusive channel")
+        if scenario.router.epoch:
+            used.add("an epoch (router time 0 is not Unix time 0)")
+        masking = scenario.router.masking
+        if masking is not None:
+            used.add("masking off" if not masking.enabled else "masking with rules of its own")
         for call in scenario.calls:
             calls[call.call] += 1
             if call.raised is not msgspec.UNSET:
@@ -828,10 +1191,17 @@ def coverage(scenarios: Sequence[Scenario]) -> dict[str, Counter[str]]:
                     _evidence(e, evidence)
             if call.result is not msgspec.UNSET:
                 result = msgspec.json.decode(bytes(call.result))
-                for verdict in result.get("not_eligible", result.get("contacts", [])):
-                    for reason in verdict[1]:
-                        evidence[f"{call.call}: {reason}"] += 1
-            if call.args is not msgspec.UNSET:
+                if call.call in QUERIES:
+                    _answer(call.call, result, evidence)
+                else:
+                    if result.get("queue_open") is False:
+                        evidence[f"{call.call}: queue closed"] += 1
+                    if result.get("callback_due") is not None:
+                        evidence[f"{call.call}: a scheduled callback"] += 1
+                    for verdict in result.get("not_eligible", result.get("contacts", [])):
+                        for reason in verdict[1]:
+                            evidence[f"{call.call}: {reason}"] += 1
+            if call.args is not msgspec.UNSET and call.call not in QUERIES:
                 _policies(codec.decode_command(call.call, bytes(call.args)), used)
         policies.update(used)
     return {
@@ -842,6 +1212,21 @@ def coverage(scenarios: Sequence[Scenario]) -> dict[str, Counter[str]]:
         "policies (scenarios using each)": policies,
         "what happened": evidence,
     }
+
+
+def _answer(name: str, result: Any, evidence: Counter[str]) -> None:
+    """What kind of answer a question got."""
+    if name == "contact":
+        masked = "*" in msgspec.json.encode(result["attributes"]).decode()
+        evidence[f"contact: attributes {'with' if masked else 'without'} a mask"] += 1
+        return
+    if isinstance(result, bool):
+        kind = str(result).lower()
+    elif result is None:
+        kind = "null"
+    else:
+        kind = "0" if result == 0 else "a number > 0"
+    evidence[f"{name}: {kind}"] += 1
 
 
 def _evidence(e: Event, evidence: Counter[str]) -> None:
@@ -885,6 +1270,11 @@ def _policies(command: Command, used: set[str]) -> None:
             "rejoin window": c.rejoin_window is not None,
             "per-queue blocking": bool(c.blocking),
             "max_size": c.max_size is not None,
+            "business hours": c.calendar is not None,
+            f"when_closed {c.when_closed.value}": c.calendar is not None,
+            "callback retries": bool(c.callback_retries),
+            "dispositions": bool(c.dispositions),
+            "disposition required": c.disposition_required,
         }
         used.update(name for name, on in checks.items() if on)
     agent = command.agent if isinstance(command, AddAgent | UpdateAgent) else None
@@ -908,6 +1298,8 @@ def _policies(command: Command, used: set[str]) -> None:
         used.update(name for name, on in checks.items() if on)
     if isinstance(command, AddExclusion):
         used.add("customer exclusions")
+    if isinstance(command, Complete | EndWrapUp) and command.disposition is not None:
+        used.add(f"{command.name} with a disposition")
 
 
 def print_coverage(scenarios: Sequence[Scenario]) -> None:
@@ -932,16 +1324,19 @@ def print_coverage(scenarios: Sequence[Scenario]) -> None:
 # ---------------------------------------------------------------------- main
 
 
-def generate(count: int, source: str, out: Path) -> int:
+def generate(version: int, count: int, source: str, out: Path) -> int:
     if ccroute.IMPLEMENTATION != "compiled":
         print("recording needs the compiled twin (unset CCROUTE_PURE_PYTHON, build it)")
         return 1
-    print(f"recording {count} scenarios with {ccroute.__file__} ({ccroute.IMPLEMENTATION})")
+    print(
+        f"recording {count} scenarios of version {version} "
+        f"with {ccroute.__file__} ({ccroute.IMPLEMENTATION})"
+    )
     started = time.perf_counter()
     scenarios: list[Scenario] = []
     left_out: dict[int, str] = {}
-    for number in range(count):
-        builder = Builder(number)
+    for number in range(FIRST[version], FIRST[version] + count):
+        builder = Builder(number, version)
         scenario = builder.build()
         if builder.internal:
             left_out[number] = f"raised something other than a CCRouteError: {builder.internal}"
@@ -949,7 +1344,7 @@ def generate(count: int, source: str, out: Path) -> int:
     print(f"recorded in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / out.name
-        header = Header(KIND, VERSION, len(scenarios), source, "tests/streams/make_streams.py")
+        header = Header(KIND, version, len(scenarios), source, "tests/streams/make_streams.py")
         write(candidate, header, scenarios)
         for twin, hash_seed in (("compiled", "1"), ("pure", "2")):
             for number, text in replay_in_subprocess(candidate, twin, hash_seed).items():
@@ -958,7 +1353,7 @@ def generate(count: int, source: str, out: Path) -> int:
     for number, why in sorted(left_out.items()):
         print(f"\nLEFT OUT: scenario {number}: {why}")
     kept = [s for s in scenarios if s.scenario not in left_out]
-    write(out, Header(KIND, VERSION, len(kept), source, "tests/streams/make_streams.py"), kept)
+    write(out, Header(KIND, version, len(kept), source, "tests/streams/make_streams.py"), kept)
     print_coverage(kept)
     print(f"\nwrote {out.name}: {len(kept)} scenarios, {out.stat().st_size:,} bytes")
     if left_out:
@@ -981,9 +1376,16 @@ def show(number: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--count", type=int, default=COUNT, help="scenarios to record")
+    parser.add_argument(
+        "--version",
+        type=int,
+        choices=VERSIONS,
+        default=VERSION,
+        help=f"the format (and file) to record (default {VERSION})",
+    )
+    parser.add_argument("--count", type=int, help="scenarios to record (default: 1000 / 400)")
     parser.add_argument("--source", default="", help="what is recorded (kept in the header)")
-    parser.add_argument("--out", type=Path, default=OUT, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--verify", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--show", type=int, help="print a recorded scenario")
     args = parser.parse_args()
@@ -991,7 +1393,9 @@ def main() -> int:
         return verify(args.verify)
     if args.show is not None:
         return show(args.show)
-    return generate(args.count, args.source, args.out)
+    version: int = args.version
+    count = COUNT[version] if args.count is None else args.count
+    return generate(version, count, args.source, args.out or HERE / file_name(version))
 
 
 if __name__ == "__main__":

@@ -4,37 +4,47 @@ Shared by ``make_streams.py`` (which records the fixtures) and
 ``tests/test_recorded_streams.py`` (which replays them); docs/testing.md says
 what they are for.
 
-A fixture file (``streams-v1.jsonl.gz``) is gzipped JSON lines: a
-:class:`Header`, then one :class:`Scenario` a line. A scenario names
+A fixture file (``streams-v1.jsonl.gz``, ``streams-v2.jsonl.gz``) is gzipped
+JSON lines: a :class:`Header`, then one :class:`Scenario` a line. The two
+files share this one schema: version 2 added fields with defaults (a
+version-1 line reads and replays as it always did) and calls of its own. A
+scenario names
 
 * the router's set-up (:class:`Setup`): its seed, the clock's start, the
   channels (each the fields of an ``add_channel`` command, as
   :mod:`ccroute.codec` writes them), the router-wide
   :class:`~ccroute.RoutingPolicy` (its own small schema, :class:`PolicyData`),
   the custom strategies it is given (names from :data:`STRATEGIES`) and
-  ``offer_reasons``;
+  ``offer_reasons``; since version 2 also its ``epoch`` (the Unix time of
+  its time 0, which business-hours calendars are read in) and its
+  ``masking`` rules (:class:`MaskingData`; absent: the default rules);
 * its calls, in order (:class:`Call`). ``call`` is the name of a
   :data:`ccroute.commands.COMMANDS` command (``args`` its fields as the codec
   writes them; ``tick`` calls :meth:`Router.tick` and records ``next_due``
   too), or ``clock`` (the clock is set to ``at``, sometimes back in time, so
   that the next call raises :class:`~ccroute.ClockError`), ``explain`` or
   ``explain_agent`` (``id`` is the contact or agent; ``result`` the
-  explanation's fields). A call that returned has its ``events`` (the codec's
+  explanation's fields). Version 2 adds the router's questions
+  (:data:`QUERIES`): ``id`` or ``args`` (a JSON object of keyword
+  arguments) say what is asked, ``result`` holds the answer as JSON (also
+  when it is ``null``). A call that returned has its ``events`` (the codec's
   JSON array); one that raised has ``raised``: the exception's class name and
   message;
-* ``summary``: what the router shows at the end (:func:`summarise`).
+* ``summary``: what the router shows at the end (:func:`summarise`; version 2
+  shows more);
+* ``version``: the format version the scenario was recorded in (absent: 1).
 
 Replaying a scenario builds the router from its set-up, performs every call
 and compares each outcome with the recorded one: events as
 :class:`~ccroute.events.Event` values (decoded by the codec), refusals by
-class name and message, explanations and the summary as JSON values.
+class name and message, explanations, answers and the summary as JSON values.
 """
 
 from __future__ import annotations
 
 import gzip
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,6 +58,7 @@ from ccroute import (
     Channel,
     ContactExplanation,
     ContactView,
+    Masking,
     RampUp,
     Router,
     RoutingPolicy,
@@ -62,8 +73,10 @@ HERE: Final = Path(__file__).resolve().parent
 FIXTURES: Final = sorted(HERE.glob("streams-v*.jsonl.gz"))
 #: What a header's ``kind`` says.
 KIND: Final = "ccroute recorded router streams"
-#: The version of this format (a change of schema writes a new file name).
-VERSION: Final = 1
+#: The newest version of this format (a change of schema writes a new file name).
+VERSION: Final = 2
+#: The versions this module reads and replays.
+VERSIONS: Final = (1, 2)
 
 # ------------------------------------------------------------ custom strategies
 
@@ -133,8 +146,23 @@ class PolicyData(msgspec.Struct, forbid_unknown_fields=True):
         )
 
 
+class MaskingData(msgspec.Struct, forbid_unknown_fields=True):
+    """A :class:`~ccroute.Masking`: the default rules, switched off, or with more
+    field names, more patterns or fewer digits kept."""
+
+    enabled: bool = True
+    #: sensitive field names added to the default ones
+    more_fields: list[str] = []
+    patterns: list[str] = []
+    keep_last: int = 4
+
+    def masking(self) -> Masking:
+        rules = Masking(enabled=self.enabled, patterns=self.patterns, keep_last=self.keep_last)
+        return rules.with_fields(*self.more_fields) if self.more_fields else rules
+
+
 class Setup(msgspec.Struct, forbid_unknown_fields=True):
-    """How the scenario's router is built."""
+    """How the scenario's router is built (``epoch`` and ``masking`` since version 2)."""
 
     seed: int
     clock: float
@@ -143,6 +171,9 @@ class Setup(msgspec.Struct, forbid_unknown_fields=True):
     policy: PolicyData
     strategies: list[str]
     offer_reasons: bool
+    epoch: float = 0.0
+    #: ``None``: the router's default rules
+    masking: MaskingData | None = None
 
     @classmethod
     def of(
@@ -154,6 +185,8 @@ class Setup(msgspec.Struct, forbid_unknown_fields=True):
         policy: RoutingPolicy,
         strategies: Iterable[str],
         offer_reasons: bool,
+        epoch: float = 0.0,
+        masking: MaskingData | None = None,
     ) -> Setup:
         return cls(
             seed=seed,
@@ -162,6 +195,8 @@ class Setup(msgspec.Struct, forbid_unknown_fields=True):
             policy=PolicyData.of(policy),
             strategies=sorted(strategies),
             offer_reasons=offer_reasons,
+            epoch=epoch,
+            masking=masking,
         )
 
     def router(self, clock: ScriptedClock) -> Router:
@@ -177,6 +212,8 @@ class Setup(msgspec.Struct, forbid_unknown_fields=True):
             strategies={name: STRATEGIES[name] for name in self.strategies},
             policy=self.policy.policy(),
             offer_reasons=self.offer_reasons,
+            epoch=self.epoch,
+            masking=None if self.masking is None else self.masking.masking(),
         )
 
 
@@ -185,17 +222,19 @@ class Call(msgspec.Struct, forbid_unknown_fields=True):
     not written)."""
 
     call: str
-    #: a command's fields, as the codec writes them
+    #: a command's fields, as the codec writes them; a question's keyword
+    #: arguments (:data:`QUERIES`)
     args: Raw | UnsetType = UNSET
     #: ``clock``: the time the clock is set to
     at: float | UnsetType = UNSET
-    #: ``explain`` / ``explain_agent``: the contact or agent
+    #: ``explain`` / ``explain_agent`` / a question about a contact: its id
     id: str | UnsetType = UNSET
     #: the events the call returned, as the codec writes them
     events: Raw | UnsetType = UNSET
     #: ``tick``: :meth:`Router.tick`'s ``next_due``
     next_due: float | UnsetType | None = UNSET
-    #: an explanation's fields (:func:`explanation`, :func:`agent_explanation`)
+    #: an explanation's fields (:func:`explanation`, :func:`agent_explanation`),
+    #: a question's answer
     result: Raw | UnsetType = UNSET
     #: the class name and message of the exception the call raised
     raised: tuple[str, str] | UnsetType = UNSET
@@ -217,6 +256,8 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     router: Setup
     calls: list[Call]
     summary: Raw
+    #: the format version it was recorded in: what its summary shows
+    version: int = 1
 
 
 class Header(msgspec.Struct, forbid_unknown_fields=True):
@@ -241,16 +282,24 @@ def write(path: Path, header: Header, scenarios: Iterable[Scenario]) -> None:
     path.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+def file_name(version: int) -> str:
+    """The name of the fixture file of format ``version``."""
+    return f"streams-v{version}.jsonl.gz"
+
+
 def read(path: Path) -> tuple[Header, list[Scenario]]:
     """A fixture file's header and scenarios."""
     lines = gzip.decompress(path.read_bytes()).splitlines()
     header = msgspec.json.decode(lines[0], type=Header)
-    if header.kind != KIND or header.version != VERSION:
-        raise ValueError(f"{path.name}: not version {VERSION} of the {KIND}: {header}")
+    if header.kind != KIND or header.version not in VERSIONS:
+        raise ValueError(f"{path.name}: not a version {VERSIONS} of the {KIND}: {header}")
     decoder = msgspec.json.Decoder(Scenario)
     scenarios = [decoder.decode(line) for line in lines[1:]]
     if len(scenarios) != header.scenarios:
         raise ValueError(f"{path.name}: {len(scenarios)} scenarios, the header says {header}")
+    wrong = [s.scenario for s in scenarios if s.version != header.version]
+    if wrong:
+        raise ValueError(f"{path.name}: scenarios {wrong} are not of version {header.version}")
     return header, scenarios
 
 
@@ -274,12 +323,20 @@ class ScriptedClock:
 
 def _json(value: Any) -> Any:
     """``value`` as JSON gives it back."""
-    return msgspec.json.decode(msgspec.json.encode(value))
+    return msgspec.json.decode(msgspec.json.encode(value, enc_hook=_plain))
 
 
-def explanation(e: ContactExplanation) -> dict[str, Any]:
-    """The fields of :meth:`Router.explain`'s answer (its ``contact_id`` is the call's)."""
-    return {
+def _plain(value: Any) -> Any:
+    # A contact's attributes are a read-only mapping of the router's.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise NotImplementedError(f"no JSON for {type(value).__name__}")
+
+
+def explanation(e: ContactExplanation, version: int = 1) -> dict[str, Any]:
+    """The fields of :meth:`Router.explain`'s answer (its ``contact_id`` is the call's);
+    from ``version`` 2 on also whether its queue is open and its callback's time."""
+    fields: dict[str, Any] = {
         "state": e.state.value,
         "queue": e.queue,
         "channel": e.channel,
@@ -292,6 +349,10 @@ def explanation(e: ContactExplanation) -> dict[str, Any]:
         ],
         "held_back": [r.value for r in e.held_back],
     }
+    if version >= 2:
+        fields["queue_open"] = e.queue_open
+        fields["callback_due"] = e.callback_due
+    return fields
 
 
 def agent_explanation(e: AgentExplanation) -> dict[str, Any]:
@@ -304,10 +365,55 @@ def agent_explanation(e: AgentExplanation) -> dict[str, Any]:
     }
 
 
-def summarise(router: Router) -> Any:
-    """What the router shows at the end of a scenario, as JSON values."""
+def contact_answer(router: Router, contact_id: str) -> dict[str, Any]:
+    """What :meth:`Router.contact` shows of a contact that version 2 records: its
+    state, where it is, and what masking and scheduling made of it."""
+    view = router.contact(contact_id)
+    return {
+        "state": view.state.value,
+        "queue": view.queue,
+        "channel": view.channel,
+        "agent_id": view.agent_id,
+        "requirements": dict(view.requirements),
+        "attributes": view.attributes,
+        "callback_due": view.callback_due,
+    }
+
+
+def _estimate_wait(router: Router, call: Call) -> Any:
+    return router.estimate_wait(**_arguments(call))
+
+
+def _arguments(call: Call) -> dict[str, Any]:
+    assert isinstance(call.args, Raw), call
+    arguments: dict[str, Any] = msgspec.json.decode(bytes(call.args))
+    return arguments
+
+
+def _contact_id(call: Call) -> str:
+    assert isinstance(call.id, str), call
+    return call.id
+
+
+#: The router's questions a version-2 scenario asks, by call name: each gives
+#: its answer as JSON values. ``estimated_wait`` and ``contact`` take the
+#: call's ``id``; the others their keyword arguments from ``args``.
+QUERIES: Final[Mapping[str, Callable[[Router, Call], Any]]] = {
+    "estimated_wait": lambda router, call: router.estimated_wait(_contact_id(call)),
+    "estimate_wait": _estimate_wait,
+    "handle_time": lambda router, call: router.handle_time(**_arguments(call)),
+    "is_open": lambda router, call: router.is_open(**_arguments(call)),
+    "next_open": lambda router, call: router.next_open(**_arguments(call)),
+    "contact": lambda router, call: contact_answer(router, _contact_id(call)),
+}
+
+
+def summarise(router: Router, version: int = 1) -> Any:
+    """What the router shows at the end of a scenario, as JSON values; from
+    ``version`` 2 on, also the contacts that could not be reached, and each live
+    contact's attributes (as masked) and scheduled callback time."""
     contacts = sorted(router.contact_ids)
-    return _json(
+    summary = _json(
         {
             "now": router.now,
             "next_due": router.next_due(),
@@ -331,17 +437,27 @@ def summarise(router: Router) -> Any:
             },
         }
     )
+    if version >= 2:
+        summary["unreached"] = router.unreached
+        summary["details"] = _json(
+            {
+                c: [view.attributes, view.callback_due]
+                for c, view in ((c, router.contact(c)) for c in contacts)
+            }
+        )
+    return summary
 
 
 @attrs.frozen
 class Outcome:
     """What a call did, as values: its events (or ``None``: it raised), the class
-    name and message of what it raised, a tick's ``next_due``, an explanation."""
+    name and message of what it raised, a tick's ``next_due``, an explanation or
+    an answer (``UNSET``: none; an answer may be ``None``)."""
 
     events: tuple[Event, ...] | None = None
     raised: tuple[str, str] | None = None
     next_due: float | UnsetType | None = UNSET
-    result: Any = None
+    result: Any = UNSET
 
     @classmethod
     def recorded(cls, call: Call) -> Outcome:
@@ -350,7 +466,7 @@ class Outcome:
             events=None if call.events is UNSET else codec.decode_events(bytes(call.events)),
             raised=None if call.raised is UNSET else tuple(call.raised),  # type: ignore[arg-type]
             next_due=call.next_due,
-            result=None if call.result is UNSET else msgspec.json.decode(bytes(call.result)),
+            result=UNSET if call.result is UNSET else msgspec.json.decode(bytes(call.result)),
         )
 
     def record(self, request: Call) -> Call:
@@ -362,7 +478,7 @@ class Outcome:
             id=request.id,
             events=UNSET if self.events is None else Raw(codec.encode_events(self.events)),
             next_due=self.next_due,
-            result=UNSET if self.result is None else Raw(msgspec.json.encode(self.result)),
+            result=UNSET if self.result is UNSET else Raw(msgspec.json.encode(self.result)),
             raised=UNSET if self.raised is None else self.raised,
         )
 
@@ -377,13 +493,14 @@ class Outcome:
                 out.append("no events")
         if self.next_due is not UNSET:
             out.append(f"next_due {self.next_due!r}")
-        if self.result is not None:
+        if self.result is not UNSET:
             out.append(msgspec.json.encode(self.result).decode())
         return out
 
 
-def perform(router: Router, clock: ScriptedClock, call: Call) -> Outcome | None:
-    """Make ``call`` on ``router``: its outcome, or ``None`` for a ``clock`` call.
+def perform(router: Router, clock: ScriptedClock, call: Call, version: int = 1) -> Outcome | None:
+    """Make ``call`` (of a scenario of format ``version``) on ``router``: its
+    outcome, or ``None`` for a ``clock`` call.
 
     Any exception the router raises is an outcome (its class name and message).
     """
@@ -395,18 +512,21 @@ def perform(router: Router, clock: ScriptedClock, call: Call) -> Outcome | None:
     # A command is decoded before the call: a fixture that does not decode is an
     # error of the test, never an outcome.
     command = None
-    if name not in ("tick", "explain", "explain_agent"):
+    query = QUERIES.get(name)
+    if query is None and name not in ("tick", "explain", "explain_agent"):
         assert isinstance(call.args, Raw), call
         command = codec.decode_command(name, bytes(call.args))
     try:
         if command is not None:
             return Outcome(events=tuple(command.apply(router)))
+        if query is not None:
+            return Outcome(result=_json(query(router, call)))
         if name == "tick":
             result = router.tick()
             return Outcome(events=tuple(result.events), next_due=result.next_due)
         assert isinstance(call.id, str), call
         if name == "explain":
-            return Outcome(result=_json(explanation(router.explain(call.id))))
+            return Outcome(result=_json(explanation(router.explain(call.id), version)))
         return Outcome(result=_json(agent_explanation(router.explain_agent(call.id))))
     except Exception as error:
         return Outcome(raised=(type(error).__name__, str(error)))
@@ -454,7 +574,7 @@ def replay(scenario: Scenario, *, context: int = 3) -> Mismatch | None:
     router = scenario.router.router(clock)
     calls = scenario.calls
     for index, call in enumerate(calls):
-        got = perform(router, clock, call.request())
+        got = perform(router, clock, call.request(), scenario.version)
         if got is None:
             continue
         expected = Outcome.recorded(call)
@@ -469,7 +589,7 @@ def replay(scenario: Scenario, *, context: int = 3) -> Mismatch | None:
                 got.lines(),
                 [c.show() for c in calls[max(0, index - context) : index]],
             )
-    summary = summarise(router)
+    summary = summarise(router, scenario.version)
     recorded = msgspec.json.decode(bytes(scenario.summary))
     if summary != recorded:
         return Mismatch(
@@ -495,3 +615,47 @@ def replay_all(scenarios: Iterable[Scenario]) -> Iterator[Mismatch]:
         mismatch = replay(scenario)
         if mismatch is not None:
             yield mismatch
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def _request_value(call: Call) -> Any:
+    """A call's request as values: a command decoded by the codec (so fields the log
+    format gained since with their defaults do not matter), anything else as JSON."""
+    args: Any = None
+    if isinstance(call.args, Raw):
+        if call.call in QUERIES:
+            args = msgspec.json.decode(bytes(call.args))
+        else:
+            args = codec.decode_command(call.call, bytes(call.args))
+    return (call.call, args, call.at, call.id)
+
+
+def _setup_value(setup: Setup) -> Any:
+    channels = [codec.decode_command("add_channel", bytes(raw)) for raw in setup.channels]
+    return (msgspec.structs.replace(setup, channels=[]), channels)
+
+
+def difference(recorded: Scenario, made: Scenario) -> str | None:
+    """Where ``made`` (a scenario generated again) differs from ``recorded`` as
+    values, or ``None``: the same set-up, the same calls with the same outcomes,
+    the same summary."""
+    if (recorded.scenario, recorded.seed, recorded.version) != (
+        made.scenario,
+        made.seed,
+        made.version,
+    ):
+        return "a different number, seed or version"
+    if _setup_value(recorded.router) != _setup_value(made.router):
+        return "a different set-up"
+    if len(recorded.calls) != len(made.calls):
+        return f"{len(made.calls)} calls, {len(recorded.calls)} recorded"
+    for index, (old, new) in enumerate(zip(recorded.calls, made.calls, strict=True)):
+        if _request_value(old) != _request_value(new):
+            return f"call {index}: {new.show()}, recorded {old.show()}"
+        if Outcome.recorded(old) != Outcome.recorded(new):
+            return f"call {index}: {Outcome.recorded(new)}, recorded {Outcome.recorded(old)}"
+    if msgspec.json.decode(bytes(recorded.summary)) != msgspec.json.decode(bytes(made.summary)):
+        return "a different summary"
+    return None
