@@ -17,6 +17,7 @@ from implementations import IMPLEMENTATIONS
 from ccroute import (
     Agent,
     CCRouteError,
+    Contact,
     InputError,
     InvalidStateError,
     InvalidValueError,
@@ -673,3 +674,21 @@ def test_recording_estimates_changes_no_routing() -> None:
     plain = Simulation(small_centre(), keep_events=True).run()
     recorded = Simulation(small_centre(), keep_events=True, record_waits=True).run()
     assert plain.event_log == recorded.event_log
+
+
+def test_an_agent_with_room_answers_zero_before_any_handle_time_is_known() -> None:
+    # Bob holds a contact of a queue nothing was learned for; Ann is free. A
+    # newcomer Ann can take waits 0, known or not how fast Bob finishes.
+    clock = ManualClock()
+    router = Router(clock)
+    router.add_queues([QueueConfig("sales"), QueueConfig("other")])
+    router.add_agent(Agent("bob", queues={"sales", "other"}), Presence.AVAILABLE)
+    router.submit(Contact("x", "voice", "other"))
+    router.accept("x", "bob")
+    router.add_agent(Agent("ann", queues={"sales"}), Presence.AVAILABLE)
+    assert router.handle_time("other", "voice") is None
+    assert router.estimate_wait("sales", "voice") == 0.0
+    # With Ann busy too, the wait needs Bob's handle time, which is unknown.
+    router.submit(Contact("y", "voice", "sales"))
+    router.accept("y", "ann")
+    assert router.estimate_wait("sales", "voice") is None

@@ -241,7 +241,7 @@ class WaitEstimator:
         self._seen = -1
         # pools by (channel, queues, requirements, target): the agents and
         # their rates, and whether one has room now; and each agent's rate
-        self._pools: dict[tuple[object, ...], tuple[dict[str, float], bool]] = {}
+        self._pools: dict[tuple[object, ...], tuple[dict[str, float] | None, bool]] = {}
         self._rates: dict[str, float] = {}
 
     # ------------------------------------------------------------ questions
@@ -401,22 +401,30 @@ class WaitEstimator:
         spare: bool = True,
     ) -> dict[str, float] | None:
         """The agents who could take such a contact and the rate each frees slots
-        at, or ``None`` (with ``spare``) when one of them has room now. Kept
-        until an agent or a contact's work changes. Cost: O(A x R), or O(R)
-        when kept."""
+        at, or ``None`` (with ``spare``) when one of them has room now, which
+        answers before any handle time is needed; raises ``_Unknown`` when one
+        is needed and not learned yet. Kept until an agent or a contact's work
+        changes. Cost: O(A x R), or O(R) when kept."""
         cache_key = (channel, queues, tuple(sorted(reqs.items())), target)
         found = self._pools.get(cache_key)
         if found is None:
             found = self._pools[cache_key] = self._find_pool(channel, queues, reqs, target)
         pool, room = found
-        return None if spare and room else pool
+        if spare and room:
+            return None
+        if pool is None:
+            raise _Unknown
+        return pool
 
     def _find_pool(
         self, channel: str, queues: frozenset[str], reqs: Mapping[str, int], target: str | None
-    ) -> tuple[dict[str, float], bool]:
+    ) -> tuple[dict[str, float] | None, bool]:
+        """The pool and whether one of its agents has room now; the pool is
+        ``None`` when a handle time it needs is not learned yet (an agent with
+        room answers the estimate without it)."""
         ch = self._channel_ids[channel]
         pool: dict[str, float] = {}
-        room = False
+        room = unknown = False
         candidates = (
             self._agents.values()
             if target is None
@@ -435,11 +443,17 @@ class WaitEstimator:
                 continue
             if not room and self._queue.has_spare(agent.handle, ch):
                 room = True
+            if unknown:
+                continue
             rate = rates.get(agent.spec.id)
             if rate is None:
-                rate = rates[agent.spec.id] = self._rate(agent)
+                try:
+                    rate = rates[agent.spec.id] = self._rate(agent)
+                except _Unknown:
+                    unknown = True
+                    continue
             pool[agent.spec.id] = rate
-        return pool, room
+        return (None if unknown else pool), room
 
     def _rate(self, agent: _AgentRec) -> float:
         """Slots per second ``agent`` frees: the sum of 1 / handle time over what it holds."""
