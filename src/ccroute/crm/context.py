@@ -14,7 +14,9 @@ from typing import Any, Final
 
 __all__ = ["IVR_KEY", "ivr_answers", "predicted_intent"]
 
-#: The attribute under which the IVR step keeps a flow's answers.
+#: The contact attribute under which an IVR session records itself: its
+#: answers, intent and path (docs/ivr-flows.md). The one definition: the flow
+#: engine writes it, the CRM history and the screen pop read it.
 IVR_KEY: Final = "ivr"
 
 

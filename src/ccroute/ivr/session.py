@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from ..crm.context import IVR_KEY
 from ..errors import CCRouteError, ClockError, InvalidStateError, InvalidValueError
 from ..model import Contact
 from .conditions import MISSING, holds
@@ -62,8 +63,6 @@ from .steps import (
 
 __all__ = ["IVR_KEY", "FlowSession"]
 
-#: The contact attribute under which a session records itself (see docs/ivr-flows.md).
-IVR_KEY = "ivr"
 
 _DTMF = re.compile(r"[0-9*#]+")
 _DIGIT_SEPARATORS = re.compile(r"[\s\-]+")
