@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime
+import enum
 import math
 import tomllib
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -448,14 +449,7 @@ def _closed_hours(table: _Table, calendars: Mapping[str, BusinessHours]) -> dict
             )
     elif value is not None:
         calendar = _calendar(value, table.field("calendar"))
-    mode = table.string("when_closed", "refuse")
-    try:
-        when_closed = WhenClosed(mode)
-    except ValueError:
-        choices = ", ".join(w.value for w in WhenClosed)
-        raise ScenarioError(
-            f"{table.field('when_closed')}: unknown behaviour {mode!r}, expected one of {choices}"
-        ) from None
+    when_closed = _choice(table, "when_closed", WhenClosed, WhenClosed.REFUSE, "behaviour")
     retries = table.get("callback_retries", [])
     if not isinstance(retries, list) or not all(
         isinstance(r, (int, float)) and not isinstance(r, bool) for r in retries
@@ -468,6 +462,22 @@ def _closed_hours(table: _Table, calendars: Mapping[str, BusinessHours]) -> dict
     }
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _choice(table: _Table, key: str, kind: type[_E], default: _E, noun: str) -> _E:
+    """The member of ``kind`` whose value ``table[key]`` names (``default`` when
+    absent), or a ScenarioError listing the values it could be."""
+    name = table.string(key, default.value)
+    try:
+        return kind(name)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ScenarioError(
+            f"{table.field(key)}: unknown {noun} {name!r}, expected one of {choices}"
+        ) from None
+
+
 def _queue(
     table: _Table,
     known: set[str],
@@ -476,14 +486,7 @@ def _queue(
 ) -> QueueConfig:
     """One [[queues]] table; ``known`` holds every queue name of the scenario."""
     name = table.string("name", required=True)
-    strategy_name = table.string("strategy", "longest-idle")
-    try:
-        strategy = Strategy(strategy_name)
-    except ValueError:
-        choices = ", ".join(s.value for s in Strategy)
-        raise ScenarioError(
-            f"{table.field('strategy')}: unknown strategy {strategy_name!r}, expected one of {choices}"
-        ) from None
+    strategy = _choice(table, "strategy", Strategy, Strategy.LONGEST_IDLE, "strategy")
     target, threshold = _service_level(table)
     steps = []
     for step in table.tables("steps", table.where):
@@ -528,14 +531,7 @@ def _queue(
         raise ScenarioError(
             f"{table.field('overflow')}: overflow needs max_wait (or skip_if_no_agent = true)"
         )
-    admission_name = table.string("admission", "always")
-    try:
-        admission = Admission(admission_name)
-    except ValueError:
-        choices = ", ".join(a.value for a in Admission)
-        raise ScenarioError(
-            f"{table.field('admission')}: unknown admission {admission_name!r}, expected one of {choices}"
-        ) from None
+    admission = _choice(table, "admission", Admission, Admission.ALWAYS, "admission")
     policies: dict[str, Any] = {
         "ring": table.integer("ring", 1, minimum=1),
         "max_wait": max_wait,
