@@ -14,6 +14,7 @@ __all__ = [
     "CCRouteError",
     "ClockError",
     "DuplicateIdError",
+    "FencedError",
     "FlowError",
     "InputError",
     "InvalidStateError",
@@ -106,6 +107,22 @@ class StorageError(CCRouteError):
     When an append fails the service stops taking calls: the router in memory
     is ahead of what is durable, and a restart recovers what was acknowledged.
     """
+
+
+class FencedError(StorageError):
+    """A store refused a write because this node no longer holds the partition's lease.
+
+    Another node took the lease (a newer fencing token) while this one was
+    paused, partitioned or slow; nothing of the refused write was stored. The
+    service stops taking calls, as for any storage failure, and the node
+    that ran it goes back to following the log (docs/high-availability.md).
+    ``partition`` names the partition and ``token`` the stale token.
+    """
+
+    def __init__(self, message: str, *, partition: str, token: int) -> None:
+        super().__init__(message)
+        self.partition = partition
+        self.token = token
 
 
 class ServiceError(UsageError):

@@ -32,7 +32,14 @@ from .events import Event
 if TYPE_CHECKING:
     from .codec import Row
 
-__all__ = ["DEFAULT_RETENTION", "LogRecord", "MemoryStorage", "Recovered", "Storage"]
+__all__ = [
+    "DEFAULT_RETENTION",
+    "AsyncStorage",
+    "LogRecord",
+    "MemoryStorage",
+    "Recovered",
+    "Storage",
+]
 
 #: Seconds of audit trail a store keeps by default (30 days, by the records'
 #: ``at``): records older than this that a snapshot covers are dropped when a
@@ -111,6 +118,35 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Flush and release the store. Closing twice does nothing."""
+        ...
+
+
+@runtime_checkable
+class AsyncStorage(Protocol):
+    """A store whose calls are coroutines, for engines with async drivers
+    (the PostgreSQL and Redis plugins).
+
+    The same contract as :class:`Storage`, method for method: the service
+    awaits these on its own event loop instead of running them in a worker
+    thread, still one call at a time. A store fenced by a lease
+    (:mod:`ccroute.cluster`) raises :class:`~ccroute.errors.FencedError` from
+    :meth:`append` and :meth:`snapshot` once another node holds the lease.
+    """
+
+    async def load(self) -> Recovered:
+        """As :meth:`Storage.load`."""
+        ...
+
+    async def append(self, records: Sequence[LogRecord]) -> None:
+        """As :meth:`Storage.append`."""
+        ...
+
+    async def snapshot(self, seq: int, state: bytes) -> None:
+        """As :meth:`Storage.snapshot`."""
+        ...
+
+    async def close(self) -> None:
+        """As :meth:`Storage.close`."""
         ...
 
 
