@@ -34,7 +34,6 @@ html_title = "ccroute"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
-autodoc_class_signature = "separated"
 # Names written as ``ccroute.X`` in the reference are the canonical ones readers
 # import; the modules they live in are an implementation detail.
 add_module_names = True

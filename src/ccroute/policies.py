@@ -45,7 +45,7 @@ class RampUp:
 
     :param seconds: length of the ramp, from the moment the agent became
         available (> 0 and at most ``MAX_SECONDS``).
-    :param accepted: contacts the agent accepts before the ramp ends (1..``MAX_COUNT``).
+    :param accepted: contacts the agent accepts before the ramp ends (``1..MAX_COUNT``).
     """
 
     seconds: float | None = attrs.field(default=300.0, validator=_ramp_seconds)
