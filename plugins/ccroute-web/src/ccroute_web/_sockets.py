@@ -148,8 +148,6 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         return
     if said.type == "leave":
         await web.leave(chat)
-        if chat.outbox is not None:
-            chat.outbox.close()
         return
     limit = web.settings.max_message_chars
     body = (said.text or "").strip()
