@@ -60,7 +60,7 @@ def test_bad_settings_are_refused_naming_the_setting(settings: Any, message: str
 
 
 async def test_login_sets_a_signed_http_only_strict_cookie() -> None:
-    async with centre() as (service, web):
+    async with centre() as (_service, web):
         client = WebClient(web.app)
         bad = await client.login("alice", "wrong")
         assert bad.status_code == 401 and bad.json()["field"] == "password"
@@ -78,7 +78,7 @@ async def test_login_sets_a_signed_http_only_strict_cookie() -> None:
 
 
 async def test_basic_authentication_with_a_token_for_other_systems() -> None:
-    async with centre() as (service, web):
+    async with centre() as (_service, web):
         client = WebClient(web.app)
         ok = await client.get("/api/queues", auth=("crm", TOKEN))
         assert ok.status_code == 200
@@ -129,7 +129,7 @@ async def test_each_role_reaches_only_its_own_routes(
 
 
 async def test_sockets_need_the_right_role_and_the_same_origin() -> None:
-    async with centre() as (service, web):
+    async with centre() as (_service, web):
         anonymous, alice, sam = (
             WebClient(web.app),
             await login(web, "alice"),
@@ -187,7 +187,7 @@ async def test_bodies_over_the_limit_are_refused() -> None:
 
 
 async def test_unknown_routes_answer_json() -> None:
-    async with centre() as (service, web):
+    async with centre() as (_service, web):
         r = await WebClient(web.app).get("/api/nothing")
         assert r.status_code == 404 and r.json()["status"] == 404
 

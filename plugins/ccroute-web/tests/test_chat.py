@@ -124,20 +124,24 @@ async def test_a_customer_who_does_not_come_back_abandons_after_the_grace_period
 
 
 async def test_leaving_abandons_at_once_and_tells_the_customer() -> None:
-    async with centre(resume_grace=30.0) as (service, web):
-        async with WebClient(web.app).socket("/ws/chat") as ws:
-            welcome = await ws.receive_json()
-            await ws.send_json({"type": "message", "text": "hello"})
-            await ws.receive_until("queued")
-            await ws.send_json({"type": "leave"})
-            assert (await ws.receive_until("closed"))["reason"] == "abandoned"
+    async with (
+        centre(resume_grace=30.0) as (service, web),
+        WebClient(web.app).socket("/ws/chat") as ws,
+    ):
+        welcome = await ws.receive_json()
+        await ws.send_json({"type": "message", "text": "hello"})
+        await ws.receive_until("queued")
+        await ws.send_json({"type": "leave"})
+        assert (await ws.receive_until("closed"))["reason"] == "abandoned"
+        with pytest.raises(SocketClosed):
+            await ws.receive_json()
         assert _contact_state(service, welcome["conversation"]) is None
         await eventually(lambda: _abandoned(service) == 1)
-        assert len(web.chats) == 0
+        await eventually(lambda: len(web.chats) == 0)  # forgotten once the socket closed
 
 
 async def test_a_socket_sees_only_its_own_conversation() -> None:
-    async with centre() as (service, web):
+    async with centre() as (_service, web):
         one, two = WebClient(web.app), WebClient(web.app)
         async with one.socket("/ws/chat") as a, two.socket("/ws/chat") as b:
             wa, wb = await a.receive_json(), await b.receive_json()
@@ -162,24 +166,28 @@ async def test_a_socket_sees_only_its_own_conversation() -> None:
     ],
 )
 async def test_bad_frames_are_refused_and_change_nothing(frame: str, error: str) -> None:
-    async with centre(max_message_chars=100) as (service, web):
-        async with WebClient(web.app).socket("/ws/chat") as ws:
-            welcome = await ws.receive_json()
-            await ws.send_text(frame)
-            refusal = await ws.receive_json()
-            assert refusal["type"] == "error" and error in refusal["error"]
-            assert service.router.contact_ids == []
-            assert web.chats.get(welcome["conversation"]).state == "new"  # type: ignore[union-attr]
+    async with (
+        centre(max_message_chars=100) as (service, web),
+        WebClient(web.app).socket("/ws/chat") as ws,
+    ):
+        welcome = await ws.receive_json()
+        await ws.send_text(frame)
+        refusal = await ws.receive_json()
+        assert refusal["type"] == "error" and error in refusal["error"]
+        assert service.router.contact_ids == []
+        assert web.chats.get(welcome["conversation"]).state == "new"  # type: ignore[union-attr]
 
 
 async def test_a_frame_over_the_size_limit_is_refused() -> None:
-    async with centre(max_frame_bytes=512) as (service, web):
-        async with WebClient(web.app).socket("/ws/chat") as ws:
-            await ws.receive_json()
-            await ws.send_text('{"type": "message", "text": "' + "x" * 600 + '"}')
-            refusal = await ws.receive_json()
-            assert refusal["type"] == "error" and "at most 512 bytes" in refusal["error"]
-            assert service.router.contact_ids == []
+    async with (
+        centre(max_frame_bytes=512) as (service, web),
+        WebClient(web.app).socket("/ws/chat") as ws,
+    ):
+        await ws.receive_json()
+        await ws.send_text('{"type": "message", "text": "' + "x" * 600 + '"}')
+        refusal = await ws.receive_json()
+        assert refusal["type"] == "error" and "at most 512 bytes" in refusal["error"]
+        assert service.router.contact_ids == []
 
 
 async def test_the_agent_sees_the_customer_leave_an_answered_chat() -> None:
@@ -228,15 +236,17 @@ queue = "support"
 message = "Connecting you."
 """
     )
-    async with centre(flow=str(flow)) as (service, web):
-        async with WebClient(web.app).socket("/ws/chat") as ws:
-            chat_id = (await ws.receive_json())["conversation"]
-            await ws.send_json({"type": "message", "text": "hi"})
-            prompt = await ws.receive_until("prompt")
-            assert prompt["text"] == "Sales (1) or support (2)?"
-            assert prompt["choices"] == ["1", "2"]
-            assert _contact_state(service, chat_id) is None  # not routed yet: in the flow
-            await ws.send_json({"type": "message", "text": "2"})
-            queued = await ws.receive_until("queued")
-            assert queued["position"] == 1
-            assert _contact_state(service, chat_id) == "waiting"
+    async with (
+        centre(flow=str(flow)) as (service, web),
+        WebClient(web.app).socket("/ws/chat") as ws,
+    ):
+        chat_id = (await ws.receive_json())["conversation"]
+        await ws.send_json({"type": "message", "text": "hi"})
+        prompt = await ws.receive_until("prompt")
+        assert prompt["text"] == "Sales (1) or support (2)?"
+        assert prompt["choices"] == ["1", "2"]
+        assert _contact_state(service, chat_id) is None  # not routed yet: in the flow
+        await ws.send_json({"type": "message", "text": "2"})
+        queued = await ws.receive_until("queued")
+        assert queued["position"] == 1
+        assert _contact_state(service, chat_id) == "waiting"

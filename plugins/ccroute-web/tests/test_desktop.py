@@ -89,7 +89,7 @@ async def test_an_agent_chats_with_several_customers_up_to_its_capacity() -> Non
         assert {c["contact_id"] for c in contacts} == offered
         assert service.router.contact(chats[2][1]).state.value == "waiting"
         # one message to each: each customer hears only its own
-        for ws, chat_id in chats[:2]:
+        for _ws, chat_id in chats[:2]:
             await alice.post(f"/api/agent/contacts/{chat_id}/messages", {"text": f"to {chat_id}"})
         for ws, chat_id in chats[:2]:
             heard = await ws.receive_until("message")
@@ -107,7 +107,7 @@ async def test_an_agent_cannot_act_on_another_agents_offer_or_contact() -> None:
     from contextlib import AsyncExitStack
 
     async with centre(agents={"alice": 1, "bob": 1}) as (service, web), AsyncExitStack() as stack:
-        [(ws, chat_id)] = await _open_chats(stack, web, 1)
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
         alice, bob = await login(web, "alice"), await login(web, "bob")
         await alice.post("/api/agent/presence", {"presence": "available"})
         await eventually(lambda: chat_id in service.router.agent("alice").offered)
@@ -143,7 +143,7 @@ async def test_reject_offers_the_contact_to_the_next_agent() -> None:
     async with centre(agents={"alice": 1, "bob": 1}) as (service, web), AsyncExitStack() as stack:
         alice, bob = await login(web, "alice"), await login(web, "bob")
         await alice.post("/api/agent/presence", {"presence": "available"})
-        [(ws, chat_id)] = await _open_chats(stack, web, 1)
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
         bob_desk = await stack.enter_async_context(bob.socket("/ws/agent"))
         await bob.post("/api/agent/presence", {"presence": "available"})
         await eventually(lambda: chat_id in service.router.agent("alice").offered)
@@ -159,7 +159,7 @@ async def test_complete_with_wrap_up_and_a_disposition_then_own_statistics() -> 
     async with centre(wrap_up=300.0) as (service, web), AsyncExitStack() as stack:
         alice = await login(web, "alice")
         await alice.post("/api/agent/presence", {"presence": "available"})
-        [(ws, chat_id)] = await _open_chats(stack, web, 1)
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
         await eventually(lambda: chat_id in service.router.agent("alice").offered)
         await alice.post(f"/api/agent/offers/{chat_id}/accept")
         bad = await alice.post(f"/api/agent/contacts/{chat_id}/complete", {"disposition": "lost"})
@@ -176,6 +176,7 @@ async def test_complete_with_wrap_up_and_a_disposition_then_own_statistics() -> 
         r = await alice.post(f"/api/agent/contacts/{chat_id}/wrap-up", {"disposition": "follow-up"})
         assert r.json() == {"ok": True}
         await eventually(lambda: service.metrics.report(service.router.now).total.handled == 1)
+        await eventually(lambda: "alice" in web.handle_times)
         stats = (await alice.get("/api/agent/stats")).json()
         assert stats["today"]["handled"] == 1 and stats["total"]["handled"] == 1
         assert stats["today"]["accepted"] == 1 and stats["today"]["aht"] is not None
@@ -189,7 +190,7 @@ async def test_logout_sets_the_agent_offline_but_not_while_it_holds_contacts() -
     async with centre(wrap_up=0.0) as (service, web), AsyncExitStack() as stack:
         alice = await login(web, "alice")
         await alice.post("/api/agent/presence", {"presence": "available"})
-        [(ws, chat_id)] = await _open_chats(stack, web, 1)
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
         await eventually(lambda: chat_id in service.router.agent("alice").offered)
         await alice.post(f"/api/agent/offers/{chat_id}/accept")
         r = await alice.post("/api/logout")
@@ -204,7 +205,7 @@ async def test_logout_sets_the_agent_offline_but_not_while_it_holds_contacts() -
 
 
 async def test_the_screen_pop_carries_the_crm_profile_and_history_masked() -> None:
-    async with centre(service_options={"plugins_extra": [_Crm()]}) as (service, web):
+    async with centre(service_options={"plugins_extra": [_Crm()]}) as (_service, web):
         crm = WebClient(web.app)
         from web_testing import TOKEN
 
