@@ -248,7 +248,7 @@ async def test_bad_contacts_are_refused_naming_the_field(body: Any, field: str) 
 
 
 async def test_the_wallboard_counts_offered_answered_abandoned_and_agents_by_state() -> None:
-    async with centre(resume_grace=0.05) as (service, web):
+    async with centre(resume_grace=0.05, wallboard_every=0.1) as (service, web):
         sam, alice = await login(web, "sam"), await login(web, "alice")
         async with sam.socket("/ws/wallboard") as board:
             first = (await board.receive_json())["wallboard"]
