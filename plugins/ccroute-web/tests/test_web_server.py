@@ -133,3 +133,42 @@ async def test_a_browser_that_does_not_read_is_dropped_and_the_service_goes_on()
         other = WebClient(web.app)
         async with other.socket("/ws/chat") as ws2:
             assert (await ws2.receive_json())["type"] == "welcome"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the websockets library is asyncio-only
+async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> None:
+    from web_testing import PASSWORD
+
+    from ccroute_web.client import Agent, ApiRefused, Customer, Supervisor
+
+    async with centre(enabled=True, port=0, wallboard_every=0.05) as (service, web):
+        base = f"http://127.0.0.1:{web.port}"
+        async with (
+            Agent(base, "alice", PASSWORD) as alice,
+            Supervisor(base, "sam", PASSWORD) as sam,
+            Customer(base) as customer,
+        ):
+            await alice.open_live()
+            board = await sam.open_live()
+            assert board["queues"][0]["today"]["offered"] == 0
+            await alice.set_presence("available")
+            await customer.say("hello", name="Dana")
+            offer = await alice.next_offer()
+            assert offer["contact_id"] == customer.conversation
+            with pytest.raises(ApiRefused) as refused:
+                await alice.complete(customer.conversation)
+            assert refused.value.status == 403
+            await alice.accept(customer.conversation)
+            assert (await customer.until("answered"))["agent"] == "Alice"
+            await alice.send(customer.conversation, "hi Dana")
+            heard = (await customer.until("message"))["message"]
+            assert (heard["from"], heard["text"], heard["agent"]) == ("agent", "hi Dana", "Alice")
+            await customer.say("bye")
+            said = await alice.frame("message")
+            assert said["message"]["text"] in ("hi Dana", "bye")
+            await alice.complete(customer.conversation, "resolved")
+            await alice.end_wrap_up(customer.conversation)
+            while (board := await sam.next_wallboard())["queues"][0]["today"]["handled"] < 1:
+                pass
+            assert board["queues"][0]["today"]["answered"] == 1
+            assert (await alice.stats())["today"]["handled"] == 1
