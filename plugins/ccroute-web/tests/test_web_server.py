@@ -141,7 +141,7 @@ async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> No
 
     from ccroute_web.client import Agent, ApiRefused, Customer, Supervisor
 
-    async with centre(enabled=True, port=0, wallboard_every=0.05) as (service, web):
+    async with centre(enabled=True, port=0, wallboard_every=0.05) as (_service, web):
         base = f"http://127.0.0.1:{web.port}"
         async with (
             Agent(base, "alice", PASSWORD) as alice,
