@@ -250,3 +250,41 @@ message = "Connecting you."
         queued = await ws.receive_until("queued")
         assert queued["position"] == 1
         assert _contact_state(service, chat_id) == "waiting"
+
+
+async def test_what_the_customer_writes_while_the_offer_rings_reaches_the_agent() -> None:
+    async with centre() as (service, web):
+        alice = await login(web, "alice")
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        async with alice.socket("/ws/agent") as desk, WebClient(web.app).socket("/ws/chat") as ws:
+            chat_id = (await ws.receive_json())["conversation"]
+            await ws.send_json({"type": "message", "text": "hello"})
+            await desk.receive_until("offer")
+            await ws.send_json({"type": "message", "text": "are you there?"})
+            pushed = await desk.receive_until("message")
+            assert pushed["contact_id"] == chat_id
+            assert pushed["message"]["text"] == "are you there?"
+            assert service.router.contact(chat_id).state.value == "offered"
+
+
+async def test_chats_waiting_from_before_a_restart_abandon_after_the_grace_period(
+    tmp_path: Any,
+) -> None:
+    from ccroute import Agent, QueueConfig, Service
+
+    from ccroute_web import WebChannel
+
+    path = tmp_path / "centre.db"
+    web = WebChannel(chat_queue="support")
+    async with Service(path=path, plugins=[web], load_entrypoints=False, sync="OFF") as service:
+        await service.add_queue(QueueConfig("support"))
+        await service.add_agent(Agent("alice", queues=("support",)))
+        async with WebClient(web.app).socket("/ws/chat") as ws:
+            chat_id = (await ws.receive_json())["conversation"]
+            await ws.send_json({"type": "message", "text": "hello"})
+            await ws.receive_until("queued")
+    web = WebChannel(chat_queue="support", resume_grace=0.1)
+    async with Service(path=path, plugins=[web], load_entrypoints=False, sync="OFF") as service:
+        assert service.router.contact(chat_id).state.value == "waiting"
+        await eventually(lambda: _contact_state(service, chat_id) is None)
+        await eventually(lambda: _abandoned(service) == 1)

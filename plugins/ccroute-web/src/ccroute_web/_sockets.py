@@ -193,13 +193,12 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
     else:
         message = chat.add("customer", body, now)
         chat.send(_encoder.encode({"type": "message", "message": message}).decode())
-        if chat.agent_id is not None:
-            web.to_agent(
-                chat.agent_id,
-                _encoder.encode(
-                    {"type": "message", "contact_id": chat.id, "message": message}
-                ).decode(),
-            )
+        # to the agent who answered, or to those it rings for (their screen pop grows)
+        agents = [chat.agent_id] if chat.agent_id is not None else web.ringing(chat.id)
+        if agents:
+            data = _encoder.encode({"type": "message", "contact_id": chat.id, "message": message})
+            for agent_id in agents:
+                web.to_agent(agent_id, data.decode())
 
 
 async def _start(web: WebChannel, chat: Chat, text: str, name: str | None, now: float) -> None:

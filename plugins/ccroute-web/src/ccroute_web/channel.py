@@ -241,6 +241,7 @@ class WebChannel:
         self._board_dirty = True
         self._periods.roll(web.now, web.metrics.report(web.router.now))
         web.start_soon(self._tick_board)
+        web.start_soon(self._orphans)
         if sock is not None:
             self._server = Server(self.app, sock, max_frame=s.max_frame_bytes)
             web.start_soon(self._server.serve)
@@ -580,6 +581,42 @@ class WebChannel:
         await anyio.sleep(self._settings.resume_grace)
         if chat.generation == generation and not chat.connected:
             await self.leave(chat)
+
+    async def _orphans(self) -> None:
+        """Web chats the router holds from before a restart have lost their customer
+        (conversations live in memory): give them the grace period, then those still
+        in line abandon."""
+        service = self._service
+        if service is None:
+            return
+        channel = self._settings.chat_channel
+        router = service.router
+        orphans = [
+            cid
+            for cid in router.contact_ids
+            if cid.startswith("web-")
+            and self._chats.get(cid) is None
+            and router.contact(cid).channel == channel
+        ]
+        if not orphans:
+            return
+        await anyio.sleep(self._settings.resume_grace)
+        for contact_id in orphans:
+            try:
+                state = router.contact(contact_id).state
+            except UnknownIdError:
+                continue
+            if state in (ContactState.WAITING, ContactState.OFFERED):
+                try:
+                    await service.abandon(contact_id)
+                except CCRouteError as error:
+                    log.info(
+                        "chat %s from before the restart: could not abandon: %s", contact_id, error
+                    )
+
+    def ringing(self, contact_id: str) -> list[str]:
+        """The agents a contact is offered to now (with its screen pop here). O(agents with offers)."""
+        return [agent_id for agent_id, pops in self._pops.items() if contact_id in pops]
 
     async def leave(self, chat: Chat) -> None:
         """The customer left (or its grace period ran out): a contact still in line
