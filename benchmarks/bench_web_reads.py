@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from ccroute import Agent, Contact, Presence, QueueConfig, Service
-from prometheus_client import generate_latest
-
 from ccroute_web import WebChannel
 from ccroute_web._prometheus import registry_of
 from ccroute_web._views import agent_state, wallboard
+from prometheus_client import generate_latest
+
+from ccroute import Agent, Contact, Presence, QueueConfig, Service
 
 SIZES = ((5, 50, 100), (20, 200, 1_000), (50, 500, 5_000))  # queues, agents, contacts
 
