@@ -232,9 +232,8 @@ class WebChannel:
                 await web.add_channel(channel)
                 known.add(channel.name)
         if s.chat_queue not in web.router.queues:
-            log.warning(
-                "web chats go to queue %r, which the router does not know yet", s.chat_queue
-            )
+            # usual when the application adds its queues after the start
+            log.info("web chats go to queue %r, which the router does not know yet", s.chat_queue)
         sock = bind(s.host, s.port) if s.enabled else None
         self._service = web
         _serving.setdefault(id(service), []).append(self)
