@@ -316,3 +316,12 @@ async def test_repeated_failed_logins_make_the_user_wait() -> None:
         assert locked.status_code == 429 and locked.json()["field"] == "user"
         # another user is not held up
         assert (await client.login("alice", PASSWORD)).status_code == 200
+
+
+async def test_the_pages_fetch_gets_a_401_without_a_basic_challenge() -> None:
+    async with centre() as (_service, web):
+        client = WebClient(web.app)
+        api = await client.get("/api/me")
+        assert api.status_code == 401 and "www-authenticate" in api.headers
+        page = await client.get("/api/me", headers={"x-requested-with": "fetch"})
+        assert page.status_code == 401 and "www-authenticate" not in page.headers

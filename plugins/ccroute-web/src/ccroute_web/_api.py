@@ -170,7 +170,12 @@ def _check_held(call: Call, *, in_service: bool = False, wrap_up: bool = False) 
 
 async def accept(call: Call) -> Conversation:
     contact_id = _check_offer(call)
-    await call.service.accept(contact_id, call.agent_id)
+    call.web.keep_pop(contact_id, call.agent_id)
+    try:
+        await call.service.accept(contact_id, call.agent_id)
+    except CCRouteError:
+        call.web.drop_pop(contact_id)
+        raise
     found = conversation(call.web, contact_id)
     if found is None:
         raise ApiError(409, f"contact {contact_id!r} left before it could be shown")
@@ -208,7 +213,7 @@ async def send_message(call: Call) -> Message:
         raise ApiError(409, f"contact {contact_id!r} is not an open web chat")
     user = call.user
     assert user is not None
-    message = chat.add("agent", text, call.service.now, agent=user.display)
+    message = chat.add("agent", call.web.mask(text), call.service.now, agent=user.display)
     data = _encoder.encode({"type": "message", "message": message}).decode()
     chat.send(data)
     call.web.to_agent(

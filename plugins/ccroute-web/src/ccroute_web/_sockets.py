@@ -164,11 +164,13 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         await web.leave(chat)
         return
     limit = web.settings.max_message_chars
-    body = (said.text or "").strip()
-    if not body:
+    raw = (said.text or "").strip()
+    # what is kept and shown is masked (a card number typed in the chat)
+    body = web.mask(raw)
+    if not raw:
         chat.send(frame("error", error="text must not be blank", field="text"))
         return
-    if len(body) > limit:
+    if len(raw) > limit:
         chat.send(frame("error", error=f"text must be at most {limit} characters", field="text"))
         return
     if chat.state == "closed":
@@ -187,7 +189,8 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         message = chat.add("customer", "•••" if sensitive else body, now)
         chat.send(_encoder.encode({"type": "message", "message": message}).decode())
         try:
-            await session.input(body)  # type: ignore[attr-defined]
+            # the flow takes the answer itself (a card number for a payment action)
+            await session.input(raw)  # type: ignore[attr-defined]
         except CCRouteError as error:
             chat.send(frame("error", error=str(error), field="text"))
     else:
@@ -206,7 +209,7 @@ async def _start(web: WebChannel, chat: Chat, text: str, name: str | None, now: 
     service = web.service
     assert service is not None
     settings = web.settings
-    chat.name = name
+    chat.name = None if name is None else web.mask(name)
     message = chat.add("customer", text, now)
     chat.send(_encoder.encode({"type": "message", "message": message}).decode())
     attributes: dict[str, str] = {"source": "web chat"}

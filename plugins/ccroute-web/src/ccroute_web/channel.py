@@ -110,6 +110,8 @@ class WebChannel:
         self._flow: Any = None
         # agent id -> contact id -> the screen pop of its open offer
         self._pops: dict[str, dict[str, Offer]] = {}
+        # contact id -> the screen pop of the offer it was accepted from, while held
+        self._held: dict[str, Offer] = {}
         # agent id -> the outboxes of its open desktop sockets
         self._desks: dict[str, set[Outbox]] = {}
         self._boards: set[Outbox] = set()
@@ -321,9 +323,13 @@ class WebChannel:
             elif kind is Accepted:
                 assert agent_id is not None
                 contact_id = cast(Accepted, e).contact_id
+                pop = self._pops.get(agent_id, {}).get(contact_id)
+                if pop is not None:
+                    self._held[contact_id] = pop
                 self._offer_gone(agent_id, contact_id, "accepted")
             elif kind is Abandoned or kind is TimedOut:
                 contact_id = cast(Any, e).contact_id
+                self._held.pop(contact_id, None)
                 for holder, pops in list(self._pops.items()):
                     if contact_id in pops:
                         self._offer_gone(holder, contact_id, "abandoned")
@@ -338,6 +344,7 @@ class WebChannel:
                 assert agent_id is not None
                 w = cast(WrapUpEnded, e)
                 contact_id = w.contact_id
+                self._held.pop(contact_id, None)
                 tally = self.handle_times.setdefault(agent_id, HandleTimes())
                 tally.add(self._handled.pop(contact_id, 0.0) + w.wrap_time, self._periods.day.start)
                 if self._desks.get(agent_id):
@@ -393,6 +400,7 @@ class WebChannel:
             offered_at=delivery.offer.at,
             expires_at=delivery.offer.timeout_at,
             customer_id=contact.customer_id,
+            customer_name=None if chat is None else chat.name,
             attributes=_plain(dict(contact.attributes)),
             intent=delivery.intent,
             ivr=_plain(dict(delivery.ivr)),
@@ -431,6 +439,7 @@ class WebChannel:
                     offered_at=view.entered_at,
                     expires_at=None,
                     customer_id=view.customer_id,
+                    customer_name=None if (c := self._chats.get(contact_id)) is None else c.name,
                     attributes=_plain(dict(view.attributes)),
                     intent=None,
                     ivr={},
@@ -613,6 +622,27 @@ class WebChannel:
                         "chat %s from before the restart: could not abandon: %s", contact_id, error
                     )
 
+    def keep_pop(self, contact_id: str, agent_id: str) -> None:
+        """The agent is accepting: keep the offer's screen pop for the conversation
+        (the ``Accepted`` event does it too, later: for the accept's own answer)."""
+        pop = self._pops.get(agent_id, {}).get(contact_id)
+        if pop is not None:
+            self._held[contact_id] = pop
+
+    def drop_pop(self, contact_id: str) -> None:
+        """Forget a kept screen pop (the accept failed)."""
+        self._held.pop(contact_id, None)
+
+    def screen_pop(self, contact_id: str) -> Offer | None:
+        """The screen pop of the offer a held contact was accepted from, or ``None``."""
+        return self._held.get(contact_id)
+
+    def mask(self, text: str) -> str:
+        """``text`` masked by the service's rules (card numbers, ...): what a
+        transcript keeps and every screen shows. O(len(text))."""
+        service = self._service
+        return text if service is None else service.masking.text(text)
+
     def ringing(self, contact_id: str) -> list[str]:
         """The agents a contact is offered to now (with its screen pop here). O(agents with offers)."""
         return [agent_id for agent_id, pops in self._pops.items() if contact_id in pops]
@@ -667,7 +697,7 @@ class WebChannel:
             if output.kind == "prompt" and output.text is not None:
                 prompt = output.prompt
                 chat.sensitive = bool(prompt is not None and prompt.sensitive)
-                message = chat.add("bot", output.text, at)
+                message = chat.add("bot", self.mask(output.text), at)
                 chat.send(
                     frame(
                         "prompt",
@@ -680,7 +710,7 @@ class WebChannel:
             elif output.kind in ("message", "announcement") and output.text is not None:
                 chat.send(
                     _encoder.encode(
-                        {"type": "message", "message": chat.add("bot", output.text, at)}
+                        {"type": "message", "message": chat.add("bot", self.mask(output.text), at)}
                     ).decode()
                 )
             elif output.kind == "ended":
