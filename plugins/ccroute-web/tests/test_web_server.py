@@ -172,3 +172,10 @@ async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> No
                 pass
             assert board["queues"][0]["today"]["answered"] == 1
             assert (await alice.stats())["today"]["handled"] == 1
+
+
+async def test_a_service_without_metrics_gets_a_clear_error_and_no_web_plugin() -> None:
+    web = WebChannel(enabled=True, port=0)
+    async with Service(plugins=[web], load_entrypoints=False, sync="OFF", metrics=False) as service:
+        assert web.port is None and web.service is None
+        assert any(hook == "ccroute_start_channel" for hook, _, _ in service.hook_failures)

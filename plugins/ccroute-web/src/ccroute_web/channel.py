@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import anyio
 import msgspec
-from ccroute.errors import CCRouteError, UnknownIdError
+from ccroute.errors import CCRouteError, ServiceError, UnknownIdError
 from ccroute.events import (
     Abandoned,
     Accepted,
@@ -227,6 +227,13 @@ class WebChannel:
             raise WebError("this WebChannel serves a running service already")
         self.configure(service.settings.get("web"))
         web = cast(WebService, service)
+        try:
+            report = web.metrics.report(web.router.now)
+        except ServiceError:
+            raise WebError(
+                "ccroute-web needs the service's metrics (the wallboard, the agents' "
+                "statistics, /metrics): start the service with metrics=True"
+            ) from None
         known = {c.name for c in web.router.channels}
         s = self._settings
         wanted = [Channel(s.chat_channel, ChannelKind.SEMI_SYNCHRONOUS, default_capacity=3)]
@@ -242,7 +249,7 @@ class WebChannel:
         self._service = web
         _serving.setdefault(id(service), []).append(self)
         self._board_dirty = True
-        self._periods.roll(web.now, web.metrics.report(web.router.now))
+        self._periods.roll(web.now, report)
         web.start_soon(self._tick_board)
         web.start_soon(self._orphans)
         if sock is not None:
