@@ -268,3 +268,34 @@ async def test_the_desktop_hears_its_statistics_after_each_finished_contact() ->
         assert pushed["stats"]["agent_id"] == "alice"
         assert pushed["stats"]["today"]["handled"] == 1
         assert pushed["stats"]["today"]["aht"] is not None
+
+
+async def test_bad_agent_messages_are_refused_and_change_nothing() -> None:
+    from contextlib import AsyncExitStack
+
+    from web_testing import TOKEN
+
+    async with (
+        centre(max_message_chars=50) as (service, web),
+        AsyncExitStack() as stack,
+    ):
+        alice = await login(web, "alice")
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
+        await eventually(lambda: chat_id in service.router.agent("alice").offered)
+        await alice.post(f"/api/agent/offers/{chat_id}/accept")
+        path = f"/api/agent/contacts/{chat_id}/messages"
+        for body, field in [({"text": "   "}, "text"), ({"text": "x" * 51}, "text"), ({}, "text")]:
+            r = await alice.post(path, body)
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+        assert [m.text for m in web.chats.get(chat_id).transcript] == ["customer 0"]  # type: ignore[union-attr]
+        # a contact that is no chat has no one to write to
+        await WebClient(web.app).post(
+            "/api/contacts",
+            {"id": "T-5", "channel": "task", "queue": "support"},
+            auth=("crm", TOKEN),
+        )
+        await eventually(lambda: "T-5" in service.router.agent("alice").offered)
+        await alice.post("/api/agent/offers/T-5/accept")
+        r = await alice.post("/api/agent/contacts/T-5/messages", {"text": "hello?"})
+        assert r.status_code == 409
