@@ -149,6 +149,8 @@ async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> No
             Customer(base) as customer,
         ):
             await alice.open_live()
+            await alice.set_presence("not-ready", "briefing")
+            assert (await alice.receive())["type"] == "state"  # any frame, in order
             board = await sam.open_live()
             assert board["queues"][0]["today"]["offered"] == 0
             await alice.set_presence("available")
