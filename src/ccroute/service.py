@@ -1419,6 +1419,8 @@ class Service:
         due = self.router.next_due()
         if due is not None and due <= at:
             self._call(Tick())
+            # The tick read the clock again: the notes come at or after it.
+            at = self._time()
         self._rclock.set(at)
         return at
 
