@@ -801,7 +801,8 @@ class Service:
         plugin work already queued is cancelled, the channel adapters are
         stopped and the store is closed, as :meth:`stop` does. Bounded: the
         adapters get twice the hook timeout, the store's close
-        ten seconds.
+        ten seconds. Call it from the task that started the service, as
+        :meth:`stop`.
         """
         if self._stack is None:
             return
