@@ -83,7 +83,14 @@ from .commands import (
     UpdateQueue,
 )
 from .crm.plugin import BuiltinCRM, crm_from_settings
-from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError, UnknownIdError
+from .errors import (
+    CCRouteError,
+    FencedError,
+    InvalidValueError,
+    ServiceError,
+    StorageError,
+    UnknownIdError,
+)
 from .events import (
     Abandoned,
     Accepted,
@@ -126,7 +133,7 @@ from .plugins import (
 )
 from .policies import RoutingPolicy
 from .router import Router
-from .storage import LogRecord, Storage
+from .storage import AsyncStorage, LogRecord, Recovered, Storage, is_async_storage
 
 if TYPE_CHECKING:
     from .ivr.live import LiveFlows
@@ -144,6 +151,8 @@ _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
 DEFAULT_HOOK_CONCURRENCY: Final = 256
 #: Completed contacts per queue the estimated wait averages over.
 HANDLE_TIME_WINDOW: Final = 100
+#: Seconds :meth:`Service.stop` waits for the store to close.
+_CLOSE_SECONDS: Final = 10.0
 #: An idle worker of the plugin pool ends after this many seconds.
 _IDLE_WORKER_SECONDS: Final = 30.0
 #: How a service snapshot begins: one JSON document, ``{"service_snapshot": 1,
@@ -167,7 +176,20 @@ class _Batch:
     async def wait(self) -> None:
         await self.done.wait()
         if self.error is not None:
-            raise StorageError(f"the store failed: {self.error}") from self.error
+            raise _store_failed(self.error) from self.error
+
+
+def _store_failed(error: BaseException) -> CCRouteError:
+    """The error a caller whose call was not made durable gets: a
+    :class:`FencedError` when the store was fenced off, so a node can tell,
+    and a :class:`ServiceError` after :meth:`Service.halt`."""
+    if isinstance(error, ServiceError):
+        return ServiceError(str(error))
+    if isinstance(error, FencedError):
+        return FencedError(
+            f"the store refused the write: {error}", partition=error.partition, token=error.token
+        )
+    return StorageError(f"the store failed: {error}")
 
 
 def _check_arguments(
@@ -180,10 +202,9 @@ def _check_arguments(
     load_entrypoints: object,
 ) -> None:
     """Refuse a wrong :class:`Service` argument when it is given, not at start."""
-    if storage is not None and not isinstance(storage, Storage):
-        raise InvalidValueError(
-            f"storage must be a store (load, append, snapshot, close), not {storage!r}"
-        )
+    if storage is not None:
+        # Refuses a store that is neither, naming the methods.
+        is_async_storage(storage)
     if path is not None and not isinstance(path, str | os.PathLike):
         raise InvalidValueError(f"path must be a str or a path, not {path!r}")
     if storage is not None and path is not None:
@@ -458,9 +479,12 @@ class Service:
             await service.add_agent(Agent("alice", queues=("support",)), Presence.AVAILABLE)
             await service.submit(Contact("c1", "voice", "support"))
 
-    :param storage: the store to log to (the application closes it); when
-        omitted, the ``ccroute_storage`` hook provides one (the built-in
-        default: SQLite at ``path``, or memory) and the service closes it on stop.
+    :param storage: the store to log to (the application closes it): a
+        :class:`~ccroute.storage.Storage`, called from a worker thread, or an
+        :class:`~ccroute.storage.AsyncStorage`, awaited on the service's own
+        event loop (one call at a time either way); when omitted, the
+        ``ccroute_storage`` hook provides one (the built-in default: SQLite
+        at ``path``, or memory) and the service closes it on stop.
     :param path: SQLite database for the built-in store (sets
         ``settings["path"]``).
     :param sync: SQLite synchronous mode, ``"FULL"`` (default: an acknowledged
@@ -507,7 +531,7 @@ class Service:
     def __init__(
         self,
         *,
-        storage: Storage | None = None,
+        storage: Storage | AsyncStorage | None = None,
         path: str | os.PathLike[str] | None = None,
         sync: str = "FULL",
         settings: Mapping[str, Any] | None = None,
@@ -577,11 +601,13 @@ class Service:
         self._flows: LiveFlows | None = None
         self._router: Router | None = None
         self._rclock = ManualClock()
-        self._storage: Storage | None = None
+        self._storage: Storage | AsyncStorage | None = None
+        self._async_storage = False
         self._stack: AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._token: Any = None
         self._running = False
+        self._halting = False
         self._failure: BaseException | None = None
         self._failure_why = ""
         # Store calls come one at a time (the Storage protocol promises it).
@@ -618,6 +644,8 @@ class Service:
         self.recovery_problem: str | None = None
         """What was wrong with the log at the last start (``None``: nothing)."""
         self._crm: BuiltinCRM | None = None
+        # The agent strategies of a warm copy (_warm_load), looked up once.
+        self._warm_strategies: dict[str, Any] | None = None
 
     # ================================================================ lifecycle
 
@@ -659,6 +687,7 @@ class Service:
                     raise error
                 why = "" if error is None else f" (the last one raised {error!r})"
                 raise ServiceError(f"no store: no ccroute_storage hook provided one{why}")
+            self._async_storage = is_async_storage(storage)
             self._storage = storage
             self._token = anyio.lowlevel.current_token()
             await self._recover(await hooks.agent_strategies())
@@ -703,7 +732,8 @@ class Service:
             await stack.aclose()
             self._stack = None
             self._tg = None
-            self._close_storage()
+            with anyio.CancelScope(shield=True):
+                await self._close_storage()
             self._close_crm()
             self._filter_log(False)
             raise
@@ -711,7 +741,11 @@ class Service:
     async def stop(self) -> None:
         """Stop accepting calls, make everything durable (with a final snapshot),
         let plugins finish the work already durable (for up to twice the hook
-        timeout), stop the channel adapters, and close the store."""
+        timeout), stop the channel adapters, and close the store.
+
+        After a storage failure (:attr:`failure`) nothing more is written: no
+        flush, no final snapshot.
+        """
         if self._stack is None:
             return
         if self._flows is not None and self._failure is None:
@@ -721,17 +755,26 @@ class Service:
         self._running = False
         try:
             if self._failure is None:
-                await self.flush()
-            # Let observers and adapters see what was already durable.
-            with anyio.move_on_after(self._hook_timeout * 2):
-                await self._settle()
+                try:
+                    await self.flush()
+                except StorageError:
+                    if self._failure is None:
+                        raise
+                    # The store failed on this last write (a fenced store, a
+                    # full disk): logged, and the callers got the error.
+            # Let observers and adapters see what was already durable
+            # (not after a halt: the work of a node that lost its lease is dropped).
+            if not self._halting:
+                with anyio.move_on_after(self._hook_timeout * 2):
+                    await self._settle()
             if self._failure is None:
                 await self.flush()  # the notes of that work
                 await self._take_snapshot()
             if self._observe_send is not None:
                 self._observe_send.close()
             assert self._hooks is not None
-            await self._hooks.stop_channel(self)
+            with anyio.move_on_after(self._hook_timeout * 2):
+                await self._hooks.stop_channel(self)
         finally:
             assert self._tg is not None
             self._tg.cancel_scope.cancel()
@@ -743,9 +786,40 @@ class Service:
             self._lanes.clear()
             self._offers.clear()
             self._flows = None
-            self._close_storage()
+            with anyio.CancelScope(shield=True):
+                await self._close_storage()
             self._close_crm()
             self._filter_log(False)
+
+    async def halt(self) -> None:
+        """Stop at once and write nothing more: for a node that lost its lease
+        (:mod:`ccroute.cluster`), whose store must not be written to again.
+
+        Calls waiting for their records to be durable fail with
+        :class:`~ccroute.ServiceError` (they were not acknowledged), the
+        records not yet written are dropped, and there is no final snapshot;
+        plugin work already queued is cancelled, the channel adapters are
+        stopped and the store is closed, as :meth:`stop` does. Bounded: the
+        adapters get twice the hook timeout, the store's close
+        ten seconds. Call it from the task that started the service, as
+        :meth:`stop`.
+        """
+        if self._stack is None:
+            return
+        self._stop_taking_calls(ServiceError("the service was halted"), "a halt")
+        error = self._failure
+        assert error is not None
+        for batch in (self._inflight, self._batch):
+            if batch is not None and not batch.done.is_set():
+                batch.error = error
+                batch.done.set()
+        self._pending = EncodedRecords()
+        self._notes.clear()
+        self._halting = True
+        try:
+            await self.stop()
+        finally:
+            self._halting = False
 
     def _close_crm(self) -> None:
         crm, self._crm = self._crm, None
@@ -765,14 +839,22 @@ class Service:
             log.removeFilter(self._log_filter)
             self._log_filter = None
 
-    def _close_storage(self) -> None:
+    async def _close_storage(self) -> None:
         # A store the application passed in is the application's to close.
-        if self._storage is not None and self._storage is not self._given_storage:
+        storage, self._storage = self._storage, None
+        if storage is not None and storage is not self._given_storage:
             try:
-                self._storage.close()
+                with anyio.fail_after(_CLOSE_SECONDS):
+                    await self._store_call(storage.close)
             except Exception:
                 log.exception("closing the store failed")
-        self._storage = None
+
+    async def _store_call(self, method: Callable[..., Any], /, *args: Any) -> Any:
+        """Call a method of the store: awaited here for an
+        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise."""
+        if self._async_storage:
+            return await method(*args)
+        return await anyio.to_thread.run_sync(method, *args)
 
     # ============================================================ properties
 
@@ -837,7 +919,13 @@ class Service:
         return Counter() if self._hooks is None else self._hooks.failures
 
     @property
-    def storage(self) -> Storage:
+    def failure(self) -> BaseException | None:
+        """Why the service stopped taking calls (a storage failure, a
+        :class:`~ccroute.errors.FencedError`, a halt), or ``None``."""
+        return self._failure
+
+    @property
+    def storage(self) -> Storage | AsyncStorage:
         """The store the service logs to (while it runs); call it only through the service."""
         if self._storage is None:
             raise ServiceError("the service is not running")
@@ -1186,7 +1274,7 @@ class Service:
         elif self._inflight is not None:
             await self._inflight.wait()
         elif self._failure is not None and self._seq != self._durable_seq:
-            raise StorageError(f"the store failed: {self._failure}") from self._failure
+            raise _store_failed(self._failure) from self._failure
 
     async def drain(self) -> None:
         """Wait until the plugins have done everything durable so far asks of them:
@@ -1228,7 +1316,7 @@ class Service:
             # _Batch.wait, inline: one coroutine less for every call.
             await batch.done.wait()
             if batch.error is not None:
-                raise StorageError(f"the store failed: {batch.error}") from batch.error
+                raise _store_failed(batch.error) from batch.error
         return events
 
     def _call(
@@ -1339,6 +1427,8 @@ class Service:
         due = self.router.next_due()
         if due is not None and due <= at:
             self._call(Tick())
+            # The tick read the clock again: the notes come at or after it.
+            at = self._time()
         self._rclock.set(at)
         return at
 
@@ -1392,7 +1482,7 @@ class Service:
             self._inflight = waiters
             try:
                 async with self._write:
-                    await anyio.to_thread.run_sync(storage.append, batch)
+                    await self._store_call(storage.append, batch)
             except Exception as error:
                 # The router is ahead of the log now: stop, and let a restart
                 # recover what was acknowledged.
@@ -1419,7 +1509,11 @@ class Service:
         assert self._storage is not None
         try:
             async with self._write:
-                await anyio.to_thread.run_sync(self._storage.snapshot, seq, data)
+                await self._store_call(self._storage.snapshot, seq, data)
+        except FencedError as error:
+            # Another node leads now: nothing more may be written.
+            self._stop_taking_calls(error, "a fenced store")
+            return
         except Exception:
             # The log holds everything: a later snapshot (or a longer replay) will do.
             log.exception("storing a snapshot after record %d failed", seq)
@@ -1882,7 +1976,11 @@ class Service:
         """Rebuild the router and the bookkeeping from the latest snapshot and the
         records after it."""
         assert self._storage is not None
-        recovered = await anyio.to_thread.run_sync(self._storage.load)
+        recovered = await self._store_call(self._storage.load)
+        self._rebuild(recovered, strategies)
+
+    def _rebuild(self, recovered: Recovered, strategies: Mapping[str, Any]) -> None:
+        """Rebuild the router and the bookkeeping from what a store loaded."""
         self.recovery_problem = recovered.problem
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)
@@ -1910,12 +2008,51 @@ class Service:
             replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
-            raise StorageError(f"recovering from {self._storage!r}: {error}") from error
+            where = self._storage if self._storage is not None else self._given_storage
+            raise StorageError(f"recovering from {where!r}: {error}") from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
         self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
+
+    # ============================================ a warm copy, for ccroute.cluster
+    #
+    # A standby node keeps a Service that is never started as a warm copy of
+    # the leader's: rebuilt once from the log, then fed the records as the
+    # leader appends them. At takeover, _warm_state() is the snapshot the
+    # node's new Service starts from, so it replays only what it has not seen.
+
+    async def _warm_load(self, recovered: Recovered) -> None:
+        """Rebuild this (never started) service's router and bookkeeping from
+        ``recovered``, with the agent strategies its plugins give."""
+        if self._stack is not None:
+            raise ServiceError("a running service is not a warm copy")
+        if self._warm_strategies is None:
+            pm = make_plugin_manager(self._plugins, load_entrypoints=self._load_entrypoints)
+            hooks = Hooks(pm, timeout=self._hook_timeout, logger=log)
+            self._warm_strategies = await hooks.agent_strategies()
+        self._rebuild(recovered, self._warm_strategies)
+
+    def _warm_apply(self, records: Sequence[LogRecord]) -> bool:
+        """Take in records the leader appended after :attr:`durable_seq`;
+        ``False`` (nothing taken) when the first is not the next one.
+
+        :raises StorageError: a record replays to other events (the copy is
+            of no use then: load again).
+        """
+        if not records:
+            return True
+        if records[0].seq != self._seq + 1:
+            return False
+        replay(self.router, self._rclock, map(self._masking.log_record, records), self._fold)
+        self._seq = self._durable_seq = records[-1].seq
+        return True
+
+    def _warm_state(self) -> Recovered:
+        """The warm copy as a store would load it: a snapshot of everything taken in."""
+        state = _frame(self.router.snapshot(), self._book.export())
+        return Recovered(snapshot_seq=self._seq, snapshot=state)
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:
