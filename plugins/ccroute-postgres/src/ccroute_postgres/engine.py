@@ -57,7 +57,9 @@ class Lease:
 
 def _check_node(node: object) -> str:
     if not isinstance(node, str) or not node or len(node) > 200:
-        raise InvalidValueError(f"node must be a non-empty str of at most 200 characters, not {node!r}")
+        raise InvalidValueError(
+            f"node must be a non-empty str of at most 200 characters, not {node!r}"
+        )
     return node
 
 
@@ -172,7 +174,9 @@ class PostgresEngine:
                 except psycopg.OperationalError as error:
                     self._leases.drop()
                     if attempt == 2:
-                        raise StorageError(f"cannot {what} on {self._leases.where}: {error}") from error
+                        raise StorageError(
+                            f"cannot {what} on {self._leases.where}: {error}"
+                        ) from error
                 except psycopg.Error as error:
                     raise StorageError(f"cannot {what} on {self._leases.where}: {error}") from error
         raise AssertionError("unreachable")
@@ -216,7 +220,9 @@ class PostgresEngine:
                 return None
             return None if row is None else int(row[0])
 
-        result: int | None = await run(lambda: self._on_leases(f"take the lease of {partition!r}", work))
+        result: int | None = await run(
+            lambda: self._on_leases(f"take the lease of {partition!r}", work)
+        )
         return result
 
     async def renew(self, partition: str, node: str, token: int, ttl: float) -> bool:
@@ -282,7 +288,9 @@ class PostgresEngine:
                 return None
             return Lease(node=row[0], token=int(row[1]), remaining=float(row[2]))
 
-        result: Lease | None = await run(lambda: self._on_leases(f"read the lease of {partition!r}", work))
+        result: Lease | None = await run(
+            lambda: self._on_leases(f"read the lease of {partition!r}", work)
+        )
         return result
 
     # -- logs --------------------------------------------------------------------
@@ -322,7 +330,9 @@ class PostgresEngine:
         if link is None:
             link = self._followers[partition] = self._link(listen=True)
         deadline = time.monotonic() + seconds
-        result: Sequence[LogRecord] = await run(lambda: self._follow(link, partition, seq, deadline))
+        result: Sequence[LogRecord] = await run(
+            lambda: self._follow(link, partition, seq, deadline)
+        )
         return result
 
     def _follow(self, link: Link, partition: str, seq: int, deadline: float) -> Sequence[LogRecord]:
@@ -359,7 +369,9 @@ class PostgresEngine:
                 try:
                     return tuple(codec.decode_row(row) for row in rows)
                 except InputError as error:
-                    raise StorageError(f"a record of {where} after {seq} is damaged: {error}") from error
+                    raise StorageError(
+                        f"a record of {where} after {seq} is damaged: {error}"
+                    ) from error
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return ()

@@ -403,7 +403,9 @@ class PostgresStorage:
                     "DELETE FROM ccroute_snapshots WHERE partition = %s AND seq = %s",
                     (self._partition, seq),
                 )
-            damaged.append(f"the snapshot after record {seq} of {self._where} is damaged ({reason})")
+            damaged.append(
+                f"the snapshot after record {seq} of {self._where} is damaged ({reason})"
+            )
         else:
             seq = 0
         if not damaged:
@@ -571,8 +573,7 @@ class PostgresStorage:
             connection = self._link.connection()
             if old_pid is not None:
                 connection.execute(
-                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
-                    " WHERE pid = %s",
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
                     (old_pid,),
                 )
             found = connection.execute(
@@ -583,9 +584,7 @@ class PostgresStorage:
             if [(row.seq, row.crc) for row in rows] == [(s, c) for s, c in found]:
                 return  # it had committed
             if found:
-                raise StorageError(
-                    f"cannot {what} to {self._where}: other rows hold these seqs"
-                )
+                raise StorageError(f"cannot {what} to {self._where}: other rows hold these seqs")
             added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)  # type: ignore[arg-type]
         except StorageError as error:
             self._in_doubt = f"the outcome of '{what}' is unknown ({cause}; then {error})"
@@ -706,4 +705,3 @@ class PostgresStorage:
         await run(self._link.close)
         if self._owns_engine:
             await self._engine.close()
-

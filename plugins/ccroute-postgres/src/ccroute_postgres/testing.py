@@ -104,7 +104,9 @@ class TemporaryServer:
 
     def _run(self, argv: list[str]) -> None:
         try:
-            subprocess.run(argv, check=True, capture_output=True, timeout=120, cwd=self._dir, **self._user())
+            subprocess.run(
+                argv, check=True, capture_output=True, timeout=120, cwd=self._dir, **self._user()
+            )
         except subprocess.CalledProcessError as error:
             output = (error.stdout + error.stderr).decode(errors="replace")
             raise StorageError(f"{argv[0]} failed ({error.returncode}): {output}") from None
