@@ -9,6 +9,7 @@ durable commit.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -17,7 +18,6 @@ from typing import Any, Final, TypeVar
 import anyio.to_thread
 import psycopg
 import psycopg.conninfo
-
 from ccroute.errors import InvalidValueError, StorageError
 
 from ._schema import ensure_schema
@@ -35,12 +35,7 @@ _SESSION: Final = (
     "SET statement_timeout = '60s'",
 )
 # A dead peer is noticed in seconds, not after the kernel's two hours.
-_KEEPALIVES: Final = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 2,
-    "keepalives_count": 3,
-}
+_KEEPALIVES: Final = "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
 
 
 def check_dsn(dsn: object) -> str:
@@ -120,17 +115,17 @@ class Link:
             return connection
         self.drop()
         try:
+            # The application's own settings win over the keepalives.
+            params = psycopg.conninfo.conninfo_to_dict(self.dsn)
+            params["connect_timeout"] = max(1, math.ceil(self._connect_timeout))
             connection = psycopg.connect(
-                self.dsn,
-                autocommit=True,
-                connect_timeout=max(1, math.ceil(self._connect_timeout)),
-                **_KEEPALIVES,  # type: ignore[arg-type]
+                psycopg.conninfo.make_conninfo(_KEEPALIVES, **params), autocommit=True
             )
         except psycopg.Error as error:
             raise StorageError(f"cannot connect to {self.where}: {error}") from error
         try:
             for statement in _SESSION:
-                connection.execute(statement)  # type: ignore[arg-type]  # constants
+                connection.execute(statement)
             if self._check_durability:
                 _check_durability(connection, self.where)
             ensure_schema(connection, self.where)
@@ -147,10 +142,8 @@ class Link:
         """Close the connection (the next call makes a new one)."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 connection.close()
-            except psycopg.Error:
-                pass
 
     def close(self) -> None:
         """Close for good: later calls raise :class:`StorageError`."""
@@ -167,7 +160,7 @@ class Link:
 def _check_durability(connection: psycopg.Connection[Any], where: str) -> None:
     """Refuse a server that can lose a commit it acknowledged on a crash."""
     for setting in ("fsync", "full_page_writes"):
-        row = connection.execute(f"SHOW {setting}").fetchone()  # type: ignore[arg-type]
+        row = connection.execute(f"SHOW {setting}").fetchone()
         if row is None or row[0] != "on":
             value = None if row is None else row[0]
             raise StorageError(

@@ -75,7 +75,7 @@ def ensure_schema(connection: psycopg.Connection[tuple[object, ...]], where: str
         exists = connection.execute("SELECT to_regclass('ccroute_schema') IS NOT NULL").fetchone()
         if exists is None or not exists[0]:
             for statement in _TABLES:
-                connection.execute(statement)  # type: ignore[arg-type]  # constants
+                connection.execute(statement)
             connection.execute(
                 "INSERT INTO ccroute_schema (magic, version) VALUES (%s, %s)",
                 (MAGIC, SCHEMA_VERSION),

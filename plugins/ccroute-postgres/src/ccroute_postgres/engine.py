@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import attrs
 import psycopg
-
 from ccroute import codec
 from ccroute.errors import InputError, InvalidValueError, StorageError
 from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention

@@ -20,13 +20,13 @@ loads the log, or is refused with :class:`~ccroute.errors.FencedError`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
-
 from ccroute import codec
 from ccroute.errors import FencedError, InputError, InvalidValueError, StorageError
 from ccroute.storage import (
@@ -535,7 +535,7 @@ class PostgresStorage:
         with self._link.lock:
             connection = self._link.connection()
             try:
-                added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)  # type: ignore[arg-type]
+                added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)
             except psycopg.errors.UniqueViolation as error:
                 raise StorageError(
                     f"cannot {what} to {self._where}: record {first} or a later one is already "
@@ -585,7 +585,7 @@ class PostgresStorage:
                 return  # it had committed
             if found:
                 raise StorageError(f"cannot {what} to {self._where}: other rows hold these seqs")
-            added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)  # type: ignore[arg-type]
+            added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)
         except StorageError as error:
             self._in_doubt = f"the outcome of '{what}' is unknown ({cause}; then {error})"
             raise StorageError(f"cannot {what} to {self._where}: {self._in_doubt}") from error
@@ -685,15 +685,13 @@ class PostgresStorage:
 
     def _release_sole(self) -> None:
         """A sole owner's clean stop: its lease lapses at once (best effort)."""
-        with self._link.lock:
-            try:
-                self._link.connection().execute(
-                    "UPDATE ccroute_partitions SET expires_at = '-infinity'"
-                    " WHERE partition = %s AND token = %s",
-                    (self._partition, self._token),
-                )
-            except (psycopg.Error, StorageError):
-                pass  # the lease stays; the next sole owner takes it over anyway
+        # Should this fail, the lease stays; the next sole owner takes it over anyway.
+        with self._link.lock, contextlib.suppress(psycopg.Error, StorageError):
+            self._link.connection().execute(
+                "UPDATE ccroute_partitions SET expires_at = '-infinity'"
+                " WHERE partition = %s AND token = %s",
+                (self._partition, self._token),
+            )
 
     async def close(self) -> None:
         """Close the store's connection (a sole owner's lock goes with it). Closing

@@ -105,16 +105,30 @@ class TemporaryServer:
     def _run(self, argv: list[str]) -> None:
         try:
             subprocess.run(
-                argv, check=True, capture_output=True, timeout=120, cwd=self._dir, **self._user()
+                argv,
+                check=True,
+                capture_output=True,
+                timeout=120,
+                cwd=self._dir,
+                user=self._uid,
+                group=self._gid,
+                extra_groups=self._groups,
             )
         except subprocess.CalledProcessError as error:
             output = (error.stdout + error.stderr).decode(errors="replace")
             raise StorageError(f"{argv[0]} failed ({error.returncode}): {output}") from None
 
-    def _user(self) -> dict[str, object]:
-        if self._ids is None:
-            return {}
-        return {"user": self._ids[0], "group": self._ids[1], "extra_groups": []}
+    @property
+    def _uid(self) -> int | None:
+        return None if self._ids is None else self._ids[0]
+
+    @property
+    def _gid(self) -> int | None:
+        return None if self._ids is None else self._ids[1]
+
+    @property
+    def _groups(self) -> list[int] | None:
+        return None if self._ids is None else []
 
     @property
     def port(self) -> int:
@@ -165,7 +179,9 @@ class TemporaryServer:
             stderr=subprocess.STDOUT,
             cwd=self._dir,
             start_new_session=True,
-            **self._user(),  # type: ignore[call-overload]
+            user=self._uid,
+            group=self._gid,
+            extra_groups=self._groups,
         )
         log.close()
         deadline = time.monotonic() + _START_TIMEOUT
