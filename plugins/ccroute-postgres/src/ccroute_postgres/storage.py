@@ -134,7 +134,6 @@ class PostgresStorage:
         )
         self._last_seq = 0
         self._snapshot_seq = 0
-        self._loaded = False
         # After a failed append whose outcome could not be learned: load first.
         self._in_doubt: str | None = None
 
@@ -271,6 +270,33 @@ class PostgresStorage:
             assert row is not None
             self._token = int(row[0])
 
+    def _check_open(self) -> None:
+        if self._link.closed:
+            raise StorageError(f"the store of {self._where} is closed")
+
+    async def _open_sole(self) -> None:
+        """A sole owner writing before its first :meth:`load`: take the partition
+        now and learn where its log ends."""
+        if self._sole is None or self._token is not None or self._link.closed:
+            return
+        await run(self._open_sole_sync)
+
+    def _open_sole_sync(self) -> None:
+        with self._link.lock:
+            try:
+                connection = self._link.connection()
+                self._take_sole(connection)
+                row = connection.execute(
+                    "SELECT (SELECT max(seq) FROM ccroute_log WHERE partition = %(p)s),"
+                    " (SELECT max(seq) FROM ccroute_snapshots WHERE partition = %(p)s)",
+                    {"p": self._partition},
+                ).fetchone()
+            except psycopg.Error as error:
+                raise StorageError(f"cannot open {self._where}: {error}") from error
+        last_log, last_snapshot = row if row is not None else (None, None)
+        self._snapshot_seq = int(last_snapshot or 0)
+        self._last_seq = max(int(last_log or 0), self._snapshot_seq)
+
     # -- load --------------------------------------------------------------------
 
     async def load(self) -> Recovered:
@@ -293,6 +319,7 @@ class PostgresStorage:
             in a newer format than this release reads; retention removed
             records no good snapshot covers. Nothing was changed then.
         """
+        self._check_open()
         return await run(self._load_sync)
 
     def _load_sync(self) -> Recovered:
@@ -314,7 +341,7 @@ class PostgresStorage:
 
     def _load_once(self) -> Recovered:
         connection = self._link.connection()
-        if self._sole is not None and (self._token is None or not self._loaded):
+        if self._sole is not None and self._token is None:
             self._take_sole(connection)
         writable = self._token is not None
         with connection.transaction():
@@ -323,7 +350,6 @@ class PostgresStorage:
             recovered = self._load(connection, writable)
         self._snapshot_seq = recovered.snapshot_seq
         self._last_seq = recovered.last_seq
-        self._loaded = True
         self._in_doubt = None
         return recovered
 
@@ -510,6 +536,8 @@ class PostgresStorage:
             or the outcome could not be learned (the server is unreachable):
             then the store refuses to append until :meth:`load`.
         """
+        self._check_open()
+        await self._open_sole()
         batch = _check_batch(records, self._last_seq, self._where)
         if self._token is None:
             raise self._fenced(f"append records {batch[0].seq}.." if batch else "append")
@@ -613,6 +641,8 @@ class PostgresStorage:
         :raises FencedError: the token is no longer the partition's; nothing changed.
         :raises StorageError: the server failed; nothing changed.
         """
+        self._check_open()
+        await self._open_sole()
         data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
         if self._token is None:
             raise self._fenced(f"store the snapshot after record {seq}")
