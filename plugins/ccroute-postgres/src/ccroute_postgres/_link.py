@@ -31,7 +31,7 @@ T = TypeVar("T")
 # (a paused node) does not hold its locks for ever.
 _SESSION: Final = (
     "SET synchronous_commit = on",
-    "SET idle_in_transaction_session_timeout = '5s'",
+    "SET idle_in_transaction_session_timeout = '2s'",
     "SET statement_timeout = '60s'",
 )
 # A dead peer is noticed in seconds, not after the kernel's two hours.

@@ -8,11 +8,11 @@ contract as :class:`~ccroute.SQLiteStorage`, on the tables of
 they are) and decoded with the codec's checks (types, format version,
 checksum, key columns), so nothing read back can run code.
 
-Every write is fenced: an append is one SQL statement that locks the
-partition's lease row (``FOR SHARE``), checks that the store's token is
-still the partition's, and inserts the whole batch (group commit: one
-transaction, one WAL flush per batch) and notifies the followers
-(``NOTIFY ccroute_log``), or inserts nothing. A takeover updates the same
+Every write is fenced: an append is one transaction that copies the whole
+batch in (``COPY``; group commit: one WAL flush per batch), then locks the
+partition's lease row (``FOR SHARE``) until the commit, checks that the
+store's token is still the partition's and notifies the followers
+(``NOTIFY ccroute_log``), or rolls back and stores nothing. A takeover updates the same
 row (``FOR UPDATE``), so it is ordered strictly before or after every
 append: an append racing a takeover either commits before the new leader
 loads the log, or is refused with :class:`~ccroute.errors.FencedError`.
@@ -51,23 +51,22 @@ CHANNEL: Final = "ccroute_log"
 _READS: Final = ", ".join(map(str, codec.READABLE_FORMATS))
 _LOG_COLUMNS: Final = "seq, at, command, contact_id, agent_id, queue, version, crc, body"
 
-_APPEND: Final = """
-WITH lease AS (
-    SELECT 1 FROM ccroute_partitions
-    WHERE partition = %(partition)s AND token = %(token)s FOR SHARE
-), added AS (
-    INSERT INTO ccroute_log (partition, seq, at, command, contact_id, agent_id, queue,
-                             version, crc, body)
-    SELECT %(partition)s, r.* FROM unnest(
-        %(seq)s::bigint[], %(at)s::float8[], %(command)s::text[], %(contact_id)s::text[],
-        %(agent_id)s::text[], %(queue)s::text[], %(version)s::integer[], %(crc)s::bigint[],
-        %(body)s::text[]) AS r
-    WHERE EXISTS (SELECT 1 FROM lease)
-    RETURNING seq
+_COPY: Final = (
+    "COPY ccroute_log (partition, seq, at, command, contact_id, agent_id, queue, version, crc,"
+    " body) FROM STDIN"
 )
-SELECT (SELECT count(*) FROM added),
-       (SELECT count(*) FROM (SELECT pg_notify('ccroute_log', %(partition)s) FROM lease) AS n)
-"""
+# At the end of the append's transaction: the share lock on the lease row is
+# held from here to the commit, so a takeover (which updates the row) is
+# ordered before this check (then the token differs: roll back) or after the
+# commit. The notification is delivered only if the transaction commits.
+_FENCE: Final = (
+    "SELECT token = %(token)s, pg_notify('ccroute_log', %(partition)s)"
+    " FROM ccroute_partitions WHERE partition = %(partition)s FOR SHARE"
+)
+
+
+class _Stale(Exception):
+    """The token was not the partition's: the append's transaction rolls back."""
 
 
 def check_partition(partition: object) -> str:
@@ -521,11 +520,12 @@ class PostgresStorage:
     # -- append ------------------------------------------------------------------
 
     async def append(self, records: Sequence[LogRecord]) -> None:
-        """Add records to the log in one statement and one commit: all or none.
+        """Add records to the log in one transaction and one commit: all or none.
 
         On return they are durable (``synchronous_commit = on``) and the
         followers are notified. The store's token is checked in the same
-        statement, under a share lock of the partition's lease row.
+        transaction, under a share lock of the partition's lease row held
+        until the commit.
 
         :raises InvalidValueError: an item is not a well-formed record, or
             holds a value the log cannot hold (nothing was contacted).
@@ -552,47 +552,48 @@ class PostgresStorage:
         self._last_seq = batch[-1].seq
 
     def _append_sync(self, rows: Sequence[codec.Row]) -> None:
-        first, last = rows[0].seq, rows[-1].seq
-        what = f"append records {first}..{last}"
-        columns = list(zip(*rows, strict=True))
-        params = {
-            "partition": self._partition,
-            "token": self._token,
-            **{name: list(values) for name, values in zip(codec.Row._fields, columns, strict=True)},
-        }
+        what = f"append records {rows[0].seq}..{rows[-1].seq}"
         with self._link.lock:
             connection = self._link.connection()
             try:
-                added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)
+                self._insert(connection, rows)
+            except _Stale:
+                raise self._fenced(what) from None
             except psycopg.errors.UniqueViolation as error:
                 raise StorageError(
-                    f"cannot {what} to {self._where}: record {first} or a later one is already "
-                    "in the log (another writer under this token?); none of them was stored"
+                    f"cannot {what} to {self._where}: record {rows[0].seq} or a later one is "
+                    "already in the log (another writer under this token?); none of them was "
+                    "stored"
                 ) from error
             except psycopg.OperationalError as error:
-                # Lost the connection during the statement: it may have committed.
-                self._resolve(rows, params, what, error)
-                return
+                # Lost the connection during the transaction: it may have committed.
+                self._resolve(rows, what, error)
             except psycopg.Error as error:
                 raise StorageError(
                     f"cannot {what} to {self._where}: {error}; none of them was stored"
                 ) from error
-        if not held:
-            raise self._fenced(what)
-        if added != len(rows):
-            raise StorageError(f"cannot {what} to {self._where}: stored {added} rows")
 
-    def _resolve(
-        self,
-        rows: Sequence[codec.Row],
-        params: dict[str, Any],
-        what: str,
-        cause: psycopg.Error,
-    ) -> None:
+    def _insert(self, connection: psycopg.Connection[Any], rows: Sequence[codec.Row]) -> None:
+        """One transaction: the rows by ``COPY``, then the fence (see :data:`_FENCE`).
+
+        :raises _Stale: the token is not the partition's (rolled back).
+        """
+        partition = self._partition
+        with connection.transaction():
+            with connection.cursor().copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row((partition, *row))
+            fence = connection.execute(
+                _FENCE, {"token": self._token, "partition": partition}
+            ).fetchone()
+            if fence is None or not fence[0]:
+                raise _Stale
+
+    def _resolve(self, rows: Sequence[codec.Row], what: str, cause: psycopg.Error) -> None:
         """Learn whether an append whose connection broke committed; if not, do it once more.
 
         The old server process is ended first (``pg_terminate_backend``
-        waits for it), so its statement has committed or never will; then
+        waits for it), so its transaction has committed or never will; then
         the rows are looked up by seq and checksum.
         """
         old_pid = self._link.backend_pid
@@ -612,19 +613,14 @@ class PostgresStorage:
             if [(row.seq, row.crc) for row in rows] == [(s, c) for s, c in found]:
                 return  # it had committed
             if found:
-                raise StorageError(f"cannot {what} to {self._where}: other rows hold these seqs")
-            added, held = connection.execute(_APPEND, params).fetchone() or (0, 0)
-        except StorageError as error:
-            self._in_doubt = f"the outcome of '{what}' is unknown ({cause}; then {error})"
-            raise StorageError(f"cannot {what} to {self._where}: {self._in_doubt}") from error
-        except psycopg.Error as error:
+                raise StorageError(f"other rows hold the seqs {rows[0].seq}..{rows[-1].seq}")
+            self._insert(connection, rows)
+        except _Stale:
+            raise self._fenced(what) from None
+        except (StorageError, psycopg.Error) as error:
             self._in_doubt = f"the outcome of '{what}' is unknown ({cause}; then {error})"
             self._link.drop()
             raise StorageError(f"cannot {what} to {self._where}: {self._in_doubt}") from error
-        if not held:
-            raise self._fenced(what)
-        if added != len(rows):
-            raise StorageError(f"cannot {what} to {self._where}: stored {added} rows")
 
     # -- snapshot ----------------------------------------------------------------
 

@@ -1,0 +1,239 @@
+"""PostgreSQL beside SQLite: durable appends with group commit, and recovery time.
+
+    .venv/bin/python benchmarks/bench_postgres.py [--records N] [--rounds R]
+        [--seconds S] [--dir DIR] [--json PATH]
+
+Starts a private PostgreSQL server (Debian's ``postgresql`` package; see
+:mod:`ccroute_postgres.testing`) on 127.0.0.1 with ``fsync`` and
+``synchronous_commit`` on, its data directory under the system's temporary
+directory, and SQLite files under ``--dir`` (default the same), so both
+engines sync to the same disk. Every figure is the median of ``--rounds``
+rounds (default 3), rounds interleaved (round 1 of every case, then round
+2 ...), each round on a fresh log (a new partition, a new SQLite file).
+
+Table 1, durable appends: records as the service logs them (a ``submit``
+that caused a ``Queued`` and an ``Offered`` event, offer reason included:
+:func:`ccroute.testing_storage.record`), already encoded as the service
+hands them over (:class:`ccroute.codec.EncodedRecords`), appended in batches
+of 1, 10, 100 and 1000, one call per batch: one commit, the group commit.
+PostgreSQL: :class:`~ccroute_postgres.PostgresStorage` under a lease (the
+fencing check is in every append) on asyncio; SQLite:
+:class:`~ccroute.SQLiteStorage` with ``synchronous="FULL"`` (every commit
+synced, as PostgreSQL's are). Each round appends for about ``--seconds``
+seconds (default 1) of time inside ``append``. Figures: records and events
+per second.
+
+Table 2, recovery: a partition of ``--records`` such records (default
+1,000,000, two events each; built untimed in batches of 5000), then
+``load()`` timed on a new store: (a) the whole log replayed from its first
+record (no snapshot: every record read, checked and decoded), (b) a
+snapshot after all but the last 1000 records plus that tail, as a leader
+that snapshots recovers. The snapshot is 1 MB of JSON-like bytes, the size
+of a router with a few thousand contacts. Figures: seconds. The router's
+own replay of the decoded records is not included (see bench_service.py).
+
+The takeover time (median and worst over 20 or more leader kills) is
+measured by the failover harness: see benchmarks/README-postgres.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ccroute_postgres import PostgresEngine
+from ccroute_postgres.testing import temporary_server
+
+from ccroute.codec import EncodedRecords
+from ccroute.storage_sqlite import SQLiteStorage
+from ccroute.testing_storage import record
+
+BATCHES = (1, 10, 100, 1000)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--json", type=Path)
+    return parser.parse_args(argv)
+
+
+def encoded(first: int, count: int) -> EncodedRecords:
+    batch = EncodedRecords()
+    for seq in range(first, first + count):
+        batch.add(record(seq))
+    return batch
+
+
+async def timed_appends(
+    append: Callable[[EncodedRecords], Awaitable[None]], batch_size: int, seconds: float
+) -> float:
+    """Records per second appended in batches of ``batch_size`` for ``seconds`` of append time."""
+    # Encoded before timing: the service encodes each record as its call runs.
+    batches = [
+        encoded(1 + i * batch_size, batch_size) for i in range(max(3, int(2000 / batch_size)))
+    ]
+    spent = 0.0
+    done = 0
+    gc.collect()
+    gc.disable()
+    try:
+        for batch in batches:
+            started = time.perf_counter()
+            await append(batch)
+            spent += time.perf_counter() - started
+            done += len(batch)
+            if spent >= seconds:
+                break
+    finally:
+        gc.enable()
+    return done / spent
+
+
+async def postgres_round(
+    engine: PostgresEngine, batch_size: int, seconds: float, name: str
+) -> float:
+    token = await engine.acquire(name, "bench", 600)
+    assert token is not None
+    store = engine.storage(name, token)
+    await store.load()
+    try:
+        return await timed_appends(store.append, batch_size, seconds)
+    finally:
+        await store.close()
+
+
+async def sqlite_round(directory: Path, batch_size: int, seconds: float, name: str) -> float:
+    store = SQLiteStorage(directory / f"{name}.db", synchronous="FULL")
+    store.load()
+
+    async def append(batch: EncodedRecords) -> None:
+        # As the service runs a synchronous store: in a worker thread.
+        await asyncio.to_thread(store.append, batch)
+
+    try:
+        return await timed_appends(append, batch_size, seconds)
+    finally:
+        store.close()
+
+
+async def build_log(engine: PostgresEngine, partition: str, count: int) -> None:
+    token = await engine.acquire(partition, "builder", 3600)
+    assert token is not None
+    store = engine.storage(partition, token)
+    await store.load()
+    seq = 1
+    while seq <= count:
+        size = min(5000, count - seq + 1)
+        await store.append(encoded(seq, size))
+        seq += size
+    await store.close()
+    await engine.release(partition, "builder", token)
+
+
+async def timed_load(engine: PostgresEngine, partition: str) -> tuple[float, int]:
+    store = engine.storage(partition, None)
+    gc.collect()
+    started = time.perf_counter()
+    recovered = await store.load()
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return elapsed, len(recovered.records)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "appends": {},
+        "recovery": {},
+    }
+    with temporary_server() as server:
+        engine = PostgresEngine(server.dsn, retention=None)
+        try:
+            samples: dict[tuple[str, int], list[float]] = {}
+            for round_ in range(args.rounds):
+                for batch_size in BATCHES:
+                    name = f"r{round_}-b{batch_size}"
+                    pg = await postgres_round(engine, batch_size, args.seconds, name)
+                    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+                        lite = await sqlite_round(Path(directory), batch_size, args.seconds, name)
+                    samples.setdefault(("postgres", batch_size), []).append(pg)
+                    samples.setdefault(("sqlite", batch_size), []).append(lite)
+            print(
+                "Table 1: durable appends (records/s; events/s = 2 x records/s), median of",
+                args.rounds,
+            )
+            print(f"{'batch':>6} {'PostgreSQL':>12} {'SQLite FULL':>12} {'ratio':>6}")
+            for batch_size in BATCHES:
+                pg = statistics.median(samples["postgres", batch_size])
+                lite = statistics.median(samples["sqlite", batch_size])
+                results["appends"][batch_size] = {"postgres": pg, "sqlite": lite}
+                print(f"{batch_size:>6} {pg:>12,.0f} {lite:>12,.0f} {pg / lite:>6.2f}")
+
+            partition = "recovery"
+            started = time.perf_counter()
+            await build_log(engine, partition, args.records)
+            print(f"\nbuilt {args.records:,} records in {time.perf_counter() - started:.1f} s")
+            full = []
+            for _ in range(args.rounds):
+                elapsed, count = await timed_load(engine, partition)
+                assert count == args.records
+                full.append(elapsed)
+            # A snapshot after all but the last 1000 records, as a leader keeps one.
+            tail = min(1000, args.records)
+            token = await engine.acquire(partition, "snapshotter", 3600)
+            assert token is not None
+            store = engine.storage(partition, token)
+            await store.load()
+            state = (b'{"contacts": [' + b'{"id": "c", "queue": "sales"}, ' * 34_000)[: 1 << 20]
+            await store.snapshot(args.records - tail, state)
+            await store.close()
+            with_snapshot = []
+            for _ in range(args.rounds):
+                elapsed, count = await timed_load(engine, partition)
+                assert count == tail
+                with_snapshot.append(elapsed)
+            results["recovery"] = {
+                "records": args.records,
+                "full_replay_s": statistics.median(full),
+                "snapshot_and_tail_s": statistics.median(with_snapshot),
+                "tail": tail,
+            }
+            print(
+                f"Table 2: recovery of {args.records:,} records ({2 * args.records:,} events), median of {args.rounds}"
+            )
+            print(f"  full replay from record 1:        {statistics.median(full):8.2f} s")
+            print(
+                f"  1 MB snapshot + {tail} records tail: {statistics.median(with_snapshot):8.3f} s"
+            )
+        finally:
+            await engine.close()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = asyncio.run(run(args))
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
