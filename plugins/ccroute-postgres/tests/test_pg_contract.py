@@ -1,14 +1,15 @@
-"""The storage contract every ccroute store passes (ccroute.testing_storage),
-run against PostgreSQL: a sole owner's store and an engine's store under a
-lease, each on asyncio and trio."""
+"""The contracts every ccroute store and engine pass, run against PostgreSQL:
+the storage contract (ccroute.testing_storage) on a sole owner's store and on
+a partition's store under a lease, and the engine contract
+(ccroute.testing_engine: leases, fencing, following) on asyncio and trio."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import anyio.from_thread
 import pytest
 from ccroute.storage import DEFAULT_RETENTION, AsyncStorage
+from ccroute.testing_engine import EngineContract, EngineStorageContract
 from ccroute.testing_storage import AsyncStorageContract
 from pg_testing import fresh_partition
 
@@ -45,46 +46,30 @@ class TestSoleStorageOnTrio(SoleContract):
     backend = "trio"
 
 
-class TestEngineStorage(AsyncStorageContract):
-    """A store from :meth:`PostgresEngine.storage` under a fresh lease; reopening
-    takes the lease again on a new engine, as a new leader does."""
+@pytest.fixture
+def make_engine(pg_server: TemporaryServer) -> Callable[..., object]:
+    """New engines (nodes) on the session's server."""
+    pg_server.start()
+
+    async def make(*, retention: float | None = DEFAULT_RETENTION) -> PostgresEngine:
+        return PostgresEngine(pg_server.dsn, retention=retention)
+
+    return make
+
+
+class TestPostgresEngine(EngineContract):
+    """Leases, fencing and following (ccroute.testing_engine), on asyncio."""
+
+
+class TestPostgresEngineOnTrio(EngineContract):
+    """The same on trio (psycopg runs in worker threads: no asyncio needed)."""
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "trio"
+
+
+class TestPostgresPartitionStore(EngineStorageContract):
+    """The storage contract on a partition's store under a live lease."""
 
     backend = "trio"
-
-    @pytest.fixture
-    def engines(self, portal: anyio.from_thread.BlockingPortal) -> Iterator[list[PostgresEngine]]:
-        made: list[PostgresEngine] = []
-        yield made
-        for engine in made:
-            portal.call(engine.close)
-
-    @pytest.fixture
-    def make_async_store(
-        self, pg_server: TemporaryServer, engines: list[PostgresEngine]
-    ) -> Callable[..., object]:
-        pg_server.start()
-
-        async def make(*, retention: float | None = DEFAULT_RETENTION) -> AsyncStorage:
-            engine = PostgresEngine(pg_server.dsn, retention=retention)
-            engines.append(engine)
-            partition = fresh_partition("engine")
-            token = await engine.acquire(partition, "node-1", 60)
-            assert token is not None
-            return engine.storage(partition, token)
-
-        return make
-
-    @pytest.fixture
-    def reopen_async_store(
-        self, pg_server: TemporaryServer, engines: list[PostgresEngine]
-    ) -> Callable[..., object]:
-        async def reopen(store: AsyncStorage) -> AsyncStorage:
-            assert isinstance(store, PostgresStorage) and store.token is not None
-            engine = PostgresEngine(pg_server.dsn, retention=None)
-            engines.append(engine)
-            await engines[0].release(store.partition, "node-1", store.token)
-            token = await engine.acquire(store.partition, "node-2", 60)
-            assert token is not None
-            return engine.storage(store.partition, token)
-
-        return reopen

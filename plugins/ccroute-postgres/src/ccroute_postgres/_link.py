@@ -55,17 +55,15 @@ def check_dsn(dsn: object) -> str:
     return dsn
 
 
-def check_seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """``value`` as a float, if it is a finite number of seconds > 0 (>= 0 with ``allow_zero``)."""
+def check_seconds(value: object, name: str) -> float:
+    """``value`` as a float, if it is a finite number of seconds > 0."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or value < 0
-        or (value == 0 and not allow_zero)
+        or value <= 0
     ):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
+        raise InvalidValueError(f"{name} must be a finite number of seconds > 0, not {value!r}")
     return float(value)
 
 

@@ -25,11 +25,12 @@ from typing import Any, Final
 import attrs
 import psycopg
 from ccroute import codec
+from ccroute.cluster import check_name, check_read, check_token, check_ttl
 from ccroute.errors import InputError, InvalidValueError, StorageError
 from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention
 
 from ._link import Link, check_dsn, check_seconds, run
-from .storage import CHANNEL, PostgresStorage, check_partition
+from .storage import CHANNEL, PostgresStorage
 
 __all__ = ["Lease", "PostgresEngine"]
 
@@ -193,9 +194,9 @@ class PostgresEngine:
         :raises InvalidValueError: a malformed argument (nothing was contacted).
         :raises StorageError: the server failed or cannot be reached.
         """
-        check_partition(partition)
-        _check_node(node)
-        seconds = check_seconds(ttl, "ttl")
+        check_name(partition, "partition")
+        check_name(node, "node")
+        seconds = check_ttl(ttl)
         self._check_open()
 
         def work(connection: psycopg.Connection[Any]) -> int | None:
@@ -232,10 +233,10 @@ class PostgresEngine:
         :raises InvalidValueError: a malformed argument.
         :raises StorageError: the server failed or cannot be reached.
         """
-        check_partition(partition)
-        _check_node(node)
-        _check_token(token)
-        seconds = check_seconds(ttl, "ttl")
+        check_name(partition, "partition")
+        check_name(node, "node")
+        check_token(token)
+        seconds = check_ttl(ttl)
         self._check_open()
 
         def work(connection: psycopg.Connection[Any]) -> bool:
@@ -257,9 +258,9 @@ class PostgresEngine:
         :raises InvalidValueError: a malformed argument.
         :raises StorageError: the server failed or cannot be reached.
         """
-        check_partition(partition)
-        _check_node(node)
-        _check_token(token)
+        check_name(partition, "partition")
+        check_name(node, "node")
+        check_token(token)
         self._check_open()
 
         def work(connection: psycopg.Connection[Any]) -> None:
@@ -273,7 +274,7 @@ class PostgresEngine:
 
     async def lease(self, partition: str) -> Lease | None:
         """The partition's lease as the database holds it, or ``None`` when it never had one."""
-        check_partition(partition)
+        check_name(partition, "partition")
         self._check_open()
 
         def work(connection: psycopg.Connection[Any]) -> Lease | None:
@@ -320,10 +321,8 @@ class PostgresEngine:
         :raises StorageError: the server failed, or a record is damaged
             (the leader's next load sets it aside).
         """
-        check_partition(partition)
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise InvalidValueError(f"seq must be an int >= 0, not {seq!r}")
-        seconds = check_seconds(wait, "wait", allow_zero=True)
+        check_name(partition, "partition")
+        seq, seconds = check_read(seq, wait)
         self._check_open()
         link = self._followers.get(partition)
         if link is None:

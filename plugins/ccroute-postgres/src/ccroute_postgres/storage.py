@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 from ccroute import codec
-from ccroute.errors import FencedError, InputError, InvalidValueError, StorageError
+from ccroute.cluster import check_name, check_token
+from ccroute.errors import FencedError, InputError, StorageError
 from ccroute.storage import (
     DEFAULT_RETENTION,
     LogRecord,
@@ -44,7 +45,7 @@ from ._schema import LOCK_CLASS
 if TYPE_CHECKING:
     from .engine import PostgresEngine
 
-__all__ = ["PostgresStorage", "check_partition"]
+__all__ = ["PostgresStorage"]
 
 #: The channel the followers LISTEN on; the payload is the partition.
 CHANNEL: Final = "ccroute_log"
@@ -67,21 +68,6 @@ _FENCE: Final = (
 
 class _Stale(Exception):
     """The token was not the partition's: the append's transaction rolls back."""
-
-
-def check_partition(partition: object) -> str:
-    """``partition`` if it is a usable partition name: a non-empty str of at most
-    200 characters without NUL.
-
-    :raises InvalidValueError: it is not.
-    """
-    if not isinstance(partition, str):
-        raise InvalidValueError(f"partition must be a str, not {type(partition).__name__}")
-    if not partition or len(partition) > 200 or "\0" in partition:
-        raise InvalidValueError(
-            f"partition must be 1 to 200 characters without NUL, not {partition!r}"
-        )
-    return partition
 
 
 def _plural(count: int, noun: str) -> str:
@@ -119,10 +105,8 @@ class PostgresStorage:
         sole: str | None = None,
     ) -> None:
         self._engine = engine
-        self._partition = check_partition(partition)
-        if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
-            raise InvalidValueError(f"token must be an int or None, not {token!r}")
-        self._token = token
+        self._partition = check_name(partition, "partition")
+        self._token = check_token(token, optional=True)
         # The node name of a sole owner (open()): it takes the partition at load.
         self._sole = sole
         self._link = Link(
@@ -223,6 +207,22 @@ class PostgresStorage:
         ).fetchone()
         if row is None or row[0] != self._token:
             raise self._fenced(what)
+
+    def _still_ours(self) -> bool:
+        """Whether the token is still the partition's (one query; errors: assume so)."""
+        with self._link.lock:
+            try:
+                row = (
+                    self._link.connection()
+                    .execute(
+                        "SELECT token FROM ccroute_partitions WHERE partition = %s",
+                        (self._partition,),
+                    )
+                    .fetchone()
+                )
+            except (psycopg.Error, StorageError):
+                return True
+        return row is not None and row[0] == self._token
 
     def _lock_sole(self, connection: psycopg.Connection[Any]) -> None:
         """On each new connection of a sole owner: hold the partition's advisory lock."""
@@ -538,7 +538,14 @@ class PostgresStorage:
         """
         self._check_open()
         await self._open_sole()
-        batch = _check_batch(records, self._last_seq, self._where)
+        try:
+            batch = _check_batch(records, self._last_seq, self._where)
+        except StorageError:
+            # A fenced store's view of the log is stale: say it is fenced,
+            # which is the reason, rather than that its seqs are off.
+            if self._token is not None and not await run(self._still_ours):
+                raise self._fenced("append") from None
+            raise
         if self._token is None:
             raise self._fenced(f"append records {batch[0].seq}.." if batch else "append")
         if self._in_doubt is not None:
@@ -713,10 +720,16 @@ class PostgresStorage:
         """A sole owner's clean stop: its lease lapses at once (best effort)."""
         # Should this fail, the lease stays; the next sole owner takes it over anyway.
         with self._link.lock, contextlib.suppress(psycopg.Error, StorageError):
-            self._link.connection().execute(
+            connection = self._link.connection()
+            connection.execute(
                 "UPDATE ccroute_partitions SET expires_at = '-infinity'"
                 " WHERE partition = %s AND token = %s",
                 (self._partition, self._token),
+            )
+            # Now, not when the server notices the connection closed: a store
+            # opened right after this one closed must find the lock free.
+            connection.execute(
+                "SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_CLASS, self._partition)
             )
 
     async def close(self) -> None:
