@@ -377,11 +377,11 @@ async def test_bad_call_arguments_are_refused(engine: PostgresEngine) -> None:
         await engine.acquire("", "a", 1)
     with pytest.raises(InvalidValueError, match="node must be"):
         await engine.acquire("p", "", 1)
-    with pytest.raises(InvalidValueError, match="token must be"):
+    with pytest.raises(InvalidValueError, match="a fencing token is an int"):
         await engine.renew("p", "a", "1", 1)  # type: ignore[arg-type]
     with pytest.raises(InvalidValueError, match="wait must be"):
         await engine.read_after("p", 0, -1)
-    with pytest.raises(InvalidValueError, match="token must be"):
+    with pytest.raises(InvalidValueError, match="a fencing token is an int"):
         engine.storage("p", 1.5)  # type: ignore[arg-type]
 
 
