@@ -392,3 +392,28 @@ async def test_an_unreachable_server_is_named(anyio_backend: str) -> None:
             await engine.acquire("p", "a", 1)
     finally:
         await engine.close()
+
+
+async def test_a_damaged_snapshot_is_set_aside_and_the_previous_one_used(
+    engine: PostgresEngine, partition: str, dsn: str
+) -> None:
+    store = await lead(engine, partition, "a")
+    await store.append(ticks(1, 4))
+    await store.snapshot(2, b'{"at": 2}')
+    await store.snapshot(4, b'{"at": 4}')
+    with admin(dsn) as connection:
+        connection.execute(
+            "UPDATE ccroute_snapshots SET body = 'garbage' WHERE partition = %s AND seq = 4",
+            (partition,),
+        )
+    recovered = await store.load()
+    assert (recovered.snapshot_seq, recovered.snapshot) == (2, b'{"at": 2}')
+    assert [r.seq for r in recovered.records] == [3, 4]
+    assert recovered.problem is not None
+    assert "snapshot after record 4" in recovered.problem
+    assert "checksum mismatch" in recovered.problem
+    with admin(dsn) as connection:
+        kinds = connection.execute(
+            "SELECT kind, seq, state FROM ccroute_quarantine WHERE partition = %s", (partition,)
+        ).fetchall()
+    assert kinds == [("snapshot", 4, b"garbage")]
