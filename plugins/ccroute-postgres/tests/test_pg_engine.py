@@ -417,3 +417,20 @@ async def test_a_damaged_snapshot_is_set_aside_and_the_previous_one_used(
             "SELECT kind, seq, state FROM ccroute_quarantine WHERE partition = %s", (partition,)
         ).fetchall()
     assert kinds == [("snapshot", 4, b"garbage")]
+
+
+async def test_a_new_leader_may_append_without_loading(
+    engine: PostgresEngine, partition: str, dsn: str
+) -> None:
+    """A Node hands its service a warm copy, so the store's first call may be an append."""
+    first = await lead(engine, partition, "a", ttl=0.2)
+    await first.append(ticks(1, 3))
+    await first.snapshot(3, b"{}")
+    await anyio.sleep(0.3)
+    token = await engine.acquire(partition, "b", 30)
+    assert token is not None
+    second = engine.storage(partition, token)
+    with pytest.raises(StorageError, match="the log ends at record 3"):
+        await second.append(ticks(5, 5))
+    await second.append(ticks(4, 4))
+    assert log_seqs(dsn, partition) == [1, 2, 3, 4]

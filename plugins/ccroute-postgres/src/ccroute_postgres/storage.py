@@ -117,6 +117,9 @@ class PostgresStorage:
         )
         self._last_seq = 0
         self._snapshot_seq = 0
+        # Whether _last_seq and _snapshot_seq were read from the database (a
+        # leader may append without loading: a Node hands its service a warm copy).
+        self._positioned = False
         # After a failed append whose outcome could not be learned: load first.
         self._in_doubt: str | None = None
 
@@ -274,17 +277,21 @@ class PostgresStorage:
             raise StorageError(f"the store of {self._where} is closed")
 
     async def _open_sole(self) -> None:
-        """A sole owner writing before its first :meth:`load`: take the partition
-        now and learn where its log ends."""
-        if self._sole is None or self._token is not None or self._link.closed:
+        """Before a write: a sole owner writing before its first :meth:`load`
+        takes the partition now; any store learns where the log ends if it
+        has not loaded it."""
+        if self._positioned or self._link.closed:
             return
-        await run(self._open_sole_sync)
+        if self._sole is None and self._token is None:
+            return  # read-only: the write is refused anyway
+        await run(self._position)
 
-    def _open_sole_sync(self) -> None:
+    def _position(self) -> None:
         with self._link.lock:
             try:
                 connection = self._link.connection()
-                self._take_sole(connection)
+                if self._sole is not None and self._token is None:
+                    self._take_sole(connection)
                 row = connection.execute(
                     "SELECT (SELECT max(seq) FROM ccroute_log WHERE partition = %(p)s),"
                     " (SELECT max(seq) FROM ccroute_snapshots WHERE partition = %(p)s)",
@@ -295,6 +302,7 @@ class PostgresStorage:
         last_log, last_snapshot = row if row is not None else (None, None)
         self._snapshot_seq = int(last_snapshot or 0)
         self._last_seq = max(int(last_log or 0), self._snapshot_seq)
+        self._positioned = True
 
     # -- load --------------------------------------------------------------------
 
@@ -349,6 +357,7 @@ class PostgresStorage:
             recovered = self._load(connection, writable)
         self._snapshot_seq = recovered.snapshot_seq
         self._last_seq = recovered.last_seq
+        self._positioned = True
         self._in_doubt = None
         return recovered
 
