@@ -171,7 +171,10 @@ def _check_durability(connection: psycopg.Connection[Any], where: str) -> None:
 async def run(function: Callable[[], T]) -> T:
     """Run ``function`` in a worker thread and return what it returned.
 
-    A cancelled caller waits for the thread to finish (every statement has a
-    timeout), so a commit's outcome is never left to a thread nobody waits for.
+    A cancelled caller returns at once (the node's timeouts must work even
+    when the network hangs); the thread finishes on its own, bounded by the
+    statement timeout and the keepalives, holding its connection's lock
+    until it does. A write whose caller was cancelled has an unknown
+    outcome: the store says so (it refuses to append until loaded again).
     """
-    return await anyio.to_thread.run_sync(function)
+    return await anyio.to_thread.run_sync(function, abandon_on_cancel=True)

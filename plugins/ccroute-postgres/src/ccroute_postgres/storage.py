@@ -26,6 +26,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import psycopg
 from ccroute import codec
 from ccroute.cluster import check_name, check_token
@@ -564,7 +565,15 @@ class PostgresStorage:
         if not batch:
             return
         rows = _encode_batch(batch, records)
-        await run(lambda: self._append_sync(rows))
+        try:
+            await run(lambda: self._append_sync(rows))
+        except anyio.get_cancelled_exc_class():
+            # The thread goes on and may commit: what the log holds is unknown here.
+            self._in_doubt = (
+                f"the append of records {batch[0].seq}..{batch[-1].seq} was cancelled while "
+                "it ran; it may have been stored"
+            )
+            raise
         self._last_seq = batch[-1].seq
 
     def _append_sync(self, rows: Sequence[codec.Row]) -> None:
