@@ -75,6 +75,10 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+# Records read per query while loading.
+_PAGE: Final = 5000
+
+
 class _Refused(Exception):
     """The log cannot be loaded by this release; nothing is to change."""
 
@@ -211,6 +215,13 @@ class PostgresStorage:
         ).fetchone()
         if row is None or row[0] != self._token:
             raise self._fenced(what)
+
+    def _is_ours(self, connection: psycopg.Connection[Any]) -> bool:
+        """Whether the token is still the partition's (a read, no lock)."""
+        row = connection.execute(
+            "SELECT token FROM ccroute_partitions WHERE partition = %s", (self._partition,)
+        ).fetchone()
+        return row is not None and row[0] == self._token
 
     def _still_ours(self) -> bool:
         """Whether the token is still the partition's (one query; errors: assume so)."""
@@ -352,10 +363,14 @@ class PostgresStorage:
         if self._sole is not None and self._token is None:
             self._take_sole(connection)
         writable = self._token is not None
-        with connection.transaction():
-            if writable:
-                self._check_lease(connection, "load")
-            recovered = self._load(connection, writable)
+        if writable and not self._is_ours(connection):
+            raise self._fenced("load")
+        # Read in autocommit, page by page, not in one long transaction: decoding
+        # a long log takes a while, and a session idle in a transaction is ended
+        # (idle_in_transaction_session_timeout). Only the leader writes the log,
+        # and a leader loads before it appends; what a load sets aside is moved
+        # in a short transaction fenced by the token.
+        recovered = self._load(connection, writable)
         self._snapshot_seq = recovered.snapshot_seq
         self._last_seq = recovered.last_seq
         self._positioned = True
@@ -428,16 +443,18 @@ class PostgresStorage:
                 break
             data = None
             if writable:
-                connection.execute(
-                    "INSERT INTO ccroute_quarantine (partition, kind, seq, version, crc, state,"
-                    " reason) SELECT partition, 'snapshot', seq, version, crc, body, %s"
-                    " FROM ccroute_snapshots WHERE partition = %s AND seq = %s",
-                    (f"damaged snapshot ({reason})", self._partition, seq),
-                )
-                connection.execute(
-                    "DELETE FROM ccroute_snapshots WHERE partition = %s AND seq = %s",
-                    (self._partition, seq),
-                )
+                with connection.transaction():
+                    self._check_lease(connection, "set a damaged snapshot aside")
+                    connection.execute(
+                        "INSERT INTO ccroute_quarantine (partition, kind, seq, version, crc,"
+                        " state, reason) SELECT partition, 'snapshot', seq, version, crc, body, %s"
+                        " FROM ccroute_snapshots WHERE partition = %s AND seq = %s",
+                        (f"damaged snapshot ({reason})", self._partition, seq),
+                    )
+                    connection.execute(
+                        "DELETE FROM ccroute_snapshots WHERE partition = %s AND seq = %s",
+                        (self._partition, seq),
+                    )
             damaged.append(
                 f"the snapshot after record {seq} of {self._where} is damaged ({reason})"
             )
@@ -461,15 +478,18 @@ class PostgresStorage:
         keep = records.append
         decode = codec.decode_row
         expected = snapshot_seq + 1
-        # A server-side cursor: a long tail is streamed, not held twice.
-        with connection.cursor(name="ccroute_load") as cursor:
-            cursor.itersize = 2000
-            cursor.execute(
+        seq = snapshot_seq
+        done = False
+        while not done:
+            # Keyset pages: each its own short statement.
+            page = connection.execute(
                 f"SELECT {_LOG_COLUMNS} FROM ccroute_log WHERE partition = %s AND seq > %s"
-                " ORDER BY seq",
-                (self._partition, snapshot_seq),
-            )
-            for row in cursor:
+                " ORDER BY seq LIMIT %s",
+                (self._partition, seq, _PAGE),
+            ).fetchall()
+            if not page:
+                return records, None
+            for row in page:
                 seq = row[0]
                 if seq != expected:
                     what = (
@@ -477,6 +497,7 @@ class PostgresStorage:
                         f"(the log jumps from record {expected - 1} to {seq})"
                     )
                     first_reason = later_reason = f"follows missing record {expected}"
+                    done = True
                     break
                 try:
                     keep(decode(row))
@@ -486,16 +507,17 @@ class PostgresStorage:
                     what = f"record {seq} of {self._where} is damaged ({error})"
                     first_reason = f"damaged ({error})"
                     later_reason = f"follows damaged record {seq}"
+                    done = True
                     break
                 expected += 1
-            else:
-                return records, None
         recovered = _plural(len(records), "good record") + " recovered"
         if snapshot_seq:
             recovered += f" after the snapshot at record {snapshot_seq}"
         if not writable:
             return records, f"{what}; {recovered} (read-only: nothing was set aside)"
-        moved, last = self._set_aside(connection, seq, first_reason, later_reason)
+        with connection.transaction():
+            self._check_lease(connection, "set damaged records aside")
+            moved, last = self._set_aside(connection, seq, first_reason, later_reason)
         span = f"record {seq}" if moved == 1 else f"records {seq}..{last}"
         return (
             records,
