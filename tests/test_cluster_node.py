@@ -220,7 +220,7 @@ async def test_a_leader_whose_lease_was_taken_is_fenced_and_halts(
     anyio_backend: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.db"
-    async with cluster(path, 1) as (nodes, engines):
+    async with cluster(path, 1) as (nodes, _engines):
         first, service = await leader(nodes)
         await centre(service)
         token = first.token("p1")
