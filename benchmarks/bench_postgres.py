@@ -1,7 +1,8 @@
 """PostgreSQL beside SQLite: durable appends with group commit, and recovery time.
 
     .venv/bin/python benchmarks/bench_postgres.py [--records N] [--rounds R]
-        [--seconds S] [--dir DIR] [--json PATH]
+        [--seconds S] [--dir DIR] [--kills K] [--ttl T] [--tables 1,2,3]
+        [--json PATH]
 
 Starts a private PostgreSQL server (Debian's ``postgresql`` package; see
 :mod:`ccroute_postgres.testing`) on 127.0.0.1 with ``fsync`` and
@@ -32,8 +33,17 @@ that snapshots recovers. The snapshot is 1 MB of JSON-like bytes, the size
 of a router with a few thousand contacts. Figures: seconds. The router's
 own replay of the decoded records is not included (see bench_service.py).
 
-The takeover time (median and worst over 20 or more leader kills) is
-measured by the failover harness: see benchmarks/README-postgres.md.
+Table 3, takeover: ``--kills`` (default 20) times, the leader of a
+partition is killed with ``SIGKILL`` at a random moment while three node
+processes (``python -m ccroute.testing_cluster node``, the harness of
+:mod:`ccroute.testing_cluster`) route seeded calls on two partitions, and a
+fresh node replaces it; the figure is the time from the kill to the new
+leader's first acknowledged call, with a lease of ``--ttl`` seconds (default
+1.0; a takeover waits for the lease to lapse by the database's clock). The
+harness then checks every acknowledged call is in the log once and the log
+replays. Figures: median and worst seconds, and the new leaders' own start
+time (lease granted to service running, from the warm copy). ``--kills 0``
+skips it.
 """
 
 from __future__ import annotations
@@ -68,6 +78,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--ttl", type=float, default=1.0)
+    parser.add_argument(
+        "--tables",
+        type=lambda text: {int(part) for part in text.split(",")},
+        default={1, 2, 3},
+        help="which tables to measure, e.g. 1,3 (default all)",
+    )
     parser.add_argument("--json", type=Path)
     return parser.parse_args(argv)
 
@@ -166,65 +184,116 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with temporary_server() as server:
         engine = PostgresEngine(server.dsn, retention=None)
         try:
-            samples: dict[tuple[str, int], list[float]] = {}
-            for round_ in range(args.rounds):
-                for batch_size in BATCHES:
-                    name = f"r{round_}-b{batch_size}"
-                    pg = await postgres_round(engine, batch_size, args.seconds, name)
-                    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
-                        lite = await sqlite_round(Path(directory), batch_size, args.seconds, name)
-                    samples.setdefault(("postgres", batch_size), []).append(pg)
-                    samples.setdefault(("sqlite", batch_size), []).append(lite)
-            print(
-                "Table 1: durable appends (records/s; events/s = 2 x records/s), median of",
-                args.rounds,
-            )
-            print(f"{'batch':>6} {'PostgreSQL':>12} {'SQLite FULL':>12} {'ratio':>6}")
-            for batch_size in BATCHES:
-                pg = statistics.median(samples["postgres", batch_size])
-                lite = statistics.median(samples["sqlite", batch_size])
-                results["appends"][batch_size] = {"postgres": pg, "sqlite": lite}
-                print(f"{batch_size:>6} {pg:>12,.0f} {lite:>12,.0f} {pg / lite:>6.2f}")
-
-            partition = "recovery"
-            started = time.perf_counter()
-            await build_log(engine, partition, args.records)
-            print(f"\nbuilt {args.records:,} records in {time.perf_counter() - started:.1f} s")
-            full = []
-            for _ in range(args.rounds):
-                elapsed, count = await timed_load(engine, partition)
-                assert count == args.records
-                full.append(elapsed)
-            # A snapshot after all but the last 1000 records, as a leader keeps one.
-            tail = min(1000, args.records)
-            token = await engine.acquire(partition, "snapshotter", 3600)
-            assert token is not None
-            store = engine.storage(partition, token)
-            await store.load()
-            state = (b'{"contacts": [' + b'{"id": "c", "queue": "sales"}, ' * 34_000)[: 1 << 20]
-            await store.snapshot(args.records - tail, state)
-            await store.close()
-            with_snapshot = []
-            for _ in range(args.rounds):
-                elapsed, count = await timed_load(engine, partition)
-                assert count == tail
-                with_snapshot.append(elapsed)
-            results["recovery"] = {
-                "records": args.records,
-                "full_replay_s": statistics.median(full),
-                "snapshot_and_tail_s": statistics.median(with_snapshot),
-                "tail": tail,
-            }
-            print(
-                f"Table 2: recovery of {args.records:,} records ({2 * args.records:,} events), median of {args.rounds}"
-            )
-            print(f"  full replay from record 1:        {statistics.median(full):8.2f} s")
-            print(
-                f"  1 MB snapshot + {tail} records tail: {statistics.median(with_snapshot):8.3f} s"
-            )
+            if 1 in args.tables:
+                results["appends"] = await table_appends(engine, args)
+            if 2 in args.tables and args.records:
+                results["recovery"] = await table_recovery(engine, args)
         finally:
             await engine.close()
+        if 3 in args.tables and args.kills:
+            results["takeover"] = await takeover(server.dsn, args.kills, args.ttl)
     return results
+
+
+async def table_appends(engine: PostgresEngine, args: argparse.Namespace) -> dict[int, Any]:
+    samples: dict[tuple[str, int], list[float]] = {}
+    for round_ in range(args.rounds):
+        for batch_size in BATCHES:
+            name = f"r{round_}-b{batch_size}"
+            pg = await postgres_round(engine, batch_size, args.seconds, name)
+            with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+                lite = await sqlite_round(Path(directory), batch_size, args.seconds, name)
+            samples.setdefault(("postgres", batch_size), []).append(pg)
+            samples.setdefault(("sqlite", batch_size), []).append(lite)
+    print("Table 1: durable appends (records/s; events/s = 2 x records/s), median of", args.rounds)
+    print(f"{'batch':>6} {'PostgreSQL':>12} {'SQLite FULL':>12} {'ratio':>6}")
+    figures = {}
+    for batch_size in BATCHES:
+        pg = statistics.median(samples["postgres", batch_size])
+        lite = statistics.median(samples["sqlite", batch_size])
+        figures[batch_size] = {"postgres": pg, "sqlite": lite}
+        print(f"{batch_size:>6} {pg:>12,.0f} {lite:>12,.0f} {pg / lite:>6.2f}")
+    return figures
+
+
+async def table_recovery(engine: PostgresEngine, args: argparse.Namespace) -> dict[str, Any]:
+    partition = "recovery"
+    started = time.perf_counter()
+    await build_log(engine, partition, args.records)
+    print(f"\nbuilt {args.records:,} records in {time.perf_counter() - started:.1f} s")
+    full = []
+    for _ in range(args.rounds):
+        elapsed, count = await timed_load(engine, partition)
+        assert count == args.records
+        full.append(elapsed)
+    # A snapshot after all but the last 1000 records, as a leader keeps one.
+    tail = min(1000, args.records)
+    token = await engine.acquire(partition, "snapshotter", 3600)
+    assert token is not None
+    store = engine.storage(partition, token)
+    await store.load()
+    state = (b'{"contacts": [' + b'{"id": "c", "queue": "sales"}, ' * 34_000)[: 1 << 20]
+    await store.snapshot(args.records - tail, state)
+    await store.close()
+    with_snapshot = []
+    for _ in range(args.rounds):
+        elapsed, count = await timed_load(engine, partition)
+        assert count == tail
+        with_snapshot.append(elapsed)
+    print(
+        f"Table 2: recovery of {args.records:,} records ({2 * args.records:,} events), "
+        f"median of {args.rounds}"
+    )
+    print(f"  full replay from record 1:        {statistics.median(full):8.2f} s")
+    print(f"  1 MB snapshot + {tail} records tail: {statistics.median(with_snapshot):8.3f} s")
+    return {
+        "records": args.records,
+        "full_replay_s": statistics.median(full),
+        "snapshot_and_tail_s": statistics.median(with_snapshot),
+        "tail": tail,
+    }
+
+
+async def takeover(dsn: str, kills: int, ttl: float) -> dict[str, Any]:
+    from ccroute.testing_cluster import run_failover
+
+    started = time.perf_counter()
+    run = await run_failover(
+        "ccroute_postgres:PostgresEngine",
+        {"dsn": dsn, "retention": None},
+        partitions=("takeover-east", "takeover-west"),
+        nodes=3,
+        kills=kills,
+        pause=False,
+        ttl=ttl,
+        seed=2026,
+        load_seconds=0.5,
+    )
+    figures = {
+        "kills": len(run.takeovers),
+        "ttl": ttl,
+        "median_s": statistics.median(run.takeovers),
+        "worst_s": max(run.takeovers),
+        "lead_median_s": statistics.median(run.lead_seconds),
+        "warm": run.warm,
+        "leads": len(run.lead_seconds),
+        "acks": run.report.acks,
+    }
+    print(
+        f"Table 3: takeover after SIGKILL, {len(run.takeovers)} kills, lease {ttl} s "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    print(
+        f"  kill to the new leader's first ack: median {figures['median_s']:.3f} s, worst {figures['worst_s']:.3f} s"
+    )
+    print(
+        f"  new leader's start (lease granted to service running): median "
+        f"{figures['lead_median_s'] * 1000:.1f} ms; {run.warm} of {len(run.lead_seconds)} from the warm copy"
+    )
+    print(
+        f"  checked: {run.report.acks} acknowledged calls in the logs, {run.report.records} records"
+    )
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
