@@ -32,7 +32,7 @@ T = TypeVar("T")
 _SESSION: Final = (
     "SET synchronous_commit = on",
     "SET idle_in_transaction_session_timeout = '2s'",
-    "SET statement_timeout = '60s'",
+    "SET statement_timeout = '10s'",
 )
 # A dead peer is noticed in seconds, not after the kernel's two hours.
 _KEEPALIVES: Final = "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
