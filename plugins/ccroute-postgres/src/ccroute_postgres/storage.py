@@ -649,7 +649,7 @@ class PostgresStorage:
             connection = self._link.connection()
             if old_pid is not None:
                 connection.execute(
-                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = %s",
                     (old_pid,),
                 )
             found = connection.execute(
