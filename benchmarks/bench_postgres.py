@@ -25,8 +25,9 @@ seconds (default 1) of time inside ``append``. Figures: records and events
 per second.
 
 Table 2, recovery: a partition of ``--records`` such records (default
-1,000,000, two events each; built untimed in batches of 5000), then
-``load()`` timed on a new store: (a) the whole log replayed from its first
+1,000,000, two events each; built untimed in batches of 5000, the same
+batches in an SQLite log beside it), then ``load()`` timed on a new store
+of each engine: (a) the whole log replayed from its first
 record (no snapshot: every record read, checked and decoded), (b) a
 snapshot after all but the last 1000 records plus that tail, as a leader
 that snapshots recovers. The snapshot is 1 MB of JSON-like bytes, the size
@@ -149,18 +150,35 @@ async def sqlite_round(directory: Path, batch_size: int, seconds: float, name: s
         store.close()
 
 
-async def build_log(engine: PostgresEngine, partition: str, count: int) -> None:
+async def build_log(
+    engine: PostgresEngine, partition: str, count: int, sqlite: SQLiteStorage
+) -> None:
+    """The same records in both logs, each batch encoded once."""
     token = await engine.acquire(partition, "builder", 3600)
     assert token is not None
     store = engine.storage(partition, token)
     await store.load()
+    sqlite.load()
     seq = 1
     while seq <= count:
         size = min(5000, count - seq + 1)
-        await store.append(encoded(seq, size))
+        batch = encoded(seq, size)
+        await store.append(batch)
+        sqlite.append(batch)
         seq += size
     await store.close()
     await engine.release(partition, "builder", token)
+
+
+def timed_sqlite_load(path: Path) -> tuple[float, int]:
+    store = SQLiteStorage(path, synchronous="FULL", retention=None)
+    try:
+        gc.collect()
+        started = time.perf_counter()
+        recovered = store.load()
+        return time.perf_counter() - started, len(recovered.records)
+    finally:
+        store.close()
 
 
 async def timed_load(engine: PostgresEngine, partition: str) -> tuple[float, int]:
@@ -218,40 +236,63 @@ async def table_appends(engine: PostgresEngine, args: argparse.Namespace) -> dic
 
 async def table_recovery(engine: PostgresEngine, args: argparse.Namespace) -> dict[str, Any]:
     partition = "recovery"
-    started = time.perf_counter()
-    await build_log(engine, partition, args.records)
-    print(f"\nbuilt {args.records:,} records in {time.perf_counter() - started:.1f} s")
-    full = []
-    for _ in range(args.rounds):
-        elapsed, count = await timed_load(engine, partition)
-        assert count == args.records
-        full.append(elapsed)
-    # A snapshot after all but the last 1000 records, as a leader keeps one.
     tail = min(1000, args.records)
-    token = await engine.acquire(partition, "snapshotter", 3600)
-    assert token is not None
-    store = engine.storage(partition, token)
-    await store.load()
     state = (b'{"contacts": [' + b'{"id": "c", "queue": "sales"}, ' * 34_000)[: 1 << 20]
-    await store.snapshot(args.records - tail, state)
-    await store.close()
-    with_snapshot = []
-    for _ in range(args.rounds):
-        elapsed, count = await timed_load(engine, partition)
-        assert count == tail
-        with_snapshot.append(elapsed)
+    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+        path = Path(directory) / "recovery.db"
+        # Built without syncs (as bench_storage.py does); loads are timed as in use.
+        sqlite = SQLiteStorage(path, synchronous="OFF", retention=None)
+        started = time.perf_counter()
+        await build_log(engine, partition, args.records, sqlite)
+        sqlite.close()
+        print(f"\nbuilt {args.records:,} records twice in {time.perf_counter() - started:.1f} s")
+        full: dict[str, list[float]] = {"postgres": [], "sqlite": []}
+        for _ in range(args.rounds):
+            elapsed, count = await timed_load(engine, partition)
+            assert count == args.records
+            full["postgres"].append(elapsed)
+            elapsed, count = timed_sqlite_load(path)
+            assert count == args.records
+            full["sqlite"].append(elapsed)
+        # A snapshot after all but the last 1000 records, as a leader keeps one.
+        token = await engine.acquire(partition, "snapshotter", 3600)
+        assert token is not None
+        store = engine.storage(partition, token)
+        await store.load()
+        await store.snapshot(args.records - tail, state)
+        await store.close()
+        sqlite = SQLiteStorage(path, synchronous="FULL", retention=None)
+        sqlite.load()
+        sqlite.snapshot(args.records - tail, state)
+        sqlite.close()
+        snap: dict[str, list[float]] = {"postgres": [], "sqlite": []}
+        for _ in range(args.rounds):
+            elapsed, count = await timed_load(engine, partition)
+            assert count == tail
+            snap["postgres"].append(elapsed)
+            elapsed, count = timed_sqlite_load(path)
+            assert count == tail
+            snap["sqlite"].append(elapsed)
+    figures = {
+        "records": args.records,
+        "tail": tail,
+        **{f"full_replay_s_{k}": statistics.median(v) for k, v in full.items()},
+        **{f"snapshot_and_tail_s_{k}": statistics.median(v) for k, v in snap.items()},
+    }
     print(
         f"Table 2: recovery of {args.records:,} records ({2 * args.records:,} events), "
-        f"median of {args.rounds}"
+        f"load() seconds, median of {args.rounds}"
     )
-    print(f"  full replay from record 1:        {statistics.median(full):8.2f} s")
-    print(f"  1 MB snapshot + {tail} records tail: {statistics.median(with_snapshot):8.3f} s")
-    return {
-        "records": args.records,
-        "full_replay_s": statistics.median(full),
-        "snapshot_and_tail_s": statistics.median(with_snapshot),
-        "tail": tail,
-    }
+    print(f"{'':36} {'PostgreSQL':>10} {'SQLite':>10}")
+    print(
+        f"{'full replay from record 1':36} {figures['full_replay_s_postgres']:>10.2f} "
+        f"{figures['full_replay_s_sqlite']:>10.2f}"
+    )
+    print(
+        f"{f'1 MB snapshot + {tail} records tail':36} "
+        f"{figures['snapshot_and_tail_s_postgres']:>10.3f} {figures['snapshot_and_tail_s_sqlite']:>10.3f}"
+    )
+    return figures
 
 
 async def takeover(dsn: str, kills: int, ttl: float) -> dict[str, Any]:
