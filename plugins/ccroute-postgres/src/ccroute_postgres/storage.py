@@ -127,6 +127,8 @@ class PostgresStorage:
         self._positioned = False
         # After a failed append whose outcome could not be learned: load first.
         self._in_doubt: str | None = None
+        # A sole owner made its engine (open()) and closes it.
+        self._owns_engine = False
 
     @classmethod
     def open(
@@ -165,8 +167,6 @@ class PostgresStorage:
         store = cls(engine, partition, None, sole=node)
         store._owns_engine = True
         return store
-
-    _owns_engine = False
 
     @property
     def partition(self) -> str:
@@ -227,17 +227,9 @@ class PostgresStorage:
         """Whether the token is still the partition's (one query; errors: assume so)."""
         with self._link.lock:
             try:
-                row = (
-                    self._link.connection()
-                    .execute(
-                        "SELECT token FROM ccroute_partitions WHERE partition = %s",
-                        (self._partition,),
-                    )
-                    .fetchone()
-                )
+                return self._is_ours(self._link.connection())
             except (psycopg.Error, StorageError):
                 return True
-        return row is not None and row[0] == self._token
 
     def _lock_sole(self, connection: psycopg.Connection[Any]) -> None:
         """On each new connection of a sole owner: hold the partition's advisory lock."""
