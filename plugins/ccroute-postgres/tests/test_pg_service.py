@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -50,9 +51,13 @@ async def test_a_second_service_on_the_same_partition_is_refused(dsn: str) -> No
         await first.submit(Contact("c1", "voice", queue="support"))
 
 
-async def test_without_postgres_settings_the_default_store_stays(anyio_backend: str) -> None:
-    async with service(None) as plain:
-        assert isinstance(plain.storage, MemoryStorage)
+async def test_without_postgres_settings_the_default_store_stays(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="ccroute_postgres.plugin"):
+        async with service(None) as plain:
+            assert isinstance(plain.storage, MemoryStorage)
+    assert any("installed but not enabled" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ partition is refused when it starts. For several nodes and failover use
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -31,6 +32,8 @@ from ccroute.storage import DEFAULT_RETENTION, LogRecord, Recovered
 from .storage import PostgresStorage
 
 __all__ = ["ccroute_storage", "storage_from_settings"]
+
+log = logging.getLogger(__name__)
 
 _KEYS: Final = frozenset(
     {"dsn", "partition", "retention", "keep_snapshots", "connect_timeout", "check_durability"}
@@ -105,6 +108,12 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Any:
     """A :class:`~ccroute_postgres.PostgresStorage` from ``settings["postgres"]``,
     or ``None`` when there is none (see the module)."""
     try:
-        return storage_from_settings(settings)
+        store = storage_from_settings(settings)
     except CCRouteError as error:
         return _Misconfigured(error)
+    if store is None:
+        log.info(
+            'ccroute-postgres is installed but not enabled: the settings have no "postgres" '
+            'table (settings={"postgres": {"dsn": ...}} turns it on)'
+        )
+    return store
