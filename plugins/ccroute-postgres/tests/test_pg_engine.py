@@ -227,8 +227,9 @@ async def test_a_dropped_connection_is_made_again(
     assert [r.seq for r in (await store.load()).records] == [1, 2]
 
 
+@pytest.mark.parametrize("size", [2, 100], ids=["pipelined", "copied"])
 async def test_an_append_cut_off_mid_statement_is_resolved_and_stored_once(
-    engine: PostgresEngine, partition: str, dsn: str
+    engine: PostgresEngine, partition: str, dsn: str, size: int
 ) -> None:
     store = await lead(engine, partition, "a")
     await store.append(ticks(1, 1))
@@ -251,9 +252,9 @@ async def test_an_append_cut_off_mid_statement_is_resolved_and_stored_once(
     with anyio.fail_after(20):
         async with anyio.create_task_group() as group:
             group.start_soon(cut)
-            await store.append(ticks(2, 3))  # ...then its connection is cut
+            await store.append(ticks(2, size + 1))  # ...then its connection is cut
     blocker.close()
-    assert log_seqs(dsn, partition) == [1, 2, 3]
+    assert log_seqs(dsn, partition) == list(range(1, size + 2))
 
 
 async def test_acknowledged_records_survive_a_server_crash(anyio_backend: str) -> None:
