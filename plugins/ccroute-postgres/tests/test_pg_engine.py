@@ -435,3 +435,19 @@ async def test_a_new_leader_may_append_without_loading(
         await second.append(ticks(5, 5))
     await second.append(ticks(4, 4))
     assert log_seqs(dsn, partition) == [1, 2, 3, 4]
+
+
+async def test_a_sole_store_refuses_a_partition_a_cluster_node_leads(
+    engine: PostgresEngine, partition: str, dsn: str
+) -> None:
+    token = await engine.acquire(partition, "node-a", 30)
+    assert token is not None
+    sole = PostgresStorage.open(dsn, partition)
+    try:
+        with pytest.raises(StorageError, match="led by node 'node-a' of a cluster"):
+            await sole.load()
+    finally:
+        await sole.close()
+    # The node's lease is untouched.
+    lease = await engine.lease(partition)
+    assert lease is not None and (lease.node, lease.token) == ("node-a", token)
