@@ -65,25 +65,30 @@ end
 return 1
 """
 
-#: append. KEYS: fence, meta, log. ARGV: token, first seq, then per record
-#: the number of its fields and their names and values, flattened.
-#: Returns {'ok', last_seq}, {'fenced', fence} or {'seq', last_seq}.
+#: append. KEYS: fence, meta, log. ARGV: token, first seq, batch id, then per
+#: record the number of its fields and their names and values, flattened.
+#: Returns {'ok', last_seq}, {'fenced', fence} or {'seq', last_seq}. A batch
+#: sent again (the driver retries when a reply is lost) finds its id in
+#: ``meta`` and is answered {'ok'} without writing twice.
 APPEND: Final = (
     _FENCE
     + """
 local last = tonumber(redis.call('HGET', KEYS[2], 'last_seq') or '0')
 local seq = tonumber(ARGV[2])
 if seq ~= last + 1 then
+  if redis.call('HGET', KEYS[2], 'last_batch') == ARGV[3] then
+    return {'ok', tostring(last)}
+  end
   return {'seq', tostring(last)}
 end
-local i = 3
+local i = 4
 while i <= #ARGV do
   local width = tonumber(ARGV[i]) * 2
   redis.call('XADD', KEYS[3], seq .. '-0', unpack(ARGV, i + 1, i + width))
   seq = seq + 1
   i = i + 1 + width
 end
-redis.call('HSET', KEYS[2], 'last_seq', tostring(seq - 1))
+redis.call('HSET', KEYS[2], 'last_seq', tostring(seq - 1), 'last_batch', ARGV[3])
 return {'ok', tostring(seq - 1)}
 """
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -198,7 +199,7 @@ class RedisStorage:
         what = f"append records {first}..{last}"
         if self._token is None:
             raise self._fenced(what, None)
-        args: list[Any] = [self._token, first]
+        args: list[Any] = [self._token, first, uuid.uuid4().hex]
         for row in rows:
             fields = entry_fields(row)
             args.append(len(fields) // 2)
@@ -212,11 +213,6 @@ class RedisStorage:
             raise self._fenced(what, value)
         if status == "seq":
             found = int(value)
-            if found == last and self._last_seq == first - 1:
-                # The script ran but its reply was lost, and the driver sent it
-                # again: the log holds exactly this batch (only this token writes).
-                self._last_seq = last
-                return
             self._last_seq = found
             raise StorageError(
                 f"cannot append record {first} to {self._where}: the log ends at record "
