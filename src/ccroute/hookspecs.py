@@ -42,7 +42,7 @@ from .ivr.intent import IntentPrediction
 from .model import Channel, Contact
 
 if TYPE_CHECKING:
-    from .storage import Storage
+    from .storage import AsyncStorage, Storage
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -82,7 +82,7 @@ def ccroute_agent_strategies() -> Mapping[str, AgentStrategy]:
 
 
 @hookspec(firstresult=True)
-def ccroute_storage(settings: Mapping[str, Any]) -> Storage | None:
+def ccroute_storage(settings: Mapping[str, Any]) -> Storage | AsyncStorage | None:
     """Provide the store the service logs to and recovers from.
 
     Called once when the service starts, unless the application passed a
@@ -90,7 +90,9 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Storage | None:
     service. First result: the built-in default returns a
     :class:`~ccroute.SQLiteStorage` when ``settings`` has a ``"path"`` and a
     :class:`~ccroute.MemoryStorage` otherwise, so a plugin registered later
-    (a Redis store, say) takes precedence. Fallback: a result that is not a
+    (a Redis store, say) takes precedence. The store may be a
+    :class:`~ccroute.storage.AsyncStorage` (its methods coroutines, awaited
+    on the service's event loop). Fallback: a result that is not a
     store is a failure and the next implementation is asked.
     """
 

@@ -60,7 +60,7 @@ from .hooktypes import (
 )
 from .ivr.intent import IntentPrediction
 from .model import Channel, Contact
-from .storage import Storage
+from .storage import AsyncStorage, Storage, is_async_storage
 
 __all__ = [
     "DEFAULT_PLUGIN_NAME",
@@ -462,7 +462,11 @@ def _check_strategies(value: object) -> str | None:
 
 
 def _check_storage(value: object) -> str | None:
-    return None if isinstance(value, Storage) else "expected a Storage"
+    try:
+        is_async_storage(value)
+    except InvalidValueError as error:
+        return f"expected a Storage or an AsyncStorage: {error}"
+    return None
 
 
 def _check_bool(value: object) -> str | None:
@@ -872,7 +876,7 @@ class Hooks:
                 strategies.setdefault(name, strategy)
         return strategies
 
-    async def storage(self, settings: Mapping[str, Any]) -> Storage | None:
+    async def storage(self, settings: Mapping[str, Any]) -> Storage | AsyncStorage | None:
         """Call ``ccroute_storage``: the first valid store, or ``None`` when none.
 
         A result that is not a :class:`~ccroute.storage.Storage` is junk and the

@@ -83,7 +83,14 @@ from .commands import (
     UpdateQueue,
 )
 from .crm.plugin import BuiltinCRM, crm_from_settings
-from .errors import CCRouteError, InvalidValueError, ServiceError, StorageError, UnknownIdError
+from .errors import (
+    CCRouteError,
+    FencedError,
+    InvalidValueError,
+    ServiceError,
+    StorageError,
+    UnknownIdError,
+)
 from .events import (
     Abandoned,
     Accepted,
@@ -126,7 +133,7 @@ from .plugins import (
 )
 from .policies import RoutingPolicy
 from .router import Router
-from .storage import LogRecord, Storage
+from .storage import AsyncStorage, LogRecord, Storage, is_async_storage
 
 if TYPE_CHECKING:
     from .ivr.live import LiveFlows
@@ -144,6 +151,8 @@ _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
 DEFAULT_HOOK_CONCURRENCY: Final = 256
 #: Completed contacts per queue the estimated wait averages over.
 HANDLE_TIME_WINDOW: Final = 100
+#: Seconds :meth:`Service.stop` waits for the store to close.
+_CLOSE_SECONDS: Final = 10.0
 #: An idle worker of the plugin pool ends after this many seconds.
 _IDLE_WORKER_SECONDS: Final = 30.0
 #: How a service snapshot begins: one JSON document, ``{"service_snapshot": 1,
@@ -167,7 +176,20 @@ class _Batch:
     async def wait(self) -> None:
         await self.done.wait()
         if self.error is not None:
-            raise StorageError(f"the store failed: {self.error}") from self.error
+            raise _store_failed(self.error) from self.error
+
+
+def _store_failed(error: BaseException) -> CCRouteError:
+    """The error a caller whose call was not made durable gets: a
+    :class:`FencedError` when the store was fenced off, so a node can tell,
+    and a :class:`ServiceError` after :meth:`Service.halt`."""
+    if isinstance(error, ServiceError):
+        return ServiceError(str(error))
+    if isinstance(error, FencedError):
+        return FencedError(
+            f"the store refused the write: {error}", partition=error.partition, token=error.token
+        )
+    return StorageError(f"the store failed: {error}")
 
 
 def _check_arguments(
@@ -180,10 +202,9 @@ def _check_arguments(
     load_entrypoints: object,
 ) -> None:
     """Refuse a wrong :class:`Service` argument when it is given, not at start."""
-    if storage is not None and not isinstance(storage, Storage):
-        raise InvalidValueError(
-            f"storage must be a store (load, append, snapshot, close), not {storage!r}"
-        )
+    if storage is not None:
+        # Refuses a store that is neither, naming the methods.
+        is_async_storage(storage)
     if path is not None and not isinstance(path, str | os.PathLike):
         raise InvalidValueError(f"path must be a str or a path, not {path!r}")
     if storage is not None and path is not None:
@@ -458,9 +479,12 @@ class Service:
             await service.add_agent(Agent("alice", queues=("support",)), Presence.AVAILABLE)
             await service.submit(Contact("c1", "voice", "support"))
 
-    :param storage: the store to log to (the application closes it); when
-        omitted, the ``ccroute_storage`` hook provides one (the built-in
-        default: SQLite at ``path``, or memory) and the service closes it on stop.
+    :param storage: the store to log to (the application closes it): a
+        :class:`~ccroute.storage.Storage`, called from a worker thread, or an
+        :class:`~ccroute.storage.AsyncStorage`, awaited on the service's own
+        event loop (one call at a time either way); when omitted, the
+        ``ccroute_storage`` hook provides one (the built-in default: SQLite
+        at ``path``, or memory) and the service closes it on stop.
     :param path: SQLite database for the built-in store (sets
         ``settings["path"]``).
     :param sync: SQLite synchronous mode, ``"FULL"`` (default: an acknowledged
@@ -507,7 +531,7 @@ class Service:
     def __init__(
         self,
         *,
-        storage: Storage | None = None,
+        storage: Storage | AsyncStorage | None = None,
         path: str | os.PathLike[str] | None = None,
         sync: str = "FULL",
         settings: Mapping[str, Any] | None = None,
@@ -577,11 +601,13 @@ class Service:
         self._flows: LiveFlows | None = None
         self._router: Router | None = None
         self._rclock = ManualClock()
-        self._storage: Storage | None = None
+        self._storage: Storage | AsyncStorage | None = None
+        self._async_storage = False
         self._stack: AsyncExitStack | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._token: Any = None
         self._running = False
+        self._halting = False
         self._failure: BaseException | None = None
         self._failure_why = ""
         # Store calls come one at a time (the Storage protocol promises it).
@@ -659,6 +685,7 @@ class Service:
                     raise error
                 why = "" if error is None else f" (the last one raised {error!r})"
                 raise ServiceError(f"no store: no ccroute_storage hook provided one{why}")
+            self._async_storage = is_async_storage(storage)
             self._storage = storage
             self._token = anyio.lowlevel.current_token()
             await self._recover(await hooks.agent_strategies())
@@ -703,7 +730,8 @@ class Service:
             await stack.aclose()
             self._stack = None
             self._tg = None
-            self._close_storage()
+            with anyio.CancelScope(shield=True):
+                await self._close_storage()
             self._close_crm()
             self._filter_log(False)
             raise
@@ -711,7 +739,11 @@ class Service:
     async def stop(self) -> None:
         """Stop accepting calls, make everything durable (with a final snapshot),
         let plugins finish the work already durable (for up to twice the hook
-        timeout), stop the channel adapters, and close the store."""
+        timeout), stop the channel adapters, and close the store.
+
+        After a storage failure (:attr:`failure`) nothing more is written: no
+        flush, no final snapshot.
+        """
         if self._stack is None:
             return
         if self._flows is not None and self._failure is None:
@@ -721,17 +753,26 @@ class Service:
         self._running = False
         try:
             if self._failure is None:
-                await self.flush()
-            # Let observers and adapters see what was already durable.
-            with anyio.move_on_after(self._hook_timeout * 2):
-                await self._settle()
+                try:
+                    await self.flush()
+                except StorageError:
+                    if self._failure is None:
+                        raise
+                    # The store failed on this last write (a fenced store, a
+                    # full disk): logged, and the callers got the error.
+            # Let observers and adapters see what was already durable
+            # (not after a halt: the work of a node that lost its lease is dropped).
+            if not self._halting:
+                with anyio.move_on_after(self._hook_timeout * 2):
+                    await self._settle()
             if self._failure is None:
                 await self.flush()  # the notes of that work
                 await self._take_snapshot()
             if self._observe_send is not None:
                 self._observe_send.close()
             assert self._hooks is not None
-            await self._hooks.stop_channel(self)
+            with anyio.move_on_after(self._hook_timeout * 2):
+                await self._hooks.stop_channel(self)
         finally:
             assert self._tg is not None
             self._tg.cancel_scope.cancel()
@@ -743,9 +784,39 @@ class Service:
             self._lanes.clear()
             self._offers.clear()
             self._flows = None
-            self._close_storage()
+            with anyio.CancelScope(shield=True):
+                await self._close_storage()
             self._close_crm()
             self._filter_log(False)
+
+    async def halt(self) -> None:
+        """Stop at once and write nothing more: for a node that lost its lease
+        (:mod:`ccroute.cluster`), whose store must not be written to again.
+
+        Calls waiting for their records to be durable fail with
+        :class:`~ccroute.ServiceError` (they were not acknowledged), the
+        records not yet written are dropped, and there is no final snapshot;
+        plugin work already queued is cancelled, the channel adapters are
+        stopped and the store is closed, as :meth:`stop` does. Bounded: the
+        adapters get twice the hook timeout, the store's close
+        ten seconds.
+        """
+        if self._stack is None:
+            return
+        self._stop_taking_calls(ServiceError("the service was halted"), "a halt")
+        error = self._failure
+        assert error is not None
+        for batch in (self._inflight, self._batch):
+            if batch is not None and not batch.done.is_set():
+                batch.error = error
+                batch.done.set()
+        self._pending = EncodedRecords()
+        self._notes.clear()
+        self._halting = True
+        try:
+            await self.stop()
+        finally:
+            self._halting = False
 
     def _close_crm(self) -> None:
         crm, self._crm = self._crm, None
@@ -765,14 +836,22 @@ class Service:
             log.removeFilter(self._log_filter)
             self._log_filter = None
 
-    def _close_storage(self) -> None:
+    async def _close_storage(self) -> None:
         # A store the application passed in is the application's to close.
-        if self._storage is not None and self._storage is not self._given_storage:
+        storage, self._storage = self._storage, None
+        if storage is not None and storage is not self._given_storage:
             try:
-                self._storage.close()
+                with anyio.fail_after(_CLOSE_SECONDS):
+                    await self._store_call(storage.close)
             except Exception:
                 log.exception("closing the store failed")
-        self._storage = None
+
+    async def _store_call(self, method: Callable[..., Any], /, *args: Any) -> Any:
+        """Call a method of the store: awaited here for an
+        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise."""
+        if self._async_storage:
+            return await method(*args)
+        return await anyio.to_thread.run_sync(method, *args)
 
     # ============================================================ properties
 
@@ -837,7 +916,13 @@ class Service:
         return Counter() if self._hooks is None else self._hooks.failures
 
     @property
-    def storage(self) -> Storage:
+    def failure(self) -> BaseException | None:
+        """Why the service stopped taking calls (a storage failure, a
+        :class:`~ccroute.errors.FencedError`, a halt), or ``None``."""
+        return self._failure
+
+    @property
+    def storage(self) -> Storage | AsyncStorage:
         """The store the service logs to (while it runs); call it only through the service."""
         if self._storage is None:
             raise ServiceError("the service is not running")
@@ -1179,7 +1264,7 @@ class Service:
         elif self._inflight is not None:
             await self._inflight.wait()
         elif self._failure is not None and self._seq != self._durable_seq:
-            raise StorageError(f"the store failed: {self._failure}") from self._failure
+            raise _store_failed(self._failure) from self._failure
 
     async def drain(self) -> None:
         """Wait until the plugins have done everything durable so far asks of them:
@@ -1221,7 +1306,7 @@ class Service:
             # _Batch.wait, inline: one coroutine less for every call.
             await batch.done.wait()
             if batch.error is not None:
-                raise StorageError(f"the store failed: {batch.error}") from batch.error
+                raise _store_failed(batch.error) from batch.error
         return events
 
     def _call(
@@ -1385,7 +1470,7 @@ class Service:
             self._inflight = waiters
             try:
                 async with self._write:
-                    await anyio.to_thread.run_sync(storage.append, batch)
+                    await self._store_call(storage.append, batch)
             except Exception as error:
                 # The router is ahead of the log now: stop, and let a restart
                 # recover what was acknowledged.
@@ -1412,7 +1497,11 @@ class Service:
         assert self._storage is not None
         try:
             async with self._write:
-                await anyio.to_thread.run_sync(self._storage.snapshot, seq, data)
+                await self._store_call(self._storage.snapshot, seq, data)
+        except FencedError as error:
+            # Another node leads now: nothing more may be written.
+            self._stop_taking_calls(error, "a fenced store")
+            return
         except Exception:
             # The log holds everything: a later snapshot (or a longer replay) will do.
             log.exception("storing a snapshot after record %d failed", seq)
@@ -1875,7 +1964,7 @@ class Service:
         """Rebuild the router and the bookkeeping from the latest snapshot and the
         records after it."""
         assert self._storage is not None
-        recovered = await anyio.to_thread.run_sync(self._storage.load)
+        recovered = await self._store_call(self._storage.load)
         self.recovery_problem = recovered.problem
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)

@@ -18,6 +18,7 @@ than their ``retention``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from types import TracebackType
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryStorage",
     "Recovered",
     "Storage",
+    "is_async_storage",
 ]
 
 #: Seconds of audit trail a store keeps by default (30 days, by the records'
@@ -148,6 +150,39 @@ class AsyncStorage(Protocol):
     async def close(self) -> None:
         """As :meth:`Storage.close`."""
         ...
+
+
+_STORE_METHODS: Final = ("load", "append", "snapshot", "close")
+
+
+def is_async_storage(store: object) -> bool:
+    """Whether ``store`` is an :class:`AsyncStorage` (its four methods are
+    coroutine functions) rather than a :class:`Storage` (none of them is).
+
+    Both protocols name the same methods, so ``isinstance`` cannot tell them
+    apart; this looks at the methods themselves.
+
+    :raises InvalidValueError: a method is missing, or some are coroutine
+        functions and some are not (the message names them).
+    """
+    missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
+    if missing:
+        raise InvalidValueError(
+            f"a store needs load, append, snapshot and close; {store!r:.80} lacks "
+            + ", ".join(missing)
+        )
+    coroutines = [inspect.iscoroutinefunction(getattr(store, name)) for name in _STORE_METHODS]
+    if all(coroutines):
+        return True
+    if not any(coroutines):
+        return False
+    asynchronous = [
+        name for name, is_async in zip(_STORE_METHODS, coroutines, strict=True) if is_async
+    ]
+    raise InvalidValueError(
+        f"a store's methods must be all coroutine functions (an AsyncStorage) or none "
+        f"(a Storage); {type(store).__name__} has async {', '.join(asynchronous)} only"
+    )
 
 
 # -- checks shared by the built-in stores --------------------------------------
