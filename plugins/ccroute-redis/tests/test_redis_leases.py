@@ -135,7 +135,11 @@ async def test_appends_racing_a_takeover_are_whole_or_refused(
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.sampled_from(["acquire-1", "acquire-2", "release-1", "release-2", "expire"]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(["acquire-1", "acquire-2", "release-1", "release-2", "expire"]), max_size=12
+    )
+)
 def test_tokens_only_grow_and_only_the_latest_writes(
     redis_server: RedisServer, actions: list[str]
 ) -> None:

@@ -70,7 +70,7 @@ async def test_a_server_that_refuses_config_get_is_refused_unless_told(prefix: s
     with temporary_server(extra=["--rename-command", "CONFIG", ""]) as server:
         engine = RedisEngine(server.url, prefix=prefix)
         try:
-            with pytest.raises(StorageError, match="refuses CONFIG GET.*check_server=False"):
+            with pytest.raises(StorageError, match=r"refuses CONFIG GET.*check_server=False"):
                 await engine.check()
         finally:
             await engine.close()
@@ -87,7 +87,10 @@ async def test_an_unreachable_server_gives_a_clear_error() -> None:
 
     engine = RedisEngine(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1)
     try:
-        with anyio.fail_after(20), pytest.raises(StorageError, match="cannot reach Redis at 127.0.0.1"):
+        with (
+            anyio.fail_after(20),
+            pytest.raises(StorageError, match=r"cannot reach Redis at 127.0.0.1"),
+        ):
             await engine.acquire("p", "n1", 1)
     finally:
         await engine.close()
@@ -122,7 +125,10 @@ def test_the_url_password_never_shows() -> None:
 def test_a_missing_server_binary_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setattr("os.path.exists", lambda path: False)
-    with pytest.raises(RedisServerMissing, match="apt-get install -y redis-server"), temporary_server():
+    with (
+        pytest.raises(RedisServerMissing, match="apt-get install -y redis-server"),
+        temporary_server(),
+    ):
         pass
 
 
@@ -200,14 +206,16 @@ async def test_a_follower_is_told_of_a_damaged_entry(
     await store.append(records(1, 3))
     rewrite_entry(direct(redis_server), engine.keys("p").log, 2, crc=b"12345")
     assert [r.seq for r in await engine.read_after("p", 0, 0)] == [1]
-    with pytest.raises(StorageError, match="entry 2-0 after record 1 .* damaged"):
+    with pytest.raises(StorageError, match=r"entry 2-0 after record 1 .* damaged"):
         await engine.read_after("p", 1, 0)
 
 
 # -- reconnecting -----------------------------------------------------------------
 
 
-async def test_a_dropped_connection_is_reopened(engine: RedisEngine, redis_server: RedisServer) -> None:
+async def test_a_dropped_connection_is_reopened(
+    engine: RedisEngine, redis_server: RedisServer
+) -> None:
     token = await engine.acquire("p", "n1", 30)
     assert token is not None
     store = engine.storage("p", token)

@@ -58,10 +58,10 @@ async def test_a_second_service_on_the_same_partition_is_refused(
     with anyio.fail_after(20):
         async with Service(settings=settings) as first:
             await centre(first)
-            second = SingleNodeStorage(
-                redis_server.url, "p", prefix=prefix, lease_ttl=30, wait=0.3
-            )
-            with pytest.raises(StorageError, match=r"partition 'p' .* in use by node .*ccroute|in use by node"):
+            second = SingleNodeStorage(redis_server.url, "p", prefix=prefix, lease_ttl=30, wait=0.3)
+            with pytest.raises(
+                StorageError, match=r"partition 'p' .* in use by node .*ccroute|in use by node"
+            ):
                 await second.load()
             await second.close()
             # The first one goes on working.
@@ -121,9 +121,7 @@ async def test_a_service_whose_lease_is_taken_stops_writing(
 
 
 def test_the_distribution_exposes_the_plugin_through_the_entry_point() -> None:
-    (entry,) = [
-        e for e in importlib.metadata.entry_points(group="ccroute") if e.name == "redis"
-    ]
+    (entry,) = [e for e in importlib.metadata.entry_points(group="ccroute") if e.name == "redis"]
     assert entry.load() is ccroute_redis.plugin
 
 

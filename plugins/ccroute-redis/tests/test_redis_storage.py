@@ -205,7 +205,7 @@ async def test_a_partition_in_a_newer_format_or_layout_is_refused_untouched(
     with pytest.raises(StorageError, match="newer ccroute"):
         await engine.storage("p", store.token).load()
     client.hset(keys.meta, mapping={"format": str(FORMAT), "layout": "2"})
-    with pytest.raises(StorageError, match="layout '2'.*newer ccroute-redis"):
+    with pytest.raises(StorageError, match=r"layout '2'.*newer ccroute-redis"):
         await engine.storage("p", store.token).load()
     client.hset(keys.meta, mapping={"layout": "1", "magic": "someone else's"})
     with pytest.raises(StorageError, match="not a ccroute log"):
@@ -221,7 +221,7 @@ async def test_a_record_in_a_newer_format_is_refused_not_set_aside(
     client = direct(redis_server)
     keys = engine.keys("p")
     rewrite_entry(client, keys.log, 2, version=str(FORMAT + 1).encode())
-    with pytest.raises(StorageError, match="record 2 .* format 4, written by a newer ccroute"):
+    with pytest.raises(StorageError, match=r"record 2 .* format 4, written by a newer ccroute"):
         await engine.storage("p", store.token).load()
     assert client.xlen(keys.log) == 2 and client.xlen(keys.quarantine) == 0
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Final
 
 import attrs
-
 from ccroute import codec
 from ccroute.errors import InputError, InvalidValueError
 
@@ -33,8 +32,7 @@ def check_partition(partition: object) -> str:
     """
     if not isinstance(partition, str) or _PARTITION.fullmatch(partition) is None:
         raise InvalidValueError(
-            f"partition must be a name of 1 to 200 letters, digits and _.:@/=+-, "
-            f"not {partition!r}"
+            f"partition must be a name of 1 to 200 letters, digits and _.:@/=+-, not {partition!r}"
         )
     return partition
 

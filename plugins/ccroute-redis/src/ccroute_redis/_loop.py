@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import sniffio
-
 from ccroute.errors import StorageError
 
 T = TypeVar("T")
@@ -71,10 +71,9 @@ class LoopThread:
         done = trio.Event()
 
         def wake(_: object) -> None:
-            try:
+            # The caller's run may have ended (cancelled and gone): nobody to wake.
+            with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(done.set)
-            except trio.RunFinishedError:
-                pass
 
         future.add_done_callback(wake)
         try:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Final, Literal
 
 import attrs
-
 from ccroute.errors import StorageError
 
 log = logging.getLogger("ccroute_redis")

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import redis.asyncio
 import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-
 from ccroute import codec
 from ccroute.errors import InputError, InvalidValueError, StorageError
 from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from . import _scripts
 from ._keys import Keys, check_partition, row_of, seq_of
@@ -67,7 +66,9 @@ def _check_seconds(name: str, value: object, *, positive: bool = True) -> float:
 
 def _check_node(node: object) -> str:
     if not isinstance(node, str) or not node or not node.isprintable() or " " in node:
-        raise InvalidValueError(f"node must be a non-empty printable name without spaces, not {node!r}")
+        raise InvalidValueError(
+            f"node must be a non-empty printable name without spaces, not {node!r}"
+        )
     return node
 
 
@@ -124,12 +125,18 @@ class RedisEngine:
                 f"url must be a redis://, rediss:// or unix:// URL, not {url!r}"
             )
         if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-            raise InvalidValueError(f"prefix must be a non-empty str without braces, not {prefix!r}")
+            raise InvalidValueError(
+                f"prefix must be a non-empty str without braces, not {prefix!r}"
+            )
         if fsync not in ("always", "everysec"):
             raise InvalidValueError(f"fsync must be 'always' or 'everysec', not {fsync!r}")
         if not isinstance(check_server, bool):
             raise InvalidValueError(f"check_server must be a bool, not {check_server!r}")
-        if isinstance(keep_snapshots, bool) or not isinstance(keep_snapshots, int) or keep_snapshots < 1:
+        if (
+            isinstance(keep_snapshots, bool)
+            or not isinstance(keep_snapshots, int)
+            or keep_snapshots < 1
+        ):
             raise InvalidValueError(f"keep_snapshots must be an int >= 1, not {keep_snapshots!r}")
         self._retention = _check_retention(retention)
         self._socket_timeout = _check_seconds("socket_timeout", socket_timeout)
@@ -228,7 +235,10 @@ class RedisEngine:
                     socket_timeout=self._socket_timeout,
                     socket_connect_timeout=self._socket_timeout,
                     retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-                    retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+                    retry_on_error=[
+                        redis.exceptions.ConnectionError,
+                        redis.exceptions.TimeoutError,
+                    ],
                     client_name="ccroute-redis",
                 )
                 self._scripts = {
@@ -252,12 +262,14 @@ class RedisEngine:
             server = await client.info("server")
             version = parse_version(str(server.get("redis_version", "0")))
             if not self._check_server:
-                check_settings(self.where, version, {"appendonly": "yes", "appendfsync": "always"}, "always")
+                check_settings(
+                    self.where, version, {"appendonly": "yes", "appendfsync": "always"}, "always"
+                )
                 return ServerInfo(version, None, None, None)
             try:
                 config: dict[str, str] = {}
                 for name in ("appendonly", "appendfsync", "maxmemory", "maxmemory-policy"):
-                    found = await client.config_get(name)
+                    found: dict[Any, Any] = await client.config_get(name)
                     for key, value in found.items():
                         config[_text(key)] = _text(value)
             except redis.exceptions.ResponseError as error:
@@ -316,7 +328,10 @@ class RedisEngine:
         _check_node(node)
         ms = _millis(_check_seconds("ttl", ttl))
         token = await self._script(
-            "ACQUIRE", f"take the lease of partition {partition!r}", [keys.fence, keys.lease], [node, ms]
+            "ACQUIRE",
+            f"take the lease of partition {partition!r}",
+            [keys.fence, keys.lease],
+            [node, ms],
         )
         return None if token is None else int(token)
 
@@ -443,6 +458,7 @@ class RedisEngine:
                 log.debug("closing the Redis client: %s", error)
         self._loop.stop()
 
+
 def _millis(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
@@ -463,4 +479,3 @@ def decode_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogRecord:
     if seq is None:
         raise InputError(f"entry id {_text(entry_id)!r} is not <seq>-0")
     return codec.decode_row(row_of(seq, fields))
-

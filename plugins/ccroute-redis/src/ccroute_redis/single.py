@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-
 from ccroute.errors import InvalidValueError, StorageError
 from ccroute.storage import LogRecord, Recovered
 
@@ -60,7 +59,9 @@ class SingleNodeStorage:
     ) -> None:
         check_partition(partition)
         self._lease_ttl = _check_seconds("lease_ttl", lease_ttl)
-        self._wait = self._lease_ttl + 1 if wait is None else _check_seconds("wait", wait, positive=False)
+        self._wait = (
+            self._lease_ttl + 1 if wait is None else _check_seconds("wait", wait, positive=False)
+        )
         if node is None:
             node = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if isinstance(engine, RedisEngine):

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
-
 from ccroute import codec
 from ccroute.errors import FencedError, InputError, StorageError
 from ccroute.storage import (
@@ -131,8 +130,8 @@ class RedisStorage:
         keys = self._keys
         writable = self._token is not None
 
-        async def meta(client: redis.asyncio.Redis) -> dict[bytes, bytes]:
-            found: dict[bytes, bytes] = await client.hgetall(keys.meta)
+        async def meta(client: redis.asyncio.Redis) -> dict[Any, Any]:
+            found: dict[Any, Any] = await client.hgetall(keys.meta)
             if not found and writable:
                 # HSETNX each: two nodes creating the partition at once agree.
                 await client.hsetnx(keys.meta, "magic", MAGIC)
@@ -141,9 +140,10 @@ class RedisStorage:
                 found = await client.hgetall(keys.meta)
             return found
 
-        found = {_text(k): _text(v) for k, v in (await self._engine._call(
-            f"open {self._where}", meta
-        )).items()}
+        found = {
+            _text(k): _text(v)
+            for k, v in (await self._engine._call(f"open {self._where}", meta)).items()
+        }
         if found:
             self._check_meta(found)
         self._last_seq = int(found.get("last_seq", "0") or 0)
@@ -243,7 +243,16 @@ class RedisStorage:
             "SNAPSHOT",
             f"{what} in {self._where}",
             [keys.fence, keys.meta, keys.log, keys.snapshots, keys.snapshot(seq)],
-            [self._token, seq, _FORMAT, crc, data, engine.keep_snapshots, retention, keys.snapshot_prefix],
+            [
+                self._token,
+                seq,
+                _FORMAT,
+                crc,
+                data,
+                engine.keep_snapshots,
+                retention,
+                keys.snapshot_prefix,
+            ],
         )
         status, value = _text(result[0]), _text(result[1])
         if status == "fenced":
@@ -357,7 +366,9 @@ class RedisStorage:
                 data = body
                 break
             await self._set_aside_snapshot(seq, f"damaged snapshot ({reason})")
-            damaged.append(f"the snapshot after record {seq} in {self._where} is damaged ({reason})")
+            damaged.append(
+                f"the snapshot after record {seq} in {self._where} is damaged ({reason})"
+            )
         else:
             seq, data = 0, None
         if not damaged:
@@ -367,11 +378,15 @@ class RedisStorage:
         else:
             fallback = f"the snapshot after record {seq} is used instead"
         if self._token is None:
-            moved = "it was left in place (read-only store)" if len(damaged) == 1 else (
-                "they were left in place (read-only store)"
+            moved = (
+                "it was left in place (read-only store)"
+                if len(damaged) == 1
+                else ("they were left in place (read-only store)")
             )
         else:
-            moved = ("it was" if len(damaged) == 1 else "they were") + " set aside in the quarantine stream"
+            moved = (
+                "it was" if len(damaged) == 1 else "they were"
+            ) + " set aside in the quarantine stream"
         return seq, data, f"{'; '.join(damaged)}; {moved} and {fallback}"
 
     async def _set_aside_snapshot(self, seq: int, reason: str) -> None:
@@ -402,7 +417,8 @@ class RedisStorage:
         while bad is None:
 
             async def chunk(client: redis.asyncio.Redis, start: str = start) -> list[Any]:
-                return list(await client.xrange(keys.log, min=start, max="+", count=CHUNK))
+                found: Any = await client.xrange(keys.log, min=start, max="+", count=CHUNK)
+                return list(found)
 
             entries = await self._engine._call(f"read the log of {self._where}", chunk)
             for entry_id, fields in entries:
@@ -445,10 +461,16 @@ class RedisStorage:
         if self._token is None:
             return records, f"{what}; {recovered} (read-only store: nothing was moved)"
         span = f"record {expected}" if moved == 1 else f"records {expected}..{last}"
-        aside = f"{moved} ({span}) set aside in the quarantine stream" if moved else "nothing to set aside"
+        aside = (
+            f"{moved} ({span}) set aside in the quarantine stream"
+            if moved
+            else "nothing to set aside"
+        )
         return records, f"{what}; {recovered}, {aside}"
 
-    async def _set_aside_records(self, first: int, first_reason: str, later_reason: str) -> tuple[int, int]:
+    async def _set_aside_records(
+        self, first: int, first_reason: str, later_reason: str
+    ) -> tuple[int, int]:
         if self._token is None:
             return 0, first
         keys = self._keys
@@ -468,4 +490,3 @@ def _int(value: Any) -> int | None:
         return int(_text(value))
     except (TypeError, ValueError):
         return None
-

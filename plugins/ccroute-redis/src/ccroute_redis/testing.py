@@ -122,9 +122,7 @@ class RedisServer:
                 return
             time.sleep(0.02)
         self.stop()
-        raise StorageError(
-            f"redis-server on port {self.port} did not start: {self._log_tail()}"
-        )
+        raise StorageError(f"redis-server on port {self.port} did not start: {self._log_tail()}")
 
     def _ping(self) -> bool:
         try:
@@ -176,7 +174,9 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def temporary_server(*, appendfsync: str = "always", extra: Sequence[str] = ()) -> Iterator[RedisServer]:
+def temporary_server(
+    *, appendfsync: str = "always", extra: Sequence[str] = ()
+) -> Iterator[RedisServer]:
     """A private Redis server for the ``with`` block, in a temporary directory.
 
     Started with ``--bind 127.0.0.1 --port <free> --appendonly yes
