@@ -1,7 +1,8 @@
 """Stores keep what was appended, give it back in order, and set damage aside.
 
-The shared behaviour runs against both built-in stores (fixture ids
-``memory`` and ``sqlite``); the SQLite store's durability, file checks,
+The shared behaviour (the storage contract of ccroute.testing_storage, which
+plugins' stores pass too) runs against both built-in stores and, through a
+blocking portal, an async store on asyncio and trio; the SQLite store's durability, file checks,
 single-owner lock, retention and recovery from damage are tested on real
 database files, damaged with direct SQL or by truncating a copied WAL file.
 The log format itself (JSON bodies, tags) is tested in tests/test_codec.py
@@ -11,7 +12,6 @@ format-1 logs at the end of this file.
 
 from __future__ import annotations
 
-import datetime
 import os
 import pickle
 import re
@@ -20,19 +20,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
-import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from ccroute import (
     Contact,
@@ -40,21 +35,26 @@ from ccroute import (
     LogRecord,
     ManualClock,
     MemoryStorage,
-    Offered,
     Presence,
-    Queued,
     Recovered,
-    Rejected,
     Service,
     SQLiteStorage,
     Storage,
 )
 from ccroute.codec import FORMAT, READABLE_FORMATS, row_crc, snapshot_crc
-from ccroute.commands import Accept, Command, SetPresence, Submit, Tick, Transfer
+from ccroute.commands import Accept, SetPresence, Submit, Tick, Transfer
 from ccroute.errors import StorageError
-from ccroute.events import OfferReason
-from ccroute.storage import DEFAULT_RETENTION
+from ccroute.storage import DEFAULT_RETENTION, AsyncStorage
 from ccroute.storage_sqlite import migrate_v1
+from ccroute.testing_storage import (
+    AsyncStorageContract,
+    MakeAsyncStore,
+    MakeStore,
+    StorageContract,
+    record,
+    records,
+    timed,
+)
 
 #: The log format this release writes, the next one (which it calls newer),
 #: and the formats it reads as its messages list them.
@@ -91,290 +91,88 @@ def direct(path: Path) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-def record(seq: int, **changes: Any) -> LogRecord:
-    """A submit record as the service logs it: the call and the events it caused."""
-    at = 10.0 * seq
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "command": Submit(Contact(f"c{seq}", "voice", "sales", priority_seconds=seq % 3)),
-        "events": (
-            Queued(at=at, contact_id=f"c{seq}", queue="sales", channel="voice"),
-            Offered(
-                at=at,
-                contact_id=f"c{seq}",
-                agent_id="a1",
-                queue="sales",
-                channel="voice",
-                timeout_at=at + 20.0,
-                reason=OfferReason("longest-idle", "contact", 2, 12.5, 3.0, 0, ()),
-            ),
-        ),
-    }
-    fields.update(changes)
-    return LogRecord(**fields)
+# -- shared behaviour: the storage contract -----------------------------------
 
 
-def records(first: int, last: int) -> list[LogRecord]:
-    """Records ``first`` to ``last`` inclusive."""
-    return [record(seq) for seq in range(first, last + 1)]
+class TestMemoryStorage(StorageContract):
+    """The shared behaviour (ccroute.testing_storage) on the memory store."""
+
+    @pytest.fixture
+    def make_store(self) -> MakeStore:
+        return MemoryStorage
 
 
-# -- shared behaviour ----------------------------------------------------------
+class TestSQLiteStorage(StorageContract):
+    """The shared behaviour on the SQLite store, reopened from its file."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> MakeStore:
+        count = iter(range(1_000_000))
+
+        def make(*, retention: float | None = DEFAULT_RETENTION) -> Storage:
+            path = tmp_path / f"centre-{next(count)}.db"
+            return SQLiteStorage(path, synchronous="OFF", retention=retention)
+
+        return make
+
+    @pytest.fixture
+    def reopen_store(self) -> Callable[[Storage], Storage]:
+        def reopen(store: Storage) -> Storage:
+            assert isinstance(store, SQLiteStorage)
+            return SQLiteStorage(store.path, synchronous="OFF")
+
+        return reopen
 
 
-def test_both_stores_satisfy_the_protocol(store: Storage) -> None:
-    assert isinstance(store, Storage)
+class AsyncOf:
+    """A built-in store behind coroutine methods, as an engine's store is."""
+
+    def __init__(self, store: Storage) -> None:
+        self.store = store
+
+    async def load(self) -> Recovered:
+        await anyio.sleep(0)
+        return self.store.load()
+
+    async def append(self, records: Sequence[LogRecord]) -> None:
+        await anyio.sleep(0)
+        self.store.append(records)
+
+    async def snapshot(self, seq: int, state: bytes) -> None:
+        await anyio.sleep(0)
+        self.store.snapshot(seq, state)
+
+    async def close(self) -> None:
+        self.store.close()
 
 
-def test_an_empty_store_loads_nothing(store: Storage) -> None:
-    recovered = store.load()
-    assert recovered == Recovered()
-    assert recovered.last_seq == 0
+class TestAsyncStorageThroughAPortal(AsyncStorageContract):
+    """The same tests reach an AsyncStorage through SyncStorage's portal."""
+
+    @pytest.fixture
+    def make_async_store(self, tmp_path: Path) -> MakeAsyncStore:
+        count = iter(range(1_000_000))
+
+        async def make(*, retention: float | None = DEFAULT_RETENTION) -> AsyncStorage:
+            path = tmp_path / f"centre-{next(count)}.db"
+            return AsyncOf(SQLiteStorage(path, synchronous="OFF", retention=retention))
+
+        return make
+
+    @pytest.fixture
+    def reopen_async_store(self) -> Callable[[AsyncStorage], Awaitable[AsyncStorage]]:
+        async def reopen(store: AsyncStorage) -> AsyncStorage:
+            assert isinstance(store, AsyncOf) and isinstance(store.store, SQLiteStorage)
+            return AsyncOf(SQLiteStorage(store.store.path, synchronous="OFF"))
+
+        return reopen
 
 
-def test_appended_records_load_back_equal_events_included(store: Storage) -> None:
-    store.append(records(1, 3))
-    store.append([record(4)])
-    store.append(records(5, 12))
-    recovered = store.load()
-    assert recovered.records == tuple(records(1, 12))
-    assert recovered.records[0].events[1] == record(1).events[1]
-    assert recovered.problem is None
-    assert recovered.last_seq == 12
-
-
-def test_records_come_back_decoded_not_as_the_objects_appended(store: Storage) -> None:
-    appended = record(1)
-    store.append([appended])
-    (loaded,) = store.load().records
-    assert loaded == appended
-    assert loaded.command is not appended.command
-    assert loaded.events[1] is not appended.events[1]
-
-
-def test_an_empty_batch_changes_nothing(store: Storage) -> None:
-    store.append([])
-    store.append(records(1, 2))
-    store.append(())
-    assert store.load().records == tuple(records(1, 2))
-
-
-def test_a_record_carrying_a_contact_loads_back(store: Storage) -> None:
-    contact = Contact(
-        "c1", "voice", "sales", requirements={"en": 3}, attributes={"vip": True, "tags": ["x"]}
-    )
-    store.append([record(1, command=Submit(contact))])
-    (loaded,) = store.load().records
-    assert isinstance(loaded.command, Submit)
-    assert loaded.command.contact == contact
-    # Contact equality ignores attributes; they must survive too, read-only.
-    attributes = loaded.command.contact.attributes
-    assert dict(attributes) == {"vip": True, "tags": ["x"]}
-    with pytest.raises(TypeError):
-        attributes["vip"] = False  # type: ignore[index]
-
-
-@pytest.mark.parametrize("first", [0, 2, 5])
-def test_the_first_record_of_an_empty_log_must_be_1(store: Storage, first: int) -> None:
-    with pytest.raises(StorageError, match=rf"record {first}\b.*next record must be 1"):
-        store.append([record(first)])
-    assert store.load().records == ()
-
-
-@pytest.mark.parametrize("first", [3, 5, 100])
-def test_a_batch_must_continue_the_log(store: Storage, first: int) -> None:
-    store.append(records(1, 3))
-    with pytest.raises(StorageError, match=rf"record {first}\b.*ends at record 3.*must be 4"):
-        store.append([record(first)])
-    assert store.load().records == tuple(records(1, 3))
-
-
-def test_seqs_in_a_batch_must_be_consecutive(store: Storage) -> None:
-    store.append(records(1, 3))
-    with pytest.raises(StorageError, match=r"record 7 follows record 5"):
-        store.append([record(4), record(5), record(7)])
-    assert store.load().records == tuple(records(1, 3))
-    store.append(records(4, 5))
-    assert store.load().last_seq == 5
-
-
-def with_attributes(seq: int, attributes: dict[str, Any]) -> LogRecord:
-    """A submit record whose contact carries ``attributes``, set past the constructor.
-
-    The model may refuse such values itself; the log must refuse them anyway,
-    whatever a model lets through.
-    """
-    contact = Contact(f"c{seq}", "voice", "sales")
-    object.__setattr__(contact, "attributes", attributes)
-    return record(seq, command=Submit(contact))
-
-
-@pytest.mark.parametrize(
-    ("bad", "message"),
-    [
-        ("not a record", r"item 1 of the batch is a str, not a LogRecord"),
-        (record(3, events=[Queued(1.0, "c", "q", "voice")]), r"record 3: events must be a tuple"),
-        (record(3, events=(Queued(1.0, "c", "q", "voice"), "x")), r"record 3: events must be"),
-        (record(3, at="soon"), r"record 3: at must be a finite number"),
-        (record(3, at=float("inf")), r"record 3: at must be a finite number"),
-        (record(3, command="submit"), r"record 3: command must be a Command"),
-        (record(3, command=Command()), r"record 3: command must be a Command"),
-        (attrs.evolve(record(3), seq="3"), r"item 1 .*seq must be an int"),  # type: ignore[arg-type]
-        # Values the log cannot hold as they are: refused by both stores alike.
-        (
-            with_attributes(3, {"when": datetime.date(2026, 1, 2)}),
-            r"record 3 \(submit\) cannot be stored: attributes\['when'\] is a date",
-        ),
-        (with_attributes(3, {"ids": {1, 2}}), r"record 3 \(submit\) cannot be stored.*is a set"),
-        (with_attributes(3, {"x": {1: "a"}}), r"record 3 \(submit\).*key 1 is not a string"),
-        (with_attributes(3, {"x": float("nan")}), r"record 3 \(submit\).*finite numbers only"),
-        (
-            record(3, events=(Queued(float("inf"), "c", "q", "voice"),)),
-            r"record 3 \(submit\).*Queued.at is inf",
-        ),
-    ],
-    ids=[
-        "not-a-record",
-        "events-list",
-        "events",
-        "at",
-        "at-inf",
-        "command-name",
-        "command-base",
-        "seq",
-        "attribute-date",
-        "attribute-set",
-        "attribute-key",
-        "attribute-nan",
-        "event-inf",
-    ],
-)
-def test_append_is_all_or_nothing(store: Storage, bad: Any, message: str) -> None:
-    store.append([record(1)])
-    with pytest.raises(InvalidValueError, match=message):
-        store.append([record(2), bad, record(4)])
-    # Neither record 2 (before the bad item) nor anything else was kept...
-    assert store.load().records == (record(1),)
-    # ...and the log still goes on from record 1.
-    store.append(records(2, 3))
-    assert store.load().last_seq == 3
-
-
-@pytest.mark.parametrize("batch", [record(1), None, 1])
-def test_a_batch_must_be_a_sequence_of_records(store: Storage, batch: Any) -> None:
-    with pytest.raises(InvalidValueError, match="sequence of LogRecord"):
-        store.append(batch)
-    assert store.load().records == ()
-
-
-def test_load_returns_the_snapshot_and_the_records_after_it(store: Storage) -> None:
-    store.append(records(1, 5))
-    store.snapshot(3, b"state after 3")
-    recovered = store.load()
-    assert recovered.snapshot_seq == 3
-    assert recovered.snapshot == b"state after 3"
-    assert recovered.records == tuple(records(4, 5))
-    assert recovered.last_seq == 5
-    store.append(records(6, 7))
-    assert store.load().records == tuple(records(4, 7))
-
-
-def test_a_snapshot_at_the_end_of_the_log_leaves_no_tail(store: Storage) -> None:
-    store.append(records(1, 4))
-    store.snapshot(4, bytearray(b"four"))  # type: ignore[arg-type]
-    recovered = store.load()
-    assert (recovered.snapshot_seq, recovered.snapshot, recovered.records) == (4, b"four", ())
-    assert recovered.last_seq == 4
-    store.append([record(5)])
-    assert store.load().records == (record(5),)
-
-
-def test_a_snapshot_of_the_empty_log_is_allowed(store: Storage) -> None:
-    store.snapshot(0, b"empty router")
-    assert store.load() == Recovered(snapshot_seq=0, snapshot=b"empty router")
-    store.append([record(1)])
-    assert store.load().records == (record(1),)
-
-
-@pytest.mark.parametrize(
-    "state",
-    [b'{"format": 1, "agents": []}', b"\x80\x05binary\x00state", b"", "é".encode()],
-    ids=["json", "binary", "empty", "utf8"],
-)
-def test_snapshot_bytes_come_back_exactly(store: Storage, state: bytes) -> None:
-    store.append(records(1, 2))
-    store.snapshot(2, state)
-    assert store.load().snapshot == state
-
-
-def test_the_latest_snapshot_wins(store: Storage) -> None:
-    store.append(records(1, 2))
-    for seq in (1, 2, 2):
-        store.snapshot(seq, f"after {seq}".encode())
-    store.append(records(3, 6))
-    store.snapshot(5, b"after 5")
-    recovered = store.load()
-    assert (recovered.snapshot_seq, recovered.snapshot) == (5, b"after 5")
-    assert recovered.records == (record(6),)
-
-
-@pytest.mark.parametrize(
-    ("seq", "state", "message"),
-    [
-        (6, b"s", r"log ends at record 5; a snapshot after record 6"),
-        (2, b"s", r"record 2 is before the latest snapshot \(after record 3\)"),
-        (4, "text", r"state must be bytes, not str"),
-        ("4", b"s", r"seq must be an int"),
-    ],
-)
-def test_bad_snapshots_are_refused_and_change_nothing(
-    store: Storage, seq: Any, state: Any, message: str
-) -> None:
-    store.append(records(1, 5))
-    store.snapshot(3, b"three")
-    before = store.load()
-    with pytest.raises(InvalidValueError, match=message):
-        store.snapshot(seq, state)
-    assert store.load() == before
-
-
-def test_close_is_idempotent_and_final(store: Storage) -> None:
-    store.append(records(1, 2))
-    store.close()
-    store.close()
-    with pytest.raises(StorageError, match="closed"):
-        store.load()
-    with pytest.raises(StorageError, match="closed"):
-        store.append([record(3)])
-    with pytest.raises(StorageError, match="closed"):
-        store.snapshot(2, b"s")
-
-
-def test_calls_may_come_from_another_thread(store: Storage) -> None:
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            store.append(records(1, 3))
-            store.snapshot(2, b"two")
-        except BaseException as error:  # reported below, on the test's thread
-            errors.append(error)
-
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join()
-    assert errors == []
-    assert store.load().records == (record(3),)
+class TestAsyncStorageOnTrio(TestAsyncStorageThroughAPortal):
+    backend = "trio"
 
 
 # -- retention: bounded growth -------------------------------------------------
-
-
-def timed(seq: int, at: float) -> LogRecord:
-    """``record(seq)`` at time ``at``."""
-    one = record(seq)
-    return attrs.evolve(one, at=at, events=tuple(attrs.evolve(e, at=at) for e in one.events))
 
 
 def test_retention_defaults_to_thirty_days(tmp_path: Path) -> None:
@@ -1214,102 +1012,6 @@ def test_a_wal_cut_in_half_recovers_a_committed_prefix(tmp_path: Path) -> None:
     assert count % 3 == 0, "a batch is one commit: all of it or none"
     assert recovered.records == tuple(appended[:count])
     assert recovered.problem is None
-
-
-# -- the property: what was appended is what comes back ------------------------
-
-_ids = st.text(alphabet="abcxyz0123", min_size=1, max_size=6)
-# Any text UTF-8 can hold (a lone surrogate cannot; tests/test_codec.py sees it refused).
-_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
-_times = st.floats(min_value=0, max_value=1e7, allow_nan=False)
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _times | _text,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
-    max_leaves=6,
-)
-_events = st.one_of(
-    st.builds(Queued, at=_times, contact_id=_ids, queue=_ids, channel=_ids),
-    st.builds(
-        Offered,
-        at=_times,
-        contact_id=_ids,
-        agent_id=_ids,
-        queue=_ids,
-        channel=_ids,
-        timeout_at=st.none() | _times,
-    ),
-    st.builds(Rejected, at=_times, contact_id=_ids, agent_id=_ids),
-)
-_commands = st.one_of(
-    st.builds(
-        lambda cid, queue, priority, attributes: Submit(
-            Contact(cid, "voice", queue, priority_seconds=priority, attributes=attributes)
-        ),
-        _ids,
-        _ids,
-        st.floats(-1e6, 1e6),
-        st.dictionaries(_text, _json, max_size=3),
-    ),
-    st.builds(Accept, _ids, _ids),
-    st.just(Tick()),
-    st.builds(SetPresence, _ids, st.sampled_from(Presence), st.none() | _text),
-    st.builds(Transfer, _ids, queue=st.none() | _ids, keep_key=st.booleans()),
-)
-# (at, command, events); the seq is given when the batch is appended.
-_fields = st.tuples(_times, _commands, st.lists(_events, max_size=3).map(tuple))
-_steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("append"), st.lists(_fields, max_size=6)),
-        # A snapshot ``back`` records before the end of the log (not before the latest one).
-        st.tuples(st.just("snapshot"), st.integers(0, 4), st.binary(max_size=24)),
-    ),
-    max_size=10,
-)
-
-
-@pytest.mark.parametrize("kind", STORE_KINDS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=_steps)
-def test_reopening_gives_back_the_records_after_the_latest_snapshot(
-    kind: str, steps: list[tuple[Any, ...]]
-) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "centre.db"
-        store: Storage = (
-            MemoryStorage(retention=None)
-            if kind == "memory"
-            else SQLiteStorage(path, synchronous="OFF", retention=None)
-        )
-        appended: list[LogRecord] = []
-        snapshot: tuple[int, bytes | None] = (0, None)
-        for step in steps:
-            if step[0] == "append":
-                batch = [
-                    LogRecord(len(appended) + index, *fields)
-                    for index, fields in enumerate(step[1], start=1)
-                ]
-                store.append(batch)
-                appended.extend(batch)
-            else:
-                _, back, state = step
-                seq = max(len(appended) - back, snapshot[0])
-                store.snapshot(seq, state)
-                snapshot = (seq, state)
-        if kind == "sqlite":
-            store.close()
-            store = SQLiteStorage(path, synchronous="OFF")
-        recovered = store.load()
-        assert (recovered.snapshot_seq, recovered.snapshot) == snapshot
-        assert recovered.records == tuple(appended[snapshot[0] :])
-        for got, sent in zip(recovered.records, appended[snapshot[0] :], strict=True):
-            if isinstance(sent.command, Submit):
-                assert isinstance(got.command, Submit)
-                assert dict(got.command.contact.attributes) == dict(sent.command.contact.attributes)
-        assert recovered.problem is None
-        # The reopened log goes on where it ended.
-        store.append([record(len(appended) + 1)])
-        assert store.load().records[-1] == record(len(appended) + 1)
-        store.close()
 
 
 def test_the_log_never_goes_back_behind_its_latest_snapshot(ten: Path) -> None:
