@@ -152,22 +152,23 @@ class SingleNodeStorage:
                 )
                 return
 
-    def _writer(self) -> RedisStorage:
+    async def _writer(self) -> RedisStorage:
         if self._closed:
             raise StorageError(f"the store of partition {self._partition!r} is closed")
         if self._store is None:
-            raise StorageError(
-                f"the store of partition {self._partition!r} holds no lease yet: call load() first"
-            )
+            # A write before load (as SQLiteStorage allows): take the lease now.
+            await self._take_lease()
+        assert self._store is not None
         return self._store
 
     async def append(self, records: Sequence[LogRecord]) -> None:
-        """As :meth:`RedisStorage.append`, under this store's lease."""
-        await self._writer().append(records)
+        """As :meth:`RedisStorage.append`, under this store's lease (taken now if
+        :meth:`load` did not take it yet)."""
+        await (await self._writer()).append(records)
 
     async def snapshot(self, seq: int, state: bytes) -> None:
         """As :meth:`RedisStorage.snapshot`, under this store's lease."""
-        await self._writer().snapshot(seq, state)
+        await (await self._writer()).snapshot(seq, state)
 
     async def close(self) -> None:
         """Stop renewing, release the lease, and close the engine this store made.
