@@ -269,7 +269,7 @@ def _bench_takeover(url: str, kills: int, ttl: float) -> dict[str, Any]:
             killed = time.perf_counter()
             child.wait()
 
-            async def take_over() -> float:
+            async def take_over(killed: float = killed) -> float:
                 while True:
                     token = await engine.acquire(PARTITION, "standby", ttl)
                     if token is not None:
