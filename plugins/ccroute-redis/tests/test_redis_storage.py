@@ -234,9 +234,9 @@ async def test_partitions_are_independent(engine: RedisEngine) -> None:
     assert len((await engine.storage("site-b", None).load()).records) == 1
 
 
-@pytest.mark.parametrize("partition", ["", "a b", "{x}", "x" * 201, 7])
+@pytest.mark.parametrize("partition", ["", "a\nb", "x" * 201, 7])
 async def test_bad_partition_names_are_refused(engine: RedisEngine, partition: object) -> None:
-    with pytest.raises(InvalidValueError, match="partition must be"):
+    with pytest.raises(InvalidValueError, match="partition"):
         engine.storage(partition, None)  # type: ignore[arg-type]
 
 

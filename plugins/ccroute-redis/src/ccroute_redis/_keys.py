@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 import attrs
 from ccroute import codec
-from ccroute.errors import InputError, InvalidValueError
+from ccroute.cluster import check_name
+from ccroute.errors import InputError
 
 #: What a partition's ``meta`` hash says in ``magic``.
 MAGIC: Final = "ccroute event log"
 #: The layout of the keys this release writes (the ``layout`` field of
 #: ``meta``); a partition written with a newer layout is refused.
 LAYOUT: Final = 1
-
-# Braces and whitespace would break the hash tag ("{partition}") or the keys.
-_PARTITION: Final = re.compile(r"[A-Za-z0-9_.:@/=+-]{1,200}")
 
 #: The fields of a record's stream entry, in the order of codec.Row (minus seq,
 #: which is the entry's id). A key column that is None has no field.
@@ -26,15 +23,15 @@ _KEYS_OPTIONAL: Final = frozenset({"contact_id", "agent_id", "queue"})
 
 
 def check_partition(partition: object) -> str:
-    """``partition`` if it is a usable partition name.
+    """``partition`` if it is a partition name (:func:`ccroute.cluster.check_name`).
 
-    :raises InvalidValueError: not a str of 1 to 200 letters, digits and ``_.:@/=+-``.
+    Any printable name does: every key of a partition starts with the same
+    ``<prefix>:{<partition>}``, so Redis Cluster hashes them alike even when
+    the name holds braces.
+
+    :raises InvalidValueError: it is not.
     """
-    if not isinstance(partition, str) or _PARTITION.fullmatch(partition) is None:
-        raise InvalidValueError(
-            f"partition must be a name of 1 to 200 letters, digits and _.:@/=+-, not {partition!r}"
-        )
-    return partition
+    return check_name(partition, "partition")
 
 
 @attrs.frozen

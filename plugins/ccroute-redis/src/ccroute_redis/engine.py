@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import redis.asyncio
 import redis.exceptions
 from ccroute import codec
+from ccroute.cluster import check_name, check_read, check_token, check_ttl
 from ccroute.errors import InputError, InvalidValueError, StorageError
 from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention
 from redis.asyncio.retry import Retry
@@ -62,20 +63,6 @@ def _check_seconds(name: str, value: object, *, positive: bool = True) -> float:
         what = "> 0" if positive else ">= 0"
         raise InvalidValueError(f"{name} must be a finite number of seconds {what}, not {value!r}")
     return float(value)
-
-
-def _check_node(node: object) -> str:
-    if not isinstance(node, str) or not node or not node.isprintable() or " " in node:
-        raise InvalidValueError(
-            f"node must be a non-empty printable name without spaces, not {node!r}"
-        )
-    return node
-
-
-def _check_token(token: object) -> int:
-    if isinstance(token, bool) or not isinstance(token, int) or token < 1:
-        raise InvalidValueError(f"token must be a fencing token (an int >= 1), not {token!r}")
-    return token
 
 
 class RedisEngine:
@@ -158,6 +145,22 @@ class RedisEngine:
         self._info: ServerInfo | None = None
         self._ready_lock: asyncio.Lock | None = None
         self._closed = False
+
+    @classmethod
+    async def connect(cls, url: str = "redis://127.0.0.1:6379/0", **options: Any) -> RedisEngine:
+        """A new engine (``options`` as for the constructor), connected and its
+        server checked (:meth:`check`) before it is returned.
+
+        :raises RedisSettingsError: the server's settings or version are refused.
+        :raises StorageError: the server cannot be reached.
+        """
+        engine = cls(url, **options)
+        try:
+            await engine.check()
+        except BaseException:
+            await engine.close()
+            raise
+        return engine
 
     @staticmethod
     def _where(url: str) -> str:
@@ -325,8 +328,8 @@ class RedisEngine:
         :raises StorageError: Redis cannot be reached.
         """
         keys = self.keys(partition)
-        _check_node(node)
-        ms = _millis(_check_seconds("ttl", ttl))
+        check_name(node, "node")
+        ms = _millis(check_ttl(ttl))
         token = await self._script(
             "ACQUIRE",
             f"take the lease of partition {partition!r}",
@@ -342,9 +345,9 @@ class RedisEngine:
         :raises StorageError: Redis cannot be reached.
         """
         keys = self.keys(partition)
-        _check_node(node)
-        _check_token(token)
-        ms = _millis(_check_seconds("ttl", ttl))
+        check_name(node, "node")
+        check_token(token)
+        ms = _millis(check_ttl(ttl))
         renewed = await self._script(
             "RENEW",
             f"renew the lease of partition {partition!r}",
@@ -359,8 +362,8 @@ class RedisEngine:
         :raises StorageError: Redis cannot be reached.
         """
         keys = self.keys(partition)
-        _check_node(node)
-        _check_token(token)
+        check_name(node, "node")
+        check_token(token)
         await self._script(
             "RELEASE", f"release the lease of partition {partition!r}", [keys.lease], [token, node]
         )
@@ -389,8 +392,7 @@ class RedisEngine:
         from .storage import RedisStorage
 
         keys = self.keys(partition)
-        if token is not None:
-            _check_token(token)
+        check_token(token, optional=True)
         return RedisStorage(self, keys, token)
 
     async def read_after(self, partition: str, seq: int, wait: float) -> Sequence[LogRecord]:
@@ -405,9 +407,7 @@ class RedisEngine:
         :raises StorageError: Redis cannot be reached, or the next entry is damaged.
         """
         keys = self.keys(partition)
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise InvalidValueError(f"seq must be an int >= 0, not {seq!r}")
-        wait = _check_seconds("wait", wait, positive=False)
+        seq, wait = check_read(seq, wait)
         block = min(wait, max(self._socket_timeout - 1.0, 0.0))
         ms = int(block * 1000)
 

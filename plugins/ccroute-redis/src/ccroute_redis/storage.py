@@ -121,6 +121,16 @@ class RedisStorage:
             token=token,
         )
 
+    async def _fence(self) -> int:
+        """The partition's latest fencing token (0: none handed out)."""
+        keys = self._keys
+
+        async def get(client: redis.asyncio.Redis) -> Any:
+            return await client.get(keys.fence)
+
+        value = await self._engine._call(f"read the fence of {self._where}", get)
+        return int(_text(value)) if value is not None else 0
+
     # -- the partition's meta ------------------------------------------------------
 
     async def _open(self) -> None:
@@ -191,7 +201,15 @@ class RedisStorage:
         self._check_open()
         await self._open()
         assert self._last_seq is not None
-        batch = _check_batch(records, self._last_seq, self._where)
+        try:
+            batch = _check_batch(records, self._last_seq, self._where)
+        except StorageError:
+            # The seqs do not continue the log as this store last saw it: when
+            # another node took the lease (and maybe wrote), say that instead.
+            fence = await self._fence()
+            if self._token is not None and fence != self._token:
+                raise self._fenced("append", fence) from None
+            raise
         if not batch:
             return
         rows = _encode_batch(batch, records)
