@@ -51,6 +51,7 @@ def test_every_lazy_name_resolves_to_its_module_object() -> None:
     lazy = ccroute._LAZY
     assert set(lazy) == {
         "hookimpl",
+        "Node",
         "Service",
         "LogRecord",
         "MemoryStorage",

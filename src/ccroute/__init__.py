@@ -116,6 +116,7 @@ from .views import AgentStatus, AgentView, ChannelStats, ContactView, QueueStats
 
 if TYPE_CHECKING:
     # Imported on first use (see __getattr__); here for type checkers.
+    from .cluster import Node
     from .hookspecs import hookimpl
     from .service import Service
     from .storage import LogRecord, MemoryStorage, Recovered, Storage
@@ -126,6 +127,7 @@ __version__ = "0.1.0"
 #: Public names imported on first use, by the module that defines them.
 _LAZY: dict[str, str] = {
     "hookimpl": ".hookspecs",
+    "Node": ".cluster",
     "Service": ".service",
     "LogRecord": ".storage",
     "MemoryStorage": ".storage",
@@ -213,6 +215,7 @@ __all__ = [
     "MemoryCRM",
     "MemoryStorage",
     "MonotonicClock",
+    "Node",
     "NotEligible",
     "Observer",
     "OfferDelivered",

@@ -133,7 +133,7 @@ from .plugins import (
 )
 from .policies import RoutingPolicy
 from .router import Router
-from .storage import AsyncStorage, LogRecord, Storage, is_async_storage
+from .storage import AsyncStorage, LogRecord, Recovered, Storage, is_async_storage
 
 if TYPE_CHECKING:
     from .ivr.live import LiveFlows
@@ -644,6 +644,8 @@ class Service:
         self.recovery_problem: str | None = None
         """What was wrong with the log at the last start (``None``: nothing)."""
         self._crm: BuiltinCRM | None = None
+        # The agent strategies of a warm copy (_warm_load), looked up once.
+        self._warm_strategies: dict[str, Any] | None = None
 
     # ================================================================ lifecycle
 
@@ -1965,6 +1967,10 @@ class Service:
         records after it."""
         assert self._storage is not None
         recovered = await self._store_call(self._storage.load)
+        self._rebuild(recovered, strategies)
+
+    def _rebuild(self, recovered: Recovered, strategies: Mapping[str, Any]) -> None:
+        """Rebuild the router and the bookkeeping from what a store loaded."""
         self.recovery_problem = recovered.problem
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)
@@ -1992,12 +1998,51 @@ class Service:
             replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
-            raise StorageError(f"recovering from {self._storage!r}: {error}") from error
+            where = self._storage if self._storage is not None else self._given_storage
+            raise StorageError(f"recovering from {where!r}: {error}") from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
         self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
+
+    # ============================================ a warm copy, for ccroute.cluster
+    #
+    # A standby node keeps a Service that is never started as a warm copy of
+    # the leader's: rebuilt once from the log, then fed the records as the
+    # leader appends them. At takeover, _warm_state() is the snapshot the
+    # node's new Service starts from, so it replays only what it has not seen.
+
+    async def _warm_load(self, recovered: Recovered) -> None:
+        """Rebuild this (never started) service's router and bookkeeping from
+        ``recovered``, with the agent strategies its plugins give."""
+        if self._stack is not None:
+            raise ServiceError("a running service is not a warm copy")
+        if self._warm_strategies is None:
+            pm = make_plugin_manager(self._plugins, load_entrypoints=self._load_entrypoints)
+            hooks = Hooks(pm, timeout=self._hook_timeout, logger=log)
+            self._warm_strategies = await hooks.agent_strategies()
+        self._rebuild(recovered, self._warm_strategies)
+
+    def _warm_apply(self, records: Sequence[LogRecord]) -> bool:
+        """Take in records the leader appended after :attr:`durable_seq`;
+        ``False`` (nothing taken) when the first is not the next one.
+
+        :raises StorageError: a record replays to other events (the copy is
+            of no use then: load again).
+        """
+        if not records:
+            return True
+        if records[0].seq != self._seq + 1:
+            return False
+        replay(self.router, self._rclock, map(self._masking.log_record, records), self._fold)
+        self._seq = self._durable_seq = records[-1].seq
+        return True
+
+    def _warm_state(self) -> Recovered:
+        """The warm copy as a store would load it: a snapshot of everything taken in."""
+        state = _frame(self.router.snapshot(), self._book.export())
+        return Recovered(snapshot_seq=self._seq, snapshot=state)
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:

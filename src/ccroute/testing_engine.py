@@ -246,6 +246,22 @@ class EngineContract:
         await leader.close()
         await stale.close()
 
+    async def test_a_new_store_appends_without_loading_first(
+        self, open_engine: OpenEngine, partition: str
+    ) -> None:
+        # A node taking over from its warm copy never calls the store's load.
+        a, b = await open_engine(), await open_engine()
+        token = await a.acquire(partition, "node-a", 30.0)
+        assert token is not None
+        await a.storage(partition, token).append(records(1, 3))
+        await a.storage(partition, token).snapshot(2, b"two")
+        fresh = b.storage(partition, token)
+        with pytest.raises(StorageError, match="must be 4"):
+            await fresh.append([record(3)])
+        await fresh.append([record(4)])
+        await b.storage(partition, token).snapshot(4, b"four")
+        assert await a.storage(partition, None).load() == Recovered(4, b"four", ())
+
     async def test_a_store_without_a_token_reads_and_cannot_write(
         self, open_engine: OpenEngine, partition: str
     ) -> None:
