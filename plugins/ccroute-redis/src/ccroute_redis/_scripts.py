@@ -107,6 +107,10 @@ local last = tonumber(redis.call('HGET', KEYS[2], 'last_seq') or '0')
 if seq > last then
   return {'seq', tostring(last)}
 end
+local latest = redis.call('ZRANGE', KEYS[4], -1, -1)[1]
+if latest and tonumber(latest) > seq then
+  return {'back', latest}
+end
 redis.call('HSET', KEYS[5], 'version', ARGV[3], 'crc', ARGV[4], 'body', ARGV[5])
 redis.call('ZADD', KEYS[4], seq, ARGV[2])
 local keep = tonumber(ARGV[6])

@@ -42,7 +42,7 @@ from ._server import Fsync, ServerInfo, check_settings, parse_version
 if TYPE_CHECKING:
     from .storage import RedisStorage
 
-__all__ = ["RedisEngine", "decode_entry"]
+__all__ = ["RedisEngine", "decode_entry", "open_engine"]
 
 log = logging.getLogger("ccroute_redis")
 
@@ -457,6 +457,13 @@ class RedisEngine:
             except Exception as error:
                 log.debug("closing the Redis client: %s", error)
         self._loop.stop()
+
+
+async def open_engine(url: str = "redis://127.0.0.1:6379/0", **options: Any) -> RedisEngine:
+    """:meth:`RedisEngine.connect` as a plain function: the factory a node
+    process names (``ccroute_redis.engine:open_engine``, see
+    :mod:`ccroute.testing_cluster`), with JSON settings as keywords."""
+    return await RedisEngine.connect(url, **options)
 
 
 def _millis(seconds: float) -> int:

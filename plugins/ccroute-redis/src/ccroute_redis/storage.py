@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
 from ccroute import codec
-from ccroute.errors import FencedError, InputError, StorageError
+from ccroute.errors import FencedError, InputError, InvalidValueError, StorageError
 from ccroute.storage import (
     LogRecord,
     Recovered,
@@ -148,15 +148,21 @@ class RedisStorage:
                 await client.hsetnx(keys.meta, "layout", str(LAYOUT))
                 await client.hsetnx(keys.meta, "format", str(_FORMAT))
                 found = await client.hgetall(keys.meta)
+            latest: Any = await client.zrange(keys.snapshots, -1, -1)
+            found[b"_latest_snapshot"] = latest[0] if latest else b"0"
             return found
 
         found = {
             _text(k): _text(v)
             for k, v in (await self._engine._call(f"open {self._where}", meta)).items()
         }
+        latest = int(found.pop("_latest_snapshot"))
         if found:
             self._check_meta(found)
+        # A store may write without load() (a warm takeover never loads): the
+        # log's end and the latest snapshot come from Redis, not from memory.
         self._last_seq = int(found.get("last_seq", "0") or 0)
+        self._snapshot_seq = latest
         self._opened = True
 
     def _check_meta(self, meta: dict[str, str]) -> None:
@@ -278,6 +284,11 @@ class RedisStorage:
         if status == "seq":
             raise StorageError(
                 f"cannot {what} in {self._where}: the log ends at record {value}; nothing was stored"
+            )
+        if status == "back":
+            raise InvalidValueError(
+                f"snapshot: record {seq} is before the latest snapshot (after record {value}); "
+                "snapshots only move forward"
             )
         self._snapshot_seq = seq
 
