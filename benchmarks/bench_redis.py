@@ -31,6 +31,14 @@ the lease and loads the partition. Figure: seconds from the kill to a loaded
 store that accepts appends (median and worst); it is bounded by the ttl,
 which is what an operator tunes.
 
+Table 3b, takeover of a routing node: the same with
+:class:`ccroute.cluster.Node` processes doing real calls (the failover
+harness of :mod:`ccroute.testing_cluster`: 3 nodes, ``--kills`` SIGKILLs of
+the leader at random under load, then a SIGSTOP, every acknowledged call
+checked against the log). Figure: seconds from the kill to the new leader's
+first acknowledged call (median and worst), and how many leads started from
+a warm copy.
+
 Table 4, recovery: a partition of ``--events`` events (default 1,000,000:
 500,000 submit records of two events each), built untimed, loaded by a
 fresh store (every record read, checksummed and decoded through the
@@ -294,6 +302,33 @@ def _bench_takeover(url: str, kills: int, ttl: float) -> dict[str, Any]:
     }
 
 
+def _bench_node_takeover(url: str, kills: int, ttl: float) -> dict[str, Any]:
+    from ccroute.testing_cluster import run_failover
+
+    async def run() -> Any:
+        return await run_failover(
+            "ccroute_redis.engine:open_engine",
+            {"url": url, "prefix": "nodes", "retention": None},
+            partitions=("east", "west"),
+            nodes=3,
+            kills=kills,
+            ttl=ttl,
+            seed=18,
+        )
+
+    result = anyio.run(run)
+    return {
+        "kills": kills,
+        "ttl": ttl,
+        "median_s": _median(list(result.takeovers)),
+        "worst_s": max(result.takeovers),
+        "best_s": min(result.takeovers),
+        "warm_leads": result.warm,
+        "leads": len(result.lead_seconds),
+        "acks_checked": result.report.acks,
+    }
+
+
 # -- table 4: recovery ---------------------------------------------------------------
 
 
@@ -384,6 +419,7 @@ def main() -> None:
             ),
             ("service", lambda: _bench_service(server.url, directory, args.seconds, args.rounds)),
             ("takeover", lambda: _bench_takeover(server.url, args.kills, args.ttl)),
+            ("node_takeover", lambda: _bench_node_takeover(server.url, args.kills, args.ttl)),
             ("recovery", lambda: _bench_recovery(server.url, directory, args.events, args.rounds)),
         ]
         for name, run in report:
@@ -413,6 +449,12 @@ def _print(out: dict[str, Any]) -> None:
     t = out["takeover"]
     print(f"\nTable 3: takeover after SIGKILL, {t['kills']} kills, lease ttl {t['ttl']:g} s")
     print(f"median {t['median_s']:.3f} s, worst {t['worst_s']:.3f} s, best {t['best_s']:.3f} s")
+    n = out["node_takeover"]
+    print(
+        f"\nTable 3b: takeover by a Node under load, {n['kills']} kills, lease ttl {n['ttl']:g} s "
+        f"({n['acks_checked']:,} acknowledged calls checked; {n['warm_leads']} of {n['leads']} leads warm)"
+    )
+    print(f"median {n['median_s']:.3f} s, worst {n['worst_s']:.3f} s, best {n['best_s']:.3f} s")
     rec = out["recovery"]
     print(f"\nTable 4: recovery of {rec['events']:,} events ({rec['records']:,} records)")
     print("| store | seconds | events per second |")
