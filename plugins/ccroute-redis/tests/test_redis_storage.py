@@ -269,3 +269,30 @@ async def test_concurrent_appends_from_two_tasks_keep_the_log_consecutive(
         group.start_soon(write)
     assert outcomes.count("ok") == 1
     assert [r.seq for r in (await engine.storage("p", None).load()).records] == [1, 2, 3]
+
+
+async def test_a_damaged_first_record_empties_the_log_and_it_starts_again_at_1(
+    engine: RedisEngine, redis_server: RedisServer
+) -> None:
+    store = await leader(engine)
+    await store.append(records(1, 2))
+    client = direct(redis_server)
+    keys = engine.keys("p")
+    rewrite_entry(client, keys.log, 1, command=b"no_such_command")
+    loaded = await engine.storage("p", store.token).load()
+    assert loaded.records == () and loaded.problem is not None
+    assert "record 1" in loaded.problem and "records 1..2" in loaded.problem
+    again = engine.storage("p", store.token)
+    await again.append(records(1, 1))
+    assert list((await engine.storage("p", None).load()).records) == records(1, 1)
+
+
+async def test_a_missing_field_is_damage_not_a_crash(
+    engine: RedisEngine, redis_server: RedisServer
+) -> None:
+    store = await leader(engine)
+    await store.append(records(1, 3))
+    rewrite_entry(direct(redis_server), engine.keys("p").log, 3, body=None)
+    loaded = await engine.storage("p", store.token).load()
+    assert [r.seq for r in loaded.records] == [1, 2]
+    assert loaded.problem is not None and "field 'body' is missing" in loaded.problem
