@@ -360,3 +360,31 @@ def test_bad_node_arguments_are_refused(
         Node(engine, **arguments)
     with pytest.raises(InvalidValueError, match="engine must be"):
         Node(object(), ["p1"])  # type: ignore[arg-type]
+
+
+class FailingEngine(CutEngine):
+    """An engine whose partition stores fail their appends (a lost connection)."""
+
+    def storage(self, partition: str, token: int | None) -> AsyncStorage:
+        return FailingStore(self.inner.storage(partition, token))
+
+
+@bounded
+async def test_an_engine_store_that_fails_ends_the_lead_as_store_failed(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    engine = FailingEngine(SQLiteEngine(tmp_path / "c.db", synchronous="OFF"))
+    node = Node(engine, ["p1"], name="n", ttl=TTL, make_service=make_service)
+    try:
+        async with node:
+            service = await node.wait_leading("p1")
+            await service.add_queue(QueueConfig("support"))
+            with pytest.raises(StorageError, match="connection lost"):
+                await service.submit(Contact("c1", "email", "support"))
+            with anyio.fail_after(5):
+                while not any(e.kind == "lose" for e in node.events):
+                    await anyio.sleep(0.01)
+            assert next(e.reason for e in node.events if e.kind == "lose") == "store failed"
+            assert not service.running
+    finally:
+        await engine.close()

@@ -571,3 +571,37 @@ async def test_ring_offers_reach_every_agent_and_again_after_a_restart(
         events = await again.accept("c1", "bob")
         rescinded = [e for e in events if isinstance(e, OfferRescinded)]
         assert [(e.agent_id, e.reason) for e in rescinded] == [("alice", "answered by bob")]
+
+
+class Creeping:
+    """A real clock as the service sees it: a little later at every reading."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        self.t += 0.000_01
+        return self.t
+
+
+async def test_notes_logged_when_a_timer_is_due_come_after_its_tick(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The tick of a due timer reads the clock again; the notes logged with it
+    # must not be set back before that reading (the router's clock only moves on).
+    store = KeepingStore()
+    clock = Creeping()
+    async with Service(storage=store, load_entrypoints=False, clock=clock) as service:
+        await service.add_queue(
+            QueueConfig("support", offer_timeout=0.001, wrap_up=0, rona_not_ready=False)
+        )
+        await service.add_agent(Agent("alice", queues=("support",)), Presence.AVAILABLE)
+        for i in range(5):
+            await service.submit(Contact(f"c{i}", "email", "support"))
+            clock.t += 0.01  # the offer's timeout falls due before the next note
+            await service.flush()
+    assert "logging the service's notes failed" not in caplog.text
+    notes = [e for r in store.log for e in r.events if isinstance(e, OfferDelivered)]
+    assert len(notes) >= 3 and not any(n.delivered for n in notes)
+    times = [r.at for r in store.log]
+    assert times == sorted(times)

@@ -487,7 +487,13 @@ class Node:
                 sent = time.monotonic()
                 token = await self._acquire(partition)
                 if token is not None:
-                    await self._lead(partition, token, sent, copy)
+                    try:
+                        await self._lead(partition, token, sent, copy)
+                    except Exception:
+                        # A bug, not the engine's nor the service's (those are
+                        # handled): the partition must not stay dead for it.
+                        log.exception("node %s: leading %s failed", self._name, partition)
+                        await self._release(partition, token)
                     self._fresh_wake(partition)
                     copy = None
                     next_try = time.monotonic() + retry
@@ -563,27 +569,25 @@ class Node:
                     start_scope.cancel()
                 self._wake[partition].set()
 
-        warm = await self._catch_up(partition, copy) if copy is not None else None
-        store = _Watched(self._engine.storage(partition, token), warm, lose)
-        try:
-            service = self._make_service(partition, store)
-        except Exception:
-            log.exception("node %s: make_service raised for %s", self._name, partition)
-            await self._release(partition, token)
-            return
+        store = _Watched(self._engine.storage(partition, token), None, lose)
         async with anyio.create_task_group() as tg:
+            # Renewing from the start: catching up and starting take time.
             tg.start_soon(self._renew, partition, lease, lose)
-            # Cancelled only while the service starts (a lease lost then ends
+            # Cancelled only until the service runs (a lease lost then ends
             # the start); once it runs, a loss halts it instead.
             with start_scope:
                 try:
+                    if copy is not None:
+                        store.warm = await self._catch_up(partition, copy)
+                    warm = store.warm is not None
+                    service = self._make_service(partition, store)
                     await service.start()
                 except Exception as error:
                     log.error("node %s: starting %s failed: %r", self._name, partition, error)
                     lose("start failed")
                 else:
                     lease.started = True
-                    await self._serve(partition, lease, service, granted, warm is not None)
+                    await self._serve(partition, lease, service, granted, warm)
             if lease.lost is None and not lease.started:
                 lose("start failed")
             tg.cancel_scope.cancel()
@@ -686,14 +690,15 @@ class _Watched:
         self, store: AsyncStorage, warm: Recovered | None, lose: Callable[[str], None]
     ) -> None:
         self._store = store
-        self._warm = warm
+        #: What the first load returns instead of loading (the warm copy's state).
+        self.warm = warm
         self._lose = lose
 
     def __repr__(self) -> str:
         return repr(self._store)
 
     async def load(self) -> Recovered:
-        warm, self._warm = self._warm, None
+        warm, self.warm = self.warm, None
         if warm is not None:
             return warm
         return await self._store.load()

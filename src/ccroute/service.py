@@ -801,7 +801,8 @@ class Service:
         plugin work already queued is cancelled, the channel adapters are
         stopped and the store is closed, as :meth:`stop` does. Bounded: the
         adapters get twice the hook timeout, the store's close
-        ten seconds.
+        ten seconds. Call it from the task that started the service, as
+        :meth:`stop`.
         """
         if self._stack is None:
             return
@@ -1419,6 +1420,8 @@ class Service:
         due = self.router.next_due()
         if due is not None and due <= at:
             self._call(Tick())
+            # The tick read the clock again: the notes come at or after it.
+            at = self._time()
         self._rclock.set(at)
         return at
 
