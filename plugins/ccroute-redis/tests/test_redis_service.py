@@ -112,7 +112,11 @@ async def test_a_service_whose_lease_is_taken_stops_writing(
             await thief.close()
         finally:
             await service.stop()
-        loaded = await RedisEngine(redis_server.url, prefix=prefix).storage("p", None).load()
+        reader = RedisEngine(redis_server.url, prefix=prefix)
+        try:
+            loaded = await reader.storage("p", None).load()
+        finally:
+            await reader.close()
         ids = [r.command.contact.id for r in loaded.records if r.name == "submit"]  # type: ignore[attr-defined]
         assert ids == ["kept"]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -139,7 +140,9 @@ class RedisEngine:
         self._fsync: Fsync = fsync
         self._check_server = check_server
         self._keep_snapshots = keep_snapshots
-        self._loop = LoopThread("ccroute-redis")
+        # Started by the first call: an engine never used costs no thread.
+        self._loop_thread: LoopThread | None = None
+        self._loop_lock = threading.Lock()
         self._client: redis.asyncio.Redis | None = None
         self._scripts: dict[str, Any] = {}
         self._info: ServerInfo | None = None
@@ -223,7 +226,14 @@ class RedisEngine:
 
         if self._closed:
             raise StorageError(f"the Redis engine ({self.where}) is closed")
-        return await self._loop.run(on_loop())
+        return await self._loop().run(on_loop())
+
+    def _loop(self) -> LoopThread:
+        """The private event loop the client lives on, started on first use."""
+        with self._loop_lock:
+            if self._loop_thread is None:
+                self._loop_thread = LoopThread("ccroute-redis")
+            return self._loop_thread
 
     async def _ready(self) -> redis.asyncio.Redis:
         """The client, connected and checked (on the private loop)."""
@@ -440,10 +450,11 @@ class RedisEngine:
         client, self._client = self._client, None
         if client is not None:
             try:
-                await self._loop.run(client.aclose())
+                await self._loop().run(client.aclose())
             except Exception as error:  # closing a dead connection: nothing left to do
                 log.debug("closing the Redis client: %s", error)
-        self._loop.stop()
+        if self._loop_thread is not None:
+            self._loop_thread.stop()
 
     def close_sync(self) -> None:
         """:meth:`close` for code outside any event loop (and ``atexit``)."""
@@ -453,10 +464,11 @@ class RedisEngine:
         client, self._client = self._client, None
         if client is not None:
             try:
-                self._loop.run_sync(client.aclose(), timeout=5)
+                self._loop().run_sync(client.aclose(), timeout=5)
             except Exception as error:
                 log.debug("closing the Redis client: %s", error)
-        self._loop.stop()
+        if self._loop_thread is not None:
+            self._loop_thread.stop()
 
 
 async def open_engine(url: str = "redis://127.0.0.1:6379/0", **options: Any) -> RedisEngine:

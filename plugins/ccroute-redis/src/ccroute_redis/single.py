@@ -132,7 +132,7 @@ class SingleNodeStorage:
             )
         self._token = token
         self._store = engine.storage(partition, token)
-        self._renewer = engine._loop.submit(self._renew(token))
+        self._renewer = engine._loop().submit(self._renew(token))
 
     async def _renew(self, token: int) -> None:
         """Renew the lease every third of its ttl (on the engine's private loop)."""
