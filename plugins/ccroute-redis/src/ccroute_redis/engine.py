@@ -408,7 +408,7 @@ class RedisEngine:
     async def read_after(self, partition: str, seq: int, wait: float) -> Sequence[LogRecord]:
         """The records of ``partition`` after ``seq``, up to 2000, waiting up to
         ``wait`` seconds for one (a blocking ``XREAD``; ``wait`` is cut to
-        ``socket_timeout`` less a second so a dead connection is still noticed).
+        0.8 ``socket_timeout`` so the reply comes before the connection's timeout).
 
         A damaged entry ends what is returned; when it is the first one,
         :class:`StorageError` names it (the leader's next load sets it aside).
@@ -418,7 +418,8 @@ class RedisEngine:
         """
         keys = self.keys(partition)
         seq, wait = check_read(seq, wait)
-        block = min(wait, max(self._socket_timeout - 1.0, 0.0))
+        # The server must answer before the connection's timeout ends.
+        block = min(wait, self._socket_timeout * 0.8)
         ms = int(block * 1000)
 
         async def read(client: redis.asyncio.Redis) -> Any:
