@@ -16,7 +16,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ccroute"
 # choose between two implementations whose behaviour is identical; it does no
 # other I/O, and the choice cannot change a routing result.
 # plugins.py reads CCROUTE_LOAD_PLUGINS and imports entry points when the
-# service starts; service.py, storage*.py do the I/O the core leaves out.
+# service starts; service.py, storage*.py do the I/O the core leaves out;
+# cluster*.py are the shell of several nodes (leases timed by the node's
+# clock, the reference engine's SQLite file); testing_storage/engine/cluster.py
+# are test support (threads, subprocesses, signals) the core never imports.
 ALLOWED_IO = {
     "clock.py",
     "_queue.py",
@@ -25,6 +28,11 @@ ALLOWED_IO = {
     "service.py",
     "storage.py",
     "storage_sqlite.py",
+    "cluster.py",
+    "cluster_sqlite.py",
+    "testing_storage.py",
+    "testing_engine.py",
+    "testing_cluster.py",
 }
 # The command line (its output layer: the terminal's width and colours,
 # writing plot files, timing a staffing search for the user).
