@@ -73,7 +73,8 @@ def _resolve_in_ccroute(app, env, node, contnode):  # type: ignore[no-untyped-de
     (``Router.tick``, ``Queued``) or by the module that defines them
     (``ccroute.hooktypes.ServiceHandle.inbound``); the reference documents
     them where users import them from (``ccroute.ServiceHandle``). Try
-    ``ccroute.<name>``, then the name without its module path.
+    ``ccroute.<name>``, then the name without its module path, then the one
+    object of the package whose name ends so.
     """
     if node.get("refdomain") != "py":
         return None
@@ -84,6 +85,12 @@ def _resolve_in_ccroute(app, env, node, contnode):  # type: ignore[no-untyped-de
     else:
         candidates = ["ccroute." + ".".join(parts[i:]) for i in range(2, len(parts))]
     domain = env.get_domain("py")
+    # Last, a name defined once anywhere in the package (``NodeEvent`` named
+    # in the docstring of ``ccroute.Node``, documented in ``ccroute.cluster``).
+    suffix = "." + target
+    unique = [name for name in domain.objects if name.endswith(suffix)]
+    if len(unique) == 1:
+        candidates.append(unique[0])
     for candidate in candidates:
         found = domain.resolve_xref(
             env, node["refdoc"], app.builder, node["reftype"], candidate, node, contnode

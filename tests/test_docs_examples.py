@@ -72,25 +72,29 @@ def test_every_code_block_on_a_page_runs(
     setup, blocks = page_code(page)
     namespace: dict[str, object] = {"__name__": "__docs__", "DOCS": DOCS, "ROOT": ROOT}
 
-    async def run() -> None:
+    # One event loop for the page, running only while a block awaits: a block
+    # that starts its own loop (anyio.run) runs outside it.
+    with asyncio.Runner() as runner:
         named = [("setup", setup), *[(f"block {i + 1}", b) for i, b in enumerate(blocks)]]
         for where, code in named:
             name = f"{page.relative_to(ROOT)} ({where})"
+            # A page about a server names its address; the set-up may point
+            # it at the private one it started (``_substitute``).
+            for shown, used in dict(namespace.get("_substitute", {})).items():  # type: ignore[call-overload]
+                code = code.replace(shown, used)
             if code.lstrip().startswith(">>>"):
                 check_session(code, name, namespace)
                 continue
             compiled = compile(code, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             result = eval(compiled, namespace)  # our own pages' code
             if asyncio.iscoroutine(result):
-                await result
+                runner.run(result)
         # A page that shows a test (how to test a policy) has it run too.
-        for name, value in list(namespace.items()):
-            if name.startswith("test_") and callable(value):
+        for test_name, value in list(namespace.items()):
+            if test_name.startswith("test_") and callable(value):
                 result = value()
                 if asyncio.iscoroutine(result):
-                    await result
-
-    asyncio.run(run())
+                    runner.run(result)
 
 
 def check_session(code: str, name: str, namespace: dict[str, object]) -> None:

@@ -201,7 +201,7 @@ def check_read(seq: object, wait: object) -> tuple[int, float]:
 
 # -- a node: leads the partitions it can, follows the others -------------------
 
-#: What happened to a partition on a node (:attr:`NodeEvent.kind`).
+#: What happened to a partition on a node (a :class:`NodeEvent`'s ``kind``).
 NodeEventKind = Literal["lead", "lose", "release"]
 
 

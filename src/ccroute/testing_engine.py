@@ -21,7 +21,7 @@ taking the keyword ``retention``::
 
 Each test uses partitions of its own (random names), so the backend needs no
 cleaning between tests, and closes every engine it opened.
-:class:`EngineContract` runs on :attr:`EngineContract.backend` (asyncio by
+:class:`EngineContract` runs on ``EngineContract.backend`` (asyncio by
 default; override ``anyio_backend`` to run on trio too).
 :class:`EngineStorageContract` runs the storage contract of
 :mod:`ccroute.testing_storage` on a partition's store under a live lease.
