@@ -297,6 +297,8 @@ function renderOffers() {
       state.offers.delete(offer.contact_id);
       renderOffers();
     });
+    box.append(card);
+    accept.focus();
     if (offer.expires_at) {
       const total = Math.max(1, offer.expires_at - (offer.offered_at ?? now()));
       const tick = () => {
@@ -309,8 +311,6 @@ function renderOffers() {
       };
       tick();
     }
-    box.append(card);
-    accept.focus();
   }
   $("no-offers").hidden = state.offers.size > 0;
 }
@@ -434,6 +434,7 @@ function renderPane(chat) {
     select.disabled = codes.length === 0;
   }
   renderContext(chat);
+  renderTimer(chat);
 }
 
 function addChatMessage(id, m, render = true) {
@@ -508,7 +509,8 @@ function pairs(object) {
 function definitionList(entries) {
   return el("dl", {}, ...entries.flatMap(([k, v]) => {
     const text = String(v);
-    return [el("dt", { text: k.replaceAll("_", " ") }), el("dd", { class: /^\*+|\*{3,}|•{3,}/.test(text) ? "masked" : null, text })];
+    const label = k.replaceAll("_", " ");
+    return [el("dt", { text: label.charAt(0).toUpperCase() + label.slice(1) }), el("dd", { class: /^\*+|\*{3,}|•{3,}/.test(text) ? "masked" : null, text })];
   }));
 }
 
@@ -544,12 +546,15 @@ function renderContext(chat) {
   box.replaceChildren(...sections);
 }
 
-// Handle times tick once a second on the open conversations.
+/** The handle-time badge of a conversation (ticks once a second). */
+function renderTimer(chat) {
+  const badge = chat.pane.querySelector(".handle-time");
+  badge.textContent = chat.state === "wrap-up"
+    ? `Wrap-up ${clock(now() - (chat.wrapStarted || now()))}`
+    : `Handling ${clock(now() - chat.answeredAt)}`;
+}
 setInterval(() => {
-  for (const chat of state.chats.values()) {
-    const badge = chat.pane.querySelector(".handle-time");
-    badge.textContent = chat.state === "wrap-up" ? `Wrap-up ${clock(now() - (chat.wrapStarted || now()))}` : clock(now() - chat.answeredAt);
-  }
+  for (const chat of state.chats.values()) renderTimer(chat);
 }, 1000);
 
 start();

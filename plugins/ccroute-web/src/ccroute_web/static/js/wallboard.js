@@ -41,7 +41,9 @@ function renderQueue(q, intervalLabel) {
       ? `Target ${percent(q.target)} in ${Math.round(q.threshold ?? 0)} s` : "" })),
     el("div", { class: "top" },
       figure("Waiting", q.waiting ?? 0, { name: "waiting", alert: q.waiting > 0 }),
-      figure("Longest wait", clock(q.longest_wait), { cls: "small", name: "longest-wait" }),
+      figure("Longest wait", clock(q.longest_wait), {
+        cls: q.longest_wait > (q.threshold ?? Infinity) ? "bad" : "", name: "longest-wait",
+      }),
       figure("SL today", percent(today.service_level), { cls: todayGrade, name: "sl-today" }),
       figure(`SL ${intervalLabel}`, percent(interval.service_level), { cls: intervalGrade, name: "sl-interval" })),
     el("div", { class: "bottom" },
@@ -53,12 +55,11 @@ function renderQueue(q, intervalLabel) {
       el("span", {}, "Agents logged in ", el("b", { text: q.agents?.logged_in ?? 0 })),
       el("span", {}, "available ", el("b", { text: q.agents?.available ?? 0 })),
       el("span", {}, "ringing ", el("b", { text: q.ringing ?? 0 })),
-      el("span", {}, "handled today ", el("b", { text: today.handled ?? 0 })),
       el("span", {}, "AHT ", el("b", { text: clock(today.aht) }))));
 }
 
 function hhmm(unix) {
-  return new Date(unix * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(unix * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 function render(board) {
@@ -140,7 +141,7 @@ async function start() {
 }
 
 setInterval(() => {
-  $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   if (lastUpdate) $("updated").textContent = `Updated ${Math.round((Date.now() - lastUpdate) / 1000)} s ago`;
 }, 1000);
 
