@@ -1,0 +1,106 @@
+"""Fixtures of the browser tests: Debian's Chromium through Playwright, and a live
+demo centre (service on SQLite + the web app on a free loopback port) run on an
+event loop in a thread beside the test, which drives the browser synchronously.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.from_thread
+import attrs
+import pytest
+
+from ccroute_web.demo import Centre, centre, demo_users
+
+T = TypeVar("T")
+
+#: Debian's chromium package installs the browser here (tools/install-test-services.sh).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+#: Every demo user's password in the tests.
+PASSWORD = "correct horse battery"
+#: Seconds a customer has to come back: short, so the abandon test is quick.
+GRACE = 2.0
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless; fails (never skips) when it is not installed."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's 'chromium' package "
+            "(apt-get install -y --no-install-recommends chromium)",
+            pytrace=False,
+        )
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@attrs.frozen
+class Live:
+    """A running demo centre and the event loop (in a thread) it runs on."""
+
+    centre: Centre
+    portal: Any
+
+    @property
+    def url(self) -> str:
+        """The web app's base URL."""
+        return self.centre.url
+
+    @property
+    def service(self) -> Any:
+        """The service (read its views through :meth:`call`)."""
+        return self.centre.service
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``await fn(*args)`` on the centre's event loop and return its result."""
+        result: T = self.portal.call(fn, *args)
+        return result
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session (each test opens its own contexts)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests write the pages' screenshots: $CCROUTE_SCREENSHOTS or a temp folder."""
+    folder = os.environ.get("CCROUTE_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\nccroute-web screenshots: {path}")
+    return path
+
+
+@pytest.fixture
+def live() -> Iterator[Live]:
+    """The demo centre on a temporary SQLite log, on a free loopback port."""
+    users = demo_users(PASSWORD)
+    with (
+        tempfile.TemporaryDirectory(prefix="ccroute-web-") as folder,
+        anyio.from_thread.start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(
+            centre(Path(folder) / "centre.db", users=users, web={"resume_grace": GRACE})
+        ) as running,
+    ):
+        yield Live(running, portal)
