@@ -8,9 +8,11 @@ socket is bound before the task starts, so a port in use is an error of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -41,11 +43,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _uvicorn_class() -> Any:
+    import uvicorn
+
+    class Uvicorn(uvicorn.Server):
+        """uvicorn's server, leaving signals to the application (its Ctrl-C is its own)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Uvicorn
+
+
 class Server:
     """One ASGI server on one bound socket; :meth:`serve` until :meth:`shutdown`."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, *, max_frame: int = 1024 * 1024) -> None:
         self._app = app
+        self._max_frame = max_frame
         self._sock = sock
         self._stop = anyio.Event()
         self._done = anyio.Event()
@@ -82,17 +98,16 @@ class Server:
     async def _serve_uvicorn(self) -> None:
         import uvicorn
 
+        _Uvicorn = _uvicorn_class()
         config = uvicorn.Config(
             self._app,
             log_level="warning",
             lifespan="off",
             access_log=False,
-            ws_max_size=16 * 1024 * 1024,  # the app bounds frames itself
+            ws_max_size=self._max_frame,
             timeout_graceful_shutdown=2,
         )
-        server = self._uvicorn = uvicorn.Server(config)
-        # uvicorn's own signal handlers would steal the application's Ctrl-C
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = self._uvicorn = _Uvicorn(config)
         await server.serve(sockets=[self._sock])
 
     async def _serve_hypercorn(self) -> None:
@@ -105,4 +120,5 @@ class Server:
         config.accesslog = None
         config.errorlog = log
         config.graceful_timeout = 2.0
+        config.websocket_max_message_size = self._max_frame
         await serve(self._app, config, shutdown_trigger=self._stop.wait, mode="asgi")
