@@ -30,7 +30,13 @@ export class ApiError extends Error {
 
 /** Call the JSON API; throws ApiError with the server's message on a 4xx/5xx. */
 export async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  // X-Requested-With: the server then answers 401 without a Basic challenge, which
+  // would open the browser's own password dialog instead of the page's sign-in form.
+  const init = {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-Requested-With": "fetch" },
+  };
   // Every POST carries a JSON body: the server refuses anything else (its CSRF defence).
   if (body === undefined && method === "POST") body = {};
   if (body !== undefined) {
