@@ -26,7 +26,7 @@ def _request(
 
 def test_the_demo_serves_the_pages_and_signs_in_its_users(tmp_path: Path) -> None:
     log = tmp_path / "demo.db"
-    command = [sys.executable, "-m", "ccroute_web.demo", "--port", "0", "--seconds", "6"]
+    command = [sys.executable, "-m", "ccroute_web.demo", "--port", "0", "--seconds", "5"]
     command += ["--password", "demo-pass", "--path", str(log)]
     started = time.monotonic()
     process = subprocess.Popen(

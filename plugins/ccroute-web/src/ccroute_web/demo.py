@@ -17,13 +17,16 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import anyio
 import attrs
 from ccroute import Agent, Presence, QueueConfig
 
 from .channel import WebChannel
+
+if TYPE_CHECKING:
+    from ccroute import Service
 
 __all__ = ["AGENTS", "QUEUES", "AgentSpec", "Centre", "DemoUser", "centre", "demo_users", "main"]
 
@@ -74,7 +77,7 @@ class DemoUser:
 class Centre:
     """A running demo centre: its service, its web channel and where it listens."""
 
-    service: object
+    service: Service
     web: WebChannel
     url: str
     users: tuple[DemoUser, ...]
@@ -181,8 +184,9 @@ async def run(
         _print_banner(c, out)
         if seconds is None:
             await anyio.sleep_forever()
-        await anyio.sleep(seconds)
-        print("demo: time is up, stopping", file=out, flush=True)
+        else:
+            await anyio.sleep(seconds)
+            print("demo: time is up, stopping", file=out, flush=True)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

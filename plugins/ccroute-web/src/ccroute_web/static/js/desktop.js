@@ -287,6 +287,7 @@ function renderOffers() {
       renderOffers();
       if (result) {
         upsertChat({ ...offer, ...result });
+        refreshStats();
         select(offer.contact_id);
         state.chats.get(offer.contact_id)?.pane.querySelector(".composer textarea").focus();
       }
@@ -518,8 +519,8 @@ function renderContext(chat) {
   const c = chat.contact;
   const box = chat.pane.querySelector(".context");
   const sections = [];
-  const profile = c.profile || null;
-  if (profile) {
+  const profile = c.profile || {};
+  if (pairs(profile).length) {
     sections.push(el("section", { "aria-labelledby": `profile-${chat.id}` },
       el("h3", { id: `profile-${chat.id}`, text: "Customer" }),
       definitionList(pairs(profile))));
