@@ -10,12 +10,12 @@ asyncio loop:
 
 - every agent signs in (``POST /api/login``), opens its live socket
   (``/ws/agent``), sets itself available, accepts each offer it is shown
-  (``POST .../accept``), answers each customer message with a reply
-  (``POST .../messages``), and after the last one ends the chat and its
-  wrap-up with a disposition (``complete``, ``wrap-up``);
+  (``POST .../accept``) and greets the customer, answers each customer
+  message with a reply (``POST .../messages``), and after the last one ends
+  the chat and its wrap-up with a disposition (``complete``, ``wrap-up``);
 - every customer opens ``/ws/chat`` at once, writes a first message, and once
-  answered writes ``--messages`` more, each after the agent's reply to the
-  previous one arrived.
+  greeted writes ``--messages`` more, each after the agent's previous message
+  arrived.
 
 It prints, side by side from one run: chat messages delivered per second
 (every message that reached the other party's socket, both ways, over the
@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ class Run:
         self.first_send: float | None = None
         self.last_end = 0.0
         self.sent_at: dict[tuple[str, str], float] = {}
+        self.errors: list[str] = []
 
 
 async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Event) -> None:
@@ -101,12 +103,19 @@ async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Eve
             replies: dict[str, int] = {}
 
             async def handle(msg: dict[str, Any]) -> None:
+                try:
+                    await act(msg)
+                except Exception as error:  # counted and shown: a refused call is a finding
+                    run.errors.append(f"{type(error).__name__}: {error}")
+
+            async def act(msg: dict[str, Any]) -> None:
                 kind = msg.get("type")
                 if kind == "offer":
                     offer = msg["offer"]
                     run.offer_latency.append(time.time() - offer["offered_at"])
                     cid = offer["contact_id"]
                     (await http.post(f"/api/agent/offers/{cid}/accept", json={})).raise_for_status()
+                    await http.post(f"/api/agent/contacts/{cid}/messages", json={"text": "hello"})
                 elif kind == "message" and msg["message"]["from"] == "customer":
                     cid = msg["contact_id"]
                     run.delivered += 1
@@ -115,7 +124,7 @@ async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Eve
                         run.message_latency.append(time.monotonic() - sent)
                     n = replies.get(cid, 0)
                     replies[cid] = n + 1
-                    if n < messages:
+                    if n < messages - 1:
                         await http.post(
                             f"/api/agent/contacts/{cid}/messages", json={"text": f"reply {n}"}
                         )
@@ -138,6 +147,7 @@ async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Eve
                 task = asyncio.create_task(handle(json.loads(raw)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+            await asyncio.gather(*tasks)
 
 
 async def _customer(url: str, n: int, run: Run, messages: int) -> None:
@@ -225,6 +235,8 @@ def main() -> int:
             server.stdin.close()
             server.wait(timeout=60)
 
+    server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    driver_cpu = resource.getrusage(resource.RUSAGE_SELF)
     elapsed = max(1e-9, (run.last_end or time.monotonic()) - (run.first_send or 0.0))
     print(
         f"ccroute-web load: {args.customers} chat customers, {args.agents} agents "
@@ -243,7 +255,13 @@ def main() -> int:
             f"  {label:<24}  median {med * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   "
             f"worst {worst * 1000:7.1f} ms   (n={len(values)})"
         )
-    return 0 if run.finished == args.customers else 1
+    print(
+        f"  CPU seconds               server {server_cpu.ru_utime + server_cpu.ru_stime:.1f}   "
+        f"driver {driver_cpu.ru_utime + driver_cpu.ru_stime:.1f}   (the whole run, start-up included)"
+    )
+    if run.errors:
+        print(f"  agent calls that failed    {len(run.errors)} (first: {run.errors[0]})")
+    return 0 if run.finished == args.customers and not run.errors else 1
 
 
 if __name__ == "__main__":
