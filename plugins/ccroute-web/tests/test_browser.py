@@ -92,9 +92,16 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
     expect(figure(board, "support", "offered")).to_have_text("1")
     customer.screenshot(path=screenshots / "widget-waiting.png")
 
+    # A card number the customer typed reaches the agent masked (the service masks by default).
+    customer.get_by_label("Your message").fill("I paid with card 4111 1111 1111 1111.")
+    customer.get_by_label("Your message").press("Enter")
+    expect(customer.locator("#transcript")).to_contain_text("I paid with card")
+
     desk = agent_desktop(browser, live, "alice")
     offer = offer_card(desk, "Dana Whitfield")
     expect(offer).to_contain_text("My parcel says delivered")
+    expect(desk.locator("#placeholder")).to_contain_text("I paid with card")
+    expect(desk.locator("body")).not_to_contain_text("4111 1111 1111 1111")
     expect(offer).to_contain_text("support")
     expect(offer.locator(".countdown-text")).to_contain_text("Answer within")
     desk.screenshot(path=screenshots / "desktop-offer.png")
@@ -125,6 +132,7 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
     expect(agents_in(board, "wrap-up")).to_have_text("1")
     desk.get_by_role("button", name="Finish wrap-up").click()
     expect(desk.locator(".wrapup-error")).to_have_text("Choose a disposition.")
+    desk.screenshot(path=screenshots / "desktop-wrap-up.png")
     desk.get_by_label("Disposition").select_option("resolved")
     desk.get_by_role("button", name="Finish wrap-up").click()
     expect(desk.get_by_role("tab")).to_have_count(0)

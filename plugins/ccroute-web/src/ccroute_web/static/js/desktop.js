@@ -314,6 +314,7 @@ function renderOffers() {
     }
   }
   $("no-offers").hidden = state.offers.size > 0;
+  renderPreview();
 }
 
 // ---- conversations ------------------------------------------------------------------
@@ -516,14 +517,15 @@ function definitionList(entries) {
 }
 
 function renderContext(chat) {
-  const c = chat.contact;
-  const box = chat.pane.querySelector(".context");
+  chat.pane.querySelector(".context").replaceChildren(...contextSections(chat.contact));
+}
+
+/** The screen pop of a contact (an offer or a conversation): profile, answers, details, history. */
+function contextSections(c) {
   const sections = [];
   const profile = c.profile || {};
   if (pairs(profile).length) {
-    sections.push(el("section", { "aria-labelledby": `profile-${chat.id}` },
-      el("h3", { id: `profile-${chat.id}`, text: "Customer" }),
-      definitionList(pairs(profile))));
+    sections.push(el("section", {}, el("h3", { text: "Customer" }), definitionList(pairs(profile))));
   } else {
     sections.push(el("section", {}, el("h3", { text: "Customer" }), el("p", { class: "empty", text: "No customer record." })));
   }
@@ -544,7 +546,28 @@ function renderContext(chat) {
         el("div", { class: "when", text: [h.arrived_at && new Date(h.arrived_at * 1000).toLocaleDateString(), h.channel, h.queue].filter(Boolean).join(" · ") }),
         el("div", { text: [h.outcome, h.disposition, h.agent_id && `with ${h.agent_id}`].filter(Boolean).join(" · ") }))))
       : el("p", { class: "empty", text: "First contact." })));
-  box.replaceChildren(...sections);
+  return sections;
+}
+
+/** With no conversation open, the main area previews the oldest offer: its messages and screen pop. */
+function renderPreview() {
+  const box = $("placeholder");
+  const offer = state.offers.values().next().value;
+  if (!offer) {
+    box.replaceChildren(el("p", { class: "placeholder-text", text: "Accepted conversations appear here, each in its own tab." }));
+    return;
+  }
+  const transcript = el("ol", { class: "transcript", "aria-label": "Messages so far" },
+    ...(offer.transcript || []).map((m) => el("li", { class: `msg ${m.from === "customer" ? "theirs" : "system"}` },
+      el("span", { class: "bubble", text: m.text }),
+      el("span", { class: "meta", text: `${m.from === "customer" ? customerName(offer) : m.from} · ${timeOfDay(m.at)}` }))));
+  box.replaceChildren(el("div", { class: "preview" },
+    el("div", { class: "preview-chat" },
+      el("header", { class: "pane-head" }, el("div", {},
+        el("h2", { text: `Incoming ${offer.channel}: ${customerName(offer)}` }),
+        el("p", { class: "pane-sub", text: `${offer.queue} · accept it in the Offers list to start` }))),
+      transcript),
+    el("aside", { class: "context", "aria-label": "Customer context of the offer" }, ...contextSections(offer))));
 }
 
 /** The handle-time badge of a conversation (ticks once a second). */
