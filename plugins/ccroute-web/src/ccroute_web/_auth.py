@@ -142,8 +142,9 @@ class Users:
             )
         # sha256(name \0 secret) of secrets that checked out: one derivation each
         self._verified: dict[bytes, str] = {}
-        # a hash to spend the same time on for unknown users (no user enumeration by timing)
-        self._decoy = _Hash.parse(hash_secret(secrets.token_urlsafe(16)), "decoy")
+        # a hash to spend the same time on for unknown users (no user enumeration
+        # by timing), made when first needed
+        self._decoy: _Hash | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -172,6 +173,8 @@ class Users:
         if entry is not None and self._verified.get(digest) == name:
             return entry.user
         if entry is None:
+            if self._decoy is None:
+                self._decoy = _Hash.parse(hash_secret(secrets.token_urlsafe(16)), "decoy")
             self._decoy.matches(secret)
             return None
         ok = (entry.password is not None and entry.password.matches(secret)) or (

@@ -77,9 +77,10 @@ class Chat:
         return message
 
     def send(self, data: str) -> None:
-        """Put a frame on the customer's outbox, if connected (a full one drops the customer)."""
-        if self.outbox is not None and not self.outbox.put(data):
-            self.outbox = None
+        """Put a frame on the customer's outbox, if connected (a full one drops the
+        customer: its socket's handler stops and detaches it)."""
+        if self.outbox is not None:
+            self.outbox.put(data)
 
 
 @attrs.define(slots=True)

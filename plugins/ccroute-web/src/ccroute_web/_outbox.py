@@ -7,6 +7,8 @@ fills, and it is disconnected instead of holding anything up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -17,9 +19,13 @@ class Outbox:
     """A bounded queue of text frames for one connection.
 
     :param size: frames that may wait; one more and the connection is dropped.
+
+    :attr:`on_overflow`, when set, is called (once) when the outbox overflows:
+    the connection's handler stops its tasks, even a send stuck on a browser
+    that does not read.
     """
 
-    __slots__ = ("_receive", "_send", "overflowed")
+    __slots__ = ("_receive", "_send", "on_overflow", "overflowed")
 
     def __init__(self, size: int) -> None:
         self._send: MemoryObjectSendStream[str]
@@ -27,6 +33,8 @@ class Outbox:
         self._send, self._receive = anyio.create_memory_object_stream[str](size)
         #: Whether the connection fell too far behind (it is being dropped).
         self.overflowed = False
+        #: Called once when the outbox overflows.
+        self.on_overflow: Callable[[], object] | None = None
 
     def put(self, frame: str) -> bool:
         """Queue ``frame``; ``False`` (and the outbox closes) when it is full or closed. O(1)."""
@@ -35,6 +43,8 @@ class Outbox:
         except anyio.WouldBlock:
             self.overflowed = True
             self._send.close()
+            if self.on_overflow is not None:
+                self.on_overflow()
             return False
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             return False

@@ -108,7 +108,16 @@ class Server:
             timeout_graceful_shutdown=2,
         )
         server = self._uvicorn = _Uvicorn(config)
-        await server.serve(sockets=[self._sock])
+
+        async def stop_when_asked() -> None:
+            # shutdown() may come before the server exists: this covers both
+            await self._stop.wait()
+            server.should_exit = True
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_when_asked)
+            await server.serve(sockets=[self._sock])
+            tg.cancel_scope.cancel()
 
     async def _serve_hypercorn(self) -> None:
         from hypercorn.config import Config

@@ -149,6 +149,16 @@ def load_settings(raw: Mapping[str, Any] | None, **overrides: Any) -> WebSetting
     if not isinstance(raw, Mapping):
         raise WebError(f"the service's 'web' settings must be a mapping, got {raw!r:.80}")
     merged = {**raw, **overrides}
+    users = merged.get("users")
+    if isinstance(users, Mapping):
+        # checked one by one, so that an error names the user
+        checked = {}
+        for name, spec in users.items():
+            try:
+                checked[name] = msgspec.convert(spec, UserSettings)
+            except msgspec.ValidationError as error:
+                raise WebError(f"web user {name!r}: {error}") from None
+        merged["users"] = {name: msgspec.to_builtins(spec) for name, spec in checked.items()}
     try:
         return msgspec.convert(merged, WebSettings)
     except msgspec.ValidationError as error:

@@ -8,6 +8,7 @@ a browser that does not read is closed with code 1013 once its outbox is full.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -54,6 +55,17 @@ async def _pump(ws: WebSocket, box: Outbox, scope: anyio.CancelScope) -> None:
         pass  # the browser went away first
     finally:
         scope.cancel()
+
+
+async def _drop(ws: WebSocket, box: Outbox) -> None:
+    """Close the socket of a browser that fell behind (code 1013), giving up after a second."""
+    if box.overflowed:
+        with (
+            anyio.CancelScope(shield=True),
+            anyio.move_on_after(1.0),
+            contextlib.suppress(Exception),
+        ):
+            await ws.close(_TRY_LATER)
 
 
 async def _frames(ws: WebSocket, limit: int) -> str | None:
@@ -121,6 +133,7 @@ async def chat_socket(web: WebChannel, ws: WebSocket) -> None:
         ).decode()
     )
     async with anyio.create_task_group() as tg:
+        box.on_overflow = tg.cancel_scope.cancel
         tg.start_soon(_pump, ws, box, tg.cancel_scope)
         try:
             while True:
@@ -137,6 +150,7 @@ async def chat_socket(web: WebChannel, ws: WebSocket) -> None:
         finally:
             tg.cancel_scope.cancel()
             web.detach_chat(chat, box)
+    await _drop(ws, box)
 
 
 async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
@@ -148,8 +162,6 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         return
     if said.type == "leave":
         await web.leave(chat)
-        if chat.outbox is not None:
-            chat.outbox.close()
         return
     limit = web.settings.max_message_chars
     body = (said.text or "").strip()
@@ -256,6 +268,7 @@ async def wallboard_socket(web: WebChannel, ws: WebSocket) -> None:
 async def _listen(ws: WebSocket, box: Outbox, limit: int) -> None:
     """Send the outbox while the browser stays; what it sends is read and ignored."""
     async with anyio.create_task_group() as tg:
+        box.on_overflow = tg.cancel_scope.cancel
         tg.start_soon(_pump, ws, box, tg.cancel_scope)
         try:
             while True:
@@ -268,3 +281,4 @@ async def _listen(ws: WebSocket, box: Outbox, limit: int) -> None:
             pass
         finally:
             tg.cancel_scope.cancel()
+    await _drop(ws, box)

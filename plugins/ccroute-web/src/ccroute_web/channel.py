@@ -438,7 +438,8 @@ class WebChannel:
                     history=[],
                     transcript=[],
                 )
-            elif (chat := self._chats.get(contact_id)) is not None:
+            chat = self._chats.get(contact_id)
+            if chat is not None:
                 # the customer may have written since the offer was made
                 offer = msgspec.structs.replace(offer, transcript=list(chat.transcript))
             offers.append(offer)
@@ -582,7 +583,8 @@ class WebChannel:
 
     async def leave(self, chat: Chat) -> None:
         """The customer left (or its grace period ran out): a contact still in line
-        abandons, a flow ends ``abandoned``; an answered chat stays with its agent."""
+        abandons, a flow ends ``abandoned``, an answered chat stays with its agent
+        (who is told, and completes it). The conversation closes for the customer."""
         service = self._service
         if service is None or chat.state == "closed":
             return
@@ -596,15 +598,17 @@ class WebChannel:
             view = service.router.contact(chat.id)
         except UnknownIdError:
             view = None
+        reason = "abandoned"
         if view is not None and view.state in (ContactState.WAITING, ContactState.OFFERED):
             try:
                 await service.abandon(chat.id)
             except CCRouteError as error:
                 log.info("chat %s: could not abandon: %s", chat.id, error)
-        elif view is None:
-            self.close_chat(chat, "abandoned")
+        elif view is not None:
+            reason = "left"
         if chat.agent_id is not None:
             self.to_agent(chat.agent_id, frame("customer", contact_id=chat.id, connected=False))
+        self.close_chat(chat, reason)
 
     def close_chat(self, chat: Chat, reason: str) -> None:
         """The conversation is over for the customer: tell it and close its socket."""

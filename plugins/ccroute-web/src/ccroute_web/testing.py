@@ -48,6 +48,8 @@ class AsgiSocket:
     :param path: the path, with its query string.
     :param headers: request headers (``cookie``, ``origin``, ...).
     :param client: the client's address as the application sees it.
+    :param buffer: frames the application may send before the test reads them
+        (``0``: each send waits for the test, as a browser that does not read).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class AsgiSocket:
         path: str,
         headers: dict[str, str] | None = None,
         client: tuple[str, int] = ("127.0.0.1", 50000),
+        buffer: float = math.inf,
     ) -> None:
         self._app = app
         raw_path, _, query = path.partition("?")
@@ -82,7 +85,7 @@ class AsgiSocket:
         self._from_app: MemoryObjectReceiveStream[dict[str, Any]]
         self._app_out: MemoryObjectSendStream[dict[str, Any]]
         self._to_app, self._app_in = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
-        self._app_out, self._from_app = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self._app_out, self._from_app = anyio.create_memory_object_stream[dict[str, Any]](buffer)
         self._tg: anyio.abc.TaskGroup | None = None
         self._done = anyio.Event()
         self.closed: int | None = None
@@ -97,7 +100,7 @@ class AsgiSocket:
 
         async def send(message: dict[str, Any]) -> None:
             try:
-                self._app_out.send_nowait(message)
+                await self._app_out.send(message)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 raise OSError("the test client went away") from None
 
@@ -221,11 +224,12 @@ class WebClient:
 
     @asynccontextmanager
     async def socket(
-        self, path: str, *, origin: str | None = "http://testserver"
+        self, path: str, *, origin: str | None = "http://testserver", buffer: float = math.inf
     ) -> AsyncIterator[AsgiSocket]:
-        """A WebSocket with this client's cookies (and ``Origin``, as a browser sends)."""
+        """A WebSocket with this client's cookies (and ``Origin``, as a browser sends);
+        ``buffer`` as :class:`AsgiSocket`'s."""
         headers = self._cookie()
         if origin is not None:
             headers["origin"] = origin
-        async with AsgiSocket(self.app, path, headers, self.client) as ws:
+        async with AsgiSocket(self.app, path, headers, self.client, buffer) as ws:
             yield ws
