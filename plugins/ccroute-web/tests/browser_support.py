@@ -69,9 +69,14 @@ class Live:
         return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (each test opens its own contexts)."""
+    """One headless Chromium per module (each test opens its own contexts).
+
+    Not per session: Playwright's synchronous API runs an asyncio loop in the
+    main thread while it is open, and the anyio tests of later modules could
+    not start theirs.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
