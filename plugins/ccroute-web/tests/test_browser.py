@@ -140,6 +140,8 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
     expect(agents_in(board, "idle")).to_have_text("1")
     expect(agents_in(board, "wrap-up")).to_have_text("0")
     expect(figure(board, "support", "sl-today")).to_have_text("100%")
+    # At or above the queue's target (80%): green.
+    expect(figure(board, "support", "sl-today")).to_have_class(re.compile(r"\bgood\b"))
     board.screenshot(path=screenshots / "wallboard.png")
     desk.screenshot(path=screenshots / "desktop-after.png")
 
@@ -204,7 +206,9 @@ def test_two_agents_each_work_their_own_chats(browser: Any, live: Live) -> None:
     expect(carol.get_by_role("tab", name="Ken Ito")).to_be_visible()
 
 
-def test_a_customer_who_closes_the_page_abandons(browser: Any, live: Live) -> None:
+def test_a_customer_who_closes_the_page_abandons(
+    browser: Any, live: Live, screenshots: Path
+) -> None:
     board = wallboard(browser, live)
     customer = open_widget(browser, live)
     start_chat(customer, "Lee Park", "Is anyone there?")
@@ -213,5 +217,6 @@ def test_a_customer_who_closes_the_page_abandons(browser: Any, live: Live) -> No
     # After the grace period the waiting contact abandons.
     expect(figure(board, "support", "abandoned")).to_have_text("1", timeout=(GRACE + 8) * 1000)
     expect(figure(board, "support", "waiting")).to_have_text("0")
+    board.screenshot(path=screenshots / "wallboard-abandoned.png")
     support = live.service.metrics.report(live.service.router.now).queues["support"]
     assert (support.offered, support.answered, support.abandoned) == (1, 0, 1)

@@ -21,9 +21,10 @@ function grade(level, target) {
   return level >= target - 0.1 ? "near" : "bad";
 }
 
-function figure(label, value, { cls = "", name = "", alert = false } = {}) {
+function figure(label, value, { cls = "", name = "", alert = false, note = null } = {}) {
   return el("div", { class: `figure${alert ? " alert" : ""}`, "data-figure": name || null },
-    el("div", { class: "k", text: label }), el("div", { class: `v ${cls}`, text: value }));
+    el("div", { class: "k", text: label }), el("div", { class: `v ${cls}`, text: value }),
+    note ? el("div", { class: "note", text: note }) : null);
 }
 
 function renderAgents(states) {
@@ -49,7 +50,10 @@ function renderQueue(q, intervalLabel) {
     el("div", { class: "bottom" },
       figure("Offered", today.offered ?? 0, { name: "offered" }),
       figure("Answered", today.answered ?? 0, { name: "answered" }),
-      figure("Abandoned", today.abandoned ?? 0, { name: "abandoned" }),
+      // Short abandons (a few seconds) are left out of the service level: say how many.
+      figure("Abandoned", today.abandoned ?? 0, {
+        name: "abandoned", note: today.short_abandons ? `${today.short_abandons} short` : null,
+      }),
       figure("Avg answer", clock(today.asa), { name: "asa" })),
     el("div", { class: "agents-line" },
       el("span", {}, "Agents logged in ", el("b", { text: q.agents?.logged_in ?? 0 })),
