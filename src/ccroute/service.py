@@ -864,6 +864,13 @@ class Service:
             raise ServiceError("this service keeps no metrics (Service(metrics=False))")
         return self._book.metrics
 
+    @property
+    def masking(self) -> Masking:
+        """The rules that mask sensitive data before anything is logged, stored or
+        handed to a plugin (docs/masking.md); a channel adapter masks with them
+        what it keeps or shows of its own (a chat transcript)."""
+        return self._masking
+
     def mean_handle_time(self, queue: str) -> float | None:
         """Mean handle time of the last :data:`HANDLE_TIME_WINDOW` contacts completed
         in ``queue`` (``None`` before the first). Survives restarts."""

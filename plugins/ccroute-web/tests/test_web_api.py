@@ -295,3 +295,33 @@ async def test_the_wallboard_counts_offered_answered_abandoned_and_agents_by_sta
                 assert (await sam.get("/api/queues/nope")).status_code == 404
                 report = service.metrics.report(service.router.now).queues["support"]
                 assert (report.offered, report.answered, report.abandoned) == (2, 1, 1)
+
+
+async def test_logout_ends_the_users_sessions_on_every_browser() -> None:
+    async with centre() as (_service, web):
+        laptop, phone = await login(web, "sam"), await login(web, "sam")
+        assert (await phone.get("/api/me")).status_code == 200
+        assert (await laptop.post("/api/logout")).status_code == 200
+        assert (await phone.get("/api/me")).status_code == 401
+        again = await login(web, "sam")
+        assert (await again.get("/api/me")).status_code == 200
+
+
+async def test_repeated_failed_logins_make_the_user_wait() -> None:
+    async with centre() as (_service, web):
+        client = WebClient(web.app)
+        for _ in range(5):
+            assert (await client.login("sam", "guess")).status_code == 401
+        locked = await client.login("sam", PASSWORD)
+        assert locked.status_code == 429 and locked.json()["field"] == "user"
+        # another user is not held up
+        assert (await client.login("alice", PASSWORD)).status_code == 200
+
+
+async def test_the_pages_fetch_gets_a_401_without_a_basic_challenge() -> None:
+    async with centre() as (_service, web):
+        client = WebClient(web.app)
+        api = await client.get("/api/me")
+        assert api.status_code == 401 and "www-authenticate" in api.headers
+        page = await client.get("/api/me", headers={"x-requested-with": "fetch"})
+        assert page.status_code == 401 and "www-authenticate" not in page.headers

@@ -250,3 +250,67 @@ message = "Connecting you."
         queued = await ws.receive_until("queued")
         assert queued["position"] == 1
         assert _contact_state(service, chat_id) == "waiting"
+
+
+async def test_what_the_customer_writes_while_the_offer_rings_reaches_the_agent() -> None:
+    async with centre() as (service, web):
+        alice = await login(web, "alice")
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        async with alice.socket("/ws/agent") as desk, WebClient(web.app).socket("/ws/chat") as ws:
+            chat_id = (await ws.receive_json())["conversation"]
+            await ws.send_json({"type": "message", "text": "hello"})
+            await desk.receive_until("offer")
+            await ws.send_json({"type": "message", "text": "are you there?"})
+            pushed = await desk.receive_until("message")
+            assert pushed["contact_id"] == chat_id
+            assert pushed["message"]["text"] == "are you there?"
+            assert service.router.contact(chat_id).state.value == "offered"
+
+
+async def test_chats_waiting_from_before_a_restart_abandon_after_the_grace_period(
+    tmp_path: Any,
+) -> None:
+    from ccroute import Agent, QueueConfig, Service
+
+    from ccroute_web import WebChannel
+
+    path = tmp_path / "centre.db"
+    web = WebChannel(chat_queue="support")
+    async with Service(path=path, plugins=[web], load_entrypoints=False, sync="OFF") as service:
+        await service.add_queue(QueueConfig("support"))
+        await service.add_agent(Agent("alice", queues=("support",)))
+        async with WebClient(web.app).socket("/ws/chat") as ws:
+            chat_id = (await ws.receive_json())["conversation"]
+            await ws.send_json({"type": "message", "text": "hello"})
+            await ws.receive_until("queued")
+    web = WebChannel(chat_queue="support", resume_grace=0.1)
+    async with Service(path=path, plugins=[web], load_entrypoints=False, sync="OFF") as service:
+        assert service.router.contact(chat_id).state.value == "waiting"
+        await eventually(lambda: _contact_state(service, chat_id) is None)
+        await eventually(lambda: _abandoned(service) == 1)
+
+
+async def test_card_numbers_in_the_chat_are_masked_everywhere_they_are_kept_or_shown() -> None:
+    card = "4111 1111 1111 1111"
+    async with centre() as (_service, web):
+        alice = await login(web, "alice")
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        async with alice.socket("/ws/agent") as desk, WebClient(web.app).socket("/ws/chat") as ws:
+            chat_id = (await ws.receive_json())["conversation"]
+            await ws.send_json({"type": "message", "text": f"I paid with {card}.", "name": "Dana"})
+            echo = await ws.receive_until("message")
+            assert card not in str(echo) and "1111" in echo["message"]["text"]  # last digits kept
+            offer = await desk.receive_until("offer")
+            assert offer["offer"]["customer_name"] == "Dana"
+            assert card not in str(offer)
+            await ws.send_json({"type": "message", "text": f"again: {card}"})
+            pushed = await desk.receive_until("message")
+            assert card not in str(pushed)
+            await alice.post(f"/api/agent/offers/{chat_id}/accept")
+            sent = await alice.post(
+                f"/api/agent/contacts/{chat_id}/messages", {"text": f"you typed {card}?"}
+            )
+            assert card not in sent.text
+            held = await alice.get(f"/api/agent/contacts/{chat_id}")
+            assert card not in held.text and len(held.json()["transcript"]) == 3
+            assert all(card not in m.text for m in web.chats.get(chat_id).transcript)  # type: ignore[union-attr]

@@ -228,3 +228,23 @@ async def test_the_screen_pop_carries_the_crm_profile_and_history_masked() -> No
             assert offer["attributes"]["subject"] == "refund"
             assert offer["profile"].get("tier") == "gold"
             assert "4111 1111 1111 1111" not in str(offer)
+
+
+async def test_a_held_contact_keeps_its_screen_pop_for_a_desktop_reloaded_mid_chat() -> None:
+    async with centre(service_options={"plugins_extra": [_Crm()]}) as (_service, web):
+        from web_testing import TOKEN
+
+        alice = await login(web, "alice")
+        async with alice.socket("/ws/agent") as desk:
+            await alice.post("/api/agent/presence", {"presence": "available"})
+            await WebClient(web.app).post(
+                "/api/contacts",
+                {"id": "T-9", "channel": "task", "queue": "support", "customer_id": "cust-9"},
+                auth=("crm", TOKEN),
+            )
+            await desk.receive_until("offer")
+        accepted = (await alice.post("/api/agent/offers/T-9/accept")).json()
+        assert accepted["profile"].get("tier") == "gold"
+        # the page reloads: the conversation still carries the customer's context
+        reloaded = (await alice.get("/api/agent")).json()["contacts"][0]
+        assert reloaded["contact_id"] == "T-9" and reloaded["profile"].get("tier") == "gold"

@@ -70,14 +70,22 @@ async def health(call: Call) -> HealthOut:
 
 async def login(call: Call) -> Me:
     body: LoginBody = call.body
+    users = call.web.users
+    wait = users.locked_for(body.user, call.service_now())
+    if wait > 0:
+        raise ApiError(
+            429, f"too many failed logins for {body.user!r}: try again in {wait:.0f} s", "user"
+        )
     # a key derivation: off the event loop
     user = await anyio.to_thread.run_sync(
-        lambda: call.web.users.authenticate(body.user, body.password, tokens=False)
+        lambda: users.authenticate(body.user, body.password, tokens=False)
     )
     if user is None:
+        users.failed(body.user, call.service_now())
         raise ApiError(401, "wrong user name or password", "password")
     call.request.session.clear()
     call.request.session["user"] = user.name
+    call.request.session["epoch"] = users.epoch(user.name)
     return _me(user)
 
 
@@ -96,6 +104,8 @@ async def logout(call: Call) -> Ok:
                 )
             if view.presence is not Presence.OFFLINE:
                 await call.web.service.set_presence(user.agent_id, Presence.OFFLINE)
+    # every session of the user ends, on every browser (signed cookies cannot be recalled)
+    call.web.users.end_sessions(user.name)
     call.request.session.clear()
     return Ok()
 
@@ -160,7 +170,12 @@ def _check_held(call: Call, *, in_service: bool = False, wrap_up: bool = False) 
 
 async def accept(call: Call) -> Conversation:
     contact_id = _check_offer(call)
-    await call.service.accept(contact_id, call.agent_id)
+    call.web.keep_pop(contact_id, call.agent_id)
+    try:
+        await call.service.accept(contact_id, call.agent_id)
+    except CCRouteError:
+        call.web.drop_pop(contact_id)
+        raise
     found = conversation(call.web, contact_id)
     if found is None:
         raise ApiError(409, f"contact {contact_id!r} left before it could be shown")
@@ -198,7 +213,7 @@ async def send_message(call: Call) -> Message:
         raise ApiError(409, f"contact {contact_id!r} is not an open web chat")
     user = call.user
     assert user is not None
-    message = chat.add("agent", text, call.service.now, agent=user.display)
+    message = chat.add("agent", call.web.mask(text), call.service.now, agent=user.display)
     data = _encoder.encode({"type": "message", "message": message}).decode()
     chat.send(data)
     call.web.to_agent(

@@ -21,7 +21,13 @@ import attrs
 from ._errors import WebError
 from ._settings import Role, UserSettings
 
-__all__ = ["User", "Users", "hash_secret", "verify_secret"]
+__all__ = ["LOCKOUT_FAILURES", "LOCKOUT_WINDOW", "User", "Users", "hash_secret", "verify_secret"]
+
+#: Failed logins of one user name within :data:`LOCKOUT_WINDOW` seconds that
+#: make it wait (``429``) until the window has passed since the first of them.
+LOCKOUT_FAILURES = 5
+#: Seconds over which failed logins are counted.
+LOCKOUT_WINDOW = 60.0
 
 # scrypt cost: 2**14 rounds, 16 MiB of memory (the interactive-login figure of RFC 7914)
 _N, _R, _P = 2**14, 8, 1
@@ -142,6 +148,10 @@ class Users:
             )
         # sha256(name \0 secret) of secrets that checked out: one derivation each
         self._verified: dict[bytes, str] = {}
+        # per user: sessions signed with an older epoch are over (logout)
+        self._epochs: dict[str, int] = {}
+        # per user name: times of recent failed logins
+        self._failures: dict[str, list[float]] = {}
         # a hash to spend the same time on for unknown users (no user enumeration
         # by timing), made when first needed
         self._decoy: _Hash | None = None
@@ -160,6 +170,30 @@ class Users:
             if entry.user.agent_id == agent_id:
                 return entry.user
         return None
+
+    def epoch(self, name: str) -> int:
+        """The user's session epoch: a session cookie of another epoch is over."""
+        return self._epochs.get(name, 0)
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of ``name`` (its cookies no longer authenticate). O(1)."""
+        self._epochs[name] = self._epochs.get(name, 0) + 1
+
+    def failed(self, name: str, now: float) -> None:
+        """Record a failed login for ``name`` at ``now``."""
+        if len(self._failures) > 10_000:
+            self._failures.clear()
+        recent = [t for t in self._failures.get(name, ()) if now - t < LOCKOUT_WINDOW]
+        recent.append(now)
+        self._failures[name] = recent[-LOCKOUT_FAILURES:]
+
+    def locked_for(self, name: str, now: float) -> float:
+        """Seconds ``name`` must wait before trying again (0: it may try now): after
+        :data:`LOCKOUT_FAILURES` failures within :data:`LOCKOUT_WINDOW` seconds."""
+        recent = self._failures.get(name, ())
+        if len(recent) < LOCKOUT_FAILURES:
+            return 0.0
+        return max(0.0, recent[-LOCKOUT_FAILURES] + LOCKOUT_WINDOW - now)
 
     def authenticate(self, name: str, secret: str, *, tokens: bool = True) -> User | None:
         """The user if ``secret`` is its password (or, with ``tokens``, its token); else ``None``.

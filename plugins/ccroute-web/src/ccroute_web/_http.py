@@ -13,6 +13,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -100,9 +101,13 @@ def is_loopback(conn: HTTPConnection) -> bool:
 
 
 def session_user(web: WebChannel, conn: HTTPConnection) -> User | None:
-    """The user of the signed session cookie, or ``None``."""
-    name = conn.session.get("user") if "session" in conn.scope else None
-    return web.users.get(name) if isinstance(name, str) else None
+    """The user of the signed session cookie, or ``None`` (no cookie, a forged one,
+    or one from before the user's last logout)."""
+    session = conn.session if "session" in conn.scope else {}
+    name, epoch = session.get("user"), session.get("epoch")
+    if not isinstance(name, str) or epoch != web.users.epoch(name):
+        return None
+    return web.users.get(name)
 
 
 async def basic_user(web: WebChannel, conn: HTTPConnection) -> User | None:
@@ -152,6 +157,11 @@ class Call:
         """The caller's agent id (agent routes only)."""
         assert self.user is not None and self.user.agent_id is not None
         return self.user.agent_id
+
+    def service_now(self) -> float:
+        """The service clock's time, or the wall clock's while it is stopped."""
+        service = self.web.service
+        return time.time() if service is None else service.now
 
     def param(self, name: str) -> str:
         """A path parameter."""

@@ -31,6 +31,7 @@ _REASONS = {
     413: "The body is too large",
     415: "The body is not sent as application/json",
     422: "A field is missing or invalid (the error names it)",
+    429: "Too many failed logins: wait",
     503: "The service is not running",
 }
 

@@ -171,6 +171,7 @@ class Offer(_Out, frozen=True, kw_only=True):
     offered_at: float
     expires_at: float | None
     customer_id: str | None
+    customer_name: str | None = None
     attributes: dict[str, Any]
     intent: str | None
     ivr: dict[str, Any]
@@ -194,6 +195,11 @@ class Conversation(_Out, frozen=True, kw_only=True):
     dispositions: list[str]
     disposition_required: bool
     transcript: list[Message]
+    #: The screen pop of the offer it was accepted from (empty when unknown).
+    intent: str | None = None
+    ivr: dict[str, Any] = msgspec.field(default_factory=dict)
+    profile: dict[str, Any] = msgspec.field(default_factory=dict)
+    history: list[HistoryItem] = msgspec.field(default_factory=list)
 
 
 class AgentState(_Out, frozen=True, kw_only=True):

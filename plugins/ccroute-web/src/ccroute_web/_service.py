@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ccroute.events import Event
 from ccroute.hooktypes import ServiceHandle
+from ccroute.masking import Masking
 from ccroute.metrics import MetricsCollector
 from ccroute.model import Agent, Channel, Presence
 
@@ -21,6 +22,11 @@ class WebService(ServiceHandle, Protocol):
     @property
     def metrics(self) -> MetricsCollector:
         """The centre's figures since the log began."""
+        ...
+
+    @property
+    def masking(self) -> Masking:
+        """The service's masking rules."""
         ...
 
     @property

@@ -164,11 +164,13 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         await web.leave(chat)
         return
     limit = web.settings.max_message_chars
-    body = (said.text or "").strip()
-    if not body:
+    raw = (said.text or "").strip()
+    # what is kept and shown is masked (a card number typed in the chat)
+    body = web.mask(raw)
+    if not raw:
         chat.send(frame("error", error="text must not be blank", field="text"))
         return
-    if len(body) > limit:
+    if len(raw) > limit:
         chat.send(frame("error", error=f"text must be at most {limit} characters", field="text"))
         return
     if chat.state == "closed":
@@ -187,19 +189,19 @@ async def _customer_says(web: WebChannel, chat: Chat, text: str) -> None:
         message = chat.add("customer", "•••" if sensitive else body, now)
         chat.send(_encoder.encode({"type": "message", "message": message}).decode())
         try:
-            await session.input(body)  # type: ignore[attr-defined]
+            # the flow takes the answer itself (a card number for a payment action)
+            await session.input(raw)  # type: ignore[attr-defined]
         except CCRouteError as error:
             chat.send(frame("error", error=str(error), field="text"))
     else:
         message = chat.add("customer", body, now)
         chat.send(_encoder.encode({"type": "message", "message": message}).decode())
-        if chat.agent_id is not None:
-            web.to_agent(
-                chat.agent_id,
-                _encoder.encode(
-                    {"type": "message", "contact_id": chat.id, "message": message}
-                ).decode(),
-            )
+        # to the agent who answered, or to those it rings for (their screen pop grows)
+        agents = [chat.agent_id] if chat.agent_id is not None else web.ringing(chat.id)
+        if agents:
+            data = _encoder.encode({"type": "message", "contact_id": chat.id, "message": message})
+            for agent_id in agents:
+                web.to_agent(agent_id, data.decode())
 
 
 async def _start(web: WebChannel, chat: Chat, text: str, name: str | None, now: float) -> None:
@@ -207,7 +209,7 @@ async def _start(web: WebChannel, chat: Chat, text: str, name: str | None, now: 
     service = web.service
     assert service is not None
     settings = web.settings
-    chat.name = name
+    chat.name = None if name is None else web.mask(name)
     message = chat.add("customer", text, now)
     chat.send(_encoder.encode({"type": "message", "message": message}).decode())
     attributes: dict[str, str] = {"source": "web chat"}

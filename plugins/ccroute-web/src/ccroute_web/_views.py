@@ -53,6 +53,7 @@ def conversation(web: WebChannel, contact_id: str) -> Conversation | None:
         return None
     config = service.router.queue_config(view.queue)
     chat = web.chats.get(contact_id)
+    pop = web.screen_pop(contact_id)
     return Conversation(
         contact_id=contact_id,
         channel=view.channel,
@@ -66,6 +67,10 @@ def conversation(web: WebChannel, contact_id: str) -> Conversation | None:
         dispositions=list(config.dispositions),
         disposition_required=config.disposition_required,
         transcript=[] if chat is None else list(chat.transcript),
+        intent=None if pop is None else pop.intent,
+        ivr={} if pop is None else pop.ivr,
+        profile={} if pop is None else pop.profile,
+        history=[] if pop is None else pop.history,
     )
 
 

@@ -110,6 +110,8 @@ class WebChannel:
         self._flow: Any = None
         # agent id -> contact id -> the screen pop of its open offer
         self._pops: dict[str, dict[str, Offer]] = {}
+        # contact id -> the screen pop of the offer it was accepted from, while held
+        self._held: dict[str, Offer] = {}
         # agent id -> the outboxes of its open desktop sockets
         self._desks: dict[str, set[Outbox]] = {}
         self._boards: set[Outbox] = set()
@@ -232,15 +234,15 @@ class WebChannel:
                 await web.add_channel(channel)
                 known.add(channel.name)
         if s.chat_queue not in web.router.queues:
-            log.warning(
-                "web chats go to queue %r, which the router does not know yet", s.chat_queue
-            )
+            # usual when the application adds its queues after the start
+            log.info("web chats go to queue %r, which the router does not know yet", s.chat_queue)
         sock = bind(s.host, s.port) if s.enabled else None
         self._service = web
         _serving.setdefault(id(service), []).append(self)
         self._board_dirty = True
         self._periods.roll(web.now, web.metrics.report(web.router.now))
         web.start_soon(self._tick_board)
+        web.start_soon(self._orphans)
         if sock is not None:
             self._server = Server(self.app, sock, max_frame=s.max_frame_bytes)
             web.start_soon(self._server.serve)
@@ -321,9 +323,13 @@ class WebChannel:
             elif kind is Accepted:
                 assert agent_id is not None
                 contact_id = cast(Accepted, e).contact_id
+                pop = self._pops.get(agent_id, {}).get(contact_id)
+                if pop is not None:
+                    self._held[contact_id] = pop
                 self._offer_gone(agent_id, contact_id, "accepted")
             elif kind is Abandoned or kind is TimedOut:
                 contact_id = cast(Any, e).contact_id
+                self._held.pop(contact_id, None)
                 for holder, pops in list(self._pops.items()):
                     if contact_id in pops:
                         self._offer_gone(holder, contact_id, "abandoned")
@@ -338,6 +344,7 @@ class WebChannel:
                 assert agent_id is not None
                 w = cast(WrapUpEnded, e)
                 contact_id = w.contact_id
+                self._held.pop(contact_id, None)
                 tally = self.handle_times.setdefault(agent_id, HandleTimes())
                 tally.add(self._handled.pop(contact_id, 0.0) + w.wrap_time, self._periods.day.start)
                 if self._desks.get(agent_id):
@@ -393,6 +400,7 @@ class WebChannel:
             offered_at=delivery.offer.at,
             expires_at=delivery.offer.timeout_at,
             customer_id=contact.customer_id,
+            customer_name=None if chat is None else chat.name,
             attributes=_plain(dict(contact.attributes)),
             intent=delivery.intent,
             ivr=_plain(dict(delivery.ivr)),
@@ -431,6 +439,7 @@ class WebChannel:
                     offered_at=view.entered_at,
                     expires_at=None,
                     customer_id=view.customer_id,
+                    customer_name=None if (c := self._chats.get(contact_id)) is None else c.name,
                     attributes=_plain(dict(view.attributes)),
                     intent=None,
                     ivr={},
@@ -581,6 +590,63 @@ class WebChannel:
         if chat.generation == generation and not chat.connected:
             await self.leave(chat)
 
+    async def _orphans(self) -> None:
+        """Web chats the router holds from before a restart have lost their customer
+        (conversations live in memory): give them the grace period, then those still
+        in line abandon."""
+        service = self._service
+        if service is None:
+            return
+        channel = self._settings.chat_channel
+        router = service.router
+        orphans = [
+            cid
+            for cid in router.contact_ids
+            if cid.startswith("web-")
+            and self._chats.get(cid) is None
+            and router.contact(cid).channel == channel
+        ]
+        if not orphans:
+            return
+        await anyio.sleep(self._settings.resume_grace)
+        for contact_id in orphans:
+            try:
+                state = router.contact(contact_id).state
+            except UnknownIdError:
+                continue
+            if state in (ContactState.WAITING, ContactState.OFFERED):
+                try:
+                    await service.abandon(contact_id)
+                except CCRouteError as error:
+                    log.info(
+                        "chat %s from before the restart: could not abandon: %s", contact_id, error
+                    )
+
+    def keep_pop(self, contact_id: str, agent_id: str) -> None:
+        """The agent is accepting: keep the offer's screen pop for the conversation
+        (the ``Accepted`` event does it too, later: for the accept's own answer)."""
+        pop = self._pops.get(agent_id, {}).get(contact_id)
+        if pop is not None:
+            self._held[contact_id] = pop
+
+    def drop_pop(self, contact_id: str) -> None:
+        """Forget a kept screen pop (the accept failed)."""
+        self._held.pop(contact_id, None)
+
+    def screen_pop(self, contact_id: str) -> Offer | None:
+        """The screen pop of the offer a held contact was accepted from, or ``None``."""
+        return self._held.get(contact_id)
+
+    def mask(self, text: str) -> str:
+        """``text`` masked by the service's rules (card numbers, ...): what a
+        transcript keeps and every screen shows. O(len(text))."""
+        service = self._service
+        return text if service is None else service.masking.text(text)
+
+    def ringing(self, contact_id: str) -> list[str]:
+        """The agents a contact is offered to now (with its screen pop here). O(agents with offers)."""
+        return [agent_id for agent_id, pops in self._pops.items() if contact_id in pops]
+
     async def leave(self, chat: Chat) -> None:
         """The customer left (or its grace period ran out): a contact still in line
         abandons, a flow ends ``abandoned``, an answered chat stays with its agent
@@ -631,7 +697,7 @@ class WebChannel:
             if output.kind == "prompt" and output.text is not None:
                 prompt = output.prompt
                 chat.sensitive = bool(prompt is not None and prompt.sensitive)
-                message = chat.add("bot", output.text, at)
+                message = chat.add("bot", self.mask(output.text), at)
                 chat.send(
                     frame(
                         "prompt",
@@ -644,7 +710,7 @@ class WebChannel:
             elif output.kind in ("message", "announcement") and output.text is not None:
                 chat.send(
                     _encoder.encode(
-                        {"type": "message", "message": chat.add("bot", output.text, at)}
+                        {"type": "message", "message": chat.add("bot", self.mask(output.text), at)}
                     ).decode()
                 )
             elif output.kind == "ended":
