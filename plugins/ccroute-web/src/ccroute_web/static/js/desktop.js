@@ -150,9 +150,17 @@ function onLive(msg) {
       if (msg.reason === "timed-out") banner("An offer timed out and was passed on.", "info");
       else if (msg.reason === "abandoned") banner("A customer left before the offer was answered.", "info");
       break;
-    case "message":
+    case "message": {
+      // A customer may write more while the offer rings: the preview shows it.
+      const offer = state.offers.get(msg.contact_id);
+      if (offer && !state.chats.has(msg.contact_id)) {
+        offer.transcript = offer.transcript || [];
+        if (!offer.transcript.some((m) => m.seq === msg.message.seq)) offer.transcript.push(msg.message);
+        renderPreview();
+      }
       addChatMessage(msg.contact_id, msg.message);
       break;
+    }
     case "customer": {
       const chat = state.chats.get(msg.contact_id);
       if (chat && chat.connected !== msg.connected) {
