@@ -5,6 +5,7 @@ event loop in a thread beside the test, which drives the browser synchronously.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -97,15 +98,29 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def live() -> Iterator[Live]:
+@contextlib.contextmanager
+def running_centre(*, flow: bool) -> Iterator[Live]:
     """The demo centre on a temporary SQLite log, on a free loopback port."""
     users = demo_users(PASSWORD)
     with (
         tempfile.TemporaryDirectory(prefix="ccroute-web-") as folder,
         anyio.from_thread.start_blocking_portal("asyncio") as portal,
         portal.wrap_async_context_manager(
-            centre(Path(folder) / "centre.db", users=users, web={"resume_grace": GRACE})
+            centre(Path(folder) / "centre.db", users=users, web={"resume_grace": GRACE}, flow=flow)
         ) as running,
     ):
         yield Live(running, portal)
+
+
+@pytest.fixture
+def live() -> Iterator[Live]:
+    """The demo centre, web chats straight to the ``support`` queue."""
+    with running_centre(flow=False) as centre_:
+        yield centre_
+
+
+@pytest.fixture
+def live_with_bot() -> Iterator[Live]:
+    """The demo centre, web chats through the demo's chatbot flow first."""
+    with running_centre(flow=True) as centre_:
+        yield centre_

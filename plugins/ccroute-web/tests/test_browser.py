@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from browser_support import GRACE, PASSWORD, Live, browser, live, screenshots
+from browser_support import GRACE, PASSWORD, Live, browser, live, live_with_bot, screenshots
 from playwright.sync_api import expect
 
-__all__ = ["browser", "live", "screenshots"]  # fixtures, used by name
+__all__ = ["browser", "live", "live_with_bot", "screenshots"]  # fixtures, used by name
 
 expect.set_options(timeout=10_000)
 
@@ -220,3 +220,36 @@ def test_a_customer_who_closes_the_page_abandons(
     board.screenshot(path=screenshots / "wallboard-abandoned.png")
     support = live.service.metrics.report(live.service.router.now).queues["support"]
     assert (support.offered, support.answered, support.abandoned) == (1, 0, 1)
+
+
+def test_the_chatbot_asks_first_and_its_answers_reach_the_screen_pop(
+    browser: Any, live_with_bot: Live, screenshots: Path
+) -> None:
+    live = live_with_bot
+    customer = open_widget(browser, live)
+    start_chat(customer, "Ana Silva", "Hello, I have a question.")
+    # The bot's menu: quick answers as buttons.
+    expect(customer.locator("#transcript")).to_contain_text("What is it about?")
+    choices = customer.get_by_role("group", name="Quick answers")
+    expect(choices.get_by_role("button")).not_to_have_count(0)
+    customer.get_by_label("Your message").fill("1")
+    customer.get_by_label("Your message").press("Enter")
+    expect(customer.locator("#transcript")).to_contain_text("What is your order number?")
+    expect(choices).to_have_count(0)
+    customer.get_by_label("Your message").fill("A-10023")
+    customer.get_by_label("Your message").press("Enter")
+    expect(customer.locator("#status")).to_contain_text("You are number 1 in line")
+    customer.screenshot(path=screenshots / "widget-bot.png")
+
+    desk = agent_desktop(browser, live, "bob")
+    expect(offer_card(desk, "Ana Silva")).to_contain_text("Intent: delivery")
+    preview = desk.locator("#placeholder")
+    expect(preview).to_contain_text("Answers before the chat")
+    expect(preview.locator(".context")).to_contain_text("A-10023")
+    expect(preview.locator(".context")).to_contain_text("delivery")
+    desk.screenshot(path=screenshots / "desktop-screen-pop.png")
+    offer_card(desk, "Ana Silva").get_by_role("button", name="Accept").click()
+    pane = desk.locator(".pane:not([hidden])")
+    expect(pane.locator(".context")).to_contain_text("A-10023")
+    # The agent reads what the bot and the customer said before.
+    expect(pane.locator(".transcript")).to_contain_text("What is your order number?")

@@ -28,7 +28,17 @@ from .channel import WebChannel
 if TYPE_CHECKING:
     from ccroute import Service
 
-__all__ = ["AGENTS", "QUEUES", "AgentSpec", "Centre", "DemoUser", "centre", "demo_users", "main"]
+__all__ = [
+    "AGENTS",
+    "DEMO_FLOW",
+    "QUEUES",
+    "AgentSpec",
+    "Centre",
+    "DemoUser",
+    "centre",
+    "demo_users",
+    "main",
+]
 
 #: The demo's queues: web chats go to ``support``. A wrap-up of a minute
 #: leaves the agent time to pick a disposition (ended early by "Finish wrap-up").
@@ -61,6 +71,46 @@ AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 #: Chats an agent handles at once.
 CHAT_CAPACITY = 3
+
+#: The chatbot web chats meet first (with ``flow=True``): it asks what the chat
+#: is about (the intent) and, for a delivery, the order number, which the agent
+#: then sees in the screen pop; billing questions go to the billing queue.
+DEMO_FLOW = """\
+name = "web-chat"
+start = "topic"
+input_timeout = 300
+time_limit = 900
+
+[fallback]
+queue = "support"
+message = "Let me put you through to one of our team."
+
+[nodes.topic]
+kind = "menu"
+prompt = "Thanks! What is it about? Reply 1 for a delivery, 2 for billing, 3 for something else."
+options = [
+  { digit = "1", keywords = ["delivery", "parcel", "order"], intent = "delivery", next = "order" },
+  { digit = "2", keywords = ["billing", "invoice", "refund", "charge"], intent = "billing", next = "to_billing" },
+  { digit = "3", next = "to_support" },
+]
+
+[nodes.order]
+kind = "collect"
+prompt = "What is your order number? (for example A-10023)"
+field = "order"
+expects = "text"
+next = "to_support"
+
+[nodes.to_support]
+kind = "transfer"
+queue = "support"
+message = "Thank you. Someone from our support team will be with you shortly."
+
+[nodes.to_billing]
+kind = "transfer"
+queue = "billing"
+message = "Thank you. Someone from our billing team will be with you shortly."
+"""
 
 
 @attrs.frozen
@@ -130,6 +180,7 @@ async def centre(
     host: str = "127.0.0.1",
     port: int = 0,
     web: Mapping[str, object] | None = None,
+    flow: bool = False,
 ) -> AsyncIterator[Centre]:
     """Run the demo centre on the SQLite log ``path`` while the block runs.
 
@@ -137,12 +188,19 @@ async def centre(
     :param agents: the router's agents (the benchmark makes hundreds).
     :param port: the web app's port; 0 picks a free one (``Centre.url`` says which).
     :param web: more ``settings["web"]`` values (e.g. ``{"resume_grace": 3}``).
+    :param flow: web chats meet the chatbot of :data:`DEMO_FLOW` first (its file
+        is written beside ``path``).
     """
     from ccroute import Service
 
     users = tuple(users or demo_users(agents=agents))
     channel = WebChannel()
-    settings = {"web": _web_settings(users, host, port, web or {}), "crm": True}
+    extra = dict(web or {})
+    if flow:
+        flow_file = Path(path).parent / "web-chat-flow.toml"
+        flow_file.write_text(DEMO_FLOW, encoding="utf-8")
+        extra["flow"] = str(flow_file)
+    settings = {"web": _web_settings(users, host, port, extra), "crm": True}
     async with Service(path=str(path), plugins=[channel], settings=settings) as service:
         await service.add_queues(list(QUEUES))
         for user, _, queues in agents:
@@ -180,7 +238,7 @@ async def run(
     out: TextIO,
 ) -> None:
     """Run the demo until ``seconds`` pass (or forever), printing where to go."""
-    async with centre(path, users=demo_users(password), host=host, port=port) as c:
+    async with centre(path, users=demo_users(password), host=host, port=port, flow=True) as c:
         _print_banner(c, out)
         if seconds is None:
             await anyio.sleep_forever()

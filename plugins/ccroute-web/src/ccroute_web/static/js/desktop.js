@@ -456,16 +456,21 @@ function addChatMessage(id, m, render = true) {
   }
   chat.messages.push(m);
   const mine = m.from === "agent";
-  const system = m.from === "system";
-  const who = mine ? "You" : m.from === "bot" ? "Assistant" : chat.name;
   const list = chat.pane.querySelector(".transcript");
-  list.append(el("li", { class: `msg ${system ? "system" : mine ? "mine" : "theirs"}` },
-    el("span", { class: "bubble", text: m.text }),
-    system ? null : el("span", { class: "meta", text: `${who} · ${timeOfDay(m.at)}` })));
+  list.append(messageItem(m, chat.name));
   list.scrollTop = list.scrollHeight;
   if (!mine && state.selected !== id) chat.unread += 1;
   chat.last = m.text;
   if (render) renderTabs();
+}
+
+/** One message of a transcript as the agent sees it: the customer's, the bot's, its own. */
+function messageItem(m, customer) {
+  const kind = { agent: "mine", customer: "theirs", bot: "bot" }[m.from] || "system";
+  const who = { agent: "You", customer, bot: "Assistant" }[m.from];
+  return el("li", { class: `msg ${kind}` },
+    el("span", { class: "bubble", text: m.text }),
+    who ? el("span", { class: "meta", text: `${who} · ${timeOfDay(m.at)}` }) : null);
 }
 
 function renderTabs() {
@@ -566,9 +571,7 @@ function renderPreview() {
     return;
   }
   const transcript = el("ol", { class: "transcript", "aria-label": "Messages so far" },
-    ...(offer.transcript || []).map((m) => el("li", { class: `msg ${m.from === "customer" ? "theirs" : "system"}` },
-      el("span", { class: "bubble", text: m.text }),
-      el("span", { class: "meta", text: `${m.from === "customer" ? customerName(offer) : m.from} · ${timeOfDay(m.at)}` }))));
+    ...(offer.transcript || []).map((m) => messageItem(m, customerName(offer))));
   box.replaceChildren(el("div", { class: "preview" },
     el("div", { class: "preview-chat" },
       el("header", { class: "pane-head" }, el("div", {},

@@ -43,7 +43,7 @@ function addMessage(m) {
   const system = m.from === "system";
   const who = mine ? "You" : m.from === "bot" ? "Assistant" : agentName || "Agent";
   transcript.append(
-    el("li", { class: `msg ${system ? "system" : mine ? "mine" : "theirs"}` },
+    el("li", { class: `msg ${system ? "system" : mine ? "mine" : m.from === "bot" ? "bot" : "theirs"}` },
       el("span", { class: "bubble", text: m.text }),
       system ? null : el("span", { class: "meta", text: `${who} · ${timeOfDay(m.at)}` })),
   );
@@ -127,7 +127,7 @@ function onMessage(data) {
       addMessage(data.message);
       break;
     case "prompt":
-      addMessage({ from: "bot", text: data.text, at: null });
+      addMessage(data.message || { from: "bot", text: data.text, at: null });
       showChoices(data.choices);
       messageBox.classList.toggle("sensitive", Boolean(data.sensitive));
       messageBox.placeholder = data.sensitive ? "Your answer is kept private" : "Type a message…";
