@@ -1,7 +1,7 @@
 """Load on the web plugin: hundreds of chat customers and agents on loopback.
 
     .venv/bin/python benchmarks/bench_web.py [--customers 300] [--agents 100]
-        [--messages 4] [--seconds 120]
+        [--messages 4] [--rate 0] [--seconds 120]
 
 One process runs the demo centre (a service on SQLite, sync ``FULL``, and the
 web app on a free loopback port) with ``--agents`` agents of three chats each
@@ -13,7 +13,8 @@ asyncio loop:
   (``POST .../accept``) and greets the customer, answers each customer
   message with a reply (``POST .../messages``), and after the last one ends
   the chat and its wrap-up with a disposition (``complete``, ``wrap-up``);
-- every customer opens ``/ws/chat`` at once, writes a first message, and once
+- every customer opens ``/ws/chat`` (all at once, or ``--rate`` per second),
+  writes a first message, and once
   greeted writes ``--messages`` more, each after the agent's previous message
   arrived.
 
@@ -83,13 +84,18 @@ class Run:
         self.last_end = 0.0
         self.sent_at: dict[tuple[str, str], float] = {}
         self.errors: list[str] = []
+        self.ready = 0
+        self.sign_in = 0.0
 
 
 async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Event) -> None:
     import httpx
     import websockets
 
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    # Idle connections dropped after 2 s, before the server's keep-alive (5 s) closes
+    # them: a request sent on a connection the server is closing fails (ReadError).
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
         (
             await http.post("/api/login", json={"user": user, "password": PASSWORD})
         ).raise_for_status()
@@ -100,13 +106,14 @@ async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Eve
             (
                 await http.post("/api/agent/presence", json={"presence": "available"})
             ).raise_for_status()
+            run.ready += 1
             replies: dict[str, int] = {}
 
             async def handle(msg: dict[str, Any]) -> None:
                 try:
                     await act(msg)
                 except Exception as error:  # counted and shown: a refused call is a finding
-                    run.errors.append(f"{type(error).__name__}: {error}")
+                    run.errors.append(f"{user}: {type(error).__name__}: {error}")
 
             async def act(msg: dict[str, Any]) -> None:
                 kind = msg.get("type")
@@ -150,9 +157,10 @@ async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Eve
             await asyncio.gather(*tasks)
 
 
-async def _customer(url: str, n: int, run: Run, messages: int) -> None:
+async def _customer(url: str, n: int, run: Run, messages: int, delay: float) -> None:
     import websockets
 
+    await asyncio.sleep(delay)
     ws_url = url.replace("http://", "ws://") + "/ws/chat"
     async with websockets.connect(ws_url, max_size=2**22) as ws:
         contact = None
@@ -182,20 +190,34 @@ async def _customer(url: str, n: int, run: Run, messages: int) -> None:
                 run.finished += 1
                 run.last_end = time.monotonic()
                 return
+            elif kind == "error":
+                run.errors.append(f"customer {n}: {msg.get('error')}")
+        run.errors.append(f"customer {n}: socket closed ({ws.close_code} {ws.close_reason})")
 
 
-async def _drive(url: str, customers: int, agents: int, messages: int, seconds: float) -> Run:
+async def _drive(
+    url: str, customers: int, agents: int, messages: int, seconds: float, rate: float
+) -> Run:
     run = Run()
     stop = asyncio.Event()
     agent_tasks = [
         asyncio.create_task(_agent(url, f"agent{i:04d}", run, messages, stop))
         for i in range(agents)
     ]
-    await asyncio.sleep(2.0)  # every agent signed in and available
+    # Customers come once every agent signed in (a key derivation each) and is available.
+    signed_in = time.monotonic()
+    while run.ready < agents and time.monotonic() - signed_in < seconds:
+        await asyncio.sleep(0.1)
+    run.sign_in = time.monotonic() - signed_in
     started = time.monotonic()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(
-            asyncio.gather(*(_customer(url, n, run, messages) for n in range(customers))),
+            asyncio.gather(
+                *(
+                    _customer(url, n, run, messages, n / rate if rate > 0 else 0.0)
+                    for n in range(customers)
+                )
+            ),
             timeout=seconds,
         )
     run.first_send = run.first_send or started
@@ -210,6 +232,9 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--messages", type=int, default=4, help="customer messages after the first")
     parser.add_argument("--seconds", type=float, default=120.0, help="bound on the run")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="customers arriving per second (0: all at once)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -230,7 +255,9 @@ def main() -> int:
             url = server.stdout.readline().strip()
             if not url.startswith("http://"):
                 raise SystemExit(f"the server did not start: {url!r}")
-            run = asyncio.run(_drive(url, args.customers, args.agents, args.messages, args.seconds))
+            run = asyncio.run(
+                _drive(url, args.customers, args.agents, args.messages, args.seconds, args.rate)
+            )
         finally:
             server.stdin.close()
             server.wait(timeout=60)
@@ -240,7 +267,12 @@ def main() -> int:
     elapsed = max(1e-9, (run.last_end or time.monotonic()) - (run.first_send or 0.0))
     print(
         f"ccroute-web load: {args.customers} chat customers, {args.agents} agents "
-        f"(3 chats each), {args.messages + 1} customer messages per chat, one service on loopback"
+        f"(3 chats each), {args.messages + 1} customer messages per chat, one service on loopback, "
+        + ("all arriving at once" if args.rate <= 0 else f"{args.rate:g} arriving per second")
+    )
+    print(
+        f"  agents signed in          {run.ready}/{args.agents} in {run.sign_in:.1f} s "
+        "(before any customer)"
     )
     print(f"  chats finished            {run.finished}/{args.customers} in {elapsed:.1f} s")
     print(
@@ -260,7 +292,7 @@ def main() -> int:
         f"driver {driver_cpu.ru_utime + driver_cpu.ru_stime:.1f}   (the whole run, start-up included)"
     )
     if run.errors:
-        print(f"  agent calls that failed    {len(run.errors)} (first: {run.errors[0]})")
+        print(f"  failures                  {len(run.errors)} (first: {run.errors[0]})")
     return 0 if run.finished == args.customers and not run.errors else 1
 
 
