@@ -168,7 +168,7 @@ def json_fault(value: object, depth: int = 0) -> JsonFault | None:
     A JSON value is ``None``, a ``bool``, a ``str``, an ``int`` in
     ``MIN_JSON_INT..MAX_JSON_INT``, a finite ``float``, or a ``list`` or
     ``tuple`` of JSON values, or a ``dict`` of ``str`` keys to JSON values,
-    lists and dicts nested less than :data:`MAX_JSON_DEPTH` deep (``depth``:
+    lists and dicts nested less than ``MAX_JSON_DEPTH`` deep (``depth``:
     how deep ``value`` already is). Every type is exact: a subclass would come
     back from JSON as another value. Parts are looked at in order, a dict's
     key before its value.

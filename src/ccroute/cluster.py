@@ -59,8 +59,8 @@ class Engine(Protocol):
     def storage(self, partition: str, token: int | None) -> AsyncStorage:
         """The partition's log and snapshots.
 
-        With a token, :meth:`AsyncStorage.append` and
-        :meth:`AsyncStorage.snapshot` check, atomically with the write, that
+        With a token, :meth:`AsyncStorage.append <ccroute.storage.AsyncStorage.append>` and
+        :meth:`AsyncStorage.snapshot <ccroute.storage.AsyncStorage.snapshot>` check, atomically with the write, that
         ``token`` is still the partition's latest, and raise
         :class:`~ccroute.errors.FencedError` (storing nothing) when it is not.
         With ``None`` the store is for reading: writes raise

@@ -261,7 +261,7 @@ class Masking:
     :param enabled: ``False`` switches masking off: everything keeps its
         raw value (``Router(masking=Masking(enabled=False))``).
     :param fields: sensitive field names (and dotted paths from the top);
-        :data:`DEFAULT_SENSITIVE_FIELDS` by default. :meth:`with_fields`
+        ``DEFAULT_SENSITIVE_FIELDS`` by default. :meth:`with_fields`
         adds to them.
     :param cards: mask Luhn-valid payment card numbers found in strings.
     :param ssns: mask US social-security numbers found in strings.

@@ -72,7 +72,7 @@ class Presence(enum.Enum):
     """What an agent has said about themselves.
 
     ``BUSY`` and ``WRAP_UP`` are not presences but consequences of work; see
-    :attr:`ccroute.AgentView.status`.
+    ``AgentView.status``.
     """
 
     OFFLINE = "offline"
@@ -550,10 +550,10 @@ class Channel:
     :param kind: whether the customer waits on the line, in a session, or not at all.
     :param default_capacity: how many contacts of this channel an agent handles at
         once when the agent does not say otherwise (an integer in
-        0..:data:`MAX_COUNT`).
+        ``0..MAX_COUNT``).
     :param unit_cost: units one contact of this channel takes from an agent's
         shared unit budget (only for agents that have a budget; an integer in
-        0..:data:`MAX_COUNT`).
+        ``0..MAX_COUNT``).
     :param exclusive: a contact on this channel needs an agent with no other work
         and, while held, keeps every other offer away ("a voice call excludes
         other work").
@@ -598,7 +598,7 @@ class RoutingStep:
     contact entered its current queue. Steps apply in order, each on top of
     the requirements left by the previous one.
 
-    :param after: seconds after queuing when the step applies (0..:data:`MAX_SECONDS`).
+    :param after: seconds after queuing when the step applies (``0..MAX_SECONDS``).
     :param requirements: skill overrides: a level sets that skill's minimum
         (adding the skill if the contact did not require it); ``None`` drops
         the skill from the requirements.
@@ -704,8 +704,8 @@ def _check_codes(inst: QueueConfig, attribute: attrs.Attribute[Any], value: obje
 class QueueConfig:
     """A line of business (sales, support …) and its routing policy.
 
-    Durations are finite seconds in 0..:data:`MAX_SECONDS`; counts are
-    integers up to :data:`MAX_COUNT`.
+    Durations are finite seconds in ``0..MAX_SECONDS``; counts are
+    integers up to ``MAX_COUNT``.
 
     :param name: unique queue name.
     :param strategy: how an agent is chosen among eligible ones: a built-in
@@ -876,11 +876,11 @@ class Agent:
     :param queues: queues the agent is a member of; it is offered contacts of
         these queues only.
     :param capacity: channel name to how many contacts of that channel the agent
-        handles at once (0..:data:`MAX_COUNT`). ``None`` gives the agent every
+        handles at once (``0..MAX_COUNT``). ``None`` gives the agent every
         channel the router knows at its default capacity; a mapping gives only
         the channels it names.
     :param unit_budget: optional budget of units shared across channels (each
-        contact takes its channel's ``unit_cost``; 0..:data:`MAX_COUNT`).
+        contact takes its channel's ``unit_cost``; ``0..MAX_COUNT``).
     :param queue_delays: queue name to seconds: a contact of that queue is
         offered to this agent only once it has waited that long in the queue
         (Amazon Connect's routing-profile delay), so other agents get it
@@ -999,7 +999,7 @@ class Contact:
     :param attributes: free-form data carried along and shown to the agent:
         JSON values only (strings, 64-bit integers, finite floats, booleans,
         ``None``, lists, and dicts with string keys, at most
-        :data:`MAX_JSON_DEPTH` deep), so that every store can log them. The
+        ``MAX_JSON_DEPTH`` deep), so that every store can log them. The
         types are exact: a subclass (an enum member …) would come back from a
         log or snapshot as the plain type, so it is refused.
     :param preferred_agent: an agent to wait for (sticky or last-agent routing).

@@ -44,8 +44,8 @@ class RampUp:
     a limit off; at least one must be set.
 
     :param seconds: length of the ramp, from the moment the agent became
-        available (> 0 and at most :data:`~ccroute.MAX_SECONDS`).
-    :param accepted: contacts the agent accepts before the ramp ends (1..:data:`~ccroute.MAX_COUNT`).
+        available (> 0 and at most ``MAX_SECONDS``).
+    :param accepted: contacts the agent accepts before the ramp ends (``1..MAX_COUNT``).
     """
 
     seconds: float | None = attrs.field(default=300.0, validator=_ramp_seconds)
@@ -76,7 +76,7 @@ class RoutingPolicy:
     :param blocking: channel-blocking matrix: ``{"voice": {"chat", "email"}}``
         means an agent holding voice work (offered, in service or in
         wrap-up) is not offered chats or emails. Queues may add their own
-        (:attr:`QueueConfig.blocking`).
+        (``QueueConfig.blocking``).
     :param reserve_for: channels kept free: while a contact on one of them
         waits that an agent could take if it were free (a logged-in member of
         its queue with its skills and capacity on its channel), that agent is

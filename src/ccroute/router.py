@@ -923,7 +923,7 @@ class Router:
         """The agent finished the contact; wrap-up begins (and may end at once).
 
         ``disposition`` is a wrap-up code from the queue's
-        :attr:`~ccroute.QueueConfig.dispositions` (docs/crm.md); an unknown
+        ``QueueConfig.dispositions`` (docs/crm.md); an unknown
         one is refused with :class:`~ccroute.InvalidValueError` and changes
         nothing.
         """
@@ -1707,7 +1707,7 @@ class Router:
         """The router's whole state as bytes, for :meth:`restore` in this or another process.
 
         The bytes are :meth:`state` written as JSON
-        (:meth:`~ccroute.snapshot.RouterState.to_bytes`): no pickle, nothing
+        (:meth:`RouterState.to_bytes <ccroute.snapshot.RouterState.to_bytes>`): no pickle, nothing
         in them can make the reader run code. Contact attributes must be
         JSON values (str, int, float, bool, ``None``, lists and dicts with
         string keys); others raise :class:`InvalidValueError`. Equal states

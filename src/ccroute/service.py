@@ -872,7 +872,7 @@ class Service:
         return self._masking
 
     def mean_handle_time(self, queue: str) -> float | None:
-        """Mean handle time of the last :data:`HANDLE_TIME_WINDOW` contacts completed
+        """Mean handle time of the last ``HANDLE_TIME_WINDOW`` contacts completed
         in ``queue`` (``None`` before the first). Survives restarts."""
         return self._book.mean_handle_time(queue)
 

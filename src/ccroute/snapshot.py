@@ -187,7 +187,7 @@ class ContactRecord:
 
 @attrs.frozen(slots=True)
 class TimerRecord:
-    """A pending timer. :attr:`RouterState.timers` lists them in the order they
+    """A pending timer. ``RouterState.timers`` lists them in the order they
     fire (by due time, then in the order they were set).
 
     :param due: when it falls due (clock time).
@@ -243,7 +243,7 @@ class HandleTimeRecord:
     :param count: the contacts of that queue and channel completed so far.
     :param mean: their mean handle time in seconds (acceptance to the end of
         wrap-up), weighted towards the latest ones after the first
-        :data:`~ccroute.core.estimated_wait.HANDLE_TIME_WINDOW`.
+        ``HANDLE_TIME_WINDOW``.
     """
 
     queue: str
@@ -260,7 +260,7 @@ class AbandonmentRecord:
     :param queue: the queue.
     :param channel: the channel.
     :param abandoned: the contacts that abandoned, weighted towards the latest
-        (:data:`~ccroute.core.estimated_wait.PATIENCE_WINDOW`).
+        (``PATIENCE_WINDOW``).
     :param waited: the seconds every contact that left the queue (answered or
         abandoned) had waited, weighted alike.
     """

@@ -99,7 +99,7 @@ class Storage(Protocol):
         """Read the latest good snapshot and the good records after it.
 
         A damaged record ends the good prefix: it and anything after it are set
-        aside (not deleted) and :attr:`Recovered.problem` says what was found.
+        aside (not deleted) and ``Recovered.problem`` says what was found.
         """
         ...
 

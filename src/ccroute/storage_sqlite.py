@@ -233,7 +233,7 @@ class SQLiteStorage:
     :raises InvalidValueError: an argument is out of range; nothing was touched.
     :raises StorageError: the file cannot be opened, is not a ccroute log, is
         in a format this release does not read (format 1: see
-        :func:`migrate_v1`; a newer one: upgrade ccroute), or another store
+        :func:`~ccroute.storage_sqlite.migrate_v1`; a newer one: upgrade ccroute), or another store
         owns it (the message names the path and the owner's pid).
     """
 
@@ -536,7 +536,7 @@ class SQLiteStorage:
         does not decode or holds a value its constructor refuses, its key
         columns disagree with its body) or that follows a gap in seq ends the
         good prefix: it and every later record move to ``quarantine`` (in one
-        transaction), and :attr:`~ccroute.storage.Recovered.problem` says what
+        transaction), and ``Recovered.problem`` says what
         was found, with the seq and the path. Later appends continue from the
         good prefix.
 

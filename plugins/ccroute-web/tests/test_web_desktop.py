@@ -248,3 +248,54 @@ async def test_a_held_contact_keeps_its_screen_pop_for_a_desktop_reloaded_mid_ch
         # the page reloads: the conversation still carries the customer's context
         reloaded = (await alice.get("/api/agent")).json()["contacts"][0]
         assert reloaded["contact_id"] == "T-9" and reloaded["profile"].get("tier") == "gold"
+
+
+async def test_the_desktop_hears_its_statistics_after_each_finished_contact() -> None:
+    from contextlib import AsyncExitStack
+
+    async with (
+        centre(wrap_up=0.0, wallboard_every=0.05) as (_service, web),
+        AsyncExitStack() as stack,
+    ):
+        alice = await login(web, "alice")
+        desk = await stack.enter_async_context(alice.socket("/ws/agent"))
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
+        await desk.receive_until("offer")
+        await alice.post(f"/api/agent/offers/{chat_id}/accept")
+        await alice.post(f"/api/agent/contacts/{chat_id}/complete", {"disposition": "resolved"})
+        pushed = await desk.receive_until("stats")
+        assert pushed["stats"]["agent_id"] == "alice"
+        assert pushed["stats"]["today"]["handled"] == 1
+        assert pushed["stats"]["today"]["aht"] is not None
+
+
+async def test_bad_agent_messages_are_refused_and_change_nothing() -> None:
+    from contextlib import AsyncExitStack
+
+    from web_testing import TOKEN
+
+    async with (
+        centre(max_message_chars=50) as (service, web),
+        AsyncExitStack() as stack,
+    ):
+        alice = await login(web, "alice")
+        await alice.post("/api/agent/presence", {"presence": "available"})
+        [(_ws, chat_id)] = await _open_chats(stack, web, 1)
+        await eventually(lambda: chat_id in service.router.agent("alice").offered)
+        await alice.post(f"/api/agent/offers/{chat_id}/accept")
+        path = f"/api/agent/contacts/{chat_id}/messages"
+        for body, field in [({"text": "   "}, "text"), ({"text": "x" * 51}, "text"), ({}, "text")]:
+            r = await alice.post(path, body)
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+        assert [m.text for m in web.chats.get(chat_id).transcript] == ["customer 0"]  # type: ignore[union-attr]
+        # a contact that is no chat has no one to write to
+        await WebClient(web.app).post(
+            "/api/contacts",
+            {"id": "T-5", "channel": "task", "queue": "support"},
+            auth=("crm", TOKEN),
+        )
+        await eventually(lambda: "T-5" in service.router.agent("alice").offered)
+        await alice.post("/api/agent/offers/T-5/accept")
+        r = await alice.post("/api/agent/contacts/T-5/messages", {"text": "hello?"})
+        assert r.status_code == 409

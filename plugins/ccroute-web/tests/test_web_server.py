@@ -149,6 +149,8 @@ async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> No
             Customer(base) as customer,
         ):
             await alice.open_live()
+            await alice.set_presence("not-ready", "briefing")
+            assert (await alice.receive())["type"] == "state"  # any frame, in order
             board = await sam.open_live()
             assert board["queues"][0]["today"]["offered"] == 0
             await alice.set_presence("available")
@@ -172,3 +174,10 @@ async def test_the_protocol_client_drives_a_whole_chat_over_real_sockets() -> No
                 pass
             assert board["queues"][0]["today"]["answered"] == 1
             assert (await alice.stats())["today"]["handled"] == 1
+
+
+async def test_a_service_without_metrics_gets_a_clear_error_and_no_web_plugin() -> None:
+    web = WebChannel(enabled=True, port=0)
+    async with Service(plugins=[web], load_entrypoints=False, sync="OFF", metrics=False) as service:
+        assert web.port is None and web.service is None
+        assert any(hook == "ccroute_start_channel" for hook, _, _ in service.hook_failures)

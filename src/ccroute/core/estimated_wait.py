@@ -5,7 +5,7 @@ Three parts, all owned by the :class:`~ccroute.Router` (docs/estimated-wait.md):
 - :class:`HandleTimes` learns, from the router's own completions, how long
   a contact holds an agent's slot: from its acceptance to the end of its
   wrap-up (talk + wrap-up), per queue and channel, as a running mean over
-  the first :data:`HANDLE_TIME_WINDOW` contacts and an exponentially
+  the first ``HANDLE_TIME_WINDOW`` contacts and an exponentially
   weighted mean (weight ``1/HANDLE_TIME_WINDOW``) from then on.
 - :class:`Patience` learns how fast each queue's waiting contacts abandon:
   abandonments over seconds waited, weighted towards the latest.

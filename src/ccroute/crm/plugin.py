@@ -156,7 +156,7 @@ def crm_from_settings(settings: Mapping[str, Any], clock: Clock | None = None) -
 
     - ``"store"``: ``"sqlite"`` (the default when the service has a log
       file, ``settings["path"]``) or ``"memory"`` (the default otherwise);
-    - ``"path"``: the SQLite file (default: beside the log, see :func:`crm_path`);
+    - ``"path"``: the SQLite file (default: beside the log, see ``crm_path``);
     - ``"sync"``: its ``synchronous`` mode (``"NORMAL"``);
     - ``"rules"``: enrichment rules, as data or the path of a TOML file;
     - ``"history_limit"``: finished contacts in the screen pop (5).

@@ -1,4 +1,4 @@
-"""Flows run live in the service: the driver between channel adapters and :class:`FlowSession`.
+"""Flows run live in the service: the driver between channel adapters and :class:`~ccroute.ivr.FlowSession`.
 
 A :class:`~ccroute.ivr.FlowSession` is sans-I/O: something has to say its
 prompts, take the customer's answers, run its timers and its self-service

@@ -150,7 +150,7 @@ class CollectNode(Node):
     retry, prefixed by ``invalid_prompt``; after ``retries`` retries the
     session goes to ``no_match``, or to the flow's fallback. A ``sensitive``
     answer is masked everywhere but in the arguments of the action that
-    asks for it (see :func:`~ccroute.ivr.masking.mask`).
+    asks for it (see :func:`~ccroute.ivr.mask`).
     """
 
     KIND: ClassVar[str] = "collect"
@@ -396,7 +396,7 @@ class Flow:
     """An IVR or chatbot flow: its nodes, where it starts, its fallback, its limits.
 
     Made by :func:`~ccroute.ivr.parse_flow` from data; the graph is checked
-    when it is made (:func:`ccroute.ivr.checks.check_flow`: unknown
+    when it is made (``check_flow``: unknown
     references, dead ends, unreachable nodes, loops without exit).
 
     :param name: the flow's name (recorded in the contact's ``ivr`` attribute).

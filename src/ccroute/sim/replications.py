@@ -146,7 +146,7 @@ FIGURES: dict[str, Callable[[SimulationResult], float | None]] = {
 
 
 def summarise(results: Sequence[SimulationResult]) -> dict[str, Estimate]:
-    """Mean and 95% confidence interval of every figure in :data:`FIGURES`."""
+    """Mean and 95% confidence interval of every figure in ``FIGURES``."""
     out = {}
     for name, figure in FIGURES.items():
         values = [v for v in (figure(r) for r in results) if v is not None]

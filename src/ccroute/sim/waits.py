@@ -61,7 +61,7 @@ class WaitRecorder:
     :param router: the router it observes (it registers itself).
     :param extra: called as ``extra(router, event)`` with each :class:`Queued`
         event, after the estimate is taken; what it returns is kept in
-        :attr:`extras` under the contact's id (a benchmark's other estimator).
+        ``extras`` under the contact's id (a benchmark's other estimator).
 
     Cost: one :meth:`Router.estimated_wait <ccroute.Router.estimated_wait>` per
     queued contact.

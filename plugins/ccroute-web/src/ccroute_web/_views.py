@@ -123,11 +123,15 @@ def _figures(stats: AgentStats | None, aht: float | None) -> AgentFigures:
     )
 
 
-def agent_stats(web: WebChannel, agent_id: str) -> AgentStatsOut:
-    """An agent's own figures, today and since the log began. O(queues + channels + agents)."""
+def agent_stats(
+    web: WebChannel, agent_id: str, report: MetricsReport | None = None
+) -> AgentStatsOut:
+    """An agent's own figures, today and since the log began. O(queues + channels +
+    agents) for the metrics report, unless one is given."""
     service = web.service
     assert service is not None
-    report = service.metrics.report(service.router.now)
+    if report is None:
+        report = service.metrics.report(service.router.now)
     today = web.periods.agent_today(report, agent_id)
     tally = web.handle_times.get(agent_id)
     return AgentStatsOut(
@@ -192,13 +196,14 @@ def queue_board(web: WebChannel, name: str, report: MetricsReport | None = None)
     )
 
 
-def wallboard(web: WebChannel) -> Wallboard:
-    """The whole wallboard. O(queues + channels + agents): one metrics report and
-    one pass over the agents."""
+def wallboard(web: WebChannel, report: MetricsReport | None = None) -> Wallboard:
+    """The whole wallboard. O(queues + channels + agents): one metrics report
+    (unless one is given) and one pass over the agents."""
     service = web.service
     assert service is not None
     router = service.router
-    report = service.metrics.report(router.now)
+    if report is None:
+        report = service.metrics.report(router.now)
     counts = dict.fromkeys(AgentStatus, 0)
     for agent_id in router.agent_ids:
         counts[router.agent(agent_id).status] += 1

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import anyio
 import msgspec
-from ccroute.errors import CCRouteError, UnknownIdError
+from ccroute.errors import CCRouteError, ServiceError, UnknownIdError
 from ccroute.events import (
     Abandoned,
     Accepted,
@@ -117,6 +117,8 @@ class WebChannel:
         self._boards: set[Outbox] = set()
         self._board_dirty = True
         self._wake_board = anyio.Event()
+        # agents whose statistics changed since the last tick
+        self._stats_dirty: set[str] = set()
         self._periods = Periods(self._settings.interval_minutes, self._settings.utc_offset_minutes)
         #: The reason each agent gave for being not ready (from its presence changes).
         self.reasons: dict[str, str | None] = {}
@@ -225,6 +227,13 @@ class WebChannel:
             raise WebError("this WebChannel serves a running service already")
         self.configure(service.settings.get("web"))
         web = cast(WebService, service)
+        try:
+            report = web.metrics.report(web.router.now)
+        except ServiceError:
+            raise WebError(
+                "ccroute-web needs the service's metrics (the wallboard, the agents' "
+                "statistics, /metrics): start the service with metrics=True"
+            ) from None
         known = {c.name for c in web.router.channels}
         s = self._settings
         wanted = [Channel(s.chat_channel, ChannelKind.SEMI_SYNCHRONOUS, default_capacity=3)]
@@ -240,7 +249,7 @@ class WebChannel:
         self._service = web
         _serving.setdefault(id(service), []).append(self)
         self._board_dirty = True
-        self._periods.roll(web.now, web.metrics.report(web.router.now))
+        self._periods.roll(web.now, report)
         web.start_soon(self._tick_board)
         web.start_soon(self._orphans)
         if sock is not None:
@@ -347,11 +356,8 @@ class WebChannel:
                 self._held.pop(contact_id, None)
                 tally = self.handle_times.setdefault(agent_id, HandleTimes())
                 tally.add(self._handled.pop(contact_id, 0.0) + w.wrap_time, self._periods.day.start)
-                if self._desks.get(agent_id):
-                    stats = self._stats(agent_id)
-                    self.to_agent(
-                        agent_id, _encoder.encode({"type": "stats", "stats": stats}).decode()
-                    )
+                # pushed by the ticker: one metrics report for every agent who finished
+                self._stats_dirty.add(agent_id)
                 self.to_agent(
                     agent_id, frame("contact_ended", contact_id=contact_id, reason="done")
                 )
@@ -476,11 +482,6 @@ class WebChannel:
         if box.overflowed:
             self.dropped += 1
 
-    def _stats(self, agent_id: str) -> Any:
-        from ._views import agent_stats
-
-        return agent_stats(self, agent_id)
-
     def _push_state(self, agent_id: str) -> None:
         from ._views import agent_state
 
@@ -515,8 +516,10 @@ class WebChannel:
         self._drop(self._boards, box)
 
     async def _tick_board(self) -> None:
-        """Roll the periods at their boundaries and push the wallboard while it changes."""
-        from ._views import wallboard
+        """Roll the periods at their boundaries, and push the wallboard and the
+        agents' statistics while they change: one metrics report per tick, however
+        many contacts finished or browsers watch."""
+        from ._views import agent_stats, wallboard
 
         every = self._settings.wallboard_every
         while True:
@@ -526,16 +529,29 @@ class WebChannel:
             service = self._service
             if service is None:
                 return
-            now = service.router.now
+            report = None
             if self._periods.due(service.now):
-                self._periods.roll(service.now, service.metrics.report(now))
+                report = service.metrics.report(service.router.now)
+                self._periods.roll(service.now, report)
                 self._board_dirty = True
             if self._boards and self._board_dirty:
                 self._board_dirty = False
-                data = _encoder.encode({"type": "wallboard", "wallboard": wallboard(self)}).decode()
+                if report is None:
+                    report = service.metrics.report(service.router.now)
+                board = wallboard(self, report)
+                data = _encoder.encode({"type": "wallboard", "wallboard": board}).decode()
                 for box in list(self._boards):
                     if not box.put(data):
                         self._drop(self._boards, box)
+            dirty, self._stats_dirty = self._stats_dirty, set()
+            for agent_id in dirty:
+                if self._desks.get(agent_id):
+                    if report is None:
+                        report = service.metrics.report(service.router.now)
+                    stats = agent_stats(self, agent_id, report)
+                    self.to_agent(
+                        agent_id, _encoder.encode({"type": "stats", "stats": stats}).decode()
+                    )
             await anyio.sleep(every)  # at most one push per period, however busy
 
     # ----------------------------------------------------------- the web chat

@@ -186,6 +186,11 @@ class Agent(_User):
         socket = await self.live("/ws/agent")
         await socket.until("state")
 
+    async def receive(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next live frame, of any type (:meth:`open_live` first)."""
+        assert self._live is not None, "open_live() first"
+        return await self._live.receive(timeout)
+
     async def frame(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The next live frame of type ``kind`` (:meth:`open_live` first)."""
         assert self._live is not None, "open_live() first"
