@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import resource
 import statistics
@@ -89,99 +88,81 @@ class Run:
 
 
 async def _agent(url: str, user: str, run: Run, messages: int, stop: asyncio.Event) -> None:
-    import httpx
-    import websockets
+    from ccroute_web.client import Agent
+    from websockets import ConnectionClosed
 
-    # Idle connections dropped after 2 s, before the server's keep-alive (5 s) closes
-    # them: a request sent on a connection the server is closing fails (ReadError).
-    limits = httpx.Limits(keepalive_expiry=2.0)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
-        (
-            await http.post("/api/login", json={"user": user, "password": PASSWORD})
-        ).raise_for_status()
-        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-        ws_url = url.replace("http://", "ws://") + "/ws/agent"
-        headers = {"Cookie": cookie, "Origin": url}
-        async with websockets.connect(ws_url, additional_headers=headers, max_size=2**22) as ws:
-            (
-                await http.post("/api/agent/presence", json={"presence": "available"})
-            ).raise_for_status()
-            run.ready += 1
-            replies: dict[str, int] = {}
+    async with Agent(url, user, PASSWORD) as agent:
+        await agent.open_live()
+        await agent.set_presence("available")
+        run.ready += 1
+        replies: dict[str, int] = {}
 
-            async def handle(msg: dict[str, Any]) -> None:
-                try:
-                    await act(msg)
-                except Exception as error:  # counted and shown: a refused call is a finding
-                    run.errors.append(f"{user}: {type(error).__name__}: {error}")
+        async def handle(msg: dict[str, Any]) -> None:
+            try:
+                await act(msg)
+            except Exception as error:  # counted and shown: a refused call is a finding
+                run.errors.append(f"{user}: {type(error).__name__}: {error}")
 
-            async def act(msg: dict[str, Any]) -> None:
-                kind = msg.get("type")
-                if kind == "offer":
-                    offer = msg["offer"]
-                    run.offer_latency.append(time.time() - offer["offered_at"])
-                    cid = offer["contact_id"]
-                    (await http.post(f"/api/agent/offers/{cid}/accept", json={})).raise_for_status()
-                    await http.post(f"/api/agent/contacts/{cid}/messages", json={"text": "hello"})
-                elif kind == "message" and msg["message"]["from"] == "customer":
-                    cid = msg["contact_id"]
-                    run.delivered += 1
-                    sent = run.sent_at.pop((cid, msg["message"]["text"]), None)
-                    if sent is not None:
-                        run.message_latency.append(time.monotonic() - sent)
-                    n = replies.get(cid, 0)
-                    replies[cid] = n + 1
-                    if n < messages - 1:
-                        await http.post(
-                            f"/api/agent/contacts/{cid}/messages", json={"text": f"reply {n}"}
-                        )
-                    else:
-                        await http.post(
-                            f"/api/agent/contacts/{cid}/complete", json={"disposition": None}
-                        )
-                        await http.post(
-                            f"/api/agent/contacts/{cid}/wrap-up", json={"disposition": "resolved"}
-                        )
+        async def act(msg: dict[str, Any]) -> None:
+            kind = msg.get("type")
+            if kind == "offer":
+                offer = msg["offer"]
+                run.offer_latency.append(time.time() - offer["offered_at"])
+                cid = offer["contact_id"]
+                await agent.accept(cid)
+                await agent.send(cid, "hello")
+            elif kind == "message" and msg["message"]["from"] == "customer":
+                cid = msg["contact_id"]
+                run.delivered += 1
+                sent = run.sent_at.pop((cid, msg["message"]["text"]), None)
+                if sent is not None:
+                    run.message_latency.append(time.monotonic() - sent)
+                n = replies.get(cid, 0)
+                replies[cid] = n + 1
+                if n < messages - 1:
+                    await agent.send(cid, f"reply {n}")
+                else:
+                    await agent.complete(cid)
+                    await agent.end_wrap_up(cid, "resolved")
 
-            tasks: set[asyncio.Task[None]] = set()
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                except websockets.ConnectionClosed:
-                    return
-                task = asyncio.create_task(handle(json.loads(raw)))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await asyncio.gather(*tasks)
+        tasks: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            try:
+                frame = await agent.receive(timeout=0.5)
+            except TimeoutError:
+                continue
+            except ConnectionClosed:
+                break
+            task = asyncio.create_task(handle(frame))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
 
 
 async def _customer(url: str, n: int, run: Run, messages: int, delay: float) -> None:
-    import websockets
+    from ccroute_web.client import Customer
+    from websockets import ConnectionClosed
 
     await asyncio.sleep(delay)
-    ws_url = url.replace("http://", "ws://") + "/ws/chat"
-    async with websockets.connect(ws_url, max_size=2**22) as ws:
-        contact = None
+    async with Customer(url) as customer:
+        contact = customer.conversation
         sent = 0
 
-        async def say(text: str, **extra: Any) -> None:
-            if contact is not None:
-                run.sent_at[(contact, text)] = time.monotonic()
-            await ws.send(json.dumps({"type": "message", "text": text, **extra}))
+        async def say(text: str, name: str | None = None) -> None:
+            run.sent_at[(contact, text)] = time.monotonic()
+            await customer.say(text, name)
 
-        welcome = json.loads(await ws.recv())
-        contact_hint = welcome.get("conversation")
         if run.first_send is None:
             run.first_send = time.monotonic()
         await say(f"customer {n} needs help", name=f"Customer {n}")
-        async for raw in ws:
-            msg = json.loads(raw)
+        while True:
+            try:
+                msg = await customer.receive(timeout=120.0)
+            except (TimeoutError, ConnectionClosed) as error:
+                run.errors.append(f"customer {n}: {type(error).__name__} {error}")
+                return
             kind = msg.get("type")
-            if kind == "answered":
-                contact = contact or contact_hint
-            elif kind == "message" and msg["message"]["from"] == "agent":
+            if kind == "message" and msg["message"]["from"] == "agent":
                 run.delivered += 1
                 if sent < messages:
                     sent += 1
@@ -192,7 +173,6 @@ async def _customer(url: str, n: int, run: Run, messages: int, delay: float) -> 
                 return
             elif kind == "error":
                 run.errors.append(f"customer {n}: {msg.get('error')}")
-        run.errors.append(f"customer {n}: socket closed ({ws.close_code} {ws.close_reason})")
 
 
 async def _drive(
