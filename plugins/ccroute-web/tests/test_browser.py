@@ -187,9 +187,13 @@ def test_two_agents_each_work_their_own_chats(browser: Any, live: Live) -> None:
     expect(alice.locator("#status-text")).to_have_text("Busy")
 
     carol = agent_desktop(browser, live, "carol")
+    carol.locator("#logout").focus()  # away from the presence menu
     second = open_widget(browser, live)
     start_chat(second, "Ken Ito", "Where is my order?")
-    offer_card(carol, "Ken Ito").get_by_role("button", name="Accept").click()
+    # From the keyboard: a new offer takes the focus to its Accept button.
+    expect(offer_card(carol, "Ken Ito").get_by_role("button", name="Accept")).to_be_focused()
+    carol.keyboard.press("Enter")
+    expect(carol.get_by_role("tab", name="Ken Ito")).to_be_visible()
     expect(offer_card(alice, "Ken Ito")).to_have_count(0)
 
     alice.get_by_label("Reply").fill("Hello Maria, I see the double charge.")

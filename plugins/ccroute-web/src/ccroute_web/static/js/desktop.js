@@ -307,7 +307,8 @@ function renderOffers() {
       renderOffers();
     });
     box.append(card);
-    accept.focus();
+    // Keyboard users land on Accept, unless they are typing (Enter must not accept).
+    if (!document.activeElement?.matches("input, textarea, select")) accept.focus();
     if (offer.expires_at) {
       const total = Math.max(1, offer.expires_at - (offer.offered_at ?? now()));
       const tick = () => {
