@@ -129,6 +129,7 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
     # Complete, then wrap up with a disposition (the queue requires one).
     desk.get_by_role("button", name="End chat").click()
     expect(customer.locator("#ended")).to_contain_text("closed this chat")
+    customer.screenshot(path=screenshots / "widget-ended.png")
     expect(agents_in(board, "wrap-up")).to_have_text("1")
     desk.get_by_role("button", name="Finish wrap-up").click()
     expect(desk.locator(".wrapup-error")).to_have_text("Choose a disposition.")
