@@ -70,6 +70,29 @@ class Live:
         return result
 
 
+@attrs.define
+class Pages:
+    """Opens pages in browser contexts of their own and collects their script errors."""
+
+    browser: Any
+    errors: list[str] = attrs.Factory(list)
+
+    def open(self, url: str, viewport: dict[str, int]) -> Any:
+        """A new page (its own cookies and storage) at ``url``."""
+        page = self.browser.new_context(viewport=viewport).new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        page.goto(url)
+        return page
+
+
+@pytest.fixture
+def pages(browser: Any) -> Iterator[Pages]:
+    """Pages for one test; the test fails if a page raised a script error."""
+    opened = Pages(browser)
+    yield opened
+    assert not opened.errors, "script errors in the pages: " + "; ".join(opened.errors)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium per module (each test opens its own contexts).

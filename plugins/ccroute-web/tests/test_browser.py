@@ -13,10 +13,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from browser_support import GRACE, PASSWORD, Live, browser, live, live_with_bot, screenshots
+from browser_support import (
+    GRACE,
+    PASSWORD,
+    Live,
+    Pages,
+    browser,
+    live,
+    live_with_bot,
+    pages,
+    screenshots,
+)
 from playwright.sync_api import expect
 
-__all__ = ["browser", "live", "live_with_bot", "screenshots"]  # fixtures, used by name
+__all__ = ["browser", "live", "live_with_bot", "pages", "screenshots"]  # fixtures, used by name
 
 expect.set_options(timeout=10_000)
 
@@ -25,11 +35,9 @@ WALLBOARD_VIEW = {"width": 1600, "height": 900}
 WIDGET_VIEW = {"width": 420, "height": 640}
 
 
-def open_widget(browser: Any, live: Live) -> Any:
+def open_widget(pages: Pages, live: Live) -> Any:
     """A customer's widget page in a browser context of its own."""
-    page = browser.new_context(viewport=WIDGET_VIEW).new_page()
-    page.goto(f"{live.url}/widget")
-    return page
+    return pages.open(f"{live.url}/widget", WIDGET_VIEW)
 
 
 def start_chat(page: Any, name: str, text: str) -> None:
@@ -39,18 +47,17 @@ def start_chat(page: Any, name: str, text: str) -> None:
     expect(page.locator("#transcript")).to_contain_text(text)
 
 
-def sign_in(browser: Any, url: str, user: str, view: dict[str, int]) -> Any:
-    page = browser.new_context(viewport=view).new_page()
-    page.goto(url)
+def sign_in(pages: Pages, url: str, user: str, view: dict[str, int]) -> Any:
+    page = pages.open(url, view)
     page.get_by_label("User name").fill(user)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     return page
 
 
-def agent_desktop(browser: Any, live: Live, user: str) -> Any:
+def agent_desktop(pages: Pages, live: Live, user: str) -> Any:
     """An agent signed in on the desktop and set Available."""
-    page = sign_in(browser, f"{live.url}/desktop", user, DESKTOP_VIEW)
+    page = sign_in(pages, f"{live.url}/desktop", user, DESKTOP_VIEW)
     expect(page.locator("#agent-name")).not_to_be_empty()
     page.get_by_label("Presence", exact=True).select_option("available")
     # Busy at once when a contact was waiting for it (the offer counts as work).
@@ -58,8 +65,8 @@ def agent_desktop(browser: Any, live: Live, user: str) -> Any:
     return page
 
 
-def wallboard(browser: Any, live: Live) -> Any:
-    page = sign_in(browser, f"{live.url}/wallboard", "sam", WALLBOARD_VIEW)
+def wallboard(pages: Pages, live: Live) -> Any:
+    page = sign_in(pages, f"{live.url}/wallboard", "sam", WALLBOARD_VIEW)
     expect(page.locator("#connection")).to_have_text("Live")
     return page
 
@@ -77,13 +84,13 @@ def offer_card(desk: Any, customer: str) -> Any:
 
 
 def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
-    browser: Any, live: Live, screenshots: Path
+    pages: Pages, live: Live, screenshots: Path
 ) -> None:
-    board = wallboard(browser, live)
+    board = wallboard(pages, live)
     expect(figure(board, "support", "offered")).to_have_text("0")
     expect(agents_in(board, "offline")).to_have_text("3")
 
-    customer = open_widget(browser, live)
+    customer = open_widget(pages, live)
     customer.screenshot(path=screenshots / "widget-start.png")
     start_chat(customer, "Dana Whitfield", "My parcel says delivered but it is not here.")
     # No agent is available: the customer waits, and is told where in line.
@@ -97,7 +104,7 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
     customer.get_by_label("Your message").press("Enter")
     expect(customer.locator("#transcript")).to_contain_text("I paid with card")
 
-    desk = agent_desktop(browser, live, "alice")
+    desk = agent_desktop(pages, live, "alice")
     offer = offer_card(desk, "Dana Whitfield")
     expect(offer).to_contain_text("My parcel says delivered")
     expect(desk.locator("#placeholder")).to_contain_text("I paid with card")
@@ -154,10 +161,10 @@ def test_chat_from_widget_to_wrap_up_moves_the_wallboard(
 
 
 def test_a_reload_within_the_grace_period_resumes_the_conversation(
-    browser: Any, live: Live
+    pages: Pages, live: Live
 ) -> None:
-    desk = agent_desktop(browser, live, "bob")
-    customer = open_widget(browser, live)
+    desk = agent_desktop(pages, live, "bob")
+    customer = open_widget(pages, live)
     start_chat(customer, "Tom Becker", "Can I change my delivery address?")
     offer_card(desk, "Tom Becker").get_by_role("button", name="Accept").click()
     desk.get_by_label("Reply").fill("Of course. What is the new address?")
@@ -178,18 +185,18 @@ def test_a_reload_within_the_grace_period_resumes_the_conversation(
     assert live.service.metrics.report(live.service.router.now).queues["support"].offered == 1
 
 
-def test_two_agents_each_work_their_own_chats(browser: Any, live: Live) -> None:
-    alice = agent_desktop(browser, live, "alice")
-    first = open_widget(browser, live)
+def test_two_agents_each_work_their_own_chats(pages: Pages, live: Live) -> None:
+    alice = agent_desktop(pages, live, "alice")
+    first = open_widget(pages, live)
     start_chat(first, "Maria Lopez", "I was charged twice.")
     offer_card(alice, "Maria Lopez").get_by_role("button", name="Accept").click()
     # Alice takes a break: the next chat goes to Carol.
     alice.get_by_label("Presence", exact=True).select_option("not-ready")
     expect(alice.locator("#status-text")).to_have_text("Busy")
 
-    carol = agent_desktop(browser, live, "carol")
+    carol = agent_desktop(pages, live, "carol")
     carol.locator("#logout").focus()  # away from the presence menu
-    second = open_widget(browser, live)
+    second = open_widget(pages, live)
     start_chat(second, "Ken Ito", "Where is my order?")
     # From the keyboard: a new offer takes the focus to its Accept button.
     expect(offer_card(carol, "Ken Ito").get_by_role("button", name="Accept")).to_be_focused()
@@ -212,10 +219,10 @@ def test_two_agents_each_work_their_own_chats(browser: Any, live: Live) -> None:
 
 
 def test_a_customer_who_closes_the_page_abandons(
-    browser: Any, live: Live, screenshots: Path
+    pages: Pages, live: Live, screenshots: Path
 ) -> None:
-    board = wallboard(browser, live)
-    customer = open_widget(browser, live)
+    board = wallboard(pages, live)
+    customer = open_widget(pages, live)
     start_chat(customer, "Lee Park", "Is anyone there?")
     expect(figure(board, "support", "waiting")).to_have_text("1")
     customer.context.close()
@@ -228,10 +235,10 @@ def test_a_customer_who_closes_the_page_abandons(
 
 
 def test_the_chatbot_asks_first_and_its_answers_reach_the_screen_pop(
-    browser: Any, live_with_bot: Live, screenshots: Path
+    pages: Pages, live_with_bot: Live, screenshots: Path
 ) -> None:
     live = live_with_bot
-    customer = open_widget(browser, live)
+    customer = open_widget(pages, live)
     start_chat(customer, "Ana Silva", "Hello, I have a question.")
     # The bot's menu: quick answers as buttons.
     expect(customer.locator("#transcript")).to_contain_text("What is it about?")
@@ -246,7 +253,7 @@ def test_the_chatbot_asks_first_and_its_answers_reach_the_screen_pop(
     expect(customer.locator("#status")).to_contain_text("You are number 1 in line")
     customer.screenshot(path=screenshots / "widget-bot.png")
 
-    desk = agent_desktop(browser, live, "bob")
+    desk = agent_desktop(pages, live, "bob")
     expect(offer_card(desk, "Ana Silva")).to_contain_text("Intent: delivery")
     preview = desk.locator("#placeholder")
     expect(preview).to_contain_text("Answers before the chat")
