@@ -9,7 +9,11 @@ agents work at once, and a customer who closes the page abandons.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +269,46 @@ def test_the_chatbot_asks_first_and_its_answers_reach_the_screen_pop(
     expect(pane.locator(".context")).to_contain_text("A-10023")
     # The agent reads what the bot and the customer said before.
     expect(pane.locator(".transcript")).to_contain_text("What is your order number?")
+
+
+@contextlib.contextmanager
+def another_site(page_html: str) -> Iterator[str]:
+    """A web site of another origin (loopback, its own port) serving one page."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = page_html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/shop"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_widget_works_embedded_in_another_sites_page(pages: Pages, live: Live) -> None:
+    # The README's snippet on a page of another origin.
+    snippet = (
+        f'<h1>Example shop</h1><iframe src="{live.url}/widget" title="Chat with us" '
+        'style="width:380px;height:560px;border:0"></iframe>'
+    )
+    with another_site(snippet) as shop:
+        site = pages.open(shop, DESKTOP_VIEW)
+        widget = site.frame_locator('iframe[title="Chat with us"]')
+        widget.get_by_label("Your name").fill("Iris Novak")
+        widget.get_by_label("How can we help?").fill("Do you ship to Norway?")
+        widget.get_by_role("button", name="Start chat").click()
+        expect(widget.locator("#status")).to_contain_text("You are number 1 in line")
+        desk = agent_desktop(pages, live, "carol")
+        expect(offer_card(desk, "Iris Novak")).to_contain_text("Do you ship to Norway?")
