@@ -214,6 +214,7 @@ function applyAgent(agent) {
   $("presence").value = a.presence;
   $("reason").hidden = a.presence !== "not-ready";
   if (a.reason && [...$("reason").options].some((o) => o.value === a.reason)) $("reason").value = a.reason;
+  if (!state.chats.size && !state.offers.size) renderPreview();
   renderCapacity();
 }
 
@@ -563,12 +564,20 @@ function contextSections(c) {
   return sections;
 }
 
+/** What an empty desktop says, by presence. */
+function idleText() {
+  const presence = state.agent?.presence;
+  if (presence === "available") return "You are available: new chats are offered here.";
+  if (presence === "not-ready") return "You are not ready: set yourself Available to receive chats.";
+  return "Set yourself Available to receive chats.";
+}
+
 /** With no conversation open, the main area previews the oldest offer: its messages and screen pop. */
 function renderPreview() {
   const box = $("placeholder");
   const offer = state.offers.values().next().value;
   if (!offer) {
-    box.replaceChildren(el("p", { class: "placeholder-text", text: "Accepted conversations appear here, each in its own tab." }));
+    box.replaceChildren(el("p", { class: "placeholder-text", text: idleText() }));
     return;
   }
   const transcript = el("ol", { class: "transcript", "aria-label": "Messages so far" },
