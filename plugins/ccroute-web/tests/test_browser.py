@@ -312,3 +312,18 @@ def test_the_widget_works_embedded_in_another_sites_page(pages: Pages, live: Liv
         expect(widget.locator("#status")).to_contain_text("You are number 1 in line")
         desk = agent_desktop(pages, live, "carol")
         expect(offer_card(desk, "Iris Novak")).to_contain_text("Do you ship to Norway?")
+
+
+def test_a_rejected_offer_goes_to_the_next_agent(pages: Pages, live: Live) -> None:
+    alice = agent_desktop(pages, live, "alice")
+    bob = agent_desktop(pages, live, "bob")
+    customer = open_widget(pages, live)
+    start_chat(customer, "Omar Haddad", "My invoice is wrong.")
+    # Alice has been idle longest: the offer is hers first.
+    offer = offer_card(alice, "Omar Haddad")
+    offer.get_by_role("button", name="Reject").click()
+    expect(offer).to_have_count(0)
+    offer_card(bob, "Omar Haddad").get_by_role("button", name="Accept").click()
+    expect(customer.locator("#widget-title")).to_have_text("Bob Chen")
+    expect(alice.get_by_role("tab")).to_have_count(0)
+    expect(bob.get_by_role("tab", name="Omar Haddad")).to_be_visible()
