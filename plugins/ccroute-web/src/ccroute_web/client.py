@@ -142,7 +142,12 @@ class _User:
         self.user = user
         self._password = password
         #: The HTTP client (the session cookie kept).
-        self.http = httpx.AsyncClient(base_url=base, timeout=TIMEOUT)
+        # Idle connections are dropped after 2 s, before the server's keep-alive
+        # (uvicorn's 5 s) closes them: a request sent on a connection the server
+        # is closing fails with a ReadError (seen under load in bench_web.py).
+        self.http = httpx.AsyncClient(
+            base_url=base, timeout=TIMEOUT, limits=httpx.Limits(keepalive_expiry=2.0)
+        )
         self._live: _Socket | None = None
 
     async def __aenter__(self) -> Any:
