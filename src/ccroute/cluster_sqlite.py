@@ -47,10 +47,10 @@ from .storage import (
     DEFAULT_RETENTION,
     LogRecord,
     Recovered,
-    _check_batch,
-    _check_retention,
-    _check_snapshot,
-    _encode_batch,
+    check_batch,
+    check_retention,
+    check_snapshot,
+    encode_batch,
 )
 
 __all__ = ["SQLiteEngine"]
@@ -121,7 +121,7 @@ class SQLiteEngine:
             raise InvalidValueError(f"keep_snapshots must be at least 1, not {keep_snapshots}")
         if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0 < poll <= 10:
             raise InvalidValueError(f"poll must be a number of seconds in (0, 10], not {poll!r}")
-        self._retention = _check_retention(retention)
+        self._retention = check_retention(retention)
         if not isinstance(path, str | os.PathLike):
             raise InvalidValueError(f"path must be a str or a path, not {type(path).__name__}")
         name = os.fspath(path)
@@ -386,10 +386,10 @@ class SQLiteEngine:
     ) -> None:
         self._fence(connection, partition, token)
         last, _ = self._ends(connection, partition)
-        batch = _check_batch(records, last, f"partition {partition!r}")
+        batch = check_batch(records, last, f"partition {partition!r}")
         if not batch:
             return
-        rows = _encode_batch(batch, records)
+        rows = encode_batch(batch, records)
         connection.executemany(
             f"INSERT INTO log (partition, {_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(partition, *row) for row in rows],
@@ -405,7 +405,7 @@ class SQLiteEngine:
     ) -> None:
         self._fence(connection, partition, token)
         last, snapshot_seq = self._ends(connection, partition)
-        data = _check_snapshot(seq, state, last, snapshot_seq)
+        data = check_snapshot(seq, state, last, snapshot_seq)
         connection.execute(
             "INSERT OR REPLACE INTO snapshots (partition, seq, version, crc, body)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -40,7 +40,14 @@ __all__ = [
     "MemoryStorage",
     "Recovered",
     "Storage",
+    "check_batch",
+    "check_retention",
+    "check_snapshot",
+    "damaged_snapshots_note",
+    "encode_batch",
     "is_async_storage",
+    "retention_gap",
+    "snapshot_damage",
 ]
 
 #: Seconds of audit trail a store keeps by default (30 days, by the records'
@@ -185,10 +192,11 @@ def is_async_storage(store: object) -> bool:
     )
 
 
-# -- checks shared by the built-in stores --------------------------------------
+# -- checks and messages shared by every store, the plugins' included --------
 #
-# Both stores refuse exactly the same calls, so a test that passes against the
-# memory store does not fail against SQLite for a reason the test never saw.
+# Every store refuses exactly the same calls and says the same about damage,
+# so a test that passes against one store does not fail against another for a
+# reason the test never saw.
 
 
 def _record_shape_problem(at: object, command: object, events: object) -> str | None:
@@ -210,7 +218,7 @@ def _record_shape_problem(at: object, command: object, events: object) -> str | 
     return None
 
 
-def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> list[LogRecord]:
+def check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> list[LogRecord]:
     """Check a batch for :meth:`Storage.append`; return it as a list.
 
     :param last_seq: the seq of the last record the store holds (0: none).
@@ -255,8 +263,8 @@ def _check_batch(records: Sequence[LogRecord], last_seq: int, where: str) -> lis
     return batch
 
 
-def _encode_batch(batch: Sequence[LogRecord], records: Sequence[LogRecord]) -> list[Row]:
-    """The rows of a checked batch (``records`` as :func:`_check_batch` made a
+def encode_batch(batch: Sequence[LogRecord], records: Sequence[LogRecord]) -> list[Row]:
+    """The rows of a checked batch (``records`` as :func:`check_batch` made a
     list of it), in the log format; every body is checked to decode.
 
     :raises InvalidValueError: a record holds a value the log cannot hold
@@ -278,7 +286,7 @@ def _encode_batch(batch: Sequence[LogRecord], records: Sequence[LogRecord]) -> l
     return rows
 
 
-def _check_retention(retention: float | None) -> float | None:
+def check_retention(retention: float | None) -> float | None:
     """``retention`` if it is ``None`` or a finite number of seconds >= 0."""
     if retention is None:
         return None
@@ -294,7 +302,7 @@ def _check_retention(retention: float | None) -> float | None:
     return float(retention)
 
 
-def _check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) -> bytes:
+def check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) -> bytes:
     """Check the arguments of :meth:`Storage.snapshot`; return the state as bytes.
 
     :param last_seq: the seq of the last record the store holds.
@@ -319,6 +327,63 @@ def _check_snapshot(seq: int, state: bytes, last_seq: int, snapshot_seq: int) ->
     return bytes(state)
 
 
+def snapshot_damage(seq: int, version: object, crc: object, body: bytes | None) -> str | None:
+    """Why a stored snapshot cannot be used, said briefly, or ``None`` when it can.
+
+    A version this release does not read, a missing body, a checksum that
+    does not hold (:func:`ccroute.codec.snapshot_crc`). A snapshot in a
+    *newer* format is not damage: a store refuses the whole log for it
+    before asking this.
+    """
+    from .codec import FORMAT, READABLE_FORMATS, snapshot_crc
+
+    if type(version) is not int or version not in READABLE_FORMATS:
+        return f"version {version!r} in a format-{FORMAT} log"
+    if body is None:
+        return "its body is missing"
+    if snapshot_crc(seq, version, body) != crc:
+        return "checksum mismatch"
+    return None
+
+
+def damaged_snapshots_note(damaged: Sequence[str], used: int | None, kept: str) -> str:
+    """What :attr:`Recovered.problem` says when damaged snapshots were passed over.
+
+    :param damaged: one phrase per damaged snapshot, newest first.
+    :param used: the seq of the snapshot used instead, ``None`` when none is left.
+    :param kept: what became of the damaged ones (``"set aside in table quarantine"``).
+    """
+    if used is None:
+        fallback = "no good snapshot is left, so the log is replayed from its first record"
+    else:
+        fallback = f"the snapshot after record {used} is used instead"
+    moved = "it was" if len(damaged) == 1 else "they were"
+    return f"{'; '.join(damaged)}; {moved} {kept} and {fallback}"
+
+
+def retention_gap(
+    where: str, pruned: int, snapshot_seq: int | None, note: str | None, remedy: str = ""
+) -> str:
+    """Why a log cannot be replayed: retention removed records no good snapshot covers.
+
+    :param where: names the store (a path, a server).
+    :param pruned: the last record retention removed.
+    :param snapshot_seq: the latest good snapshot's seq, ``None`` when none is left.
+    :param note: what was found about the snapshots, if anything.
+    :param remedy: what to do (``"restore the file from a backup"``).
+    """
+    held = (
+        "no good snapshot is left"
+        if snapshot_seq is None
+        else f"the only good snapshot is after record {snapshot_seq}"
+    )
+    return (
+        f"{where} cannot be recovered: retention removed records 1..{pruned} and {held}"
+        + (f"; {remedy}" if remedy else "")
+        + (f" ({note})" if note else "")
+    )
+
+
 class MemoryStorage:
     """A store that keeps everything in memory: for tests and simulation.
 
@@ -341,7 +406,7 @@ class MemoryStorage:
     """
 
     def __init__(self, *, retention: float | None = DEFAULT_RETENTION) -> None:
-        self._retention = _check_retention(retention)
+        self._retention = check_retention(retention)
         # The rows of records first_seq, first_seq + 1 ... (earlier ones were dropped).
         self._rows: list[Row] = []
         self._first_seq = 1
@@ -392,8 +457,8 @@ class MemoryStorage:
         """
         self._check_open()
         # Every record is checked and encoded before the first is kept: all or nothing.
-        batch = _check_batch(records, self._last_seq, "the memory store")
-        self._rows.extend(_encode_batch(batch, records))
+        batch = check_batch(records, self._last_seq, "the memory store")
+        self._rows.extend(encode_batch(batch, records))
 
     def snapshot(self, seq: int, state: bytes) -> None:
         """Keep ``state`` as the snapshot after record ``seq``, replacing the previous one,
@@ -404,7 +469,7 @@ class MemoryStorage:
         :raises StorageError: the store is closed.
         """
         self._check_open()
-        data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+        data = check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
         self._snapshot = (seq, data)
         if self._retention is None or not self._rows:
             return

@@ -87,10 +87,13 @@ from .storage import (
     DEFAULT_RETENTION,
     LogRecord,
     Recovered,
-    _check_batch,
-    _check_retention,
-    _check_snapshot,
-    _encode_batch,
+    check_batch,
+    check_retention,
+    check_snapshot,
+    damaged_snapshots_note,
+    encode_batch,
+    retention_gap,
+    snapshot_damage,
 )
 
 __all__ = ["Migration", "SQLiteStorage", "SyncMode", "migrate_v1"]
@@ -256,7 +259,7 @@ class SQLiteStorage:
             )
         if keep_snapshots < 1:
             raise InvalidValueError(f"keep_snapshots must be at least 1, not {keep_snapshots}")
-        self._retention = _check_retention(retention)
+        self._retention = check_retention(retention)
         if not isinstance(path, str | os.PathLike):
             raise InvalidValueError(f"path must be a str or a path, not {type(path).__name__}")
         name = os.fspath(path)
@@ -441,10 +444,10 @@ class SQLiteStorage:
         """
         with self._lock:
             connection = self._check_open()
-            batch = _check_batch(records, self._last_seq, self._path)
+            batch = check_batch(records, self._last_seq, self._path)
             if not batch:
                 return
-            rows = _encode_batch(batch, records)
+            rows = encode_batch(batch, records)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
@@ -480,7 +483,7 @@ class SQLiteStorage:
         """
         with self._lock:
             connection = self._check_open()
-            data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+            data = check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
             crc = codec.snapshot_crc(seq, _FORMAT, data)
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -613,14 +616,9 @@ class SQLiteStorage:
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pruned_through'"
         ).fetchone() or (0,)
         if pruned and snapshot_seq < pruned:
-            held = (
-                "no good snapshot is left"
-                if snapshot is None
-                else (f"the only good snapshot is after record {snapshot_seq}")
-            )
+            good = None if snapshot is None else snapshot_seq
             raise _Refused(
-                f"{self._path} cannot be recovered: retention removed records 1..{pruned} "
-                f"and {held}; restore the file from a backup" + (f" ({note})" if note else "")
+                retention_gap(self._path, pruned, good, note, "restore the file from a backup")
             )
         records, note = self._load_records(connection, snapshot_seq)
         if note is not None:
@@ -645,13 +643,8 @@ class SQLiteStorage:
             if type(version) is int and version > _FORMAT:
                 raise self._newer(f"the snapshot after record {seq}", version)
             data = body.encode() if isinstance(body, str) else body
-            if type(version) is not int or version not in codec.READABLE_FORMATS:
-                reason = f"version {version!r} in a format-{_FORMAT} log"
-            elif not isinstance(data, bytes):
-                reason = "body is neither text nor a blob"
-            elif codec.snapshot_crc(seq, version, data) != crc:
-                reason = "checksum mismatch"
-            else:
+            reason = snapshot_damage(seq, version, crc, data if isinstance(data, bytes) else None)
+            if reason is None:
                 break
             connection.execute(
                 "INSERT INTO quarantine (kind, seq, version, crc, body, reason, set_aside_at)"
@@ -664,13 +657,8 @@ class SQLiteStorage:
             seq, data = 0, None
         if not damaged:
             return seq, data, None
-        if data is None:
-            fallback = "no good snapshot is left, so the log is replayed from its first record"
-        else:
-            fallback = f"the snapshot after record {seq} is used instead"
-        moved = "it was" if len(damaged) == 1 else "they were"
-        note = f"{'; '.join(damaged)}; {moved} set aside in table quarantine and {fallback}"
-        return seq, data, note
+        used = None if data is None else seq
+        return seq, data, damaged_snapshots_note(damaged, used, "set aside in table quarantine")
 
     def _load_records(
         self, connection: sqlite3.Connection, snapshot_seq: int

@@ -27,7 +27,7 @@ import psycopg
 from ccroute import codec
 from ccroute.cluster import check_name, check_read, check_token, check_ttl
 from ccroute.errors import InputError, InvalidValueError, StorageError
-from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention
+from ccroute.storage import DEFAULT_RETENTION, LogRecord, check_retention
 
 from ._link import Link, check_dsn, check_seconds, run
 from .storage import CHANNEL, PostgresStorage
@@ -102,7 +102,7 @@ class PostgresEngine:
         follow_batch: int = 10_000,
     ) -> None:
         self._dsn = check_dsn(dsn)
-        self._retention = _check_retention(retention)
+        self._retention = check_retention(retention)
         if isinstance(keep_snapshots, bool) or not isinstance(keep_snapshots, int):
             raise InvalidValueError(
                 f"keep_snapshots must be an int, not {type(keep_snapshots).__name__}"

@@ -36,9 +36,12 @@ from ccroute.storage import (
     DEFAULT_RETENTION,
     LogRecord,
     Recovered,
-    _check_batch,
-    _check_snapshot,
-    _encode_batch,
+    check_batch,
+    check_snapshot,
+    damaged_snapshots_note,
+    encode_batch,
+    retention_gap,
+    snapshot_damage,
 )
 
 from ._link import Link, run
@@ -393,15 +396,9 @@ class PostgresStorage:
         ).fetchone()
         pruned = int(row[0]) if row is not None else 0
         if pruned and snapshot_seq < pruned:
-            held = (
-                "no good snapshot is left"
-                if snapshot is None
-                else f"the only good snapshot is after record {snapshot_seq}"
-            )
-            raise _Refused(
-                f"{self._where} cannot be recovered: retention removed records 1..{pruned} "
-                f"and {held}; restore the database from a backup" + (f" ({note})" if note else "")
-            )
+            good = None if snapshot is None else snapshot_seq
+            remedy = "restore the database from a backup"
+            raise _Refused(retention_gap(self._where, pruned, good, note, remedy))
         records, note = self._load_records(connection, snapshot_seq, writable)
         if note is not None:
             problems.append(note)
@@ -434,11 +431,8 @@ class PostgresStorage:
             if type(version) is int and version > codec.FORMAT:
                 raise self._newer(f"the snapshot after record {seq}", version)
             data = bytes(body) if body is not None else None
-            if type(version) is not int or version not in codec.READABLE_FORMATS:
-                reason = f"version {version!r} in a format-{codec.FORMAT} log"
-            elif data is None or codec.snapshot_crc(seq, version, data) != crc:
-                reason = "checksum mismatch"
-            else:
+            reason = snapshot_damage(seq, version, crc, data)
+            if reason is None:
                 break
             data = None
             if writable:
@@ -461,14 +455,8 @@ class PostgresStorage:
             seq = 0
         if not damaged:
             return seq, data, None
-        if data is None:
-            fallback = "no good snapshot is left, so the log is replayed from its first record"
-        else:
-            fallback = f"the snapshot after record {seq} is used instead"
-        moved = "it was" if len(damaged) == 1 else "they were"
-        where = "set aside in table ccroute_quarantine" if writable else "left in place (read-only)"
-        note = f"{'; '.join(damaged)}; {moved} {where} and {fallback}"
-        return seq, data, note
+        kept = "set aside in table ccroute_quarantine" if writable else "left in place (read-only)"
+        return seq, data, damaged_snapshots_note(damaged, None if data is None else seq, kept)
 
     def _load_records(
         self, connection: psycopg.Connection[Any], snapshot_seq: int, writable: bool
@@ -570,7 +558,7 @@ class PostgresStorage:
         self._check_open()
         await self._open_sole()
         try:
-            batch = _check_batch(records, self._last_seq, self._where)
+            batch = check_batch(records, self._last_seq, self._where)
         except StorageError:
             # A fenced store's view of the log is stale: say it is fenced,
             # which is the reason, rather than that its seqs are off.
@@ -585,7 +573,7 @@ class PostgresStorage:
             )
         if not batch:
             return
-        rows = _encode_batch(batch, records)
+        rows = encode_batch(batch, records)
         try:
             await run(lambda: self._append_sync(rows))
         except anyio.get_cancelled_exc_class():
@@ -694,7 +682,7 @@ class PostgresStorage:
         """
         self._check_open()
         await self._open_sole()
-        data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+        data = check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
         if self._token is None:
             raise self._fenced(f"store the snapshot after record {seq}")
         crc = codec.snapshot_crc(seq, codec.FORMAT, data)

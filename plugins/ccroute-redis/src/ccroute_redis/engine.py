@@ -31,7 +31,7 @@ import redis.exceptions
 from ccroute import codec
 from ccroute.cluster import check_name, check_read, check_token, check_ttl
 from ccroute.errors import InputError, InvalidValueError, StorageError
-from ccroute.storage import DEFAULT_RETENTION, LogRecord, _check_retention
+from ccroute.storage import DEFAULT_RETENTION, LogRecord, check_retention
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
@@ -126,7 +126,7 @@ class RedisEngine:
             or keep_snapshots < 1
         ):
             raise InvalidValueError(f"keep_snapshots must be an int >= 1, not {keep_snapshots!r}")
-        self._retention = _check_retention(retention)
+        self._retention = check_retention(retention)
         self._socket_timeout = _check_seconds("socket_timeout", socket_timeout)
         self._url = url
         try:

@@ -13,9 +13,12 @@ from ccroute.errors import FencedError, InputError, InvalidValueError, StorageEr
 from ccroute.storage import (
     LogRecord,
     Recovered,
-    _check_batch,
-    _check_snapshot,
-    _encode_batch,
+    check_batch,
+    check_snapshot,
+    damaged_snapshots_note,
+    encode_batch,
+    retention_gap,
+    snapshot_damage,
 )
 
 from ._keys import LAYOUT, MAGIC, Keys, entry_fields, seq_of
@@ -208,7 +211,7 @@ class RedisStorage:
         await self._open()
         assert self._last_seq is not None
         try:
-            batch = _check_batch(records, self._last_seq, self._where)
+            batch = check_batch(records, self._last_seq, self._where)
         except StorageError:
             # The seqs do not continue the log as this store last saw it: when
             # another node took the lease (and maybe wrote), say that instead.
@@ -218,7 +221,7 @@ class RedisStorage:
             raise
         if not batch:
             return
-        rows = _encode_batch(batch, records)
+        rows = encode_batch(batch, records)
         first, last = batch[0].seq, batch[-1].seq
         what = f"append records {first}..{last}"
         if self._token is None:
@@ -256,7 +259,7 @@ class RedisStorage:
         self._check_open()
         await self._open()
         assert self._last_seq is not None
-        data = _check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
+        data = check_snapshot(seq, state, self._last_seq, self._snapshot_seq)
         what = f"store the snapshot after record {seq}"
         if self._token is None:
             raise self._fenced(what, None)
@@ -345,15 +348,8 @@ class RedisStorage:
         pruned = int(_text(pruned_raw or b"0"))
         meta_last = int(_text(last_raw or b"0"))
         if pruned and snapshot_seq < pruned:
-            held = (
-                "no good snapshot is left"
-                if snapshot is None
-                else f"the only good snapshot is after record {snapshot_seq}"
-            )
-            raise _Refused(
-                f"{self._where} cannot be recovered: retention removed records 1..{pruned} "
-                f"and {held}" + (f" ({note})" if note else "")
-            )
+            good = None if snapshot is None else snapshot_seq
+            raise _Refused(retention_gap(self._where, pruned, good, note))
         records, note = await self._load_records(snapshot_seq, meta_last)
         if note is not None:
             problems.append(note)
@@ -385,13 +381,10 @@ class RedisStorage:
             version = _int(version_raw)
             if version is not None and version > _FORMAT:
                 raise self._newer(f"the snapshot after record {seq}", version)
-            if version is None or version not in codec.READABLE_FORMATS:
-                reason = f"version {_text(version_raw)!r} in a format-{_FORMAT} log"
-            elif not isinstance(body, bytes):
-                reason = "its body is missing"
-            elif codec.snapshot_crc(seq, version, body) != _int(crc_raw):
-                reason = "checksum mismatch"
-            else:
+            shown = version if version is not None else _text(version_raw)
+            found = body if isinstance(body, bytes) else None
+            reason = snapshot_damage(seq, shown, _int(crc_raw), found)
+            if reason is None:
                 data = body
                 break
             await self._set_aside_snapshot(seq, f"damaged snapshot ({reason})")
@@ -402,21 +395,12 @@ class RedisStorage:
             seq, data = 0, None
         if not damaged:
             return seq, data, None
-        if data is None:
-            fallback = "no good snapshot is left, so the log is replayed from its first record"
-        else:
-            fallback = f"the snapshot after record {seq} is used instead"
-        if self._token is None:
-            moved = (
-                "it was left in place (read-only store)"
-                if len(damaged) == 1
-                else ("they were left in place (read-only store)")
-            )
-        else:
-            moved = (
-                "it was" if len(damaged) == 1 else "they were"
-            ) + " set aside in the quarantine stream"
-        return seq, data, f"{'; '.join(damaged)}; {moved} and {fallback}"
+        kept = (
+            "left in place (read-only store)"
+            if self._token is None
+            else "set aside in the quarantine stream"
+        )
+        return seq, data, damaged_snapshots_note(damaged, None if data is None else seq, kept)
 
     async def _set_aside_snapshot(self, seq: int, reason: str) -> None:
         if self._token is None:
