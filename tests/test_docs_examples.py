@@ -9,6 +9,8 @@
   lines as MyST comments (``% setup: <python>``), like doctest's
   ``testsetup``, for what its fragments take for granted (a router with
   queues). Top-level ``await`` is allowed (the page is run on asyncio).
+- The storage plugin of the how-to guide passes the storage contract every
+  store passes (``ccroute.testing_storage``).
 - Every name ``ccroute`` exports is documented in the API reference.
 """
 
@@ -27,6 +29,8 @@ from pathlib import Path
 import pytest
 
 import ccroute
+from ccroute.storage import DEFAULT_RETENTION, Storage
+from ccroute.testing_storage import StorageContract
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -130,3 +134,22 @@ def test_every_page_is_in_a_table_of_contents() -> None:
         if str(p.relative_to(DOCS).with_suffix("")) not in listed
     ]
     assert not orphans, f"pages in no toctree: {orphans}"
+
+
+class TestTheStoragePluginOfTheGuide(StorageContract):
+    """docs/howto/storage-plugin.md shows a store; it does what every store must."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> object:
+        sys.path.insert(0, str(DOCS / "examples"))
+        try:
+            from howto_storage_plugin import JsonLinesStorage
+        finally:
+            sys.path.remove(str(DOCS / "examples"))
+        made = iter(range(1_000_000))
+
+        def make(*, retention: float | None = DEFAULT_RETENTION) -> Storage:
+            # The example keeps every record: retention is not one of its features.
+            return JsonLinesStorage(tmp_path / f"log-{next(made)}")
+
+        return make

@@ -15,8 +15,9 @@ from typing import Any
 import anyio
 
 from ccroute import Agent, Contact, LogRecord, Presence, QueueConfig, Recovered, Service, hookimpl
-from ccroute.codec import decode_row, encode_row
+from ccroute.codec import decode_row
 from ccroute.errors import InputError, StorageError
+from ccroute.storage import check_batch, check_snapshot, encode_batch
 
 
 class JsonLinesStorage:
@@ -35,6 +36,7 @@ class JsonLinesStorage:
         self._last_seq = self.load().last_seq
 
     def load(self) -> Recovered:
+        self._check_open()
         snapshot_seq, snapshot = self._read_snapshot()
         records: list[LogRecord] = []
         problem = None
@@ -50,26 +52,35 @@ class JsonLinesStorage:
         return Recovered(snapshot_seq, snapshot, tuple(records), problem)
 
     def append(self, records: Sequence[LogRecord]) -> None:
-        expected = self._last_seq + 1
-        lines = []
-        for record in records:  # every record encoded and checked before any is written
-            if record.seq != expected:
-                raise StorageError(f"record {record.seq} does not follow record {expected - 1}")
-            lines.append(json.dumps(list(encode_row(record))) + "\n")
-            expected += 1
+        # The checks every store makes, from ccroute.storage: well-formed
+        # records continuing the log, each encoded (and checked to decode)
+        # before the first is written.
+        self._check_open()
+        batch = check_batch(records, self._last_seq, repr(self))
+        lines = [json.dumps(list(row)) + "\n" for row in encode_batch(batch, records)]
         self._log.seek(0, os.SEEK_END)
         self._log.write("".join(lines).encode())
         self._log.flush()
         os.fsync(self._log.fileno())  # durable before the service acknowledges
-        self._last_seq = expected - 1
+        if batch:
+            self._last_seq = batch[-1].seq
 
     def snapshot(self, seq: int, state: bytes) -> None:
+        self._check_open()
+        state = check_snapshot(seq, state, self._last_seq, self._read_snapshot()[0])
         temporary = self.directory / "snapshot.new"
         temporary.write_bytes(f"{seq}\n".encode() + state)
         os.replace(temporary, self.directory / "snapshot")  # atomic: old or new, never half
 
     def close(self) -> None:
-        self._log.close()
+        self._log.close()  # closing twice does nothing
+
+    def _check_open(self) -> None:
+        if self._log.closed:
+            raise StorageError(f"{self!r} is closed")
+
+    def __repr__(self) -> str:
+        return f"JsonLinesStorage({str(self.directory)!r})"
 
     def _read_snapshot(self) -> tuple[int, bytes | None]:
         try:
