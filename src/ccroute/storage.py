@@ -347,7 +347,7 @@ def snapshot_damage(seq: int, version: object, crc: object, body: bytes | None) 
 
 
 def damaged_snapshots_note(damaged: Sequence[str], used: int | None, kept: str) -> str:
-    """What :attr:`Recovered.problem` says when damaged snapshots were passed over.
+    """What ``Recovered.problem`` says when damaged snapshots were passed over.
 
     :param damaged: one phrase per damaged snapshot, newest first.
     :param used: the seq of the snapshot used instead, ``None`` when none is left.
