@@ -1,9 +1,11 @@
-"""The small parts on their own: periods, outboxes, the hash-secret command."""
+"""The small parts on their own: periods and their baselines across a restart,
+outboxes, the hash-secret command."""
 
 from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
@@ -88,3 +90,51 @@ async def test_the_interval_starts_afresh_at_its_boundary_and_the_day_goes_on() 
         assert queue["today"]["offered"] == 3
         assert queue["waiting"] == 3
         await anyio.sleep(0)
+
+
+async def _offered_today(web: object, service: object) -> tuple[int, int]:
+    from web_testing import PASSWORD
+
+    sam = WebClient(web.app)  # type: ignore[attr-defined]
+    await sam.login("sam", PASSWORD)
+    queue = (await sam.get("/api/wallboard")).json()["queues"][0]
+    return queue["today"]["offered"], queue["interval"]["offered"]
+
+
+@pytest.mark.anyio
+async def test_a_restart_within_the_day_keeps_todays_figures(tmp_path: Path) -> None:
+    # Both runs in the same day and the same 15-minute interval: "today" and
+    # "this interval" go on from where they were, not from zero.
+    clock = ManualClock(start=1_800_000_000.0 + 60)
+    options = {"clock": clock, "path": tmp_path / "centre.db"}
+    async with centre(service_options=options, interval_minutes=15) as (service, web):
+        client = WebClient(web.app)
+        for _ in range(2):
+            r = await client.post(
+                "/api/contacts", {"channel": "task", "queue": "support"}, auth=("crm", TOKEN)
+            )
+            assert r.status_code == 202
+        await eventually(lambda: service.metrics.report(service.router.now).total.offered == 2)
+        assert await _offered_today(web, service) == (2, 2)
+    assert (tmp_path / "centre-wallboard.json").exists()
+    clock.advance(60)
+    async with centre(service_options=options, interval_minutes=15) as (service, web):
+        assert await _offered_today(web, service) == (2, 2)
+
+
+@pytest.mark.anyio
+async def test_a_damaged_baselines_file_is_ignored_and_the_day_counts_from_the_start(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(start=1_800_000_000.0 + 60)
+    options = {"clock": clock, "path": tmp_path / "centre.db"}
+    async with centre(service_options=options) as (service, web):
+        r = await WebClient(web.app).post(
+            "/api/contacts", {"channel": "task", "queue": "support"}, auth=("crm", TOKEN)
+        )
+        assert r.status_code == 202
+        await eventually(lambda: service.metrics.report(service.router.now).total.offered == 1)
+    (tmp_path / "centre-wallboard.json").write_text('{"format": 1, "day": [1, 2, {"x": 1}]}')
+    async with centre(service_options=options) as (service, web):
+        # counted from the restart (what the file cannot vouch for is not trusted)
+        assert await _offered_today(web, service) == (0, 0)

@@ -5,8 +5,9 @@ began. A period's figures are the difference between the report now and the
 report taken when the period began (its *baseline*): events of the period,
 with ccroute's own definitions (the ratios come from :class:`GroupStats`
 itself). A baseline is taken by :meth:`Periods.roll` at most one wallboard
-tick after the boundary, and when the plugin starts: after a restart in the
-middle of a day, "today" counts from the restart.
+tick after the boundary, and when the plugin starts; a service with a log
+file keeps them beside it (:mod:`._baselines`), so that after a restart in
+the middle of a day "today" still counts from the day's start.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from ccroute.lifecycle import ContactState
 from ccroute.model import Channel, ChannelKind, Presence
 
 from ._auth import Users
+from ._baselines import BaselineFile, Kind, baselines_path
 from ._board import HandleTimes, Periods
 from ._chat import Chat, Chats, frame
 from ._errors import WebError
@@ -120,6 +121,7 @@ class WebChannel:
         # agents whose statistics changed since the last tick
         self._stats_dirty: set[str] = set()
         self._periods = Periods(self._settings.interval_minutes, self._settings.utc_offset_minutes)
+        self._baselines = BaselineFile(None)
         #: The reason each agent gave for being not ready (from its presence changes).
         self.reasons: dict[str, str | None] = {}
         #: Each agent's handle times, for its AHT.
@@ -250,6 +252,12 @@ class WebChannel:
         _serving.setdefault(id(service), []).append(self)
         self._board_dirty = True
         self._periods.roll(web.now, report)
+        # A restart within the day (or interval) takes back the baseline saved
+        # when the period began, so "today" does not start again at zero.
+        self._baselines = BaselineFile(baselines_path(service.settings))
+        both: set[Kind] = {"day", "interval"}
+        fresh = both - self._baselines.restore(self._periods)
+        self._baselines.remember(fresh, self._periods, web.router.now, web.metrics.state())
         web.start_soon(self._tick_board)
         web.start_soon(self._orphans)
         if sock is not None:
@@ -532,7 +540,15 @@ class WebChannel:
             report = None
             if self._periods.due(service.now):
                 report = service.metrics.report(service.router.now)
+                day = self._periods.day.start
                 self._periods.roll(service.now, report)
+                began: set[Kind] = {"interval"}
+                if self._periods.day.start != day:
+                    began.add("day")
+                state = service.metrics.state()
+                await anyio.to_thread.run_sync(
+                    self._baselines.remember, began, self._periods, service.router.now, state
+                )
                 self._board_dirty = True
             if self._boards and self._board_dirty:
                 self._board_dirty = False
