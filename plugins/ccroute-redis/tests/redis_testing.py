@@ -1,5 +1,6 @@
 """Shared helpers of the Redis plugin's tests: one private server per session,
-a fresh key prefix (so a fresh set of partitions) per test, records, both anyio backends.
+a fresh key prefix (so a fresh set of partitions) per test, both anyio backends
+(records come from ccroute.testing_storage, as the storage contract makes them).
 
 Named apart from the main suite's conftest so both suites run in one session.
 """
@@ -8,13 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import redis
-from ccroute import Contact, LogRecord, Offered, Queued
-from ccroute.commands import Submit
-from ccroute.events import OfferReason
 
 from ccroute_redis import RedisEngine
 from ccroute_redis.testing import RedisServer, temporary_server
@@ -51,35 +48,6 @@ async def engine(redis_server: RedisServer, prefix: str) -> AsyncIterator[RedisE
     opened = RedisEngine(redis_server.url, prefix=prefix)
     yield opened
     await opened.close()
-
-
-def record(seq: int, **changes: Any) -> LogRecord:
-    """A submit record as the service logs it: the call and the events it caused."""
-    at = 10.0 * seq
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "command": Submit(Contact(f"c{seq}", "voice", "sales", priority_seconds=seq % 3)),
-        "events": (
-            Queued(at=at, contact_id=f"c{seq}", queue="sales", channel="voice"),
-            Offered(
-                at=at,
-                contact_id=f"c{seq}",
-                agent_id="a1",
-                queue="sales",
-                channel="voice",
-                timeout_at=at + 20.0,
-                reason=OfferReason("longest-idle", "contact", 2, 12.5, 3.0, 0, ()),
-            ),
-        ),
-    }
-    fields.update(changes)
-    return LogRecord(**fields)
-
-
-def records(first: int, last: int) -> list[LogRecord]:
-    """Records ``first`` to ``last`` inclusive."""
-    return [record(seq) for seq in range(first, last + 1)]
 
 
 def direct(server: RedisServer) -> redis.Redis:

@@ -7,9 +7,10 @@ import anyio
 import pytest
 from ccroute import InvalidValueError
 from ccroute.errors import FencedError, StorageError
+from ccroute.testing_storage import records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis_testing import direct, records
+from redis_testing import direct
 
 from ccroute_redis import RedisEngine
 from ccroute_redis.testing import RedisServer

@@ -9,7 +9,8 @@ import anyio
 import pytest
 from ccroute import InvalidValueError
 from ccroute.errors import StorageError
-from redis_testing import direct, records, rewrite_entry
+from ccroute.testing_storage import records
+from redis_testing import direct, rewrite_entry
 
 from ccroute_redis import RedisEngine, RedisSettingsError
 from ccroute_redis.testing import RedisServer, RedisServerMissing, temporary_server

@@ -10,7 +10,8 @@ from ccroute.codec import FORMAT
 from ccroute.commands import Tick
 from ccroute.errors import FencedError, StorageError
 from ccroute.storage import AsyncStorage
-from redis_testing import direct, record, records, rewrite_entry
+from ccroute.testing_storage import record, records
+from redis_testing import direct, rewrite_entry
 
 from ccroute_redis import RedisEngine, RedisStorage
 from ccroute_redis.testing import RedisServer
