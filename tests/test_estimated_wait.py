@@ -430,15 +430,21 @@ def test_a_restored_router_estimates_the_same(h: RouterHarness) -> None:
             assert restored.estimate_wait(queue, channel) == h.router.estimate_wait(queue, channel)
 
 
+@pytest.mark.parametrize("observer_reads", [False, True])
 @property_settings
 @given(h=centres(), data=st.data())
 def test_estimates_kept_between_calls_are_never_stale(
-    h: RouterHarness, data: st.DataObject
+    observer_reads: bool, h: RouterHarness, data: st.DataObject
 ) -> None:
-    """The estimator keeps agent pools until an agent or some work changes:
-    after any call, its answers are those of a router rebuilt from scratch."""
+    """The estimator keeps agent pools until the router changes: after any
+    call, its answers are those of a router rebuilt from scratch. With
+    ``observer_reads``, an observer asks for every waiting contact's estimate
+    at each batch of events, so pools are also worked out in the middle of
+    a call (after due timers ran, before the call's own change)."""
     router = h.router
     agents = list(router.agent_ids)
+    if observer_reads:
+        router.observe(lambda _batch: [router.estimated_wait(v.id) for v in router.waiting()])
 
     def check() -> None:
         fresh = Router.restore(router.snapshot(), ManualClock(h.clock.now()))
@@ -480,11 +486,43 @@ def test_estimates_kept_between_calls_are_never_stale(
                     router.end_wrap_up(contact_id)
                 elif view.state.value == "waiting":
                     router.abandon(contact_id)
-            else:
+            elif data.draw(st.booleans()):
                 h.advance(data.draw(st.sampled_from([1, 30])))
+            else:
+                # no tick: the next call runs the timers that fell due first
+                h.clock.advance(data.draw(st.sampled_from([1, 30])))
         except CCRouteError:
             pass  # refused: it changed nothing
         check()
+
+
+def test_an_estimate_read_by_an_observer_within_a_call_is_not_kept_past_it() -> None:
+    """An observer that asks for estimates while a call runs due timers sees
+    the router before the call's own change; the next estimate after the
+    call must see that change too."""
+    h = RouterHarness()
+    h.queue("q", offer_timeout=None, wrap_up=10)
+    for i in range(3):
+        h.agent(f"a{i}", queues=("q",))
+    busy(h, 3)  # a handle time learned
+    h.advance(10)  # the wrap-ups end
+    busy(h, 3, prefix="busy", finish=False)  # every agent holds a contact
+    waiting = fill(h, 3)
+    h.router.observe(
+        lambda _batch: [
+            h.router.estimated_wait(c)
+            for c in h.router.contact_ids
+            if h.router.contact(c).state.value == "waiting"
+        ]
+    )
+    h.router.complete("busy-0")  # a0 wraps up for 10 s
+    h.clock.advance(30)  # no tick: the wrap-up ends inside the next call
+    before = h.router.estimated_wait(waiting[-1])
+    h.router.set_presence("a1", Presence.NOT_READY)  # the wrap-up's end runs first
+    fresh = Router.restore(h.router.snapshot(), ManualClock(h.clock.now()))
+    for contact_id in waiting[1:]:
+        assert h.router.estimated_wait(contact_id) == fresh.estimated_wait(contact_id)
+    assert h.router.estimated_wait(waiting[-1]) != before
 
 
 # ============================================================ durability

@@ -424,10 +424,9 @@ class Router:
         self._agent_by_handle: dict[int, _AgentRec] = {}
         self._contacts: dict[str, _ContactRec] = {}
         self._contact_by_handle: dict[int, _ContactRec] = {}
-        # Goes up whenever an agent's presence, capacity, skills, queues or work
-        # changes, a channel is added, or a contact moves: the estimated wait
-        # keeps its agent pools until then (docs/estimated-wait.md).
-        self._agents_version = 0
+        # Goes up before anything can change (see _start): the estimated wait
+        # keeps its agent pools while it stays the same (docs/estimated-wait.md).
+        self._changes = 0
         self._timers: list[tuple[float, int, int, Any, int]] = []
         self._seq = itertools.count()
         self._timer_seq = itertools.count()
@@ -509,7 +508,7 @@ class Router:
             self._channel_ids,
             self._handle_times,
             self._patience,
-            lambda: self._agents_version,
+            lambda: self._changes,
         )
 
     # ================================================================ observers
@@ -708,7 +707,6 @@ class Router:
         handle = next(self._agent_handles)
         rec = _AgentRec(agent, handle, capacity, idle_since=now, levels=dict(agent.skills))
         rec.load = dict.fromkeys(self._channels, 0)
-        self._agents_version += 1
         self._q.add_agent(
             handle,
             agent.id,
@@ -744,7 +742,6 @@ class Router:
         now, events, rec = self._start(lambda: self._check_can_log_off(self._agent(agent_id)))
         if rec.presence is not Presence.OFFLINE:
             self._set_presence(rec, Presence.OFFLINE, "removed", now, events)
-        self._agents_version += 1
         self._q.remove_agent(rec.handle)
         del self._agents[agent_id]
         del self._agent_by_handle[rec.handle]
@@ -788,7 +785,6 @@ class Router:
         reservation = self._reservation
         if reservation is not None:
             reservation.changed()
-        self._agents_version += 1
         self._q.set_capacity(rec.handle, ch, capacity)
         if capacity < old:
             self._reroute_rejected(now, events)
@@ -1555,7 +1551,6 @@ class Router:
         contacts · log n), plus O(signatures) for a profile not seen before.
         """
         q = self._q
-        self._agents_version += 1
         handle, spec = rec.handle, rec.spec
         reserved = sorted(
             (c for c in (self._contacts[i] for i in rec.reserved) if c.state is _S.WAITING),
@@ -2324,6 +2319,11 @@ class Router:
         if not (type(now) is float and now >= self._now and now < _INF):
             now = self._check_reading(now)
         checked = check(*args)
+        # The call may change anything from here on. What is kept between
+        # calls for queries (the estimated wait's pools) is valid while this
+        # count stands; observers are the only readers within a call, so it
+        # goes up again after they ran and before the call changes more.
+        self._changes += 1
         timers = self._timers
         if not timers or timers[0][0] > now:
             # No timer due (the usual case): nothing ran, nothing to re-check.
@@ -2335,6 +2335,7 @@ class Router:
         self._now = now
         if events:
             self._notify(events)
+            self._changes += 1
         self._notified = len(events)
         if fired:
             checked = check(*args)
@@ -2382,7 +2383,6 @@ class Router:
 
     def _add_channel(self, channel: Channel) -> None:
         ch = len(self._channel_ids)
-        self._agents_version += 1
         self._channels[channel.name] = channel
         self._channel_ids[channel.name] = ch
         self._q.add_channel(ch, channel.unit_cost, channel.exclusive)
@@ -2701,7 +2701,6 @@ class Router:
         ``after`` is the state the public call's check found (the move is
         checked once); a move the router makes itself is checked here."""
         rec.state = contact_transition(rec.spec.id, rec.state, action) if after is None else after
-        self._agents_version += 1
         tokens = rec.tokens
         for code in _ENDED_CODES[id(action)]:
             tokens[code] += 1
@@ -2908,7 +2907,6 @@ class Router:
         if blocking is not None and agent.load[channel] == 0:
             blocking.freed(agent.spec.id, channel)
         agent.idle_since = now
-        self._agents_version += 1
         self._q.release(agent.handle, self._channel_ids[channel], now)
 
     def _return_offer(
@@ -2982,7 +2980,6 @@ class Router:
     ) -> None:
         old = rec.presence
         rec.presence = presence
-        self._agents_version += 1
         self._count_presence(rec, old, presence)
         if self._reservation is not None:
             self._reservation.changed()
@@ -3208,7 +3205,6 @@ class Router:
         blocking = self._blocking
         if blocking is not None and agent.load[rec.channel] == 1:
             blocking.took(agent.spec.id, rec.channel)
-        self._agents_version += 1
         self._q.occupy(agent.handle, self._channel_ids[rec.channel])
         queue.last_agent = agent.spec.id
         events.append(

@@ -201,8 +201,9 @@ class WaitEstimator:
     :param channel_ids: the router's channel numbers by name.
     :param handle_times: the learned handle times.
     :param patience: the learned abandonment rates.
-    :param version: the router's count of changes to agents and their work:
-        the pools and rates worked out are kept while it stays the same.
+    :param version: the router's count of changes (one per call that may
+        change it): the pools and rates worked out are kept while it stays
+        the same.
     """
 
     __slots__ = (
@@ -318,7 +319,7 @@ class WaitEstimator:
                     stages.append((max(now, entered_at + step.after), queues, dict(reqs)))
             version = self._version()
             if version != self._seen:
-                # an agent or a contact's work changed: the pools and rates with it
+                # the router changed since: the pools and rates with it
                 self._pools.clear()
                 self._rates.clear()
                 self._seen = version
