@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports as _lazy_exports
 from ._queue import IMPLEMENTATION
 from ._queue_protocol import QueueBackend
 from .business_hours import BusinessHours, WhenClosed
@@ -136,23 +137,10 @@ _LAZY: dict[str, str] = {
     "SQLiteStorage": ".storage_sqlite",
 }
 
+_getattr, __dir__ = _lazy_exports(__name__, globals(), _LAZY)
+
 if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
-
-    def __getattr__(name: str) -> object:
-        """Import a lazily exported name on first use (PEP 562), then keep it."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        import importlib
-
-        value = getattr(importlib.import_module(module, __name__), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    """The module's names, the lazily imported ones included."""
-    return sorted(set(globals()) | set(_LAZY))
+    __getattr__ = _getattr
 
 
 __all__ = [

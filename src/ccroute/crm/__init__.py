@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports as _lazy_exports
+
 if TYPE_CHECKING:
     from .context import IVR_KEY, ivr_answers, predicted_intent
     from .plugin import BuiltinCRM, crm_from_settings, load_rules
@@ -49,23 +51,10 @@ _LAZY: dict[str, str] = {
     "MemoryCRM": ".store",
 }
 
-if not TYPE_CHECKING:
+_getattr, __dir__ = _lazy_exports(__name__, globals(), _LAZY)
 
-    def __getattr__(name: str) -> object:
-        """Import a name on first use (PEP 562), then keep it."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        import importlib
-
-        value = getattr(importlib.import_module(module, __name__), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    """The package's names, the lazily imported ones included."""
-    return sorted(set(globals()) | set(_LAZY))
+if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all attribute
+    __getattr__ = _getattr
 
 
 __all__ = [
