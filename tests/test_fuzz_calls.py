@@ -665,6 +665,145 @@ def test_twin_entries_refuse_bad_arguments_alike(steps: list[tuple[str, tuple[An
         assert all(p == prints[0] for p in prints), (name, args)
 
 
+class LyingInt(int):
+    """An int whose comparisons say it lies in every range."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+class UnhashableInt(int):
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+
+class UncomparableInt(int):
+    __hash__ = int.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no comparison")
+
+
+class OddIndexInt(int):
+    def __index__(self) -> int:
+        return 10**30
+
+    def __int__(self) -> int:
+        return 10**30
+
+
+class OddFloat(float):
+    def __float__(self) -> float:
+        return math.nan
+
+
+class OddStr(str):
+    __hash__ = str.__hash__
+
+    def __len__(self) -> int:
+        return 0
+
+
+ODD_INTS: list[Any] = [
+    LyingInt(2**70),
+    LyingInt(-5),
+    LyingInt(1),
+    UnhashableInt(1),
+    UncomparableInt(1),
+    OddIndexInt(1),
+]
+# (method, good arguments, positions of integers, positions of integer collections)
+INT_POSITIONS: list[tuple[str, tuple[Any, ...], tuple[int, ...], tuple[int, ...]]] = [
+    ("add_channel", (2, 5, False), (0, 1), ()),
+    ("add_agent", (7, "dee", {0: 3}, [0], [1, 1], -1, 0.0), (0, 5), (3, 4)),
+    ("remove_agent", (0,), (0,), ()),
+    ("set_available", (0, False, 1.0), (0,), ()),
+    ("set_capacity", (0, 0, 3), (0, 1, 2), ()),
+    ("occupy", (0, 0), (0, 1), ()),
+    ("release", (2, 0, 1.0), (0, 1), ()),
+    ("count_handled", (0, 2), (0, 1), ()),
+    ("has_spare", (1, 0), (0, 1), ()),
+    ("signature", (0, [(0, 1)], [0]), (0,), (2,)),
+    ("insert", (5, (0, 3.0, 5), 0, 1), (0, 2, 3), ()),
+    ("remove", (1,), (0,), ()),
+    ("reindex", (1, 0, 2), (0, 1, 2), ()),
+    ("first", (1,), (0,), ()),
+    ("best_contact", (1, [0], [1]), (0,), (1, 2)),
+    ("best_agent", (0, 2, -1, None, [1]), (0, 1, 2), (4,)),
+    ("eligible_agents", (0, -1, [1]), (0, 1), (2,)),
+    ("offer_figures", (0, 0, 1, 5.0, -1, [2]), (0, 1, 2, 4), (5,)),
+    ("any_logged_in", (0, [1]), (0,), (1,)),
+    ("__contains__", (1,), (0,), ()),
+]
+
+
+def replace(args: tuple[Any, ...], i: int, value: Any) -> tuple[Any, ...]:
+    return (*args[:i], value, *args[i + 1 :])
+
+
+def odd_variants(name: str) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """``(odd arguments, the same arguments as the plain values they hold)`` pairs."""
+    out = []
+    for method, args, ints, collections in INT_POSITIONS:
+        if method != name:
+            continue
+        for odd in ODD_INTS:
+            plain = int.__index__(odd)
+            for i in ints:
+                out.append((replace(args, i, odd), replace(args, i, plain)))
+            for i in collections:
+                out.append((replace(args, i, [odd]), replace(args, i, [plain])))
+    return out
+
+
+@pytest.mark.parametrize(("name", "good"), [(m, a) for m, a, _i, _c in INT_POSITIONS])
+def test_int_subclasses_count_as_the_number_they_hold(
+    queue_factory: Callable[[], Any], name: str, good: tuple[Any, ...]
+) -> None:
+    """An int subclass that lies in its comparisons, hashes or converts oddly is
+    refused or taken exactly as the plain int it holds, never checked as one
+    number and stored as another (the compiled twin crashed or raised
+    OverflowError on such values, the pure one RuntimeError)."""
+    for odd_args, plain_args in odd_variants(name):
+        odd_q, plain_q = populated(queue_factory), populated(queue_factory)
+        before = fingerprint(odd_q)
+        got, want = outcome(odd_q, name, odd_args), outcome(plain_q, name, plain_args)
+        assert got == want, (name, odd_args)
+        assert fingerprint(odd_q) == fingerprint(plain_q), (name, odd_args)
+        if got[0] == "error":
+            assert fingerprint(odd_q) == before
+
+
+def test_odd_floats_and_strings_count_as_the_values_they_hold(
+    queue_factory: Callable[[], Any],
+) -> None:
+    """A float subclass whose ``__float__`` lies is read as the number it holds;
+    a str subclass whose ``len`` lies is checked as the string it holds."""
+    odd_q, plain_q = populated(queue_factory), populated(queue_factory)
+    odd_q.set_available(0, False, 0.0)
+    plain_q.set_available(0, False, 0.0)
+    odd_q.set_available(0, True, OddFloat(7.5))
+    plain_q.set_available(0, True, 7.5)
+    odd_q.insert(5, (0, OddFloat(0.25), 5), 0)
+    plain_q.insert(5, (0, 0.25, 5), 0)
+    assert fingerprint(odd_q) == fingerprint(plain_q)
+    assert odd_q.offer_figures(0, 0, 0, OddFloat(9.5)) == plain_q.offer_figures(0, 0, 0, 9.5)
+    with pytest.raises(InvalidValueError, match="agent id must be"):
+        odd_q.add_agent(8, OddStr("x" * 1001), {}, [0], [1], -1, 0.0)
+    odd_q.add_agent(8, OddStr("dee"), {}, [0], [1], -1, 0.0)
+    plain_q.add_agent(8, "dee", {}, [0], [1], -1, 0.0)
+    assert fingerprint(odd_q) == fingerprint(plain_q)
+
+
 def test_twin_constructor_takes_no_arguments(queue_factory: Callable[..., Any]) -> None:
     with pytest.raises(InvalidValueError, match="takes no arguments"):
         queue_factory(5)

@@ -22,6 +22,8 @@ from .errors import InvalidValueError
 
 __all__ = [
     "copy_json",
+    "exact_float",
+    "exact_int",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_JSON_DEPTH",
@@ -76,6 +78,41 @@ def fail(where: str, expected: str, value: object) -> NoReturn:
 def is_int(value: object) -> bool:
     """An ``int`` that is not a ``bool``."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def exact_int(value: object) -> int | None:
+    """``value`` as a plain ``int`` if it is an ``int`` that is not a ``bool``, else ``None``.
+
+    An ``int`` subclass is read through ``int``'s own slot, so a subclass that
+    overrides comparison, hashing, ``__int__`` or ``__index__`` cannot pass a
+    bounds check as one number and reach a C type (the compiled queue twin's)
+    or a dict key as another.
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__index__(value)
+    return None
+
+
+def exact_float(value: object) -> float | None:
+    """``value`` as a plain ``float`` if it is an ``int`` or ``float`` that is not a
+    ``bool``, else ``None`` (an int too large for a float gives an infinity).
+
+    Read through ``float``'s and ``int``'s own slots, as :func:`exact_int`,
+    so an overridden ``__float__`` cannot change the number.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, float):
+        return float.__float__(value)
+    number = exact_int(value)
+    if number is None:
+        return None
+    try:
+        return int.__float__(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 
 
 def is_real(value: object) -> bool:
