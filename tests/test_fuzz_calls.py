@@ -25,6 +25,7 @@ observers that raise.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable
 from typing import Any
@@ -344,13 +345,28 @@ def field(good: st.SearchStrategy[Any], bad: list[Any]) -> st.SearchStrategy[Any
     return st.one_of(good, st.sampled_from(bad))
 
 
+class IntSubclass(int):
+    """A well-behaved int subclass (as an IntEnum member is): kept as the plain int."""
+
+
+class FloatSubclass(float):
+    """A well-behaved float subclass: kept as the plain float."""
+
+
+def numbers(good: st.SearchStrategy[Any], subclass: type) -> st.SearchStrategy[Any]:
+    """Good numbers, some of them as instances of a subclass."""
+    return st.one_of(good, good.map(subclass))
+
+
 ID = field(st.sampled_from(["a", "voice", "q"]), BAD_IDS)
 OPT_ID = st.one_of(st.none(), ID)
-COUNT = field(st.integers(0, MAX_COUNT), BAD_COUNTS)
-SECONDS = field(st.floats(0, MAX_SECONDS), BAD_SECONDS)
+COUNT = field(numbers(st.integers(0, MAX_COUNT), IntSubclass), BAD_COUNTS)
+SECONDS = field(numbers(st.floats(0, MAX_SECONDS), FloatSubclass), BAD_SECONDS)
 OPT_SECONDS = st.one_of(st.none(), SECONDS)
 LEVELS = field(
-    st.dictionaries(st.sampled_from(["en", "fr"]), st.integers(MIN_LEVEL, MAX_LEVEL)),
+    st.dictionaries(
+        st.sampled_from(["en", "fr"]), numbers(st.integers(MIN_LEVEL, MAX_LEVEL), IntSubclass)
+    ),
     BAD_REQUIREMENTS,
 )
 NAMES = field(st.sets(st.sampled_from(["q", "r"])), [5, None, {""}, {5}, {"x" * 1001}])
@@ -426,7 +442,8 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         skills=LEVELS,
         queues=NAMES,
         capacity=field(
-            st.sampled_from([None, {"voice": 2}]), [{"voice": v} for v in BAD_COUNTS] + [5]
+            st.sampled_from([None, {"voice": 2}, {"voice": IntSubclass(2)}]),
+            [{"voice": v} for v in BAD_COUNTS] + [5],
         ),
         unit_budget=st.one_of(st.none(), COUNT),
         queue_delays=field(st.just({"q": 3.0}), [{"q": v} for v in BAD_SECONDS] + [5]),
@@ -437,8 +454,10 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         ID,
         ID,
         requirements=LEVELS,
-        priority_seconds=field(st.floats(-MAX_SECONDS, MAX_SECONDS), BAD_SECONDS[1:]),
-        tier=field(st.integers(-MAX_TIER, MAX_TIER), BAD_COUNTS[1:]),
+        priority_seconds=field(
+            numbers(st.floats(-MAX_SECONDS, MAX_SECONDS), FloatSubclass), BAD_SECONDS[1:]
+        ),
+        tier=field(numbers(st.integers(-MAX_TIER, MAX_TIER), IntSubclass), BAD_COUNTS[1:]),
         customer_id=OPT_ID,
         attributes=ATTRIBUTES,
         preferred_agent=OPT_ID,
@@ -474,6 +493,7 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         strategies=field(st.none(), [5, {"s": 5}, {"": object()}]),
         policy=field(st.none(), [5, {}]),
         offer_reasons=FLAG,
+        epoch=field(numbers(st.floats(-1e12, 1e12), FloatSubclass), BAD_SECONDS[1:]),
     ),
 }
 
@@ -490,6 +510,14 @@ def check_bounds(value: object) -> None:
             assert field_value is None or 0 <= field_value <= MAX_SECONDS, (name, field_value)
         if name == "tier":
             assert type(field_value) is int and abs(field_value) <= MAX_TIER
+        # every number kept is a plain int or float: the log and the snapshot
+        # write it as JSON, and both queue twins read it alike
+        if isinstance(field_value, (int, float)) and not isinstance(field_value, bool):
+            assert type(field_value) in (int, float), (name, field_value)
+        if name in ("skills", "requirements", "queue_delays"):
+            assert all(type(v) in (int, float, type(None)) for _k, v in field_value), name
+        if name == "capacity" and field_value is not None:
+            assert all(type(v) is int for v in field_value.values()), name
         if name in ("id", "name", "channel", "queue", "customer_id"):
             assert field_value is None or (
                 isinstance(field_value, str) and 0 < len(field_value) <= MAX_ID_LENGTH
@@ -832,9 +860,14 @@ def test_a_router_needs_a_clock(clock: object) -> None:
         ({"channels": None}, "channels must be Channel values"),
         ({"strategies": 5}, "strategies must be a mapping"),
         ({"policy": {}}, "policy must be a RoutingPolicy"),
+        ({"epoch": 10**400}, "epoch must be a finite number"),  # was OverflowError
+        ({"epoch": OddFloat(5.0)}, None),  # read as the 5.0 it holds
     ],
 )
-def test_router_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
+def test_router_arguments_are_checked(kwargs: dict[str, Any], message: str | None) -> None:
+    if message is None:
+        assert Router(ManualClock(), **kwargs).epoch == 5.0
+        return
     with pytest.raises(InvalidValueError, match=message):
         Router(ManualClock(), **kwargs)
 
@@ -1084,3 +1117,101 @@ def test_observe_needs_a_callable() -> None:
         h.router.observe(5)  # type: ignore[arg-type]
     with pytest.raises(UnknownIdError):
         h.router.unobserve(print)
+    # not callable, so never an observer: refused before any comparison
+    with pytest.raises(InvalidValueError, match="observer must be callable"):
+        h.router.unobserve(UncomparableInt(1))  # type: ignore[arg-type]
+
+
+def test_add_queues_from_an_iterable_that_fails_is_refused_and_adds_nothing() -> None:
+    def broken() -> Any:
+        yield QueueConfig("s")
+        raise RuntimeError("the caller's iterable broke")
+
+    h = new_harness()
+    before = observable(h)
+    with pytest.raises(InvalidValueError, match="add_queues expects QueueConfig values"):
+        h.router.add_queues(broken())
+    assert observable(h) == before
+    assert "s" not in h.router.queues
+
+
+def test_lying_numbers_never_pass_a_router_check_as_another_number() -> None:
+    """A number is checked as the value it holds: a lying int is refused before
+    anything changes (set_capacity changed the agent, then the queue refused
+    it), and a float whose ``__float__`` lies is read as the float it holds
+    (a callback was scheduled due at NaN); a huge int is out of range, not an
+    OverflowError."""
+    h = new_harness()
+    h.clock.advance(0.5)
+    before = observable(h)
+    for bad in (LyingInt(2**70), LyingInt(-5), LyingInt(2**2000)):
+        with pytest.raises(InvalidValueError, match="capacity for 'chat'"):
+            h.router.set_capacity("a0", "chat", bad)
+        assert observable(h) == before
+    for at in (LyingInt(2**2000), 10**400):
+        with pytest.raises(InvalidValueError, match="is_open: 'at'"):
+            h.router.is_open("h", at)
+        with pytest.raises(InvalidValueError, match="at must be a finite router time"):
+            h.router.schedule_callback(Contact("cb", "callback", "q"), at)
+        with pytest.raises(InvalidValueError, match="priority_seconds"):
+            h.router.update_contact("c1", priority_seconds=at)
+        with pytest.raises(InvalidValueError, match="priority_seconds"):
+            h.router.estimate_wait("q", "voice", priority_seconds=at)
+        assert observable(h) == before
+    events = h.router.schedule_callback(Contact("cb", "callback", "q"), OddFloat(50.0))
+    assert h.router.contact("cb").callback_due == 50.0
+    assert events[0].due == 50.0  # type: ignore[attr-defined]
+
+
+def test_number_subclasses_are_kept_as_plain_numbers_and_written_alike(
+    queue_factory: Callable[[], Any],
+) -> None:
+    """IntEnum members and int or float subclasses are accepted as the numbers
+    they hold and kept as plain ints and floats, so the router's state can be
+    written and read back (the snapshot refused them: "cannot write IntSubclass"),
+    and routing is what the plain numbers give."""
+
+    class Size(enum.IntEnum):
+        THREE = 3
+
+    def build(odd: bool) -> RouterHarness:
+        i: Callable[[int], int] = IntSubclass if odd else int
+        f: Callable[[float], float] = FloatSubclass if odd else float
+        h = RouterHarness()
+        h.router.add_queue(
+            QueueConfig(
+                "q",
+                offer_timeout=f(5.0),
+                wrap_up=i(2),
+                max_size=Size.THREE if odd else 3,
+                ring=i(1),
+                service_level_target=f(0.5),
+                priority_seconds=f(1.5),
+                steps=[RoutingStep(i(4), {"en": i(1)})],
+            )
+        )
+        h.router.add_agent(
+            Agent(
+                "a",
+                skills={"en": i(5)},
+                queues={"q"},
+                capacity={"voice": i(1), "chat": i(3)},
+                unit_budget=i(100),
+                queue_delays={"q": f(0.0)},
+            ),
+            Presence.AVAILABLE,
+        )
+        h.submit("c", requirements={"en": i(2)}, tier=i(2), priority_seconds=f(3.5))
+        h.submit("d", channel="chat", tier=i(1), max_wait=f(100.0), preferred_wait=i(0))
+        h.router.set_capacity("a", "chat", i(2))
+        h.clock.advance(f(1.0))
+        h.router.update_contact("d", priority_seconds=f(1.0), tier=i(3))
+        return h
+
+    odd, plain = build(odd=True), build(odd=False)
+    assert odd.events == plain.events
+    assert odd.router.snapshot() == plain.router.snapshot()
+    restored = Router.restore(odd.router.snapshot(), ManualClock(odd.clock.now()))
+    assert snapshot(restored) == snapshot(odd.router)
+    key = odd.router.contact("d").key
+    assert [type(part) for part in key] == [int, float, int]

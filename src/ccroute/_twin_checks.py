@@ -33,11 +33,19 @@ checked as one value and stored as another.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, NoReturn
 
-from ._values import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, exact_float, exact_int, plain_str, show
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_LEVEL,
+    exact_int,
+    finite_float,
+    int_in,
+    plain_str,
+    show,
+)
 from .errors import InvalidStateError, InvalidValueError, UnknownIdError
 
 #: Largest agent or contact handle.
@@ -64,12 +72,8 @@ def unknown(kind: str, value: object) -> NoReturn:
     raise UnknownIdError(kind, value)
 
 
-def integer(value: object, low: int, high: int) -> int | None:
-    """``value`` as a plain int when it is an integer in ``low..high``, else ``None``."""
-    number = exact_int(value)
-    if number is None or not low <= number <= high:
-        return None
-    return number
+#: ``value`` as a plain int when it is an integer in ``low..high``, else ``None``.
+integer = int_in
 
 
 def handle(value: object, kind: str) -> int:
@@ -137,8 +141,8 @@ def flag(value: object, what: str) -> bool:
 
 def time(value: object, what: str = "time") -> float:
     """A finite number of seconds, as a plain float."""
-    number = exact_float(value)
-    if number is None or not math.isfinite(number):
+    number = finite_float(value)
+    if number is None:
         fail(what, "a finite number", value)
     return number
 

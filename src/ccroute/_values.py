@@ -24,6 +24,10 @@ __all__ = [
     "copy_json",
     "exact_float",
     "exact_int",
+    "exact_real",
+    "finite_float",
+    "int_in",
+    "plain_number",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_JSON_DEPTH",
@@ -115,6 +119,44 @@ def exact_float(value: object) -> float | None:
         return math.inf if number > 0 else -math.inf
 
 
+def exact_real(value: object) -> int | float | None:
+    """``value`` as a plain ``int`` or ``float`` (:func:`exact_int`, :func:`exact_float`)
+    if it is one that is not a ``bool``, else ``None``; an int stays an int, so
+    one beyond the float range compares as out of bounds instead of overflowing."""
+    number = exact_int(value)
+    if number is not None:
+        return number
+    return float.__float__(value) if isinstance(value, float) else None
+
+
+def finite_float(value: object) -> float | None:
+    """``value`` as a plain finite ``float`` (:func:`exact_float`), else ``None``."""
+    number = exact_float(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def int_in(value: object, low: int, high: int) -> int | None:
+    """``value`` as a plain ``int`` (:func:`exact_int`) when it is one in ``low..high``, else ``None``."""
+    number = exact_int(value)
+    if number is None or not low <= number <= high:
+        return None
+    return number
+
+
+def plain_number(value: Any) -> Any:
+    """An ``int`` or ``float`` subclass (an ``IntEnum`` member …) as the plain
+    number it holds (:func:`exact_real`); a ``bool`` or anything else as is.
+
+    The model's converter for numeric fields: a value that is kept is a plain
+    number, which the log and the snapshot write as JSON and both queue twins
+    read alike, and a validator then checks the number itself.
+    """
+    kind = type(value)
+    if kind is int or kind is float or kind is bool or not isinstance(value, (int, float)):
+        return value
+    return exact_real(value)
+
+
 def is_real(value: object) -> bool:
     """An ``int`` or ``float`` that is not a ``bool``."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -138,10 +180,11 @@ def plain_str(value: Any) -> Any:
 
 
 def check_int(value: object, where: str, low: int, high: int) -> int:
-    """An integer (not a bool) in ``low..high``."""
-    if not is_int(value) or not low <= value <= high:  # type: ignore[operator]
+    """An integer (not a bool) in ``low..high``, as a plain int."""
+    number = int_in(value, low, high)
+    if number is None:
         fail(where, f"an integer in {low}..{high}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_seconds(
@@ -152,20 +195,20 @@ def check_seconds(
     signed: bool = False,
 ) -> float:
     """A finite number of seconds in ``0..MAX_SECONDS`` (``> 0`` if ``positive``;
-    ``-MAX_SECONDS..MAX_SECONDS`` if ``signed``)."""
+    ``-MAX_SECONDS..MAX_SECONDS`` if ``signed``), as a plain int or float."""
     low = -MAX_SECONDS if signed else 0.0
-    # Compared as given (an int beyond float range is simply out of bounds).
+    # An int is compared as an int (one beyond float range is simply out of bounds).
+    number = exact_real(value)
     if (
-        not is_real(value)
-        or (isinstance(value, float) and not math.isfinite(value))
-        or not low <= value <= MAX_SECONDS  # type: ignore[operator]
-        or (positive and value <= 0)  # type: ignore[operator]
+        number is None
+        or not low <= number <= MAX_SECONDS  # NaN fails this too
+        or (positive and number <= 0)
     ):
         if signed:
             fail(where, f"a finite number of seconds within ±{MAX_SECONDS:g}", value)
         bound = "> 0" if positive else "at least 0"
         fail(where, f"{bound} and at most {MAX_SECONDS:g} (finite seconds)", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_bool(value: object, where: str) -> bool:

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._values import is_real, show
+from ._values import exact_real, show
 from .errors import InvalidValueError
 
 __all__ = ["DAYS", "BusinessHours", "WhenClosed"]
@@ -310,12 +310,13 @@ class BusinessHours:
 
 
 def _check_at(at: object) -> float:
-    if not is_real(at) or not _MIN_AT <= at <= _MAX_AT:  # type: ignore[operator]
+    number = exact_real(at)
+    if number is None or not _MIN_AT <= number <= _MAX_AT:
         raise InvalidValueError(
             f"{_WHERE}: at must be Unix seconds (a finite number between {_MIN_AT:.0f} "
             f"and {_MAX_AT:.0f}), got {show(at)}"
         )
-    return float(at)  # type: ignore[arg-type]
+    return float(number)
 
 
 # ------------------------------------------------------------ the compiled form

@@ -26,10 +26,12 @@ from ._values import (
     check_id,
     check_json,
     check_seconds,
+    exact_int,
+    exact_real,
     fail,
-    is_int,
+    int_in,
     is_json,
-    is_real,
+    plain_number,
     plain_str,
     show,
 )
@@ -149,11 +151,14 @@ def _owner(inst: object) -> str:
 
 
 def _check_level(level: object, where: str) -> int:
-    if not is_int(level):
+    number = exact_int(level)
+    if number is None:
         raise InvalidValueError(f"{where}: skill level must be an integer, got {show(level)}")
-    if not MIN_LEVEL <= level <= MAX_LEVEL:  # type: ignore[operator]
-        raise InvalidValueError(f"{where}: skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
-    return level  # type: ignore[return-value]
+    if not MIN_LEVEL <= number <= MAX_LEVEL:
+        raise InvalidValueError(
+            f"{where}: skill level {number} is outside {MIN_LEVEL}..{MAX_LEVEL}"
+        )
+    return number
 
 
 def _check_skill_name(name: object, where: str) -> str:
@@ -167,11 +172,12 @@ def _check_skill_name(name: object, where: str) -> str:
 
 def _check_count(value: object, where: str, low: int = 0) -> int:
     """An integer (not a bool) in ``low..MAX_COUNT``."""
-    if not is_int(value) or value < low:  # type: ignore[operator]
+    number = exact_int(value)
+    if number is None or number < low:
         fail(where, f"an integer >= {low}", value)
-    if value > MAX_COUNT:  # type: ignore[operator]
+    if number > MAX_COUNT:
         fail(where, f"an integer <= {MAX_COUNT}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def _pairs(value: Any) -> Any:
@@ -186,7 +192,7 @@ def _pairs(value: Any) -> Any:
         return value
     if not all(isinstance(item, tuple) and len(item) == 2 for item in items):
         return value
-    items = [(plain_str(k), v) for k, v in items]
+    items = [(plain_str(k), plain_number(v)) for k, v in items]
     try:
         return tuple(sorted(items, key=lambda item: item[0]))
     except TypeError:  # names that are not all strings: refused by the validator
@@ -269,7 +275,7 @@ def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | No
     if value is None or not isinstance(value, Mapping):
         return value
     try:
-        return _ReadOnlyMapping({plain_str(k): v for k, v in value.items()})
+        return _ReadOnlyMapping({plain_str(k): plain_number(v) for k, v in value.items()})
     except Exception:  # refused by the validator
         return value
 
@@ -561,13 +567,15 @@ class Channel:
 
     name: str = attrs.field(converter=plain_str, validator=_id)
     kind: ChannelKind = attrs.field(validator=_enum(ChannelKind))
-    default_capacity: int = attrs.field(default=1)
-    unit_cost: int = attrs.field(default=0, validator=_count(label="unit cost"))
+    default_capacity: int = attrs.field(default=1, converter=plain_number)
+    unit_cost: int = attrs.field(
+        default=0, converter=plain_number, validator=_count(label="unit cost")
+    )
     exclusive: bool = attrs.field(default=False, validator=_flag)
 
     @default_capacity.validator
     def _check_default_capacity(self, attribute: attrs.Attribute[int], value: object) -> None:
-        if not is_int(value) or not 0 <= value <= MAX_COUNT:  # type: ignore[operator]
+        if int_in(value, 0, MAX_COUNT) is None:
             fail(
                 f"channel {show(self.name)}: default capacity",
                 f">= 0 and <= {MAX_COUNT} (an integer)",
@@ -605,7 +613,7 @@ class RoutingStep:
     :param queues: further queues whose members may now take the contact.
     """
 
-    after: float = attrs.field(validator=_seconds(label="'after'"))
+    after: float = attrs.field(converter=plain_number, validator=_seconds(label="'after'"))
     requirements: tuple[tuple[str, int | None], ...] = attrs.field(default=(), converter=_overrides)
     queues: frozenset[str] = attrs.field(
         default=frozenset(), converter=_frozen_names, validator=_names("queue")
@@ -667,7 +675,7 @@ MAX_CALLBACK_RETRIES: Final = 100
 
 def _retries(value: object) -> object:
     if isinstance(value, (list, tuple)):
-        return tuple(value)
+        return tuple(plain_number(v) for v in value)
     return value
 
 
@@ -779,31 +787,37 @@ class QueueConfig:
         default=Strategy.LONGEST_IDLE, converter=plain_str, validator=_check_strategy
     )
     service_level_threshold: float = attrs.field(
-        default=20.0, validator=_seconds(label="service level threshold")
+        default=20.0, converter=plain_number, validator=_seconds(label="service level threshold")
     )
-    service_level_target: float = attrs.field(default=0.8)
+    service_level_target: float = attrs.field(default=0.8, converter=plain_number)
     steps: tuple[RoutingStep, ...] = attrs.field(
         default=(), converter=_steps, validator=_check_steps
     )
-    max_size: int | None = attrs.field(default=None)
+    max_size: int | None = attrs.field(default=None, converter=plain_number)
     offer_timeout: float | None = attrs.field(
-        default=30.0, validator=_seconds(positive=True, optional=True, label="offer timeout")
+        default=30.0,
+        converter=plain_number,
+        validator=_seconds(positive=True, optional=True, label="offer timeout"),
     )
     wrap_up: float | None = attrs.field(
-        default=0.0, validator=_seconds(optional=True, label="wrap-up")
+        default=0.0, converter=plain_number, validator=_seconds(optional=True, label="wrap-up")
     )
     rona_not_ready: bool = attrs.field(default=True, validator=_flag)
     blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(default=(), converter=_blocking)
-    ring: int = attrs.field(default=1, validator=_count(1))
+    ring: int = attrs.field(default=1, converter=plain_number, validator=_count(1))
     max_wait: float | None = attrs.field(
-        default=None, validator=_seconds(positive=True, optional=True)
+        default=None, converter=plain_number, validator=_seconds(positive=True, optional=True)
     )
     overflow: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
     overflow_keep_key: bool = attrs.field(default=True, validator=_flag)
     skip_if_no_agent: bool = attrs.field(default=False, validator=_flag)
     admission: Admission = attrs.field(default=Admission.ALWAYS, validator=_enum(Admission))
-    rejoin_window: float | None = attrs.field(default=None, validator=_seconds(optional=True))
-    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
+    rejoin_window: float | None = attrs.field(
+        default=None, converter=plain_number, validator=_seconds(optional=True)
+    )
+    priority_seconds: float = attrs.field(
+        default=0.0, converter=plain_number, validator=_seconds(signed=True)
+    )
     calendar: BusinessHours | None = attrs.field(
         default=None, converter=_calendar, validator=_check_calendar
     )
@@ -825,14 +839,15 @@ class QueueConfig:
 
     @service_level_target.validator
     def _check_target(self, attribute: attrs.Attribute[float], value: object) -> None:
-        if not is_real(value) or not 0.0 <= value <= 1.0:  # type: ignore[operator]
+        number = exact_real(value)
+        if number is None or not 0.0 <= number <= 1.0:
             raise InvalidValueError(
                 f"queue {show(self.name)}: service level target must be in 0..1, got {show(value)}"
             )
 
     @max_size.validator
     def _check_max_size(self, attribute: attrs.Attribute[int | None], value: object) -> None:
-        if value is not None and (not is_int(value) or not 0 <= value <= MAX_COUNT):  # type: ignore[operator]
+        if value is not None and int_in(value, 0, MAX_COUNT) is None:
             raise InvalidValueError(
                 f"queue {show(self.name)}: max_size must be >= 0 and <= {MAX_COUNT} "
                 f"(an integer) or None, got {show(value)}"
@@ -903,7 +918,7 @@ class Agent:
         hash=False,
     )
     unit_budget: int | None = attrs.field(
-        default=None, validator=_count(optional=True, label="unit budget")
+        default=None, converter=plain_number, validator=_count(optional=True, label="unit budget")
     )
     queue_delays: tuple[tuple[str, float], ...] = attrs.field(
         default=(), converter=_delays, validator=_check_delays
@@ -947,6 +962,7 @@ class Agent:
         if unit_budget is not None and not (
             type(unit_budget) is int and 0 <= unit_budget <= MAX_COUNT
         ):
+            unit_budget = plain_number(unit_budget)
             ok = False
         delays = _fast_delays(queue_delays)
         if delays is None:
@@ -970,7 +986,7 @@ class Agent:
 def _check_tier(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is int and -MAX_TIER <= value <= MAX_TIER:
         return
-    if not is_int(value) or not -MAX_TIER <= value <= MAX_TIER:  # type: ignore[operator]
+    if int_in(value, -MAX_TIER, MAX_TIER) is None:
         fail(f"contact {show(inst.id)}: tier", f"an integer in {-MAX_TIER}..{MAX_TIER}", value)
 
 
@@ -1018,8 +1034,10 @@ class Contact:
     requirements: tuple[tuple[str, int], ...] = attrs.field(
         default=(), converter=_skill_levels, validator=_skills(required=True)
     )
-    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
-    tier: int = attrs.field(default=0, validator=_check_tier)
+    priority_seconds: float = attrs.field(
+        default=0.0, converter=plain_number, validator=_seconds(signed=True)
+    )
+    tier: int = attrs.field(default=0, converter=plain_number, validator=_check_tier)
     customer_id: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
     attributes: Mapping[str, Any] = attrs.field(
         factory=dict,
@@ -1031,12 +1049,12 @@ class Contact:
     preferred_agent: str | None = attrs.field(
         default=None, converter=plain_str, validator=_optional_id
     )
-    preferred_wait: float = attrs.field(default=0.0, validator=_seconds())
+    preferred_wait: float = attrs.field(default=0.0, converter=plain_number, validator=_seconds())
     excluded_agents: frozenset[str] = attrs.field(
         default=frozenset(), converter=_frozen_names, validator=_names("excluded agent")
     )
     max_wait: float | None = attrs.field(
-        default=None, validator=_seconds(positive=True, optional=True)
+        default=None, converter=plain_number, validator=_seconds(positive=True, optional=True)
     )
 
     def __init__(
@@ -1101,6 +1119,12 @@ class Contact:
             )
         ):
             ok = False
+        if not ok:
+            # the numbers' converter (plain_number: as is for a plain int or float)
+            priority_seconds = plain_number(priority_seconds)
+            tier = plain_number(tier)
+            preferred_wait = plain_number(preferred_wait)
+            max_wait = plain_number(max_wait)
         # customer_id and preferred_agent: the converter is plain_str (as is for a str).
         if type(customer_id) is not str:
             customer_id = plain_str(customer_id)
