@@ -60,6 +60,7 @@ from ccroute import (
     UnknownIdError,
     WhenClosed,
 )
+from ccroute._values import is_text
 from ccroute.model import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, MAX_SECONDS, MAX_TIER, MIN_LEVEL
 from ccroute.testing import RouterHarness, check_queue, queue_entries, snapshot
 
@@ -67,7 +68,24 @@ pytestmark = pytest.mark.usefixtures("queue_factory")
 
 HUGE = "x" * 100_000
 # Values that are wrong for any id, count or duration (some are also wrong types).
-BAD_IDS: list[Any] = [None, 5, -1, 2**63, 1.5, math.nan, True, "", "x" * 1001, HUGE, [], b"a"]
+# "\ud800": a lone surrogate, which a Python str holds but UTF-8 (JSON, the log,
+# the snapshot) cannot write
+BAD_IDS: list[Any] = [
+    None,
+    5,
+    -1,
+    2**63,
+    1.5,
+    math.nan,
+    True,
+    "",
+    "x" * 1001,
+    HUGE,
+    [],
+    b"a",
+    "\ud800",
+    "a\udfff",
+]
 BAD_COUNTS: list[Any] = [
     -1,
     2**31,
@@ -316,13 +334,16 @@ def test_every_router_call_happens_or_changes_nothing(steps: list[Any]) -> None:
             continue
         name, args, kwargs = step
         before = observable(a)
+        document = a.router.snapshot()  # the whole state, as a restart reads it
         timers_due = due(a)
         try:
             result = getattr(a.router, name)(*args, **kwargs)
         except CCRouteError as error:
             refused += 1
             after = observable(a)
-            if after != before:
+            if after == before:
+                assert a.router.snapshot() == document, (name, args, kwargs, error)
+            else:
                 # Only timers that fell due may have run (the call passed its
                 # checks, then a timer changed what it needed): exactly tick().
                 assert timers_due, (name, args, kwargs, error)
@@ -333,6 +354,7 @@ def test_every_router_call_happens_or_changes_nothing(steps: list[Any]) -> None:
         assert result == other, (name, args, kwargs)
         assert observable(a) == observable(b), (name, args, kwargs)
     assert a.events == b.events
+    assert a.router.snapshot() == b.router.snapshot()
     assert a.router.observer_failures == b.router.observer_failures > 0
     STATS["calls"] += len(steps)
     STATS["refused"] += refused
@@ -520,7 +542,9 @@ def check_bounds(value: object) -> None:
             assert all(type(v) is int for v in field_value.values()), name
         if name in ("id", "name", "channel", "queue", "customer_id"):
             assert field_value is None or (
-                isinstance(field_value, str) and 0 < len(field_value) <= MAX_ID_LENGTH
+                isinstance(field_value, str)
+                and 0 < len(field_value) <= MAX_ID_LENGTH
+                and is_text(field_value)
             ), (name, field_value)
 
 
@@ -1215,3 +1239,53 @@ def test_number_subclasses_are_kept_as_plain_numbers_and_written_alike(
     assert snapshot(restored) == snapshot(odd.router)
     key = odd.router.contact("d").key
     assert [type(part) for part in key] == [int, float, int]
+
+
+# ------------------------------------------------------ text that UTF-8 cannot hold
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfff", "\udfff\ud800"])
+def test_a_lone_surrogate_is_refused_wherever_text_is_kept(text: str) -> None:
+    """A Python str may hold a lone surrogate, which UTF-8 cannot encode: a
+    router that accepted one could no longer write its state (the snapshot
+    refused it, and a service's log could not hold the call). Every id, name,
+    reason and attribute is refused with a message naming it; valid non-ASCII
+    text (a NUL, the last code points) is kept."""
+    for make, where in [
+        (lambda: Contact(text, "voice", "q"), "contact id"),
+        (lambda: Contact("c", text, "q"), "contact 'c': channel"),
+        (lambda: Contact("c", "voice", "q", customer_id=text), "contact 'c': customer id"),
+        (lambda: Contact("c", "voice", "q", requirements={text: 1}), "skill name"),
+        (lambda: Contact("c", "voice", "q", excluded_agents={text}), "contact 'c'"),
+        (lambda: Contact("c", "voice", "q", attributes={"k": [text]}), r"attributes\['k'\]\[0\]"),
+        (lambda: Contact("c", "voice", "q", attributes={text: 1}), "attributes"),
+        (lambda: Agent(text), "agent id"),
+        (lambda: Agent("a", skills={text: 3}), "skill name"),
+        (lambda: Agent("a", capacity={text: 1}), "agent 'a'"),
+        (lambda: Agent("a", queue_delays={text: 1.0}), "agent 'a'"),
+        (lambda: QueueConfig(text), "queue id"),
+        (lambda: QueueConfig("q", strategy=text), "queue 'q': strategy"),
+        (lambda: Channel(text, ChannelKind.SYNCHRONOUS), "channel id"),
+    ]:
+        with pytest.raises(InvalidValueError, match=where):
+            make()
+    h = new_harness()
+    h.clock.advance(0.5)
+    before = observable(h)
+    document = h.router.snapshot()
+    for call in [
+        lambda: h.router.set_presence("a1", Presence.AVAILABLE, text),
+        lambda: h.router.transfer("c1", requirements={text: 1}),
+        lambda: h.router.update_contact("c1", attributes={"note": text}),
+        lambda: h.router.add_exclusion(text, "a0"),
+    ]:
+        with pytest.raises(CCRouteError):
+            call()
+        assert observable(h) == before
+        assert h.router.snapshot() == document
+    # valid text that is not ASCII is kept, and the state is written and read back
+    for odd in ("\x00", "a\x00", "\uffff", "\U0010ffff", "zoë"):
+        h.router.add_agent(Agent(odd, queues={"q"}), Presence.AVAILABLE)
+        h.router.submit(Contact(odd, "chat", "q", attributes={odd: odd}))
+    restored = Router.restore(h.router.snapshot(), ManualClock(h.clock.now()))
+    assert snapshot(restored) == snapshot(h.router)

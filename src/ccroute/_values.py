@@ -27,6 +27,8 @@ __all__ = [
     "exact_real",
     "finite_float",
     "int_in",
+    "is_text",
+    "check_text",
     "plain_number",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
@@ -162,10 +164,31 @@ def is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8, as JSON, the log, the snapshot
+    and SQLite write every string: it holds no lone surrogate (``"\\ud800"``,
+    which Python strings allow). O(1) for ASCII, O(n) otherwise."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse a string :func:`is_text` refuses, naming ``where``."""
+    if not is_text(value):
+        fail(where, "text without lone surrogates (it is written as UTF-8)", value)
+
+
 def check_id(value: object, where: str) -> str:
-    """A non-empty string of at most :data:`MAX_ID_LENGTH` characters."""
+    """A non-empty string of at most :data:`MAX_ID_LENGTH` characters that
+    :func:`is_text` accepts."""
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         fail(where, f"a non-empty string of at most {MAX_ID_LENGTH} characters", value)
+    check_text(value, where)
     return value
 
 
@@ -237,6 +260,7 @@ FAULT_FLOAT: Final = "float"  # a float that is not finite
 FAULT_KEY: Final = "key"  # a dict key that is not a str (the part is the key)
 FAULT_DEPTH: Final = "depth"  # a list or dict nested MAX_JSON_DEPTH deep
 FAULT_SUBCLASS: Final = "subclass"  # a subclass of a JSON type (an enum member …)
+FAULT_TEXT: Final = "text"  # a str (or a dict key) with a lone surrogate: not UTF-8
 FAULT_TYPE: Final = "type"  # anything else (bytes, a set, a datetime …)
 
 _JSON_TYPES: Final = (str, int, float, list, tuple, dict)
@@ -254,7 +278,9 @@ def json_fault(value: object, depth: int = 0) -> JsonFault | None:
     key before its value.
     """
     kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if kind is str:
+        return None if is_text(value) else ((), FAULT_TEXT, value)  # type: ignore[arg-type]
+    if kind is bool or value is None:
         return None
     if kind is int:
         if MIN_JSON_INT <= value <= MAX_JSON_INT:  # type: ignore[operator]
@@ -270,6 +296,8 @@ def json_fault(value: object, depth: int = 0) -> JsonFault | None:
             for key, item in value.items():  # type: ignore[attr-defined]
                 if type(key) is not str:
                     return ((), FAULT_KEY, key)
+                if not is_text(key):
+                    return ((), FAULT_TEXT, key)
                 fault = json_fault(item, depth)
                 if fault is not None:
                     return ((key, *fault[0]), fault[1], fault[2])
@@ -310,6 +338,8 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
         fail(f"{at}: key {show(part)}", "a string", part)
     if what == FAULT_DEPTH:
         raise InvalidValueError(f"{at}: JSON values may nest at most {MAX_JSON_DEPTH} deep")
+    if what == FAULT_TEXT:
+        fail(at, "text without lone surrogates (it is written as UTF-8)", part)
     if what == FAULT_SUBCLASS:
         base = next(t for t in _JSON_TYPES if isinstance(part, t)).__name__
         fail(

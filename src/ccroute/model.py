@@ -26,11 +26,13 @@ from ._values import (
     check_id,
     check_json,
     check_seconds,
+    check_text,
     exact_int,
     exact_real,
     fail,
     int_in,
     is_json,
+    is_text,
     plain_number,
     plain_str,
     show,
@@ -167,6 +169,7 @@ def _check_skill_name(name: object, where: str) -> str:
             f"{where}: skill name must be a non-empty string of at most {MAX_ID_LENGTH} "
             f"characters, got {show(name)}"
         )
+    check_text(name, f"{where}: skill name")
     return name
 
 
@@ -343,7 +346,11 @@ def _skills(required: bool) -> Any:
 
 
 def _is_id(value: object) -> bool:
-    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and (value.isascii() or is_text(value))
+    )
 
 
 def _id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -453,6 +460,7 @@ def _fast_levels(value: object) -> tuple[tuple[str, Any], ...] | None:
         if (
             type(name) is not str
             or not 0 < len(name) <= MAX_ID_LENGTH
+            or not name.isascii()
             or type(level) is not int
             or not MIN_LEVEL <= level <= MAX_LEVEL
         ):
@@ -478,11 +486,15 @@ def _fast_attributes(value: object) -> Mapping[str, Any] | None:
     else:
         return None
     for key, item in frozen._data.items():
-        if type(key) is not str:
+        # (text that is not ASCII is checked on the slow path: UTF-8 must hold it)
+        if type(key) is not str or not key.isascii():
             return None
         kind = type(item)
-        # Flat strings, booleans and None, the usual attributes, without a call.
-        if kind is not str and kind is not bool and item is not None and not is_json(item, 1):
+        # Flat ASCII strings, booleans and None, the usual attributes, without a call.
+        if kind is str:
+            if not item.isascii():
+                return None
+        elif kind is not bool and item is not None and not is_json(item, 1):
             return None
     return frozen
 
@@ -494,7 +506,7 @@ def _fast_names(value: object) -> frozenset[str] | None:
     if kind is not frozenset and kind is not set and kind is not list and kind is not tuple:
         return None
     for name in value:  # type: ignore[attr-defined]
-        if type(name) is not str or not 0 < len(name) <= MAX_ID_LENGTH:
+        if type(name) is not str or not 0 < len(name) <= MAX_ID_LENGTH or not name.isascii():
             return None
     return value if kind is frozenset else frozenset(value)  # type: ignore[return-value,call-overload]
 
@@ -508,6 +520,7 @@ def _fast_capacity(value: object) -> Mapping[str, int] | None:
         if (
             type(channel) is not str
             or not 0 < len(channel) <= MAX_ID_LENGTH
+            or not channel.isascii()
             or type(cap) is not int
             or not 0 <= cap <= MAX_COUNT
         ):
@@ -528,6 +541,7 @@ def _fast_delays(value: object) -> tuple[tuple[str, Any], ...] | None:
         if (
             type(name) is not str
             or not 0 < len(name) <= MAX_ID_LENGTH
+            or not name.isascii()
             or (type(delay) is not float and type(delay) is not int)
             or not 0.0 <= delay <= MAX_SECONDS  # NaN fails this
         ):
@@ -651,7 +665,7 @@ def _check_steps(inst: QueueConfig, attribute: attrs.Attribute[Any], value: obje
 
 def _check_strategy(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Strategy) and not (
-        isinstance(value, str) and value and len(value) <= MAX_ID_LENGTH
+        isinstance(value, str) and value and len(value) <= MAX_ID_LENGTH and is_text(value)
     ):
         raise InvalidValueError(
             f"queue {show(inst.name)}: strategy must be a Strategy or the name of a custom "
@@ -943,7 +957,7 @@ class Agent:
         if type(id) is not str:
             id = plain_str(id)
             ok = False
-        elif not 0 < len(id) <= MAX_ID_LENGTH:
+        elif not (0 < len(id) <= MAX_ID_LENGTH and id.isascii()):
             ok = False
         levels = _fast_levels(skills)
         if levels is None:
@@ -1082,17 +1096,17 @@ class Contact:
         if type(id) is not str:
             id = plain_str(id)
             ok = False
-        elif not 0 < len(id) <= MAX_ID_LENGTH:
+        elif not (0 < len(id) <= MAX_ID_LENGTH and id.isascii()):
             ok = False
         if type(channel) is not str:
             channel = plain_str(channel)
             ok = False
-        elif not 0 < len(channel) <= MAX_ID_LENGTH:
+        elif not (0 < len(channel) <= MAX_ID_LENGTH and channel.isascii()):
             ok = False
         if type(queue) is not str:
             queue = plain_str(queue)
             ok = False
-        elif not 0 < len(queue) <= MAX_ID_LENGTH:
+        elif not (0 < len(queue) <= MAX_ID_LENGTH and queue.isascii()):
             ok = False
         levels = _fast_levels(requirements)
         if levels is None:

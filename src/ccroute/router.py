@@ -59,6 +59,7 @@ from ._values import (
     check_id,
     check_int,
     check_seconds,
+    check_text,
     exact_int,
     exact_real,
     fail,
@@ -2527,6 +2528,8 @@ class Router:
                 f"agent {agent_id!r}: reason must be None or a string of at most "
                 f"{MAX_ID_LENGTH} characters, got {show(reason)}"
             )
+        if reason is not None:
+            check_text(reason, f"agent {agent_id!r}: reason")
         change = check_presence_change(agent_id, rec.presence, presence)
         if change and presence is Presence.OFFLINE:
             self._check_can_log_off(rec)
@@ -2667,6 +2670,7 @@ class Router:
                     f"{where}: skill name must be a non-empty string of at most "
                     f"{MAX_ID_LENGTH} characters, got {show(name)}"
                 )
+            check_text(name, f"{where}: skill name")
             if (
                 not isinstance(level, int)
                 or isinstance(level, bool)
