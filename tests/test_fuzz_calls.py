@@ -114,6 +114,9 @@ BAD_REQUIREMENTS: list[Any] = [
     {"en": True},
     [1, 2],
     {"x" * 1001: 3},
+    (0,),  # a tuple whose items are not pairs
+    ("en",),
+    (("en", 1, 2),),
 ]
 
 AGENTS = ["a0", "a1", "a2", "a3"]
@@ -448,7 +451,10 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         offer_timeout=OPT_SECONDS,
         wrap_up=OPT_SECONDS,
         rona_not_ready=FLAG,
-        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}, {"voice": 5}, {5: {"x"}}]),
+        blocking=field(
+            st.just({"voice": {"chat"}}),
+            [5, {"": {"chat"}}, {"voice": 5}, {5: {"x"}}, (0,), ("voice",)],
+        ),
         ring=COUNT,
         max_wait=OPT_SECONDS,
         overflow=OPT_ID,
@@ -468,7 +474,9 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
             [{"voice": v} for v in BAD_COUNTS] + [5],
         ),
         unit_budget=st.one_of(st.none(), COUNT),
-        queue_delays=field(st.just({"q": 3.0}), [{"q": v} for v in BAD_SECONDS] + [5]),
+        queue_delays=field(
+            st.just({"q": 3.0}), [{"q": v} for v in BAD_SECONDS] + [5, (0,), ("q",)]
+        ),
     ),
     "Contact": st.builds(
         lambda *a, **k: lambda: Contact(*a, **k),
@@ -494,7 +502,7 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
     ),
     "RoutingPolicy": st.builds(
         lambda *a, **k: lambda: RoutingPolicy(*a, **k),
-        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}]),
+        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}, (0,), ("voice",)]),
         reserve_for=NAMES,
         ramp_up=field(st.sampled_from([None, RampUp()]), [300, "x"]),
     ),
@@ -1289,3 +1297,33 @@ def test_a_lone_surrogate_is_refused_wherever_text_is_kept(text: str) -> None:
         h.router.submit(Contact(odd, "chat", "q", attributes={odd: odd}))
     restored = Router.restore(h.router.snapshot(), ManualClock(h.clock.now()))
     assert snapshot(restored) == snapshot(h.router)
+
+
+def broken_iterable() -> Any:
+    yield "x"
+    raise RuntimeError("the caller's iterable broke")
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda: Contact("c", "voice", "q", requirements=(0,)), "contact 'c': requirements"),
+        (lambda: Contact("c", "voice", "q", requirements=("en",)), "contact 'c': requirements"),
+        (lambda: Agent("a", skills=(("en", 1, 2),)), "agent 'a': skills"),
+        (lambda: Agent("a", queue_delays=(0,)), "agent 'a': queue_delays"),
+        (lambda: RoutingStep(1.0, requirements=("en",)), "routing step: requirements"),
+        (lambda: QueueConfig("q", blocking=(0,)), "queue 'q': blocking"),
+        (lambda: RoutingPolicy(blocking=("voice",)), "routing policy: blocking"),
+        (lambda: QueueConfig("q", dispositions=broken_iterable()), "queue 'q'"),
+        (lambda: BusinessHours("UTC", holidays=broken_iterable()), "holidays"),
+        (lambda: BusinessHours("UTC", weekly=broken_iterable()), "weekly"),
+    ],
+)
+def test_a_tuple_of_non_pairs_or_a_failing_iterable_is_refused(
+    make: Callable[[], object], where: str
+) -> None:
+    """A tuple whose items are not (name, value) pairs reached the validators
+    as it was and raised TypeError or ValueError while being unpacked; an
+    iterable that fails while read raised its own error."""
+    with pytest.raises(InvalidValueError, match=where):
+        make()

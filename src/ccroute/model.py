@@ -185,7 +185,7 @@ def _check_count(value: object, where: str, low: int = 0) -> int:
 
 def _pairs(value: Any) -> Any:
     """A mapping or iterable of pairs as a tuple of pairs; anything else unchanged."""
-    if value == () and type(value) is tuple:
+    if type(value) is tuple and not value:
         return value
     if isinstance(value, (str, bytes)):
         return value
@@ -296,8 +296,10 @@ def _blocking(
     value: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]],
 ) -> tuple[tuple[str, frozenset[str]], ...]:
     pairs = _pairs(value)
-    if not isinstance(pairs, tuple):
-        return value  # type: ignore[return-value]
+    if not isinstance(pairs, tuple) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 for pair in pairs
+    ):
+        return value  # type: ignore[return-value]  # refused by the validator
     return tuple((k, _frozen_names(v)) for k, v in pairs)
 
 
@@ -308,11 +310,21 @@ def _names_are_ids(value: object, where: str) -> None:
         check_id(name, f"{where} id")
 
 
+def _pairs_of(value: tuple[Any, ...], where: str, expected: str) -> tuple[tuple[Any, Any], ...]:
+    """The items of a converted mapping, each a pair, or refused: a sequence the
+    converter left as it was may hold anything (``(0,)``, ``("text",)`` …)."""
+    for item in value:
+        if not isinstance(item, tuple) or len(item) != 2:
+            fail(where, expected, item)
+    return value
+
+
 def check_blocking(blocking: object, where: str) -> None:
     """Refuse a channel-blocking matrix that is not channel name → channel names."""
+    expected = "a mapping of channel name to channel names"
     if not isinstance(blocking, tuple):
-        fail(f"{where}: blocking", "a mapping of channel name to channel names", blocking)
-    for holding, blocked in blocking:
+        fail(f"{where}: blocking", expected, blocking)
+    for holding, blocked in _pairs_of(blocking, f"{where}: blocking", expected):
         check_id(holding, f"{where}: blocking channel id")
         if not isinstance(blocked, frozenset):
             fail(f"{where}: channels blocked by {show(holding)}", "a set of channel names", blocked)
@@ -324,14 +336,15 @@ def _skills(required: bool) -> Any:
     """Validator of skills (``required``: a contact's requirements) as sorted pairs."""
 
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value == () and isinstance(value, tuple):
+        if isinstance(value, tuple) and not value:
             return
         owner = _owner(inst)
         what = "required skill" if required else "skill"
+        expected = "a mapping of skill name to level"
         if not isinstance(value, tuple):
-            fail(f"{owner}: {attribute.name}", "a mapping of skill name to level", value)
+            fail(f"{owner}: {attribute.name}", expected, value)
         seen: set[str] = set()
-        for name, level in value:
+        for name, level in _pairs_of(value, f"{owner}: {attribute.name}", expected):
             _check_skill_name(name, owner)
             _check_level(level, f"{owner} {what} {name!r}")
             if name in seen:
@@ -635,10 +648,11 @@ class RoutingStep:
 
     @requirements.validator
     def _check_requirements(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        expected = "a mapping of skill name to level or None"
         if not isinstance(value, tuple):
-            fail("routing step: requirements", "a mapping of skill name to level or None", value)
+            fail("routing step: requirements", expected, value)
         seen: set[str] = set()
-        for name, level in value:
+        for name, level in _pairs_of(value, "routing step: requirements", expected):
             _check_skill_name(name, "routing step")
             if level is not None:
                 _check_level(level, f"routing step skill {name!r}")
@@ -707,7 +721,10 @@ def _codes(value: Any) -> Any:
     # A lone string is refused by the validator, not split into letters.
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return value
-    return tuple(plain_str(v) for v in value)
+    try:
+        return tuple(plain_str(v) for v in value)
+    except Exception:  # an iterable that fails while it is read: refused by the validator
+        return value
 
 
 def _check_codes(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -885,10 +902,11 @@ def _check_capacity(inst: Agent, attribute: attrs.Attribute[Any], value: object)
 
 def _check_delays(inst: Agent, attribute: attrs.Attribute[Any], value: object) -> None:
     where = f"agent {show(inst.id)}"
+    expected = "a mapping of queue name to seconds"
     if not isinstance(value, tuple):
-        fail(f"{where}: queue_delays", "a mapping of queue name to seconds", value)
+        fail(f"{where}: queue_delays", expected, value)
     seen: set[str] = set()
-    for name, delay in value:
+    for name, delay in _pairs_of(value, f"{where}: queue_delays", expected):
         check_id(name, f"{where}: delayed queue id")
         check_seconds(delay, f"{where}: delay for queue {name!r}")
         if name in seen:
