@@ -1327,3 +1327,22 @@ def test_a_tuple_of_non_pairs_or_a_failing_iterable_is_refused(
     iterable that fails while read raised its own error."""
     with pytest.raises(InvalidValueError, match=where):
         make()
+
+
+@pytest.mark.parametrize("backend", [5, "queue", [1], ManualClock(), object()])
+def test_a_router_needs_a_queue_backend(backend: object) -> None:
+    """Anything but a universal queue was taken, and the router failed with an
+    AttributeError on its first use of it (at once: the channels are declared
+    when the router is built)."""
+    with pytest.raises(InvalidValueError, match="queue_backend must be a new universal queue"):
+        Router(ManualClock(), queue_backend=backend)  # type: ignore[arg-type]
+    data = RouterHarness().router.snapshot()
+    with pytest.raises(InvalidValueError, match="queue_backend must be a new universal queue"):
+        Router.restore(data, queue_backend=backend)  # type: ignore[arg-type]
+
+
+def test_a_router_needs_an_empty_queue_backend(queue_factory: Callable[[], Any]) -> None:
+    queue = populated(queue_factory)
+    with pytest.raises(InvalidValueError, match="new, empty universal queue"):
+        Router(ManualClock(), queue_backend=queue)
+    assert Router(ManualClock(), queue_backend=queue_factory()).channels

@@ -48,7 +48,7 @@ from ._codes import (
     contact_key,
 )
 from ._queue import new_queue
-from ._queue_protocol import QueueBackend
+from ._queue_protocol import QueueBackend, check_backend
 from ._snapshot_read import check_references
 from ._values import (
     MAX_COUNT,
@@ -399,6 +399,8 @@ class Router:
         if not is_int(seed):
             raise InvalidValueError(f"seed must be an integer, got {show(seed)}")
         check_bool(offer_reasons, "offer_reasons")
+        if queue_backend is not None:
+            queue_backend = check_backend(queue_backend)
         channels = self._check_channels(channels)
         strategies = self._check_strategies(strategies)
         names = {channel.name for channel in channels}
