@@ -575,10 +575,22 @@ def test_every_constructor_builds_a_bounded_value_or_refuses(
 INTS: list[Any] = [-1, 0, 1, 2, 3, 2**31 - 1, 2**31, 2**62 - 1, 2**62, 2**63, -(2**63), 2**64]
 JUNK: list[Any] = [None, 1.5, math.nan, math.inf, True, "x", [], (), {0: 1}, object(), b"x"]
 TIMES: list[Any] = [0.0, 1.5, 7, -2.0, 1e300, math.nan, math.inf, 10**400, True, None, "1"]
+
+
+def odd_values() -> tuple[list[Any], list[Any]]:
+    """Int and float subclasses, well-behaved and lying (defined further down)."""
+    return (
+        [IntSubclass(1), IntSubclass(2**62), LyingInt(2**70), LyingInt(-5), UncomparableInt(1)],
+        [FloatSubclass(2.5), OddFloat(1.0), -0.0, 5e-324, -1e308],
+    )
+
+
 small = st.integers(-1, 3)
-handle = st.one_of(small, small, st.sampled_from(INTS), st.sampled_from(JUNK))
+odd_ints = st.deferred(lambda: st.sampled_from(odd_values()[0]))
+odd_times = st.deferred(lambda: st.sampled_from(odd_values()[1]))
+handle = st.one_of(small, small, st.sampled_from(INTS), st.sampled_from(JUNK), odd_ints)
 flag_arg = st.one_of(st.booleans(), st.sampled_from([0, 1, None, "yes"]))
-time_arg = st.one_of(st.floats(0, 10), st.sampled_from(TIMES))
+time_arg = st.one_of(st.floats(0, 10), st.sampled_from(TIMES), odd_times)
 level = st.one_of(st.integers(0, 3), st.sampled_from([-1, 11, 2**31, 1.5, True, None]))
 pairs = st.one_of(
     st.lists(st.tuples(handle, level), max_size=3),
@@ -638,6 +650,9 @@ TWIN_CALLS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
     ),
     "eligible_agents": st.tuples(handle, handle, handle_sets),
     "any_logged_in": st.tuples(handle, handle_sets),
+    "offer_figures": st.tuples(
+        handle, st.integers(0, 5) | handle, handle, time_arg, handle, handle_sets
+    ),
     "__contains__": st.tuples(handle),
     "set:index_min_profiles": st.tuples(handle),
     "set:index_scan_limit": st.tuples(handle),
@@ -679,6 +694,7 @@ def fingerprint(q: Any) -> Any:
         out.append(ask("eligible_agents", g))
         out.append(ask("any_logged_in", g))
         out.extend(ask("best_agent", g, s) for s in range(5))
+        out.extend(ask("offer_figures", g, s, 1, 10.0) for s in range(6))
     return out
 
 
