@@ -460,8 +460,12 @@ def test_a_prepared_command_of_another_command_is_not_used() -> None:
 
 
 def test_prepare_command_refuses_before_anything_runs() -> None:
+    with pytest.raises(InvalidValueError, match="lone surrogates"):
+        Contact("c\ud800", "voice", "q")  # the model refuses it first
+    contact = Contact("c", "voice", "q")
+    object.__setattr__(contact, "id", "c\ud800")  # text UTF-8 cannot hold
     with pytest.raises(InvalidValueError, match="cannot be logged"):
-        codec.prepare_command(Submit(Contact("c\ud800", "voice", "q")))
+        codec.prepare_command(Submit(contact))
     bad = Transfer("c", queue="q")
     object.__setattr__(bad, "keep_key", 1)  # an int where the format logs a bool
     with pytest.raises(InvalidValueError, match="cannot give this value back"):

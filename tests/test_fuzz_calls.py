@@ -25,6 +25,7 @@ observers that raise.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,7 @@ from ccroute import (
     UnknownIdError,
     WhenClosed,
 )
+from ccroute._values import is_text
 from ccroute.model import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, MAX_SECONDS, MAX_TIER, MIN_LEVEL
 from ccroute.testing import RouterHarness, check_queue, queue_entries, snapshot
 
@@ -66,7 +68,24 @@ pytestmark = pytest.mark.usefixtures("queue_factory")
 
 HUGE = "x" * 100_000
 # Values that are wrong for any id, count or duration (some are also wrong types).
-BAD_IDS: list[Any] = [None, 5, -1, 2**63, 1.5, math.nan, True, "", "x" * 1001, HUGE, [], b"a"]
+# "\ud800": a lone surrogate, which a Python str holds but UTF-8 (JSON, the log,
+# the snapshot) cannot write
+BAD_IDS: list[Any] = [
+    None,
+    5,
+    -1,
+    2**63,
+    1.5,
+    math.nan,
+    True,
+    "",
+    "x" * 1001,
+    HUGE,
+    [],
+    b"a",
+    "\ud800",
+    "a\udfff",
+]
 BAD_COUNTS: list[Any] = [
     -1,
     2**31,
@@ -95,6 +114,9 @@ BAD_REQUIREMENTS: list[Any] = [
     {"en": True},
     [1, 2],
     {"x" * 1001: 3},
+    (0,),  # a tuple whose items are not pairs
+    ("en",),
+    (("en", 1, 2),),
 ]
 
 AGENTS = ["a0", "a1", "a2", "a3"]
@@ -315,13 +337,16 @@ def test_every_router_call_happens_or_changes_nothing(steps: list[Any]) -> None:
             continue
         name, args, kwargs = step
         before = observable(a)
+        document = a.router.snapshot()  # the whole state, as a restart reads it
         timers_due = due(a)
         try:
             result = getattr(a.router, name)(*args, **kwargs)
         except CCRouteError as error:
             refused += 1
             after = observable(a)
-            if after != before:
+            if after == before:
+                assert a.router.snapshot() == document, (name, args, kwargs, error)
+            else:
                 # Only timers that fell due may have run (the call passed its
                 # checks, then a timer changed what it needed): exactly tick().
                 assert timers_due, (name, args, kwargs, error)
@@ -332,6 +357,7 @@ def test_every_router_call_happens_or_changes_nothing(steps: list[Any]) -> None:
         assert result == other, (name, args, kwargs)
         assert observable(a) == observable(b), (name, args, kwargs)
     assert a.events == b.events
+    assert a.router.snapshot() == b.router.snapshot()
     assert a.router.observer_failures == b.router.observer_failures > 0
     STATS["calls"] += len(steps)
     STATS["refused"] += refused
@@ -344,13 +370,28 @@ def field(good: st.SearchStrategy[Any], bad: list[Any]) -> st.SearchStrategy[Any
     return st.one_of(good, st.sampled_from(bad))
 
 
+class IntSubclass(int):
+    """A well-behaved int subclass (as an IntEnum member is): kept as the plain int."""
+
+
+class FloatSubclass(float):
+    """A well-behaved float subclass: kept as the plain float."""
+
+
+def numbers(good: st.SearchStrategy[Any], subclass: type) -> st.SearchStrategy[Any]:
+    """Good numbers, some of them as instances of a subclass."""
+    return st.one_of(good, good.map(subclass))
+
+
 ID = field(st.sampled_from(["a", "voice", "q"]), BAD_IDS)
 OPT_ID = st.one_of(st.none(), ID)
-COUNT = field(st.integers(0, MAX_COUNT), BAD_COUNTS)
-SECONDS = field(st.floats(0, MAX_SECONDS), BAD_SECONDS)
+COUNT = field(numbers(st.integers(0, MAX_COUNT), IntSubclass), BAD_COUNTS)
+SECONDS = field(numbers(st.floats(0, MAX_SECONDS), FloatSubclass), BAD_SECONDS)
 OPT_SECONDS = st.one_of(st.none(), SECONDS)
 LEVELS = field(
-    st.dictionaries(st.sampled_from(["en", "fr"]), st.integers(MIN_LEVEL, MAX_LEVEL)),
+    st.dictionaries(
+        st.sampled_from(["en", "fr"]), numbers(st.integers(MIN_LEVEL, MAX_LEVEL), IntSubclass)
+    ),
     BAD_REQUIREMENTS,
 )
 NAMES = field(st.sets(st.sampled_from(["q", "r"])), [5, None, {""}, {5}, {"x" * 1001}])
@@ -410,7 +451,10 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         offer_timeout=OPT_SECONDS,
         wrap_up=OPT_SECONDS,
         rona_not_ready=FLAG,
-        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}, {"voice": 5}, {5: {"x"}}]),
+        blocking=field(
+            st.just({"voice": {"chat"}}),
+            [5, {"": {"chat"}}, {"voice": 5}, {5: {"x"}}, (0,), ("voice",)],
+        ),
         ring=COUNT,
         max_wait=OPT_SECONDS,
         overflow=OPT_ID,
@@ -426,10 +470,13 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         skills=LEVELS,
         queues=NAMES,
         capacity=field(
-            st.sampled_from([None, {"voice": 2}]), [{"voice": v} for v in BAD_COUNTS] + [5]
+            st.sampled_from([None, {"voice": 2}, {"voice": IntSubclass(2)}]),
+            [{"voice": v} for v in BAD_COUNTS] + [5],
         ),
         unit_budget=st.one_of(st.none(), COUNT),
-        queue_delays=field(st.just({"q": 3.0}), [{"q": v} for v in BAD_SECONDS] + [5]),
+        queue_delays=field(
+            st.just({"q": 3.0}), [{"q": v} for v in BAD_SECONDS] + [5, (0,), ("q",)]
+        ),
     ),
     "Contact": st.builds(
         lambda *a, **k: lambda: Contact(*a, **k),
@@ -437,8 +484,10 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         ID,
         ID,
         requirements=LEVELS,
-        priority_seconds=field(st.floats(-MAX_SECONDS, MAX_SECONDS), BAD_SECONDS[1:]),
-        tier=field(st.integers(-MAX_TIER, MAX_TIER), BAD_COUNTS[1:]),
+        priority_seconds=field(
+            numbers(st.floats(-MAX_SECONDS, MAX_SECONDS), FloatSubclass), BAD_SECONDS[1:]
+        ),
+        tier=field(numbers(st.integers(-MAX_TIER, MAX_TIER), IntSubclass), BAD_COUNTS[1:]),
         customer_id=OPT_ID,
         attributes=ATTRIBUTES,
         preferred_agent=OPT_ID,
@@ -453,7 +502,7 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
     ),
     "RoutingPolicy": st.builds(
         lambda *a, **k: lambda: RoutingPolicy(*a, **k),
-        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}]),
+        blocking=field(st.just({"voice": {"chat"}}), [5, {"": {"chat"}}, (0,), ("voice",)]),
         reserve_for=NAMES,
         ramp_up=field(st.sampled_from([None, RampUp()]), [300, "x"]),
     ),
@@ -474,6 +523,7 @@ CONSTRUCTORS: dict[str, st.SearchStrategy[Callable[[], object]]] = {
         strategies=field(st.none(), [5, {"s": 5}, {"": object()}]),
         policy=field(st.none(), [5, {}]),
         offer_reasons=FLAG,
+        epoch=field(numbers(st.floats(-1e12, 1e12), FloatSubclass), BAD_SECONDS[1:]),
     ),
 }
 
@@ -490,9 +540,19 @@ def check_bounds(value: object) -> None:
             assert field_value is None or 0 <= field_value <= MAX_SECONDS, (name, field_value)
         if name == "tier":
             assert type(field_value) is int and abs(field_value) <= MAX_TIER
+        # every number kept is a plain int or float: the log and the snapshot
+        # write it as JSON, and both queue twins read it alike
+        if isinstance(field_value, (int, float)) and not isinstance(field_value, bool):
+            assert type(field_value) in (int, float), (name, field_value)
+        if name in ("skills", "requirements", "queue_delays"):
+            assert all(type(v) in (int, float, type(None)) for _k, v in field_value), name
+        if name == "capacity" and field_value is not None:
+            assert all(type(v) is int for v in field_value.values()), name
         if name in ("id", "name", "channel", "queue", "customer_id"):
             assert field_value is None or (
-                isinstance(field_value, str) and 0 < len(field_value) <= MAX_ID_LENGTH
+                isinstance(field_value, str)
+                and 0 < len(field_value) <= MAX_ID_LENGTH
+                and is_text(field_value)
             ), (name, field_value)
 
 
@@ -515,10 +575,22 @@ def test_every_constructor_builds_a_bounded_value_or_refuses(
 INTS: list[Any] = [-1, 0, 1, 2, 3, 2**31 - 1, 2**31, 2**62 - 1, 2**62, 2**63, -(2**63), 2**64]
 JUNK: list[Any] = [None, 1.5, math.nan, math.inf, True, "x", [], (), {0: 1}, object(), b"x"]
 TIMES: list[Any] = [0.0, 1.5, 7, -2.0, 1e300, math.nan, math.inf, 10**400, True, None, "1"]
+
+
+def odd_values() -> tuple[list[Any], list[Any]]:
+    """Int and float subclasses, well-behaved and lying (defined further down)."""
+    return (
+        [IntSubclass(1), IntSubclass(2**62), LyingInt(2**70), LyingInt(-5), UncomparableInt(1)],
+        [FloatSubclass(2.5), OddFloat(1.0), -0.0, 5e-324, -1e308],
+    )
+
+
 small = st.integers(-1, 3)
-handle = st.one_of(small, small, st.sampled_from(INTS), st.sampled_from(JUNK))
+odd_ints = st.deferred(lambda: st.sampled_from(odd_values()[0]))
+odd_times = st.deferred(lambda: st.sampled_from(odd_values()[1]))
+handle = st.one_of(small, small, st.sampled_from(INTS), st.sampled_from(JUNK), odd_ints)
 flag_arg = st.one_of(st.booleans(), st.sampled_from([0, 1, None, "yes"]))
-time_arg = st.one_of(st.floats(0, 10), st.sampled_from(TIMES))
+time_arg = st.one_of(st.floats(0, 10), st.sampled_from(TIMES), odd_times)
 level = st.one_of(st.integers(0, 3), st.sampled_from([-1, 11, 2**31, 1.5, True, None]))
 pairs = st.one_of(
     st.lists(st.tuples(handle, level), max_size=3),
@@ -578,6 +650,9 @@ TWIN_CALLS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
     ),
     "eligible_agents": st.tuples(handle, handle, handle_sets),
     "any_logged_in": st.tuples(handle, handle_sets),
+    "offer_figures": st.tuples(
+        handle, st.integers(0, 5) | handle, handle, time_arg, handle, handle_sets
+    ),
     "__contains__": st.tuples(handle),
     "set:index_min_profiles": st.tuples(handle),
     "set:index_scan_limit": st.tuples(handle),
@@ -619,6 +694,7 @@ def fingerprint(q: Any) -> Any:
         out.append(ask("eligible_agents", g))
         out.append(ask("any_logged_in", g))
         out.extend(ask("best_agent", g, s) for s in range(5))
+        out.extend(ask("offer_figures", g, s, 1, 10.0) for s in range(6))
     return out
 
 
@@ -665,6 +741,145 @@ def test_twin_entries_refuse_bad_arguments_alike(steps: list[tuple[str, tuple[An
         assert all(p == prints[0] for p in prints), (name, args)
 
 
+class LyingInt(int):
+    """An int whose comparisons say it lies in every range."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+class UnhashableInt(int):
+    def __hash__(self) -> int:
+        raise RuntimeError("no hash")
+
+
+class UncomparableInt(int):
+    __hash__ = int.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no comparison")
+
+
+class OddIndexInt(int):
+    def __index__(self) -> int:
+        return 10**30
+
+    def __int__(self) -> int:
+        return 10**30
+
+
+class OddFloat(float):
+    def __float__(self) -> float:
+        return math.nan
+
+
+class OddStr(str):
+    __hash__ = str.__hash__
+
+    def __len__(self) -> int:
+        return 0
+
+
+ODD_INTS: list[Any] = [
+    LyingInt(2**70),
+    LyingInt(-5),
+    LyingInt(1),
+    UnhashableInt(1),
+    UncomparableInt(1),
+    OddIndexInt(1),
+]
+# (method, good arguments, positions of integers, positions of integer collections)
+INT_POSITIONS: list[tuple[str, tuple[Any, ...], tuple[int, ...], tuple[int, ...]]] = [
+    ("add_channel", (2, 5, False), (0, 1), ()),
+    ("add_agent", (7, "dee", {0: 3}, [0], [1, 1], -1, 0.0), (0, 5), (3, 4)),
+    ("remove_agent", (0,), (0,), ()),
+    ("set_available", (0, False, 1.0), (0,), ()),
+    ("set_capacity", (0, 0, 3), (0, 1, 2), ()),
+    ("occupy", (0, 0), (0, 1), ()),
+    ("release", (2, 0, 1.0), (0, 1), ()),
+    ("count_handled", (0, 2), (0, 1), ()),
+    ("has_spare", (1, 0), (0, 1), ()),
+    ("signature", (0, [(0, 1)], [0]), (0,), (2,)),
+    ("insert", (5, (0, 3.0, 5), 0, 1), (0, 2, 3), ()),
+    ("remove", (1,), (0,), ()),
+    ("reindex", (1, 0, 2), (0, 1, 2), ()),
+    ("first", (1,), (0,), ()),
+    ("best_contact", (1, [0], [1]), (0,), (1, 2)),
+    ("best_agent", (0, 2, -1, None, [1]), (0, 1, 2), (4,)),
+    ("eligible_agents", (0, -1, [1]), (0, 1), (2,)),
+    ("offer_figures", (0, 0, 1, 5.0, -1, [2]), (0, 1, 2, 4), (5,)),
+    ("any_logged_in", (0, [1]), (0,), (1,)),
+    ("__contains__", (1,), (0,), ()),
+]
+
+
+def replace(args: tuple[Any, ...], i: int, value: Any) -> tuple[Any, ...]:
+    return (*args[:i], value, *args[i + 1 :])
+
+
+def odd_variants(name: str) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """``(odd arguments, the same arguments as the plain values they hold)`` pairs."""
+    out = []
+    for method, args, ints, collections in INT_POSITIONS:
+        if method != name:
+            continue
+        for odd in ODD_INTS:
+            plain = int.__index__(odd)
+            for i in ints:
+                out.append((replace(args, i, odd), replace(args, i, plain)))
+            for i in collections:
+                out.append((replace(args, i, [odd]), replace(args, i, [plain])))
+    return out
+
+
+@pytest.mark.parametrize(("name", "good"), [(m, a) for m, a, _i, _c in INT_POSITIONS])
+def test_int_subclasses_count_as_the_number_they_hold(
+    queue_factory: Callable[[], Any], name: str, good: tuple[Any, ...]
+) -> None:
+    """An int subclass that lies in its comparisons, hashes or converts oddly is
+    refused or taken exactly as the plain int it holds, never checked as one
+    number and stored as another (the compiled twin crashed or raised
+    OverflowError on such values, the pure one RuntimeError)."""
+    for odd_args, plain_args in odd_variants(name):
+        odd_q, plain_q = populated(queue_factory), populated(queue_factory)
+        before = fingerprint(odd_q)
+        got, want = outcome(odd_q, name, odd_args), outcome(plain_q, name, plain_args)
+        assert got == want, (name, odd_args)
+        assert fingerprint(odd_q) == fingerprint(plain_q), (name, odd_args)
+        if got[0] == "error":
+            assert fingerprint(odd_q) == before
+
+
+def test_odd_floats_and_strings_count_as_the_values_they_hold(
+    queue_factory: Callable[[], Any],
+) -> None:
+    """A float subclass whose ``__float__`` lies is read as the number it holds;
+    a str subclass whose ``len`` lies is checked as the string it holds."""
+    odd_q, plain_q = populated(queue_factory), populated(queue_factory)
+    odd_q.set_available(0, False, 0.0)
+    plain_q.set_available(0, False, 0.0)
+    odd_q.set_available(0, True, OddFloat(7.5))
+    plain_q.set_available(0, True, 7.5)
+    odd_q.insert(5, (0, OddFloat(0.25), 5), 0)
+    plain_q.insert(5, (0, 0.25, 5), 0)
+    assert fingerprint(odd_q) == fingerprint(plain_q)
+    assert odd_q.offer_figures(0, 0, 0, OddFloat(9.5)) == plain_q.offer_figures(0, 0, 0, 9.5)
+    with pytest.raises(InvalidValueError, match="agent id must be"):
+        odd_q.add_agent(8, OddStr("x" * 1001), {}, [0], [1], -1, 0.0)
+    odd_q.add_agent(8, OddStr("dee"), {}, [0], [1], -1, 0.0)
+    plain_q.add_agent(8, "dee", {}, [0], [1], -1, 0.0)
+    assert fingerprint(odd_q) == fingerprint(plain_q)
+
+
 def test_twin_constructor_takes_no_arguments(queue_factory: Callable[..., Any]) -> None:
     with pytest.raises(InvalidValueError, match="takes no arguments"):
         queue_factory(5)
@@ -693,9 +908,14 @@ def test_a_router_needs_a_clock(clock: object) -> None:
         ({"channels": None}, "channels must be Channel values"),
         ({"strategies": 5}, "strategies must be a mapping"),
         ({"policy": {}}, "policy must be a RoutingPolicy"),
+        ({"epoch": 10**400}, "epoch must be a finite number"),  # was OverflowError
+        ({"epoch": OddFloat(5.0)}, None),  # read as the 5.0 it holds
     ],
 )
-def test_router_arguments_are_checked(kwargs: dict[str, Any], message: str) -> None:
+def test_router_arguments_are_checked(kwargs: dict[str, Any], message: str | None) -> None:
+    if message is None:
+        assert Router(ManualClock(), **kwargs).epoch == 5.0
+        return
     with pytest.raises(InvalidValueError, match=message):
         Router(ManualClock(), **kwargs)
 
@@ -945,3 +1165,200 @@ def test_observe_needs_a_callable() -> None:
         h.router.observe(5)  # type: ignore[arg-type]
     with pytest.raises(UnknownIdError):
         h.router.unobserve(print)
+    # not callable, so never an observer: refused before any comparison
+    with pytest.raises(InvalidValueError, match="observer must be callable"):
+        h.router.unobserve(UncomparableInt(1))  # type: ignore[arg-type]
+
+
+def test_add_queues_from_an_iterable_that_fails_is_refused_and_adds_nothing() -> None:
+    def broken() -> Any:
+        yield QueueConfig("s")
+        raise RuntimeError("the caller's iterable broke")
+
+    h = new_harness()
+    before = observable(h)
+    with pytest.raises(InvalidValueError, match="add_queues expects QueueConfig values"):
+        h.router.add_queues(broken())
+    assert observable(h) == before
+    assert "s" not in h.router.queues
+
+
+def test_lying_numbers_never_pass_a_router_check_as_another_number() -> None:
+    """A number is checked as the value it holds: a lying int is refused before
+    anything changes (set_capacity changed the agent, then the queue refused
+    it), and a float whose ``__float__`` lies is read as the float it holds
+    (a callback was scheduled due at NaN); a huge int is out of range, not an
+    OverflowError."""
+    h = new_harness()
+    h.clock.advance(0.5)
+    before = observable(h)
+    for bad in (LyingInt(2**70), LyingInt(-5), LyingInt(2**2000)):
+        with pytest.raises(InvalidValueError, match="capacity for 'chat'"):
+            h.router.set_capacity("a0", "chat", bad)
+        assert observable(h) == before
+    for at in (LyingInt(2**2000), 10**400):
+        with pytest.raises(InvalidValueError, match="is_open: 'at'"):
+            h.router.is_open("h", at)
+        with pytest.raises(InvalidValueError, match="at must be a finite router time"):
+            h.router.schedule_callback(Contact("cb", "callback", "q"), at)
+        with pytest.raises(InvalidValueError, match="priority_seconds"):
+            h.router.update_contact("c1", priority_seconds=at)
+        with pytest.raises(InvalidValueError, match="priority_seconds"):
+            h.router.estimate_wait("q", "voice", priority_seconds=at)
+        assert observable(h) == before
+    events = h.router.schedule_callback(Contact("cb", "callback", "q"), OddFloat(50.0))
+    assert h.router.contact("cb").callback_due == 50.0
+    assert events[0].due == 50.0  # type: ignore[attr-defined]
+
+
+def test_number_subclasses_are_kept_as_plain_numbers_and_written_alike(
+    queue_factory: Callable[[], Any],
+) -> None:
+    """IntEnum members and int or float subclasses are accepted as the numbers
+    they hold and kept as plain ints and floats, so the router's state can be
+    written and read back (the snapshot refused them: "cannot write IntSubclass"),
+    and routing is what the plain numbers give."""
+
+    class Size(enum.IntEnum):
+        THREE = 3
+
+    def build(odd: bool) -> RouterHarness:
+        i: Callable[[int], int] = IntSubclass if odd else int
+        f: Callable[[float], float] = FloatSubclass if odd else float
+        h = RouterHarness()
+        h.router.add_queue(
+            QueueConfig(
+                "q",
+                offer_timeout=f(5.0),
+                wrap_up=i(2),
+                max_size=Size.THREE if odd else 3,
+                ring=i(1),
+                service_level_target=f(0.5),
+                priority_seconds=f(1.5),
+                steps=[RoutingStep(i(4), {"en": i(1)})],
+            )
+        )
+        h.router.add_agent(
+            Agent(
+                "a",
+                skills={"en": i(5)},
+                queues={"q"},
+                capacity={"voice": i(1), "chat": i(3)},
+                unit_budget=i(100),
+                queue_delays={"q": f(0.0)},
+            ),
+            Presence.AVAILABLE,
+        )
+        h.submit("c", requirements={"en": i(2)}, tier=i(2), priority_seconds=f(3.5))
+        h.submit("d", channel="chat", tier=i(1), max_wait=f(100.0), preferred_wait=i(0))
+        h.router.set_capacity("a", "chat", i(2))
+        h.clock.advance(f(1.0))
+        h.router.update_contact("d", priority_seconds=f(1.0), tier=i(3))
+        return h
+
+    odd, plain = build(odd=True), build(odd=False)
+    assert odd.events == plain.events
+    assert odd.router.snapshot() == plain.router.snapshot()
+    restored = Router.restore(odd.router.snapshot(), ManualClock(odd.clock.now()))
+    assert snapshot(restored) == snapshot(odd.router)
+    key = odd.router.contact("d").key
+    assert [type(part) for part in key] == [int, float, int]
+
+
+# ------------------------------------------------------ text that UTF-8 cannot hold
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfff", "\udfff\ud800"])
+def test_a_lone_surrogate_is_refused_wherever_text_is_kept(text: str) -> None:
+    """A Python str may hold a lone surrogate, which UTF-8 cannot encode: a
+    router that accepted one could no longer write its state (the snapshot
+    refused it, and a service's log could not hold the call). Every id, name,
+    reason and attribute is refused with a message naming it; valid non-ASCII
+    text (a NUL, the last code points) is kept."""
+    for make, where in [
+        (lambda: Contact(text, "voice", "q"), "contact id"),
+        (lambda: Contact("c", text, "q"), "contact 'c': channel"),
+        (lambda: Contact("c", "voice", "q", customer_id=text), "contact 'c': customer id"),
+        (lambda: Contact("c", "voice", "q", requirements={text: 1}), "skill name"),
+        (lambda: Contact("c", "voice", "q", excluded_agents={text}), "contact 'c'"),
+        (lambda: Contact("c", "voice", "q", attributes={"k": [text]}), r"attributes\['k'\]\[0\]"),
+        (lambda: Contact("c", "voice", "q", attributes={text: 1}), "attributes"),
+        (lambda: Agent(text), "agent id"),
+        (lambda: Agent("a", skills={text: 3}), "skill name"),
+        (lambda: Agent("a", capacity={text: 1}), "agent 'a'"),
+        (lambda: Agent("a", queue_delays={text: 1.0}), "agent 'a'"),
+        (lambda: QueueConfig(text), "queue id"),
+        (lambda: QueueConfig("q", strategy=text), "queue 'q': strategy"),
+        (lambda: Channel(text, ChannelKind.SYNCHRONOUS), "channel id"),
+    ]:
+        with pytest.raises(InvalidValueError, match=where):
+            make()
+    h = new_harness()
+    h.clock.advance(0.5)
+    before = observable(h)
+    document = h.router.snapshot()
+    for call in [
+        lambda: h.router.set_presence("a1", Presence.AVAILABLE, text),
+        lambda: h.router.transfer("c1", requirements={text: 1}),
+        lambda: h.router.update_contact("c1", attributes={"note": text}),
+        lambda: h.router.add_exclusion(text, "a0"),
+    ]:
+        with pytest.raises(CCRouteError):
+            call()
+        assert observable(h) == before
+        assert h.router.snapshot() == document
+    # valid text that is not ASCII is kept, and the state is written and read back
+    for odd in ("\x00", "a\x00", "\uffff", "\U0010ffff", "zoë"):
+        h.router.add_agent(Agent(odd, queues={"q"}), Presence.AVAILABLE)
+        h.router.submit(Contact(odd, "chat", "q", attributes={odd: odd}))
+    restored = Router.restore(h.router.snapshot(), ManualClock(h.clock.now()))
+    assert snapshot(restored) == snapshot(h.router)
+
+
+def broken_iterable() -> Any:
+    yield "x"
+    raise RuntimeError("the caller's iterable broke")
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda: Contact("c", "voice", "q", requirements=(0,)), "contact 'c': requirements"),
+        (lambda: Contact("c", "voice", "q", requirements=("en",)), "contact 'c': requirements"),
+        (lambda: Agent("a", skills=(("en", 1, 2),)), "agent 'a': skills"),
+        (lambda: Agent("a", queue_delays=(0,)), "agent 'a': queue_delays"),
+        (lambda: RoutingStep(1.0, requirements=("en",)), "routing step: requirements"),
+        (lambda: QueueConfig("q", blocking=(0,)), "queue 'q': blocking"),
+        (lambda: RoutingPolicy(blocking=("voice",)), "routing policy: blocking"),
+        (lambda: QueueConfig("q", dispositions=broken_iterable()), "queue 'q'"),
+        (lambda: BusinessHours("UTC", holidays=broken_iterable()), "holidays"),
+        (lambda: BusinessHours("UTC", weekly=broken_iterable()), "weekly"),
+    ],
+)
+def test_a_tuple_of_non_pairs_or_a_failing_iterable_is_refused(
+    make: Callable[[], object], where: str
+) -> None:
+    """A tuple whose items are not (name, value) pairs reached the validators
+    as it was and raised TypeError or ValueError while being unpacked; an
+    iterable that fails while read raised its own error."""
+    with pytest.raises(InvalidValueError, match=where):
+        make()
+
+
+@pytest.mark.parametrize("backend", [5, "queue", [1], ManualClock(), object()])
+def test_a_router_needs_a_queue_backend(backend: object) -> None:
+    """Anything but a universal queue was taken, and the router failed with an
+    AttributeError on its first use of it (at once: the channels are declared
+    when the router is built)."""
+    with pytest.raises(InvalidValueError, match="queue_backend must be a new universal queue"):
+        Router(ManualClock(), queue_backend=backend)  # type: ignore[arg-type]
+    data = RouterHarness().router.snapshot()
+    with pytest.raises(InvalidValueError, match="queue_backend must be a new universal queue"):
+        Router.restore(data, queue_backend=backend)  # type: ignore[arg-type]
+
+
+def test_a_router_needs_an_empty_queue_backend(queue_factory: Callable[[], Any]) -> None:
+    queue = populated(queue_factory)
+    with pytest.raises(InvalidValueError, match="new, empty universal queue"):
+        Router(ManualClock(), queue_backend=queue)
+    assert Router(ManualClock(), queue_backend=queue_factory()).channels

@@ -683,6 +683,9 @@ def test_report_before_last_event_is_refused() -> None:
         s.metrics.report(59.0)
     with pytest.raises(InvalidValueError):
         s.metrics.report(math.nan)
+    for bad in (10**400, True, "61"):  # 10**400 raised OverflowError
+        with pytest.raises(InvalidValueError, match="report time"):
+            s.metrics.report(bad)  # type: ignore[arg-type]
 
 
 def test_events_out_of_order_are_refused() -> None:
@@ -692,7 +695,9 @@ def test_events_out_of_order_are_refused() -> None:
         collector.observe([Queued(5.0, "c2", "q", "voice")])
 
 
-@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan])
+@pytest.mark.parametrize(
+    "bad", [-1.0, math.inf, math.nan, pytest.param(10**400, id="10**400"), True, "5"]
+)
 def test_bad_thresholds_are_refused(bad: float) -> None:
     with pytest.raises(InvalidValueError):
         MetricsCollector({"q": bad})

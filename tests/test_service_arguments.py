@@ -61,8 +61,13 @@ async def test_a_value_the_log_cannot_hold_is_refused_before_the_router_changes(
     async with Service(path=path, load_entrypoints=False) as service:
         await service.add_queue(QueueConfig("support"))
         # A lone surrogate is a valid str but not UTF-8: no log can hold it.
+        # The model refuses it first; planted past the model, the log does.
+        with pytest.raises(InvalidValueError, match="lone surrogates"):
+            Contact("c\ud800", "voice", "support")
+        contact = Contact("c", "voice", "support")
+        object.__setattr__(contact, "id", "c\ud800")
         with pytest.raises(InvalidValueError, match="cannot be logged"):
-            await service.submit(Contact("c\ud800", "voice", "support"))
+            await service.submit(contact)
         assert service.router.contact_ids == []
         # The service goes on taking calls.
         await service.submit(Contact("c1", "voice", "support"))
@@ -79,3 +84,10 @@ async def test_the_default_store_takes_its_retention_from_the_settings(
     )
     async with service:
         assert getattr(service.storage, "retention", "missing") == retention
+
+
+def test_a_hook_timeout_beyond_the_float_range_is_refused_not_an_overflow() -> None:
+    # math.isfinite(10**400) raised OverflowError; a bool is not a number of seconds
+    for bad in (10**400, True):
+        with pytest.raises(InvalidValueError, match="hook_timeout must be a positive number"):
+            Service(hook_timeout=bad)

@@ -234,29 +234,27 @@ cdef object MAX_INDEX_OBJ = _check.MAX_INDEX
 cdef object MAX_LEVEL_OBJ = _check.MAX_LEVEL
 
 
-cdef inline bint _is_int(object x):
-    return isinstance(x, int) and not isinstance(x, bool)
-
+# The fast paths below take plain ints only: anything else (an int subclass
+# too, whose comparisons could lie) goes through _twin_checks, which refuses
+# it or returns the plain int it holds, and only that reaches a C type.
 
 cdef inline long long _handle(object x, str kind) except -1:
     """An agent or contact handle (0..MAX_HANDLE), or refused as _twin_checks.handle does."""
-    if _is_int(x) and 0 <= x <= MAX_HANDLE_OBJ:
+    if type(x) is int and 0 <= x <= MAX_HANDLE_OBJ:
         return x
-    _check.handle(x, kind)
-    return -1
+    return _check.handle(x, kind)
 
 
 cdef inline long long _target(object x) except -2:
     """-1 or an agent handle, or refused as _twin_checks.target does."""
-    if _is_int(x) and -1 <= x <= MAX_HANDLE_OBJ:
+    if type(x) is int and -1 <= x <= MAX_HANDLE_OBJ:
         return x
-    _check.target(x)
-    return -2
+    return _check.target(x)
 
 
 cdef inline int _strategy(object x) except -1:
     """A built-in strategy code (0..RANDOM), or refused as _twin_checks.strategy does."""
-    if _is_int(x) and 0 <= x <= RANDOM:
+    if type(x) is int and 0 <= x <= RANDOM:
         return x
     return _check.strategy(x)
 
@@ -465,11 +463,11 @@ cdef class UniversalQueue:
 
     def add_channel(self, ch, unit_cost, exclusive):
         """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
-        _check.index(ch, "channel")
+        ch = _check.index(ch, "channel")
         if ch != <Py_ssize_t>self._cost.size():
             _check.fail("channel handle", f"{self._cost.size()} (handles are dense)", ch)
-        _check.count(unit_cost, "unit cost")
-        _check.flag(exclusive, "exclusive")
+        unit_cost = _check.count(unit_cost, "unit cost")
+        exclusive = _check.flag(exclusive, "exclusive")
         cdef int ch_c = ch
         cdef long long unit_cost_c = unit_cost
         cdef bint exclusive_c = exclusive
@@ -504,13 +502,12 @@ cdef class UniversalQueue:
         """
         cdef long long a_c = _handle(a, "agent")
         if self._agent_slot.count(a_c):
-            _check.state(f"agent handle {a} is in use")
+            _check.state(f"agent handle {a_c} is in use")
         agent_id = _check.agent_id(agent_id)
         levels = _check.skills(skills)
         qs = _check.queues(queues)
         cap = _check.capacity(capacity, self._cost.size())
-        _check.budget(budget)
-        cdef long long budget_c = budget
+        cdef long long budget_c = _check.budget(budget)
         cdef double now_c = _time(now, "now")
         cdef int slot
         if self._free_agent_slots.empty():
@@ -554,9 +551,9 @@ cdef class UniversalQueue:
         """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
         cdef AgentC *ag = self._agent(a)
         if ag.ntargeted:
-            _check.state(f"agent {a} still has contacts reserved for it")
+            _check.state(f"agent {ag.handle} still has contacts reserved for it")
         if ag.total:
-            _check.state(f"agent {a} still holds {ag.total} contact(s)")
+            _check.state(f"agent {ag.handle} still holds {ag.total} contact(s)")
         self._leave_profile(ag)
         ag.present = False
         ag.id = NULL
@@ -594,8 +591,7 @@ cdef class UniversalQueue:
         """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
         cdef AgentC *ag = self._agent(a)
         cdef int ch_c = self._channel(ch)
-        _check.count(capacity, "capacity")
-        cdef int capacity_c = capacity
+        cdef int capacity_c = _check.count(capacity, "capacity")
         cdef bint was_open = ag.cap[ch_c] > 0
         ag.total_cap += capacity_c - ag.cap[ch_c]
         ag.cap[ch_c] = capacity_c
@@ -615,7 +611,7 @@ cdef class UniversalQueue:
         cdef AgentC *ag = self._agent(a)
         cdef int ch_c = self._channel(ch)
         if ag.load[ch_c] >= ag.cap[ch_c]:
-            _check.state(f"agent {a} holds {ag.load[ch_c]} on channel {ch_c}, its capacity")
+            _check.state(f"agent {ag.handle} holds {ag.load[ch_c]} on channel {ch_c}, its capacity")
         ag.load[ch_c] += 1
         ag.total += 1
         ag.units += self._cost[ch_c]
@@ -632,7 +628,7 @@ cdef class UniversalQueue:
         cdef int ch_c = self._channel(ch)
         cdef double now_c = _time(now, "now")
         if not ag.load[ch_c]:
-            _check.state(f"agent {a} holds nothing on channel {ch_c}")
+            _check.state(f"agent {ag.handle} holds nothing on channel {ch_c}")
         ag.load[ch_c] -= 1
         ag.total -= 1
         ag.units -= self._cost[ch_c]
@@ -647,8 +643,7 @@ cdef class UniversalQueue:
         ``n`` is in 0..2**31-1, and an agent's count stays at most 2**53.
         """
         cdef AgentC *ag = self._agent(a)
-        _check.count(n, "n")
-        cdef long long n_c = n
+        cdef long long n_c = _check.count(n, "n")
         if ag.handled + n_c > <long long>_check.MAX_HANDLED:
             _check.fail("handled count", f"at most {_check.MAX_HANDLED}", ag.handled + n_c)
         ag.handled += n_c
@@ -708,7 +703,7 @@ cdef class UniversalQueue:
         """
         cdef long long c_c = _handle(c, "contact")
         if self._contacts.count(c_c):
-            _check.state(f"contact {c} is already queued")
+            _check.state(f"contact {c_c} is already queued")
         cdef HEntry e
         e.c = c_c
         if not self._fast_key(key, &e):
@@ -719,7 +714,7 @@ cdef class UniversalQueue:
         cdef int g_c = self._sig(g)
         cdef long long target_c = _target(target)
         if target_c != NONE and not self._agent_slot.count(target_c):
-            _check.unknown("agent handle", target)
+            _check.unknown("agent handle", target_c)
         cdef int ch = self._sig_channel[g_c]
         cdef int h
         cdef AgentC *ag
@@ -776,7 +771,7 @@ cdef class UniversalQueue:
         cdef long long c_c = _handle(c, "contact")
         cdef unordered_map[long long, int].iterator it = self._contacts.find(c_c)
         if it == self._contacts.end():
-            _check.unknown("contact handle", c)
+            _check.unknown("contact handle", c_c)
         cdef int slot = deref(it).second
         self._contacts.erase(it)
         cdef CSlot s = self._slots[slot]
@@ -807,15 +802,15 @@ cdef class UniversalQueue:
         cdef long long c_c = _handle(c, "contact")
         cdef unordered_map[long long, int].iterator it = self._contacts.find(c_c)
         if it == self._contacts.end():
-            _check.unknown("contact handle", c)
-        self._sig(g)
+            _check.unknown("contact handle", c_c)
+        cdef int g_c = self._sig(g)
         cdef long long t = _target(target)
         if t != NONE and not self._agent_slot.count(t):
-            _check.unknown("agent handle", target)
+            _check.unknown("agent handle", t)
         cdef CSlot s = self._slots[deref(it).second]
         cdef HEntry e = self._heaps[s.heap][s.pos]
         self.remove(c_c)
-        self.insert(c_c, (e.n, e.t, e.s), g, t)
+        self.insert(c_c, (e.n, e.t, e.s), g_c, t)
 
     def first(self, g):
         """The waiting contact of signature ``g`` with the smallest key (not reserved), or -1.
@@ -832,9 +827,10 @@ cdef class UniversalQueue:
 
     def __contains__(self, c):
         """Whether contact ``c`` is queued (``False`` for anything that is not a handle)."""
-        if not _is_int(c) or not 0 <= c <= MAX_HANDLE_OBJ:
+        handle = _check.integer(c, 0, MAX_HANDLE_OBJ)
+        if handle is None:
             return False
-        return self._contacts.count(<long long>c) > 0
+        return self._contacts.count(<long long>handle) > 0
 
     # ------------------------------------------------------------------ matching
 
@@ -1182,18 +1178,19 @@ cdef class UniversalQueue:
         return &self._agents[deref(it).second]
 
     cdef inline AgentC *_agent(self, object a) except NULL:
-        cdef AgentC *ag = self._find(_handle(a, "agent"))
+        cdef long long a_c = _handle(a, "agent")
+        cdef AgentC *ag = self._find(a_c)
         if ag == NULL:
-            _check.unknown("agent handle", a)
+            _check.unknown("agent handle", a_c)
         return ag
 
     cdef inline int _channel(self, object ch) except -1:
-        if _is_int(ch) and 0 <= ch < <Py_ssize_t>self._cost.size():
+        if type(ch) is int and 0 <= ch < <Py_ssize_t>self._cost.size():
             return ch
         return _check.known_index(ch, "channel", self._cost.size())
 
     cdef inline int _sig(self, object g) except -1:
-        if _is_int(g) and 0 <= g < <Py_ssize_t>self._sig_channel.size():
+        if type(g) is int and 0 <= g < <Py_ssize_t>self._sig_channel.size():
             return g
         return _check.known_index(g, "signature", self._sig_channel.size())
 

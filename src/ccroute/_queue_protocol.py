@@ -30,9 +30,12 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from ._codes import Key
+from ._values import show
+from .errors import InvalidValueError
 
 __all__ = [
     "QueueBackend",
+    "check_backend",
     "handled_score",
     "idle_score",
     "occupancy_score",
@@ -195,6 +198,36 @@ class QueueBackend(Protocol):
 
     def __len__(self) -> int:
         """The number of waiting contacts."""
+
+
+def check_backend(value: object) -> QueueBackend:
+    """``value`` as a router's queue: an object with every method of
+    :class:`QueueBackend` that holds no contact yet, or :class:`InvalidValueError`
+    (a router that took anything else failed later, on its first call to it)."""
+    missing = [name for name in _METHODS if not callable(getattr(value, name, None))]
+    if missing:
+        raise InvalidValueError(
+            f"queue_backend must be a new universal queue (a QueueBackend), got {show(value)}, "
+            f"which lacks {', '.join(missing)}"
+        )
+    try:
+        size = len(value)  # type: ignore[arg-type]
+    except Exception:  # a len() that fails is no queue's
+        size = -1
+    if size != 0:
+        raise InvalidValueError(
+            f"queue_backend must be a new, empty universal queue, got {show(value)} "
+            f"holding {size if size > 0 else 'an unknown number of'} contacts"
+        )
+    return value  # type: ignore[return-value]
+
+
+# The methods the router calls (the Protocol's), checked by check_backend.
+_METHODS = tuple(
+    name
+    for name, member in vars(QueueBackend).items()
+    if callable(member) and (not name.startswith("_") or name == "__len__")
+)
 
 
 if TYPE_CHECKING:

@@ -57,7 +57,7 @@ from ._queue_protocol import (
     occupied_share,
     skill_score,
 )
-from ._values import is_int
+from ._values import exact_int
 
 __all__ = ["UniversalQueue"]
 
@@ -205,11 +205,13 @@ class UniversalQueue:
     def index_scan_limit(self, value: int) -> None:
         self._index_scan_limit = check.tuning(value, "index_scan_limit")
 
-    def _agent(self, a: object) -> _Agent:
-        agent = self._agents.get(check.handle(a, "agent"))
+    def _agent(self, a: object) -> tuple[int, _Agent]:
+        """Agent handle ``a`` as a plain int, and its agent."""
+        handle = check.handle(a, "agent")
+        agent = self._agents.get(handle)
         if agent is None:
-            check.unknown("agent handle", a)
-        return agent
+            check.unknown("agent handle", handle)
+        return handle, agent
 
     def _channel(self, ch: object) -> int:
         return check.known_index(ch, "channel", len(self._cost))
@@ -228,11 +230,11 @@ class UniversalQueue:
 
     def add_channel(self, ch: int, unit_cost: int, exclusive: bool) -> None:
         """Declare channel ``ch`` (handles are dense: 0, 1, 2 …). Cost: O(agents)."""
-        check.index(ch, "channel")
+        ch = check.index(ch, "channel")
         if ch != len(self._cost):
             check.fail("channel handle", f"{len(self._cost)} (handles are dense)", ch)
-        check.count(unit_cost, "unit cost")
-        check.flag(exclusive, "exclusive")
+        unit_cost = check.count(unit_cost, "unit cost")
+        exclusive = check.flag(exclusive, "exclusive")
         self._cost.append(unit_cost)
         self._excl.append(exclusive)
         for agent in self._agents.values():
@@ -256,14 +258,14 @@ class UniversalQueue:
         ``capacity`` lists one maximum per channel handle; ``budget`` is the
         shared unit budget or -1 for none.
         """
-        check.handle(a, "agent")
+        a = check.handle(a, "agent")
         if a in self._agents:
             check.state(f"agent handle {a} is in use")
         agent_id = check.agent_id(agent_id)
         levels = check.skills(skills)
         qs = check.queues(queues)
         cap = check.capacity(capacity, len(self._cost))
-        check.budget(budget)
+        budget = check.budget(budget)
         now = check.time(now, "now")
         agent = _Agent(agent_id, cap, budget, now)
         self._agents[a] = agent
@@ -271,7 +273,7 @@ class UniversalQueue:
 
     def remove_agent(self, a: int) -> None:
         """Forget agent ``a``; it must hold no contacts. Cost: O(channels · log n)."""
-        agent = self._agent(a)
+        a, agent = self._agent(a)
         if a in self._targeted:
             check.state(f"agent {a} still has contacts reserved for it")
         if agent.total:
@@ -281,7 +283,7 @@ class UniversalQueue:
 
     def set_logged_in(self, a: int, logged_in: bool) -> None:
         """Record whether agent ``a`` is logged in (available or not-ready). Cost: O(1)."""
-        agent = self._agent(a)
+        a, agent = self._agent(a)
         check.flag(logged_in, "logged_in")
         if agent.logged_in != logged_in:
             agent.logged_in = logged_in
@@ -292,7 +294,7 @@ class UniversalQueue:
 
         Cost: O(channels · strategies · log n).
         """
-        agent = self._agent(a)
+        a, agent = self._agent(a)
         check.flag(available, "available")
         now = check.time(now, "now")
         if available and not agent.available:
@@ -302,9 +304,9 @@ class UniversalQueue:
 
     def set_capacity(self, a: int, ch: int, capacity: int) -> None:
         """Set agent ``a``'s maximum on channel ``ch``. Cost: O(log n), O(signatures) if the profile changes."""
-        agent = self._agent(a)
-        self._channel(ch)
-        check.count(capacity, "capacity")
+        a, agent = self._agent(a)
+        ch = self._channel(ch)
+        capacity = check.count(capacity, "capacity")
         was_open = agent.cap[ch] > 0
         agent.cap[ch] = capacity
         agent.total_cap = sum(agent.cap)
@@ -322,8 +324,8 @@ class UniversalQueue:
 
         Refused while the agent holds its capacity on ``ch``.
         """
-        agent = self._agent(a)
-        self._channel(ch)
+        a, agent = self._agent(a)
+        ch = self._channel(ch)
         if agent.load[ch] >= agent.cap[ch]:
             check.state(f"agent {a} holds {agent.load[ch]} on channel {ch}, its capacity")
         agent.load[ch] += 1
@@ -338,8 +340,8 @@ class UniversalQueue:
 
         Refused while the agent holds nothing on ``ch``.
         """
-        agent = self._agent(a)
-        self._channel(ch)
+        a, agent = self._agent(a)
+        ch = self._channel(ch)
         now = check.time(now, "now")
         if not agent.load[ch]:
             check.state(f"agent {a} holds nothing on channel {ch}")
@@ -356,8 +358,8 @@ class UniversalQueue:
 
         ``n`` is in 0..2**31-1, and an agent's count stays at most 2**53.
         """
-        agent = self._agent(a)
-        check.count(n, "n")
+        a, agent = self._agent(a)
+        n = check.count(n, "n")
         if agent.handled + n > check.MAX_HANDLED:
             check.fail("handled count", f"at most {check.MAX_HANDLED}", agent.handled + n)
         agent.handled += n
@@ -365,8 +367,8 @@ class UniversalQueue:
 
     def has_spare(self, a: int, ch: int) -> bool:
         """Whether agent ``a`` could take one more contact on ``ch`` now. Cost: O(1)."""
-        agent = self._agent(a)
-        self._channel(ch)
+        _a, agent = self._agent(a)
+        ch = self._channel(ch)
         return self._spare(agent, ch)
 
     # ------------------------------------------------------------------ contacts
@@ -379,7 +381,7 @@ class UniversalQueue:
         Cost: O(1) when known; when new, O(P) for the P profiles open on its
         channel, serving one of its queues and having its rarest required skill.
         """
-        self._channel(ch)
+        ch = self._channel(ch)
         reqs = check.requirements(requirements)
         qs = check.queues(queues)
         key = (ch, reqs, qs)
@@ -405,11 +407,11 @@ class UniversalQueue:
         With a ``target`` agent, only that agent may take the contact (a
         preferred-agent wait or a transfer to an agent).
         """
-        check.handle(c, "contact")
+        c = check.handle(c, "contact")
         if c in self._contacts:
             check.state(f"contact {c} is already queued")
         key = check.key(key)
-        self._sig(g)
+        g = self._sig(g)
         target = self._target(target)
         entry = (key[0], key[1], key[2], c)
         ch = self._sigs[g].channel
@@ -424,7 +426,7 @@ class UniversalQueue:
 
     def remove(self, c: int) -> None:
         """Take contact ``c`` out of the queue. Cost: O(log n)."""
-        check.handle(c, "contact")
+        c = check.handle(c, "contact")
         if c not in self._contacts:
             check.unknown("contact handle", c)
         entry, g, target, ch = self._contacts.pop(c)
@@ -442,11 +444,11 @@ class UniversalQueue:
 
     def reindex(self, c: int, g: int, target: int = NONE) -> None:
         """Move queued contact ``c`` to signature ``g`` and target, keeping its key. Cost: O(log n)."""
-        check.handle(c, "contact")
+        c = check.handle(c, "contact")
         if c not in self._contacts:
             check.unknown("contact handle", c)
-        self._sig(g)
-        self._target(target)
+        g = self._sig(g)
+        target = self._target(target)
         entry = self._contacts[c][0]
         self.remove(c)
         self.insert(c, (entry[0], entry[1], entry[2]), g, target)
@@ -465,7 +467,8 @@ class UniversalQueue:
 
     def __contains__(self, c: object) -> bool:
         """Whether contact ``c`` is queued (``False`` for anything that is not a handle)."""
-        return is_int(c) and c in self._contacts
+        handle = exact_int(c)
+        return handle is not None and handle in self._contacts
 
     # ------------------------------------------------------------------ matching
 
@@ -483,7 +486,7 @@ class UniversalQueue:
         |blocked|) for S signatures compatible with the agent's profile that
         have waiting contacts.
         """
-        agent = self._agent(a)
+        a, agent = self._agent(a)
         barred = check.handle_set(barred, "barred")
         blocked = check.handle_set(blocked, "blocked")
         if not agent.available:
@@ -531,7 +534,7 @@ class UniversalQueue:
         (see :meth:`eligible_agents`).
         """
         sig = self._sigs[self._sig(g)]
-        check.strategy(strategy)
+        strategy = check.strategy(strategy)
         target = check.target(target)
         rr_after = check.rr_after(rr_after)
         barred = check.handle_set(barred, "barred")

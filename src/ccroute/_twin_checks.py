@@ -22,15 +22,30 @@ Ranges (they fit the compiled twin's C types):
 * times: any finite ``int`` or ``float``, kept as a float;
 * a key: a tuple ``(int, time, int)``, its integers in the signed 64-bit range;
 * flags: ``bool``; agent ids and ``rr_after``: strings.
+
+Each check returns the value it accepted as a plain ``int``, ``float`` or
+``str`` (collections rebuilt of plain values), read through the built-in
+types' own slots (:func:`~ccroute._values.exact_int`), and both twins keep
+only what the checks return: an ``int`` subclass that lies in its
+comparisons or hashes oddly is refused or kept as the number it holds, never
+checked as one value and stored as another.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, NoReturn
 
-from ._values import MAX_COUNT, MAX_ID_LENGTH, MAX_LEVEL, is_int, is_real, plain_str, show
+from ._values import (
+    MAX_COUNT,
+    MAX_ID_LENGTH,
+    MAX_LEVEL,
+    exact_int,
+    finite_float,
+    int_in,
+    plain_str,
+    show,
+)
 from .errors import InvalidStateError, InvalidValueError, UnknownIdError
 
 #: Largest agent or contact handle.
@@ -57,56 +72,64 @@ def unknown(kind: str, value: object) -> NoReturn:
     raise UnknownIdError(kind, value)
 
 
+#: ``value`` as a plain int when it is an integer in ``low..high``, else ``None``.
+integer = int_in
+
+
 def handle(value: object, kind: str) -> int:
     """An agent or contact handle: an integer in 0..MAX_HANDLE."""
-    if not is_int(value) or not 0 <= value <= MAX_HANDLE:  # type: ignore[operator]
+    number = integer(value, 0, MAX_HANDLE)
+    if number is None:
         fail(f"{kind} handle", f"an integer in 0..{MAX_HANDLE}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def target(value: object) -> int:
     """An agent handle or -1 (none)."""
-    if value == -1 and is_int(value):
-        return -1
-    if not is_int(value) or not 0 <= value <= MAX_HANDLE:  # type: ignore[operator]
+    number = integer(value, -1, MAX_HANDLE)
+    if number is None:
         fail("target agent handle", f"-1 or an integer in 0..{MAX_HANDLE}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def index(value: object, kind: str) -> int:
     """A channel, queue, skill or signature handle: an integer in 0..MAX_INDEX."""
-    if not is_int(value) or not 0 <= value <= MAX_INDEX:  # type: ignore[operator]
+    number = integer(value, 0, MAX_INDEX)
+    if number is None:
         fail(f"{kind} handle", f"an integer in 0..{MAX_INDEX}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def known_index(value: object, kind: str, size: int) -> int:
     """A handle below ``size`` (refused as unknown when in range but not below it)."""
-    index(value, kind)
-    if value >= size:  # type: ignore[operator]
-        unknown(f"{kind} handle", value)
-    return value  # type: ignore[return-value]
+    number = index(value, kind)
+    if number >= size:
+        unknown(f"{kind} handle", number)
+    return number
 
 
 def count(value: object, what: str, low: int = 0) -> int:
     """An integer in ``low..MAX_COUNT``."""
-    if not is_int(value) or not low <= value <= MAX_COUNT:  # type: ignore[operator]
+    number = integer(value, low, MAX_COUNT)
+    if number is None:
         fail(what, f"an integer in {low}..{MAX_COUNT}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def budget(value: object) -> int:
     """A unit budget: -1 (none) or an integer in 0..MAX_COUNT."""
-    if not is_int(value) or not -1 <= value <= MAX_COUNT:  # type: ignore[operator]
+    number = integer(value, -1, MAX_COUNT)
+    if number is None:
         fail("budget", f"-1 or an integer in 0..{MAX_COUNT}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def level(value: object, what: str, low: int = 0) -> int:
     """A skill level: an integer in ``low..MAX_LEVEL``."""
-    if not is_int(value) or not low <= value <= MAX_LEVEL:  # type: ignore[operator]
+    number = integer(value, low, MAX_LEVEL)
+    if number is None:
         fail(what, f"an integer in {low}..{MAX_LEVEL}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def flag(value: object, what: str) -> bool:
@@ -117,22 +140,19 @@ def flag(value: object, what: str) -> bool:
 
 
 def time(value: object, what: str = "time") -> float:
-    """A finite number of seconds, as a float."""
-    if is_real(value):
-        try:
-            number = float(value)  # type: ignore[arg-type]
-        except OverflowError:
-            number = math.inf
-        if math.isfinite(number):
-            return number
-    fail(what, "a finite number", value)
+    """A finite number of seconds, as a plain float."""
+    number = finite_float(value)
+    if number is None:
+        fail(what, "a finite number", value)
+    return number
 
 
 def agent_id(value: object) -> str:
     """An agent id: a non-empty string of at most MAX_ID_LENGTH characters, as a plain str."""
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+    text = plain_str(value)
+    if type(text) is not str or not text or len(text) > MAX_ID_LENGTH:
         fail("agent id", f"a non-empty string of at most {MAX_ID_LENGTH} characters", value)
-    return plain_str(value)  # type: ignore[no-any-return]
+    return text
 
 
 def rr_after(value: object) -> str | None:
@@ -146,9 +166,10 @@ def rr_after(value: object) -> str | None:
 
 def strategy(value: object) -> int:
     """A strategy code (0..5); best_agent serves RANDOM only for a target agent."""
-    if not is_int(value) or value not in STRATEGY_CODES:
+    number = integer(value, STRATEGY_CODES.start, STRATEGY_CODES.stop - 1)
+    if number is None:
         fail("strategy", "a strategy code in 0..5", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def random_refused() -> NoReturn:
@@ -167,30 +188,33 @@ def _items(value: object, what: str) -> list[Any]:
 
 def handle_set(value: object, what: str) -> frozenset[int] | set[int]:
     """Handles to skip (barred contacts or agents, excluded agents, blocked channels):
-    integers, any value (those that name nothing are ignored); a set is kept as is."""
-    if isinstance(value, (set, frozenset)):
-        for item in value:
-            if not is_int(item):
-                fail(f"{what} item", "an integer", item)
+    integers, any value (those that name nothing are ignored); a set of plain
+    ints is kept as is, anything else rebuilt as a frozenset of plain ints."""
+    if isinstance(value, (set, frozenset)) and all(type(item) is int for item in value):
         return value
-    items = _items(value, what)
-    for item in items:
-        if not is_int(item):
+    out = []
+    for item in _items(value, what):
+        number = exact_int(item)
+        if number is None:
             fail(f"{what} item", "an integer", item)
-    return frozenset(items)
+        out.append(number)
+    return frozenset(out)
+
+
+def _pair(item: object, what: str, expected: str, shown: object) -> tuple[object, object]:
+    # tuple's own length and items: a tuple subclass cannot change them
+    if not isinstance(item, tuple) or tuple.__len__(item) != 2:
+        fail(what, expected, shown)
+    return tuple.__getitem__(item, 0), tuple.__getitem__(item, 1)
 
 
 def skills(value: object) -> dict[int, int]:
     """An agent's skills: skill handle to level (1..MAX_LEVEL)."""
-    pairs = value.items() if isinstance(value, Mapping) else _items(value, "skills")
+    pairs = _items(value.items() if isinstance(value, Mapping) else value, "skills")
     out: dict[int, int] = {}
     for pair in pairs:
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            fail("skills", "a mapping of skill handle to level", value)
-        s, lv = pair
-        index(s, "skill")
-        level(lv, f"level of skill {show(s)}", low=1)
-        out[s] = lv
+        s, lv = _pair(pair, "skills", "a mapping of skill handle to level", value)
+        out[index(s, "skill")] = level(lv, f"level of skill {show(s)}", low=1)
     return out
 
 
@@ -198,23 +222,18 @@ def requirements(value: object) -> tuple[tuple[int, int], ...]:
     """A signature's requirements: (skill handle, minimum level) pairs, each skill once."""
     out: dict[int, int] = {}
     for pair in _items(value, "requirements"):
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            fail("requirement", "a (skill handle, level) pair", pair)
-        s, lv = pair
-        index(s, "skill")
-        level(lv, f"level of skill {show(s)}")
-        if s in out:
-            raise InvalidValueError(f"skill handle {s} is required twice")
-        out[s] = lv
+        s, lv = _pair(pair, "requirement", "a (skill handle, level) pair", pair)
+        skill = index(s, "skill")
+        minimum = level(lv, f"level of skill {show(s)}")
+        if skill in out:
+            raise InvalidValueError(f"skill handle {skill} is required twice")
+        out[skill] = minimum
     return tuple(sorted(out.items()))
 
 
 def queues(value: object) -> frozenset[int]:
     """Queue handles."""
-    items = _items(value, "queues")
-    for q in items:
-        index(q, "queue")
-    return frozenset(items)
+    return frozenset([index(q, "queue") for q in _items(value, "queues")])
 
 
 def capacity(value: object, channels: int) -> list[int]:
@@ -222,20 +241,17 @@ def capacity(value: object, channels: int) -> list[int]:
     items = _items(value, "capacity")
     if len(items) > channels:
         fail("capacity", f"at most {channels} values (one per channel)", value)
-    for cap in items:
-        count(cap, "capacity")
-    return items + [0] * (channels - len(items))
+    return [count(cap, "capacity") for cap in items] + [0] * (channels - len(items))
 
 
 def key(value: object) -> tuple[int, float, int]:
     """A contact's static key ``(-tier, time, sequence)``."""
-    if not isinstance(value, tuple) or len(value) != 3:
+    if not isinstance(value, tuple) or tuple.__len__(value) != 3:
         fail("key", "a tuple (int, time, int)", value)
-    n, t, s = value
-    for part in (n, s):
-        if not is_int(part) or not MIN_KEY_INT <= part <= MAX_KEY_INT:
-            fail("key", "a tuple (int, time, int) of 64-bit integers", value)
-    return (n, time(t, "key time"), s)
+    n, s = (integer(tuple.__getitem__(value, i), MIN_KEY_INT, MAX_KEY_INT) for i in (0, 2))
+    if n is None or s is None:
+        fail("key", "a tuple (int, time, int) of 64-bit integers", value)
+    return (n, time(tuple.__getitem__(value, 1), "key time"), s)
 
 
 def state(message: str) -> NoReturn:

@@ -22,6 +22,14 @@ from .errors import InvalidValueError
 
 __all__ = [
     "copy_json",
+    "exact_float",
+    "exact_int",
+    "exact_real",
+    "finite_float",
+    "int_in",
+    "is_text",
+    "check_text",
+    "plain_number",
     "MAX_COUNT",
     "MAX_ID_LENGTH",
     "MAX_JSON_DEPTH",
@@ -78,15 +86,109 @@ def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def exact_int(value: object) -> int | None:
+    """``value`` as a plain ``int`` if it is an ``int`` that is not a ``bool``, else ``None``.
+
+    An ``int`` subclass is read through ``int``'s own slot, so a subclass that
+    overrides comparison, hashing, ``__int__`` or ``__index__`` cannot pass a
+    bounds check as one number and reach a C type (the compiled queue twin's)
+    or a dict key as another.
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__index__(value)
+    return None
+
+
+def exact_float(value: object) -> float | None:
+    """``value`` as a plain ``float`` if it is an ``int`` or ``float`` that is not a
+    ``bool``, else ``None`` (an int too large for a float gives an infinity).
+
+    Read through ``float``'s and ``int``'s own slots, as :func:`exact_int`,
+    so an overridden ``__float__`` cannot change the number.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, float):
+        return float.__float__(value)
+    number = exact_int(value)
+    if number is None:
+        return None
+    try:
+        return int.__float__(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
+
+
+def exact_real(value: object) -> int | float | None:
+    """``value`` as a plain ``int`` or ``float`` (:func:`exact_int`, :func:`exact_float`)
+    if it is one that is not a ``bool``, else ``None``; an int stays an int, so
+    one beyond the float range compares as out of bounds instead of overflowing."""
+    number = exact_int(value)
+    if number is not None:
+        return number
+    return float.__float__(value) if isinstance(value, float) else None
+
+
+def finite_float(value: object) -> float | None:
+    """``value`` as a plain finite ``float`` (:func:`exact_float`), else ``None``."""
+    number = exact_float(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def int_in(value: object, low: int, high: int) -> int | None:
+    """``value`` as a plain ``int`` (:func:`exact_int`) when it is one in ``low..high``, else ``None``."""
+    number = exact_int(value)
+    if number is None or not low <= number <= high:
+        return None
+    return number
+
+
+def plain_number(value: Any) -> Any:
+    """An ``int`` or ``float`` subclass (an ``IntEnum`` member …) as the plain
+    number it holds (:func:`exact_real`); a ``bool`` or anything else as is.
+
+    The model's converter for numeric fields: a value that is kept is a plain
+    number, which the log and the snapshot write as JSON and both queue twins
+    read alike, and a validator then checks the number itself.
+    """
+    kind = type(value)
+    if kind is int or kind is float or kind is bool or not isinstance(value, (int, float)):
+        return value
+    return exact_real(value)
+
+
 def is_real(value: object) -> bool:
     """An ``int`` or ``float`` that is not a ``bool``."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8, as JSON, the log, the snapshot
+    and SQLite write every string: it holds no lone surrogate (``"\\ud800"``,
+    which Python strings allow). O(1) for ASCII, O(n) otherwise."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse a string :func:`is_text` refuses, naming ``where``."""
+    if not is_text(value):
+        fail(where, "text without lone surrogates (it is written as UTF-8)", value)
+
+
 def check_id(value: object, where: str) -> str:
-    """A non-empty string of at most :data:`MAX_ID_LENGTH` characters."""
+    """A non-empty string of at most :data:`MAX_ID_LENGTH` characters that
+    :func:`is_text` accepts."""
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         fail(where, f"a non-empty string of at most {MAX_ID_LENGTH} characters", value)
+    check_text(value, where)
     return value
 
 
@@ -101,10 +203,11 @@ def plain_str(value: Any) -> Any:
 
 
 def check_int(value: object, where: str, low: int, high: int) -> int:
-    """An integer (not a bool) in ``low..high``."""
-    if not is_int(value) or not low <= value <= high:  # type: ignore[operator]
+    """An integer (not a bool) in ``low..high``, as a plain int."""
+    number = int_in(value, low, high)
+    if number is None:
         fail(where, f"an integer in {low}..{high}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_seconds(
@@ -115,20 +218,20 @@ def check_seconds(
     signed: bool = False,
 ) -> float:
     """A finite number of seconds in ``0..MAX_SECONDS`` (``> 0`` if ``positive``;
-    ``-MAX_SECONDS..MAX_SECONDS`` if ``signed``)."""
+    ``-MAX_SECONDS..MAX_SECONDS`` if ``signed``), as a plain int or float."""
     low = -MAX_SECONDS if signed else 0.0
-    # Compared as given (an int beyond float range is simply out of bounds).
+    # An int is compared as an int (one beyond float range is simply out of bounds).
+    number = exact_real(value)
     if (
-        not is_real(value)
-        or (isinstance(value, float) and not math.isfinite(value))
-        or not low <= value <= MAX_SECONDS  # type: ignore[operator]
-        or (positive and value <= 0)  # type: ignore[operator]
+        number is None
+        or not low <= number <= MAX_SECONDS  # NaN fails this too
+        or (positive and number <= 0)
     ):
         if signed:
             fail(where, f"a finite number of seconds within ±{MAX_SECONDS:g}", value)
         bound = "> 0" if positive else "at least 0"
         fail(where, f"{bound} and at most {MAX_SECONDS:g} (finite seconds)", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def check_bool(value: object, where: str) -> bool:
@@ -157,6 +260,7 @@ FAULT_FLOAT: Final = "float"  # a float that is not finite
 FAULT_KEY: Final = "key"  # a dict key that is not a str (the part is the key)
 FAULT_DEPTH: Final = "depth"  # a list or dict nested MAX_JSON_DEPTH deep
 FAULT_SUBCLASS: Final = "subclass"  # a subclass of a JSON type (an enum member …)
+FAULT_TEXT: Final = "text"  # a str (or a dict key) with a lone surrogate: not UTF-8
 FAULT_TYPE: Final = "type"  # anything else (bytes, a set, a datetime …)
 
 _JSON_TYPES: Final = (str, int, float, list, tuple, dict)
@@ -174,7 +278,9 @@ def json_fault(value: object, depth: int = 0) -> JsonFault | None:
     key before its value.
     """
     kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if kind is str:
+        return None if is_text(value) else ((), FAULT_TEXT, value)  # type: ignore[arg-type]
+    if kind is bool or value is None:
         return None
     if kind is int:
         if MIN_JSON_INT <= value <= MAX_JSON_INT:  # type: ignore[operator]
@@ -190,6 +296,8 @@ def json_fault(value: object, depth: int = 0) -> JsonFault | None:
             for key, item in value.items():  # type: ignore[attr-defined]
                 if type(key) is not str:
                     return ((), FAULT_KEY, key)
+                if not is_text(key):
+                    return ((), FAULT_TEXT, key)
                 fault = json_fault(item, depth)
                 if fault is not None:
                     return ((key, *fault[0]), fault[1], fault[2])
@@ -230,6 +338,8 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
         fail(f"{at}: key {show(part)}", "a string", part)
     if what == FAULT_DEPTH:
         raise InvalidValueError(f"{at}: JSON values may nest at most {MAX_JSON_DEPTH} deep")
+    if what == FAULT_TEXT:
+        fail(at, "text without lone surrogates (it is written as UTF-8)", part)
     if what == FAULT_SUBCLASS:
         base = next(t for t in _JSON_TYPES if isinstance(part, t)).__name__
         fail(

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._values import is_real, show
+from ._values import exact_real, show
 from .errors import InvalidValueError
 
 __all__ = ["DAYS", "BusinessHours", "WhenClosed"]
@@ -123,12 +123,14 @@ def _items(value: object, where: str) -> list[tuple[Any, Any]]:
         return list(value.items())
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidValueError(f"{where} must be a mapping, got {show(value)}")
-    out = []
-    for item in value:
+    try:
+        items = list(value)
+    except Exception:  # an iterable that fails while it is read
+        raise InvalidValueError(f"{where} must be a mapping, got {show(value)}") from None
+    for item in items:
         if not isinstance(item, tuple) or len(item) != 2:
             raise InvalidValueError(f"{where} must be a mapping, got an item {show(item)}")
-        out.append(item)
-    return out
+    return items
 
 
 def _weekly(value: object) -> tuple[tuple[str, Ranges], ...]:
@@ -163,7 +165,13 @@ def _holidays(value: object) -> frozenset[str]:
     where = f"{_WHERE}: holidays"
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise InvalidValueError(f"{where} must be a list of dates 'YYYY-MM-DD', got {show(value)}")
-    return frozenset(_date(text, f"{where}[{i}]").isoformat() for i, text in enumerate(value))
+    try:
+        texts = list(value)
+    except Exception:  # an iterable that fails while it is read
+        raise InvalidValueError(
+            f"{where} must be a list of dates 'YYYY-MM-DD', got {show(value)}"
+        ) from None
+    return frozenset(_date(text, f"{where}[{i}]").isoformat() for i, text in enumerate(texts))
 
 
 def _special(value: object) -> tuple[tuple[str, Ranges], ...]:
@@ -310,12 +318,13 @@ class BusinessHours:
 
 
 def _check_at(at: object) -> float:
-    if not is_real(at) or not _MIN_AT <= at <= _MAX_AT:  # type: ignore[operator]
+    number = exact_real(at)
+    if number is None or not _MIN_AT <= number <= _MAX_AT:
         raise InvalidValueError(
             f"{_WHERE}: at must be Unix seconds (a finite number between {_MIN_AT:.0f} "
             f"and {_MAX_AT:.0f}), got {show(at)}"
         )
-    return float(at)  # type: ignore[arg-type]
+    return float(number)
 
 
 # ------------------------------------------------------------ the compiled form

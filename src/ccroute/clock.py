@@ -12,7 +12,7 @@ import math
 import time
 from typing import Protocol, runtime_checkable
 
-from ._values import is_real, show
+from ._values import exact_float, show
 from .errors import ClockError, InvalidValueError
 
 __all__ = ["Clock", "ManualClock", "MonotonicClock", "WallClock"]
@@ -30,13 +30,10 @@ class Clock(Protocol):
 
 
 def _as_float(value: object) -> float:
-    """A number as a float; NaN for anything that is not an int or float (or a bool)."""
-    if not is_real(value):
-        return math.nan
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf  # type: ignore[operator]
+    """A number as a plain float (:func:`~ccroute._values.exact_float`); NaN for
+    anything that is not an int or float (or a bool)."""
+    number = exact_float(value)
+    return math.nan if number is None else number
 
 
 def _finite(value: object, what: str) -> float:

@@ -71,6 +71,7 @@ from ._values import (
     FAULT_FLOAT,
     FAULT_INT,
     FAULT_KEY,
+    FAULT_TEXT,
     MAX_JSON_DEPTH,
     JsonFault,
     json_fault,
@@ -229,6 +230,8 @@ def _not_json(where: str, fault: JsonFault) -> InvalidValueError:
         return InvalidValueError(f"{at}: key {show(part)} is not a string")
     if what == FAULT_DEPTH:
         return InvalidValueError(f"{at}: nested more than {MAX_JSON_DEPTH} deep")
+    if what == FAULT_TEXT:
+        return InvalidValueError(f"{at} is {show(part)}: JSON holds UTF-8 text only")
     return InvalidValueError(
         f"{at} is a {type(part).__name__}; a logged value must be a JSON value "
         "(str, int, finite float, bool, None, list, dict with string keys)"

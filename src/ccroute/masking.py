@@ -203,14 +203,17 @@ def _names(value: Iterable[str] | str) -> frozenset[str]:
         return value  # type: ignore[return-value]  # refused by the validator
     try:
         return frozenset(value)
-    except TypeError:
+    except Exception:  # unhashable items, or an iterable that fails while read
         return value  # type: ignore[return-value]  # refused by the validator
 
 
 def _patterns(value: Iterable[str] | str) -> tuple[str, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         return value  # type: ignore[return-value]  # refused by the validator
-    return tuple(value)
+    try:
+        return tuple(value)
+    except Exception:  # an iterable that fails while it is read
+        return value  # type: ignore[return-value]  # refused by the validator
 
 
 def _check_fields(inst: Masking, attribute: attrs.Attribute[Any], value: object) -> None:

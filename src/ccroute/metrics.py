@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
+from ._values import finite_float, show
 from .errors import InvalidValueError, UnknownIdError
 from .events import (
     Abandoned,
@@ -101,14 +102,10 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def _check_threshold(value: float, what: str) -> float:
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidValueError(f"{what} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    number = finite_float(value)  # an int beyond float range is not finite either
+    if number is None or number < 0:
+        raise InvalidValueError(f"{what} must be a finite number >= 0, got {show(value)}")
+    return number
 
 
 # ====================================================================== values
@@ -944,12 +941,13 @@ class MetricsCollector:
         counted up to ``now``. Cost: O(queues + channels + agents). The
         collector keeps collecting afterwards.
         """
-        if not isinstance(now, (int, float)) or not math.isfinite(now) or now < self._last_at:
+        at = finite_float(now)
+        if at is None or at < self._last_at:
             raise InvalidValueError(
                 f"report time must be a finite number not before the last event "
-                f"({self._last_at}), got {now!r}"
+                f"({self._last_at}), got {show(now)}"
             )
-        now = float(now)
+        now = at
         short = self.short_abandon_threshold
         agents = {a: rec.stats(now) for a, rec in self._agents.items()}
         return MetricsReport(

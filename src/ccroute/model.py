@@ -26,10 +26,14 @@ from ._values import (
     check_id,
     check_json,
     check_seconds,
+    check_text,
+    exact_int,
+    exact_real,
     fail,
-    is_int,
+    int_in,
     is_json,
-    is_real,
+    is_text,
+    plain_number,
     plain_str,
     show,
 )
@@ -149,11 +153,14 @@ def _owner(inst: object) -> str:
 
 
 def _check_level(level: object, where: str) -> int:
-    if not is_int(level):
+    number = exact_int(level)
+    if number is None:
         raise InvalidValueError(f"{where}: skill level must be an integer, got {show(level)}")
-    if not MIN_LEVEL <= level <= MAX_LEVEL:  # type: ignore[operator]
-        raise InvalidValueError(f"{where}: skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
-    return level  # type: ignore[return-value]
+    if not MIN_LEVEL <= number <= MAX_LEVEL:
+        raise InvalidValueError(
+            f"{where}: skill level {number} is outside {MIN_LEVEL}..{MAX_LEVEL}"
+        )
+    return number
 
 
 def _check_skill_name(name: object, where: str) -> str:
@@ -162,21 +169,23 @@ def _check_skill_name(name: object, where: str) -> str:
             f"{where}: skill name must be a non-empty string of at most {MAX_ID_LENGTH} "
             f"characters, got {show(name)}"
         )
+    check_text(name, f"{where}: skill name")
     return name
 
 
 def _check_count(value: object, where: str, low: int = 0) -> int:
     """An integer (not a bool) in ``low..MAX_COUNT``."""
-    if not is_int(value) or value < low:  # type: ignore[operator]
+    number = exact_int(value)
+    if number is None or number < low:
         fail(where, f"an integer >= {low}", value)
-    if value > MAX_COUNT:  # type: ignore[operator]
+    if number > MAX_COUNT:
         fail(where, f"an integer <= {MAX_COUNT}", value)
-    return value  # type: ignore[return-value]
+    return number
 
 
 def _pairs(value: Any) -> Any:
     """A mapping or iterable of pairs as a tuple of pairs; anything else unchanged."""
-    if value == () and type(value) is tuple:
+    if type(value) is tuple and not value:
         return value
     if isinstance(value, (str, bytes)):
         return value
@@ -186,7 +195,7 @@ def _pairs(value: Any) -> Any:
         return value
     if not all(isinstance(item, tuple) and len(item) == 2 for item in items):
         return value
-    items = [(plain_str(k), v) for k, v in items]
+    items = [(plain_str(k), plain_number(v)) for k, v in items]
     try:
         return tuple(sorted(items, key=lambda item: item[0]))
     except TypeError:  # names that are not all strings: refused by the validator
@@ -269,7 +278,7 @@ def _optional_mapping(value: Mapping[str, int] | None) -> Mapping[str, int] | No
     if value is None or not isinstance(value, Mapping):
         return value
     try:
-        return _ReadOnlyMapping({plain_str(k): v for k, v in value.items()})
+        return _ReadOnlyMapping({plain_str(k): plain_number(v) for k, v in value.items()})
     except Exception:  # refused by the validator
         return value
 
@@ -287,8 +296,10 @@ def _blocking(
     value: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]],
 ) -> tuple[tuple[str, frozenset[str]], ...]:
     pairs = _pairs(value)
-    if not isinstance(pairs, tuple):
-        return value  # type: ignore[return-value]
+    if not isinstance(pairs, tuple) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 for pair in pairs
+    ):
+        return value  # type: ignore[return-value]  # refused by the validator
     return tuple((k, _frozen_names(v)) for k, v in pairs)
 
 
@@ -299,11 +310,21 @@ def _names_are_ids(value: object, where: str) -> None:
         check_id(name, f"{where} id")
 
 
+def _pairs_of(value: tuple[Any, ...], where: str, expected: str) -> tuple[tuple[Any, Any], ...]:
+    """The items of a converted mapping, each a pair, or refused: a sequence the
+    converter left as it was may hold anything (``(0,)``, ``("text",)`` …)."""
+    for item in value:
+        if not isinstance(item, tuple) or len(item) != 2:
+            fail(where, expected, item)
+    return value
+
+
 def check_blocking(blocking: object, where: str) -> None:
     """Refuse a channel-blocking matrix that is not channel name → channel names."""
+    expected = "a mapping of channel name to channel names"
     if not isinstance(blocking, tuple):
-        fail(f"{where}: blocking", "a mapping of channel name to channel names", blocking)
-    for holding, blocked in blocking:
+        fail(f"{where}: blocking", expected, blocking)
+    for holding, blocked in _pairs_of(blocking, f"{where}: blocking", expected):
         check_id(holding, f"{where}: blocking channel id")
         if not isinstance(blocked, frozenset):
             fail(f"{where}: channels blocked by {show(holding)}", "a set of channel names", blocked)
@@ -315,14 +336,15 @@ def _skills(required: bool) -> Any:
     """Validator of skills (``required``: a contact's requirements) as sorted pairs."""
 
     def validate(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value == () and isinstance(value, tuple):
+        if isinstance(value, tuple) and not value:
             return
         owner = _owner(inst)
         what = "required skill" if required else "skill"
+        expected = "a mapping of skill name to level"
         if not isinstance(value, tuple):
-            fail(f"{owner}: {attribute.name}", "a mapping of skill name to level", value)
+            fail(f"{owner}: {attribute.name}", expected, value)
         seen: set[str] = set()
-        for name, level in value:
+        for name, level in _pairs_of(value, f"{owner}: {attribute.name}", expected):
             _check_skill_name(name, owner)
             _check_level(level, f"{owner} {what} {name!r}")
             if name in seen:
@@ -337,7 +359,11 @@ def _skills(required: bool) -> Any:
 
 
 def _is_id(value: object) -> bool:
-    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and (value.isascii() or is_text(value))
+    )
 
 
 def _id(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -447,6 +473,7 @@ def _fast_levels(value: object) -> tuple[tuple[str, Any], ...] | None:
         if (
             type(name) is not str
             or not 0 < len(name) <= MAX_ID_LENGTH
+            or not name.isascii()
             or type(level) is not int
             or not MIN_LEVEL <= level <= MAX_LEVEL
         ):
@@ -472,11 +499,15 @@ def _fast_attributes(value: object) -> Mapping[str, Any] | None:
     else:
         return None
     for key, item in frozen._data.items():
-        if type(key) is not str:
+        # (text that is not ASCII is checked on the slow path: UTF-8 must hold it)
+        if type(key) is not str or not key.isascii():
             return None
         kind = type(item)
-        # Flat strings, booleans and None, the usual attributes, without a call.
-        if kind is not str and kind is not bool and item is not None and not is_json(item, 1):
+        # Flat ASCII strings, booleans and None, the usual attributes, without a call.
+        if kind is str:
+            if not item.isascii():
+                return None
+        elif kind is not bool and item is not None and not is_json(item, 1):
             return None
     return frozen
 
@@ -488,7 +519,7 @@ def _fast_names(value: object) -> frozenset[str] | None:
     if kind is not frozenset and kind is not set and kind is not list and kind is not tuple:
         return None
     for name in value:  # type: ignore[attr-defined]
-        if type(name) is not str or not 0 < len(name) <= MAX_ID_LENGTH:
+        if type(name) is not str or not 0 < len(name) <= MAX_ID_LENGTH or not name.isascii():
             return None
     return value if kind is frozenset else frozenset(value)  # type: ignore[return-value,call-overload]
 
@@ -502,6 +533,7 @@ def _fast_capacity(value: object) -> Mapping[str, int] | None:
         if (
             type(channel) is not str
             or not 0 < len(channel) <= MAX_ID_LENGTH
+            or not channel.isascii()
             or type(cap) is not int
             or not 0 <= cap <= MAX_COUNT
         ):
@@ -522,6 +554,7 @@ def _fast_delays(value: object) -> tuple[tuple[str, Any], ...] | None:
         if (
             type(name) is not str
             or not 0 < len(name) <= MAX_ID_LENGTH
+            or not name.isascii()
             or (type(delay) is not float and type(delay) is not int)
             or not 0.0 <= delay <= MAX_SECONDS  # NaN fails this
         ):
@@ -561,13 +594,15 @@ class Channel:
 
     name: str = attrs.field(converter=plain_str, validator=_id)
     kind: ChannelKind = attrs.field(validator=_enum(ChannelKind))
-    default_capacity: int = attrs.field(default=1)
-    unit_cost: int = attrs.field(default=0, validator=_count(label="unit cost"))
+    default_capacity: int = attrs.field(default=1, converter=plain_number)
+    unit_cost: int = attrs.field(
+        default=0, converter=plain_number, validator=_count(label="unit cost")
+    )
     exclusive: bool = attrs.field(default=False, validator=_flag)
 
     @default_capacity.validator
     def _check_default_capacity(self, attribute: attrs.Attribute[int], value: object) -> None:
-        if not is_int(value) or not 0 <= value <= MAX_COUNT:  # type: ignore[operator]
+        if int_in(value, 0, MAX_COUNT) is None:
             fail(
                 f"channel {show(self.name)}: default capacity",
                 f">= 0 and <= {MAX_COUNT} (an integer)",
@@ -605,7 +640,7 @@ class RoutingStep:
     :param queues: further queues whose members may now take the contact.
     """
 
-    after: float = attrs.field(validator=_seconds(label="'after'"))
+    after: float = attrs.field(converter=plain_number, validator=_seconds(label="'after'"))
     requirements: tuple[tuple[str, int | None], ...] = attrs.field(default=(), converter=_overrides)
     queues: frozenset[str] = attrs.field(
         default=frozenset(), converter=_frozen_names, validator=_names("queue")
@@ -613,10 +648,11 @@ class RoutingStep:
 
     @requirements.validator
     def _check_requirements(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        expected = "a mapping of skill name to level or None"
         if not isinstance(value, tuple):
-            fail("routing step: requirements", "a mapping of skill name to level or None", value)
+            fail("routing step: requirements", expected, value)
         seen: set[str] = set()
-        for name, level in value:
+        for name, level in _pairs_of(value, "routing step: requirements", expected):
             _check_skill_name(name, "routing step")
             if level is not None:
                 _check_level(level, f"routing step skill {name!r}")
@@ -643,7 +679,7 @@ def _check_steps(inst: QueueConfig, attribute: attrs.Attribute[Any], value: obje
 
 def _check_strategy(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Strategy) and not (
-        isinstance(value, str) and value and len(value) <= MAX_ID_LENGTH
+        isinstance(value, str) and value and len(value) <= MAX_ID_LENGTH and is_text(value)
     ):
         raise InvalidValueError(
             f"queue {show(inst.name)}: strategy must be a Strategy or the name of a custom "
@@ -667,7 +703,7 @@ MAX_CALLBACK_RETRIES: Final = 100
 
 def _retries(value: object) -> object:
     if isinstance(value, (list, tuple)):
-        return tuple(value)
+        return tuple(plain_number(v) for v in value)
     return value
 
 
@@ -685,7 +721,10 @@ def _codes(value: Any) -> Any:
     # A lone string is refused by the validator, not split into letters.
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return value
-    return tuple(plain_str(v) for v in value)
+    try:
+        return tuple(plain_str(v) for v in value)
+    except Exception:  # an iterable that fails while it is read: refused by the validator
+        return value
 
 
 def _check_codes(inst: QueueConfig, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -779,31 +818,37 @@ class QueueConfig:
         default=Strategy.LONGEST_IDLE, converter=plain_str, validator=_check_strategy
     )
     service_level_threshold: float = attrs.field(
-        default=20.0, validator=_seconds(label="service level threshold")
+        default=20.0, converter=plain_number, validator=_seconds(label="service level threshold")
     )
-    service_level_target: float = attrs.field(default=0.8)
+    service_level_target: float = attrs.field(default=0.8, converter=plain_number)
     steps: tuple[RoutingStep, ...] = attrs.field(
         default=(), converter=_steps, validator=_check_steps
     )
-    max_size: int | None = attrs.field(default=None)
+    max_size: int | None = attrs.field(default=None, converter=plain_number)
     offer_timeout: float | None = attrs.field(
-        default=30.0, validator=_seconds(positive=True, optional=True, label="offer timeout")
+        default=30.0,
+        converter=plain_number,
+        validator=_seconds(positive=True, optional=True, label="offer timeout"),
     )
     wrap_up: float | None = attrs.field(
-        default=0.0, validator=_seconds(optional=True, label="wrap-up")
+        default=0.0, converter=plain_number, validator=_seconds(optional=True, label="wrap-up")
     )
     rona_not_ready: bool = attrs.field(default=True, validator=_flag)
     blocking: tuple[tuple[str, frozenset[str]], ...] = attrs.field(default=(), converter=_blocking)
-    ring: int = attrs.field(default=1, validator=_count(1))
+    ring: int = attrs.field(default=1, converter=plain_number, validator=_count(1))
     max_wait: float | None = attrs.field(
-        default=None, validator=_seconds(positive=True, optional=True)
+        default=None, converter=plain_number, validator=_seconds(positive=True, optional=True)
     )
     overflow: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
     overflow_keep_key: bool = attrs.field(default=True, validator=_flag)
     skip_if_no_agent: bool = attrs.field(default=False, validator=_flag)
     admission: Admission = attrs.field(default=Admission.ALWAYS, validator=_enum(Admission))
-    rejoin_window: float | None = attrs.field(default=None, validator=_seconds(optional=True))
-    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
+    rejoin_window: float | None = attrs.field(
+        default=None, converter=plain_number, validator=_seconds(optional=True)
+    )
+    priority_seconds: float = attrs.field(
+        default=0.0, converter=plain_number, validator=_seconds(signed=True)
+    )
     calendar: BusinessHours | None = attrs.field(
         default=None, converter=_calendar, validator=_check_calendar
     )
@@ -825,14 +870,15 @@ class QueueConfig:
 
     @service_level_target.validator
     def _check_target(self, attribute: attrs.Attribute[float], value: object) -> None:
-        if not is_real(value) or not 0.0 <= value <= 1.0:  # type: ignore[operator]
+        number = exact_real(value)
+        if number is None or not 0.0 <= number <= 1.0:
             raise InvalidValueError(
                 f"queue {show(self.name)}: service level target must be in 0..1, got {show(value)}"
             )
 
     @max_size.validator
     def _check_max_size(self, attribute: attrs.Attribute[int | None], value: object) -> None:
-        if value is not None and (not is_int(value) or not 0 <= value <= MAX_COUNT):  # type: ignore[operator]
+        if value is not None and int_in(value, 0, MAX_COUNT) is None:
             raise InvalidValueError(
                 f"queue {show(self.name)}: max_size must be >= 0 and <= {MAX_COUNT} "
                 f"(an integer) or None, got {show(value)}"
@@ -856,10 +902,11 @@ def _check_capacity(inst: Agent, attribute: attrs.Attribute[Any], value: object)
 
 def _check_delays(inst: Agent, attribute: attrs.Attribute[Any], value: object) -> None:
     where = f"agent {show(inst.id)}"
+    expected = "a mapping of queue name to seconds"
     if not isinstance(value, tuple):
-        fail(f"{where}: queue_delays", "a mapping of queue name to seconds", value)
+        fail(f"{where}: queue_delays", expected, value)
     seen: set[str] = set()
-    for name, delay in value:
+    for name, delay in _pairs_of(value, f"{where}: queue_delays", expected):
         check_id(name, f"{where}: delayed queue id")
         check_seconds(delay, f"{where}: delay for queue {name!r}")
         if name in seen:
@@ -903,7 +950,7 @@ class Agent:
         hash=False,
     )
     unit_budget: int | None = attrs.field(
-        default=None, validator=_count(optional=True, label="unit budget")
+        default=None, converter=plain_number, validator=_count(optional=True, label="unit budget")
     )
     queue_delays: tuple[tuple[str, float], ...] = attrs.field(
         default=(), converter=_delays, validator=_check_delays
@@ -928,7 +975,7 @@ class Agent:
         if type(id) is not str:
             id = plain_str(id)
             ok = False
-        elif not 0 < len(id) <= MAX_ID_LENGTH:
+        elif not (0 < len(id) <= MAX_ID_LENGTH and id.isascii()):
             ok = False
         levels = _fast_levels(skills)
         if levels is None:
@@ -947,6 +994,7 @@ class Agent:
         if unit_budget is not None and not (
             type(unit_budget) is int and 0 <= unit_budget <= MAX_COUNT
         ):
+            unit_budget = plain_number(unit_budget)
             ok = False
         delays = _fast_delays(queue_delays)
         if delays is None:
@@ -970,7 +1018,7 @@ class Agent:
 def _check_tier(inst: Contact, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is int and -MAX_TIER <= value <= MAX_TIER:
         return
-    if not is_int(value) or not -MAX_TIER <= value <= MAX_TIER:  # type: ignore[operator]
+    if int_in(value, -MAX_TIER, MAX_TIER) is None:
         fail(f"contact {show(inst.id)}: tier", f"an integer in {-MAX_TIER}..{MAX_TIER}", value)
 
 
@@ -1018,8 +1066,10 @@ class Contact:
     requirements: tuple[tuple[str, int], ...] = attrs.field(
         default=(), converter=_skill_levels, validator=_skills(required=True)
     )
-    priority_seconds: float = attrs.field(default=0.0, validator=_seconds(signed=True))
-    tier: int = attrs.field(default=0, validator=_check_tier)
+    priority_seconds: float = attrs.field(
+        default=0.0, converter=plain_number, validator=_seconds(signed=True)
+    )
+    tier: int = attrs.field(default=0, converter=plain_number, validator=_check_tier)
     customer_id: str | None = attrs.field(default=None, converter=plain_str, validator=_optional_id)
     attributes: Mapping[str, Any] = attrs.field(
         factory=dict,
@@ -1031,12 +1081,12 @@ class Contact:
     preferred_agent: str | None = attrs.field(
         default=None, converter=plain_str, validator=_optional_id
     )
-    preferred_wait: float = attrs.field(default=0.0, validator=_seconds())
+    preferred_wait: float = attrs.field(default=0.0, converter=plain_number, validator=_seconds())
     excluded_agents: frozenset[str] = attrs.field(
         default=frozenset(), converter=_frozen_names, validator=_names("excluded agent")
     )
     max_wait: float | None = attrs.field(
-        default=None, validator=_seconds(positive=True, optional=True)
+        default=None, converter=plain_number, validator=_seconds(positive=True, optional=True)
     )
 
     def __init__(
@@ -1064,17 +1114,17 @@ class Contact:
         if type(id) is not str:
             id = plain_str(id)
             ok = False
-        elif not 0 < len(id) <= MAX_ID_LENGTH:
+        elif not (0 < len(id) <= MAX_ID_LENGTH and id.isascii()):
             ok = False
         if type(channel) is not str:
             channel = plain_str(channel)
             ok = False
-        elif not 0 < len(channel) <= MAX_ID_LENGTH:
+        elif not (0 < len(channel) <= MAX_ID_LENGTH and channel.isascii()):
             ok = False
         if type(queue) is not str:
             queue = plain_str(queue)
             ok = False
-        elif not 0 < len(queue) <= MAX_ID_LENGTH:
+        elif not (0 < len(queue) <= MAX_ID_LENGTH and queue.isascii()):
             ok = False
         levels = _fast_levels(requirements)
         if levels is None:
@@ -1101,6 +1151,12 @@ class Contact:
             )
         ):
             ok = False
+        if not ok:
+            # the numbers' converter (plain_number: as is for a plain int or float)
+            priority_seconds = plain_number(priority_seconds)
+            tier = plain_number(tier)
+            preferred_wait = plain_number(preferred_wait)
+            max_wait = plain_number(max_wait)
         # customer_id and preferred_agent: the converter is plain_str (as is for a str).
         if type(customer_id) is not str:
             customer_id = plain_str(customer_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._values import MAX_COUNT, check_id, check_seconds, fail, is_int, show
+from ._values import MAX_COUNT, check_id, check_seconds, fail, int_in, plain_number, show
 from .errors import InvalidValueError
 from .model import _blocking, _frozen_names, check_blocking
 
@@ -30,7 +30,7 @@ def _ramp_accepted(inst: RampUp, attribute: attrs.Attribute[Any], value: object)
         if inst.seconds is None:
             raise InvalidValueError("ramp-up needs seconds, accepted or both; got neither")
         return
-    if not is_int(value) or not 1 <= value <= MAX_COUNT:  # type: ignore[operator]
+    if int_in(value, 1, MAX_COUNT) is None:
         fail("ramp-up accepted", f"an integer >= 1 and <= {MAX_COUNT}", value)
 
 
@@ -48,8 +48,10 @@ class RampUp:
     :param accepted: contacts the agent accepts before the ramp ends (``1..MAX_COUNT``).
     """
 
-    seconds: float | None = attrs.field(default=300.0, validator=_ramp_seconds)
-    accepted: int | None = attrs.field(default=3, validator=_ramp_accepted)
+    seconds: float | None = attrs.field(
+        default=300.0, converter=plain_number, validator=_ramp_seconds
+    )
+    accepted: int | None = attrs.field(default=3, converter=plain_number, validator=_ramp_accepted)
 
 
 def _ramp_up(value: RampUp | None) -> RampUp | None:

@@ -33,7 +33,6 @@ import heapq
 import itertools
 import math
 import random
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -49,7 +48,7 @@ from ._codes import (
     contact_key,
 )
 from ._queue import new_queue
-from ._queue_protocol import QueueBackend
+from ._queue_protocol import QueueBackend, check_backend
 from ._snapshot_read import check_references
 from ._values import (
     MAX_COUNT,
@@ -60,9 +59,12 @@ from ._values import (
     check_id,
     check_int,
     check_seconds,
+    check_text,
+    exact_int,
+    exact_real,
     fail,
+    finite_float,
     is_int,
-    is_real,
     show,
 )
 from .business_hours import WhenClosed
@@ -378,7 +380,8 @@ class Router:
         masking: Masking | None = None,
     ) -> None:
         # Everything is checked before anything is built or handed to the queue.
-        if not is_real(epoch) or not math.isfinite(epoch):
+        epoch_seconds = finite_float(epoch)
+        if epoch_seconds is None:
             raise InvalidValueError(
                 f"epoch must be a finite number (Unix seconds), got {show(epoch)}"
             )
@@ -396,6 +399,8 @@ class Router:
         if not is_int(seed):
             raise InvalidValueError(f"seed must be an integer, got {show(seed)}")
         check_bool(offer_reasons, "offer_reasons")
+        if queue_backend is not None:
+            queue_backend = check_backend(queue_backend)
         channels = self._check_channels(channels)
         strategies = self._check_strategies(strategies)
         names = {channel.name for channel in channels}
@@ -482,7 +487,7 @@ class Router:
         self._rejoins = Rejoins()
         # queues' business hours (docs/business-hours.md); None until a queue
         # has a calendar
-        self._epoch = float(epoch)
+        self._epoch = epoch_seconds
         self._hours: OpeningHours | None = None
         self.timed_out = 0
         """Contacts that left with :class:`~ccroute.TimedOut`."""
@@ -534,7 +539,10 @@ class Router:
         self._observers.append(observer)
 
     def unobserve(self, observer: Observer) -> None:
-        """Stop handing events to ``observer``; unknown observers raise :class:`UnknownIdError`."""
+        """Stop handing events to ``observer``; unknown observers raise :class:`UnknownIdError`,
+        anything that is not callable (so never an observer) :class:`InvalidValueError`."""
+        if not callable(observer):
+            raise InvalidValueError(f"an observer must be callable, got {show(observer)}")
         try:
             self._observers.remove(observer)
         except ValueError:
@@ -589,7 +597,12 @@ class Router:
         """
         if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Iterable):
             raise InvalidValueError(f"add_queues expects QueueConfig values, got {show(configs)}")
-        given = list(configs)
+        try:
+            given = list(configs)
+        except Exception:  # an iterable that fails while it is read
+            raise InvalidValueError(
+                f"add_queues expects QueueConfig values, got {show(configs)}"
+            ) from None
         configs = [c for c in given if not self._redeclared_queue(c)]
         if given and not configs:
             return []
@@ -630,9 +643,10 @@ class Router:
         when = self._now
         if at is not None:
             # Any finite time: a service asks at its own (Unix) time.
-            if not is_real(at) or not -sys.float_info.max <= at <= sys.float_info.max:
+            at_seconds = finite_float(at)
+            if at_seconds is None:
                 fail("is_open: 'at'", "a finite number (router time)", at)
-            when = float(at)
+            when = at_seconds
         hours = self._hours
         return hours is None or hours.is_open(rec.config, when)
 
@@ -776,7 +790,7 @@ class Router:
 
         Refused with :class:`InvalidStateError` below what the agent holds now.
         """
-        now, events, (rec, ch) = self._start(
+        now, events, (rec, ch, capacity) = self._start(
             lambda: self._check_capacity(agent_id, channel, capacity)
         )
         old = rec.capacity[channel]
@@ -2282,11 +2296,8 @@ class Router:
     def _check_reading(self, reading: object, *, first: bool = False) -> float:
         """A reading that is not at once a finite float not behind the router's
         time, as a float, or :class:`ClockError`."""
-        try:
-            now = float(reading) if is_real(reading) else math.nan  # type: ignore[arg-type]
-        except OverflowError:
-            now = math.inf
-        if not math.isfinite(now):
+        now = finite_float(reading)
+        if now is None:
             raise ClockError(f"the clock must read a finite number, got {show(reading)}")
         if not first and not now >= self._now:
             raise ClockError(f"the clock went backwards from {self._now} to {now!r}")
@@ -2519,6 +2530,8 @@ class Router:
                 f"agent {agent_id!r}: reason must be None or a string of at most "
                 f"{MAX_ID_LENGTH} characters, got {show(reason)}"
             )
+        if reason is not None:
+            check_text(reason, f"agent {agent_id!r}: reason")
         change = check_presence_change(agent_id, rec.presence, presence)
         if change and presence is Presence.OFFLINE:
             self._check_can_log_off(rec)
@@ -2526,25 +2539,27 @@ class Router:
 
     def _check_capacity(
         self, agent_id: str, channel: str, capacity: object
-    ) -> tuple[_AgentRec, int]:
+    ) -> tuple[_AgentRec, int, int]:
+        """The agent, the channel's handle and the capacity as a plain int."""
         rec = self._agent(agent_id)
         ch = self._channel(channel)
-        if not is_int(capacity) or capacity < 0:  # type: ignore[operator]
+        number = exact_int(capacity)
+        if number is None or number < 0:
             raise InvalidValueError(
                 f"agent {agent_id!r}: capacity for {channel!r} must be an integer >= 0, "
                 f"got {show(capacity)}"
             )
-        if capacity > MAX_COUNT:  # type: ignore[operator]
+        if number > MAX_COUNT:
             raise InvalidValueError(
                 f"agent {agent_id!r}: capacity for {channel!r} must be an integer <= "
                 f"{MAX_COUNT}, got {show(capacity)}"
             )
-        if capacity < rec.load[channel]:  # type: ignore[operator]
+        if number < rec.load[channel]:
             raise InvalidStateError(
                 f"agent {agent_id!r} holds {rec.load[channel]} {channel} contacts; "
-                f"capacity cannot go below that (asked for {capacity})"
+                f"capacity cannot go below that (asked for {number})"
             )
-        return rec, ch
+        return rec, ch, number
 
     def _check_submit(self, contact: object) -> _QueueRec:
         if not isinstance(contact, Contact):
@@ -2610,13 +2625,14 @@ class Router:
         queue = self._check_submit(contact)
         assert isinstance(contact, Contact)
         now = self._now
-        # Compared as given: an int beyond float range is simply out of bounds.
-        if not is_real(at) or not now <= at <= now + MAX_SECONDS:  # type: ignore[operator]
+        # An int is compared as an int: one beyond float range is simply out of bounds.
+        number = exact_real(at)
+        if number is None or not now <= number <= now + MAX_SECONDS:
             raise InvalidValueError(
                 f"cannot schedule callback {contact.id!r}: at must be a finite router time "
                 f"from now ({now:g}) to {MAX_SECONDS:g} s later, got {show(at)}"
             )
-        due = float(at)  # type: ignore[arg-type]
+        due = float(number)
         hours = self._hours
         if hours is not None:
             hours.check_time(queue.config, contact.id, due)
@@ -2656,6 +2672,7 @@ class Router:
                     f"{where}: skill name must be a non-empty string of at most "
                     f"{MAX_ID_LENGTH} characters, got {show(name)}"
                 )
+            check_text(name, f"{where}: skill name")
             if (
                 not isinstance(level, int)
                 or isinstance(level, bool)

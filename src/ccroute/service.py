@@ -51,7 +51,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._values import check_json, copy_json
+from ._values import check_json, copy_json, finite_float, show
 from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
 from .codec import EncodedRecords, PreparedCommand, prepare_command
@@ -561,13 +561,11 @@ class Service:
             raise InvalidValueError(
                 f"snapshot_every must be an integer >= 1, got {snapshot_every!r}"
             )
-        if (
-            isinstance(hook_timeout, bool)
-            or not isinstance(hook_timeout, int | float)
-            or not hook_timeout > 0
-            or not math.isfinite(hook_timeout)
-        ):
-            raise InvalidValueError(f"hook_timeout must be a positive number, got {hook_timeout!r}")
+        timeout = finite_float(hook_timeout)  # an int beyond float range is not finite either
+        if timeout is None or not timeout > 0:
+            raise InvalidValueError(
+                f"hook_timeout must be a positive number, got {show(hook_timeout)}"
+            )
         if (
             isinstance(hook_concurrency, bool)
             or not isinstance(hook_concurrency, int)
@@ -590,7 +588,7 @@ class Service:
         self._clock: Clock = clock if clock is not None else WallClock()
         self._seed = seed
         self._policy = policy
-        self._hook_timeout = hook_timeout
+        self._hook_timeout = timeout
         self._snapshot_every = snapshot_every
         self._hook_concurrency = hook_concurrency
         # customers due another "queued" update (None: only on queue entry)
