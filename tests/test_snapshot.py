@@ -257,7 +257,7 @@ RECORD_FIELDS = {
     ),
     "_QueueRec": (
         {"config", "custom", "last_agent"},
-        {"handle", "strategy", "waiting", "present", "logged_in"},
+        {"handle", "strategy", "waiting", "present", "logged_in", "scheduled"},
     ),
 }
 

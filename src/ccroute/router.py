@@ -324,6 +324,8 @@ class _QueueRec:
     present: int = 0
     # members not offline: what the LOGGED_IN admission rule reads
     logged_in: int = 0
+    # callbacks held for later (state scheduled): counted apart from present
+    scheduled: int = 0
 
 
 class Router:
@@ -978,6 +980,7 @@ class Router:
             # A callback cancelled before its time: it never waited (no
             # Abandoned event, no abandon in the metrics), but it is abandoned.
             self._leave(rec, _A.CANCEL_CALLBACK, after)
+            self._queues[rec.queue].scheduled -= 1
             self.abandoned += 1
             events.append(
                 CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "cancelled")
@@ -1166,6 +1169,7 @@ class Router:
             )
         else:
             self._move(rec, _A.RETRY_CALLBACK, after)
+            queue.scheduled += 1
             self._time_callback(rec, queue, due, "retry", now, events)
         self._route_agent(agent, now, events)
         return self._finish(now, events)
@@ -1986,6 +1990,8 @@ class Router:
         else:
             if rec.state is _S.OFFERED:
                 queue.present += 1
+            elif rec.state is _S.SCHEDULED:
+                queue.scheduled += 1
             for agent_id in self._holders(rec):
                 agent = self._agents[agent_id]
                 if rec.state is _S.OFFERED:
@@ -2200,7 +2206,9 @@ class Router:
         return self._queue(queue).waiting
 
     def queue_stats(self, queue: str) -> QueueStats:
-        """Contacts waiting and offered, members logged in and available, in ``queue``.
+        """Contacts waiting and offered, members logged in and available, and
+        callbacks scheduled for later (:meth:`schedule_callback`, a closed
+        queue holding callers, a retry), in ``queue``.
 
         Cost: O(1) (the first call of :meth:`queue_stats` or
         :meth:`channel_stats` counts the agents once, O(agents)).
@@ -2212,6 +2220,7 @@ class Router:
             offered=rec.present - rec.waiting,
             logged_in=rec.logged_in,
             available=self._agent_counts().queue_available.get(queue, 0),
+            scheduled=rec.scheduled,
         )
 
     def channel_stats(self, channel: str) -> ChannelStats:
@@ -3520,6 +3529,7 @@ class Router:
     ) -> None:
         """Take a contact in as a callback held until ``due`` (docs/business-hours.md)."""
         rec = self._take_in(contact, _S.SCHEDULED, _NO_KEY, now)
+        queue.scheduled += 1
         self._exclusions.contact_added(rec)
         self._time_callback(rec, queue, due, reason, now, events)
 
@@ -3558,6 +3568,7 @@ class Router:
         self._move(rec, _A.ENTER_QUEUE)
         rec.due = None
         rec.entered_at = now
+        queue.scheduled -= 1
         queue.present += 1
         contact = rec.spec
         events.append(_build_queued(now, contact.id, rec.queue, rec.channel))
