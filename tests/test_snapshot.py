@@ -238,6 +238,7 @@ NOT_STATE = {
     "_notified",
     # the masking rules: the embedding program's, given again to restore
     "_masking",
+    "_premasked",  # set by the service for one call only
 }
 RECORD_FIELDS = {
     # stored in the document | rebuilt on restore

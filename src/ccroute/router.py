@@ -453,6 +453,10 @@ class Router:
         self._offer_reasons = offer_reasons
         # sensitive data masking (docs/masking.md); None when switched off
         self._masking: Masking | None = masking if masking.enabled else None
+        # The one contact object a caller masked already under these very rules,
+        # for the one call it makes now (Router._vouch: the service's calls);
+        # None otherwise, so every other contact is masked here.
+        self._premasked: Contact | None = None
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -814,8 +818,7 @@ class Router:
         id, :class:`UnknownIdError` for an unknown queue or channel. Its
         attributes are masked first (``masking``).
         """
-        if self._masking is not None:
-            contact = self._masking.contact(contact)
+        contact = self._masked(contact)
         now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
         hours = self._hours
@@ -1125,8 +1128,7 @@ class Router:
         :class:`~ccroute.Queued` at ``at``. Its attributes are masked first
         (``masking``), as :meth:`submit`'s are. Cost: O(log n).
         """
-        if self._masking is not None:
-            contact = self._masking.contact(contact)
+        contact = self._masked(contact)
         now, events, (queue, due) = self._start(self._check_schedule, contact, at)
         self._hold(contact, queue, due, "requested", now, events)
         return self._finish(now, events)
@@ -1780,6 +1782,35 @@ class Router:
             for rec in router._contacts.values():
                 rec.spec = router._masking.contact(rec.spec)
         return router
+
+    def _masked(self, contact: Contact) -> Contact:
+        """A contact given to :meth:`submit` or :meth:`schedule_callback`, masked
+        by the router's rules: the one place it masks a contact it takes in,
+        unless it is the object its caller vouched for (:meth:`_vouch`)."""
+        masking = self._masking
+        if masking is None or contact is self._premasked:
+            return contact
+        return masking.contact(contact)
+
+    def _vouch(self, contact: Contact | None, masking: Masking) -> bool:
+        """For the caller's next call only: ``contact`` (this very object) was
+        masked by ``masking`` already, so the router need not mask it again.
+
+        Taken only when ``masking`` is the router's own rules (the same object:
+        the service builds and restores its router with its rules), so a
+        contact masked under other or fewer rules is masked here as ever.
+        Internal to ccroute: the service calls it just before a synchronous
+        call and :meth:`_unvouch` right after, so nothing can change the
+        contact in between (its nested values are not read-only). Returns
+        whether it was taken."""
+        if contact is None or masking is not self._masking:
+            return False
+        self._premasked = contact
+        return True
+
+    def _unvouch(self) -> None:
+        """End what :meth:`_vouch` vouched for."""
+        self._premasked = None
 
     def _peek(self, name: str) -> int:
         """The value an ``itertools.count`` attribute gives next, leaving it as it was."""

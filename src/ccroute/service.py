@@ -1333,10 +1333,15 @@ class Service:
         """
         router = self.router
         prepared = None
+        premasked: Contact | None = None
+        vouched = False
         if self._masking.enabled:
             # Nothing raw reaches the log, the router or the plugins.
             command = self._masking.fields_of(command)
             notes = [self._masking.fields_of(note) for note in notes]
+            kind = type(command)
+            if kind is Submit or kind is ScheduleCallback:
+                premasked = command.contact  # type: ignore[attr-defined]
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
             # refused here, before the router changes: refused later, it
@@ -1355,6 +1360,9 @@ class Service:
                 if ticked:
                     self._log_call(at, Tick(), tuple(ticked))
                     logged = True
+            # Masked just now under the router's own rules: the router takes
+            # this very object as it is, in this call only (docs/masking.md).
+            vouched = router._vouch(premasked, self._masking)
             events = command.apply(router)
         except CCRouteError:
             if logged:
@@ -1363,6 +1371,9 @@ class Service:
         except BaseException as error:
             self._stop_taking_calls(error, "a failure in the middle of a router call")
             raise
+        finally:
+            if vouched:
+                router._unvouch()
         if notes:
             # At the call's time, after the due timers: the log's events stay
             # in time order, so an observer (a MetricsCollector) can take them.
