@@ -51,6 +51,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import codec
 from ._values import check_json, copy_json
 from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
@@ -86,6 +87,7 @@ from .crm.plugin import BuiltinCRM, crm_from_settings
 from .errors import (
     CCRouteError,
     FencedError,
+    InputError,
     InvalidValueError,
     ServiceError,
     StorageError,
@@ -101,7 +103,9 @@ from .events import (
     ContactUpdated,
     CustomerEnriched,
     Event,
+    FlowAdvanced,
     FlowFinished,
+    FlowStarted,
     HistoryRecorded,
     OfferDelivered,
     Offered,
@@ -259,6 +263,9 @@ class _Book:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.handle_times: dict[str, deque[float]] = {}
         self.metrics = MetricsCollector() if metrics else None
+        # Flows run live and not finished, by contact: the flow's start with
+        # the contact as of its last progress (what a restart routes).
+        self.flows: dict[str, FlowStarted] = {}
 
     def observe(self, record: LogRecord) -> None:
         """Feed the metrics a router call's record (notes are not router events)."""
@@ -309,6 +316,9 @@ class _Book:
                 for contact_id, live in self.contacts.items()
                 if live.transfers
             },
+            # In the log format (the note as it was logged, its contact as of
+            # the last progress), read back through the constructors.
+            "flows": json.loads(codec.encode_events(self.flows.values())),
         }
 
     def load(self, router: Router, saved: Mapping[str, Any]) -> None:
@@ -322,6 +332,18 @@ class _Book:
             str(queue): deque((float(t) for t in times), maxlen=HANDLE_TIME_WINDOW)
             for queue, times in dict(saved.get("handle_times", {})).items()
         }
+        flows = saved.get("flows", [])
+        try:
+            started = codec.decode_events(json.dumps(flows)) if flows else ()
+        except InputError as error:
+            raise StorageError(f"the service snapshot's live flows are damaged: {error}") from None
+        self.flows = {}
+        for note in started:
+            if not isinstance(note, FlowStarted):
+                raise StorageError(
+                    f"the service snapshot's live flows hold a {type(note).__name__}"
+                )
+            self.flows[note.contact_id] = note
         if self.metrics is not None:
             saved_metrics = saved.get("metrics")
             if saved_metrics is not None:
@@ -725,6 +747,9 @@ class Service:
             await self.flush()
             await hooks.start_channel(self)
             await self._redeliver_open_offers()
+            if self._book.flows:
+                # Callers a crash left in a flow: routed now, durably.
+                await self.flows.recover(list(self._book.flows.values()))
         except BaseException:
             self._running = False
             if self._tg is not None:
@@ -1244,6 +1269,22 @@ class Service:
             self._lane(contact.id, functools.partial(self._self_served, contact, at, flow.outcome))
         return notes
 
+    async def note_flow(self, note: FlowStarted | FlowAdvanced | FlowFinished) -> list[Event]:
+        """Log a flow's progress note (at the call's time, masked) and wait until
+        it is durable: what :attr:`flows` logs as a caller starts a flow and
+        moves on in it, so that a restart after a crash routes every caller
+        still in a flow (docs/ivr-flows.md, "After a crash"). Returns the note
+        as logged.
+
+        :raises InvalidValueError: ``note`` is not one of these notes.
+        :raises ServiceError: the service is not running.
+        """
+        if not isinstance(note, (FlowStarted, FlowAdvanced, FlowFinished)):
+            raise InvalidValueError(
+                f"note_flow takes FlowStarted, FlowAdvanced or FlowFinished, got {note!r:.80}"
+            )
+        return await self._log_notes([note])
+
     def _usable(self, before: Contact) -> Callable[[Contact], str | None]:
         """What makes a hook's contact unroutable: a queue or channel the router
         does not know (unless the contact had it before the hook: then it is
@@ -1449,15 +1490,18 @@ class Service:
         mask = self._masking.fields_of
         self._record(at, Note(), tuple(mask(kind(at, *args)) for kind, args in notes))
 
-    async def _log_notes(self, events: Sequence[Event]) -> None:
-        """Log notes as one record now (at this time) and wait until they are durable."""
+    async def _log_notes(self, events: Sequence[Event]) -> list[Event]:
+        """Log notes as one record now (at this time) and wait until they are
+        durable; return them as logged."""
         self._check_running()
         at = self._note_time()
         mask = self._masking.fields_of
-        self._record(at, Note(), tuple(mask(attrs.evolve(n, at=at)) for n in events))
+        logged = tuple(mask(attrs.evolve(n, at=at)) for n in events)
+        self._record(at, Note(), logged)
         batch = self._batch
         self._wake_writer.set()
         await batch.wait()
+        return list(logged)
 
     def _stop_taking_calls(self, error: BaseException, why: str) -> None:
         log.error("the service stops taking calls after %s: %r", why, error)
@@ -1624,6 +1668,14 @@ class Service:
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
+                elif isinstance(e, FlowStarted):
+                    book.flows[e.contact_id] = e
+                elif isinstance(e, FlowAdvanced):
+                    started = book.flows.get(e.contact_id)
+                    if started is not None:
+                        book.flows[e.contact_id] = attrs.evolve(started, contact=e.contact)
+                elif isinstance(e, FlowFinished):
+                    book.flows.pop(e.contact_id, None)
                 elif isinstance(e, CallbackScheduled):
                     found = contacts.get(e.contact_id)
                     if found is None:
