@@ -27,6 +27,7 @@ from ccroute import (
     FlowAdvanced,
     FlowFinished,
     FlowStarted,
+    InvalidValueError,
     QueueConfig,
     Service,
     codec,
@@ -240,3 +241,35 @@ async def test_a_recovered_caller_whose_id_was_taken_is_logged_lost(
         ("FlowStarted", None),
         ("FlowFinished", "lost"),
     ]
+
+
+async def test_junk_progress_notes_are_refused_and_log_nothing(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "centre.db"
+    async with Service(path=path, load_entrypoints=False, sync="OFF") as service:
+        await service.add_queue(QueueConfig("general"))
+        before = service.durable_seq
+        contact = Contact("c1", "voice", "general")
+        for junk, words in (
+            ("a note", "note_flow takes FlowStarted"),
+            (FlowStarted(0.0, "c1", "f", "c1"), "contact must be a Contact, got str"),  # type: ignore[arg-type]
+            (FlowStarted(0.0, "c2", "f", contact), "holds the contact 'c1'"),
+            (FlowStarted(0.0, "", "f", contact), "contact_id must be a non-empty string"),
+            (FlowStarted(0.0, "c1", 7, contact), "flow must be a non-empty string"),  # type: ignore[arg-type]
+            (FlowAdvanced(0.0, "c1", "", contact), "node must be a non-empty string"),
+            (FlowFinished(0.0, "c1", 3, "fallback"), "flow must be a str"),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(InvalidValueError, match=words):
+                await service.note_flow(junk)  # type: ignore[arg-type]
+        with pytest.raises(InvalidValueError, match="recover takes a list of FlowStarted"):
+            await service.flows.recover([FlowFinished(0.0, "c1", "f", "x")])  # type: ignore[list-item]
+        await service.flush()
+        assert service.durable_seq == before
+        assert service.router.contact_ids == []
+        # A good note is logged masked, whatever the caller gave.
+        raw = Contact("c1", "voice", "general", attributes={"card": CARD})
+        (logged,) = await service.note_flow(FlowStarted(0.0, "c1", "f", raw))
+        assert isinstance(logged, FlowStarted)
+        assert dict(logged.contact.attributes)["card"] == "************1111"
+        assert logged.at > 0.0  # stamped with the time it was logged at, not the one given

@@ -1276,13 +1276,12 @@ class Service:
         still in a flow (docs/ivr-flows.md, "After a crash"). Returns the note
         as logged.
 
-        :raises InvalidValueError: ``note`` is not one of these notes.
+        :raises InvalidValueError: ``note`` is not one of these notes, or one
+            of its fields is of the wrong type (a ``contact`` that is not the
+            :class:`~ccroute.Contact` of ``contact_id``); nothing is logged.
         :raises ServiceError: the service is not running.
         """
-        if not isinstance(note, (FlowStarted, FlowAdvanced, FlowFinished)):
-            raise InvalidValueError(
-                f"note_flow takes FlowStarted, FlowAdvanced or FlowFinished, got {note!r:.80}"
-            )
+        _check_flow_progress(note)
         return await self._log_notes([note])
 
     def _usable(self, before: Contact) -> Callable[[Contact], str | None]:
@@ -2116,6 +2115,36 @@ class Service:
         """The warm copy as a store would load it: a snapshot of everything taken in."""
         state = _frame(self.router.snapshot(), self._book.export())
         return Recovered(snapshot_seq=self._seq, snapshot=state)
+
+
+def _check_flow_progress(note: object) -> None:
+    """Refuse a note :meth:`Service.note_flow` cannot log as it should."""
+    if not isinstance(note, (FlowStarted, FlowAdvanced, FlowFinished)):
+        raise InvalidValueError(
+            f"note_flow takes FlowStarted, FlowAdvanced or FlowFinished, got {note!r:.80}"
+        )
+    kind = type(note).__name__
+    if not isinstance(note.contact_id, str) or not note.contact_id:
+        raise InvalidValueError(f"{kind}: contact_id must be a non-empty string")
+    names = {"FlowStarted": "flow", "FlowAdvanced": "node", "FlowFinished": "outcome"}
+    text = getattr(note, names[kind])
+    if not isinstance(text, str) or not text:
+        raise InvalidValueError(
+            f"{kind} of contact {note.contact_id!r}: {names[kind]} must be a non-empty string"
+        )
+    if isinstance(note, FlowFinished) and note.flow is not None and not isinstance(note.flow, str):
+        raise InvalidValueError(f"FlowFinished of contact {note.contact_id!r}: flow must be a str")
+    if isinstance(note, (FlowStarted, FlowAdvanced)):
+        contact = note.contact
+        if not isinstance(contact, Contact):
+            raise InvalidValueError(
+                f"{kind} of contact {note.contact_id!r}: contact must be a Contact, "
+                f"got {type(contact).__name__}"
+            )
+        if contact.id != note.contact_id:
+            raise InvalidValueError(
+                f"{kind} of contact {note.contact_id!r} holds the contact {contact.id!r}"
+            )
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:

@@ -277,7 +277,14 @@ class LiveFlows:
         refuses (its id was taken meanwhile) is logged as ``"lost"``. Each
         ends its session in the log, so a later restart routes none twice.
         Concurrent, each CRM call bounded by the hook timeout.
+
+        :raises InvalidValueError: ``pending`` is not a list of
+            :class:`~ccroute.FlowStarted` notes; nothing is routed.
         """
+        if not isinstance(pending, list) or not all(isinstance(n, FlowStarted) for n in pending):
+            raise InvalidValueError(
+                f"recover takes a list of FlowStarted notes, got {pending!r:.80}"
+            )
         service = self._service
 
         async def route(note: FlowStarted) -> None:
