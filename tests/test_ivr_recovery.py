@@ -13,7 +13,7 @@ snapshot and from the log alone.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,17 @@ from ccroute import (
     FlowFinished,
     FlowStarted,
     InvalidValueError,
+    MemoryStorage,
     QueueConfig,
     Service,
+    StorageError,
     codec,
     hookimpl,
 )
 from ccroute.ivr import Flow, Prompt
 from ccroute.ivr.live import RECOVERED, FlowOutput
 from ccroute.lifecycle import ContactState
+from ccroute.storage import LogRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -273,3 +276,35 @@ async def test_junk_progress_notes_are_refused_and_log_nothing(
         assert isinstance(logged, FlowStarted)
         assert dict(logged.contact.attributes)["card"] == "************1111"
         assert logged.at > 0.0  # stamped with the time it was logged at, not the one given
+
+
+class Failing(MemoryStorage):
+    """A memory store whose appends fail while ``broken``."""
+
+    broken = False
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        if self.broken:
+            raise OSError("disk full")
+        super().append(records)
+
+
+async def test_a_store_failing_during_recovery_fails_the_start_and_loses_nobody(
+    anyio_backend: str,
+) -> None:
+    store = Failing()
+    service = Service(storage=store, load_entrypoints=False)
+    await service.start()
+    try:
+        await service.add_queues([QueueConfig(q) for q in ("general", "billing")])
+        await service.flows.start(flow(), Contact("c1", "voice", "general"))
+    finally:
+        await service.halt()
+    store.broken = True
+    with pytest.raises(StorageError, match="disk full"):
+        async with Service(storage=store, load_entrypoints=False):
+            pass  # pragma: no cover (the start fails)
+    store.broken = False
+    async with Service(storage=store, load_entrypoints=False) as again:
+        assert again.flows.recovered == {"c1": "fallback"}
+        assert again.router.contact("c1").queue == "general"

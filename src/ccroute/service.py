@@ -1668,10 +1668,12 @@ class Service:
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
                 elif isinstance(e, FlowStarted):
-                    book.flows[e.contact_id] = e
+                    # Only what note_flow logs (a log made by hand may hold others).
+                    if e.contact.id == e.contact_id:
+                        book.flows[e.contact_id] = e
                 elif isinstance(e, FlowAdvanced):
                     started = book.flows.get(e.contact_id)
-                    if started is not None:
+                    if started is not None and e.contact.id == e.contact_id:
                         book.flows[e.contact_id] = attrs.evolve(started, contact=e.contact)
                 elif isinstance(e, FlowFinished):
                     book.flows.pop(e.contact_id, None)

@@ -57,6 +57,7 @@ from ..errors import (
     InvalidStateError,
     InvalidValueError,
     ServiceError,
+    StorageError,
     UnknownIdError,
 )
 from ..events import Event, FlowAdvanced, FlowFinished, FlowStarted
@@ -286,12 +287,13 @@ class LiveFlows:
                 f"recover takes a list of FlowStarted notes, got {pending!r:.80}"
             )
         service = self._service
+        failures: list[CCRouteError] = []
 
         async def route(note: FlowStarted) -> None:
             contact = note.contact
             done = FlowFinished(service.now, contact.id, note.flow, "fallback")
             try:
-                await service.inbound(contact, flow=done)
+                routed = await self._route_recovered(contact, done, failures)
             except (
                 DuplicateIdError,
                 UnknownIdError,
@@ -306,10 +308,12 @@ class LiveFlows:
                     contact.id,
                     error,
                 )
-                await service.note_flow(FlowFinished(service.now, contact.id, note.flow, "lost"))
-                self.recovered[contact.id] = "lost"
+                lost = FlowFinished(service.now, contact.id, note.flow, "lost")
+                if await self._route_recovered(None, lost, failures):
+                    self.recovered[contact.id] = "lost"
                 return
-            self.recovered[contact.id] = "fallback"
+            if routed:
+                self.recovered[contact.id] = "fallback"
 
         self._hooks.logger.warning(
             "%d caller(s) were in a flow when the service last stopped without ending them: "
@@ -319,6 +323,28 @@ class LiveFlows:
         async with anyio.create_task_group() as tg:
             for note in pending:
                 tg.start_soon(route, note)
+        if failures:
+            # The service failed (its store, a halt): the start fails with that
+            # error itself, and whatever was not routed is routed next time.
+            raise failures[0]
+
+    async def _route_recovered(
+        self, contact: Contact | None, note: FlowFinished, failures: list[CCRouteError]
+    ) -> bool:
+        """Route a recovered caller (``contact``) or log only ``note``; a failure
+        of the service itself (not a refusal of the router's) is kept in
+        ``failures`` for :meth:`recover` to raise once every task ended.
+        Whether it was done."""
+        service = self._service
+        try:
+            if contact is None:
+                await service.note_flow(note)
+            else:
+                await service.inbound(contact, flow=note)
+        except (ServiceError, StorageError) as error:
+            failures.append(error)
+            return False
+        return True
 
     async def tick(self) -> None:
         """Apply what fell due in every live session now: prompt time-outs, time
