@@ -150,6 +150,7 @@ async def test_no_caller_in_a_flow_is_lost_to_a_sigkill(
                 p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("centre.db")
             )
             assert CARD.encode() not in data
+            assert CARD not in err.read_text()  # nor in the driver's log output
         # 4. routed once: a last start finds nothing to recover, and everyone still there
         async with Service(path=db, load_entrypoints=False) as service:
             assert service.flows.recovered == {}

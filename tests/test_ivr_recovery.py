@@ -12,6 +12,7 @@ snapshot and from the log alone.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -117,8 +118,9 @@ def notes(path: Path) -> list[Any]:
 
 
 async def test_callers_left_in_a_flow_are_routed_to_its_fallback_at_the_next_start(
-    anyio_backend: str, tmp_path: Path
+    anyio_backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     path = tmp_path / "centre.db"
     outputs: list[FlowOutput] = []
     service = Service(path=path, load_entrypoints=False, sync="OFF", plugins=[Desk()])
@@ -200,8 +202,10 @@ async def test_callers_left_in_a_flow_are_routed_to_its_fallback_at_the_next_sta
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("centre.db"))
     assert CARD.encode() not in data
     assert b"************1111" in data
-    # No raw card reached an adapter either.
+    # No raw card reached an adapter or the log output either.
     assert not [o for o in outputs if CARD in repr(o)]
+    assert CARD not in caplog.text
+    assert "were in a flow when the service last stopped" in caplog.text
 
 
 async def test_a_clean_stop_leaves_nothing_to_recover(anyio_backend: str, tmp_path: Path) -> None:

@@ -2128,11 +2128,17 @@ def _check_flow_progress(note: object) -> None:
     kind = type(note).__name__
     if not isinstance(note.contact_id, str) or not note.contact_id:
         raise InvalidValueError(f"{kind}: contact_id must be a non-empty string")
-    names = {"FlowStarted": "flow", "FlowAdvanced": "node", "FlowFinished": "outcome"}
-    text = getattr(note, names[kind])
+    name = (
+        "flow"
+        if isinstance(note, FlowStarted)
+        else "node"
+        if isinstance(note, FlowAdvanced)
+        else "outcome"
+    )
+    text = getattr(note, name)
     if not isinstance(text, str) or not text:
         raise InvalidValueError(
-            f"{kind} of contact {note.contact_id!r}: {names[kind]} must be a non-empty string"
+            f"{kind} of contact {note.contact_id!r}: {name} must be a non-empty string"
         )
     if isinstance(note, FlowFinished) and note.flow is not None and not isinstance(note.flow, str):
         raise InvalidValueError(f"FlowFinished of contact {note.contact_id!r}: flow must be a str")
