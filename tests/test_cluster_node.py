@@ -388,3 +388,44 @@ async def test_an_engine_store_that_fails_ends_the_lead_as_store_failed(
             assert not service.running
     finally:
         await engine.close()
+
+
+@bounded
+async def test_callers_in_a_flow_on_a_cut_off_leader_are_routed_by_the_node_taking_over(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    from ivr_helpers import make_flow
+
+    flow = make_flow(
+        {
+            "lang": {
+                "kind": "menu",
+                "prompt": "1 for English",
+                "options": [{"digit": "1", "next": "english"}],
+            },
+            "english": {"kind": "set", "attributes": {"language": "en"}, "next": "topic"},
+            "topic": {
+                "kind": "menu",
+                "prompt": "1 for support",
+                "options": [{"digit": "1", "next": "support"}],
+            },
+            "support": {"kind": "transfer", "queue": "support"},
+        },
+        time_limit=600,
+        input_timeout=300,
+        fallback={"queue": "general"},
+    )
+    async with cluster(tmp_path / "c.db", 2) as (nodes, engines):
+        _, service = await leader(nodes)
+        await service.add_queue(QueueConfig("general"))
+        await centre(service)
+        live = await service.flows.start(flow, Contact("caller", "voice", "general"))
+        await live.input("1")  # English: now in the topic menu
+        await anyio.sleep(0.3)  # the standby follows
+        engines[0].cut = True  # the leader stops acting, its caller still in the flow
+        _, again = await leader(nodes[1:])
+        assert not service.running
+        assert again.flows.recovered == {"caller": "fallback"}
+        view = again.router.contact("caller")
+        assert view.queue == "general" and view.attributes["language"] == "en"
+        assert dict(view.attributes["ivr"])["fallback"] == "recovered"

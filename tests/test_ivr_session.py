@@ -398,6 +398,45 @@ def test_set_can_clear_requirements() -> None:
     assert dict(step.contact.requirements) == {"x": 1}
 
 
+def test_fallback_contact_is_what_fall_back_would_route_and_changes_nothing() -> None:
+    flow = make_flow(
+        {
+            "s": {"kind": "set", "priority_seconds": 30, "attributes": {"vip": True}, "next": "a"},
+            "a": {
+                "kind": "collect",
+                "prompt": "card?",
+                "field": "card",
+                "sensitive": True,
+                "next": "m",
+            },
+            "m": {"kind": "menu", "prompt": "?", "options": [{"digit": "1", "next": "t"}]},
+            "t": TRANSFER,
+        },
+        fallback={"queue": "general", "requirements": {"english": 1}},
+    )
+    s = session(flow)
+    with pytest.raises(InvalidStateError, match="has not started"):
+        s.fallback_contact("recovered")
+    s.start(contact(queue="sales"), now=0)
+    s.input("4111111111111111", now=1)
+    with pytest.raises(InvalidValueError, match="fallback reason"):
+        s.fallback_contact("")
+    before = (s.step, s.path, s.answers, s.next_due)
+    lost = s.fallback_contact("recovered")
+    assert (s.step, s.path, s.answers, s.next_due) == before  # read-only
+    assert (lost.queue, dict(lost.requirements), lost.priority_seconds) == (
+        "general",
+        {"english": 1},
+        30,
+    )
+    record = lost.attributes[IVR_KEY]
+    assert record["answers"] == {"card": "************1111"}  # masked
+    assert record["fallback"] == "recovered" and record["path"] == ["s", "a", "m"]
+    assert lost.attributes["vip"] is True
+    step = s.fall_back("recovered", now=2)
+    assert step.contact == lost and dict(step.contact.attributes) == dict(lost.attributes)
+
+
 def test_the_fallback_keeps_priority_and_attributes_but_takes_its_queue_and_skills() -> None:
     flow = make_flow(
         {

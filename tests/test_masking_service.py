@@ -17,6 +17,7 @@ import pytest
 
 from ccroute import (
     Agent,
+    CCRouteError,
     Contact,
     CustomerEnriched,
     CustomerUpdate,
@@ -305,3 +306,53 @@ async def test_a_log_written_without_masking_is_masked_as_it_is_read(anyio_backe
         for name, args in recorder.calls:
             assert_no_raw(dump(args), f"the arguments of {name}")
         assert recorder.arguments("crm_record")
+
+
+class Counting(Masking):
+    """The default rules, counting the contacts they are asked to mask."""
+
+    calls: list[str] = []  # noqa: RUF012 (a class-level tally: Masking has slots)
+
+    def contact(self, contact: Contact) -> Contact:
+        Counting.calls.append(contact.id)
+        return super().contact(contact)
+
+
+async def test_a_service_submit_is_masked_once_and_the_router_still_masks_what_it_is_given(
+    anyio_backend: str,
+) -> None:
+    rules = Counting()
+    Counting.calls.clear()
+    attributes = {"card": CARD_SPACED, "note": f"ssn {SSN}", "topic": "billing"}
+    async with Service(storage=MemoryStorage(), load_entrypoints=False, masking=rules) as service:
+        await service.add_queue(QueueConfig("q"))
+        router = service.router
+        await service.submit(Contact("s1", "chat", "q", attributes=attributes))
+        await service.schedule_callback(
+            Contact("s2", "callback", "q", attributes=attributes), service.now + 600
+        )
+        # The service masked each contact before logging it; the router took
+        # that very object and did not mask it again.
+        assert Counting.calls == ["s1", "s2"]
+        for contact_id in ("s1", "s2"):
+            held = dict(router.contact(contact_id).attributes)
+            assert held["card"] == "**** **** **** 1111" and held["note"] == "ssn ***-**-9999"
+        # A refused submit (a duplicate id) vouched for nothing that outlives it.
+        Counting.calls.clear()
+        with pytest.raises(CCRouteError):
+            await service.submit(Contact("s1", "chat", "q", attributes=attributes))
+        # Nothing vouched for outlives its call: the router masks a raw
+        # contact given to it directly, and under other rules than its own.
+        router.submit(Contact("d1", "chat", "q", attributes=attributes))
+        assert Counting.calls == ["s1", "d1"]
+        assert dict(router.contact("d1").attributes)["card"] == "**** **** **** 1111"
+        raw = Contact("d2", "chat", "q", attributes=attributes)
+        assert router._vouch(raw, Masking(ssns=False)) is False  # not the router's rules
+        router.submit(raw)
+        assert dict(router.contact("d2").attributes)["note"] == "ssn ***-**-9999"
+        # The same object vouched for by the router's own rules is taken as it is:
+        # only the service does this, with the contact it has just masked.
+        assert router._vouch(rules.contact(raw), rules) is True
+        router._unvouch()
+        router.submit(attrs.evolve(raw, id="d3"))
+        assert dict(router.contact("d3").attributes)["card"] == "**** **** **** 1111"

@@ -52,12 +52,20 @@ def check(router: Router) -> None:
     for queue in router.queues:
         stats = router.queue_stats(queue)
         members = [a for a in agents if queue in a.queues]
-        assert (stats.name, stats.waiting, stats.offered, stats.logged_in, stats.available) == (
+        assert (
+            stats.name,
+            stats.waiting,
+            stats.offered,
+            stats.logged_in,
+            stats.available,
+            stats.scheduled,
+        ) == (
             queue,
             sum(1 for v in views if v.queue == queue and v.state is ContactState.WAITING),
             sum(1 for v in views if v.queue == queue and v.state is ContactState.OFFERED),
             sum(1 for a in members if a.presence is not Presence.OFFLINE),
             sum(1 for a in members if a.presence is Presence.AVAILABLE),
+            sum(1 for v in views if v.queue == queue and v.state is ContactState.SCHEDULED),
         )
     for channel in router.channels:
         stats = router.channel_stats(channel.name)
@@ -75,7 +83,9 @@ def test_positions_and_counts_agree_with_counting_everything(seed: int) -> None:
     steps = (RoutingStep(after=20, queues=frozenset({"q3"})),)
     h.router.add_queues(
         [
-            QueueConfig("q1", offer_timeout=15, wrap_up=5, steps=steps),
+            QueueConfig(
+                "q1", offer_timeout=15, wrap_up=5, steps=steps, callback_retries=(10.0, 30.0)
+            ),
             QueueConfig("q2", max_wait=40, overflow="q3", offer_timeout=None),
             QueueConfig("q3", wrap_up=0),
         ]
@@ -138,6 +148,18 @@ def test_positions_and_counts_agree_with_counting_everything(seed: int) -> None:
                 # A restored router builds its figures again from its state.
                 clock = h.clock
                 h.router = Router.restore(router.snapshot(), clock)
+            elif roll < 0.87:
+                # Callbacks held for later: counted as scheduled, not waiting.
+                n += 1
+                router.schedule_callback(
+                    Contact(f"c{n}", rng.choice(CHANNELS), rng.choice(QUEUES)),
+                    router.now + rng.choice([0.0, 5.0, 30.0, 90.0]),
+                )
+            elif roll < 0.92 and ids:
+                # An unanswered call back is scheduled again (q1), or closed unreached.
+                answered = [c for c in ids if router.contact(c).state is ContactState.IN_SERVICE]
+                if answered:
+                    router.callback_unanswered(rng.choice(answered))
             else:
                 h.advance(rng.choice([1.0, 7.0, 21.0]))
         except CCRouteError:

@@ -35,7 +35,14 @@ from ccroute import codec
 from ccroute.commands import COMMANDS
 
 #: Events of the service's inbound pipeline: the router never makes them.
-SERVICE_EVENTS = {"flow_finished", "customer_enriched", "offer_delivered", "history_recorded"}
+SERVICE_EVENTS = {
+    "flow_started",
+    "flow_advanced",
+    "flow_finished",
+    "customer_enriched",
+    "offer_delivered",
+    "history_recorded",
+}
 #: Failures shown in full; the rest are counted.
 SHOWN = 5
 

@@ -87,6 +87,10 @@ async def test_a_held_callback_survives_restarts_then_closes_unreached(
         )
         await service.drain()
         assert not service.router.is_open("support")
+        # Held for later: scheduled, not waiting.
+        stats = service.router.queue_stats("support")
+        assert (stats.scheduled, stats.waiting) == (2, 0)
+        assert service.router.queue_stats("sales").scheduled == 0
         scheduled = [u for u in desk.updates if u.kind == "scheduled"]
         assert [(u.contact_id, u.reason, u.estimated_wait) for u in scheduled] == [
             ("early", "closed", HOUR),
@@ -102,21 +106,26 @@ async def test_a_held_callback_survives_restarts_then_closes_unreached(
         async with Service(path=path, clock=clock, load_entrypoints=False) as again:
             assert again.router.contact("early").state is ContactState.SCHEDULED
             assert again.router.contact("appt").callback_due == MONDAY + 10 * HOUR
+            # The count is the router's, from the snapshot or from the log alone.
+            assert again.router.queue_stats("support").scheduled == 2
 
     desk = Desk()
     async with Service(path=path, clock=clock, plugins=[desk], load_entrypoints=False) as service:
         clock.set(MONDAY + 9 * HOUR)
         await service.tick()
         assert service.router.contact("early").state is ContactState.OFFERED
+        assert service.router.queue_stats("support").scheduled == 1  # "early" entered
         await service.accept("early", "ann")
         await service.callback_unanswered("early")
         assert service.router.contact("early").callback_due == MONDAY + 9 * HOUR + 600
+        assert service.router.queue_stats("support").scheduled == 2  # held again
         clock.advance(600)
         await service.tick()
         await service.accept("early", "ann")
         events = await service.callback_unanswered("early")
         assert of_type(events, CallbackClosed)[0].reason == "unreached"
         await service.abandon("appt")  # the customer cancels
+        assert service.router.queue_stats("support").scheduled == 0
         await service.drain()
         outcomes = {r.contact_id: (r.outcome, r.customer_id) for r in desk.history}
         assert outcomes == {"early": ("unreached", "k1"), "appt": ("cancelled", "k2")}

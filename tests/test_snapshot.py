@@ -238,6 +238,7 @@ NOT_STATE = {
     "_notified",
     # the masking rules: the embedding program's, given again to restore
     "_masking",
+    "_premasked",  # set by the service for one call only
 }
 RECORD_FIELDS = {
     # stored in the document | rebuilt on restore
@@ -257,7 +258,7 @@ RECORD_FIELDS = {
     ),
     "_QueueRec": (
         {"config", "custom", "last_agent"},
-        {"handle", "strategy", "waiting", "present", "logged_in"},
+        {"handle", "strategy", "waiting", "present", "logged_in", "scheduled"},
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The durable encoding of log records: commands and events as JSON, format 3.
+"""The durable encoding of log records: commands and events as JSON, format 4.
 
 This module is the log format (docs/log-format.md): what the stores write
 for a :class:`~ccroute.storage.LogRecord` and how they read it back. It is
@@ -107,12 +107,13 @@ __all__ = [
 ]
 
 #: The log format this module writes: the ``version`` of every row it makes.
-FORMAT: Final = 3
+FORMAT: Final = 4
 #: The formats this release reads (format 1, pickles, is migrated, never read:
 #: see :func:`ccroute.storage_sqlite.migrate_v1`). Format 2 is format 3 without
 #: what business hours, scheduled callbacks and dispositions added: a field it
-#: lacks takes its default (docs/log-format.md, "Versions").
-READABLE_FORMATS: Final = (2, 3)
+#: lacks takes its default; format 3 is format 4 without the notes of flows
+#: run live, ``flow_started`` and ``flow_advanced`` (docs/log-format.md, "Versions").
+READABLE_FORMATS: Final = (2, 3, 4)
 
 #: Every event class by its tag in the log. Part of the format: a tag is
 #: never renamed nor given to another class; a new event class adds a tag.
@@ -146,6 +147,8 @@ EVENT_TAGS: Final[Mapping[str, type[Event]]] = types.MappingProxyType(
         "agent_updated": events.AgentUpdated,
         "contact_updated": events.ContactUpdated,
         "flow_finished": events.FlowFinished,
+        "flow_started": events.FlowStarted,
+        "flow_advanced": events.FlowAdvanced,
         "customer_enriched": events.CustomerEnriched,
         "offer_delivered": events.OfferDelivered,
         "history_recorded": events.HistoryRecorded,

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from .model import Presence
+from .model import Contact, Presence
 
 __all__ = [
     "Abandoned",
@@ -34,7 +34,9 @@ __all__ = [
     "ContactUpdated",
     "CustomerEnriched",
     "Event",
+    "FlowAdvanced",
     "FlowFinished",
+    "FlowStarted",
     "HistoryRecorded",
     "OfferDelivered",
     "OfferRescinded",
@@ -500,6 +502,36 @@ class FlowFinished(Event):
     contact_id: str
     flow: str | None
     outcome: str
+
+
+@attrs.frozen(slots=True)
+class FlowStarted(Event):
+    """A caller began a flow run live (:attr:`Service.flows <ccroute.Service.flows>`),
+    logged before the flow's first prompt is said.
+
+    ``flow`` is the flow's name. ``contact`` is where the caller goes should
+    the service crash before the flow ends: the flow's fallback queue and
+    requirements, with the priority, tier and attributes the flow has set so
+    far and its ``ivr`` record (answers, sensitive ones masked; the path;
+    ``fallback`` reason ``"recovered"``). A restarted service routes it
+    (docs/ivr-flows.md, "After a crash"). Logged masked, as every note.
+    """
+
+    contact_id: str
+    flow: str
+    contact: Contact
+
+
+@attrs.frozen(slots=True)
+class FlowAdvanced(Event):
+    """A flow run live moved on (an answer accepted, an action's result, a
+    retry): logged before its next prompt is said, when what a recovery
+    would route changed. ``node`` is the node that now waits for the caller;
+    ``contact`` is as in :class:`FlowStarted`, as of now."""
+
+    contact_id: str
+    node: str
+    contact: Contact
 
 
 @attrs.frozen(slots=True)

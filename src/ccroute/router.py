@@ -326,6 +326,8 @@ class _QueueRec:
     present: int = 0
     # members not offline: what the LOGGED_IN admission rule reads
     logged_in: int = 0
+    # callbacks held for later (state scheduled): counted apart from present
+    scheduled: int = 0
 
 
 class Router:
@@ -455,6 +457,10 @@ class Router:
         self._offer_reasons = offer_reasons
         # sensitive data masking (docs/masking.md); None when switched off
         self._masking: Masking | None = masking if masking.enabled else None
+        # The one contact object a caller masked already under these very rules,
+        # for the one call it makes now (Router._vouch: the service's calls);
+        # None otherwise, so every other contact is masked here.
+        self._premasked: Contact | None = None
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -822,8 +828,7 @@ class Router:
         id, :class:`UnknownIdError` for an unknown queue or channel. Its
         attributes are masked first (``masking``).
         """
-        if self._masking is not None:
-            contact = self._masking.contact(contact)
+        contact = self._masked(contact)
         now, events, queue = self._start(self._check_submit, contact)
         config = queue.config
         hours = self._hours
@@ -988,6 +993,7 @@ class Router:
             # A callback cancelled before its time: it never waited (no
             # Abandoned event, no abandon in the metrics), but it is abandoned.
             self._leave(rec, _A.CANCEL_CALLBACK, after)
+            self._queues[rec.queue].scheduled -= 1
             self.abandoned += 1
             events.append(
                 CallbackClosed(now, contact_id, rec.queue, rec.channel, rec.attempts, "cancelled")
@@ -1132,8 +1138,7 @@ class Router:
         :class:`~ccroute.Queued` at ``at``. Its attributes are masked first
         (``masking``), as :meth:`submit`'s are. Cost: O(log n).
         """
-        if self._masking is not None:
-            contact = self._masking.contact(contact)
+        contact = self._masked(contact)
         now, events, (queue, due) = self._start(self._check_schedule, contact, at)
         self._hold(contact, queue, due, "requested", now, events)
         return self._finish(now, events)
@@ -1176,6 +1181,7 @@ class Router:
             )
         else:
             self._move(rec, _A.RETRY_CALLBACK, after)
+            queue.scheduled += 1
             self._time_callback(rec, queue, due, "retry", now, events)
         self._route_agent(agent, now, events)
         return self._finish(now, events)
@@ -1786,6 +1792,35 @@ class Router:
                 rec.spec = router._masking.contact(rec.spec)
         return router
 
+    def _masked(self, contact: Contact) -> Contact:
+        """A contact given to :meth:`submit` or :meth:`schedule_callback`, masked
+        by the router's rules: the one place it masks a contact it takes in,
+        unless it is the object its caller vouched for (:meth:`_vouch`)."""
+        masking = self._masking
+        if masking is None or contact is self._premasked:
+            return contact
+        return masking.contact(contact)
+
+    def _vouch(self, contact: Contact | None, masking: Masking) -> bool:
+        """For the caller's next call only: ``contact`` (this very object) was
+        masked by ``masking`` already, so the router need not mask it again.
+
+        Taken only when ``masking`` is the router's own rules (the same object:
+        the service builds and restores its router with its rules), so a
+        contact masked under other or fewer rules is masked here as ever.
+        Internal to ccroute: the service calls it just before a synchronous
+        call and :meth:`_unvouch` right after, so nothing can change the
+        contact in between (its nested values are not read-only). Returns
+        whether it was taken."""
+        if contact is None or masking is not self._masking:
+            return False
+        self._premasked = contact
+        return True
+
+    def _unvouch(self) -> None:
+        """End what :meth:`_vouch` vouched for."""
+        self._premasked = None
+
     def _peek(self, name: str) -> int:
         """The value an ``itertools.count`` attribute gives next, leaving it as it was."""
         value: int = next(getattr(self, name))
@@ -1995,6 +2030,8 @@ class Router:
         else:
             if rec.state is _S.OFFERED:
                 queue.present += 1
+            elif rec.state is _S.SCHEDULED:
+                queue.scheduled += 1
             for agent_id in self._holders(rec):
                 agent = self._agents[agent_id]
                 if rec.state is _S.OFFERED:
@@ -2209,7 +2246,9 @@ class Router:
         return self._queue(queue).waiting
 
     def queue_stats(self, queue: str) -> QueueStats:
-        """Contacts waiting and offered, members logged in and available, in ``queue``.
+        """Contacts waiting and offered, members logged in and available, and
+        callbacks scheduled for later (:meth:`schedule_callback`, a closed
+        queue holding callers, a retry), in ``queue``.
 
         Cost: O(1) (the first call of :meth:`queue_stats` or
         :meth:`channel_stats` counts the agents once, O(agents)).
@@ -2221,6 +2260,7 @@ class Router:
             offered=rec.present - rec.waiting,
             logged_in=rec.logged_in,
             available=self._agent_counts().queue_available.get(queue, 0),
+            scheduled=rec.scheduled,
         )
 
     def channel_stats(self, channel: str) -> ChannelStats:
@@ -3533,6 +3573,7 @@ class Router:
     ) -> None:
         """Take a contact in as a callback held until ``due`` (docs/business-hours.md)."""
         rec = self._take_in(contact, _S.SCHEDULED, _NO_KEY, now)
+        queue.scheduled += 1
         self._exclusions.contact_added(rec)
         self._time_callback(rec, queue, due, reason, now, events)
 
@@ -3571,6 +3612,7 @@ class Router:
         self._move(rec, _A.ENTER_QUEUE)
         rec.due = None
         rec.entered_at = now
+        queue.scheduled -= 1
         queue.present += 1
         contact = rec.spec
         events.append(_build_queued(now, contact.id, rec.queue, rec.channel))

@@ -51,6 +51,7 @@ import anyio.to_thread
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import codec
 from ._values import check_json, copy_json, finite_float, show
 from ._wait_updates import WaitUpdates, check_period
 from .clock import Clock, ManualClock, WallClock
@@ -86,6 +87,7 @@ from .crm.plugin import BuiltinCRM, crm_from_settings
 from .errors import (
     CCRouteError,
     FencedError,
+    InputError,
     InvalidValueError,
     ServiceError,
     StorageError,
@@ -101,7 +103,9 @@ from .events import (
     ContactUpdated,
     CustomerEnriched,
     Event,
+    FlowAdvanced,
     FlowFinished,
+    FlowStarted,
     HistoryRecorded,
     OfferDelivered,
     Offered,
@@ -259,6 +263,9 @@ class _Book:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.handle_times: dict[str, deque[float]] = {}
         self.metrics = MetricsCollector() if metrics else None
+        # Flows run live and not finished, by contact: the flow's start with
+        # the contact as of its last progress (what a restart routes).
+        self.flows: dict[str, FlowStarted] = {}
 
     def observe(self, record: LogRecord) -> None:
         """Feed the metrics a router call's record (notes are not router events)."""
@@ -309,6 +316,9 @@ class _Book:
                 for contact_id, live in self.contacts.items()
                 if live.transfers
             },
+            # In the log format (the note as it was logged, its contact as of
+            # the last progress), read back through the constructors.
+            "flows": json.loads(codec.encode_events(self.flows.values())),
         }
 
     def load(self, router: Router, saved: Mapping[str, Any]) -> None:
@@ -322,6 +332,18 @@ class _Book:
             str(queue): deque((float(t) for t in times), maxlen=HANDLE_TIME_WINDOW)
             for queue, times in dict(saved.get("handle_times", {})).items()
         }
+        flows = saved.get("flows", [])
+        try:
+            started = codec.decode_events(json.dumps(flows)) if flows else ()
+        except InputError as error:
+            raise StorageError(f"the service snapshot's live flows are damaged: {error}") from None
+        self.flows = {}
+        for note in started:
+            if not isinstance(note, FlowStarted):
+                raise StorageError(
+                    f"the service snapshot's live flows hold a {type(note).__name__}"
+                )
+            self.flows[note.contact_id] = note
         if self.metrics is not None:
             saved_metrics = saved.get("metrics")
             if saved_metrics is not None:
@@ -723,6 +745,9 @@ class Service:
             await self.flush()
             await hooks.start_channel(self)
             await self._redeliver_open_offers()
+            if self._book.flows:
+                # Callers a crash left in a flow: routed now, durably.
+                await self.flows.recover(list(self._book.flows.values()))
         except BaseException:
             self._running = False
             if self._tg is not None:
@@ -1242,6 +1267,21 @@ class Service:
             self._lane(contact.id, functools.partial(self._self_served, contact, at, flow.outcome))
         return notes
 
+    async def note_flow(self, note: FlowStarted | FlowAdvanced | FlowFinished) -> list[Event]:
+        """Log a flow's progress note (at the call's time, masked) and wait until
+        it is durable: what :attr:`flows` logs as a caller starts a flow and
+        moves on in it, so that a restart after a crash routes every caller
+        still in a flow (docs/ivr-flows.md, "After a crash"). Returns the note
+        as logged.
+
+        :raises InvalidValueError: ``note`` is not one of these notes, or one
+            of its fields is of the wrong type (a ``contact`` that is not the
+            :class:`~ccroute.Contact` of ``contact_id``); nothing is logged.
+        :raises ServiceError: the service is not running.
+        """
+        _check_flow_progress(note)
+        return await self._log_notes([note])
+
     def _usable(self, before: Contact) -> Callable[[Contact], str | None]:
         """What makes a hook's contact unroutable: a queue or channel the router
         does not know (unless the contact had it before the hook: then it is
@@ -1331,10 +1371,15 @@ class Service:
         """
         router = self.router
         prepared = None
+        premasked: Contact | None = None
+        vouched = False
         if self._masking.enabled:
             # Nothing raw reaches the log, the router or the plugins.
             command = self._masking.fields_of(command)
             notes = [self._masking.fields_of(note) for note in notes]
+            kind = type(command)
+            if kind is Submit or kind is ScheduleCallback:
+                premasked = command.contact  # type: ignore[attr-defined]
         if type(command) is not Tick:
             # A value the log cannot hold (a lone surrogate in an id, say) is
             # refused here, before the router changes: refused later, it
@@ -1353,6 +1398,9 @@ class Service:
                 if ticked:
                     self._log_call(at, Tick(), tuple(ticked))
                     logged = True
+            # Masked just now under the router's own rules: the router takes
+            # this very object as it is, in this call only (docs/masking.md).
+            vouched = router._vouch(premasked, self._masking)
             events = command.apply(router)
         except CCRouteError:
             if logged:
@@ -1361,6 +1409,9 @@ class Service:
         except BaseException as error:
             self._stop_taking_calls(error, "a failure in the middle of a router call")
             raise
+        finally:
+            if vouched:
+                router._unvouch()
         if notes:
             # At the call's time, after the due timers: the log's events stay
             # in time order, so an observer (a MetricsCollector) can take them.
@@ -1436,15 +1487,18 @@ class Service:
         mask = self._masking.fields_of
         self._record(at, Note(), tuple(mask(kind(at, *args)) for kind, args in notes))
 
-    async def _log_notes(self, events: Sequence[Event]) -> None:
-        """Log notes as one record now (at this time) and wait until they are durable."""
+    async def _log_notes(self, events: Sequence[Event]) -> list[Event]:
+        """Log notes as one record now (at this time) and wait until they are
+        durable; return them as logged."""
         self._check_running()
         at = self._note_time()
         mask = self._masking.fields_of
-        self._record(at, Note(), tuple(mask(attrs.evolve(n, at=at)) for n in events))
+        logged = tuple(mask(attrs.evolve(n, at=at)) for n in events)
+        self._record(at, Note(), logged)
         batch = self._batch
         self._wake_writer.set()
         await batch.wait()
+        return list(logged)
 
     def _stop_taking_calls(self, error: BaseException, why: str) -> None:
         log.error("the service stops taking calls after %s: %r", why, error)
@@ -1611,6 +1665,16 @@ class Service:
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
                         book.profiles[e.contact_id] = dict(e.profile)
+                elif isinstance(e, FlowStarted):
+                    # Only what note_flow logs (a log made by hand may hold others).
+                    if e.contact.id == e.contact_id:
+                        book.flows[e.contact_id] = e
+                elif isinstance(e, FlowAdvanced):
+                    started = book.flows.get(e.contact_id)
+                    if started is not None and e.contact.id == e.contact_id:
+                        book.flows[e.contact_id] = attrs.evolve(started, contact=e.contact)
+                elif isinstance(e, FlowFinished):
+                    book.flows.pop(e.contact_id, None)
                 elif isinstance(e, CallbackScheduled):
                     found = contacts.get(e.contact_id)
                     if found is None:
@@ -2051,6 +2115,42 @@ class Service:
         """The warm copy as a store would load it: a snapshot of everything taken in."""
         state = _frame(self.router.snapshot(), self._book.export())
         return Recovered(snapshot_seq=self._seq, snapshot=state)
+
+
+def _check_flow_progress(note: object) -> None:
+    """Refuse a note :meth:`Service.note_flow` cannot log as it should."""
+    if not isinstance(note, (FlowStarted, FlowAdvanced, FlowFinished)):
+        raise InvalidValueError(
+            f"note_flow takes FlowStarted, FlowAdvanced or FlowFinished, got {note!r:.80}"
+        )
+    kind = type(note).__name__
+    if not isinstance(note.contact_id, str) or not note.contact_id:
+        raise InvalidValueError(f"{kind}: contact_id must be a non-empty string")
+    name = (
+        "flow"
+        if isinstance(note, FlowStarted)
+        else "node"
+        if isinstance(note, FlowAdvanced)
+        else "outcome"
+    )
+    text = getattr(note, name)
+    if not isinstance(text, str) or not text:
+        raise InvalidValueError(
+            f"{kind} of contact {note.contact_id!r}: {name} must be a non-empty string"
+        )
+    if isinstance(note, FlowFinished) and note.flow is not None and not isinstance(note.flow, str):
+        raise InvalidValueError(f"FlowFinished of contact {note.contact_id!r}: flow must be a str")
+    if isinstance(note, (FlowStarted, FlowAdvanced)):
+        contact = note.contact
+        if not isinstance(contact, Contact):
+            raise InvalidValueError(
+                f"{kind} of contact {note.contact_id!r}: contact must be a Contact, "
+                f"got {type(contact).__name__}"
+            )
+        if contact.id != note.contact_id:
+            raise InvalidValueError(
+                f"{kind} of contact {note.contact_id!r} holds the contact {contact.id!r}"
+            )
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:

@@ -111,6 +111,11 @@ class QueueStats:
     logged_in: int
     #: Members of the queue who are available.
     available: int
+    #: Callbacks held for later (state ``scheduled``): asked for a time
+    #: (:meth:`Router.schedule_callback <ccroute.Router.schedule_callback>`),
+    #: held while the queue is closed, or due again after an unanswered call.
+    #: Not in ``waiting`` until their time comes.
+    scheduled: int = 0
 
 
 @attrs.frozen(slots=True)

@@ -29,6 +29,10 @@ keeps snapshot bytes as given, so the file checks the store, not the router.
 Format 3's files were written from the sources of commit 776ffe6 (the merge
 of business hours, scheduled callbacks, dispositions, the estimated wait and
 masking) with the format raised to 3, and the default router snapshot.
+
+Format 4's files were written on the ``ivr`` branch (callers in a flow kept
+across a crash: the ``flow_started`` and ``flow_advanced`` notes), with the
+default router snapshot.
 """
 
 from __future__ import annotations

@@ -222,7 +222,9 @@ async def test_a_record_in_a_newer_format_is_refused_not_set_aside(
     client = direct(redis_server)
     keys = engine.keys("p")
     rewrite_entry(client, keys.log, 2, version=str(FORMAT + 1).encode())
-    with pytest.raises(StorageError, match=r"record 2 .* format 4, written by a newer ccroute"):
+    with pytest.raises(
+        StorageError, match=rf"record 2 .* format {FORMAT + 1}, written by a newer ccroute"
+    ):
         await engine.storage("p", store.token).load()
     assert client.xlen(keys.log) == 2 and client.xlen(keys.quarantine) == 0
 

@@ -290,6 +290,32 @@ async def test_chats_waiting_from_before_a_restart_abandon_after_the_grace_perio
         await eventually(lambda: _abandoned(service) == 1)
 
 
+async def test_chats_a_crash_left_in_the_chat_flow_abandon_after_the_grace_period(
+    tmp_path: Any,
+) -> None:
+    from ccroute import Contact, FlowStarted, QueueConfig, Service
+
+    from ccroute_web import WebChannel
+
+    path = tmp_path / "centre.db"
+    service = Service(path=path, load_entrypoints=False, sync="OFF")
+    await service.start()
+    try:
+        await service.add_queue(QueueConfig("support"))
+        # A web chat in the chat flow when the service died: its progress note is all that is left.
+        chat = Contact("web-lost", "chat", "support")
+        await service.note_flow(FlowStarted(0.0, chat.id, "chatbot", chat))
+    finally:
+        await service.halt()
+    web = WebChannel(chat_queue="support", resume_grace=0.1)
+    async with Service(path=path, plugins=[web], load_entrypoints=False, sync="OFF") as service:
+        # routed at start, as every caller a crash left in a flow ...
+        assert service.flows.recovered == {"web-lost": "fallback"}
+        # ... but its customer is gone with the conversation: it leaves after the grace period
+        await eventually(lambda: _contact_state(service, "web-lost") is None)
+        await eventually(lambda: _abandoned(service) == 1)
+
+
 async def test_card_numbers_in_the_chat_are_masked_everywhere_they_are_kept_or_shown() -> None:
     card = "4111 1111 1111 1111"
     async with centre() as (_service, web):

@@ -112,3 +112,21 @@ async def test_metrics_are_open_to_loopback_and_need_a_login_from_elsewhere() ->
         sam = WebClient(web.app, client=("203.0.113.9", 40001))
         await sam.login("sam", PASSWORD)
         assert (await sam.get("/metrics")).status_code == 200
+
+
+async def test_scheduled_callbacks_are_shown_per_queue() -> None:
+    from ccroute import Contact
+
+    async with centre() as (service, web):
+        at = service.now + 3600
+        await service.schedule_callback(Contact("cb-1", "chat", "support"), at)
+        samples = _samples((await WebClient(web.app).get("/metrics")).text)
+        support = (("queue", "support"),)
+        assert samples[("ccroute_queue_scheduled_callbacks", support)] == 1
+        assert samples[("ccroute_queue_waiting", support)] == 0
+        boards = (await WebClient(web.app).get("/api/queues", auth=("crm", TOKEN))).json()
+        board = next(b for b in boards if b["name"] == "support")
+        assert (board["scheduled"], board["waiting"]) == (1, 0)
+        await service.abandon("cb-1")  # the customer cancels it
+        samples = _samples((await WebClient(web.app).get("/metrics")).text)
+        assert samples[("ccroute_queue_scheduled_callbacks", support)] == 0

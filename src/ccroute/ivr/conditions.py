@@ -14,8 +14,8 @@ The facts:
                        ``open.<queue>`` for another queue
 ``wait``               the queue's estimated wait in seconds (``FlowContext.estimated_wait``;
                        missing when unknown); ``wait.<queue>`` for another queue
-``stats.<figure>``     the queue's ``waiting``, ``offered``, ``logged_in`` or
-                       ``available`` (``FlowContext.queue_stats``);
+``stats.<figure>``     the queue's ``waiting``, ``offered``, ``logged_in``,
+                       ``available`` or ``scheduled`` (``FlowContext.queue_stats``);
                        ``stats.<queue>.<figure>`` for another queue
 ``result.<field>``     a field of the last self-service action's result
 ``elapsed``            seconds since the session started
@@ -50,7 +50,7 @@ class _Missing:
 MISSING: Any = _Missing()
 
 #: The figures ``stats.`` facts read from :class:`~ccroute.QueueStats`.
-QUEUE_FIGURES = ("waiting", "offered", "logged_in", "available")
+QUEUE_FIGURES = ("waiting", "offered", "logged_in", "available", "scheduled")
 
 #: Facts by their first part, and whether a second part (a name) is required,
 #: optional or not allowed.

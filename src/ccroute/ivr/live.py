@@ -53,12 +53,14 @@ import attrs
 
 from ..errors import (
     CCRouteError,
+    DuplicateIdError,
     InvalidStateError,
     InvalidValueError,
     ServiceError,
+    StorageError,
     UnknownIdError,
 )
-from ..events import Event, FlowFinished
+from ..events import Event, FlowAdvanced, FlowFinished, FlowStarted
 from ..lifecycle import ContactState
 from ..model import Contact
 from .context import RouterFlowContext
@@ -78,7 +80,15 @@ if TYPE_CHECKING:
     from ..plugins import Hooks
     from ..service import Service
 
-__all__ = ["FlowOutput", "FlowOutputKind", "FlowResult", "LiveFlows", "LiveSession", "Send"]
+__all__ = [
+    "RECOVERED",
+    "FlowOutput",
+    "FlowOutputKind",
+    "FlowResult",
+    "LiveFlows",
+    "LiveSession",
+    "Send",
+]
 
 #: What a :class:`FlowOutput` asks of the adapter: ``"prompt"`` (say ``text``
 #: and take the customer's answer: ``prompt`` says how), ``"message"`` (say
@@ -94,6 +104,9 @@ _HOLDING = (ContactState.WAITING, ContactState.OFFERED)
 
 # DTMF input: the intent hook is not asked about digits (a menu takes them as options).
 _DTMF = re.compile(r"[0-9*#]+")
+
+#: The fallback reason of a caller a crash left in a flow, routed at the next start.
+RECOVERED = "recovered"
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -186,6 +199,11 @@ class LiveFlows:
         self.hours: Callable[[str], bool] | None = None
         #: Calls of an adapter's ``send`` that raised or overran the hook timeout.
         self.send_failures = 0
+        #: Callers a crash left in a flow, routed when this run started
+        #: (:meth:`recover`): contact id -> ``"fallback"`` (waiting in the
+        #: flow's fallback queue, or refused by it like any contact) or
+        #: ``"lost"`` (the router refused the contact: its id was taken).
+        self.recovered: dict[str, str] = {}
 
     @property
     def service(self) -> Service:
@@ -248,6 +266,85 @@ class LiveFlows:
         if live.running:
             service.start_soon(live._run)
         return live
+
+    async def recover(self, pending: list[FlowStarted]) -> None:
+        """Route the callers a crash left in a flow (called by the service as it
+        starts, before it returns): each goes through the inbound pipeline
+        (CRM lookup and enrichment, then routing) as its last ``FlowStarted``
+        / ``FlowAdvanced`` note says: the flow's fallback queue, with what the
+        flow had set and collected (masked) and ``ivr.fallback`` ``"recovered"``,
+        logged with a :class:`~ccroute.FlowFinished` note (outcome
+        ``"fallback"``). Its place in line starts now. A contact the router
+        refuses (its id was taken meanwhile) is logged as ``"lost"``. Each
+        ends its session in the log, so a later restart routes none twice.
+        Concurrent, each CRM call bounded by the hook timeout.
+
+        :raises InvalidValueError: ``pending`` is not a list of
+            :class:`~ccroute.FlowStarted` notes; nothing is routed.
+        """
+        if not isinstance(pending, list) or not all(isinstance(n, FlowStarted) for n in pending):
+            raise InvalidValueError(
+                f"recover takes a list of FlowStarted notes, got {pending!r:.80}"
+            )
+        service = self._service
+        failures: list[CCRouteError] = []
+
+        async def route(note: FlowStarted) -> None:
+            contact = note.contact
+            done = FlowFinished(service.now, contact.id, note.flow, "fallback")
+            try:
+                routed = await self._route_recovered(contact, done, failures)
+            except (
+                DuplicateIdError,
+                UnknownIdError,
+                InvalidValueError,
+                InvalidStateError,
+            ) as error:
+                # The router refused the contact itself; a failing store or a
+                # stopped service (ServiceError, StorageError) fails the start.
+                self._hooks.logger.error(
+                    "flow %r: the caller of contact %r could not be routed after the restart (%s)",
+                    note.flow,
+                    contact.id,
+                    error,
+                )
+                lost = FlowFinished(service.now, contact.id, note.flow, "lost")
+                if await self._route_recovered(None, lost, failures):
+                    self.recovered[contact.id] = "lost"
+                return
+            if routed:
+                self.recovered[contact.id] = "fallback"
+
+        self._hooks.logger.warning(
+            "%d caller(s) were in a flow when the service last stopped without ending them: "
+            "routed to their flows' fallback queues",
+            len(pending),
+        )
+        async with anyio.create_task_group() as tg:
+            for note in pending:
+                tg.start_soon(route, note)
+        if failures:
+            # The service failed (its store, a halt): the start fails with that
+            # error itself, and whatever was not routed is routed next time.
+            raise failures[0]
+
+    async def _route_recovered(
+        self, contact: Contact | None, note: FlowFinished, failures: list[CCRouteError]
+    ) -> bool:
+        """Route a recovered caller (``contact``) or log only ``note``; a failure
+        of the service itself (not a refusal of the router's) is kept in
+        ``failures`` for :meth:`recover` to raise once every task ended.
+        Whether it was done."""
+        service = self._service
+        try:
+            if contact is None:
+                await service.note_flow(note)
+            else:
+                await service.inbound(contact, flow=note)
+        except (ServiceError, StorageError) as error:
+            failures.append(error)
+            return False
+        return True
 
     async def tick(self) -> None:
         """Apply what fell due in every live session now: prompt time-outs, time
@@ -340,6 +437,9 @@ class LiveSession:
         # Routed with the customer on the line (not a callback): hanging up abandons.
         self._on_hold = False
         self._gone = False
+        # What the log holds of the session (None: nothing yet): what a
+        # restart after a crash would route, with its attributes.
+        self._logged: tuple[Contact, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         """Contact, flow and state; never an answer."""
@@ -453,6 +553,9 @@ class LiveSession:
             )
             step = self._session.action_result(result, now=service.now)
         if isinstance(step, Prompt):
+            # Durable before the caller hears it: a crash from here on routes
+            # the caller with what the flow has so far.
+            await self._log_progress(step)
             await self._say(
                 FlowOutput(contact_id=self.contact_id, kind="prompt", text=step.text, prompt=step)
             )
@@ -461,6 +564,22 @@ class LiveSession:
             await self._finish(step)
         self._wake.set()
         return step
+
+    async def _log_progress(self, step: Prompt) -> None:
+        """Log where the caller would go after a crash (``FlowStarted`` the first
+        time, then ``FlowAdvanced`` when it changed), and wait until durable."""
+        contact = self._session.fallback_contact(RECOVERED)
+        seen = (contact, dict(contact.attributes))
+        if self._logged == seen:
+            return  # a retry: nothing a recovery routes has changed
+        service = self._flows.service
+        note: FlowStarted | FlowAdvanced
+        if self._logged is None:
+            note = FlowStarted(service.now, self.contact_id, self._flow.name, contact)
+        else:
+            note = FlowAdvanced(service.now, self.contact_id, step.node, contact)
+        await service.note_flow(note)
+        self._logged = seen
 
     async def _say(self, output: FlowOutput) -> None:
         await self._flows._send(self._send_fn, output)

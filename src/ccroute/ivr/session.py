@@ -358,6 +358,22 @@ class FlowSession:
             assert isinstance(step, RoutingDecision)
             return step
 
+    def fallback_contact(self, reason: str) -> Contact:
+        """The contact :meth:`fall_back` would route now for ``reason``, without
+        ending the session: the flow's fallback queue and requirements, with
+        what the flow has set so far and its ``ivr`` record (sensitive answers
+        masked). What a driver logs so that a session lost in a crash can
+        still be routed (the service's ``FlowStarted`` and ``FlowAdvanced``
+        notes). Read-only; cost O(answers + path).
+
+        :raises InvalidStateError: the session has not started.
+        """
+        if self._contact is None:
+            raise InvalidStateError(f"flow {self._flow.name!r}: the session has not started")
+        if not isinstance(reason, str) or not reason:
+            raise InvalidValueError(f"a fallback reason must be a non-empty string, got {reason!r}")
+        return self._fallback_contact(reason)
+
     # ----------------------------------------------------------------- internal
 
     @contextlib.contextmanager
@@ -746,15 +762,16 @@ class FlowSession:
         self._emit(step)
         return step
 
-    def _fallback(self, reason: str) -> Step:
+    def _fallback_contact(self, reason: str) -> Contact:
         fallback = self._flow.fallback
+        return self._decided(reason, queue=fallback.queue, requirements=fallback.requirements)
+
+    def _fallback(self, reason: str) -> Step:
         return self._emit(
             RoutingDecision(
                 node=self._node,
-                contact=self._decided(
-                    reason, queue=fallback.queue, requirements=fallback.requirements
-                ),
-                message=self._said(fallback.message),
+                contact=self._fallback_contact(reason),
+                message=self._said(self._flow.fallback.message),
                 treatment=self._treatment,
                 fallback=True,
                 reason=reason,

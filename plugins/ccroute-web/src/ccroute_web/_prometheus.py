@@ -71,6 +71,11 @@ class ServiceCollector(Collector):
         ringing = GaugeMetricFamily(
             "ccroute_queue_ringing", "Contacts offered and not yet answered now", labels=["queue"]
         )
+        scheduled = GaugeMetricFamily(
+            "ccroute_queue_scheduled_callbacks",
+            "Callbacks held for later now (not waiting yet)",
+            labels=["queue"],
+        )
         members = GaugeMetricFamily(
             "ccroute_queue_agents",
             "Members of the queue by presence now",
@@ -91,11 +96,12 @@ class ServiceCollector(Collector):
             config = router.queue_config(name)
             waiting.add_metric([name], stats.waiting)
             ringing.add_metric([name], stats.offered)
+            scheduled.add_metric([name], stats.scheduled)
             members.add_metric([name, "logged_in"], stats.logged_in)
             members.add_metric([name, "available"], stats.available)
             target.add_metric([name], config.service_level_target)
             threshold.add_metric([name], config.service_level_threshold)
-        yield from (waiting, ringing, members, target, threshold)
+        yield from (waiting, ringing, scheduled, members, target, threshold)
         channel_agents = GaugeMetricFamily(
             "ccroute_channel_agents",
             "Agents with capacity on the channel by presence now",

@@ -269,6 +269,8 @@ class QueueBoard(_Out, frozen=True, kw_only=True):
     name: str
     waiting: int
     ringing: int
+    #: Callbacks held for later (``QueueStats.scheduled``): not waiting yet.
+    scheduled: int
     longest_wait: float | None
     threshold: float
     target: float

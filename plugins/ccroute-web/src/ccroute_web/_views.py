@@ -187,6 +187,7 @@ def queue_board(web: WebChannel, name: str, report: MetricsReport | None = None)
         name=name,
         waiting=stats.waiting,
         ringing=stats.offered,
+        scheduled=stats.scheduled,
         longest_wait=None if now is None else now.longest_current_wait,
         threshold=config.service_level_threshold,
         target=config.service_level_target,

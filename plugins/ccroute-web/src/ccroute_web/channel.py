@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import anyio
@@ -625,22 +625,33 @@ class WebChannel:
     async def _orphans(self) -> None:
         """Web chats the router holds from before a restart have lost their customer
         (conversations live in memory): give them the grace period, then those still
-        in line abandon."""
+        in line abandon. So do the chats a crash left in the chat flow, which the
+        service routes as it starts (``service.flows.recovered``)."""
         service = self._service
         if service is None:
             return
         channel = self._settings.chat_channel
         router = service.router
-        orphans = [
-            cid
-            for cid in router.contact_ids
-            if cid.startswith("web-")
-            and self._chats.get(cid) is None
-            and router.contact(cid).channel == channel
-        ]
-        if not orphans:
-            return
+
+        def orphaned(contact_ids: Iterable[str]) -> list[str]:
+            found = []
+            for cid in contact_ids:
+                if not cid.startswith("web-") or self._chats.get(cid) is not None:
+                    continue
+                try:
+                    if router.contact(cid).channel == channel:
+                        found.append(cid)
+                except UnknownIdError:
+                    continue
+            return found
+
+        orphans = orphaned(router.contact_ids)
         await anyio.sleep(self._settings.resume_grace)
+        try:
+            recovered = list(service.flows.recovered)
+        except CCRouteError:  # stopped meanwhile
+            recovered = []
+        orphans += [cid for cid in orphaned(recovered) if cid not in orphans]
         for contact_id in orphans:
             try:
                 state = router.contact(contact_id).state

@@ -59,6 +59,7 @@ function renderQueue(q, intervalLabel) {
       el("span", {}, "Agents logged in ", el("b", { text: q.agents?.logged_in ?? 0 })),
       el("span", {}, "available ", el("b", { text: q.agents?.available ?? 0 })),
       el("span", {}, "ringing ", el("b", { text: q.ringing ?? 0 })),
+      el("span", {}, "callbacks scheduled ", el("b", { text: q.scheduled ?? 0 })),
       el("span", {}, "AHT ", el("b", { text: clock(today.aht) }))));
 }
 
