@@ -49,7 +49,7 @@ import pluggy
 from . import default_plugins, hookspecs
 from ._values import check_json, copy_json
 from .errors import InvalidValueError, PluginError
-from .events import Event
+from .events import CustomerEnriched, Event
 from .hooktypes import (
     AgentStrategy,
     CustomerUpdate,
@@ -59,8 +59,9 @@ from .hooktypes import (
     ServiceHandle,
 )
 from .ivr.intent import IntentPrediction
-from .model import Channel, Contact
+from .model import Channel, Contact, _ReadOnlyMapping
 from .storage import AsyncStorage, Storage, is_async_storage
+from .views import ContactView
 
 __all__ = [
     "DEFAULT_PLUGIN_NAME",
@@ -539,6 +540,51 @@ def _check_same_contact(
     return check
 
 
+def _shared(attributes: Mapping[str, Any]) -> bool:
+    """Whether a plugin could change ``attributes`` in place: a mapping that
+    is not read-only, or a list or dict among its values (the router's own
+    contact shares them)."""
+    if not attributes:
+        return False
+    if type(attributes) is not _ReadOnlyMapping:
+        return True
+    flat = (str, int, float, bool, type(None))
+    return any(type(item) not in flat for item in attributes.values())
+
+
+def _own(value: Any) -> Any:
+    """``value`` as one hook implementation's own to read: what it holds that
+    the router, the service or the next plugin also hold (a contact's
+    attributes, a CRM profile) copied, when a plugin could change it in place.
+
+    The values themselves are frozen, but the lists and dicts inside a
+    contact's attributes are the router's: changed by a plugin, they would
+    change the contact routed, shown and recorded without a log record (a
+    restart from the log would then give them back as they were). Flat
+    attributes, the usual case, are handed over as they are.
+    """
+    kind = type(value)
+    if kind is Contact or kind is ContactView or kind is CustomerUpdate or kind is HistoryRecord:
+        if _shared(value.attributes):
+            return attrs.evolve(value, attributes=copy_json(value.attributes))
+        return value
+    if kind is OfferDelivery:
+        return attrs.evolve(
+            value,
+            contact=_own(value.contact),
+            profile=copy_json(value.profile),
+            history=tuple(_own(record) for record in value.history),
+        )
+    if kind is tuple and any(type(e) is CustomerEnriched and e.profile for e in value):
+        return tuple(
+            attrs.evolve(e, profile=copy_json(e.profile))
+            if type(e) is CustomerEnriched and e.profile
+            else e
+            for e in value
+        )
+    return value
+
+
 _hook_thread_limiters: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = (
     anyio.lowlevel.RunVar("ccroute_hook_thread_limiters")
 )
@@ -809,7 +855,8 @@ class Hooks:
         first when ``first``); failures and junk are counted and skipped."""
         found: list[tuple[str, Any]] = []
         for impl in self._impls(hook) if impls is None else impls:
-            args = [kwargs[name] for name in impl.argnames]
+            # Each implementation reads its own copy of what others share.
+            args = [_own(kwargs[name]) for name in impl.argnames]
             ok, value = await self._run(
                 hook, impl.plugin, impl.function, args, convert, impl.is_async, timeout
             )
@@ -958,7 +1005,7 @@ class Hooks:
         except Exception as error:
             self._fail(hook, choice.plugin, "raised", error)
             return contact, True
-        ok, value = await self._run(hook, choice.plugin, run, [contact])
+        ok, value = await self._run(hook, choice.plugin, run, [_own(contact)])
         if not ok:
             return contact, True
         if value is None:

@@ -126,8 +126,10 @@ from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
 from .plugins import (
     Hooks,
+    _call_plain,
     _cancel_requested,
     _is_cancellation,
+    _RaisedInThread,
     log_plugins,
     make_plugin_manager,
 )
@@ -851,10 +853,31 @@ class Service:
 
     async def _store_call(self, method: Callable[..., Any], /, *args: Any) -> Any:
         """Call a method of the store: awaited here for an
-        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise."""
-        if self._async_storage:
-            return await method(*args)
-        return await anyio.to_thread.run_sync(method, *args)
+        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise.
+
+        A store is plugin code: a ``BaseException`` it raises (``SystemExit``,
+        ``KeyboardInterrupt``, a class of its own; never a real cancellation
+        of the service) is its failure, a :class:`StorageError`, so that the
+        service stops taking calls and its callers hear of it, as after any
+        other failed write, instead of the exception tearing down the
+        service's task group while callers wait for their commit.
+        """
+        try:
+            if self._async_storage:
+                return await method(*args)
+            # Carried back as an Exception (see _call_plain): on asyncio a
+            # GeneratorExit delivered to this task would close it instead.
+            return await anyio.to_thread.run_sync(_call_plain, method, args, None)
+        except _RaisedInThread as carried:
+            error: BaseException = carried.error
+        except Exception:
+            raise
+        except BaseException as raised:
+            if _is_cancellation(raised) and _cancel_requested():
+                raise
+            error = raised
+        name = getattr(method, "__name__", "a method")
+        raise StorageError(f"the store's {name} raised {type(error).__name__}: {error}") from error
 
     # ============================================================ properties
 
@@ -1612,7 +1635,8 @@ class Service:
                         )
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
-                        book.profiles[e.contact_id] = dict(e.profile)
+                        # Its own copy: the event also goes back to inbound's caller.
+                        book.profiles[e.contact_id] = copy_json(e.profile)
                 elif isinstance(e, CallbackScheduled):
                     found = contacts.get(e.contact_id)
                     if found is None:

@@ -1,0 +1,263 @@
+"""Plugin code the service runs outside the hook caller, misbehaving, on asyncio
+and trio: an agent strategy (called inside the router's call) and a store
+(called by the writer) that raise a ``BaseException`` which is not a
+cancellation. The service keeps routing, or stops taking calls the way it
+does after any storage failure, and restarts from its log either way.
+
+The hooks' own isolation is in tests/test_hook_isolation.py and
+tests/test_service_lanes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from ccroute import (
+    Agent,
+    AgentView,
+    Contact,
+    ContactView,
+    MemoryStorage,
+    Presence,
+    QueueConfig,
+    Service,
+    StorageError,
+    hookimpl,
+)
+from ccroute.storage import LogRecord
+from ccroute.testing import snapshot
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class PluginsOwn(BaseException):
+    """A BaseException class of a plugin's own (neither Exception nor a cancellation)."""
+
+
+BASE_EXCEPTIONS = [SystemExit, KeyboardInterrupt, GeneratorExit, PluginsOwn]
+
+
+class Strategies:
+    """Provides a strategy whose ``score`` raises ``exc`` on every other decision."""
+
+    def __init__(self, exc: type[BaseException]) -> None:
+        self.exc = exc
+        self.__name__ = f"strategy-raising-{exc.__name__}"
+
+    @hookimpl
+    def ccroute_agent_strategies(self) -> dict[str, Any]:
+        exc = self.exc
+
+        class Flaky:
+            def score(self, contact: ContactView, agent: AgentView) -> float:
+                # Deterministic, as a strategy must be: the same views, the same answer.
+                if contact.id.endswith("odd"):
+                    raise exc("the plugin's own")
+                return 1.0 if agent.id == "b" else 0.0
+
+        return {"flaky": Flaky()}
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS, ids=lambda e: e.__name__)
+async def test_a_strategy_raising_a_base_exception_falls_back_and_the_service_goes_on(
+    anyio_backend: str, exc: type[BaseException], tmp_path: Path
+) -> None:
+    path = tmp_path / "centre.db"
+    plugins = [Strategies(exc)]
+    with anyio.fail_after(10):
+        async with Service(path=path, plugins=plugins, load_entrypoints=False) as service:
+            await service.add_queue(QueueConfig("q", strategy="flaky"))
+            await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+            await service.add_agent(Agent("b", queues=["q"]), Presence.AVAILABLE)
+            await service.add_agent(Agent("c", queues=["q"]), Presence.AVAILABLE)
+            events = await service.submit(Contact("c1-odd", "voice", "q"))
+            # Longest idle: the first agent to become available.
+            assert [(e.contact_id, e.agent_id) for e in events if hasattr(e, "agent_id")] == [
+                ("c1-odd", "a")
+            ]
+            assert service.router.strategy_failures == 1
+            events = await service.submit(Contact("c2-even", "voice", "q"))
+            assert [e.agent_id for e in events if hasattr(e, "agent_id")] == ["b"]
+            assert service.running and service.failure is None
+        before = snapshot(service.router)
+        async with Service(path=path, plugins=plugins, load_entrypoints=False) as again:
+            assert again.recovery_problem is None
+            assert snapshot(again.router) == before
+
+
+class RaisingStore(MemoryStorage):
+    """A store (plugin code too) that raises ``exc`` from ``method`` once armed."""
+
+    def __init__(self, exc: type[BaseException], method: str) -> None:
+        super().__init__()
+        self.exc, self.method, self.armed = exc, method, False
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        if self.armed and self.method == "append":
+            raise self.exc("disk on fire")
+        super().append(records)
+
+    def snapshot(self, seq: int, data: bytes) -> None:
+        if self.armed and self.method == "snapshot":
+            raise self.exc("disk on fire")
+        super().snapshot(seq, data)
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS, ids=lambda e: e.__name__)
+async def test_a_store_raising_a_base_exception_on_append_is_a_storage_failure(
+    anyio_backend: str, exc: type[BaseException]
+) -> None:
+    store = RaisingStore(exc, "append")
+    with anyio.fail_after(10):
+        async with Service(storage=store, load_entrypoints=False) as service:
+            await service.add_queue(QueueConfig("q"))
+            store.armed = True
+            with pytest.raises(StorageError, match=f"append raised {exc.__name__}: disk on fire"):
+                await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+            assert not service.running
+            assert isinstance(service.failure, StorageError)
+        # Stopped cleanly, writing nothing more; a restart has what was acknowledged.
+        store.armed = False
+        async with Service(storage=store, load_entrypoints=False) as again:
+            assert again.router.queue_config("q").name == "q"
+            assert list(again.router.agent_ids) == []
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS, ids=lambda e: e.__name__)
+async def test_a_store_raising_a_base_exception_on_snapshot_costs_only_the_snapshot(
+    anyio_backend: str, exc: type[BaseException]
+) -> None:
+    store = RaisingStore(exc, "snapshot")
+    store.armed = True
+    with anyio.fail_after(10):
+        async with Service(storage=store, load_entrypoints=False, snapshot_every=2) as service:
+            await service.add_queue(QueueConfig("q"))
+            for agent in "abc":
+                await service.add_agent(Agent(agent, queues=["q"]), Presence.AVAILABLE)
+            await service.drain()
+            assert service.running and service.failure is None
+        assert store.load().snapshot is None
+        before = snapshot(service.router)
+        store.armed = False
+        async with Service(storage=store, load_entrypoints=False) as again:
+            assert snapshot(again.router) == before
+
+
+TAGS = {"tags": ["web"], "order": {"lines": [1, 2]}}
+
+
+def vandalise(attributes: Any) -> None:
+    """Change a contact's attributes in place, where a plugin can reach."""
+    attributes["tags"].append("hacked")
+    attributes["order"]["lines"].clear()
+
+
+class Vandal:
+    """Changes, in place, the attributes (and profiles) of everything it is
+    given, in every hook that hands it a contact's data; answers nothing."""
+
+    __name__ = "vandal"
+
+    @hookimpl
+    def ccroute_ivr_flow(self, contact: Contact) -> None:
+        vandalise(contact.attributes)
+
+    @hookimpl
+    def ccroute_crm_lookup(self, customer_id: str) -> Any:
+        return {"tier": "gold", "tags": ["vip"]}
+
+    @hookimpl
+    def ccroute_crm_enrich(self, contact: Contact, profile: Any) -> None:
+        vandalise(contact.attributes)
+        profile["tags"].append("hacked")
+
+    @hookimpl
+    async def ccroute_deliver_offer(self, delivery: Any) -> None:
+        vandalise(delivery.contact.attributes)
+        delivery.profile["tags"].append("hacked")
+
+    @hookimpl
+    def ccroute_customer_update(self, update: Any) -> None:
+        vandalise(update.attributes)
+
+    @hookimpl
+    async def ccroute_crm_record(self, record: Any) -> None:
+        vandalise(record.attributes)
+
+    @hookimpl
+    def ccroute_events(self, events: Any) -> None:
+        for event in events:
+            if getattr(event, "profile", None):
+                event.profile["tags"].append("hacked")
+
+
+class Reader:
+    """What the plugin asked after the vandal sees."""
+
+    __name__ = "reader"
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def saw(self, attributes: Any) -> None:
+        self.seen.append({"tags": list(attributes["tags"]), "lines": attributes["order"]["lines"]})
+
+    @hookimpl
+    def ccroute_crm_enrich(self, contact: Contact, profile: Any) -> None:
+        self.saw(contact.attributes)
+        self.seen.append(list(profile["tags"]))
+
+    @hookimpl
+    def ccroute_deliver_offer(self, delivery: Any) -> bool:
+        self.saw(delivery.contact.attributes)
+        self.seen.append(list(delivery.profile["tags"]))
+        return True
+
+    @hookimpl
+    def ccroute_customer_update(self, update: Any) -> None:
+        self.saw(update.attributes)
+
+    @hookimpl
+    def ccroute_crm_record(self, record: Any) -> None:
+        self.saw(record.attributes)
+
+    @hookimpl
+    def ccroute_events(self, events: Any) -> None:
+        self.seen.extend(list(e.profile["tags"]) for e in events if getattr(e, "profile", None))
+
+
+async def test_a_plugin_changing_nested_attributes_changes_nothing_else(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    reader = Reader()
+    path = tmp_path / "centre.db"
+    with anyio.fail_after(10):
+        async with Service(
+            path=path, plugins=[reader, Vandal()], load_entrypoints=False
+        ) as service:
+            await service.add_queue(QueueConfig("q", wrap_up=0))
+            await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+            contact = Contact("c1", "voice", "q", customer_id="cust", attributes=TAGS)
+            await service.inbound(contact)
+            await service.drain()
+            # The router's contact, and what every plugin after the vandal saw.
+            assert service.router.contact("c1").attributes == TAGS
+            await service.accept("c1", "a")
+            await service.complete("c1")
+            await service.drain()
+            logged = [r.command for r in service.storage.load().records if r.name == "submit"]
+            assert [c.contact.attributes for c in logged] == [TAGS]  # type: ignore[attr-defined]
+    assert reader.seen
+    for seen in reader.seen:
+        assert seen in ({"tags": ["web"], "lines": [1, 2]}, ["vip"])
+    assert contact.attributes == TAGS  # the adapter's own value too
