@@ -261,3 +261,26 @@ async def test_a_plugin_changing_nested_attributes_changes_nothing_else(
     for seen in reader.seen:
         assert seen in ({"tags": ["web"], "lines": [1, 2]}, ["vip"])
     assert contact.attributes == TAGS  # the adapter's own value too
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json at all", b'{"format": 99}', b'{"service_snapshot":1,"service_length":1,"service":'],
+    ids=["garbage", "not-a-router", "torn-frame"],
+)
+async def test_a_snapshot_that_cannot_be_restored_is_a_storage_error_naming_it(
+    anyio_backend: str, body: bytes
+) -> None:
+    # Its checksum holds (the store cannot tell): a writer's mistake, or a forgery.
+    store = MemoryStorage()
+    async with Service(storage=store, load_entrypoints=False) as service:
+        await service.add_queue(QueueConfig("q"))
+        await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+        seq = service.durable_seq
+    store.snapshot(seq, body)
+    with pytest.raises(StorageError) as raised:
+        async with Service(storage=store, load_entrypoints=False):
+            pass  # pragma: no cover - refused at start
+    message = str(raised.value)
+    assert message.startswith(f"recovering from {store!r}: the snapshot after record {seq}")
+    assert "cannot be restored" in message

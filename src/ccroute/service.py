@@ -2009,13 +2009,22 @@ class Service:
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)
         book = self._book = _Book(self._metrics)
+        where = self._storage if self._storage is not None else self._given_storage
         if recovered.snapshot is not None:
-            state, saved = _unframe(recovered.snapshot)
-            router = Router.restore(state, strategies=strategies, masking=self._masking)
+            try:
+                state, saved = _unframe(recovered.snapshot)
+                router = Router.restore(state, strategies=strategies, masking=self._masking)
+                book.load(router, saved)
+            except Exception as error:
+                # Its checksum held, so the store wrote it so: a snapshot
+                # its writer got wrong, or one forged. Name it, and the log.
+                raise StorageError(
+                    f"recovering from {where!r}: the snapshot after record "
+                    f"{recovered.snapshot_seq} cannot be restored: {error}"
+                ) from error
             clock = router.clock
             assert isinstance(clock, ManualClock)
             self._rclock = clock
-            book.load(router, saved)
             # A snapshot written without masking (or under fewer rules) holds raw profiles.
             book.profiles = {k: self._masking.value(v) for k, v in book.profiles.items()}
         else:
@@ -2032,7 +2041,6 @@ class Service:
             replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
-            where = self._storage if self._storage is not None else self._given_storage
             raise StorageError(f"recovering from {where!r}: {error}") from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
