@@ -533,7 +533,9 @@ def _check_same_contact(
     contact: Contact, usable: Callable[[Contact], str | None] | None = None
 ) -> _Check:
     def check(value: object) -> str | None:
-        if not isinstance(value, Contact) or value.id != contact.id:
+        # Exactly a Contact: a subclass would run the plugin's code wherever
+        # the service compares or copies it, and reads back from the log as a Contact.
+        if type(value) is not Contact or value.id != contact.id:
             return f"expected a Contact with id {contact.id!r}"
         return None if usable is None else usable(value)
 
@@ -862,7 +864,13 @@ class Hooks:
             )
             if not ok or value is None:
                 continue
-            problem = check(value)
+            try:
+                problem = check(value)
+            except BaseException as error:
+                # Looking at the value ran the plugin's code (an attribute, an
+                # __eq__): what it raises is the value's fault, never a
+                # cancellation (a plain call), and junk like any other.
+                problem = f"checking it raised {type(error).__name__}: {error}"
             if problem is not None:
                 self._junk(hook, impl.plugin, value, problem)
                 continue
@@ -1002,7 +1010,7 @@ class Hooks:
         hook = "ccroute_ivr_flow"
         try:
             run: Callable[..., object] = choice.flow.run
-        except Exception as error:
+        except BaseException as error:  # a plain lookup: no cancellation arrives here
             self._fail(hook, choice.plugin, "raised", error)
             return contact, True
         ok, value = await self._run(hook, choice.plugin, run, [_own(contact)])
