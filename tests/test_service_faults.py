@@ -10,6 +10,7 @@ tests/test_service_lanes.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,72 @@ async def test_a_snapshot_that_cannot_be_restored_is_a_storage_error_naming_it(
     message = str(raised.value)
     assert message.startswith(f"recovering from {store!r}: the snapshot after record {seq}")
     assert "cannot be restored" in message
+
+
+class HangingStore(MemoryStorage):
+    """A plain store whose appends block, once armed, until released (or 5 s)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.release = threading.Event()
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        if self.armed:
+            self.release.wait(5)
+        super().append(records)
+
+
+class HangingAsyncStore:
+    """An async store whose appends never end once armed."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStorage()
+        self.armed = False
+
+    async def append(self, records: Sequence[LogRecord]) -> None:
+        if self.armed:
+            await anyio.sleep(60)
+        self.inner.append(records)
+
+    async def snapshot(self, seq: int, state: bytes) -> None:
+        self.inner.snapshot(seq, state)
+
+    async def load(self) -> Any:
+        return self.inner.load()
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["plain", "async"])
+async def test_stop_gives_up_on_a_store_that_hangs_and_acknowledges_nothing_more(
+    anyio_backend: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ccroute.service._CLOSE_SECONDS", 0.3)
+    store: Any = HangingStore() if kind == "plain" else HangingAsyncStore()
+    outcomes: list[BaseException] = []
+
+    async def call(service: Service) -> None:
+        try:
+            await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+        except StorageError as error:
+            outcomes.append(error)
+
+    try:
+        with anyio.fail_after(4):
+            service = Service(storage=store, load_entrypoints=False)
+            async with service:
+                await service.add_queue(QueueConfig("q"))
+                store.armed = True
+                service.start_soon(call, service)
+                await anyio.sleep(0.05)  # the call waits on its commit, which hangs
+            # Left within the bound: the call was not acknowledged, and says so.
+            assert [str(e) for e in outcomes] == [
+                f"the store failed: the store {store!r} did not finish writing the records "
+                "not yet durable within 0.3 s of the service stopping"
+            ]
+            assert isinstance(service.failure, StorageError)
+    finally:
+        if kind == "plain":
+            store.release.set()

@@ -153,7 +153,8 @@ _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
 DEFAULT_HOOK_CONCURRENCY: Final = 256
 #: Completed contacts per queue the estimated wait averages over.
 HANDLE_TIME_WINDOW: Final = 100
-#: Seconds :meth:`Service.stop` waits for the store to close.
+#: Seconds :meth:`Service.stop` waits for the store: for its last writes (the
+#: records not yet durable, then the notes and the snapshot), then to close.
 _CLOSE_SECONDS: Final = 10.0
 #: An idle worker of the plugin pool ends after this many seconds.
 _IDLE_WORKER_SECONDS: Final = 30.0
@@ -758,20 +759,26 @@ class Service:
         try:
             if self._failure is None:
                 try:
-                    await self.flush()
+                    with anyio.move_on_after(_CLOSE_SECONDS) as writing:
+                        await self.flush()
                 except StorageError:
                     if self._failure is None:
                         raise
                     # The store failed on this last write (a fenced store, a
                     # full disk): logged, and the callers got the error.
+                if writing.cancelled_caught:
+                    self._store_hung("the records not yet durable")
             # Let observers and adapters see what was already durable
             # (not after a halt: the work of a node that lost its lease is dropped).
             if not self._halting:
                 with anyio.move_on_after(self._hook_timeout * 2):
                     await self._settle()
             if self._failure is None:
-                await self.flush()  # the notes of that work
-                await self._take_snapshot()
+                with anyio.move_on_after(_CLOSE_SECONDS) as writing:
+                    await self.flush()  # the notes of that work
+                    await self._take_snapshot()
+                if writing.cancelled_caught:
+                    self._store_hung("the last notes and snapshot")
             if self._observe_send is not None:
                 self._observe_send.close()
             assert self._hooks is not None
@@ -823,6 +830,20 @@ class Service:
         finally:
             self._halting = False
 
+    def _store_hung(self, what: str) -> None:
+        """The store did not finish writing ``what`` in time while stopping: stop
+        as after a failed write (callers still waiting hear that their calls were
+        not acknowledged; whatever the store still does is not waited for)."""
+        error = StorageError(
+            f"the store {self._storage!r} did not finish writing {what} "
+            f"within {_CLOSE_SECONDS:g} s of the service stopping"
+        )
+        self._stop_taking_calls(error, "a store that hung")
+        for batch in (self._inflight, self._batch):
+            if batch is not None and not batch.done.is_set():
+                batch.error = error
+                batch.done.set()
+
     def _close_crm(self) -> None:
         crm, self._crm = self._crm, None
         if crm is not None:
@@ -867,7 +888,11 @@ class Service:
                 return await method(*args)
             # Carried back as an Exception (see _call_plain): on asyncio a
             # GeneratorExit delivered to this task would close it instead.
-            return await anyio.to_thread.run_sync(_call_plain, method, args, None)
+            # Abandoned when cancelled (a stop giving up on a store that hangs):
+            # the thread runs on, the service does not wait for it.
+            return await anyio.to_thread.run_sync(
+                _call_plain, method, args, None, abandon_on_cancel=True
+            )
         except _RaisedInThread as carried:
             error: BaseException = carried.error
         except Exception:
