@@ -354,3 +354,47 @@ async def test_stop_gives_up_on_a_store_that_hangs_and_acknowledges_nothing_more
     finally:
         if kind == "plain":
             store.release.set()
+
+
+class ByName:
+    def score(self, contact: ContactView, agent: AgentView) -> float:
+        return 1.0 if agent.id == "b" else 0.0
+
+
+class StrategiesThatMayFail:
+    __name__ = "strategies"
+
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    @hookimpl
+    def ccroute_agent_strategies(self) -> dict[str, Any]:
+        if not self.up:
+            raise RuntimeError("strategy service down")
+        return {"by-name": ByName()}
+
+
+@pytest.mark.parametrize("snapshot_every", [3, 10_000], ids=["snapshot", "log"])
+async def test_a_restart_without_the_logs_strategies_says_their_hook_failed(
+    anyio_backend: str, tmp_path: Path, snapshot_every: int
+) -> None:
+    path = tmp_path / "centre.db"
+    up = [StrategiesThatMayFail(True)]
+    async with Service(
+        path=path, plugins=up, load_entrypoints=False, snapshot_every=snapshot_every
+    ) as service:
+        await service.add_queue(QueueConfig("q", strategy="by-name"))
+        for agent in "abc":
+            await service.add_agent(Agent(agent, queues=["q"]), Presence.AVAILABLE)
+    down = [StrategiesThatMayFail(False)]
+    with pytest.raises(StorageError) as raised:
+        async with Service(path=path, plugins=down, load_entrypoints=False):
+            pass  # pragma: no cover - refused at start
+    message = str(raised.value)
+    assert f"recovering from SQLiteStorage({str(path)!r}" in message
+    assert "unknown strategy 'by-name'" in message
+    assert "a ccroute_agent_strategies hook failed at this start" in message
+    assert "strategy service down" in message
+    # The log is untouched: with the plugin back, the centre starts as it was.
+    async with Service(path=path, plugins=up, load_entrypoints=False) as again:
+        assert sorted(again.router.agent_ids) == ["a", "b", "c"]

@@ -2045,7 +2045,7 @@ class Service:
                 # its writer got wrong, or one forged. Name it, and the log.
                 raise StorageError(
                     f"recovering from {where!r}: the snapshot after record "
-                    f"{recovered.snapshot_seq} cannot be restored: {error}"
+                    f"{recovered.snapshot_seq} cannot be restored: {error}{self._strategy_hint()}"
                 ) from error
             clock = router.clock
             assert isinstance(clock, ManualClock)
@@ -2066,12 +2066,30 @@ class Service:
             replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
-            raise StorageError(f"recovering from {where!r}: {error}") from error
+            raise StorageError(
+                f"recovering from {where!r}: {error}{self._strategy_hint()}"
+            ) from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
         self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
+
+    def _strategy_hint(self) -> str:
+        """Why a recovery may have failed, when a plugin's strategies are missing."""
+        failed = (
+            None if self._hooks is None else self._hooks.last_errors.get("ccroute_agent_strategies")
+        )
+        if failed is None and not (
+            self._hooks is not None
+            and any(hook == "ccroute_agent_strategies" for hook, _p, _k in self._hooks.failures)
+        ):
+            return ""
+        why = "" if failed is None else f": {failed!r}"
+        return (
+            " (a ccroute_agent_strategies hook failed at this start"
+            f"{why}; its strategies are missing)"
+        )
 
     # ============================================ a warm copy, for ccroute.cluster
     #
