@@ -542,6 +542,10 @@ def _check_same_contact(
     return check
 
 
+# The types of an attribute value that nobody can change in place.
+_FLAT: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def _shared(attributes: Mapping[str, Any]) -> bool:
     """Whether a plugin could change ``attributes`` in place: a mapping that
     is not read-only, or a list or dict among its values (the router's own
@@ -550,8 +554,7 @@ def _shared(attributes: Mapping[str, Any]) -> bool:
         return False
     if type(attributes) is not _ReadOnlyMapping:
         return True
-    flat = (str, int, float, bool, type(None))
-    return any(type(item) not in flat for item in attributes.values())
+    return not _FLAT.issuperset(map(type, attributes._data.values()))
 
 
 def _own(value: Any) -> Any:
@@ -571,13 +574,16 @@ def _own(value: Any) -> Any:
             return attrs.evolve(value, attributes=copy_json(value.attributes))
         return value
     if kind is OfferDelivery:
+        contact = _own(value.contact)
+        if contact is value.contact and not value.profile and not value.history:
+            return value  # the usual offer: nothing another plugin could change
         return attrs.evolve(
             value,
-            contact=_own(value.contact),
+            contact=contact,
             profile=copy_json(value.profile),
             history=tuple(_own(record) for record in value.history),
         )
-    if kind is tuple and any(type(e) is CustomerEnriched and e.profile for e in value):
+    if kind is tuple and _has_profile(value):
         return tuple(
             attrs.evolve(e, profile=copy_json(e.profile))
             if type(e) is CustomerEnriched and e.profile
@@ -585,6 +591,13 @@ def _own(value: Any) -> Any:
             for e in value
         )
     return value
+
+
+def _has_profile(events: tuple[Any, ...]) -> bool:
+    """Whether a batch holds a note with a CRM profile (a dict a plugin could change)."""
+    if CustomerEnriched not in set(map(type, events)):
+        return False  # the usual batch, told apart at C speed
+    return any(type(e) is CustomerEnriched and e.profile for e in events)
 
 
 _hook_thread_limiters: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = (
