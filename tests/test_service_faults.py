@@ -23,6 +23,7 @@ from ccroute import (
     AgentView,
     Contact,
     ContactView,
+    DuplicateIdError,
     MemoryStorage,
     Presence,
     QueueConfig,
@@ -398,3 +399,49 @@ async def test_a_restart_without_the_logs_strategies_says_their_hook_failed(
     # The log is untouched: with the plugin back, the centre starts as it was.
     async with Service(path=path, plugins=up, load_entrypoints=False) as again:
         assert sorted(again.router.agent_ids) == ["a", "b", "c"]
+
+
+class Reentrant:
+    """Hooks that call back into the service that called them: an IVR choosing
+    no flow but first sending the same contact in again, and a CRM that
+    submits a follow-up contact for every lookup."""
+
+    __name__ = "reentrant"
+
+    def __init__(self) -> None:
+        self.service: Service | None = None
+
+    @hookimpl
+    async def ccroute_ivr_flow(self, contact: Contact) -> None:
+        assert self.service is not None
+        await self.service.inbound(contact)
+
+    @hookimpl
+    async def ccroute_crm_lookup(self, customer_id: str) -> Any:
+        assert self.service is not None
+        await self.service.inbound(Contact(f"follow-up-{customer_id}", "voice", "q"))
+        return {"tier": "gold"}
+
+
+async def test_hooks_calling_back_into_the_service_are_bounded_and_it_goes_on(
+    anyio_backend: str,
+) -> None:
+    from ccroute.plugins import MAX_HOOK_NESTING
+
+    reentrant = Reentrant()
+    with anyio.fail_after(5):
+        async with Service(plugins=[reentrant], load_entrypoints=False) as service:
+            reentrant.service = service
+            await service.add_queue(QueueConfig("q"))
+            await service.add_agent(Agent("a", queues=["q"]), Presence.AVAILABLE)
+            # Unbounded, the loop ran the task out of stack inside a router call
+            # (asyncio), which stopped the service; or ran 10,000 levels (trio).
+            with pytest.raises(DuplicateIdError):  # the loop's own doing: c1 went in deeper
+                await service.inbound(Contact("c1", "voice", "q", customer_id="cust"))
+            assert service.running and service.failure is None
+            assert sorted(service.router.contact_ids) == ["c1", "follow-up-cust"]
+            failures = service.hook_failures
+            assert failures[("ccroute_crm_lookup", "reentrant", "raised")] <= MAX_HOOK_NESTING
+            assert sum(failures.values()) < 20 * MAX_HOOK_NESTING
+            events = await service.submit(Contact("c2", "voice", "q"))
+            assert events

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import difflib
 import functools
 import importlib.metadata
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_PLUGIN_NAME",
     "HOOK_THREADS",
     "LOAD_PLUGINS_ENV",
+    "MAX_HOOK_NESTING",
     "FailureKind",
     "FlowChoice",
     "Hooks",
@@ -90,6 +92,18 @@ LOAD_PLUGINS_ENV: Final = "CCROUTE_LOAD_PLUGINS"
 #: thread keeps its token until it returns) slows down only its own later
 #: calls: never another plugin's, never the store.
 HOOK_THREADS: Final = 40
+
+#: Hook calls one task may have in progress inside each other: a plugin whose
+#: hook calls back into the service (``inbound`` from ``ccroute_ivr_flow``,
+#: say) makes the service call hooks again. Deeper, the hook is not called
+#: (a failure of the plugin's): unbounded, such a loop ran the task out of
+#: stack in the middle of a router call, which stopped the service.
+MAX_HOOK_NESTING: Final = 16
+
+# How many hook calls the running task is inside (see MAX_HOOK_NESTING).
+_hook_nesting: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "ccroute_hook_nesting", default=0
+)
 
 #: How a hook implementation failed: it raised, returned a value of the wrong
 #: type, or ran past the hook timeout.
@@ -836,9 +850,23 @@ class Hooks:
         """
         if is_async is None:
             is_async = inspect.iscoroutinefunction(function)
+        nesting = _hook_nesting.get()
+        if nesting >= MAX_HOOK_NESTING:
+            self._fail(
+                hook,
+                plugin,
+                "raised",
+                PluginError(
+                    f"{hook} of plugin {plugin!r} not called: hook calls nested "
+                    f"{nesting} deep (a plugin's hook calls back into the service, "
+                    f"which calls hooks again)"
+                ),
+            )
+            return False, None
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
         result: object = None
         finished = False
+        entered = _hook_nesting.set(nesting + 1)
         try:
             with anyio.move_on_after(limit):
                 result = await _invoke(plugin, function, args, convert, is_async)
@@ -850,6 +878,8 @@ class Hooks:
                 error = error.error
             self._fail(hook, plugin, "raised", error)
             return False, None
+        finally:
+            _hook_nesting.reset(entered)
         if not finished:
             self._fail(hook, plugin, "timeout", f"no result within {limit:g} s")
             return False, None

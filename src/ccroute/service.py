@@ -128,6 +128,7 @@ from .plugins import (
     Hooks,
     _call_plain,
     _cancel_requested,
+    _hook_nesting,
     _is_cancellation,
     _RaisedInThread,
     log_plugins,
@@ -450,6 +451,8 @@ class _Pool:
 
     async def _work(self) -> None:
         self._waking -= 1
+        # Started maybe from inside a hook call (a nested inbound): its jobs are not.
+        _hook_nesting.set(0)
         try:
             while True:
                 while self._queue:
@@ -1054,6 +1057,7 @@ class Service:
     async def _guarded_task(
         self, name: str, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...]
     ) -> None:
+        _hook_nesting.set(0)  # a task of its own, even when a hook started it
         try:
             await fn(*args)
         except BaseException as error:
