@@ -31,7 +31,8 @@ from ccroute import (
     StorageError,
     hookimpl,
 )
-from ccroute.storage import LogRecord
+from ccroute.commands import AddQueue
+from ccroute.storage import LogRecord, Recovered
 from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
@@ -445,3 +446,42 @@ async def test_hooks_calling_back_into_the_service_are_bounded_and_it_goes_on(
             assert sum(failures.values()) < 20 * MAX_HOOK_NESTING
             events = await service.submit(Contact("c2", "voice", "q"))
             assert events
+
+
+class LoadsJunk(MemoryStorage):
+    """A store whose ``load`` returns something no service can start from."""
+
+    def __init__(self, loaded: object) -> None:
+        super().__init__()
+        self.loaded = loaded
+
+    def load(self) -> Any:
+        return self.loaded
+
+
+def _record(seq: int) -> LogRecord:
+    return LogRecord(seq, 0.0, AddQueue(QueueConfig(f"q{seq}")), ())
+
+
+@pytest.mark.parametrize(
+    ("loaded", "says"),
+    [
+        (None, "loaded None, not a Recovered"),
+        ({"records": []}, "loaded {'records': []}, not a Recovered"),
+        (Recovered(snapshot_seq=-5), "loaded a snapshot_seq of -5"),
+        (Recovered(snapshot_seq=3), "loaded a snapshot of None after record 3"),
+        (Recovered(snapshot_seq=3, snapshot="text"), "loaded a snapshot of 'text' after record 3"),
+        (Recovered(records=("x",)), "loaded 'x' where record 1 was due"),
+        (Recovered(records=(_record(1), _record(3))), "loaded record 3 where record 2 was due"),
+    ],
+    ids=["none", "dict", "negative", "no-snapshot", "text", "junk-record", "gap"],
+)
+async def test_a_store_that_loads_junk_is_refused_with_a_storage_error(
+    anyio_backend: str, loaded: object, says: str
+) -> None:
+    store = LoadsJunk(loaded)
+    with pytest.raises(StorageError) as raised:
+        async with Service(storage=store, load_entrypoints=False):
+            pass  # pragma: no cover - refused at start
+    assert str(raised.value).startswith(f"the store {store!r} {says}")
+    assert str(raised.value).endswith("it cannot be recovered from")

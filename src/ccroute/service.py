@@ -2030,6 +2030,7 @@ class Service:
         records after it."""
         assert self._storage is not None
         recovered = await self._store_call(self._storage.load)
+        _check_recovered(recovered, self._storage)
         self._rebuild(recovered, strategies)
 
     def _rebuild(self, recovered: Recovered, strategies: Mapping[str, Any]) -> None:
@@ -2132,6 +2133,40 @@ class Service:
         """The warm copy as a store would load it: a snapshot of everything taken in."""
         state = _frame(self.router.snapshot(), self._book.export())
         return Recovered(snapshot_seq=self._seq, snapshot=state)
+
+
+def _check_recovered(recovered: object, store: object) -> None:
+    """Refuse what a store's ``load`` returned unless it is a :class:`Recovered`
+    the service can start from: a snapshot's bytes (or none, at seq 0) and
+    :class:`LogRecord` values numbered on from the snapshot. A store is plugin
+    code; what it returns is checked as a hook's result is."""
+    problem = None
+    if not isinstance(recovered, Recovered):
+        problem = f"{_short(recovered)}, not a Recovered"
+    else:
+        seq = recovered.snapshot_seq
+        snapshot = recovered.snapshot
+        if type(seq) is not int or seq < 0:
+            problem = f"a snapshot_seq of {_short(seq)}"
+        elif (snapshot is None and seq != 0) or not isinstance(snapshot, bytes | None):
+            problem = f"a snapshot of {_short(snapshot)} after record {seq}"
+        elif recovered.problem is not None and not isinstance(recovered.problem, str):
+            problem = f"a problem of {_short(recovered.problem)}"
+        else:
+            for expected, record in enumerate(recovered.records, seq + 1):
+                if not isinstance(record, LogRecord):
+                    problem = f"{_short(record)} where record {expected} was due"
+                    break
+                if record.seq != expected:
+                    problem = f"record {_short(record.seq)} where record {expected} was due"
+                    break
+    if problem is not None:
+        raise StorageError(f"the store {store!r} loaded {problem}: it cannot be recovered from")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:
