@@ -35,6 +35,14 @@ Every line on stdout is flushed as soon as it is written:
 ``done <acks>``
     ``--ops`` acknowledgements were reached and the service stopped cleanly.
 
+``--rich`` adds to the calls the runtime changes (``update_queue``,
+``update_agent``, ``update_contact``), scheduled callbacks and contacts taken
+in through :meth:`~ccroute.Service.inbound`, with an IVR flow and a CRM
+(plugins of this module) that reroute some, give VIPs a head start and
+resolve others themselves: the log then also holds the service's notes. An
+``inbound`` call is acknowledged as the ``submit`` it made (the contact as
+routed, the router's events); a resolved one is not printed.
+
 The queues mix timer-free routing (offers never time out, wrap-up ends only
 when told) with one queue whose offers time out and whose wrap-ups end by
 themselves, so the log also holds the service's own ``tick`` records and
@@ -50,6 +58,7 @@ import enum
 import hashlib
 import json
 import logging
+import random
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,13 +69,17 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ccroute import Router, Service, WallClock
+from ccroute import Contact, CustomerEnriched, FlowFinished, Router, Service, WallClock, hookimpl
+from ccroute.commands import Submit
+from ccroute.lifecycle import ContactState
 from ccroute.testing import snapshot
 
 # The workload (queues, agents, the calls and their ack lines) is shared with
 # the failover harness of ccroute.testing_cluster.
 from ccroute.testing_cluster import (
     AGENTS,
+    CHANNELS,
+    QUEUE_NAMES,
     QUEUES,
     REFUSALS,
     CallDriver,
@@ -145,6 +158,103 @@ class Driver(CallDriver):
     """The shared workload's driver, printing ``ack``/``refused`` lines untagged."""
 
 
+def routed(contact: Contact) -> Contact:
+    """The contact as :class:`Front` routes it: billing words to sales, VIPs ahead."""
+    if contact.attributes.get("topic") == "money":
+        contact = attrs.evolve(contact, queue="sales")
+    if contact.customer_id == "vip":
+        contact = attrs.evolve(contact, priority_seconds=30.0)
+    return contact
+
+
+class Front:
+    """An IVR flow and a CRM in front of the router (``--rich``), and an adapter
+    that takes every offer, so the log holds the service's notes too."""
+
+    __name__ = "front"
+
+    class Flow:
+        async def run(self, contact: Contact) -> Contact | None:
+            if contact.attributes.get("topic") == "hours":
+                return None  # answered by the flow itself
+            if contact.attributes.get("topic") == "money":
+                return attrs.evolve(contact, queue="sales")
+            return contact
+
+    @hookimpl
+    def ccroute_ivr_flow(self, contact: Contact) -> Flow:
+        return self.Flow()
+
+    @hookimpl
+    def ccroute_crm_lookup(self, customer_id: str) -> dict[str, Any] | None:
+        return {"tier": "gold"} if customer_id == "vip" else None
+
+    @hookimpl
+    def ccroute_crm_enrich(self, contact: Contact, profile: Mapping[str, Any]) -> Contact | None:
+        return attrs.evolve(contact, priority_seconds=30.0) if profile.get("tier") else None
+
+    @hookimpl
+    async def ccroute_deliver_offer(self) -> bool:
+        return True
+
+
+class RichDriver(Driver):
+    """The shared workload, plus runtime changes, scheduled callbacks and inbound contacts."""
+
+    def choose(self, rng: random.Random) -> tuple[str, tuple[Any, ...], dict[str, Any], int]:
+        draw = rng.random()
+        if draw < 0.6:
+            return super().choose(rng)
+        router = self.service.router
+        op = self._op_id()
+        if draw < 0.75:
+            contact = Contact(
+                f"c{op}",
+                rng.choice(CHANNELS),
+                rng.choice(QUEUE_NAMES),
+                customer_id=rng.choice([None, "vip", "regular"]),
+                attributes={"topic": rng.choice(["money", "tech", "hours"]), "tags": ["web"]},
+            )
+            return "inbound", (contact,), {}, op
+        if draw < 0.8:
+            queue = attrs.evolve(rng.choice(QUEUES), priority_seconds=float(rng.randint(0, 5)))
+            return "update_queue", (queue,), {}, op
+        if draw < 0.85:
+            agent = attrs.evolve(rng.choice(AGENTS), skills={"en": rng.randint(1, 9)})
+            return "update_agent", (agent,), {}, op
+        waiting = [c for c in router.contact_ids if router.contact(c).state is ContactState.WAITING]
+        if draw < 0.92 and waiting:
+            kwargs = {"priority_seconds": float(rng.randint(0, 20)), "attributes": {"n": op}}
+            return "update_contact", (rng.choice(waiting),), kwargs, op
+        callback = Contact(f"c{op}", "voice", rng.choice(["sales", "support"]))
+        return "schedule_callback", (callback, self.service.now + rng.uniform(0.05, 0.8)), {}, op
+
+    async def call(
+        self,
+        task: int,
+        command: str,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        op: int | None = None,
+    ) -> bool:
+        if command != "inbound":
+            return await super().call(task, command, args, kwargs, op)
+        op = self._op_id() if op is None else op
+        try:
+            events = await self.service.inbound(args[0])
+        except REFUSALS as error:
+            self._emit(f"refused {op} {task} inbound {type(error).__name__}")
+            return False
+        if any(isinstance(e, FlowFinished) and e.outcome == "self-service" for e in events):
+            return True  # never reached the router: nothing of its to check
+        made = [e for e in events if not isinstance(e, FlowFinished | CustomerEnriched)]
+        self._emit(f"ack {op} {task} {encode_ack(Submit(routed(args[0])), made)}")
+        self.acks += 1
+        if self.ops is not None and self.acks >= self.ops:
+            self.finished.set()
+        return True
+
+
 async def run(args: argparse.Namespace) -> None:
     """Start the service, report recovery, set up, then drive it until done or killed."""
     clock = GatedClock()
@@ -156,11 +266,13 @@ async def run(args: argparse.Namespace) -> None:
         seed=0,
         hook_timeout=2.0,
         snapshot_every=args.snapshot_every,
+        plugins=[Front()] if args.rich else [],
     )
     async with service:
         if service.recovery_problem is not None:
             print(f"recovery problem: {service.recovery_problem}", file=sys.stderr, flush=True)
-        driver = Driver(service, args.seed, args.start_index, args.ops)
+        kind = RichDriver if args.rich else Driver
+        driver = kind(service, args.seed, args.start_index, args.ops)
         driver._emit(f"ready {service.durable_seq} {state_digest(service.router)}")
         clock.open()
         await driver.setup()
@@ -187,6 +299,11 @@ def main(argv: list[str] | None = None) -> None:
         help="stop by itself after this long, so an orphaned driver cannot run on",
     )
     parser.add_argument("--snapshot-every", type=int, default=25)
+    parser.add_argument(
+        "--rich",
+        action="store_true",
+        help="add runtime changes, scheduled callbacks and inbound contacts (IVR, CRM)",
+    )
     args = parser.parse_args(argv)
     # Offers reach no adapter here; the service's warning about each is noise.
     logging.basicConfig(level=logging.ERROR)

@@ -25,6 +25,10 @@ it recovered must equal the full replay's, and its calls must go on being
 acknowledged. Each run ends with a restart that finishes cleanly, and the
 checks once more. The test process uses the service on the backend of the
 ``anyio_backend`` fixture and the driver runs on the same one.
+
+A second test runs the driver's ``--rich`` workload (runtime changes,
+scheduled callbacks, contacts through an IVR flow and a CRM) with a snapshot
+every five records, and kills one driver while it starts.
 """
 
 from __future__ import annotations
@@ -141,7 +145,13 @@ def parse_output(text: str, start: int) -> Output:
 
 @contextmanager
 def driver(
-    db: Path, seed: int, start: int, backend: str, workdir: Path, ops: int | None = None
+    db: Path,
+    seed: int,
+    start: int,
+    backend: str,
+    workdir: Path,
+    ops: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
     """Start the driver with stdout and stderr in files; kill it on the way out, whatever happens.
 
@@ -154,6 +164,7 @@ def driver(
     command += ["--max-seconds", str(DRIVER_LIFETIME)]
     if ops is not None:
         command += ["--ops", str(ops)]
+    command += extra
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr)
     try:
@@ -403,3 +414,63 @@ async def test_sigkill_loses_nothing_acknowledged(
     assert stats.acks > FINAL_OPS, stats
     assert stats.ticks > 0, stats
     assert stats.with_tail_after_snapshot > 0, stats
+
+
+#: Kills of the rich workload's run; one of them lands while the driver starts.
+RICH_KILLS = 3
+
+
+async def test_sigkill_with_runtime_changes_callbacks_flows_and_frequent_snapshots(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    """The driver's ``--rich`` calls (runtime changes, scheduled callbacks,
+    contacts through an IVR flow and a CRM, whose notes are logged too), a
+    snapshot every five records so kills land in snapshot writes, one kill
+    while a driver starts (recovering, before its ready line), then a clean
+    last restart; the checks of the test above after each."""
+    rng = random.Random(f"rich:{anyio_backend}")
+    db = tmp_path / "centre.db"
+    acks: list[Ack] = []
+    records: tuple[LogRecord, ...] = ()
+    stats = Stats()
+    extra = ("--rich", "--snapshot-every", "5")
+    with anyio.fail_after(RUN_TIMEOUT):
+        for kill in range(RICH_KILLS + 1):
+            start = kill * 1_000_000
+            final = kill == RICH_KILLS
+            ops = FINAL_OPS // 2 if final else None
+            with driver(db, 7, start, anyio_backend, tmp_path, ops, extra) as (proc, out, err):
+                if kill == 1:
+                    # While it starts: mostly before or during recovery (if it
+                    # was quicker, after its first calls: checked all the same).
+                    await anyio.sleep(rng.uniform(0.0, 0.3))
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+                    stats.kills += 1
+                elif final:
+                    await wait_ready(proc, out, err)
+                    deadline = time.monotonic() + START_TIMEOUT
+                    while proc.poll() is None:
+                        assert time.monotonic() < deadline, "the last driver did not finish"
+                        await anyio.sleep(0.01)
+                    assert proc.returncode == 0, err.read_text()
+                else:
+                    await wait_ready(proc, out, err)
+                    await anyio.sleep(rng.uniform(0.3, 0.8))
+                    assert proc.poll() is None, f"the driver died by itself:\n{err.read_text()}"
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=10)
+                    stats.kills += 1
+            assert "recovery problem" not in err.read_text()
+            output = parse_output(out.read_text(), start)
+            if output.ready_seq is not None:
+                assert output.ready_seq == (records[-1].seq if records else 0)
+            assert output.done == final, err.read_text()
+            acks += output.acks
+            stats.acks += len(output.acks)
+            records, _digest = await verify(db, tmp_path, acks, records, stats)
+    names = {r.name for r in records}
+    # The checks bit on what this run is for.
+    assert {"update_queue", "update_agent", "schedule_callback", "note"} <= names, names
+    assert any(isinstance(r.command, Submit) and r.command.contact.customer_id for r in records)
+    assert stats.kills == RICH_KILLS and stats.acks > FINAL_OPS // 2, stats

@@ -183,3 +183,51 @@ async def test_a_contact_the_caller_cannot_use_is_junk(anyio_backend: str) -> No
     flows = hooks_of()
     assert await flows.run_flow_outcome(choice, CONTACT, usable) == (CONTACT, True)
     assert flows.failures == {("ccroute_ivr_flow", "ivr", "junk"): 1}
+
+
+class _Hostile:
+    """A result whose every attribute lookup and comparison runs (failing) plugin code."""
+
+    def __init__(self, exc: type[BaseException]) -> None:
+        self.exc = exc
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.exc(f"no {name}")
+
+    def __eq__(self, other: object) -> bool:
+        raise self.exc("no comparing")
+
+    __hash__ = object.__hash__
+
+
+class _TouchyContact(Contact):
+    """A Contact subclass whose comparisons run the plugin's code."""
+
+    def __eq__(self, other: object) -> bool:
+        raise SystemExit("no comparing")
+
+    __hash__ = Contact.__hash__
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, SystemExit, KeyboardInterrupt])
+async def test_a_result_that_fails_to_be_looked_at_is_junk(
+    anyio_backend: str, exc: type[BaseException]
+) -> None:
+    hostile = _Hostile(exc)
+    hooks = hooks_of(
+        plugin(
+            "hostile",
+            ccroute_ivr_flow=lambda: hostile,
+            ccroute_agent_strategies=lambda: {"h": hostile},
+        )
+    )
+    assert await hooks.ivr_flow(CONTACT) is None
+    assert await hooks.agent_strategies() == {}
+    assert hooks.failures == {
+        ("ccroute_ivr_flow", "hostile", "junk"): 1,
+        ("ccroute_agent_strategies", "hostile", "junk"): 1,
+    }
+    touchy = _TouchyContact("c-1", "voice", "support", customer_id="cust-1")
+    enrich = hooks_of(plugin("touchy", ccroute_crm_enrich=lambda: touchy))
+    assert await enrich.crm_enrich(CONTACT, {}) is CONTACT
+    assert enrich.failures == {("ccroute_crm_enrich", "touchy", "junk"): 1}

@@ -638,6 +638,33 @@ async def test_a_failing_send_is_counted_and_the_session_goes_on(
         assert service.flows.send_failures == 5  # 2 prompts, a message, the end, an announcement
 
 
+class _SendersOwn(BaseException):
+    """A BaseException of the adapter's own."""
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, GeneratorExit, _SendersOwn])
+@pytest.mark.parametrize("style", ["plain", "async"])
+async def test_a_send_raising_a_base_exception_is_counted_too(
+    anyio_backend: str, inbound: Flow, exc: type[BaseException], style: str
+) -> None:
+    def plain(output: FlowOutput) -> None:
+        raise exc("the line dropped")
+
+    async def asynchronous(output: FlowOutput) -> None:
+        raise exc("the line dropped")
+
+    send = plain if style == "plain" else asynchronous
+    with anyio.fail_after(5):
+        async with service_for() as service:
+            await centre(service)
+            live = await service.flows.start(inbound, Contact("c1", "voice", "general"), send)
+            await live.input("1")
+            await live.input("1")
+            assert (await live.wait()).outcome == "routed"
+            assert service.flows.send_failures == 5
+            assert service.running
+
+
 async def test_a_decision_the_router_refuses_goes_to_the_fallback(anyio_backend: str) -> None:
     flow = make_flow({"out": {"kind": "transfer", "queue": "nowhere"}})
     async with service_for() as service:

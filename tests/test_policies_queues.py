@@ -766,7 +766,33 @@ class Junk:
         return "high"
 
 
-@pytest.mark.parametrize("strategy", [Raising(), NotANumber(), Junk()], ids=type)
+class _PluginsOwn(BaseException):
+    """A BaseException of a plugin's own, neither Exception nor a cancellation."""
+
+
+class RaisingBase:
+    """Plugin code raising what ``except Exception`` does not catch."""
+
+    def __init__(self, exc: type[BaseException]) -> None:
+        self.exc = exc
+
+    def __repr__(self) -> str:
+        return f"RaisingBase({self.exc.__name__})"
+
+    def score(self, contact: ContactView, agent: AgentView) -> float:
+        raise self.exc("the plugin's own")
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        Raising(),
+        NotANumber(),
+        Junk(),
+        *(RaisingBase(e) for e in (SystemExit, KeyboardInterrupt, GeneratorExit, _PluginsOwn)),
+    ],
+    ids=repr,
+)
 def test_failing_strategy_falls_back_to_longest_idle_and_is_counted(strategy: object) -> None:
     h = RouterHarness(strategies={"flaky": strategy})
     h.queue("q", strategy="flaky")

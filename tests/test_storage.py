@@ -857,6 +857,68 @@ def test_a_gap_in_seq_ends_the_good_prefix(ten: Path) -> None:
     assert [seq for _, seq, _ in quarantine(ten)] == [6, 7, 8, 9, 10]
 
 
+@pytest.mark.parametrize("column", ["body", "contact_id", "command"])
+def test_a_row_whose_text_is_not_utf8_is_damaged_and_named(ten: Path, column: str) -> None:
+    # A flipped byte in a file easily leaves a text column that is not UTF-8:
+    # that row is damaged, not the whole log unreadable.
+    with direct(ten) as other:
+        other.execute(
+            f"UPDATE log SET {column} = CAST(CAST({column} AS BLOB) || x'ff' AS TEXT) WHERE seq = 8"
+        )
+    with SQLiteStorage(ten) as opened:
+        recovered = opened.load()
+        assert recovered.records == tuple(records(1, 7))
+        assert recovered.problem is not None
+        assert recovered.problem.startswith(f"record 8 in {ten} is damaged (")
+        assert [seq for _, seq, _ in quarantine(ten)] == [8, 9, 10]
+        opened.append(records(8, 8))
+    with SQLiteStorage(ten) as reopened:
+        assert reopened.load() == Recovered(records=tuple(records(1, 8)))
+
+
+def test_a_snapshot_whose_text_is_not_utf8_is_damaged(ten: Path) -> None:
+    with SQLiteStorage(ten) as opened:
+        opened.snapshot(4, b'{"state": 4}')
+        opened.snapshot(6, b'{"state": 6}')
+    with direct(ten) as other:
+        other.execute(
+            "UPDATE snapshots SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = 6"
+        )
+    with SQLiteStorage(ten) as opened:
+        recovered = opened.load()
+    assert (recovered.snapshot_seq, recovered.snapshot) == (4, b'{"state": 4}')
+    assert recovered.records == tuple(records(5, 10))
+    assert quarantine(ten)[0][:2] == ("snapshot", 6)
+
+
+def test_a_meta_value_that_is_not_utf8_is_refused_at_open(ten: Path) -> None:
+    with direct(ten) as other:
+        other.execute("UPDATE meta SET value = CAST(x'ff33' AS TEXT) WHERE key = 'format'")
+    with pytest.raises(StorageError, match=f"cannot open {ten}: Could not decode"):
+        SQLiteStorage(ten)
+
+
+def test_a_seq_that_appears_twice_ends_the_good_prefix_before_it(ten: Path) -> None:
+    # Only a log table rebuilt without its key can hold it: which row is the
+    # record cannot be told, so both are set aside, and the records loaded are
+    # exactly those left in the table (appends go on from there).
+    with direct(ten) as other:
+        other.execute("CREATE TABLE copy AS SELECT * FROM log")
+        other.execute("INSERT INTO copy SELECT * FROM log WHERE seq = 6")
+        other.execute("DROP TABLE log")
+        other.execute("ALTER TABLE copy RENAME TO log")
+    with SQLiteStorage(ten) as opened:
+        recovered = opened.load()
+        assert recovered.records == tuple(records(1, 5))
+        assert recovered.problem == (
+            f"record 6 in {ten} appears more than once; 5 good records recovered, "
+            "6 (records 6..10) set aside in table quarantine"
+        )
+        assert log_seqs(ten) == [1, 2, 3, 4, 5]
+        assert [seq for _, seq, _ in quarantine(ten)] == [6, 6, 7, 8, 9, 10]
+        assert opened.load() == Recovered(records=tuple(records(1, 5)))
+
+
 def test_a_row_in_a_newer_format_is_refused_and_nothing_changes(ten: Path) -> None:
     flip_body(ten, "log", 9)  # damage after it is not set aside either
     rewrite_row(ten, 7, version=NEWER)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import difflib
 import functools
 import importlib.metadata
@@ -49,7 +50,7 @@ import pluggy
 from . import default_plugins, hookspecs
 from ._values import check_json, copy_json
 from .errors import InvalidValueError, PluginError
-from .events import Event
+from .events import CustomerEnriched, Event
 from .hooktypes import (
     AgentStrategy,
     CustomerUpdate,
@@ -59,13 +60,15 @@ from .hooktypes import (
     ServiceHandle,
 )
 from .ivr.intent import IntentPrediction
-from .model import Channel, Contact
+from .model import Channel, Contact, _ReadOnlyMapping
 from .storage import AsyncStorage, Storage, is_async_storage
+from .views import ContactView
 
 __all__ = [
     "DEFAULT_PLUGIN_NAME",
     "HOOK_THREADS",
     "LOAD_PLUGINS_ENV",
+    "MAX_HOOK_NESTING",
     "FailureKind",
     "FlowChoice",
     "Hooks",
@@ -89,6 +92,18 @@ LOAD_PLUGINS_ENV: Final = "CCROUTE_LOAD_PLUGINS"
 #: thread keeps its token until it returns) slows down only its own later
 #: calls: never another plugin's, never the store.
 HOOK_THREADS: Final = 40
+
+#: Hook calls one task may have in progress inside each other: a plugin whose
+#: hook calls back into the service (``inbound`` from ``ccroute_ivr_flow``,
+#: say) makes the service call hooks again. Deeper, the hook is not called
+#: (a failure of the plugin's): unbounded, such a loop ran the task out of
+#: stack in the middle of a router call, which stopped the service.
+MAX_HOOK_NESTING: Final = 16
+
+# How many hook calls the running task is inside (see MAX_HOOK_NESTING).
+_hook_nesting: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "ccroute_hook_nesting", default=0
+)
 
 #: How a hook implementation failed: it raised, returned a value of the wrong
 #: type, or ran past the hook timeout.
@@ -532,11 +547,71 @@ def _check_same_contact(
     contact: Contact, usable: Callable[[Contact], str | None] | None = None
 ) -> _Check:
     def check(value: object) -> str | None:
-        if not isinstance(value, Contact) or value.id != contact.id:
+        # Exactly a Contact: a subclass would run the plugin's code wherever
+        # the service compares or copies it, and reads back from the log as a Contact.
+        if type(value) is not Contact or value.id != contact.id:
             return f"expected a Contact with id {contact.id!r}"
         return None if usable is None else usable(value)
 
     return check
+
+
+# The types of an attribute value that nobody can change in place.
+_FLAT: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _shared(attributes: Mapping[str, Any]) -> bool:
+    """Whether a plugin could change ``attributes`` in place: a mapping that
+    is not read-only, or a list or dict among its values (the router's own
+    contact shares them)."""
+    if not attributes:
+        return False
+    if type(attributes) is not _ReadOnlyMapping:
+        return True
+    return not _FLAT.issuperset(map(type, attributes._data.values()))
+
+
+def _own(value: Any) -> Any:
+    """``value`` as one hook implementation's own to read: what it holds that
+    the router, the service or the next plugin also hold (a contact's
+    attributes, a CRM profile) copied, when a plugin could change it in place.
+
+    The values themselves are frozen, but the lists and dicts inside a
+    contact's attributes are the router's: changed by a plugin, they would
+    change the contact routed, shown and recorded without a log record (a
+    restart from the log would then give them back as they were). Flat
+    attributes, the usual case, are handed over as they are.
+    """
+    kind = type(value)
+    if kind is Contact or kind is ContactView or kind is CustomerUpdate or kind is HistoryRecord:
+        if _shared(value.attributes):
+            return attrs.evolve(value, attributes=copy_json(value.attributes))
+        return value
+    if kind is OfferDelivery:
+        contact = _own(value.contact)
+        if contact is value.contact and not value.profile and not value.history:
+            return value  # the usual offer: nothing another plugin could change
+        return attrs.evolve(
+            value,
+            contact=contact,
+            profile=copy_json(value.profile),
+            history=tuple(_own(record) for record in value.history),
+        )
+    if kind is tuple and _has_profile(value):
+        return tuple(
+            attrs.evolve(e, profile=copy_json(e.profile))
+            if type(e) is CustomerEnriched and e.profile
+            else e
+            for e in value
+        )
+    return value
+
+
+def _has_profile(events: tuple[Any, ...]) -> bool:
+    """Whether a batch holds a note with a CRM profile (a dict a plugin could change)."""
+    if CustomerEnriched not in set(map(type, events)):
+        return False  # the usual batch, told apart at C speed
+    return any(type(e) is CustomerEnriched and e.profile for e in events)
 
 
 _hook_thread_limiters: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = (
@@ -775,9 +850,23 @@ class Hooks:
         """
         if is_async is None:
             is_async = inspect.iscoroutinefunction(function)
+        nesting = _hook_nesting.get()
+        if nesting >= MAX_HOOK_NESTING:
+            self._fail(
+                hook,
+                plugin,
+                "raised",
+                PluginError(
+                    f"{hook} of plugin {plugin!r} not called: hook calls nested "
+                    f"{nesting} deep (a plugin's hook calls back into the service, "
+                    f"which calls hooks again)"
+                ),
+            )
+            return False, None
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
         result: object = None
         finished = False
+        entered = _hook_nesting.set(nesting + 1)
         try:
             with anyio.move_on_after(limit):
                 result = await _invoke(plugin, function, args, convert, is_async)
@@ -789,6 +878,8 @@ class Hooks:
                 error = error.error
             self._fail(hook, plugin, "raised", error)
             return False, None
+        finally:
+            _hook_nesting.reset(entered)
         if not finished:
             self._fail(hook, plugin, "timeout", f"no result within {limit:g} s")
             return False, None
@@ -809,13 +900,20 @@ class Hooks:
         first when ``first``); failures and junk are counted and skipped."""
         found: list[tuple[str, Any]] = []
         for impl in self._impls(hook) if impls is None else impls:
-            args = [kwargs[name] for name in impl.argnames]
+            # Each implementation reads its own copy of what others share.
+            args = [_own(kwargs[name]) for name in impl.argnames]
             ok, value = await self._run(
                 hook, impl.plugin, impl.function, args, convert, impl.is_async, timeout
             )
             if not ok or value is None:
                 continue
-            problem = check(value)
+            try:
+                problem = check(value)
+            except BaseException as error:
+                # Looking at the value ran the plugin's code (an attribute, an
+                # __eq__): what it raises is the value's fault, never a
+                # cancellation (a plain call), and junk like any other.
+                problem = f"checking it raised {type(error).__name__}: {error}"
             if problem is not None:
                 self._junk(hook, impl.plugin, value, problem)
                 continue
@@ -955,10 +1053,10 @@ class Hooks:
         hook = "ccroute_ivr_flow"
         try:
             run: Callable[..., object] = choice.flow.run
-        except Exception as error:
+        except BaseException as error:  # a plain lookup: no cancellation arrives here
             self._fail(hook, choice.plugin, "raised", error)
             return contact, True
-        ok, value = await self._run(hook, choice.plugin, run, [contact])
+        ok, value = await self._run(hook, choice.plugin, run, [_own(contact)])
         if not ok:
             return contact, True
         if value is None:

@@ -3204,8 +3204,12 @@ class Router:
                 ):
                     best = (score, agent.spec.id)
                     chosen = a
-        except Exception:
+        except BaseException:
             # A strategy is plugin code: its failure must not stop routing.
+            # BaseException too (SystemExit, KeyboardInterrupt, GeneratorExit,
+            # a class of the plugin's own): ``score`` is a plain call, so no
+            # cancellation of the caller can arrive inside it, and escaping
+            # here would leave the router half-way through a call.
             self.strategy_failures += 1
             fallback = self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred)
             return int(fallback), None

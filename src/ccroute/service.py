@@ -130,8 +130,11 @@ from .metrics import MetricsCollector
 from .model import Agent, Channel, Contact, Presence, QueueConfig
 from .plugins import (
     Hooks,
+    _call_plain,
     _cancel_requested,
+    _hook_nesting,
     _is_cancellation,
+    _RaisedInThread,
     log_plugins,
     make_plugin_manager,
 )
@@ -155,7 +158,8 @@ _SYNC_MODES: Final = ("FULL", "NORMAL", "OFF")
 DEFAULT_HOOK_CONCURRENCY: Final = 256
 #: Completed contacts per queue the estimated wait averages over.
 HANDLE_TIME_WINDOW: Final = 100
-#: Seconds :meth:`Service.stop` waits for the store to close.
+#: Seconds :meth:`Service.stop` waits for the store: for its last writes (the
+#: records not yet durable, then the notes and the snapshot), then to close.
 _CLOSE_SECONDS: Final = 10.0
 #: An idle worker of the plugin pool ends after this many seconds.
 _IDLE_WORKER_SECONDS: Final = 30.0
@@ -469,6 +473,8 @@ class _Pool:
 
     async def _work(self) -> None:
         self._waking -= 1
+        # Started maybe from inside a hook call (a nested inbound): its jobs are not.
+        _hook_nesting.set(0)
         try:
             while True:
                 while self._queue:
@@ -779,20 +785,26 @@ class Service:
         try:
             if self._failure is None:
                 try:
-                    await self.flush()
+                    with anyio.move_on_after(_CLOSE_SECONDS) as writing:
+                        await self.flush()
                 except StorageError:
                     if self._failure is None:
                         raise
                     # The store failed on this last write (a fenced store, a
                     # full disk): logged, and the callers got the error.
+                if writing.cancelled_caught:
+                    self._store_hung("the records not yet durable")
             # Let observers and adapters see what was already durable
             # (not after a halt: the work of a node that lost its lease is dropped).
             if not self._halting:
                 with anyio.move_on_after(self._hook_timeout * 2):
                     await self._settle()
             if self._failure is None:
-                await self.flush()  # the notes of that work
-                await self._take_snapshot()
+                with anyio.move_on_after(_CLOSE_SECONDS) as writing:
+                    await self.flush()  # the notes of that work
+                    await self._take_snapshot()
+                if writing.cancelled_caught:
+                    self._store_hung("the last notes and snapshot")
             if self._observe_send is not None:
                 self._observe_send.close()
             assert self._hooks is not None
@@ -844,6 +856,20 @@ class Service:
         finally:
             self._halting = False
 
+    def _store_hung(self, what: str) -> None:
+        """The store did not finish writing ``what`` in time while stopping: stop
+        as after a failed write (callers still waiting hear that their calls were
+        not acknowledged; whatever the store still does is not waited for)."""
+        error = StorageError(
+            f"the store {self._storage!r} did not finish writing {what} "
+            f"within {_CLOSE_SECONDS:g} s of the service stopping"
+        )
+        self._stop_taking_calls(error, "a store that hung")
+        for batch in (self._inflight, self._batch):
+            if batch is not None and not batch.done.is_set():
+                batch.error = error
+                batch.done.set()
+
     def _close_crm(self) -> None:
         crm, self._crm = self._crm, None
         if crm is not None:
@@ -874,10 +900,35 @@ class Service:
 
     async def _store_call(self, method: Callable[..., Any], /, *args: Any) -> Any:
         """Call a method of the store: awaited here for an
-        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise."""
-        if self._async_storage:
-            return await method(*args)
-        return await anyio.to_thread.run_sync(method, *args)
+        :class:`~ccroute.storage.AsyncStorage`, in a worker thread otherwise.
+
+        A store is plugin code: a ``BaseException`` it raises (``SystemExit``,
+        ``KeyboardInterrupt``, a class of its own; never a real cancellation
+        of the service) is its failure, a :class:`StorageError`, so that the
+        service stops taking calls and its callers hear of it, as after any
+        other failed write, instead of the exception tearing down the
+        service's task group while callers wait for their commit.
+        """
+        try:
+            if self._async_storage:
+                return await method(*args)
+            # Carried back as an Exception (see _call_plain): on asyncio a
+            # GeneratorExit delivered to this task would close it instead.
+            # Abandoned when cancelled (a stop giving up on a store that hangs):
+            # the thread runs on, the service does not wait for it.
+            return await anyio.to_thread.run_sync(
+                _call_plain, method, args, None, abandon_on_cancel=True
+            )
+        except _RaisedInThread as carried:
+            error: BaseException = carried.error
+        except Exception:
+            raise
+        except BaseException as raised:
+            if _is_cancellation(raised) and _cancel_requested():
+                raise
+            error = raised
+        name = getattr(method, "__name__", "a method")
+        raise StorageError(f"the store's {name} raised {type(error).__name__}: {error}") from error
 
     # ============================================================ properties
 
@@ -1029,6 +1080,7 @@ class Service:
     async def _guarded_task(
         self, name: str, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...]
     ) -> None:
+        _hook_nesting.set(0)  # a task of its own, even when a hook started it
         try:
             await fn(*args)
         except BaseException as error:
@@ -1664,7 +1716,8 @@ class Service:
                         )
                 elif isinstance(e, CustomerEnriched):
                     if e.profile:
-                        book.profiles[e.contact_id] = dict(e.profile)
+                        # Its own copy: the event also goes back to inbound's caller.
+                        book.profiles[e.contact_id] = copy_json(e.profile)
                 elif isinstance(e, FlowStarted):
                     # Only what note_flow logs (a log made by hand may hold others).
                     if e.contact.id == e.contact_id:
@@ -2039,6 +2092,7 @@ class Service:
         records after it."""
         assert self._storage is not None
         recovered = await self._store_call(self._storage.load)
+        _check_recovered(recovered, self._storage)
         self._rebuild(recovered, strategies)
 
     def _rebuild(self, recovered: Recovered, strategies: Mapping[str, Any]) -> None:
@@ -2047,13 +2101,22 @@ class Service:
         if recovered.problem is not None:
             log.error("recovering from storage: %s", recovered.problem)
         book = self._book = _Book(self._metrics)
+        where = self._storage if self._storage is not None else self._given_storage
         if recovered.snapshot is not None:
-            state, saved = _unframe(recovered.snapshot)
-            router = Router.restore(state, strategies=strategies, masking=self._masking)
+            try:
+                state, saved = _unframe(recovered.snapshot)
+                router = Router.restore(state, strategies=strategies, masking=self._masking)
+                book.load(router, saved)
+            except Exception as error:
+                # Its checksum held, so the store wrote it so: a snapshot
+                # its writer got wrong, or one forged. Name it, and the log.
+                raise StorageError(
+                    f"recovering from {where!r}: the snapshot after record "
+                    f"{recovered.snapshot_seq} cannot be restored: {error}{self._strategy_hint()}"
+                ) from error
             clock = router.clock
             assert isinstance(clock, ManualClock)
             self._rclock = clock
-            book.load(router, saved)
             # A snapshot written without masking (or under fewer rules) holds raw profiles.
             book.profiles = {k: self._masking.value(v) for k, v in book.profiles.items()}
         else:
@@ -2070,13 +2133,30 @@ class Service:
             replay(router, self._rclock, records, self._fold)
         except StorageError as error:
             # Name the log: the person reading this has to find the file.
-            where = self._storage if self._storage is not None else self._given_storage
-            raise StorageError(f"recovering from {where!r}: {error}") from error
+            raise StorageError(
+                f"recovering from {where!r}: {error}{self._strategy_hint()}"
+            ) from error
         self._router = router
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
         self._pending, self._notes, self._batch = EncodedRecords(), [], _Batch()
+
+    def _strategy_hint(self) -> str:
+        """Why a recovery may have failed, when a plugin's strategies are missing."""
+        failed = (
+            None if self._hooks is None else self._hooks.last_errors.get("ccroute_agent_strategies")
+        )
+        if failed is None and not (
+            self._hooks is not None
+            and any(hook == "ccroute_agent_strategies" for hook, _p, _k in self._hooks.failures)
+        ):
+            return ""
+        why = "" if failed is None else f": {failed!r}"
+        return (
+            " (a ccroute_agent_strategies hook failed at this start"
+            f"{why}; its strategies are missing)"
+        )
 
     # ============================================ a warm copy, for ccroute.cluster
     #
@@ -2151,6 +2231,40 @@ def _check_flow_progress(note: object) -> None:
             raise InvalidValueError(
                 f"{kind} of contact {note.contact_id!r} holds the contact {contact.id!r}"
             )
+
+
+def _check_recovered(recovered: object, store: object) -> None:
+    """Refuse what a store's ``load`` returned unless it is a :class:`Recovered`
+    the service can start from: a snapshot's bytes (or none, at seq 0) and
+    :class:`LogRecord` values numbered on from the snapshot. A store is plugin
+    code; what it returns is checked as a hook's result is."""
+    problem = None
+    if not isinstance(recovered, Recovered):
+        problem = f"{_short(recovered)}, not a Recovered"
+    else:
+        seq = recovered.snapshot_seq
+        snapshot = recovered.snapshot
+        if type(seq) is not int or seq < 0:
+            problem = f"a snapshot_seq of {_short(seq)}"
+        elif (snapshot is None and seq != 0) or not isinstance(snapshot, bytes | None):
+            problem = f"a snapshot of {_short(snapshot)} after record {seq}"
+        elif recovered.problem is not None and not isinstance(recovered.problem, str):
+            problem = f"a problem of {_short(recovered.problem)}"
+        else:
+            for expected, record in enumerate(recovered.records, seq + 1):
+                if not isinstance(record, LogRecord):
+                    problem = f"{_short(record)} where record {expected} was due"
+                    break
+                if record.seq != expected:
+                    problem = f"record {_short(record.seq)} where record {expected} was due"
+                    break
+    if problem is not None:
+        raise StorageError(f"the store {store!r} loaded {problem}: it cannot be recovered from")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_flow_note(contact: Contact, flow: object) -> None:

@@ -123,6 +123,8 @@ _SCHEMA: Final = (
 )
 _TABLES: Final = frozenset({"meta", "log", "snapshots", "quarantine"})
 _LOG_COLUMNS: Final = "seq, at, command, contact_id, agent_id, queue, version, crc, body"
+# The log's columns from the third on, as a load checks that their text is UTF-8.
+_TEXT_COLUMNS: Final = ("command", "contact_id", "agent_id", "queue", "version", "crc", "body")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -143,6 +145,21 @@ def _snapshot_body(data: bytes) -> str | bytes:
 
 class _Refused(Exception):
     """The log cannot be loaded by this release; nothing is to change."""
+
+
+class _NotText(bytes):
+    """A TEXT value whose bytes are not UTF-8, as :meth:`SQLiteStorage.load`
+    reads it: damage in one row (a flipped byte), which that row's checks
+    report, where sqlite3's own decoding would fail the whole query."""
+
+
+def _text(data: bytes) -> str | bytes:
+    """The text factory of a load: UTF-8 text as ``str``, anything else as
+    :class:`_NotText`."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotText(data)
 
 
 # -- the single-owner lock -------------------------------------------------------
@@ -376,7 +393,9 @@ class SQLiteStorage:
                 "SELECT (SELECT max(seq) FROM log), (SELECT max(seq) FROM snapshots)"
             ).fetchone()
         except sqlite3.DatabaseError as error:
-            if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            # Errors of the sqlite3 module's own (a text that is not UTF-8)
+            # carry no SQLite error code.
+            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
                 raise self._not_ours("not an SQLite database") from error
             raise StorageError(f"cannot open {self._path}: {error}") from error
         self._snapshot_seq = last_snapshot or 0
@@ -554,6 +573,9 @@ class SQLiteStorage:
         """
         with self._lock:
             connection = self._check_open()
+            # A flipped byte can leave a row's text not UTF-8: that row is
+            # damaged (set aside, named), not the whole log unreadable.
+            connection.text_factory = _text
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
@@ -566,6 +588,8 @@ class SQLiteStorage:
                 raise StorageError(f"cannot load {self._path}: {error}") from error
             except _Refused as error:
                 raise StorageError(f"{error}; nothing was changed") from error
+            finally:
+                connection.text_factory = str
             self._snapshot_seq = recovered.snapshot_seq
             self._last_seq = recovered.last_seq
             return recovered
@@ -673,6 +697,14 @@ class SQLiteStorage:
         try:
             for row in cursor:
                 seq = row[0]
+                if type(seq) is int and snapshot_seq < seq < expected:
+                    # Two rows with one seq (a table rebuilt without its key):
+                    # which is the record is unknowable, so neither is.
+                    what = f"record {seq} in {self._path} appears more than once"
+                    first_reason = f"seq {seq} appears more than once"
+                    later_reason = f"follows record {seq}, which appears more than once"
+                    del records[seq - snapshot_seq - 1 :]
+                    break
                 if seq != expected:
                     what = (
                         f"record {expected} in {self._path} is missing "
@@ -681,6 +713,9 @@ class SQLiteStorage:
                     first_reason = later_reason = f"follows missing record {expected}"
                     break
                 try:
+                    for name, value in zip(_TEXT_COLUMNS, row[2:], strict=False):
+                        if isinstance(value, _NotText):
+                            raise InputError(f"its {name} is not UTF-8 text")
                     keep(decode(row))
                 except codec.NewerFormatError as error:
                     raise self._newer(f"record {seq}", error.version) from None

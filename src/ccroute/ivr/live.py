@@ -63,6 +63,7 @@ from ..errors import (
 from ..events import Event, FlowAdvanced, FlowFinished, FlowStarted
 from ..lifecycle import ContactState
 from ..model import Contact
+from ..plugins import _cancel_requested, _is_cancellation
 from .context import RouterFlowContext
 from .nodes import Flow, Treatment
 from .session import IVR_KEY, FlowSession
@@ -393,7 +394,12 @@ class LiveFlows:
                 result = send(output)
                 if inspect.isawaitable(result):
                     await result
-        except Exception as error:
+        except BaseException as error:
+            # As a hook's: every BaseException the adapter's code raises
+            # (SystemExit, GeneratorExit …) is its failure; only a real
+            # cancellation of the caller passes.
+            if _is_cancellation(error) and _cancel_requested():
+                raise
             self.send_failures += 1
             # The output's kind only: a prompt's answer is never in an output,
             # but the adapter's error is its own to describe.
