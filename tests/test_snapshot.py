@@ -223,8 +223,8 @@ REBUILT = {
     "_signatures",
     # the estimated wait's estimator: reads the records, keeps pools as a cache
     "_estimator",
-    # the count of agent changes that tells that cache when to start again
-    "_agents_version",
+    # the count of changes that tells that cache when to start again
+    "_changes",
 }
 # The embedding program's (clock, observers and what they did), code, the queue
 # (rebuilt), and the bookkeeping of one call.
