@@ -23,7 +23,8 @@ What is masked:
 - a *payment card number* anywhere in a string (or an integer): 13 to 19
   digits, in groups separated by single spaces or dashes, that pass the
   Luhn check. Digits glued to more digits are not a card number (a longer
-  run is not one); in a run of groups the longest Luhn-valid card from each
+  run is not one), and a group glued to a letter or ``_`` belongs to a
+  token such as a hex id, not a card; in a run of groups the longest Luhn-valid card from each
   group on is masked. All digits but the last four become ``*``, the
   separators stay: ``"4111 1111 1111 1111"`` → ``"**** **** **** 1111"``;
 - a *US social-security number*: ``AAA-GG-SSSS`` or ``AAA GG SSSS`` with no
@@ -93,6 +94,10 @@ _T = TypeVar("_T")
 
 # A run of digit groups, each pair of groups separated by one space or dash.
 _RUN: Final = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+# A character that glues the digit group next to it into a token (a hex id,
+# "order_4111…"), as a word boundary reads it: a letter, "_" or another
+# word character that is not an ASCII digit.
+_GLUE: Final = re.compile(r"[^\W0-9]")
 _GROUP: Final = re.compile(r"[0-9]+")
 # Nine digits, perhaps separated: a string without one holds no card number
 # (13 digits at least) and no SSN (9), so it is not looked at further.
@@ -594,11 +599,24 @@ class Masking:
             pieces: list[str] = []
             done = 0
             for match in _RUN.finditer(text):
-                run = match.group()
+                base, stop = match.span()
+                # A group glued to a letter or "_" belongs to a token, not a
+                # card: only the run's first and last groups can be.
+                if base and _GLUE.match(text, base - 1):
+                    cut = text.find(" ", base, stop), text.find("-", base, stop)
+                    first = min((c for c in cut if c >= 0), default=-1)
+                    if first < 0:
+                        continue
+                    base = first + 1
+                if stop < len(text) and _GLUE.match(text, stop):
+                    last = max(text.rfind(" ", base, stop), text.rfind("-", base, stop))
+                    if last < 0:
+                        continue
+                    stop = last
+                run = text[base:stop]
                 # Fewer than 13 digits (separators aside): no card.
                 if len(run) - run.count(" ") - run.count("-") < _MIN_CARD:
                     continue
-                base = match.start()
                 for start, end in _card_spans(run):
                     pieces.append(text[done : base + start])
                     pieces.append(_hide_digits(run[start:end], keep))
