@@ -50,6 +50,7 @@ from typing import Any
 import anyio
 import pytest
 from crash_driver import decode_ack, state_digest
+from kill_harness import first_line, running
 
 from ccroute import (
     Abandoned,
@@ -153,37 +154,19 @@ def driver(
     ops: int | None = None,
     extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """Start the driver with stdout and stderr in files; kill it on the way out, whatever happens.
-
-    Files, not pipes: a pipe nobody reads would fill and stall the driver,
-    and a file keeps every line written before the kill.
-    """
-    out = workdir / f"out-{start}.txt"
-    err = workdir / f"err-{start}.txt"
+    """Start the driver (:func:`kill_harness.running`)."""
     command = [sys.executable, str(DRIVER), str(db), str(seed), str(start), "--backend", backend]
     command += ["--max-seconds", str(DRIVER_LIFETIME)]
     if ops is not None:
         command += ["--ops", str(ops)]
     command += extra
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr)
-    try:
-        yield proc, out, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+    with running(command, workdir, start) as started:
+        yield started
 
 
 async def wait_ready(proc: subprocess.Popen[bytes], out: Path, err: Path) -> None:
     """Wait for the driver's ``ready`` line (it has recovered and takes calls)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while b"\n" not in out.read_bytes():
-        if proc.poll() is not None:
-            raise AssertionError(f"the driver exited with {proc.returncode}:\n{err.read_text()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the driver did not start in {START_TIMEOUT} s")
-        await anyio.sleep(0.005)
+    await first_line(proc, out, err, START_TIMEOUT)
 
 
 # ----------------------------------------------------------------- checking

@@ -24,13 +24,13 @@ import json
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
+from kill_harness import first_line, running
 
 from ccroute import Service
 from ccroute.ivr.live import RECOVERED
@@ -55,30 +55,16 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def driver(
     db: Path, start: int, backend: str, workdir: Path, seed: int
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path, Path]]:
-    """The driver with stdout and stderr in files, killed on the way out whatever happens."""
-    out, err = workdir / f"out-{start}.txt", workdir / f"err-{start}.txt"
+    """Start the driver (:func:`kill_harness.running`)."""
     command = [sys.executable, str(DRIVER), str(db), str(start), "--backend", backend]
     command += ["--seed", str(seed), "--max-seconds", "20"]
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr)
-    try:
-        yield proc, out, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+    with running(command, workdir, start) as started:
+        yield started
 
 
 async def wait_ready(proc: subprocess.Popen[bytes], out: Path, err: Path) -> dict[str, str]:
     """Wait for the ``ready`` line; return what that start recovered."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while b"\n" not in out.read_bytes():
-        if proc.poll() is not None:
-            raise AssertionError(f"the driver exited with {proc.returncode}:\n{err.read_text()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the driver did not start in {START_TIMEOUT} s")
-        await anyio.sleep(0.005)
-    kind, _, rest = out.read_text().split("\n", 1)[0].partition(" ")
+    kind, _, rest = (await first_line(proc, out, err, START_TIMEOUT)).partition(" ")
     assert kind == "ready"
     recovered: dict[str, str] = json.loads(rest)
     return recovered
