@@ -1,7 +1,10 @@
-"""Build script: compiles the universal queue's C++ twin.
+"""Build script: compiles the universal queue's C++ twin and the router.
 
 Package metadata lives in pyproject.toml. This file cythonizes
-``src/ccroute/_fastqueue.pyx``. The build never falls back silently (msgpack
+``src/ccroute/_fastqueue.pyx``, and ``src/ccroute/core/router.py`` (with the
+declarations of ``core/router.pxd``, Cython's pure-Python mode) into
+``ccroute.core._router_compiled``: the router's Python source stays
+importable as it is, and ``ccroute.router`` picks the build in use. The build never falls back silently (msgpack
 shipped a slow pure build for years that way): if the extension cannot be
 built, installation fails with a message saying so, unless the user opts out
 with ``CCROUTE_PURE_PYTHON=1``, in which case a banner says that a pure
@@ -66,9 +69,21 @@ def extensions() -> list[Extension]:
                 ["src/ccroute/_fastqueue.pyx"],
                 language="c++",
                 extra_compile_args=["-O3", "-std=c++17"],
-            )
+            ),
+            # Annotations stay Python's: typed ones would make a public method
+            # raise TypeError for a wrong argument where the source raises
+            # the error the API documents. Types come from router.pxd only.
+            Extension(
+                "ccroute.core._router_compiled",
+                ["src/ccroute/core/router.py"],
+            ),
         ],
-        compiler_directives={"language_level": 3, "embedsignature": True},
+        compiler_directives={
+            "language_level": 3,
+            "embedsignature": True,
+            "annotation_typing": False,
+        },
+        build_dir="build/cython",
     )
 
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import sys
 
-# The package is imported from the checkout (autodoc), whatever is installed.
+# The package is imported from the checkout (autodoc), whatever is installed,
+# and as its Python source: the compiled router is the same source, but an
+# extension type's attributes carry no ``#:`` comments for autodoc to read.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
+os.environ["CCROUTE_PURE_PYTHON"] = "1"
 
 project = "ccroute"
 author = "ccroute developers"

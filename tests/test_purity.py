@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "ccroute"
-# _queue.py reads one environment variable at import (CCROUTE_PURE_PYTHON) to
-# choose between two implementations whose behaviour is identical; it does no
-# other I/O, and the choice cannot change a routing result.
+# _queue.py reads one environment variable at import (CCROUTE_PURE_PYTHON) and
+# looks for the compiled router's file, to choose between two builds whose
+# behaviour is identical; it does no other I/O, and the choice cannot change
+# a routing result.
 # plugins.py reads CCROUTE_LOAD_PLUGINS and imports entry points when the
 # service starts; service.py, storage*.py do the I/O the core leaves out;
 # cluster*.py are the shell of several nodes (leases timed by the node's
@@ -111,5 +112,5 @@ def test_module_is_pure(path: Path) -> None:
 
 
 def test_router_randomness_is_seeded() -> None:
-    source = (SRC / "router.py").read_text()
+    source = (SRC / "core" / "router.py").read_text()
     assert "random.Random(seed)" in source

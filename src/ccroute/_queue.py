@@ -8,12 +8,19 @@ variable ``CCROUTE_PURE_PYTHON`` is set to a non-empty value other than
 back silently (see ``setup.py``), so a missing extension here means the
 package was installed with ``CCROUTE_PURE_PYTHON=1`` or the extension does
 not load on this interpreter.
+
+The same build compiles the router's source (``core/router.py``) into
+``ccroute.core._router_compiled``; :mod:`ccroute.router` uses it exactly
+when the compiled queue is in use, so that "compiled" names one build and
+``CCROUTE_PURE_PYTHON=1`` runs every line as Python. Its presence is checked
+here without importing it: it imports this module.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from . import _queue_py
@@ -33,9 +40,13 @@ else:
         except ImportError:
             pass
         else:
-            IMPLEMENTATION = "compiled"
+            if find_spec("ccroute.core._router_compiled") is not None:
+                IMPLEMENTATION = "compiled"
+            else:
+                UniversalQueue = _queue_py.UniversalQueue
 
-#: ``"compiled"`` or ``"pure"``: which implementation of the queue is in use.
+#: ``"compiled"`` or ``"pure"``: which implementation of the queue (and of the
+#: router, :mod:`ccroute.router`) is in use.
 IMPLEMENTATION: str
 
 #: The queue every new router gets when none is passed to it; only

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from .._codes import Key
     from .._queue_protocol import QueueBackend
     from ..model import QueueConfig, RoutingStep
-    from ..router import _AgentRec, _ContactRec, _QueueRec
+    from .router import _AgentRec, _ContactRec, _QueueRec
 
 __all__ = ["HANDLE_TIME_WINDOW", "PATIENCE_WINDOW", "HandleTimes", "Patience", "WaitEstimator"]
 

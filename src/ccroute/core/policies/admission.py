@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..._queue_protocol import QueueBackend
     from ...events import RefusalReason
     from ...model import Contact, QueueConfig
-    from ...router import _AgentRec, _QueueRec
+    from ..router import _AgentRec, _QueueRec
     from .exclusions import Exclusions
 
 __all__ = ["AdmissionRules"]

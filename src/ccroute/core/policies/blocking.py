@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 Matrix = tuple[tuple[str, frozenset[str]], ...]
 
 if TYPE_CHECKING:
-    from ...router import _AgentRec, _ContactRec
+    from ..router import _AgentRec, _ContactRec
 
 __all__ = ["ChannelBlocking", "Matrix"]
 

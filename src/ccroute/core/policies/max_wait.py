@@ -27,7 +27,7 @@ from ...lifecycle import ContactState
 if TYPE_CHECKING:
     from ...events import OverflowReason, TimeoutReason
     from ...model import QueueConfig
-    from ...router import _ContactRec, _QueueRec
+    from ..router import _ContactRec, _QueueRec
 
 __all__ = ["WaitLimits"]
 

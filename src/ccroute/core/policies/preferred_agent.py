@@ -22,7 +22,7 @@ from ...model import Presence
 
 if TYPE_CHECKING:
     from ...events import PreferenceExpiryReason
-    from ...router import _AgentRec, _ContactRec
+    from ..router import _AgentRec, _ContactRec
 
 __all__ = ["PreferredAgents"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...router import _AgentRec, _ContactRec
+    from ..router import _AgentRec, _ContactRec
 
 __all__ = ["QueueDelays"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ...policies import RampUp
-    from ...router import _AgentRec
+    from ..router import _AgentRec
 
 __all__ = ["RampingUp"]
 

@@ -17,7 +17,7 @@ from ...lifecycle import ContactState
 
 if TYPE_CHECKING:
     from ..._queue_protocol import QueueBackend
-    from ...router import _AgentRec, _ContactRec
+    from ..router import _AgentRec, _ContactRec
 
 __all__ = ["RejectionBar"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ...model import Presence
 
 if TYPE_CHECKING:
-    from ...router import _AgentRec, _ContactRec
+    from ..router import _AgentRec, _ContactRec
 
 __all__ = ["ChannelReservation", "fits"]
 
