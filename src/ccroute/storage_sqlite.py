@@ -7,10 +7,13 @@ the ``sqlite3`` command line). One database file holds four tables:
 
 ``meta``
     ``key``/``value`` rows naming the file a ccroute log (``magic``), its
-    ``format`` version (``2``) and ``pruned_through``, the last seq retention
-    removed (``0``: none); the SQLite header's application id says "ccrl". A
-    database without them is refused, so a store never writes into someone
-    else's file.
+    ``format`` version (``2``), ``pruned_through``, the last seq retention
+    removed (``0``: none), and ``committed_through``, the commit mark: the
+    last seq an append committed, updated in the same transaction, which
+    :meth:`~SQLiteStorage.load` compares with what the file holds (a shorter
+    log lost acknowledged records: refused unless ``accept_loss``); the
+    SQLite header's application id says "ccrl". A database without them is
+    refused, so a store never writes into someone else's file.
 ``log``
     one row per :class:`~ccroute.storage.LogRecord`, seq consecutive:
     ``seq INTEGER PRIMARY KEY, at REAL, command TEXT, contact_id TEXT,
