@@ -255,8 +255,10 @@ class SQLiteStorage:
         stops growing; the file keeps its size and reuses the space.
     :param accept_loss: whether :meth:`load` accepts a lost tail: the log
         holds fewer records than its commit mark says were committed
-        (acknowledged records deleted, or the file replaced by an older copy
-        whose mark is newer). By default such a log is refused with
+        (acknowledged records deleted, or the log table put back from an
+        older copy while the mark stayed). A whole file put back from an
+        older copy carries its older mark and cannot be told from a log that
+        never had more (docs/log-format.md, "A lost tail"). By default such a log is refused with
         :class:`~ccroute.errors.StorageError` naming the file, the record the
         mark promises and the last one found; with ``True`` the loss is
         recorded in table ``quarantine`` (kind ``lost``) and in
@@ -470,7 +472,7 @@ class SQLiteStorage:
         return (
             f"{self._path} has lost acknowledged records: its commit mark says record "
             f"{self._mark} was committed, but the last record found is {found} ({span} "
-            "missing: deleted, or the file was replaced by an older copy of itself)"
+            "missing: deleted, or the log put back from an older copy)"
         )
 
     def _refuse_loss(self, lost: str) -> _Refused:
