@@ -346,7 +346,7 @@ async def test_a_service_at_random_always_starts_again_from_its_own_log(
         try:
             await centre(service)
             await service.add_agent(Agent("cat", queues=("sales",)), Presence.NOT_READY)
-            service.router.observe(lambda batch: 1 / 0)  # a raising router observer
+            service.observe_router(lambda batch: 1 / 0)  # a raising router observer
             driver = Driver(service, clock, rng)
             for step in range(160):
                 await driver.step()

@@ -27,7 +27,9 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Storage:
     default, so an acknowledged call survives a power cut), and
     ``settings["retention"]`` the seconds of audit trail the log keeps
     (``None``: everything; by default
-    :data:`~ccroute.storage.DEFAULT_RETENTION`).
+    :data:`~ccroute.storage.DEFAULT_RETENTION`), and
+    ``settings["accept_loss"] = True`` lets one start accept a log that lost
+    acknowledged records (docs/log-format.md, "A lost tail").
     """
     # Imported here: the stores are needed only when a service starts, and
     # importing ccroute must stay cheap.
@@ -39,6 +41,7 @@ def ccroute_storage(settings: Mapping[str, Any]) -> Storage:
             settings["path"],
             synchronous=settings.get("sync", "FULL"),
             retention=settings.get("retention", DEFAULT_RETENTION),
+            accept_loss=settings.get("accept_loss", False),
         )
     from .storage import MemoryStorage
 

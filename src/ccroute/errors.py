@@ -20,6 +20,7 @@ __all__ = [
     "InvalidStateError",
     "InvalidValueError",
     "PluginError",
+    "ReadOnlyError",
     "ServiceError",
     "StorageError",
     "UnknownIdError",
@@ -127,6 +128,18 @@ class FencedError(StorageError):
 
 class ServiceError(UsageError):
     """The service is not in a state to take the call (not started, stopping, stopped)."""
+
+
+class ReadOnlyError(UsageError, AttributeError):
+    """A change was asked of a read-only view: the service's router
+    (``service.router``, what plugins get) offers its queries, never its commands.
+
+    Change a running service through its command coroutines
+    (``await service.submit(contact)`` …), which are logged: a change made
+    to the router behind the log's back would be lost, or refused, at the
+    next start. Also an :class:`AttributeError`, so ``hasattr`` and
+    ``getattr(view, name, default)`` treat the command as absent.
+    """
 
 
 class FlowError(InputError):

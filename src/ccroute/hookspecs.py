@@ -109,7 +109,8 @@ def ccroute_start_channel(service: ServiceHandle) -> None:
     :class:`~ccroute.hooktypes.ServiceHandle`: an adapter submits what it
     receives with ``await service.inbound(contact)`` (IVR, CRM and routing
     follow), reads its configuration from ``service.settings`` and the
-    router's state from ``service.router``, and answers for agents with the
+    router's state from ``service.router`` (read-only: its commands raise
+    :class:`~ccroute.errors.ReadOnlyError`), and answers for agents with the
     handle's commands (``accept``, ``reject``, ``complete``, …). A
     long-running listener starts in the background with
     :meth:`~ccroute.hooktypes.ServiceHandle.start_soon` rather than blocking

@@ -23,8 +23,12 @@ from .model import Channel, Contact, Presence, QueueConfig
 from .views import AgentView, ChannelStats, ContactView, QueueStats
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from .explain import AgentExplanation, ContactExplanation
     from .ivr.live import LiveFlows
+    from .masking import Masking
+    from .metrics import MetricsCollector
 
 __all__ = [
     "AgentStrategy",
@@ -201,9 +205,11 @@ class HistoryRecord:
 class RouterView(Protocol):
     """What a plugin may read of the service's router: its views, never its commands.
 
-    :class:`~ccroute.Router` has all of this (``service.router`` is the live
-    router); a plugin that changes state goes through the :class:`ServiceHandle`'s
-    commands, which are logged, never through the router itself.
+    ``service.router`` is a :class:`~ccroute.router_view.ReadOnlyRouter`
+    (a :class:`~ccroute.Router` has all of this too): its queries are the
+    live router's, and asking it for a command raises
+    :class:`~ccroute.errors.ReadOnlyError`. A plugin that changes state goes
+    through the :class:`ServiceHandle`'s commands, which are logged.
 
     A protocol for type checkers (``isinstance`` does not take it).
     """
@@ -277,6 +283,61 @@ class RouterView(Protocol):
         """Clock time of the next scheduled timer, or ``None``."""
         ...
 
+    def next_open(self, queue: str) -> float | None:
+        """When ``queue`` next opens, in router time (``now`` while it is open), or
+        ``None`` if it never opens again."""
+        ...
+
+    def estimated_wait(self, contact_id: str) -> float | None:
+        """Seconds a waiting contact has still to wait, or ``None`` (docs/estimated-wait.md)."""
+        ...
+
+    def estimate_wait(
+        self,
+        queue: str,
+        channel: str,
+        requirements: Mapping[str, int] | None = None,
+        *,
+        priority_seconds: float = 0.0,
+        tier: int = 0,
+        position: int | None = None,
+    ) -> float | None:
+        """Seconds a contact submitted now to ``queue`` on ``channel`` would wait."""
+        ...
+
+    def handle_time(self, queue: str, channel: str) -> float | None:
+        """The handle time the router has learned for ``queue`` on ``channel`` (or ``None``)."""
+        ...
+
+    @property
+    def submitted(self) -> int:
+        """Contacts admitted since the router's log began."""
+        ...
+
+    @property
+    def completed(self) -> int:
+        """Contacts whose wrap-up ended."""
+        ...
+
+    @property
+    def abandoned(self) -> int:
+        """Contacts abandoned before being answered."""
+        ...
+
+    @property
+    def timed_out(self) -> int:
+        """Contacts that left with :class:`~ccroute.TimedOut`."""
+        ...
+
+    @property
+    def strategy_failures(self) -> int:
+        """Decisions where a custom strategy failed and longest idle chose instead."""
+        ...
+
+    def __len__(self) -> int:
+        """Number of waiting contacts."""
+        ...
+
     def explain(self, contact_id: str) -> ContactExplanation:
         """Why a contact is where it is (see docs/explain.md)."""
         ...
@@ -295,8 +356,10 @@ class ServiceHandle(Protocol):
     small fake, and cannot reach what the service keeps to itself (its store,
     its plugin manager, the router's commands). Every command is logged and
     durable when it returns, exactly as on ``Service``; the router is for
-    reading. A protocol for type checkers (``isinstance`` does not take it:
-    ``router`` raises on a service that has not started).
+    reading: at run time it is a :class:`~ccroute.router_view.ReadOnlyRouter`,
+    which refuses every command (:class:`~ccroute.errors.ReadOnlyError`). A
+    protocol for type checkers (``isinstance`` does not take it: ``router``
+    raises on a service that has not started).
     """
 
     @property
@@ -312,6 +375,37 @@ class ServiceHandle(Protocol):
     @property
     def running(self) -> bool:
         """Whether the service takes calls."""
+        ...
+
+    @property
+    def now(self) -> float:
+        """The service's time now, in router clock seconds (never behind ``router.now``)."""
+        ...
+
+    @property
+    def metrics(self) -> MetricsCollector:
+        """The centre's figures since its log began (read it, never feed it);
+        raises :class:`~ccroute.ServiceError` on a service run with ``metrics=False``."""
+        ...
+
+    @property
+    def masking(self) -> Masking:
+        """The service's masking rules: an adapter masks with them what it keeps or shows."""
+        ...
+
+    @property
+    def durable_seq(self) -> int:
+        """The seq of the last log record known to be durable."""
+        ...
+
+    @property
+    def hook_failures(self) -> Counter[tuple[str, str, str]]:
+        """Plugin failures by (hook, plugin, kind)."""
+        ...
+
+    @property
+    def task_failures(self) -> Counter[str]:
+        """Background tasks (:meth:`start_soon`) that raised, by task name."""
         ...
 
     def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> None:

@@ -139,7 +139,8 @@ from .plugins import (
     make_plugin_manager,
 )
 from .policies import RoutingPolicy
-from .router import Router
+from .router import Observer, Router
+from .router_view import ReadOnlyRouter
 from .storage import AsyncStorage, LogRecord, Recovered, Storage, is_async_storage
 
 if TYPE_CHECKING:
@@ -626,6 +627,8 @@ class Service:
         # The flows run live (Service.flows), made when first asked for.
         self._flows: LiveFlows | None = None
         self._router: Router | None = None
+        # What everyone outside the service reads: the router's queries only.
+        self._view: ReadOnlyRouter | None = None
         self._rclock = ManualClock()
         self._storage: Storage | AsyncStorage | None = None
         self._async_storage = False
@@ -727,7 +730,7 @@ class Service:
             self._want_history = hooks.has("ccroute_crm_record")
             self._want_crm_history = hooks.has("ccroute_crm_history")
             for channel in await hooks.channels():
-                if channel.name not in {c.name for c in self.router.channels}:
+                if channel.name not in {c.name for c in self._live.channels}:
                     self._call(AddChannel(channel))
             self._tg = tg = await stack.enter_async_context(anyio.create_task_group())
             self._pool = _Pool(tg, self._hook_concurrency)
@@ -744,7 +747,7 @@ class Service:
             if self._wait_updates is not None and self._want_updates:
                 # contacts still waiting from before a restart hear again too
                 now = self._clock.now()
-                for view in self.router.waiting():
+                for view in self._live.waiting():
                     self._wait_updates.schedule(view.id, now)
                 tg.start_soon(self._wait_update_loop)
             self._stack = stack
@@ -933,17 +936,51 @@ class Service:
     # ============================================================ properties
 
     @property
-    def router(self) -> Router:
-        """The router (read its views; change it only through the service).
+    def router(self) -> ReadOnlyRouter:
+        """The router, read-only: its views, figures, explanations and counters
+        (:class:`~ccroute.router_view.ReadOnlyRouter`), never its commands.
 
-        Observers registered with ``router.observe`` see each call's events as
-        it makes them, before they are durable (``ccroute_events`` gets them
-        once durable); one that raises an exception is counted in
-        ``router.observer_failures`` and never stops the call.
+        Change the service through its command coroutines, which are logged
+        (``await service.submit(contact)`` …): asking this view for a command
+        (``service.router.submit``) raises :class:`~ccroute.errors.ReadOnlyError`.
+        Plugins get the same view. Cost: a query through it costs what the
+        router's own does (docs/service.md, "Isolation").
+
+        :raises ServiceError: the service has not started.
         """
+        view = self._view
+        if view is None:
+            raise ServiceError("the service has not started")
+        return view
+
+    @property
+    def _live(self) -> Router:
+        """The router itself, for the service's own calls (logged) and reads."""
         if self._router is None:
             raise ServiceError("the service has not started")
         return self._router
+
+    def observe_router(self, observer: Observer) -> None:
+        """Hand ``observer`` every batch of events as the router makes it
+        (:meth:`Router.observe <ccroute.Router.observe>`), before it is durable.
+
+        For the application that runs the service; plugins implement
+        ``ccroute_events`` instead, which gets each batch once it is durable.
+        An observer that raises an exception is counted in
+        ``router.observer_failures`` and never stops the call. Observers are
+        the running router's: a restart starts without them.
+
+        :raises ServiceError: the service has not started.
+        :raises InvalidValueError: ``observer`` is not callable.
+        """
+        self._live.observe(observer)
+
+    def unobserve_router(self, observer: Observer) -> None:
+        """Stop handing events to an observer :meth:`observe_router` registered.
+
+        :raises UnknownIdError: ``observer`` is not registered.
+        """
+        self._live.unobserve(observer)
 
     @property
     def running(self) -> bool:
@@ -1050,7 +1087,7 @@ class Service:
         :class:`DeprecationWarning`.
         """
         if position is None:
-            return self.router.estimated_wait(contact_id)
+            return self._live.estimated_wait(contact_id)
         warnings.warn(
             "Service.estimated_wait(queue, position) is deprecated: use "
             "Service.estimated_wait(contact_id) or Router.estimate_wait(queue, channel, "
@@ -1058,7 +1095,7 @@ class Service:
             DeprecationWarning,
             stacklevel=2,
         )
-        router = self.router
+        router = self._live
         channels = [c.name for c in router.channels]
         channel = "voice" if "voice" in channels else channels[0]
         return router.estimate_wait(contact_id, channel, position=position)
@@ -1338,7 +1375,7 @@ class Service:
         """What makes a hook's contact unroutable: a queue or channel the router
         does not know (unless the contact had it before the hook: then it is
         the adapter's mistake, reported by the router)."""
-        router = self.router
+        router = self._live
 
         def problem(contact: Contact) -> str | None:
             if contact.queue != before.queue:
@@ -1421,7 +1458,7 @@ class Service:
         log may not hold, so the service stops taking calls (a restart
         recovers what was acknowledged).
         """
-        router = self.router
+        router = self._live
         prepared = None
         premasked: Contact | None = None
         vouched = False
@@ -1525,7 +1562,7 @@ class Service:
         logged) first, and later calls come after, so the log's events stay in
         time order."""
         at = self._time()
-        due = self.router.next_due()
+        due = self._live.next_due()
         if due is not None and due <= at:
             self._call(Tick())
             # The tick read the clock again: the notes come at or after it.
@@ -1565,7 +1602,7 @@ class Service:
         """Group commit: every record logged while the last write ran goes in the next."""
         storage = self._storage
         assert storage is not None
-        router = self.router
+        router = self._live
         event = _event_type()
         while True:
             await self._wake_writer.wait()
@@ -1629,7 +1666,7 @@ class Service:
         # bookkeeping), so the snapshot never runs ahead of the log.
         if self._pending or self._seq != self._durable_seq or self._seq == self._snapshot_seq:
             return
-        await self._store_snapshot(self._seq, _frame(self.router.snapshot(), self._book.export()))
+        await self._store_snapshot(self._seq, _frame(self._live.snapshot(), self._book.export()))
 
     # ------------------------------------------------- after a commit: plugins
 
@@ -1850,7 +1887,7 @@ class Service:
     def _delivery(self, offer: Offered) -> OfferDelivery | None:
         """What the adapter is shown, or ``None`` when the offer is no longer open
         (answered, withdrawn, timed out, the contact or agent gone)."""
-        router = self.router
+        router = self._live
         try:
             contact = router.contact(offer.contact_id)
             agent = router.agent(offer.agent_id)
@@ -1875,7 +1912,7 @@ class Service:
     async def _redeliver_open_offers(self) -> None:
         """Offers open when the service last stopped reach the agents' side again
         (concurrently, each with its own timeout), with their CRM profiles."""
-        router = self.router
+        router = self._live
         holders: dict[str, list[str]] = {}  # a ringing contact has several
         for agent_id in router.agent_ids:
             for contact_id in router.agent(agent_id).offered:
@@ -1978,7 +2015,7 @@ class Service:
         await self._hooks.customer_update(update)
 
     async def _send_queued(self, contact_id: str, queue: str, at: float, live: _Live) -> None:
-        router = self.router
+        router = self._live
         position = estimate = None
         try:
             view = router.contact(contact_id)
@@ -2033,7 +2070,7 @@ class Service:
         updates = self._wait_updates
         if updates is None or not self._want_updates:
             return
-        router = self.router
+        router = self._live
         for due, contact_id in updates.due(self._clock.now()):
             live = self._book.contacts.get(contact_id)
             if live is None:
@@ -2062,7 +2099,7 @@ class Service:
 
     async def _timer(self) -> None:
         """Wake when the router's next timer falls due, and apply it."""
-        router = self.router
+        router = self._live
         while True:
             self._wake_timer = anyio.Event()
             due = router.next_due()
@@ -2137,6 +2174,7 @@ class Service:
                 f"recovering from {where!r}: {error}{self._strategy_hint()}"
             ) from error
         self._router = router
+        self._view = ReadOnlyRouter(router)
         self._seq = self._durable_seq = recovered.last_seq
         self._snapshot_seq = recovered.snapshot_seq
         self._failure = None
@@ -2187,13 +2225,13 @@ class Service:
             return True
         if records[0].seq != self._seq + 1:
             return False
-        replay(self.router, self._rclock, map(self._masking.log_record, records), self._fold)
+        replay(self._live, self._rclock, map(self._masking.log_record, records), self._fold)
         self._seq = self._durable_seq = records[-1].seq
         return True
 
     def _warm_state(self) -> Recovered:
         """The warm copy as a store would load it: a snapshot of everything taken in."""
-        state = _frame(self.router.snapshot(), self._book.export())
+        state = _frame(self._live.snapshot(), self._book.export())
         return Recovered(snapshot_seq=self._seq, snapshot=state)
 
 

@@ -7,10 +7,13 @@ the ``sqlite3`` command line). One database file holds four tables:
 
 ``meta``
     ``key``/``value`` rows naming the file a ccroute log (``magic``), its
-    ``format`` version (``2``) and ``pruned_through``, the last seq retention
-    removed (``0``: none); the SQLite header's application id says "ccrl". A
-    database without them is refused, so a store never writes into someone
-    else's file.
+    ``format`` version (``2``), ``pruned_through``, the last seq retention
+    removed (``0``: none), and ``committed_through``, the commit mark: the
+    last seq an append committed, updated in the same transaction, which
+    :meth:`~SQLiteStorage.load` compares with what the file holds (a shorter
+    log lost acknowledged records: refused unless ``accept_loss``); the
+    SQLite header's application id says "ccrl". A database without them is
+    refused, so a store never writes into someone else's file.
 ``log``
     one row per :class:`~ccroute.storage.LogRecord`, seq consecutive:
     ``seq INTEGER PRIMARY KEY, at REAL, command TEXT, contact_id TEXT,
@@ -250,6 +253,17 @@ class SQLiteStorage:
         every record). When a snapshot is stored, the records that every kept
         snapshot covers and that are older than this are deleted, so the log
         stops growing; the file keeps its size and reuses the space.
+    :param accept_loss: whether :meth:`load` accepts a lost tail: the log
+        holds fewer records than its commit mark says were committed
+        (acknowledged records deleted, or the log table put back from an
+        older copy while the mark stayed). A whole file put back from an
+        older copy carries its older mark and cannot be told from a log that
+        never had more (docs/log-format.md, "A lost tail"). By default such a log is refused with
+        :class:`~ccroute.errors.StorageError` naming the file, the record the
+        mark promises and the last one found; with ``True`` the loss is
+        recorded in table ``quarantine`` (kind ``lost``) and in
+        ``Recovered.problem``, and the log goes on from what it holds. Meant
+        for the one start after an operator decided to accept the loss.
     :raises InvalidValueError: an argument is out of range; nothing was touched.
     :raises StorageError: the file cannot be opened, is not a ccroute log, is
         in a format this release does not read (format 1: see
@@ -264,6 +278,7 @@ class SQLiteStorage:
         synchronous: SyncMode = "FULL",
         keep_snapshots: int = 2,
         retention: float | None = DEFAULT_RETENTION,
+        accept_loss: bool = False,
     ) -> None:
         if synchronous not in _SYNC_MODES:
             raise InvalidValueError(
@@ -277,6 +292,9 @@ class SQLiteStorage:
         if keep_snapshots < 1:
             raise InvalidValueError(f"keep_snapshots must be at least 1, not {keep_snapshots}")
         self._retention = check_retention(retention)
+        if not isinstance(accept_loss, bool):
+            raise InvalidValueError(f"accept_loss must be True or False, not {accept_loss!r}")
+        self._accept_loss = accept_loss
         if not isinstance(path, str | os.PathLike):
             raise InvalidValueError(f"path must be a str or a path, not {type(path).__name__}")
         name = os.fspath(path)
@@ -293,6 +311,11 @@ class SQLiteStorage:
         self._lock = threading.Lock()
         self._last_seq = 0
         self._snapshot_seq = 0
+        # The commit mark (meta.committed_through) and, when the log holds less
+        # than it promises, what was lost: load() refuses it (or, with
+        # accept_loss, records it) and append() refuses to write past it.
+        self._mark = 0
+        self._lost: str | None = None
         self._owner: _OwnerLock | None = None
         self._older_format = False
         try:
@@ -330,11 +353,17 @@ class SQLiteStorage:
         """Seconds of records kept behind the snapshots (``None``: every record)."""
         return self._retention
 
+    @property
+    def accept_loss(self) -> bool:
+        """Whether :meth:`load` accepts a log shorter than its commit mark."""
+        return self._accept_loss
+
     def __repr__(self) -> str:
         state = " (closed)" if self._connection is None else ""
         return (
             f"SQLiteStorage({self._path!r}, synchronous={self._synchronous!r}, "
-            f"keep_snapshots={self._keep_snapshots}, retention={self._retention!r}){state}"
+            f"keep_snapshots={self._keep_snapshots}, retention={self._retention!r}"
+            f"{', accept_loss=True' if self._accept_loss else ''}){state}"
         )
 
     # -- opening -----------------------------------------------------------------
@@ -361,7 +390,12 @@ class SQLiteStorage:
                         connection.execute(statement)
                     connection.executemany(
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("magic", _MAGIC), ("format", str(_FORMAT)), ("pruned_through", "0")],
+                        [
+                            ("magic", _MAGIC),
+                            ("format", str(_FORMAT)),
+                            ("pruned_through", "0"),
+                            ("committed_through", "0"),
+                        ],
                     )
                     connection.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
                 else:
@@ -400,6 +434,53 @@ class SQLiteStorage:
             raise StorageError(f"cannot open {self._path}: {error}") from error
         self._snapshot_seq = last_snapshot or 0
         self._last_seq = max(last_log or 0, self._snapshot_seq)
+        try:
+            self._mark = self._read_mark(connection)
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot open {self._path}: {error}") from error
+        self._lost = self._loss(self._last_seq)
+
+    def _read_mark(self, connection: sqlite3.Connection) -> int:
+        """The commit mark: the last seq an append committed (added, at what the
+        file holds now, to a file written before there was a mark)."""
+        row = connection.execute(
+            "SELECT value FROM meta WHERE key = 'committed_through'"
+        ).fetchone()
+        if row is None:
+            # A file from before the mark: nothing tells what it held before,
+            # so the mark starts at what it holds.
+            connection.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('committed_through', ?)",
+                (str(self._last_seq),),
+            )
+            return self._last_seq
+        value = row[0]
+        if not isinstance(value, str) or not value.isdigit():
+            raise StorageError(
+                f"{self._path} is a damaged ccroute log: its meta committed_through is "
+                f"{value!r}, not a record number; it was left untouched (set it to the "
+                "seq of the last record you know was committed)"
+            )
+        return int(value)
+
+    def _loss(self, found: int) -> str | None:
+        """What the log lost, when it holds less than the commit mark promises."""
+        if self._mark <= found:
+            return None
+        first = found + 1
+        span = f"record {first}" if first == self._mark else f"records {first}..{self._mark}"
+        return (
+            f"{self._path} has lost acknowledged records: its commit mark says record "
+            f"{self._mark} was committed, but the last record found is {found} ({span} "
+            "missing: deleted, or the log put back from an older copy)"
+        )
+
+    def _refuse_loss(self, lost: str) -> _Refused:
+        return _Refused(
+            f"{lost}; restore the file from a backup, or accept the loss for one start with "
+            "SQLiteStorage(path, accept_loss=True) (the service's built-in store: "
+            'settings["accept_loss"] = True)'
+        )
 
     def _check_ours(
         self, connection: sqlite3.Connection, application_id: int, tables: set[str]
@@ -463,6 +544,9 @@ class SQLiteStorage:
         """
         with self._lock:
             connection = self._check_open()
+            if self._lost is not None:
+                # Written past a lost tail, the loss could no longer be seen.
+                raise StorageError(f"{self._refuse_loss(self._lost)}; nothing was appended")
             batch = check_batch(records, self._last_seq, self._path)
             if not batch:
                 return
@@ -474,6 +558,12 @@ class SQLiteStorage:
                         f"INSERT INTO log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         rows,
                     )
+                    # The commit mark, in the same transaction: what a later
+                    # load must find (docs/log-format.md, "A lost tail").
+                    connection.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'committed_through'",
+                        (str(batch[-1].seq),),
+                    )
                     connection.execute("COMMIT")
                 except BaseException:
                     _rollback(connection)
@@ -483,7 +573,7 @@ class SQLiteStorage:
                     f"cannot append records {batch[0].seq}..{batch[-1].seq} to {self._path}: "
                     f"{error}; none of them was stored"
                 ) from error
-            self._last_seq = batch[-1].seq
+            self._last_seq = self._mark = batch[-1].seq
 
     def snapshot(self, seq: int, state: bytes) -> None:
         """Store the router's state after record ``seq``, keep only the latest
@@ -591,7 +681,8 @@ class SQLiteStorage:
             finally:
                 connection.text_factory = str
             self._snapshot_seq = recovered.snapshot_seq
-            self._last_seq = recovered.last_seq
+            self._last_seq = self._mark = recovered.last_seq
+            self._lost = None
             return recovered
 
     def close(self) -> None:
@@ -644,9 +735,26 @@ class SQLiteStorage:
             raise _Refused(
                 retention_gap(self._path, pruned, good, note, "restore the file from a backup")
             )
+        # Damaged rows are still rows here (set aside below, and said): what
+        # is compared with the mark is what the file holds at all.
+        (held,) = connection.execute("SELECT max(seq) FROM log").fetchone()
+        self._mark = self._read_mark(connection)
+        lost = self._loss(max(held or 0, snapshot_seq))
+        if lost is not None:
+            if not self._accept_loss:
+                raise self._refuse_loss(lost)
+            self._record_loss(connection, max(held or 0, snapshot_seq) + 1, lost)
+            problems.append(f"{lost}; the loss was accepted (accept_loss=True)")
         records, note = self._load_records(connection, snapshot_seq)
         if note is not None:
             problems.append(note)
+        last = records[-1].seq if records else snapshot_seq
+        if last != self._mark:
+            # Where the log goes on from: the good prefix (damage set aside, a
+            # loss accepted), or further (records an older release appended).
+            connection.execute(
+                "UPDATE meta SET value = ? WHERE key = 'committed_through'", (str(last),)
+            )
         return Recovered(
             snapshot_seq=snapshot_seq,
             snapshot=snapshot,
@@ -735,6 +843,14 @@ class SQLiteStorage:
             recovered += f" after the snapshot at record {snapshot_seq}"
         span = f"record {seq}" if moved == 1 else f"records {seq}..{last}"
         return records, f"{what}; {recovered}, {moved} ({span}) set aside in table quarantine"
+
+    def _record_loss(self, connection: sqlite3.Connection, first: int, lost: str) -> None:
+        """Keep a row in quarantine (kind ``lost``) saying which records were lost,
+        and that the loss was accepted: the only trace they leave."""
+        connection.execute(
+            "INSERT INTO quarantine (kind, seq, reason, set_aside_at) VALUES ('lost', ?, ?, ?)",
+            (first, f"{lost}; accepted (accept_loss=True)", _now()),
+        )
 
     def _set_aside(
         self, connection: sqlite3.Connection, first: int, first_reason: str, later_reason: str

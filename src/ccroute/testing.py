@@ -39,6 +39,7 @@ from .errors import InvalidValueError
 from .events import Event, Offered, OfferReason
 from .model import Agent, Contact, Presence, QueueConfig
 from .router import Router
+from .router_view import ReadOnlyRouter
 
 __all__ = [
     "OfferWatcher",
@@ -130,12 +131,12 @@ def offers(events: Iterable[Event]) -> list[tuple[str, str]]:
     return [(e.contact_id, e.agent_id) for e in events if isinstance(e, Offered)]
 
 
-def snapshot(router: Router) -> dict[str, Any]:
+def snapshot(router: Router | ReadOnlyRouter) -> dict[str, Any]:
     """Everything observable about a router, as one value, for "nothing changed" assertions.
 
     Two snapshots compare equal when every agent and contact view, the
     waiting order, the queue sizes, the next timer, the counters and the
-    time are the same::
+    time are the same (a service's read-only ``service.router`` will do)::
 
         before = snapshot(router)
         with pytest.raises(CCRouteError):
@@ -153,7 +154,7 @@ def snapshot(router: Router) -> dict[str, Any]:
     }
 
 
-def assert_work_conserving(router: Router) -> None:
+def assert_work_conserving(router: Router | ReadOnlyRouter) -> None:
     """Assert that no waiting contact and available agent could be matched right now.
 
     Between calls, a router leaves no contact waiting while an agent is

@@ -20,8 +20,8 @@ import attrs
 from ..views import QueueStats
 
 if TYPE_CHECKING:
+    from ..hooktypes import RouterView
     from ..model import Contact
-    from ..router import Router
 
 __all__ = ["FixedFlowContext", "FlowContext", "RouterFlowContext"]
 
@@ -69,7 +69,8 @@ class RouterFlowContext:
     """A :class:`FlowContext` that reads a :class:`~ccroute.Router`: its time
     (``router.now``) and ``queue_stats``, with callables for the rest.
 
-    :param router: the router whose queues the flow routes to.
+    :param router: the router whose queues the flow routes to (a
+        :class:`~ccroute.Router`, or the service's read-only view of one).
     :param profiles: customer id to profile; default: no profiles.
     :param is_open: queue to whether it is open; default: the router's
         business hours (:meth:`Router.is_open <ccroute.Router.is_open>`).
@@ -79,7 +80,7 @@ class RouterFlowContext:
         without a contact).
     """
 
-    router: Router
+    router: RouterView
     profiles: Callable[[str | None], Mapping[str, Any]] = _no_profile
     open_hours: Callable[[str], bool] | None = attrs.field(default=None, alias="is_open")
     wait: Callable[[str], float | None] | None = attrs.field(default=None, alias="estimated_wait")
