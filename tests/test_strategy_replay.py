@@ -16,6 +16,7 @@ Runs on both queue twins.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -301,6 +302,21 @@ def test_a_logged_choice_the_router_cannot_make_is_a_divergence() -> None:
         router = Router(ManualClock(0.0), seed=rec.seed, strategies={"custom": untouchable})
         with pytest.raises(StorageError, match="replays to different events"):
             replay(router, router.clock, records)  # type: ignore[arg-type]
+    # A store is plugin code: an offer it made up (an id that is not a str,
+    # a reason that is not one, a score no strategy could have logged) is
+    # not taken either, and is reported as a divergence, not a crash.
+    assert offer.reason is not None
+    for changes in (
+        {"agent_id": ["a1"]},
+        {"reason": "best"},
+        {"reason": attrs.evolve(offer.reason, score=math.inf)},
+        {"reason": attrs.evolve(offer.reason, score=math.nan)},
+        {"reason": attrs.evolve(offer.reason, runner_up=-math.inf)},
+        {"reason": attrs.evolve(offer.reason, score=True)},
+    ):
+        router = Router(ManualClock(0.0), seed=rec.seed, strategies={"custom": untouchable})
+        with pytest.raises(StorageError, match="replays to different events"):
+            replay(router, router.clock, tampered(rec, offer, **changes))  # type: ignore[arg-type]
     # Asked only because the log's choice was impossible.
     assert untouchable.calls > 0
 

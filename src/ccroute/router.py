@@ -331,6 +331,11 @@ class _QueueRec:
     scheduled: int = 0
 
 
+def _finite(value: object) -> bool:
+    """Whether ``value`` is a score a live decision could have logged: a finite float."""
+    return type(value) is float and math.isfinite(value)
+
+
 class Router:
     """Routes contacts from every channel to the best available agent.
 
@@ -3290,20 +3295,31 @@ class Router:
         strategy failed: its agent is taken and no failure is counted."""
         if at >= len(followed):
             return None
+        # What a store loaded is plugin data: only a well-formed offer of
+        # this contact is taken (exact types, finite scores), anything else
+        # leaves the decision to the strategy and the divergence to the caller.
         event = followed[at]
-        if type(event) is not Offered or event.contact_id != rec.spec.id:
+        if type(event) is not Offered:
             return None
-        agent = self._agents.get(event.agent_id)
+        agent_id = event.agent_id
+        if type(agent_id) is not str or event.contact_id != rec.spec.id:
+            return None
+        agent = self._agents.get(agent_id)
         if agent is None or agent.handle not in eligible:
             return None
         reason = event.reason
         if reason is None:
             return agent.handle, None
-        if reason.score is None:
+        if type(reason) is not OfferReason:
+            return None
+        score, runner_up = reason.score, reason.runner_up
+        if score is None:
             return self._strategy_failed(rec, queue, target, barred), None
-        scores = {agent.handle: reason.score}
-        if reason.runner_up is not None:
-            scores[next(a for a in eligible if a != agent.handle)] = reason.runner_up
+        if not _finite(score) or not (runner_up is None or _finite(runner_up)):
+            return None
+        scores = {agent.handle: score}
+        if runner_up is not None:
+            scores[next(a for a in eligible if a != agent.handle)] = runner_up
         return agent.handle, scores
 
     def _route_agent(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
