@@ -18,14 +18,22 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from misbehaving import MOVES, Dice, Flaky, Patterned, Stopwatch, Tally, Untouchable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "streams"))
+
+from streams_format import Outcome, Scenario, ScriptedClock, perform, read_all, summarise
 
 from ccroute import (
     Agent,
@@ -391,3 +399,81 @@ def test_any_pattern_of_misbehaviour_replays_to_the_state_that_ran(
         again = replayed(rec, untouchable, from_cut=from_cut)
         assert untouchable.calls == 0
         assert again.snapshot() == expected
+
+
+# ------------------------------------------- every recorded stream, followed
+
+
+@cache
+def custom_scenarios() -> tuple[Scenario, ...]:
+    """The recorded scenarios whose router has custom strategies."""
+    return tuple(s for s in read_all() if s.router.strategies)
+
+
+def follow(scenario: Scenario) -> tuple[str | None, int, int]:
+    """Replay a recorded scenario with strategies that must not be asked, each
+    call following the events it recorded: the first difference (or ``None``),
+    the strategies' calls and the custom decisions among several agents."""
+    setup = scenario.router
+    clock = ScriptedClock(setup.clock)
+    untouchable = {name: Untouchable() for name in setup.strategies}
+    built = setup.router(clock)
+    router = Router(
+        clock,
+        seed=setup.seed,
+        channels=built.channels,
+        strategies=untouchable,
+        policy=built.policy,
+        offer_reasons=setup.offer_reasons,
+        epoch=setup.epoch,
+        masking=None if setup.masking is None else setup.masking.masking(),
+    )
+    decisions = 0
+    for index, call in enumerate(scenario.calls):
+        expected = Outcome.recorded(call)
+        if expected.events is not None:
+            router._follow(expected.events)
+            decisions += len(custom_offers_of(expected.events, setup.strategies))
+        try:
+            got = perform(router, clock, call.request(), scenario.version)
+        finally:
+            router._unfollow()
+        if got is not None and got != expected:
+            return f"call {index} ({call.call}): expected {expected}, got {got}", 0, decisions
+    summary = summarise(router, scenario.version)
+    recorded = msgspec.json.decode(bytes(scenario.summary))
+    if not setup.offer_reasons:
+        # Offers without reasons do not say whether the strategy failed.
+        del summary["strategy_failures"], recorded["strategy_failures"]
+    if summary != recorded:
+        return f"summary: expected {recorded}, got {summary}", 0, decisions
+    return None, sum(s.calls for s in untouchable.values()), decisions
+
+
+def custom_offers_of(events: tuple[Any, ...], names: list[str]) -> list[Offered]:
+    return [
+        e
+        for e in events
+        if isinstance(e, Offered)
+        and e.reason is not None
+        and e.reason.strategy in names
+        and e.reason.trigger == "contact"
+        and e.reason.eligible > 1
+    ]
+
+
+def test_every_recorded_stream_replays_following_its_events_without_asking_a_strategy() -> None:
+    """The 1,400 recorded scenarios (every policy, timers, ring-all, reservations,
+    steps, runtime changes ...) whose router has custom strategies: each call
+    given the events it recorded makes them again, its strategies' choices
+    taken from them (each decision's offer is the next event of its call),
+    and the end is the recorded one, ``strategy_failures`` included."""
+    scenarios = custom_scenarios()
+    assert len(scenarios) > 100
+    decisions = 0
+    for scenario in scenarios:
+        problem, asked, made = follow(scenario)
+        assert problem is None, f"scenario {scenario.scenario}: {problem}"
+        assert asked == 0, f"scenario {scenario.scenario}: a strategy was asked {asked} times"
+        decisions += made
+    assert decisions > 300
