@@ -15,26 +15,33 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import pytest
-from misbehaving import MisbehavingStrategies
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from misbehaving import MOVES, MisbehavingStrategies, Patterned
 
 from ccroute import (
     Agent,
     CCRouteError,
     Contact,
     ManualClock,
+    MemoryStorage,
     Offered,
     Presence,
     QueueConfig,
     Service,
     Strategy,
+    hookimpl,
 )
 from ccroute.lifecycle import ContactState
+from ccroute.storage import LogRecord
 from ccroute.testing import snapshot
 
 pytestmark = pytest.mark.anyio
@@ -86,8 +93,14 @@ def same(recovered: dict[str, Any], acknowledged: dict[str, Any]) -> None:
     assert recovered == {**acknowledged, "now": recovered["now"]}
 
 
-async def step(service: Service, clock: ManualClock, rng: random.Random, n: int) -> bool:
-    """One call chosen at random; whether it was taken."""
+async def step(
+    service: Service,
+    clock: ManualClock,
+    rng: random.Random,
+    n: int,
+    names: Sequence[str] = NAMES,
+) -> bool:
+    """One call chosen at random among queues ``names``; whether it was taken."""
     router = service.router
     by_state: dict[ContactState, list[str]] = {s: [] for s in ContactState}
     for contact_id in router.contact_ids:
@@ -98,7 +111,7 @@ async def step(service: Service, clock: ManualClock, rng: random.Random, n: int)
         roll = 0.35 + rng.random() * 0.65
     try:
         if roll < 0.35:
-            contact = Contact(f"c{n}", rng.choice(["voice", "chat"]), rng.choice(NAMES))
+            contact = Contact(f"c{n}", rng.choice(["voice", "chat"]), rng.choice(names))
             await service.submit(contact)
         elif roll < 0.5 and offered:
             contact_id = rng.choice(offered)
@@ -116,7 +129,7 @@ async def step(service: Service, clock: ManualClock, rng: random.Random, n: int)
         elif roll < 0.87 and router.contact_ids:
             await service.abandon(rng.choice(router.contact_ids))
         elif roll < 0.9 and by_state[ContactState.WAITING]:
-            await service.transfer(rng.choice(by_state[ContactState.WAITING]), queue="tally")
+            await service.transfer(rng.choice(by_state[ContactState.WAITING]), queue=names[-1])
         else:
             clock.advance(rng.choice([1.0, 4.0, 11.0, 20.0]))
             await service.tick()
@@ -204,3 +217,103 @@ async def test_a_service_with_misbehaving_strategies_restarts_from_its_log(
             path=path, clock=clock, plugins=[MisbehavingStrategies()], load_entrypoints=False
         ) as again:
             same(state_of(again), state)
+
+
+# ------------------------------------------- any misbehaviour, as a property
+
+
+class Patterns:
+    """A plugin giving one strategy, ``"pattern"``, that makes ``moves`` in turn."""
+
+    __name__ = "pattern-strategy"
+
+    def __init__(self, moves: Sequence[str], seed: int | None) -> None:
+        self.moves, self.seed = moves, seed
+
+    @hookimpl
+    def ccroute_agent_strategies(self) -> dict[str, Any]:
+        return {"pattern": Patterned(self.moves, self.seed)}
+
+
+class KeepingStore(MemoryStorage):
+    """A memory store that also keeps every record and every snapshot."""
+
+    def __init__(self) -> None:
+        super().__init__(retention=None)
+        self.log: list[LogRecord] = []
+        self.snapshots: list[tuple[int, bytes]] = []
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        super().append(records)
+        self.log.extend(records)
+
+    def snapshot(self, seq: int, state: bytes) -> None:
+        super().snapshot(seq, state)
+        self.snapshots.append((seq, state))
+
+    def copy(self, snapshot: tuple[int, bytes] | None) -> MemoryStorage:
+        """The whole log, with ``snapshot`` only (``None``: none)."""
+        store = MemoryStorage(retention=None)
+        store.append(self.log)
+        if snapshot is not None:
+            store.snapshot(*snapshot)
+        return store
+
+
+async def run_pattern(
+    moves: list[str], seed: int, steps: int, every: int, queues: list[QueueConfig]
+) -> None:
+    clock = ManualClock(0.0)
+    store = KeepingStore()
+    rng = random.Random(seed)
+    async with Service(
+        storage=store,
+        clock=clock,
+        plugins=[Patterns(moves, seed)],
+        load_entrypoints=False,
+        snapshot_every=every,
+    ) as service:
+        await service.add_queues(queues)
+        for agent in AGENTS:
+            await service.add_agent(
+                attrs.evolve(agent, queues=[q.name for q in queues]), Presence.AVAILABLE
+            )
+        for n in range(steps):
+            await step(service, clock, rng, n, [q.name for q in queues])
+        acknowledged = state_of(service)
+    # The whole log; the last snapshot taken while it ran and the tail after
+    # it (the one taken at the stop covers everything: nothing to replay).
+    stores = [store.copy(None)]
+    if len(store.snapshots) > 1:
+        stores.append(store.copy(store.snapshots[-2]))
+    # New strategies, other moves: a restart must not depend on their answers.
+    other = Patterns([*reversed(moves), "random"], seed + 1)
+    for storage in stores:
+        async with Service(
+            storage=storage, clock=ManualClock(0.0), plugins=[other], load_entrypoints=False
+        ) as again:
+            assert again.recovery_problem is None
+            same(state_of(again), acknowledged)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    moves=st.lists(st.sampled_from(MOVES), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+    steps=st.integers(10, 80),
+    every=st.sampled_from([3, 11, 10_000]),
+    ring=st.integers(1, 3),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_any_pattern_of_strategy_misbehaviour_restarts_to_what_was_acknowledged(
+    moves: list[str], seed: int, steps: int, every: int, ring: int, backend: str
+) -> None:
+    """Whatever the strategy does at each call (score, raise, exit, NaN, junk,
+    random, the clock), a service restarted from its snapshots and its tail,
+    or from its whole log, with a strategy that answers otherwise, shows what
+    it acknowledged."""
+    queues = [
+        QueueConfig("pattern", strategy="pattern", ring=ring, offer_timeout=9.0, wrap_up=1.0),
+        QueueConfig("plain", strategy=Strategy.MOST_SKILLED, offer_timeout=None, wrap_up=0.0),
+    ]
+    anyio.run(run_pattern, moves, seed, steps, every, queues, backend=backend)
