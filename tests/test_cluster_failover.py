@@ -19,8 +19,9 @@ from pathlib import Path
 import anyio
 import attrs
 import pytest
+from misbehaving import MisbehavingStrategies, fresh_strategies
 
-from ccroute import MemoryStorage, Service
+from ccroute import Agent, Contact, MemoryStorage, Presence, QueueConfig, Service
 from ccroute.cluster_sqlite import SQLiteEngine
 from ccroute.errors import FencedError, StorageError
 from ccroute.storage import LogRecord
@@ -109,6 +110,28 @@ async def test_the_checker_accepts_a_clean_run(anyio_backend: str) -> None:
     report = check_failover(outputs, {"p1": log})
     assert report.acks == len(outputs[0].acks) >= 80
     assert report.records == {"p1": len(log)}
+
+
+async def test_the_checker_replays_a_log_of_misbehaving_custom_strategies(
+    anyio_backend: str,
+) -> None:
+    store = MemoryStorage(retention=None)
+    queues = [QueueConfig(q, strategy=q, ring=2) for q in ("dice", "flaky", "tally")]
+    async with Service(
+        storage=store, load_entrypoints=False, seed=0, plugins=[MisbehavingStrategies()]
+    ) as service:
+        await service.add_queues(queues)
+        for i in range(1, 6):
+            agent = Agent(f"a{i}", queues=("dice", "flaky", "tally"), capacity={"chat": 3})
+            await service.add_agent(agent, Presence.AVAILABLE)
+        for i in range(12):
+            await service.submit(Contact(f"c{i}", "chat", queues[i % 3].name))
+        log = list(store.load().records)
+    # The checker's router is given strategies (of its own: they are not asked).
+    report = check_failover([], {"p1": log}, strategies=fresh_strategies())
+    assert report.offers >= 12
+    with pytest.raises(StorageError, match="cannot be replayed"):
+        check_failover([], {"p1": log})  # the strategies the queues name are unknown
 
 
 async def test_the_checker_finds_a_lost_ack_a_double_ack_and_a_divergent_log(

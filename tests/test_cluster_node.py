@@ -18,11 +18,22 @@ from typing import Any
 
 import anyio
 import pytest
+from misbehaving import MisbehavingStrategies
 
-from ccroute import Agent, Contact, InvalidValueError, Node, Presence, QueueConfig, Service
+from ccroute import (
+    Agent,
+    Contact,
+    InvalidValueError,
+    Node,
+    Offered,
+    Presence,
+    QueueConfig,
+    Service,
+)
 from ccroute.cluster import Engine, NodeEvent
 from ccroute.cluster_sqlite import SQLiteEngine
 from ccroute.errors import FencedError, StorageError
+from ccroute.lifecycle import ContactState
 from ccroute.storage import AsyncStorage, LogRecord
 from ccroute.testing import snapshot
 
@@ -87,9 +98,14 @@ def make_service(partition: str, storage: AsyncStorage) -> Service:
 
 @asynccontextmanager
 async def cluster(
-    path: Path, count: int, partitions: Sequence[str] = ("p1",), **options: Any
+    path: Path,
+    count: int,
+    partitions: Sequence[str] = ("p1",),
+    make: Callable[[str, AsyncStorage], Service] = make_service,
+    **options: Any,
 ) -> AsyncIterator[tuple[list[Node], list[CutEngine]]]:
-    """``count`` nodes on one engine file, started one after the other."""
+    """``count`` nodes on one engine file, started one after the other, each
+    making its partitions' services with ``make``."""
     engines = [CutEngine(SQLiteEngine(path, synchronous="OFF", poll=0.01)) for _ in range(count)]
     nodes = [
         Node(
@@ -97,7 +113,7 @@ async def cluster(
             partitions,
             name=f"node-{i}",
             ttl=TTL,
-            make_service=make_service,
+            make_service=make,
             **options,
         )
         for i, engine in enumerate(engines)
@@ -215,6 +231,63 @@ async def test_a_cut_off_leader_stops_before_another_node_can_lead(
             await service.submit(Contact("late", "email", "support"))
 
 
+def misbehaving_service(partition: str, storage: AsyncStorage) -> Service:
+    """A service whose custom strategies (tests/misbehaving.py) answer
+    differently on every node: random, raising now and then, stateful."""
+    return Service(
+        storage=storage,
+        load_entrypoints=False,
+        snapshot_every=25,
+        plugins=[MisbehavingStrategies()],
+    )
+
+
+@bounded
+async def test_a_standby_takes_over_a_log_its_strategies_would_not_have_written(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    # The standby's warm copy replays every record the leader logs, with its
+    # own strategies: it must take the leader's choices from the log.
+    async with cluster(tmp_path / "c.db", 2, make=misbehaving_service) as (nodes, engines):
+        _first, service = await leader(nodes)
+        queues = ("dice", "flaky", "tally")
+        await service.add_queues(
+            [
+                QueueConfig("dice", strategy="dice", ring=2, offer_timeout=None, wrap_up=0),
+                QueueConfig("flaky", strategy="flaky", offer_timeout=None, wrap_up=0),
+                QueueConfig("tally", strategy="tally", offer_timeout=None, wrap_up=0),
+            ]
+        )
+        for i in range(1, 7):
+            agent = Agent(f"a{i}", skills={"en": i}, queues=queues)
+            await service.add_agent(agent, Presence.AVAILABLE)
+        router = service.router
+        for i in range(60):
+            await service.submit(Contact(f"c{i}", "voice", queues[i % 3]))
+            for n, contact_id in enumerate(router.contact_ids):
+                state = router.contact(contact_id).state
+                if state is ContactState.OFFERED:
+                    holder = router.explain(contact_id).agents[-1]
+                    if (i + n) % 3 == 0:
+                        await service.reject(contact_id, holder)
+                    else:
+                        await service.accept(contact_id, holder)
+                elif state is ContactState.IN_SERVICE and (i + n) % 2 == 0:
+                    await service.complete(contact_id)
+        assert service.router.strategy_failures > 0
+        before = {**snapshot(service.router), "failures": service.router.strategy_failures}
+        await anyio.sleep(0.3)  # the standby follows
+        engines[0].cut = True
+        second, again = await leader(nodes[1:])
+        assert kinds(second) == [("lead", "p1", "warm")]
+        after = {**snapshot(again.router), "failures": again.router.strategy_failures}
+        assert after == {**before, "now": after["now"]}
+        # The new leader goes on routing, with its own strategies.
+        await again.add_agent(Agent("new", queues=("dice",)), Presence.AVAILABLE)
+        events = await again.submit(Contact("next", "voice", "dice"))
+        assert [e for e in events if isinstance(e, Offered)]
+
+
 @bounded
 async def test_a_leader_whose_lease_was_taken_is_fenced_and_halts(
     anyio_backend: str, tmp_path: Path
@@ -223,6 +296,9 @@ async def test_a_leader_whose_lease_was_taken_is_fenced_and_halts(
     async with cluster(path, 1) as (nodes, _engines):
         first, service = await leader(nodes)
         await centre(service)
+        # The offers' delivery notes are written in the background: durable
+        # now, so the call below is the first write to meet the fence.
+        await service.drain()
         token = first.token("p1")
         assert token is not None
         # Another process frees the lease behind the leader's back and takes it.

@@ -239,6 +239,7 @@ NOT_STATE = {
     # the masking rules: the embedding program's, given again to restore
     "_masking",
     "_premasked",  # set by the service for one call only
+    "_followed",  # set by the service's replay for one logged call only
 }
 RECORD_FIELDS = {
     # stored in the document | rebuilt on restore

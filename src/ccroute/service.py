@@ -2327,18 +2327,27 @@ def replay(
     the events that were logged (a divergence means the log does not belong to
     this router or this version of ccroute: :class:`StorageError`).
 
+    A custom agent strategy is not asked again: each of its decisions takes
+    the agent the record's offer went to, when that agent may take the
+    contact at that point (``Router._follow``), so a strategy that raises now
+    and then, keeps state, draws random numbers or reads the time replays as
+    it ran. Everything else is decided again and must agree with the log.
+
     ``fold(records, dispatch=False)``, when given, takes in each record (notes
     included) once the router has.
     """
     for record in records:
         if not isinstance(record.command, Note):
             clock.set(max(record.at, clock.now()))
+            router._follow(record.events)
             try:
                 events = record.command.apply(router)
             except CCRouteError as error:
                 raise StorageError(
                     f"log record {record.seq} ({record.name}) cannot be replayed: {error}"
                 ) from error
+            finally:
+                router._unfollow()
             if tuple(events) != record.events:
                 raise StorageError(
                     f"log record {record.seq} ({record.name}) replays to different events: "

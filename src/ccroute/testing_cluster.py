@@ -94,6 +94,7 @@ from .events import (
     TimedOut,
     Transferred,
 )
+from .hooktypes import AgentStrategy
 from .lifecycle import ContactState
 from .model import Agent, Contact, Presence, QueueConfig
 from .router import Router
@@ -526,13 +527,12 @@ async def read_log(engine: Engine, partition: str) -> list[LogRecord]:
 # Events after which a contact has no open offer any more.
 _OFFER_ENDS: Final = (
     Accepted,
-    Rejected,
-    OfferTimedOut,
-    OfferRescinded,
     Abandoned,
     TimedOut,
     Transferred,
 )
+# Events that end one agent's offer of a contact (others may hold it: ring-all).
+_ONE_OFFER_ENDS: Final = (Rejected, OfferTimedOut, OfferRescinded)
 
 
 @attrs.frozen(slots=True)
@@ -550,13 +550,18 @@ def _key(command: Command, events: Sequence[Event]) -> str:
 
 
 def check_failover(
-    outputs: Sequence[NodeOutput], logs: Mapping[str, Sequence[LogRecord]]
+    outputs: Sequence[NodeOutput],
+    logs: Mapping[str, Sequence[LogRecord]],
+    *,
+    strategies: Mapping[str, AgentStrategy] | None = None,
 ) -> FailoverReport:
     """Check the failover guarantees against the final logs.
 
     - every acknowledged call is in its partition's log with the events it
       was acknowledged with, and no record was acknowledged twice;
-    - each log replays cleanly on a fresh router (same events);
+    - each log replays cleanly on a fresh router (same events), given the
+      custom agent strategies its queues name (``strategies``; as in a
+      service's recovery, their logged choices are taken, not asked again);
     - no contact was offered while an offer of it was open, and no offer
       was made twice.
 
@@ -585,20 +590,22 @@ def check_failover(
             if record.seq != index:
                 raise AssertionError(f"partition {partition!r}: record {index} is missing")
         clock = ManualClock()
-        router = Router(clock, seed=0)
+        router = Router(clock, seed=0, strategies=strategies)
         replay(router, clock, records)
-        open_offers: dict[str, str] = {}
+        # contact -> (the record that rang it, the agents holding its offer):
+        # ring-all offers one contact to several agents in one record.
+        open_offers: dict[str, tuple[int, set[str]]] = {}
         made: set[tuple[str, str, float]] = set()
         for record in records:
             for event in record.events:
                 if isinstance(event, Offered):
                     offers += 1
-                    holder = open_offers.get(event.contact_id)
-                    if holder is not None:
+                    rang, holders = open_offers.get(event.contact_id, (record.seq, set()))
+                    if holders and rang != record.seq:
                         raise AssertionError(
                             f"partition {partition!r}, record {record.seq}: contact "
                             f"{event.contact_id!r} offered to {event.agent_id!r} while its "
-                            f"offer to {holder!r} was open"
+                            f"offer to {min(holders)!r} was open"
                         )
                     offer = (event.contact_id, event.agent_id, event.at)
                     if offer in made:
@@ -607,7 +614,13 @@ def check_failover(
                             f"{event.contact_id!r} to {event.agent_id!r} was made twice"
                         )
                     made.add(offer)
-                    open_offers[event.contact_id] = event.agent_id
+                    open_offers[event.contact_id] = (rang, holders | {event.agent_id})
+                elif isinstance(event, _ONE_OFFER_ENDS):
+                    # One holder's offer ends; a ring-all contact stays offered to the others.
+                    rang, holders = open_offers.get(event.contact_id, (0, set()))
+                    holders.discard(event.agent_id)
+                    if not holders:
+                        open_offers.pop(event.contact_id, None)
                 elif isinstance(event, _OFFER_ENDS):
                     open_offers.pop(getattr(event, "contact_id", ""), None)
     return FailoverReport(

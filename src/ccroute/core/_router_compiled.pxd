@@ -54,7 +54,7 @@ cdef class Router:
     cdef public object _now
     cdef public object _observers
     cdef public bint _offer_reasons
-    cdef public object _patience, _policy, _preferred, _premasked, _q, _queue_delays
+    cdef public object _followed, _patience, _policy, _preferred, _premasked, _q, _queue_delays
     cdef public object _queue_waiting, _queues, _ramp_up, _ranks, _rejections, _rejoins
     cdef public object _requirement_dicts, _reservation, _rng, _seq, _signatures, _skills
     cdef public object _strategies, _timer_seq, _timers, _waits

@@ -33,7 +33,7 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -90,6 +90,7 @@ from ..events import (
     CallbackUnanswered,
     ContactUpdated,
     Event,
+    Offered,
     OfferReason,
     OfferRescinded,
     OfferTimedOut,
@@ -461,6 +462,11 @@ class _InitSignature:
         return signature.replace(parameters=tuple(signature.parameters.values())[1:])
 
 
+def _finite(value: object) -> bool:
+    """Whether ``value`` is a score a live decision could have logged: a finite float."""
+    return type(value) is float and math.isfinite(value)
+
+
 class Router:
     """Routes contacts from every channel to the best available agent.
 
@@ -595,6 +601,10 @@ class Router:
         # for the one call it makes now (Router._vouch: the service's calls);
         # None otherwise, so every other contact is masked here.
         self._premasked: Contact | None = None
+        # The events of the logged call being replayed (Router._follow: the
+        # service's replay), whose offers give custom strategies' choices;
+        # None otherwise, so every live call asks the strategy.
+        self._followed: Sequence[Event] | None = None
         self._check_channel_names(policy.blocking, "routing policy blocking")
         for name in sorted(policy.reserve_for):
             self._channel(name)
@@ -1955,6 +1965,27 @@ class Router:
         """End what :meth:`_vouch` vouched for."""
         self._premasked = None
 
+    def _follow(self, events: Sequence[Event]) -> None:
+        """For the caller's next call only: ``events`` are the events that call
+        gave when it was first made (a log record's), and each decision of a
+        custom strategy takes the agent that call's offer went to, instead of
+        asking the strategy again (:meth:`_logged_choice`).
+
+        A custom strategy is plugin code and may not answer twice alike (it
+        raises now and then, keeps state, draws random numbers, reads the
+        time); the log says what it chose. The choice is taken only when it
+        is one this router can make (the contact's offer, to an agent
+        eligible now); built-in strategies, and everything else, decide as
+        ever, so a log that does not belong to this router still replays to
+        other events. Internal to ccroute: the service's replay calls it just
+        before applying a logged command and :meth:`_unfollow` right after.
+        A live call never follows anything."""
+        self._followed = events
+
+    def _unfollow(self) -> None:
+        """End what :meth:`_follow` began."""
+        self._followed = None
+
     def _peek(self, name: str) -> int:
         """The value an ``itertools.count`` attribute gives next, leaving it as it was."""
         value: int = next(getattr(self, name))
@@ -3297,7 +3328,10 @@ class Router:
         ring = 1 if target != NONE else queue.config.ring
         extra = False
         for _ in range(ring):
-            a, scores = self._choose(rec, queue, target, barred)
+            if queue.strategy == _CUSTOM:
+                a, scores = self._custom_choice(rec, queue, target, barred, events)
+            else:
+                a, scores = self._choose(rec, queue, target, barred)
             if a == NONE:
                 return
             reason = None
@@ -3309,12 +3343,27 @@ class Router:
             extra = True
 
     def _custom_choice(
-        self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
+        self,
+        rec: _ContactRec,
+        queue: _QueueRec,
+        target: int,
+        barred: set[int],
+        events: list[Event],
     ) -> tuple[int, dict[int, float] | None]:
-        """The eligible agent a custom strategy scores highest (ties: smaller id)."""
+        """The eligible agent a custom strategy scores highest (ties: smaller id),
+        or, while a logged call is replayed (:meth:`_follow`), the agent it chose
+        then. ``events`` are the call's events so far: the offer made here is
+        the next one."""
         eligible = self._q.eligible_agents(rec.sig, target, barred)
         if len(eligible) <= 1:
             return (eligible[0] if eligible else NONE), None
+        followed = self._followed
+        if followed is not None:
+            logged = self._logged_choice(
+                rec, queue, target, barred, eligible, followed, len(events)
+            )
+            if logged is not None:
+                return logged
         assert queue.custom is not None
         strategy = self._strategies[queue.custom]
         contact = self.contact(rec.spec.id)
@@ -3344,10 +3393,68 @@ class Router:
             # a class of the plugin's own): ``score`` is a plain call, so no
             # cancellation of the caller can arrive inside it, and escaping
             # here would leave the router half-way through a call.
-            self.strategy_failures += 1
-            fallback = self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred)
-            return int(fallback), None
+            return self._strategy_failed(rec, queue, target, barred), None
         return chosen, scores
+
+    def _strategy_failed(
+        self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
+    ) -> int:
+        """Count a custom strategy's failure and give the agent longest idle
+        chooses instead, among the same eligible agents."""
+        self.strategy_failures += 1
+        return int(self._q.best_agent(rec.sig, LONGEST_IDLE, target, queue.last_agent, barred))
+
+    def _logged_choice(
+        self,
+        rec: _ContactRec,
+        queue: _QueueRec,
+        target: int,
+        barred: set[int],
+        eligible: list[int],
+        followed: Sequence[Event],
+        at: int,
+    ) -> tuple[int, dict[int, float] | None] | None:
+        """The choice the followed call made here, if this router can make it now.
+
+        That call's offer from this decision is its event at ``at`` (each
+        decision's offer is the next event of its call, ring-all's included).
+        It is taken when it offers this contact to an agent eligible now:
+        with the score and runner-up its reason logged (the plugin's answers,
+        which only the log holds); or, when its reason has no score although
+        more than one agent was eligible (the strategy failed then), as a
+        failure now: counted, and longest idle chooses as it did. ``None``
+        otherwise: the strategy is asked as in a live call, and a caller
+        comparing the events sees the divergence. A followed call without
+        offer reasons (``offer_reasons=False``) does not say whether the
+        strategy failed: its agent is taken and no failure is counted."""
+        if at >= len(followed):
+            return None
+        # What a store loaded is plugin data: only a well-formed offer of
+        # this contact is taken (exact types, finite scores), anything else
+        # leaves the decision to the strategy and the divergence to the caller.
+        event = followed[at]
+        if type(event) is not Offered:
+            return None
+        agent_id = event.agent_id
+        if type(agent_id) is not str or event.contact_id != rec.spec.id:
+            return None
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.handle not in eligible:
+            return None
+        reason = event.reason
+        if reason is None:
+            return agent.handle, None
+        if type(reason) is not OfferReason:
+            return None
+        score, runner_up = reason.score, reason.runner_up
+        if score is None:
+            return self._strategy_failed(rec, queue, target, barred), None
+        if not _finite(score) or not (runner_up is None or _finite(runner_up)):
+            return None
+        scores = {agent.handle: score}
+        if runner_up is not None:
+            scores[next(a for a in eligible if a != agent.handle)] = runner_up
+        return agent.handle, scores
 
     def _route_agent(self, agent: _AgentRec, now: float, events: list[Event]) -> None:
         """Offer the agent the best contacts it may take, while it has room."""
@@ -3470,8 +3577,7 @@ class Router:
     def _choose(
         self, rec: _ContactRec, queue: _QueueRec, target: int, barred: set[int]
     ) -> tuple[int, dict[int, float] | None]:
-        if queue.strategy == _CUSTOM:
-            return self._custom_choice(rec, queue, target, barred)
+        """The eligible agent a built-in strategy picks (custom ones: :meth:`_custom_choice`)."""
         if queue.strategy == RANDOM and target == NONE:
             eligible = self._q.eligible_agents(rec.sig, NONE, barred)
             if not eligible:
