@@ -102,11 +102,17 @@ def copy_db(src: Path, dst: Path) -> Path:
 
 def cut(path: Path, seq: int | None, snapshots: bool) -> None:
     """Leave the log as it was when record ``seq`` was the last (all: ``None``),
-    with or without its snapshots."""
+    with or without its snapshots: its commit mark too, or the store would
+    rightly refuse the file as having lost acknowledged records."""
     with closing(sqlite3.connect(path)) as db, db:
         if seq is not None:
             db.execute("DELETE FROM log WHERE seq > ?", (seq,))
             db.execute("DELETE FROM snapshots WHERE seq > ?", (seq,))
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'committed_through'"
+                " AND CAST(value AS INTEGER) > ?",
+                (str(seq), seq),
+            )
         if not snapshots:
             db.execute("DELETE FROM snapshots")
 

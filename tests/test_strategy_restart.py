@@ -169,7 +169,7 @@ async def test_a_service_with_misbehaving_strategies_restarts_from_its_log(
         ) as service:
             await centre(service)
             seen: list[Any] = []
-            service.router.observe(seen.extend)
+            service.observe_router(seen.extend)
             for n in range(300):
                 await step(service, clock, rng, n)
                 if n % 75 == 74:
